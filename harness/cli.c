@@ -1,0 +1,124 @@
+/* harness/cli.c — error convention, strict argument parsing, backend creation
+ * for subcommands. See cli.h. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Noreturn void vfail(int code, const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    fputs("pymemlab: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    exit(code);
+}
+
+void pm_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(PM_EXIT_USAGE, fmt, ap);
+}
+
+void pm_run_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(PM_EXIT_FAIL, fmt, ap);
+}
+
+static bool parse_scaled(const char *s, uint64_t base, uint64_t *out)
+{
+    char *end;
+    if (!*s || *s == '-' || *s == '+')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return false;
+    uint64_t mul = 1;
+    if (*end) {
+        switch (*end) {
+        case 'k': case 'K': mul = base; break;
+        case 'm': case 'M': mul = base * base; break;
+        case 'g': case 'G': mul = base * base * base; break;
+        default: return false;
+        }
+        end++;
+        if (base == 1024 && (*end == 'i' || *end == 'I'))
+            end++;
+        if (base == 1024 && (*end == 'b' || *end == 'B'))
+            end++;
+        if (*end)
+            return false;
+    }
+    if (v > UINT64_MAX / mul)
+        return false;
+    *out = (uint64_t)v * mul;
+    return true;
+}
+
+uint64_t pm_arg_count(const char *opt, const char *val, uint64_t min, uint64_t max)
+{
+    uint64_t v;
+    if (!parse_scaled(val, 1000, &v))
+        pm_usage_error("bad value for %s: '%s' (expected a whole number, K/M/G allowed)", opt, val);
+    if (v < min || v > max)
+        pm_usage_error("bad value for %s: %s (expected %llu..%llu)", opt, val,
+                       (unsigned long long)min, (unsigned long long)max);
+    return v;
+}
+
+uint64_t pm_arg_size(const char *opt, const char *val, uint64_t min, uint64_t max)
+{
+    uint64_t v;
+    if (!parse_scaled(val, 1024, &v))
+        pm_usage_error("bad value for %s: '%s' (expected a size in bytes, K/M/G allowed)", opt, val);
+    if (v < min || v > max)
+        pm_usage_error("bad value for %s: %s (expected %llu..%llu bytes)", opt, val,
+                       (unsigned long long)min, (unsigned long long)max);
+    return v;
+}
+
+double pm_arg_double(const char *opt, const char *val, double min, double max)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (errno || end == val || *end || !(v >= min && v <= max))
+        pm_usage_error("bad value for %s: '%s' (expected a number in %g..%g)", opt, val, min, max);
+    return v;
+}
+
+void pm_cli_misuse_abort(void *ctx, const char *backend, enum pm_misuse_kind kind,
+                         const void *ptr, const char *detail)
+{
+    (void)ctx;
+    fflush(stdout);
+    fprintf(stderr, "pymemlab: %s: %s at %p%s%s\n", backend, pm_misuse_name(kind), ptr,
+            detail && *detail ? ": " : "", detail ? detail : "");
+    abort();
+}
+
+pm_heap_t *pm_cli_backend(const char *spec, const struct allocator_ops **ops)
+{
+    char err[PM_ERR_LEN];
+    struct pm_config cfg = {.on_misuse = pm_cli_misuse_abort};
+    pm_heap_t *h = pm_backend_create(spec, &cfg, ops, err);
+    if (!h)
+        pm_usage_error("%s", err);
+    return h;
+}
+
+void pm_bad_option(const char *cmd, int opt, char **argv)
+{
+    const char *word = optind > 0 ? argv[optind - 1] : "?";
+    if (opt == ':')
+        pm_usage_error("%s: option '%s' needs a value (see 'pymemlab help %s')", cmd, word, cmd);
+    pm_usage_error("%s: unknown option '%s' (see 'pymemlab help %s')", cmd, word, cmd);
+}

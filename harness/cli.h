@@ -1,0 +1,50 @@
+/* harness/cli.h — what every subcommand shares: the error convention (one
+ * line "pymemlab: ...", exit code 2 for bad input), strict number parsing,
+ * backend creation with the harness' misuse handler, the command table. */
+#ifndef PM_CLI_H
+#define PM_CLI_H
+
+#include "allocator.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PM_EXIT_OK 0
+#define PM_EXIT_FAIL 1      /* the measured thing failed (check() violation, OOM) */
+#define PM_EXIT_USAGE 2     /* bad input: option, file, name */
+
+/* Prints "pymemlab: <message>" on stderr and exits with code 2. */
+_Noreturn void pm_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Same with exit code 1: a run-time failure of the thing measured. */
+_Noreturn void pm_run_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Strict parsers for option values; on error they call pm_usage_error naming
+ * the option. Accept K/M/G suffixes (powers of 1024 for sizes, 1000 for
+ * counts: "20M" ops = 20,000,000). */
+uint64_t pm_arg_count(const char *opt, const char *val, uint64_t min, uint64_t max);
+uint64_t pm_arg_size(const char *opt, const char *val, uint64_t min, uint64_t max);
+double pm_arg_double(const char *opt, const char *val, double min, double max);
+
+/* Creates a backend from a spec, exits 2 with the registry's message on
+ * failure. Installs the harness' misuse handler (print one line, abort). */
+pm_heap_t *pm_cli_backend(const char *spec, const struct allocator_ops **ops);
+void pm_cli_misuse_abort(void *ctx, const char *backend, enum pm_misuse_kind kind,
+                         const void *ptr, const char *detail);
+
+/* getopt_long wrapper conventions: call with opterr = 0, then on '?' or ':'
+ * call this to exit 2 naming the offending option. */
+_Noreturn void pm_bad_option(const char *cmd, int optopt_val, char **argv);
+
+struct pm_command {
+    const char *name;
+    int (*run)(int argc, char **argv);  /* argv[0] is the command name */
+    const char *usage;                  /* one line of arguments */
+    const char *summary;                /* one line */
+};
+extern const struct pm_command pm_commands[];
+
+/* Subcommands (one file each under harness/). */
+int cmd_backends(int argc, char **argv);
+int cmd_micro(int argc, char **argv);
+
+#endif

@@ -1,0 +1,25 @@
+/* harness/cmd_backends.c — `pymemlab backends`: one line per backend. */
+#include "cli.h"
+
+#include <stdio.h>
+
+int cmd_backends(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1)
+        pm_usage_error("backends: takes no arguments ('%s')", argv[1]);
+    printf("%-10s %-44s %-12s %s\n", "backend", "status", "scope", "description");
+    for (const struct allocator_ops *const *b = pm_backends; *b; b++) {
+        const struct allocator_ops *o = *b;
+        if (o->flags & PM_BACKEND_TEST_ONLY)
+            continue;
+        const char *why = o->unavailable ? o->unavailable() : NULL;
+        char name[32], status[64];
+        snprintf(name, sizeof name, (o->flags & PM_BACKEND_WRAPPER) ? "%s:NAME" : "%s", o->name);
+        snprintf(status, sizeof status, why ? "unavailable: %s" : "available", why);
+        const char *scope = (o->flags & PM_BACKEND_WRAPPER) ? "as wrapped"
+                          : (o->flags & PM_BACKEND_GLOBAL) ? "global" : "per-instance";
+        printf("%-10s %-44s %-12s %s\n", name, status, scope, o->description);
+    }
+    return PM_EXIT_OK;
+}

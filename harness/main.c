@@ -1,0 +1,86 @@
+/* harness/main.c — the pymemlab command line: dispatches to one subcommand
+ * per file under harness/. Owns the process: output, exit codes, the assert
+ * handler, and the static-TLS re-exec needed to dlopen jemalloc. */
+#include "cli.h"
+#include "pm_assert.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PM_TLS_TUNABLE "glibc.rtld.optional_static_tls=65536"
+
+const struct pm_command pm_commands[] = {
+    {"backends", cmd_backends, "", "list every backend: available or why not, global or per-instance"},
+    {"micro", cmd_micro, "--backend B [--ops N] [--live N] [--seed S] [--json]",
+     "random free-then-malloc churn micro-benchmark (ns per op)"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: pymemlab COMMAND [ARGS]\n\ncommands:\n");
+    for (const struct pm_command *c = pm_commands; c->name; c++)
+        fprintf(f, "  %-11s %s\n", c->name, c->summary);
+    fprintf(f, "  %-11s %s\n", "help", "help COMMAND: the arguments of a command");
+}
+
+static void assert_print(const char *file, int line, const char *expr)
+{
+    fflush(stdout);
+    fprintf(stderr, "pymemlab: assertion failed: %s (%s:%d)\n", expr, file, line);
+}
+
+/* jemalloc uses initial-exec TLS and cannot be dlopen'ed into a process with
+ * glibc's default static TLS surplus. Re-exec once with a larger surplus; the
+ * cost is one exec and some KiB of TLS reservation, the same for every
+ * backend. */
+static void ensure_static_tls(char **argv)
+{
+    const char *t = getenv("GLIBC_TUNABLES");
+    if (t && strstr(t, "optional_static_tls"))
+        return;
+    if (getenv("PM_NO_REEXEC"))
+        return;
+    char buf[512];
+    if (t && *t)
+        snprintf(buf, sizeof buf, "%s:%s", t, PM_TLS_TUNABLE);
+    else
+        snprintf(buf, sizeof buf, "%s", PM_TLS_TUNABLE);
+    setenv("GLIBC_TUNABLES", buf, 1);
+    setenv("PM_NO_REEXEC", "1", 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: go on; jemalloc will show as unavailable. */
+}
+
+int main(int argc, char **argv)
+{
+    pm_assert_handler = assert_print;
+    if (argc < 2) {
+        usage(stderr);
+        return PM_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
+        if (argc > 2) {
+            for (const struct pm_command *c = pm_commands; c->name; c++)
+                if (!strcmp(c->name, argv[2])) {
+                    printf("usage: pymemlab %s %s\n%s\n", c->name, c->usage, c->summary);
+                    return PM_EXIT_OK;
+                }
+            pm_usage_error("help: unknown command '%s'", argv[2]);
+        }
+        usage(stdout);
+        return PM_EXIT_OK;
+    }
+    for (const struct pm_command *c = pm_commands; c->name; c++)
+        if (!strcmp(c->name, name)) {
+            ensure_static_tls(argv);
+            unsetenv("PM_NO_REEXEC");
+            return c->run(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "pymemlab: unknown command '%s'\n", name);
+    usage(stderr);
+    return PM_EXIT_USAGE;
+}

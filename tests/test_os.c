@@ -1,0 +1,131 @@
+/* tests/test_os.c — the OS layer: accounting and fault injection. */
+#include "pm_test.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void test_map_unmap_accounting(void **state)
+{
+    (void)state;
+    struct pm_os os;
+    pm_os_init(&os, NULL);
+    size_t page = pm_os_page_size();
+    char *a = pm_os_map(&os, 1);
+    assert_non_null(a);
+    assert_int_equal(os.mapped, page);
+    char *b = pm_os_map_aligned(&os, 3 * page, 1 << 20);
+    assert_non_null(b);
+    assert_int_equal((uintptr_t)b % (1 << 20), 0);
+    assert_int_equal(os.mapped, 4 * page);
+    b[3 * page - 1] = 1;   /* the whole aligned range is usable */
+    pm_os_unmap(&os, a, 1);
+    assert_int_equal(os.mapped, 3 * page);
+    assert_int_equal(os.peak_mapped, 4 * page);
+    pm_os_unmap(&os, b, 3 * page);
+    assert_int_equal(os.mapped, 0);
+    assert_int_equal(os.map_calls, 2);
+    assert_int_equal(os.unmap_calls, 2);
+}
+
+static void test_fail_nth(void **state)
+{
+    (void)state;
+    struct pm_os os;
+    struct pm_os_faults f = {.fail_nth = 2};
+    pm_os_init(&os, &f);
+    void *a = pm_os_map(&os, 100);
+    errno = 0;
+    void *b = pm_os_map(&os, 100);
+    assert_non_null(a);
+    assert_null(b);
+    assert_int_equal(errno, ENOMEM);
+    void *c = pm_os_map(&os, 100);
+    assert_non_null(c);   /* only the 2nd call fails */
+    assert_int_equal(os.failed_maps, 1);
+    pm_os_unmap(&os, a, 100);
+    pm_os_unmap(&os, c, 100);
+    assert_int_equal(os.mapped, 0);
+}
+
+static void test_fail_from_and_lift(void **state)
+{
+    (void)state;
+    struct pm_os os;
+    struct pm_os_faults f = {.fail_from = 3};
+    pm_os_init(&os, &f);
+    void *p[2];
+    for (int i = 0; i < 2; i++)
+        assert_non_null(p[i] = pm_os_map(&os, 10));
+    for (int i = 0; i < 5; i++)
+        assert_null(pm_os_map(&os, 10));
+    pm_os_set_faults(&os, NULL);
+    void *q = pm_os_map(&os, 10);
+    assert_non_null(q);
+    pm_os_unmap(&os, q, 10);
+    for (int i = 0; i < 2; i++)
+        pm_os_unmap(&os, p[i], 10);
+    assert_int_equal(os.mapped, 0);
+}
+
+static void test_decommit_keeps_mapping_zeroes_pages(void **state)
+{
+    (void)state;
+    struct pm_os os;
+    pm_os_init(&os, NULL);
+    size_t page = pm_os_page_size();
+    unsigned char *a = pm_os_map(&os, 4 * page);
+    a[page] = 7;
+    pm_os_decommit(&os, a, 4 * page);
+    assert_int_equal(a[page], 0);
+    assert_int_equal(os.mapped, 4 * page);
+    assert_int_equal(os.decommitted, 4 * page);
+    pm_os_unmap(&os, a, 4 * page);
+}
+
+static void test_option_and_size_parsing(void **state)
+{
+    (void)state;
+    uint64_t v;
+    assert_true(pm_parse_size("16K", 3, &v));
+    assert_int_equal(v, 16384);
+    assert_true(pm_parse_size("1MiB", 4, &v));
+    assert_int_equal(v, 1 << 20);
+    assert_false(pm_parse_size("1X", 2, &v));
+    assert_false(pm_parse_size("", 0, &v));
+    struct pm_opt_iter it = {"a=1,bb=22"};
+    const char *k, *val;
+    size_t kl, vl;
+    char err[PM_ERR_LEN];
+    assert_int_equal(pm_opt_next(&it, &k, &kl, &val, &vl, err), 1);
+    assert_true(pm_opt_key_is(k, kl, "a"));
+    assert_int_equal(pm_opt_next(&it, &k, &kl, &val, &vl, err), 1);
+    assert_true(pm_opt_key_is(k, kl, "bb"));
+    assert_int_equal(vl, 2);
+    assert_int_equal(pm_opt_next(&it, &k, &kl, &val, &vl, err), 0);
+    struct pm_opt_iter bad = {"novalue"};
+    assert_int_equal(pm_opt_next(&bad, &k, &kl, &val, &vl, err), -1);
+}
+
+static void test_unknown_backend_lists_known(void **state)
+{
+    (void)state;
+    char err[PM_ERR_LEN];
+    assert_null(pm_backend_create("nosuch", NULL, NULL, err));
+    assert_non_null(strstr(err, "unknown backend 'nosuch'"));
+    assert_non_null(strstr(err, "system"));
+    assert_null(pm_backend_create("system,x=1", NULL, NULL, err));
+    assert_non_null(strstr(err, "takes no options"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_map_unmap_accounting),
+        cmocka_unit_test(test_fail_nth),
+        cmocka_unit_test(test_fail_from_and_lift),
+        cmocka_unit_test(test_decommit_keeps_mapping_zeroes_pages),
+        cmocka_unit_test(test_option_and_size_parsing),
+        cmocka_unit_test(test_unknown_backend_lists_known),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
