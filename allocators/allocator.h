@@ -27,7 +27,8 @@
  *  free(h, p)        p == NULL is a no-op. A pointer this instance did not
  *                    hand out, or one already freed, is misuse (see below)
  *                    where the backend can detect it cheaply.
- *  usable_size(h, p) bytes usable at p, >= the size requested.
+ *  usable_size(h, p) bytes usable at p, >= the size requested. May be NULL
+ *                    for a reference backend whose library cannot tell (cpython).
  *  stats(h, out)     fills struct pm_stats; a field the backend cannot know is
  *                    PM_STAT_NA.
  *  check(h, msg)     walks the whole heap, returns the number of violated

@@ -12,10 +12,18 @@
 
 extern const struct allocator_ops pm_null_ops;
 extern const struct allocator_ops pm_system_ops;
+extern const struct allocator_ops pm_mimalloc_ops;
+extern const struct allocator_ops pm_jemalloc_ops;
+extern const struct allocator_ops pm_tcmalloc_ops;
+extern const struct allocator_ops pm_cpython_ops;
 
 const struct allocator_ops *const pm_backends[] = {
     &pm_null_ops,
     &pm_system_ops,
+    &pm_mimalloc_ops,
+    &pm_jemalloc_ops,
+    &pm_tcmalloc_ops,
+    &pm_cpython_ops,
     NULL,
 };
 

@@ -8,7 +8,9 @@
  */
 #include "allocator.h"
 
+#include <errno.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -44,6 +46,10 @@ static void *system_malloc(pm_heap_t *h, size_t n)
 static void *system_calloc(pm_heap_t *h, size_t k, size_t n)
 {
     (void)h;
+    if (n && k > SIZE_MAX / n) {    /* checked here: ASan's calloc aborts on it */
+        errno = ENOMEM;
+        return NULL;
+    }
     return calloc(k ? k : 1, n ? n : 1) ;
 }
 
