@@ -3,14 +3,16 @@
  *
  * Entry point: pm_jemalloc_ops.
  *
- * Each instance owns a private arena (mallctl "arenas.create") and every call
- * passes MALLOCX_ARENA(a) | MALLOCX_TCACHE_NONE to mallocx/rallocx/dallocx.
- * The thread cache is bypassed so that no block of the arena can sit in a
- * cache shared with other instances, which makes "arena.<i>.destroy" (destroy:
- * frees every block, unmaps the arena) and per-arena stats exact. The cost:
- * every malloc and free takes the arena's bin path with its (uncontended)
- * mutex instead of jemalloc's lock-free tcache fast path, so this backend is
- * slower than jemalloc as an application would see it through malloc().
+ * Each instance owns a private arena (mallctl "arenas.create") AND a private
+ * explicit thread cache ("tcache.create"); every call passes
+ * MALLOCX_ARENA(a) | MALLOCX_TCACHE(tc). No block of the arena can sit in a
+ * cache shared with other instances, so "arena.<i>.destroy" stays exact (the
+ * tcache is destroyed first, flushing its blocks back to the arena), while
+ * malloc/free keep jemalloc's fast tcache path, as an application calling
+ * malloc() sees it. (Bypassing the tcache instead, MALLOCX_TCACHE_NONE, costs
+ * 3-5x: every op then locks the arena's bin; measured 104-150 ns/op against
+ * 20-35 ns/op on the micro benchmark.) trim flushes the tcache before the
+ * purge; stats() flushes it too, so its counts are exact.
  * Destroy returns the arena's pages (RSS) but, with jemalloc's default
  * opt.retain on 64-bit Linux, not its address space: each destroyed arena
  * leaves about 2 MiB of VSZ behind (measured), the index itself is reused.
@@ -60,13 +62,14 @@ static struct pm_reflib je_lib = {.soname = "libjemalloc.so.2", .syms = je_syms}
 
 /* Rewritten with the run-time version once the library is loaded. */
 static char je_description[160] =
-    "jemalloc (Debian libjemalloc.so.2), private arena per instance, tcache bypassed";
+    "jemalloc (Debian libjemalloc.so.2), private arena and tcache per instance";
 
 static bool je_have_stats;      /* "config.stats": Debian builds with stats */
 
 struct pm_heap {
     unsigned arena;             /* index from "arenas.create" */
-    int flags;                  /* MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE */
+    unsigned tcache;            /* index from "tcache.create" */
+    int flags;                  /* MALLOCX_ARENA(arena) | MALLOCX_TCACHE(tcache) */
     uint64_t peak_mapped;       /* max mapped_bytes seen by stats() */
 };
 
@@ -84,8 +87,7 @@ static const char *je_unavailable(void)
             je_have_stats = st;
         if (je.mallctl("version", &ver, &len, NULL, 0) == 0 && ver)
             snprintf(je_description, sizeof je_description,
-                     "jemalloc %.*s (Debian libjemalloc.so.2), private arena per instance, "
-                     "tcache bypassed: every op locks the arena's bin",
+                     "jemalloc %.*s (Debian libjemalloc.so.2), private arena and tcache per instance",
                      (int)strcspn(ver, "-"), ver);
     }
     return why;
@@ -114,7 +116,17 @@ static pm_heap_t *je_create(const struct pm_config *cfg, char err[PM_ERR_LEN])
         snprintf(err, PM_ERR_LEN, "jemalloc: arenas.create failed: %s", strerror(rc));
         return NULL;
     }
-    h->flags = MALLOCX_ARENA(h->arena) | MALLOCX_TCACHE_NONE;
+    len = sizeof h->tcache;
+    rc = je.mallctl("tcache.create", &h->tcache, &len, NULL, 0);
+    if (rc) {
+        char name[64];
+        snprintf(name, sizeof name, "arena.%u.destroy", h->arena);
+        je.mallctl(name, NULL, NULL, NULL, 0);
+        free(h);
+        snprintf(err, PM_ERR_LEN, "jemalloc: tcache.create failed: %s", strerror(rc));
+        return NULL;
+    }
+    h->flags = MALLOCX_ARENA(h->arena) | MALLOCX_TCACHE(h->tcache);
     return h;
 }
 
@@ -126,9 +138,19 @@ static int je_arena_ctl(const pm_heap_t *h, const char *verb)
     return je.mallctl(name, NULL, NULL, NULL, 0);
 }
 
+/* Flushes (ctl "flush") or destroys the instance's tcache. */
+static void je_tcache_ctl(const pm_heap_t *h, const char *verb)
+{
+    char name[64];
+    unsigned tc = h->tcache;
+    snprintf(name, sizeof name, "tcache.%s", verb);
+    je.mallctl(name, NULL, NULL, &tc, sizeof tc);
+}
+
 static void je_destroy(pm_heap_t *h)
 {
     int saved = errno;
+    je_tcache_ctl(h, "destroy");
     int rc = je_arena_ctl(h, "destroy");
     pm_assert(rc == 0);
     free(h);
@@ -212,6 +234,9 @@ static void je_stats(pm_heap_t *h, struct pm_stats *out)
     };
     uint64_t epoch = 1;
     size_t elen = sizeof epoch;
+    /* Blocks parked in the tcache count as allocated in the arena's stats:
+     * flush first so live_blocks and used_bytes are exact. */
+    je_tcache_ctl(h, "flush");
     if (je_have_stats && je.mallctl("epoch", &epoch, &elen, &epoch, sizeof epoch) == 0) {
         const size_t Z = sizeof(size_t), U = sizeof(uint64_t);
         st.mapped_bytes = je_stat(h, "mapped", Z);
@@ -245,6 +270,7 @@ static void je_stats(pm_heap_t *h, struct pm_stats *out)
 static void je_trim(pm_heap_t *h)
 {
     int saved = errno;
+    je_tcache_ctl(h, "flush");
     int rc = je_arena_ctl(h, "purge");
     pm_assert(rc == 0);
     errno = saved;
@@ -256,7 +282,7 @@ static void je_trim(pm_heap_t *h)
 #else /* !PM_HAVE_JEMALLOC */
 
 static const char *je_unavailable(void) { return "built without jemalloc headers"; }
-#define JE_DESCRIPTION "jemalloc, private arena per instance, tcache bypassed"
+#define JE_DESCRIPTION "jemalloc, private arena and tcache per instance"
 #define JE_OP(f) NULL
 
 #endif

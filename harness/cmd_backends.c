@@ -14,7 +14,7 @@ int cmd_backends(int argc, char **argv)
         if (o->flags & PM_BACKEND_TEST_ONLY)
             continue;
         const char *why = o->unavailable ? o->unavailable() : NULL;
-        char name[32], status[64];
+        char name[32], status[PM_ERR_LEN + 16];
         snprintf(name, sizeof name, (o->flags & PM_BACKEND_WRAPPER) ? "%s:NAME" : "%s", o->name);
         snprintf(status, sizeof status, why ? "unavailable: %s" : "available", why);
         const char *scope = (o->flags & PM_BACKEND_WRAPPER) ? "as wrapped"
