@@ -16,6 +16,7 @@ extern const struct allocator_ops pm_mimalloc_ops;
 extern const struct allocator_ops pm_jemalloc_ops;
 extern const struct allocator_ops pm_tcmalloc_ops;
 extern const struct allocator_ops pm_cpython_ops;
+extern const struct allocator_ops pm_debug_ops;
 
 const struct allocator_ops *const pm_backends[] = {
     &pm_null_ops,
@@ -24,6 +25,7 @@ const struct allocator_ops *const pm_backends[] = {
     &pm_jemalloc_ops,
     &pm_tcmalloc_ops,
     &pm_cpython_ops,
+    &pm_debug_ops,
     NULL,
 };
 
