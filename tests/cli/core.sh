@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# tests/cli/core.sh — the command line's front door: help, backends, micro,
+# table, and every bad-input path giving one line and exit code 2.
+set -euo pipefail
+. "$(dirname "$0")/lib.bash"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+"$PYMEMLAB" help | grep -q "^  micro " || fail "help lists micro"
+"$PYMEMLAB" help micro | grep -q -- "--backend B" || fail "help micro"
+rc=0; "$PYMEMLAB" >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] || fail "no command: exit $rc"
+rc=0; "$PYMEMLAB" frobnicate >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] || fail "unknown command: exit $rc"
+expect_usage_error "pymemlab: help: unknown command 'nope'" help nope
+
+# backends: one line per backend, and the columns
+list=$("$PYMEMLAB" backends)
+for b in null system; do grep -q "^$b  *available  *" <<<"$list" || fail "backends: $b"; done
+grep -q "^system .* global " <<<"$list" || fail "system is global"
+grep -q "^null .* per-instance " <<<"$list" || fail "null is per-instance"
+expect_usage_error "pymemlab: backends: takes no arguments ('x')" backends x
+
+# micro: output and JSON keys
+out=$("$PYMEMLAB" micro --backend system --ops 20000 --live 100 --json)
+for k in '"backend": "system"' '"ops": 20000' '"ns_per_op": '; do
+  grep -q "$k" <<<"$out" || fail "micro --json lacks $k: $out"
+done
+expect_usage_error "pymemlab: micro: --backend is required (see 'pymemlab backends')" micro
+expect_usage_error "pymemlab: unknown backend 'nosuch' (known: *system*)" micro --backend nosuch
+expect_usage_error "pymemlab: bad value for --ops: 'abc' (expected a whole number, K/M/G allowed)" micro --backend system --ops abc
+expect_usage_error "pymemlab: bad value for --ops: 1 (expected 2..*)" micro --backend system --ops 1
+expect_usage_error "pymemlab: bad value for --live: '-5' *" micro --backend system --live -5
+expect_usage_error "pymemlab: micro: unknown option '--bogus' (see 'pymemlab help micro')" micro --bogus
+expect_usage_error "pymemlab: micro: option '--backend' needs a value *" micro --backend
+expect_usage_error "pymemlab: micro: unexpected argument 'extra'" micro --backend system extra
+expect_usage_error "pymemlab: backend 'system' takes no options ('x=1')" micro --backend system,x=1
+expect_usage_error "pymemlab: null: bad ring size '1' (64K..16G)" micro --backend null,ring=1
+
+# table: reads replay-style JSON lines
+cat >"$tmp/r.jsonl" <<'J'
+{"trace":"t/a.pmt","backend":"system","ns_per_op":20,"peak_footprint_bytes":1048576,"frag4":0.5,"retention":0.9}
+{"trace":"t/a.pmt","backend":"null","ns_per_op":4,"peak_footprint_bytes":0,"frag4":0,"retention":0}
+{"trace":"t/a.pmt","backend":"pymalloc","ns_per_op":10,"peak_footprint_bytes":2097152,"frag4":0.25,"retention":1}
+J
+out=$("$PYMEMLAB" table "$tmp/r.jsonl")
+grep -Eq "^a\.pmt +pymalloc +10\.00 +0\.50 +6\.00 +2\.0 +0\.250 +1\.000" <<<"$out" || fail "table row: $out"
+echo '{"trace":"x"' >"$tmp/bad.jsonl"
+expect_usage_error "pymemlab: $tmp/bad.jsonl:1: not a JSON object" table "$tmp/bad.jsonl"
+expect_usage_error "pymemlab: table: cannot read '$tmp/none.jsonl'" table "$tmp/none.jsonl"
+echo ok
