@@ -11,7 +11,9 @@
  * So the first insert into an empty dict requests 120 bytes (str keys) or
  * 160 (other keys). An empty dict shares the static empty keys (no request).
  * Growth (insertion_resize): when no usable entry is left, the table is
- * rebuilt with log2_size = the smallest power of two >= max(8, 3 * used);
+ * rebuilt with log2_size = bit_length(((3 * used | 8) - 1) | 7), that is the
+ * smallest power of two >= 3 * used, at least 8, except 16 for 3 * used in
+ * 1..7 (3.11's calculate_log2_keysize);
  * deleted entries stay in the entries array (dummies) until then, and a
  * deletion never shrinks. Inserting a non-str key into a unicode table
  * converts it to the general layout (a rebuild by the same rule). Free
@@ -234,12 +236,13 @@ int64_t dict_lookup_ascii(pm_objspace_t *sp, pm_object_t *d, const char *s, size
     }
 }
 
+/* calculate_log2_keysize (3.11, 64-bit): bit_length(((minsize | 8) - 1) | 7).
+ * Not quite "the smallest power of two >= minsize": minsize 1..7 gives 16
+ * slots (a unicode table converted with one entry gets 16, not 8). */
 static unsigned log2_keysize(int64_t minsize)
 {
-    unsigned l = LOG_MINSIZE;
-    while (((int64_t)1 << l) < minsize)
-        l++;
-    return l;
+    uint64_t m = (((uint64_t)minsize | 8) - 1) | 7;
+    return (unsigned)(64 - __builtin_clzll(m));
 }
 
 /* dictresize: a fresh table of 1 << log2_newsize slots holding the live

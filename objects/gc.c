@@ -674,6 +674,8 @@ void gc_space_init(pm_objspace_t *sp)
     gc_list_init(&gc->permanent);
     gc->enabled = true;
     gc->garbage = pm_list_new(sp, 0, NULL);     /* _PyGC_Init */
+    if (gc->garbage)
+        sp->objects_alive--;                    /* the space's own */
 }
 
 static void intern_clear(pm_objspace_t *sp)
@@ -689,6 +691,7 @@ static void intern_clear(pm_objspace_t *sp)
         ((struct pm_str *)k)->state &= ~STR_INTERNED;
     }
     sp->interned = NULL;
+    sp->objects_alive++;
     pm_decref(sp, d);
 }
 
@@ -698,7 +701,10 @@ void gc_space_fini(pm_objspace_t *sp)
     gc->ncb = 0;
     pm_object_t *garbage = gc->garbage;
     gc->garbage = NULL;
-    pm_xdecref(sp, garbage);
+    if (garbage) {
+        sp->objects_alive++;
+        pm_decref(sp, garbage);
+    }
     pm_gc_unfreeze(sp);
     for (int round = 0; round < 8 && !gc->collecting; round++)
         if (pm_gc_collect(sp, 2) == 0)

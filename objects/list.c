@@ -25,7 +25,7 @@ static int list_resize(pm_objspace_t *sp, struct pm_list *l, int64_t newsize)
     }
     size_t ns = (size_t)newsize;
     size_t new_allocated = (ns + (ns >> 3) + 6) & ~(size_t)3;
-    if ((size_t)(newsize - l->size) > new_allocated - ns)
+    if (newsize - l->size > (int64_t)(new_allocated - ns))
         new_allocated = (ns + 3) & ~(size_t)3;
     if (newsize == 0)
         new_allocated = 0;

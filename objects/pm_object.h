@@ -128,7 +128,9 @@ struct pm_objspace_stats {
     uint64_t live_blocks;           /* blocks requested and not freed */
     uint64_t requests;              /* malloc + calloc + realloc + free calls made */
     uint64_t failed_requests;       /* requests the backend refused (NULL) */
-    uint64_t objects_alive;         /* objects created minus destroyed (statics excluded) */
+    uint64_t objects_alive;         /* objects created minus destroyed, excluding the
+                                       statics and the space's own (gc.garbage, the
+                                       intern dict) */
     uint64_t gc_tracked;            /* objects in the generation lists (permanent included) */
 };
 

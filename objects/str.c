@@ -149,6 +149,7 @@ pm_object_t *pm_str_new_interned(pm_objspace_t *sp, const char *p, size_t n)
         sp->interned = pm_dict_new(sp);
         if (!sp->interned)
             return o;               /* not interned, as PyUnicode_InternInPlace on error */
+        sp->objects_alive--;        /* the space's own, not the workload's */
     }
     if (pm_dict_set(sp, sp->interned, o, o) < 0)
         return o;
