@@ -286,11 +286,6 @@ void pm_objspace_stats(const pm_objspace_t *sp, struct pm_objspace_stats *out)
     };
 }
 
-static bool obj_is_static(const pm_objspace_t *sp, const pm_object_t *o)
-{
-    const char *p = (const char *)o, *base = (const char *)sp;
-    return p >= base && p < base + sp->self_size;
-}
 
 /* ---- GC allocation ---- */
 

@@ -275,6 +275,13 @@ static inline void obj_init(pm_objspace_t *sp, pm_object_t *o, const struct pm_t
     o->type = tp;
     sp->objects_alive++;
 }
+/* Statics live in the space's own block. */
+static inline bool obj_is_static(const pm_objspace_t *sp, const pm_object_t *o)
+{
+    const char *p = (const char *)o, *base = (const char *)sp;
+    return p >= base && p < base + sp->self_size;
+}
+
 /* An object leaves for a free list or is freed. */
 static inline void obj_forget(pm_objspace_t *sp) { sp->objects_alive--; }
 
