@@ -226,10 +226,19 @@ static void subtract_refs(struct pm_gc_head *containers)
     }
 }
 
-static void move_unreachable(struct pm_gc_head *young, struct pm_gc_head *unreachable)
+/* What move_unreachable saw among the reachable objects, so that later
+ * passes over them can be skipped when they would do nothing. */
+struct reach_counts {
+    size_t reachable;               /* objects left in young */
+    size_t tuples, dicts;           /* of which tuples, dicts */
+};
+
+static void move_unreachable(struct pm_gc_head *young, struct pm_gc_head *unreachable,
+                             struct reach_counts *rc)
 {
     struct pm_gc_head *prev = young;
     struct pm_gc_head *g = gc_next(young);
+    size_t reachable = 0, tuples = 0, dicts = 0;
     while (g != young) {
         if (gc_get_refs(g)) {
             /* reachable from outside: everything it references is too. The
@@ -238,6 +247,9 @@ static void move_unreachable(struct pm_gc_head *young, struct pm_gc_head *unreac
             TRAVERSE_INLINE(op, reachable_ref, young);
             g->gc_prev = (g->gc_prev & PM_GC_PREV_FINALIZED) | (uintptr_t)prev;
             prev = g;
+            reachable++;
+            tuples += op->type == &pm_type_tuple;
+            dicts += op->type == &pm_type_dict;
         } else {
             /* maybe unreachable: move it (young is singly linked here) */
             prev->gc_next = g->gc_next;
@@ -251,20 +263,24 @@ static void move_unreachable(struct pm_gc_head *young, struct pm_gc_head *unreac
     }
     young->gc_prev = (uintptr_t)prev;
     unreachable->gc_next &= ~PM_GC_NEXT_UNREACHABLE;
+    if (rc)
+        *rc = (struct reach_counts){reachable, tuples, dicts};
 }
 
-static void deduce_unreachable(struct pm_gc_head *base, struct pm_gc_head *unreachable)
+static void deduce_unreachable(struct pm_gc_head *base, struct pm_gc_head *unreachable,
+                               struct reach_counts *rc)
 {
     update_refs(base);
     subtract_refs(base);
     gc_list_init(unreachable);
-    move_unreachable(base, unreachable);
+    move_unreachable(base, unreachable, rc);
 }
 
-/* Survivors: untrack atomic tuples (and dicts when `full`), count the rest. */
-static size_t survivors_scan(pm_objspace_t *sp, struct pm_gc_head *young, bool full)
+/* Survivors: untrack atomic tuples (and dicts when `full`); returns how many
+ * were untracked. */
+static size_t survivors_untrack(pm_objspace_t *sp, struct pm_gc_head *young, bool full)
 {
-    size_t n = 0;
+    size_t untracked = 0;
     struct pm_gc_head *next;
     for (struct pm_gc_head *g = gc_next(young); g != young; g = next) {
         next = gc_next(g);
@@ -273,23 +289,44 @@ static size_t survivors_scan(pm_objspace_t *sp, struct pm_gc_head *young, bool f
             tuple_maybe_untrack(sp, op);
         else if (full && op->type == &pm_type_dict)
             dict_maybe_untrack(sp, op);
-        n += g->gc_next != 0;
+        else
+            continue;
+        untracked += g->gc_next == 0;
     }
-    return n;
+    return untracked;
 }
 
-static void move_legacy_finalizers(struct pm_gc_head *unreachable, struct pm_gc_head *finalizers)
+/* What the unreachable set holds, found in the pass that clears the
+ * UNREACHABLE bits and moves out objects with legacy finalizers: the later
+ * passes for weakrefs and finalizers run only if there is work for them. */
+struct unreach_info {
+    size_t n;                       /* objects left in unreachable */
+    bool weakrefs;                  /* a weakref, or an object with weakrefs */
+    bool finalizers;                /* an object with tp_finalize not yet run */
+};
+
+static void move_legacy_finalizers(struct pm_gc_head *unreachable, struct pm_gc_head *finalizers,
+                                   struct unreach_info *info)
 {
     struct pm_gc_head *next;
+    size_t n = 0;
+    bool weak = false, fin = false;
     for (struct pm_gc_head *g = gc_next(unreachable); g != unreachable; g = next) {
         pm_assert_internal(g->gc_next & PM_GC_NEXT_UNREACHABLE);
         g->gc_next &= ~PM_GC_NEXT_UNREACHABLE;
         next = gc_next(g);
-        if (from_gc(g)->type->del) {
+        pm_object_t *op = from_gc(g);
+        const struct pm_type *tp = op->type;
+        if (tp->del) {
             gc_clear_collecting(g);
             gc_list_move(g, finalizers);
+            continue;
         }
+        n++;
+        weak |= tp == &pm_type_weakref || (tp->weaklistoffset && *weaklist_ptr(op));
+        fin |= tp->finalize && !(g->gc_prev & PM_GC_PREV_FINALIZED);
     }
+    *info = (struct unreach_info){n, weak, fin};
 }
 
 static int visit_move(pm_object_t *o, void *arg)
@@ -304,12 +341,18 @@ static int visit_move(pm_object_t *o, void *arg)
     return 0;
 }
 
-static void move_legacy_finalizer_reachable(struct pm_gc_head *finalizers)
+/* Returns how many objects came over from the unreachable set. */
+static size_t move_legacy_finalizer_reachable(struct pm_gc_head *finalizers)
 {
+    size_t before = 0, after = 0;
+    for (struct pm_gc_head *g = gc_next(finalizers); g != finalizers; g = gc_next(g))
+        before++;
     for (struct pm_gc_head *g = gc_next(finalizers); g != finalizers; g = gc_next(g)) {
         pm_object_t *op = from_gc(g);
         op->type->traverse(op, visit_move, finalizers);
+        after++;
     }
+    return after - before;
 }
 
 static int64_t handle_weakrefs(pm_objspace_t *sp, struct pm_gc_head *unreachable,
@@ -378,7 +421,7 @@ static void handle_resurrected_objects(struct pm_gc_head *unreachable,
 {
     for (struct pm_gc_head *g = gc_next(unreachable); g != unreachable; g = gc_next(g))
         gc_clear_collecting(g);
-    deduce_unreachable(unreachable, still_unreachable);
+    deduce_unreachable(unreachable, still_unreachable, NULL);
     for (struct pm_gc_head *g = gc_next(still_unreachable); g != still_unreachable;
          g = gc_next(g))
         g->gc_next &= ~PM_GC_NEXT_UNREACHABLE;
@@ -440,10 +483,13 @@ static int64_t collect_main(pm_objspace_t *sp, int generation, int64_t *collecte
                                  ? &gc->gen[generation + 1].head : young;
 
     struct pm_gc_head unreachable;
-    deduce_unreachable(young, &unreachable);
+    struct reach_counts rc;
+    deduce_unreachable(young, &unreachable, &rc);
 
     bool full = young == old;
-    size_t survivors = survivors_scan(sp, young, full);
+    size_t survivors = rc.reachable;
+    if (rc.tuples || (full && rc.dicts))
+        survivors -= survivors_untrack(sp, young, full);
     if (!full) {
         if (generation == PM_GC_NUM_GENERATIONS - 2)
             gc->long_lived_pending += (int64_t)survivors;
@@ -455,22 +501,27 @@ static int64_t collect_main(pm_objspace_t *sp, int generation, int64_t *collecte
 
     struct pm_gc_head finalizers;
     gc_list_init(&finalizers);
-    move_legacy_finalizers(&unreachable, &finalizers);
-    move_legacy_finalizer_reachable(&finalizers);
+    struct unreach_info ui;
+    move_legacy_finalizers(&unreachable, &finalizers, &ui);
+    if (!gc_list_is_empty(&finalizers))
+        ui.n -= move_legacy_finalizer_reachable(&finalizers);
 
-    int64_t m = handle_weakrefs(sp, &unreachable, old);
-    size_t ran = finalize_garbage(sp, &unreachable);
+    int64_t m = ui.weakrefs ? handle_weakrefs(sp, &unreachable, old) : 0;
+    size_t ran = ui.finalizers ? finalize_garbage(sp, &unreachable) : 0;
 
     struct pm_gc_head final_unreachable;
     gc_list_init(&final_unreachable);
-    if (ran)
+    if (ran) {
         handle_resurrected_objects(&unreachable, &final_unreachable, old);
-    else
+        ui.n = gc_list_size(&final_unreachable);
+    } else {
         gc_list_merge(&unreachable, &final_unreachable);
-    m += (int64_t)gc_list_size(&final_unreachable);
+    }
+    pm_assert_expensive(ui.n == gc_list_size(&final_unreachable));
+    m += (int64_t)ui.n;
     delete_garbage(sp, &final_unreachable, old);
 
-    int64_t n = (int64_t)gc_list_size(&finalizers);
+    int64_t n = gc_list_is_empty(&finalizers) ? 0 : (int64_t)gc_list_size(&finalizers);
     handle_legacy_finalizers(sp, &finalizers, old);
     if (generation == PM_GC_NUM_GENERATIONS - 1)
         gc_clear_freelists(sp);
