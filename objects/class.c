@@ -496,12 +496,14 @@ const char *pm_class_name(const pm_object_t *o)
     return cls->tp.name;
 }
 
-void pm_class_set_finalizers(pm_object_t *o, bool finalize, bool legacy_del)
+int pm_class_set_finalizers(pm_object_t *o, bool finalize, bool legacy_del)
 {
+    if (o->type != &pm_type_class)
+        return -1;                  /* not a user class (or `object`) */
     struct pm_class *cls = (struct pm_class *)o;
-    pm_assert(o->type == &pm_type_class);
     cls->tp.finalize = finalize ? instance_finalize : NULL;
     cls->tp.del = legacy_del ? instance_del : NULL;
+    return 0;
 }
 
 pm_object_t *pm_class_new(pm_objspace_t *sp, const char *name, size_t nslots,

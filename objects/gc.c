@@ -673,6 +673,17 @@ pm_object_t *pm_gc_get_objects(pm_objspace_t *sp, int generation)
     return result;
 }
 
+void pm_gc_foreach(pm_objspace_t *sp, int generation, void (*fn)(void *ctx, pm_object_t *o),
+                   void *ctx)
+{
+    int lo = generation < 0 ? 0 : generation, hi = generation < 0 ? 3 : generation;
+    for (int i = lo; i <= hi && i <= 3; i++) {
+        const struct pm_gc_head *list = gen_list(sp, i);
+        for (const struct pm_gc_head *g = gc_next(list); g != list; g = gc_next(g))
+            fn(ctx, from_gc(g));
+    }
+}
+
 void pm_gc_freeze(pm_objspace_t *sp)
 {
     for (int i = 0; i < PM_GC_NUM_GENERATIONS; i++) {

@@ -246,8 +246,8 @@ bool pm_dict_next(const pm_object_t *d, size_t *pos, pm_object_t **key, pm_objec
 pm_object_t *pm_class_new(pm_objspace_t *sp, const char *name, size_t nslots,
                           const char *const *slots);
 /* Gives the class a tp_finalize (__del__, PEP 442) and/or a legacy tp_del;
- * both call the space's hooks. */
-void pm_class_set_finalizers(pm_object_t *cls, bool finalize, bool legacy_del);
+ * both call the space's hooks. -1 if cls is not a user class. */
+int pm_class_set_finalizers(pm_object_t *cls, bool finalize, bool legacy_del);
 const char *pm_class_name(const pm_object_t *cls);
 pm_object_t *pm_instance_new(pm_objspace_t *sp, pm_object_t *cls);
 pm_object_t *pm_object_class(const pm_object_t *inst);     /* borrowed */
@@ -289,6 +289,10 @@ size_t pm_gc_count_objects(const pm_objspace_t *sp, int generation);
 /* gc.get_objects(generation): a new list (generation -1: all). */
 pm_object_t *pm_gc_get_objects(pm_objspace_t *sp, int generation);
 bool pm_gc_contains(const pm_objspace_t *sp, int generation, const pm_object_t *o);
+/* Calls fn on every tracked object of a generation (0..2, 3: permanent, -1:
+ * all four). fn must not track, untrack or free objects. */
+void pm_gc_foreach(pm_objspace_t *sp, int generation, void (*fn)(void *ctx, pm_object_t *o),
+                   void *ctx);
 void pm_gc_freeze(pm_objspace_t *sp);
 void pm_gc_unfreeze(pm_objspace_t *sp);
 size_t pm_gc_get_freeze_count(const pm_objspace_t *sp);
