@@ -280,17 +280,33 @@ static int dict_resize(pm_objspace_t *sp, struct pm_dict *d, unsigned log2_newsi
     return 0;
 }
 
-static int hash_checked(pm_objspace_t *sp, pm_object_t *key, int64_t *h)
+/* Keys nest through tuples only; hashing and comparing them recurses, so
+ * nesting is bounded as CPython's recursion limit bounds it. */
+#define KEY_MAX_DEPTH 1000
+
+static int key_check(pm_objspace_t *sp, pm_object_t *key, int depth)
 {
     enum pm_kind k = key->type->kind;
     if (k == PM_KIND_LIST || k == PM_KIND_DICT)
         return om_error(sp, PM_ERR_TYPE, "unhashable type: '%s'", key->type->name);
-    if (k == PM_KIND_TUPLE)
-        for (size_t i = 0; i < pm_tuple_size(key); i++) {
-            int64_t ignored;
-            if (hash_checked(sp, pm_tuple_get(key, i), &ignored) < 0)
+    if (k == PM_KIND_TUPLE) {
+        if (depth >= KEY_MAX_DEPTH)
+            return om_error(sp, PM_ERR_VALUE, "RecursionError: key nested deeper than %d",
+                            KEY_MAX_DEPTH);
+        for (size_t i = 0; i < pm_tuple_size(key); i++)
+            if (key_check(sp, pm_tuple_get(key, i), depth + 1) < 0)
                 return -1;
-        }
+    }
+    return 0;
+}
+
+static int hash_checked(pm_objspace_t *sp, pm_object_t *key, int64_t *h)
+{
+    if (key->type->kind == PM_KIND_TUPLE || key->type->kind == PM_KIND_LIST
+        || key->type->kind == PM_KIND_DICT) {
+        if (key_check(sp, key, 0) < 0)
+            return -1;
+    }
     *h = pm_object_hash(sp, key);
     return 0;
 }

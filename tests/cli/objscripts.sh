@@ -61,6 +61,7 @@ expect_error 2 "pymemlab: s.txt:1: name 'l' is not bound" $'append l l\n'
 expect_error 2 "pymemlab: s.txt:2: x is a int, not a list" $'x = int 5\nappend x x\n'
 expect_error 2 "pymemlab: s.txt:2: weakref: cannot create weak reference to 'list' object" $'l = list\nw = weakref l\n'
 expect_error 2 "pymemlab: s.txt:3: setattr: 'A' object has no attribute 'z'" $'S = class A slots x\ns = new S\nsetattr s z 1\n'
+expect_error 2 "pymemlab: s.txt:6: setitem: RecursionError: key nested deeper than 1000" $'t = tuple\nrepeat 2000\n  t = tuple t\nend\nd = dict\nsetitem d t 1\n'
 expect_error 1 "pymemlab: s.txt:3: expect len l 3: got 1" $'l = list\nappend l 5\nexpect len l 3\n'
 expect_error 1 "pymemlab: s.txt:5: expect collected 0: got 1" $'l = list\nappend l l\ndel l\ncollect\nexpect collected 0\n'
 rc=0
