@@ -47,5 +47,7 @@ extern const struct pm_command pm_commands[];
 int cmd_backends(int argc, char **argv);
 int cmd_micro(int argc, char **argv);
 int cmd_table(int argc, char **argv);
+int cmd_objrun(int argc, char **argv);
+int cmd_gcbench(int argc, char **argv);
 
 #endif

@@ -16,6 +16,8 @@ const struct pm_command pm_commands[] = {
     {"micro", cmd_micro, "--backend B [--ops N] [--live N] [--seed S] [--json]",
      "random free-then-malloc churn micro-benchmark (ns per op)"},
     {"table", cmd_table, "RESULTS.jsonl [--baseline B]", "print a comparison table from replay --json lines"},
+    {"gcbench", cmd_gcbench, "--backend B [--objects N] [--json]", "time one full collection of N containers, half in unreachable 2-cycles (ns per tracked object)"},
+    {"objrun", cmd_objrun, "SCRIPT --backend B [--json]", "run an object script (docs/objscript.md): collector activity and memory figures"},
     {NULL, NULL, NULL, NULL},
 };
 

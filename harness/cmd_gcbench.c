@@ -1,0 +1,89 @@
+/* harness/cmd_gcbench.c — `pymemlab gcbench [--objects N] --backend B
+ * [--json]`: the cost of one full collection per tracked object.
+ *
+ * Builds N tracked containers as the Python statements
+ *     a = []; b = [a]; a.append(b)
+ * repeated N/2 times with automatic collection off, keeping every other `a`
+ * in a list: half of the containers sit in reachable 2-cycles, half in
+ * unreachable ones. Then times one gc.collect() (generation 2) and divides
+ * by the objects tracked when it started (the N containers, the keep list
+ * and gc.garbage). scripts/gcbench-cpython.py builds the same graph in
+ * python3 and divides by len(gc.get_objects()) (its own objects included);
+ * scripts/gcbench.sh runs both.
+ *
+ * JSON keys: backend, objects (tracked objects in the collection), containers
+ * (N), collected, collection_ns, ns_per_object.
+ */
+#include "cli.h"
+#include "metrics.h"
+#include "pm_object.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+int cmd_gcbench(int argc, char **argv)
+{
+    const char *backend = NULL;
+    uint64_t n = 1000000;
+    int json = 0;
+    static const struct option lo[] = {
+        {"backend", required_argument, 0, 'b'}, {"objects", required_argument, 0, 'n'},
+        {"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+        switch (c) {
+        case 'b': backend = optarg; break;
+        case 'n': n = pm_arg_count("--objects", optarg, 2, UINT64_C(1) << 32); break;
+        case 'j': json = 1; break;
+        default: pm_bad_option("gcbench", c, argv);
+        }
+    }
+    if (optind < argc)
+        pm_usage_error("gcbench: unexpected argument '%s'", argv[optind]);
+    if (!backend)
+        pm_usage_error("gcbench: --backend is required (see 'pymemlab backends')");
+
+    const struct allocator_ops *ops;
+    pm_heap_t *heap = pm_cli_backend(backend, &ops);
+    char err[PM_ERR_LEN];
+    pm_objspace_t *sp = pm_objspace_create(ops, heap, NULL, err);
+    if (!sp)
+        pm_run_error("gcbench: %s", err);
+    pm_gc_collect(sp, 2);
+    pm_gc_disable(sp);
+    pm_object_t *keep = pm_list_new(sp, 0, NULL);
+    if (!keep)
+        pm_run_error("gcbench: %s: out of memory", backend);
+    for (uint64_t i = 0; i < n / 2; i++) {
+        pm_object_t *a = pm_list_new(sp, 0, NULL);
+        pm_object_t *b = a ? pm_list_new(sp, 1, &a) : NULL;
+        if (!b || pm_list_append(sp, a, b) < 0 || (i % 2 == 0 && pm_list_append(sp, keep, a) < 0))
+            pm_run_error("gcbench: %s: out of memory after %llu pairs", backend,
+                         (unsigned long long)i);
+        pm_decref(sp, a);
+        pm_decref(sp, b);
+    }
+    size_t tracked = pm_gc_count_objects(sp, -1);
+    uint64_t t0 = pm_now_ns();
+    int64_t collected = pm_gc_collect(sp, 2);
+    uint64_t t1 = pm_now_ns();
+    double ns = (double)(t1 - t0) / (double)tracked;
+
+    pm_decref(sp, keep);
+    pm_gc_collect(sp, 2);
+    uint64_t left = pm_objspace_destroy(sp);
+    ops->destroy(heap);
+    if (left)
+        pm_run_error("gcbench: %llu block(s) left after destroy", (unsigned long long)left);
+    if (json)
+        printf("{\"backend\": \"%s\", \"objects\": %zu, \"containers\": %llu, "
+               "\"collected\": %lld, \"collection_ns\": %llu, \"ns_per_object\": %.2f}\n",
+               backend, tracked, (unsigned long long)n, (long long)collected,
+               (unsigned long long)(t1 - t0), ns);
+    else
+        printf("gcbench %-10s %zu tracked objects, collected %lld in %.2f ms: %.1f ns per "
+               "tracked object\n", backend, tracked, (long long)collected,
+               (double)(t1 - t0) / 1e6, ns);
+    return PM_EXIT_OK;
+}

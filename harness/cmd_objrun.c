@@ -1,0 +1,218 @@
+/* harness/cmd_objrun.c — `pymemlab objrun SCRIPT --backend B [--json]`: runs
+ * an object script (docs/objscript.md) on an object space over backend B and
+ * prints what the collector did and the memory figures.
+ *
+ * Figures: peak_live_bytes is the space's own count of requested bytes live
+ * at its peak (L); peak_footprint_bytes is the largest anonymous RSS above
+ * the baseline taken after the backend is created and before the space's
+ * first request (F), sampled every 256 statements, after each collect and
+ * at the end. After the script, the refcount invariant is checked (every
+ * tracked object's references from outside the tracked objects equal the
+ * names bound to it), every name is dropped and nothing may be left alive.
+ *
+ * Exit codes: 0 ok; 1 an `expect` failed, an invariant broke or the backend
+ * ran out of memory ("pymemlab: FILE:LINE: ..."); 2 bad arguments or a
+ * malformed script ("pymemlab: FILE:LINE: <problem>").
+ */
+#include "cli.h"
+#include "metrics.h"
+#include "pm_objscript.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_COLLECT_LINES 50
+
+struct objrun_ctx {
+    uint64_t baseline;              /* anonymous RSS before the space */
+    uint64_t peak_footprint;        /* max(RSS - baseline) */
+    bool print;                     /* text mode: print each collect */
+    uint64_t collect_lines;
+};
+
+static void objrun_sample(void *p)
+{
+    struct objrun_ctx *c = p;
+    uint64_t rss = pm_rss_anon_bytes();
+    uint64_t f = rss > c->baseline ? rss - c->baseline : 0;
+    if (f > c->peak_footprint)
+        c->peak_footprint = f;
+}
+
+static void objrun_collect(void *p, int line, int generation, int64_t returned,
+                           int64_t collected, int64_t uncollectable)
+{
+    struct objrun_ctx *c = p;
+    if (!c->print)
+        return;
+    if (c->collect_lines++ < MAX_COLLECT_LINES)
+        printf("  line %d: collect %d -> %lld (collected %lld, uncollectable %lld)\n", line,
+               generation, (long long)returned, (long long)collected,
+               (long long)uncollectable);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        pm_usage_error("objrun: cannot open '%s'", path);
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            cap *= 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = nb;
+        }
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (!buf)
+        pm_run_error("objrun: out of memory reading '%s'", path);
+    if (bad)
+        pm_usage_error("objrun: cannot read '%s'", path);
+    *len = n;
+    return buf;
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", (unsigned char)*s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+int cmd_objrun(int argc, char **argv)
+{
+    const char *backend = NULL;
+    int json = 0;
+    static const struct option lo[] = {
+        {"backend", required_argument, 0, 'b'}, {"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+    int ch;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'b': backend = optarg; break;
+        case 'j': json = 1; break;
+        default: pm_bad_option("objrun", ch, argv);
+        }
+    }
+    if (optind >= argc)
+        pm_usage_error("objrun: a script is required (see 'pymemlab help objrun')");
+    if (optind + 1 < argc)
+        pm_usage_error("objrun: unexpected argument '%s'", argv[optind + 1]);
+    if (!backend)
+        pm_usage_error("objrun: --backend is required (see 'pymemlab backends')");
+    const char *path = argv[optind];
+
+    size_t len;
+    char *text = read_file(path, &len);
+    char err[PM_ERR_LEN];
+    struct pm_objscript *sc = pm_objscript_parse(text, len, path, err);
+    free(text);
+    if (!sc)
+        pm_usage_error("%s", err);
+
+    const struct allocator_ops *ops;
+    pm_heap_t *heap = pm_cli_backend(backend, &ops);
+    struct objrun_ctx ctx = {.print = !json};
+    ctx.baseline = pm_rss_anon_bytes();
+    pm_objspace_t *sp = pm_objspace_create(ops, heap, NULL, err);
+    if (!sp)
+        pm_run_error("objrun: %s", err);
+    struct pm_objscript_io io = {.ctx = &ctx, .on_collect = objrun_collect,
+                                 .sample = objrun_sample, .sample_every = 256};
+    struct pm_objscript_run *run = pm_objscript_start(sc, sp, &io);
+    if (!run)
+        pm_run_error("objrun: out of memory");
+    if (!json)
+        printf("objrun %s on %s\n", path, ops->name);
+    int rc = pm_objscript_exec(run, err);
+    if (rc != PM_OBJSCRIPT_OK) {
+        if (rc == PM_OBJSCRIPT_BAD)
+            pm_usage_error("%s", err);
+        pm_run_error("%s", err);
+    }
+    /* the figures of the script itself, before the cleanup */
+    const struct pm_objscript_stats st = *pm_objscript_stats(run);
+    struct pm_gc_gen_stats gs[3];
+    pm_gc_get_stats(sp, gs);
+    struct pm_objspace_stats os;
+    pm_objspace_stats(sp, &os);
+    rc = pm_objscript_finish(run, err);
+    if (rc != PM_OBJSCRIPT_OK)
+        pm_run_error("%s", err);
+    pm_objscript_end(run);
+    uint64_t left = pm_objspace_destroy(sp);
+    ops->destroy(heap);
+    pm_objscript_free(sc);
+    if (left)
+        pm_run_error("%s: %llu block(s) left in the backend after destroy", path,
+                     (unsigned long long)left);
+
+    uint64_t collections = 0, collected = 0, uncollectable = 0, gc_ns = 0;
+    for (int g = 0; g < 3; g++) {
+        collections += gs[g].collections;
+        collected += gs[g].collected;
+        uncollectable += gs[g].uncollectable;
+        gc_ns += gs[g].time_ns;
+    }
+    if (json) {
+        printf("{\"script\": ");
+        json_string(path);
+        printf(", \"backend\": ");
+        json_string(backend);
+        printf(", \"statements\": %llu, \"collections\": %llu, \"collected\": %llu, "
+               "\"uncollectable\": %llu, \"generations\": [",
+               (unsigned long long)st.statements, (unsigned long long)collections,
+               (unsigned long long)collected, (unsigned long long)uncollectable);
+        for (int g = 0; g < 3; g++)
+            printf("%s{\"collections\": %llu, \"collected\": %llu, \"uncollectable\": %llu, "
+                   "\"time_ns\": %llu}", g ? ", " : "",
+                   (unsigned long long)gs[g].collections, (unsigned long long)gs[g].collected,
+                   (unsigned long long)gs[g].uncollectable, (unsigned long long)gs[g].time_ns);
+        printf("], \"gc_time_ns\": %llu, \"finalizers\": %llu, \"legacy_dels\": %llu, "
+               "\"weakref_callbacks\": %llu, \"peak_live_bytes\": %llu, "
+               "\"peak_footprint_bytes\": %llu, \"live_bytes_end\": %llu, \"requests\": %llu, "
+               "\"invariants\": \"ok\"}\n",
+               (unsigned long long)gc_ns, (unsigned long long)st.finalized,
+               (unsigned long long)st.legacy_dels, (unsigned long long)st.callbacks,
+               (unsigned long long)os.peak_live_bytes, (unsigned long long)ctx.peak_footprint,
+               (unsigned long long)os.live_bytes, (unsigned long long)os.requests);
+        return PM_EXIT_OK;
+    }
+    if (ctx.collect_lines > MAX_COLLECT_LINES)
+        printf("  ... %llu more collect statements\n",
+               (unsigned long long)(ctx.collect_lines - MAX_COLLECT_LINES));
+    printf("collections           %llu (gen0 %llu, gen1 %llu, gen2 %llu), %.3f ms\n",
+           (unsigned long long)collections, (unsigned long long)gs[0].collections,
+           (unsigned long long)gs[1].collections, (unsigned long long)gs[2].collections,
+           (double)gc_ns / 1e6);
+    printf("collected             %llu\n", (unsigned long long)collected);
+    printf("uncollectable         %llu\n", (unsigned long long)uncollectable);
+    printf("finalizers run        %llu (legacy tp_del %llu), weakref callbacks %llu\n",
+           (unsigned long long)st.finalized, (unsigned long long)st.legacy_dels,
+           (unsigned long long)st.callbacks);
+    printf("statements            %llu\n", (unsigned long long)st.statements);
+    printf("peak_live_bytes       %llu\n", (unsigned long long)os.peak_live_bytes);
+    printf("peak_footprint_bytes  %llu\n", (unsigned long long)ctx.peak_footprint);
+    printf("live_bytes_end        %llu (%llu requests)\n", (unsigned long long)os.live_bytes,
+           (unsigned long long)os.requests);
+    printf("invariants            ok (refcounts match the names; nothing left alive)\n");
+    return PM_EXIT_OK;
+}

@@ -1,0 +1,882 @@
+/* objects/gc.c — the generational cycle collector, following CPython 3.11's
+ * algorithm (Modules/gcmodule.c) over our GC headers.
+ *
+ * Entry points: pm_gc_collect, pm_gc_enable/disable/isenabled,
+ * pm_gc_set_threshold/get_threshold, pm_gc_get_count, pm_gc_get_stats,
+ * pm_gc_count_objects, pm_gc_get_objects, pm_gc_contains, pm_gc_freeze,
+ * pm_gc_unfreeze, pm_gc_get_freeze_count, pm_gc_is_tracked,
+ * pm_gc_is_finalized, pm_gc_track/untrack, pm_gc_garbage,
+ * pm_gc_add_callback/remove_callback, pm_gc_external_refs,
+ * pm_objspace_check; gc_track, gc_untrack, gc_collect_generations,
+ * gc_space_init, gc_space_fini (internal).
+ *
+ * Counting: count[0] = GC allocations - GC frees (never below 0; objects
+ * taken from or put on free lists are neither); a GC allocation that makes
+ * count[0] > threshold[0] runs gc_collect_generations: the oldest generation
+ * whose count exceeds its threshold is collected, except that generation 2
+ * is skipped while long_lived_pending < long_lived_total / 4. Collecting
+ * generation g: count[g+1] += 1, count[0..g] = 0.
+ *
+ * One collection of generation g (collect_main):
+ *  1. merge generations 0..g-1 into g ("young"); old = g+1 (or young if g=2)
+ *  2. update_refs: gc_refs = refcount, COLLECTING set (gc_prev holds gc_refs)
+ *  3. subtract_refs: every young object's traverse decrements the gc_refs of
+ *     the young objects it references: what is left counts outside references
+ *  4. move_unreachable: objects with gc_refs > 0 are reachable, and so is all
+ *     they reach; the rest move to `unreachable` (gc_next's UNREACHABLE bit)
+ *  5. survivors: tuples holding only untracked items are untracked (and dicts
+ *     in full collections); they move to `old`; long_lived_pending/total
+ *  6. objects with a legacy tp_del, and all they reach, move to `finalizers`
+ *  7. weakrefs to unreachable objects are cleared; callbacks run only for
+ *     weakrefs that are themselves reachable
+ *  8. tp_finalize runs on each unreachable object not yet finalized (once)
+ *  9. if a finalizer ran, reachability inside `unreachable` is computed again:
+ *     resurrected objects (and what they reach) move to `old`
+ * 10. tp_clear on what is left breaks the cycles; refcounting frees the rest
+ * 11. `finalizers` objects with tp_del are appended to gc.garbage, all move
+ *     to `old`; a full collection also empties the free lists
+ * Returned: collected (freed by step 10, plus weakrefs freed after their
+ * callback in step 7) + uncollectable (size of `finalizers`).
+ *
+ * Step 9 is skipped when no finalizer ran in step 8 (nothing else can make an
+ * unreachable object reachable: every weakref to one is cleared first); 3.11
+ * always runs it. A collection started while one runs (from a finalizer or a
+ * callback) returns 0 at once, as in 3.11.
+ */
+#include "pm_objimpl.h"
+
+#include <stdio.h>
+#include <time.h>
+
+
+static uint64_t gc_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- gc_refs and flags in gc_prev ---- */
+
+static inline uintptr_t gc_get_refs(const struct pm_gc_head *g) { return g->gc_prev >> PM_GC_PREV_SHIFT; }
+static inline void gc_set_refs(struct pm_gc_head *g, uintptr_t refs)
+{
+    g->gc_prev = (g->gc_prev & ~GC_PREV_MASK) | (refs << PM_GC_PREV_SHIFT);
+}
+static inline void gc_reset_refs(struct pm_gc_head *g, uintptr_t refs)
+{
+    g->gc_prev = (g->gc_prev & PM_GC_PREV_FINALIZED) | PM_GC_PREV_COLLECTING
+                 | (refs << PM_GC_PREV_SHIFT);
+}
+static inline void gc_decref(struct pm_gc_head *g) { g->gc_prev -= (uintptr_t)1 << PM_GC_PREV_SHIFT; }
+static inline bool gc_is_collecting(const struct pm_gc_head *g)
+{
+    return (g->gc_prev & PM_GC_PREV_COLLECTING) != 0;
+}
+static inline void gc_clear_collecting(struct pm_gc_head *g) { g->gc_prev &= ~PM_GC_PREV_COLLECTING; }
+
+/* ---- lists ---- */
+
+static void gc_list_merge(struct pm_gc_head *from, struct pm_gc_head *to)
+{
+    if (gc_list_is_empty(from))
+        return;
+    struct pm_gc_head *to_tail = gc_prev(to);
+    struct pm_gc_head *from_head = gc_next(from), *from_tail = gc_prev(from);
+    to_tail->gc_next = (uintptr_t)from_head;
+    gc_set_prev(from_head, to_tail);
+    from_tail->gc_next = (uintptr_t)to;
+    gc_set_prev(to, from_tail);
+    gc_list_init(from);
+}
+
+static void gc_list_move(struct pm_gc_head *node, struct pm_gc_head *list)
+{
+    struct pm_gc_head *prev = gc_prev(node), *next = gc_next(node);
+    prev->gc_next = (uintptr_t)next;
+    gc_set_prev(next, prev);
+    gc_list_append(node, list);
+}
+
+static size_t gc_list_size(const struct pm_gc_head *list)
+{
+    size_t n = 0;
+    for (const struct pm_gc_head *g = gc_next(list); g != list; g = gc_next(g))
+        n++;
+    return n;
+}
+
+void gc_track(pm_objspace_t *sp, pm_object_t *o)
+{
+    pm_assert_internal(type_is_gc(o->type) && !obj_is_tracked(o));
+    gc_list_append(as_gc(o), &sp->gc.gen[0].head);
+}
+
+void gc_untrack(pm_objspace_t *sp, pm_object_t *o)
+{
+    (void)sp;
+    struct pm_gc_head *g = as_gc(o);
+    if (!g->gc_next)
+        return;
+    gc_list_remove(g);
+    g->gc_prev &= PM_GC_PREV_FINALIZED;
+}
+
+void pm_gc_track(pm_objspace_t *sp, pm_object_t *o)
+{
+    if (type_is_gc(o->type) && !obj_is_tracked(o))
+        gc_track(sp, o);
+}
+
+void pm_gc_untrack(pm_objspace_t *sp, pm_object_t *o)
+{
+    if (type_is_gc(o->type))
+        gc_untrack(sp, o);
+}
+
+bool pm_gc_is_tracked(const pm_object_t *o) { return type_is_gc(o->type) && obj_is_tracked(o); }
+
+bool pm_gc_is_finalized(const pm_object_t *o)
+{
+    return type_is_gc(o->type) && (as_gc(o)->gc_prev & PM_GC_PREV_FINALIZED);
+}
+
+/* ---- traversal with fast paths for the common containers ---- */
+
+#define TRAVERSE_INLINE(op, VISIT, ARG)                                         \
+    do {                                                                        \
+        const struct pm_type *tp_ = (op)->type;                                 \
+        if (tp_ == &pm_type_list) {                                             \
+            struct pm_list *l_ = (struct pm_list *)(op);                        \
+            for (int64_t i_ = 0; i_ < l_->size; i_++)                           \
+                if (l_->item[i_])                                               \
+                    VISIT(l_->item[i_], ARG);                                   \
+        } else if (tp_ == &pm_type_tuple) {                                     \
+            struct pm_tuple *t_ = (struct pm_tuple *)(op);                      \
+            for (int64_t i_ = 0; i_ < t_->size; i_++)                           \
+                if (t_->item[i_])                                               \
+                    VISIT(t_->item[i_], ARG);                                   \
+        } else {                                                                \
+            tp_->traverse((op), visit_##VISIT, (ARG));                          \
+        }                                                                       \
+    } while (0)
+
+/* subtract_refs' visitor */
+static inline void decref_ref(pm_object_t *o, void *arg)
+{
+    (void)arg;
+    if (type_is_gc(o->type)) {
+        struct pm_gc_head *g = as_gc(o);
+        if (gc_is_collecting(g))
+            gc_decref(g);
+    }
+}
+static int visit_decref_ref(pm_object_t *o, void *arg)
+{
+    decref_ref(o, arg);
+    return 0;
+}
+
+/* move_unreachable's visitor: o is referenced by a reachable object. */
+static inline void reachable_ref(pm_object_t *o, void *arg)
+{
+    struct pm_gc_head *young = arg;
+    if (!type_is_gc(o->type))
+        return;
+    struct pm_gc_head *g = as_gc(o);
+    /* objects of other generations, and young objects already scanned, have
+     * COLLECTING clear */
+    if (!gc_is_collecting(g))
+        return;
+    if (g->gc_next & PM_GC_NEXT_UNREACHABLE) {
+        /* tentatively moved to unreachable: bring it back to the end of
+         * young, where the scan will reach it again. The unreachable list's
+         * next pointers carry the bit, so unlink by hand. */
+        struct pm_gc_head *prev = gc_prev(g);
+        struct pm_gc_head *next = (struct pm_gc_head *)(g->gc_next & ~PM_GC_NEXT_UNREACHABLE);
+        prev->gc_next = g->gc_next;         /* keeps the bit */
+        gc_set_prev(next, prev);
+        gc_list_append(g, young);
+        gc_set_refs(g, 1);
+    } else if (gc_get_refs(g) == 0) {
+        gc_set_refs(g, 1);                  /* not scanned yet: mark reachable */
+    }
+}
+static int visit_reachable_ref(pm_object_t *o, void *arg)
+{
+    reachable_ref(o, arg);
+    return 0;
+}
+
+static void update_refs(struct pm_gc_head *containers)
+{
+    for (struct pm_gc_head *g = gc_next(containers); g != containers; g = gc_next(g)) {
+        pm_object_t *op = from_gc(g);
+        pm_assert_internal(op->refcnt > 0);
+        gc_reset_refs(g, op->refcnt);
+    }
+}
+
+static void subtract_refs(struct pm_gc_head *containers)
+{
+    for (struct pm_gc_head *g = gc_next(containers); g != containers; g = gc_next(g)) {
+        pm_object_t *op = from_gc(g);
+        __builtin_prefetch(gc_next(g));
+        TRAVERSE_INLINE(op, decref_ref, NULL);
+    }
+}
+
+/* What move_unreachable saw among the reachable objects, so that later
+ * passes over them can be skipped when they would do nothing. */
+struct reach_counts {
+    size_t reachable;               /* objects left in young */
+    size_t tuples, dicts;           /* of which tuples, dicts */
+};
+
+static void move_unreachable(struct pm_gc_head *young, struct pm_gc_head *unreachable,
+                             struct reach_counts *rc)
+{
+    struct pm_gc_head *prev = young;
+    struct pm_gc_head *g = gc_next(young);
+    size_t reachable = 0, tuples = 0, dicts = 0;
+    while (g != young) {
+        if (gc_get_refs(g)) {
+            /* reachable from outside: everything it references is too. The
+             * traversal may append to young, so read next only after it. */
+            pm_object_t *op = from_gc(g);
+            TRAVERSE_INLINE(op, reachable_ref, young);
+            g->gc_prev = (g->gc_prev & PM_GC_PREV_FINALIZED) | (uintptr_t)prev;
+            prev = g;
+            reachable++;
+            tuples += op->type == &pm_type_tuple;
+            dicts += op->type == &pm_type_dict;
+        } else {
+            /* maybe unreachable: move it (young is singly linked here) */
+            prev->gc_next = g->gc_next;
+            struct pm_gc_head *last = gc_prev(unreachable);
+            last->gc_next = PM_GC_NEXT_UNREACHABLE | (uintptr_t)g;
+            gc_set_prev(g, last);
+            g->gc_next = PM_GC_NEXT_UNREACHABLE | (uintptr_t)unreachable;
+            unreachable->gc_prev = (uintptr_t)g;
+        }
+        g = (struct pm_gc_head *)prev->gc_next;
+    }
+    young->gc_prev = (uintptr_t)prev;
+    unreachable->gc_next &= ~PM_GC_NEXT_UNREACHABLE;
+    if (rc)
+        *rc = (struct reach_counts){reachable, tuples, dicts};
+}
+
+static void deduce_unreachable(struct pm_gc_head *base, struct pm_gc_head *unreachable,
+                               struct reach_counts *rc)
+{
+    update_refs(base);
+    subtract_refs(base);
+    gc_list_init(unreachable);
+    move_unreachable(base, unreachable, rc);
+}
+
+/* Survivors: untrack atomic tuples (and dicts when `full`); returns how many
+ * were untracked. */
+static size_t survivors_untrack(pm_objspace_t *sp, struct pm_gc_head *young, bool full)
+{
+    size_t untracked = 0;
+    struct pm_gc_head *next;
+    for (struct pm_gc_head *g = gc_next(young); g != young; g = next) {
+        next = gc_next(g);
+        pm_object_t *op = from_gc(g);
+        if (op->type == &pm_type_tuple)
+            tuple_maybe_untrack(sp, op);
+        else if (full && op->type == &pm_type_dict)
+            dict_maybe_untrack(sp, op);
+        else
+            continue;
+        untracked += g->gc_next == 0;
+    }
+    return untracked;
+}
+
+/* What the unreachable set holds, found in the pass that clears the
+ * UNREACHABLE bits and moves out objects with legacy finalizers: the later
+ * passes for weakrefs and finalizers run only if there is work for them. */
+struct unreach_info {
+    size_t n;                       /* objects left in unreachable */
+    bool weakrefs;                  /* a weakref, or an object with weakrefs */
+    bool finalizers;                /* an object with tp_finalize not yet run */
+};
+
+static void move_legacy_finalizers(struct pm_gc_head *unreachable, struct pm_gc_head *finalizers,
+                                   struct unreach_info *info)
+{
+    struct pm_gc_head *next;
+    size_t n = 0;
+    bool weak = false, fin = false;
+    for (struct pm_gc_head *g = gc_next(unreachable); g != unreachable; g = next) {
+        pm_assert_internal(g->gc_next & PM_GC_NEXT_UNREACHABLE);
+        g->gc_next &= ~PM_GC_NEXT_UNREACHABLE;
+        next = gc_next(g);
+        pm_object_t *op = from_gc(g);
+        const struct pm_type *tp = op->type;
+        if (tp->del) {
+            gc_clear_collecting(g);
+            gc_list_move(g, finalizers);
+            continue;
+        }
+        n++;
+        weak |= tp == &pm_type_weakref || (tp->weaklistoffset && *weaklist_ptr(op));
+        fin |= tp->finalize && !(g->gc_prev & PM_GC_PREV_FINALIZED);
+    }
+    *info = (struct unreach_info){n, weak, fin};
+}
+
+static int visit_move(pm_object_t *o, void *arg)
+{
+    if (type_is_gc(o->type)) {
+        struct pm_gc_head *g = as_gc(o);
+        if (gc_is_collecting(g)) {
+            gc_list_move(g, arg);
+            gc_clear_collecting(g);
+        }
+    }
+    return 0;
+}
+
+/* Returns how many objects came over from the unreachable set. */
+static size_t move_legacy_finalizer_reachable(struct pm_gc_head *finalizers)
+{
+    size_t before = 0, after = 0;
+    for (struct pm_gc_head *g = gc_next(finalizers); g != finalizers; g = gc_next(g))
+        before++;
+    for (struct pm_gc_head *g = gc_next(finalizers); g != finalizers; g = gc_next(g)) {
+        pm_object_t *op = from_gc(g);
+        op->type->traverse(op, visit_move, finalizers);
+        after++;
+    }
+    return after - before;
+}
+
+static int64_t handle_weakrefs(pm_objspace_t *sp, struct pm_gc_head *unreachable,
+                               struct pm_gc_head *old)
+{
+    struct pm_gc_head wrcb_to_call;
+    gc_list_init(&wrcb_to_call);
+    int64_t freed = 0;
+    for (struct pm_gc_head *g = gc_next(unreachable); g != unreachable; g = gc_next(g)) {
+        pm_object_t *op = from_gc(g);
+        if (op->type == &pm_type_weakref)
+            weakref_clear_ref(sp, (struct pm_weakref *)op);   /* garbage weakref: no callback */
+        if (!op->type->weaklistoffset)
+            continue;
+        struct pm_weakref **list = weaklist_ptr(op);
+        while (*list) {
+            struct pm_weakref *wr = *list;
+            weakref_clear_ref(sp, wr);
+            if (!wr->callback)
+                continue;
+            struct pm_gc_head *wg = as_gc(&wr->ob);
+            if (gc_is_collecting(wg))
+                continue;           /* the weakref is garbage too: no callback */
+            pm_incref(&wr->ob);
+            gc_list_move(wg, &wrcb_to_call);
+        }
+    }
+    while (!gc_list_is_empty(&wrcb_to_call)) {
+        struct pm_gc_head *g = gc_next(&wrcb_to_call);
+        struct pm_weakref *wr = (struct pm_weakref *)from_gc(g);
+        weakref_call_callback(sp, wr);
+        pm_decref(sp, &wr->ob);
+        if (gc_next(&wrcb_to_call) == g)
+            gc_list_move(g, old);   /* still alive */
+        else
+            freed++;
+    }
+    return freed;
+}
+
+/* tp_finalize on each object once; returns how many ran. */
+static size_t finalize_garbage(pm_objspace_t *sp, struct pm_gc_head *collectable)
+{
+    struct pm_gc_head seen;
+    gc_list_init(&seen);
+    size_t ran = 0;
+    while (!gc_list_is_empty(collectable)) {
+        struct pm_gc_head *g = gc_next(collectable);
+        pm_object_t *op = from_gc(g);
+        gc_list_move(g, &seen);
+        if (!(g->gc_prev & PM_GC_PREV_FINALIZED) && op->type->finalize) {
+            g->gc_prev |= PM_GC_PREV_FINALIZED;
+            pm_incref(op);
+            op->type->finalize(sp, op);
+            ran++;
+            pm_decref(sp, op);
+        }
+    }
+    gc_list_merge(&seen, collectable);
+    return ran;
+}
+
+static void handle_resurrected_objects(struct pm_gc_head *unreachable,
+                                       struct pm_gc_head *still_unreachable,
+                                       struct pm_gc_head *old)
+{
+    for (struct pm_gc_head *g = gc_next(unreachable); g != unreachable; g = gc_next(g))
+        gc_clear_collecting(g);
+    deduce_unreachable(unreachable, still_unreachable, NULL);
+    for (struct pm_gc_head *g = gc_next(still_unreachable); g != still_unreachable;
+         g = gc_next(g))
+        g->gc_next &= ~PM_GC_NEXT_UNREACHABLE;
+    gc_list_merge(unreachable, old);
+}
+
+static void delete_garbage(pm_objspace_t *sp, struct pm_gc_head *collectable,
+                           struct pm_gc_head *old)
+{
+    while (!gc_list_is_empty(collectable)) {
+        struct pm_gc_head *g = gc_next(collectable);
+        pm_object_t *op = from_gc(g);
+        pm_assert_internal(op->refcnt > 0);
+        if (op->type->clear) {
+            pm_incref(op);
+            op->type->clear(sp, op);
+            pm_decref(sp, op);
+        }
+        if (gc_next(collectable) == g) {
+            gc_clear_collecting(g);     /* survived its clear: may die later */
+            gc_list_move(g, old);
+        }
+    }
+}
+
+static void handle_legacy_finalizers(pm_objspace_t *sp, struct pm_gc_head *finalizers,
+                                     struct pm_gc_head *old)
+{
+    bool append = sp->gc.garbage != NULL;
+    for (struct pm_gc_head *g = gc_next(finalizers); g != finalizers && append; g = gc_next(g)) {
+        pm_object_t *op = from_gc(g);
+        if (op->type->del && pm_list_append(sp, sp->gc.garbage, op) < 0)
+            append = false;         /* MemoryError: the rest stay in `old` only */
+    }
+    gc_list_merge(finalizers, old);
+}
+
+void gc_clear_freelists(pm_objspace_t *sp)
+{
+    tuple_clear_freelist(sp);
+    float_clear_freelist(sp);
+    list_clear_freelist(sp);
+    dict_clear_freelist(sp);
+}
+
+static int64_t collect_main(pm_objspace_t *sp, int generation, int64_t *collected,
+                            int64_t *uncollectable)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    uint64_t t0 = gc_now_ns();
+    if (generation + 1 < PM_GC_NUM_GENERATIONS)
+        gc->gen[generation + 1].count += 1;
+    for (int i = 0; i <= generation; i++)
+        gc->gen[i].count = 0;
+    for (int i = 0; i < generation; i++)
+        gc_list_merge(&gc->gen[i].head, &gc->gen[generation].head);
+    struct pm_gc_head *young = &gc->gen[generation].head;
+    struct pm_gc_head *old = generation < PM_GC_NUM_GENERATIONS - 1
+                                 ? &gc->gen[generation + 1].head : young;
+
+    struct pm_gc_head unreachable;
+    struct reach_counts rc;
+    deduce_unreachable(young, &unreachable, &rc);
+
+    bool full = young == old;
+    size_t survivors = rc.reachable;
+    if (rc.tuples || (full && rc.dicts))
+        survivors -= survivors_untrack(sp, young, full);
+    if (!full) {
+        if (generation == PM_GC_NUM_GENERATIONS - 2)
+            gc->long_lived_pending += (int64_t)survivors;
+        gc_list_merge(young, old);
+    } else {
+        gc->long_lived_pending = 0;
+        gc->long_lived_total = (int64_t)survivors;
+    }
+
+    struct pm_gc_head finalizers;
+    gc_list_init(&finalizers);
+    struct unreach_info ui;
+    move_legacy_finalizers(&unreachable, &finalizers, &ui);
+    if (!gc_list_is_empty(&finalizers))
+        ui.n -= move_legacy_finalizer_reachable(&finalizers);
+
+    int64_t m = ui.weakrefs ? handle_weakrefs(sp, &unreachable, old) : 0;
+    size_t ran = ui.finalizers ? finalize_garbage(sp, &unreachable) : 0;
+
+    struct pm_gc_head final_unreachable;
+    gc_list_init(&final_unreachable);
+    if (ran) {
+        handle_resurrected_objects(&unreachable, &final_unreachable, old);
+        ui.n = gc_list_size(&final_unreachable);
+    } else {
+        gc_list_merge(&unreachable, &final_unreachable);
+    }
+    pm_assert_expensive(ui.n == gc_list_size(&final_unreachable));
+    m += (int64_t)ui.n;
+    delete_garbage(sp, &final_unreachable, old);
+
+    int64_t n = gc_list_is_empty(&finalizers) ? 0 : (int64_t)gc_list_size(&finalizers);
+    handle_legacy_finalizers(sp, &finalizers, old);
+    if (generation == PM_GC_NUM_GENERATIONS - 1)
+        gc_clear_freelists(sp);
+
+    struct pm_gc_gen_stats *st = &gc->stats[generation];
+    st->collections++;
+    st->collected += (uint64_t)m;
+    st->uncollectable += (uint64_t)n;
+    st->time_ns += gc_now_ns() - t0;
+    *collected = m;
+    *uncollectable = n;
+    return n + m;
+}
+
+static void invoke_callbacks(pm_objspace_t *sp, bool start, int generation, int64_t collected,
+                             int64_t uncollectable)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    int n = gc->ncb;
+    if (!n)
+        return;
+    struct pm_gc_callback cbs[PM_GC_MAX_CALLBACKS];
+    memcpy(cbs, gc->cb, sizeof cbs);    /* a callback may remove itself */
+    for (int i = 0; i < n; i++)
+        cbs[i].fn(sp, cbs[i].ctx, start, generation, collected, uncollectable);
+}
+
+static int64_t collect_with_callback(pm_objspace_t *sp, int generation)
+{
+    invoke_callbacks(sp, true, generation, 0, 0);
+    int64_t collected, uncollectable;
+    int64_t r = collect_main(sp, generation, &collected, &uncollectable);
+    invoke_callbacks(sp, false, generation, collected, uncollectable);
+    return r;
+}
+
+void gc_collect_generations(pm_objspace_t *sp)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    gc->collecting = true;
+    for (int i = PM_GC_NUM_GENERATIONS - 1; i >= 0; i--) {
+        if (gc->gen[i].count > gc->gen[i].threshold) {
+            if (i == PM_GC_NUM_GENERATIONS - 1 && gc->long_lived_pending < gc->long_lived_total / 4)
+                continue;
+            collect_with_callback(sp, i);
+            break;
+        }
+    }
+    gc->collecting = false;
+}
+
+int64_t pm_gc_collect(pm_objspace_t *sp, int generation)
+{
+    if (generation < 0 || generation >= PM_GC_NUM_GENERATIONS) {
+        om_error(sp, PM_ERR_VALUE, "invalid generation %d", generation);
+        return -1;
+    }
+    if (sp->gc.collecting)
+        return 0;
+    sp->gc.collecting = true;
+    int64_t r = collect_with_callback(sp, generation);
+    sp->gc.collecting = false;
+    return r;
+}
+
+/* ---- the gc module's other functions ---- */
+
+void pm_gc_enable(pm_objspace_t *sp) { sp->gc.enabled = true; }
+void pm_gc_disable(pm_objspace_t *sp) { sp->gc.enabled = false; }
+bool pm_gc_isenabled(const pm_objspace_t *sp) { return sp->gc.enabled; }
+
+void pm_gc_set_threshold(pm_objspace_t *sp, int64_t t0, int64_t t1, int64_t t2)
+{
+    sp->gc.gen[0].threshold = t0;
+    sp->gc.gen[1].threshold = t1;
+    sp->gc.gen[2].threshold = t2;
+}
+
+void pm_gc_get_threshold(const pm_objspace_t *sp, int64_t out[3])
+{
+    for (int i = 0; i < 3; i++)
+        out[i] = sp->gc.gen[i].threshold;
+}
+
+void pm_gc_get_count(const pm_objspace_t *sp, int64_t out[3])
+{
+    for (int i = 0; i < 3; i++)
+        out[i] = sp->gc.gen[i].count;
+}
+
+void pm_gc_get_stats(const pm_objspace_t *sp, struct pm_gc_gen_stats out[3])
+{
+    memcpy(out, sp->gc.stats, sizeof sp->gc.stats);
+}
+
+static const struct pm_gc_head *gen_list(const pm_objspace_t *sp, int generation)
+{
+    return generation == 3 ? &sp->gc.permanent : &sp->gc.gen[generation].head;
+}
+
+size_t pm_gc_count_objects(const pm_objspace_t *sp, int generation)
+{
+    if (generation < 0)
+        return pm_gc_count_objects(sp, 0) + pm_gc_count_objects(sp, 1)
+               + pm_gc_count_objects(sp, 2);
+    if (generation > 3)
+        return 0;
+    return gc_list_size(gen_list(sp, generation));
+}
+
+bool pm_gc_contains(const pm_objspace_t *sp, int generation, const pm_object_t *o)
+{
+    if (generation < 0) {
+        for (int i = 0; i < 3; i++)
+            if (pm_gc_contains(sp, i, o))
+                return true;
+        return false;
+    }
+    const struct pm_gc_head *list = gen_list(sp, generation);
+    for (const struct pm_gc_head *g = gc_next(list); g != list; g = gc_next(g))
+        if (from_gc(g) == o)
+            return true;
+    return false;
+}
+
+pm_object_t *pm_gc_get_objects(pm_objspace_t *sp, int generation)
+{
+    if (generation < -1 || generation > 2) {
+        om_error(sp, PM_ERR_VALUE, "generation parameter must be less than the number of "
+                                   "available generations (%d)", PM_GC_NUM_GENERATIONS);
+        return NULL;
+    }
+    pm_object_t *result = pm_list_new(sp, 0, NULL);
+    if (!result)
+        return NULL;
+    int lo = generation < 0 ? 0 : generation, hi = generation < 0 ? 2 : generation;
+    for (int i = lo; i <= hi; i++) {
+        const struct pm_gc_head *list = gen_list(sp, i);
+        for (const struct pm_gc_head *g = gc_next(list); g != list; g = gc_next(g)) {
+            pm_object_t *op = from_gc(g);
+            if (op == result)
+                continue;
+            if (pm_list_append(sp, result, op) < 0) {
+                pm_decref(sp, result);
+                return NULL;
+            }
+        }
+    }
+    return result;
+}
+
+void pm_gc_foreach(pm_objspace_t *sp, int generation, void (*fn)(void *ctx, pm_object_t *o),
+                   void *ctx)
+{
+    int lo = generation < 0 ? 0 : generation, hi = generation < 0 ? 3 : generation;
+    for (int i = lo; i <= hi && i <= 3; i++) {
+        const struct pm_gc_head *list = gen_list(sp, i);
+        for (const struct pm_gc_head *g = gc_next(list); g != list; g = gc_next(g))
+            fn(ctx, from_gc(g));
+    }
+}
+
+void pm_gc_freeze(pm_objspace_t *sp)
+{
+    for (int i = 0; i < PM_GC_NUM_GENERATIONS; i++) {
+        gc_list_merge(&sp->gc.gen[i].head, &sp->gc.permanent);
+        sp->gc.gen[0].count = 0;
+    }
+}
+
+void pm_gc_unfreeze(pm_objspace_t *sp)
+{
+    gc_list_merge(&sp->gc.permanent, &sp->gc.gen[PM_GC_NUM_GENERATIONS - 1].head);
+}
+
+size_t pm_gc_get_freeze_count(const pm_objspace_t *sp) { return gc_list_size(&sp->gc.permanent); }
+
+pm_object_t *pm_gc_garbage(pm_objspace_t *sp) { return sp->gc.garbage; }
+
+int pm_gc_add_callback(pm_objspace_t *sp, pm_gc_callback_fn fn, void *ctx)
+{
+    if (sp->gc.ncb >= PM_GC_MAX_CALLBACKS)
+        return om_error(sp, PM_ERR_VALUE, "at most %d gc callbacks", PM_GC_MAX_CALLBACKS);
+    sp->gc.cb[sp->gc.ncb].fn = fn;
+    sp->gc.cb[sp->gc.ncb].ctx = ctx;
+    sp->gc.ncb++;
+    return 0;
+}
+
+void pm_gc_remove_callback(pm_objspace_t *sp, pm_gc_callback_fn fn, void *ctx)
+{
+    for (int i = 0; i < sp->gc.ncb; i++)
+        if (sp->gc.cb[i].fn == fn && sp->gc.cb[i].ctx == ctx) {
+            memmove(&sp->gc.cb[i], &sp->gc.cb[i + 1],
+                    (size_t)(sp->gc.ncb - i - 1) * sizeof sp->gc.cb[0]);
+            sp->gc.ncb--;
+            return;
+        }
+}
+
+/* ---- the space's collector state ---- */
+
+void gc_space_init(pm_objspace_t *sp)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    static const int64_t thresholds[PM_GC_NUM_GENERATIONS] = {700, 10, 10};
+    for (int i = 0; i < PM_GC_NUM_GENERATIONS; i++) {
+        gc_list_init(&gc->gen[i].head);
+        gc->gen[i].threshold = thresholds[i];
+        gc->gen[i].count = 0;
+    }
+    gc_list_init(&gc->permanent);
+    gc->enabled = true;
+    gc->garbage = pm_list_new(sp, 0, NULL);     /* _PyGC_Init */
+    if (gc->garbage)
+        sp->objects_alive--;                    /* the space's own */
+}
+
+static void intern_clear(pm_objspace_t *sp)
+{
+    pm_object_t *d = sp->interned;
+    if (!d)
+        return;
+    /* give the dict its two references back (_PyUnicode_ClearInterned) */
+    size_t pos = 0;
+    pm_object_t *k;
+    while (pm_dict_next(d, &pos, &k, NULL)) {
+        k->refcnt += 2;
+        ((struct pm_str *)k)->state &= ~STR_INTERNED;
+    }
+    sp->interned = NULL;
+    sp->objects_alive++;
+    pm_decref(sp, d);
+}
+
+void gc_space_fini(pm_objspace_t *sp)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    gc->ncb = 0;
+    pm_object_t *garbage = gc->garbage;
+    gc->garbage = NULL;
+    if (garbage) {
+        sp->objects_alive++;
+        pm_decref(sp, garbage);
+    }
+    pm_gc_unfreeze(sp);
+    for (int round = 0; round < 8 && !gc->collecting; round++)
+        if (pm_gc_collect(sp, 2) == 0)
+            break;
+    intern_clear(sp);
+    gc_clear_freelists(sp);
+}
+
+/* ---- consistency check and external references ---- */
+
+struct refs_walk {
+    unsigned long bad;
+    char *msg;
+    void (*fn)(void *ctx, pm_object_t *o, int64_t external);
+    void *ctx;
+};
+
+static void refs_bad(struct refs_walk *w, const char *fmt, const char *a, unsigned long b)
+{
+    if (w->bad++ == 0 && w->msg)
+        snprintf(w->msg, PM_ERR_LEN, fmt, a, b);
+}
+
+static int visit_check_decref(pm_object_t *o, void *arg)
+{
+    if (!type_is_gc(o->type))
+        return 0;
+    struct pm_gc_head *g = as_gc(o);
+    if (!gc_is_collecting(g))
+        return 0;
+    if (gc_get_refs(g) == 0)
+        refs_bad(arg, "a tracked %s has more references from tracked objects than its "
+                      "refcount (%lu)", o->type->name, o->refcnt);
+    else
+        gc_decref(g);
+    return 0;
+}
+
+static unsigned long refs_walk_all(pm_objspace_t *sp, struct refs_walk *w)
+{
+    struct pm_gc_head *lists[PM_GC_NUM_GENERATIONS + 1] = {
+        &sp->gc.gen[0].head, &sp->gc.gen[1].head, &sp->gc.gen[2].head, &sp->gc.permanent};
+    uint64_t limit = sp->objects_alive + 1;
+    /* links and flags first: only a sound list can be walked further */
+    for (int l = 0; l < 4; l++) {
+        struct pm_gc_head *list = lists[l];
+        uint64_t n = 0;
+        for (struct pm_gc_head *g = list; ; g = gc_next(g)) {
+            struct pm_gc_head *next = (struct pm_gc_head *)(g->gc_next & ~PM_GC_NEXT_UNREACHABLE);
+            if (!next || gc_prev(next) != g) {
+                refs_bad(w, "list %s: broken link after %lu objects", l == 3 ? "permanent"
+                         : l == 0 ? "gen0" : l == 1 ? "gen1" : "gen2", (unsigned long)n);
+                return w->bad;
+            }
+            if (next == list)
+                break;
+            pm_object_t *op = from_gc(next);
+            if (next->gc_next & PM_GC_NEXT_UNREACHABLE || gc_is_collecting(next))
+                refs_bad(w, "tracked %s with collection flags left set (%lu)", op->type->name, n);
+            if (!type_is_gc(op->type) || op->refcnt == 0)
+                refs_bad(w, "tracked object of type %s with refcount %lu", op->type->name,
+                         op->refcnt);
+            if (++n > limit) {
+                refs_bad(w, "list %s does not return to its head (%lu objects)", "?",
+                         (unsigned long)n);
+                return w->bad;
+            }
+        }
+    }
+    if (w->bad)
+        return w->bad;
+    for (int l = 0; l < 4; l++)
+        update_refs(lists[l]);
+    for (int l = 0; l < 4; l++)
+        for (struct pm_gc_head *g = gc_next(lists[l]); g != lists[l]; g = gc_next(g)) {
+            pm_object_t *op = from_gc(g);
+            op->type->traverse(op, visit_check_decref, w);
+        }
+    for (int l = 0; l < 4; l++) {
+        struct pm_gc_head *prev = lists[l];
+        for (struct pm_gc_head *g = gc_next(lists[l]); g != lists[l]; g = gc_next(g)) {
+            if (w->fn)
+                w->fn(w->ctx, from_gc(g), (int64_t)gc_get_refs(g));
+            g->gc_prev = (g->gc_prev & PM_GC_PREV_FINALIZED) | (uintptr_t)prev;
+            prev = g;
+        }
+        lists[l]->gc_prev = (uintptr_t)prev;
+    }
+    return w->bad;
+}
+
+unsigned long pm_objspace_check(pm_objspace_t *sp, char msg[PM_ERR_LEN])
+{
+    msg[0] = 0;
+    if (sp->gc.collecting)
+        return 0;                   /* the lists are in flux */
+    struct refs_walk w = {.msg = msg};
+    refs_walk_all(sp, &w);
+    if (sp->trash_later && !w.bad++)
+        snprintf(msg, PM_ERR_LEN, "trashcan list not empty outside a deallocation");
+    return w.bad;
+}
+
+unsigned long pm_gc_external_refs(pm_objspace_t *sp,
+                                  void (*fn)(void *ctx, pm_object_t *o, int64_t external),
+                                  void *ctx, char msg[PM_ERR_LEN])
+{
+    msg[0] = 0;
+    if (sp->gc.collecting)
+        return 0;
+    struct refs_walk w = {.msg = msg, .fn = fn, .ctx = ctx};
+    return refs_walk_all(sp, &w);
+}

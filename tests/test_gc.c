@@ -1,0 +1,859 @@
+/* tests/test_gc.c — the cycle collector (objects/gc.c): CPython 3.11's
+ * test_gc behaviours ported to C, with exact counts, on `system`, on every
+ * own backend in the registry and on the test-local OS-backed backend.
+ *
+ * Each test ends with the space's consistency check and a destroy that must
+ * find no leaked block (pmo_env_close).
+ */
+#include "pm_objtest.h"
+
+static const char *spec;
+static struct pmo_env E;
+#define SP (E.sp)
+
+/* What the "Python code" of finalizers and weakref callbacks does. */
+static struct {
+    int finalized;                  /* tp_finalize calls */
+    int legacy_dels;                /* tp_del calls */
+    int callbacks;                  /* weakref callbacks */
+    pm_object_t *resurrect_into;    /* a list: finalize appends self to it */
+    bool collect_in_finalizer;
+    int64_t inner_collect;          /* what that collection returned */
+    int alloc_in_finalizer;         /* objects to create (and keep) in a finalizer */
+    pm_object_t *keep;              /* a list for those */
+    bool callback_saw_none;
+    pm_object_t *last_wr;
+    int gc_starts, gc_stops;
+    int64_t last_collected, last_uncollectable;
+    bool clear_other_in_finalizer;  /* finalizer drops self.other */
+    pm_object_t *clear_on_callback; /* a list the weakref callback empties */
+} H;
+
+static void h_finalize(pm_objspace_t *sp, void *ctx, pm_object_t *self)
+{
+    (void)ctx;
+    H.finalized++;
+    if (H.resurrect_into)
+        assert_int_equal(pm_list_append(sp, H.resurrect_into, self), 0);
+    if (H.clear_other_in_finalizer && pm_getattr(sp, self, "other"))
+        assert_int_equal(pm_delattr(sp, self, "other"), 0);
+    for (int i = 0; i < H.alloc_in_finalizer; i++) {
+        pm_object_t *l = pm_list_new(sp, 0, NULL);
+        pm_list_append(sp, l, l);           /* garbage for later */
+        pm_list_append(sp, H.keep, l);
+        pm_decref(sp, l);
+    }
+    if (H.collect_in_finalizer)
+        H.inner_collect = pm_gc_collect(sp, 2);
+    pm_objspace_clear_error(sp);
+}
+
+static void h_legacy_del(pm_objspace_t *sp, void *ctx, pm_object_t *self)
+{
+    (void)sp;
+    (void)ctx;
+    (void)self;
+    H.legacy_dels++;
+}
+
+static void h_callback(pm_objspace_t *sp, void *ctx, pm_object_t *cb, pm_object_t *wr)
+{
+    (void)ctx;
+    (void)cb;
+    H.callbacks++;
+    H.callback_saw_none = pm_weakref_get(sp, wr) == pm_none(sp);
+    H.last_wr = wr;
+    if (H.clear_on_callback)
+        pm_list_clear(sp, H.clear_on_callback);
+}
+
+static void h_gc_callback(pm_objspace_t *sp, void *ctx, bool start, int generation,
+                          int64_t collected, int64_t uncollectable)
+{
+    (void)sp;
+    (void)ctx;
+    (void)generation;
+    if (start) {
+        H.gc_starts++;
+    } else {
+        H.gc_stops++;
+        H.last_collected = collected;
+        H.last_uncollectable = uncollectable;
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&H, 0, sizeof H);
+    pmo_env_open(&E, spec, NULL);
+    struct pm_objspace_hooks hooks = {
+        .finalize = h_finalize, .legacy_del = h_legacy_del, .weakref_callback = h_callback,
+    };
+    pm_objspace_set_hooks(SP, &hooks);
+    pm_gc_collect(SP, 2);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    pmo_env_close(&E);
+    return 0;
+}
+
+static pm_object_t *new_class(const char *name) { return pm_class_new(SP, name, 0, NULL); }
+
+/* ---- test_gc: basic cycles ---- */
+
+static void test_list_self_cycle(void **state)
+{
+    (void)state;
+    pm_object_t *l = pm_list_new(SP, 0, NULL);
+    pm_list_append(SP, l, l);
+    pm_gc_collect(SP, 2);
+    pm_decref(SP, l);
+    assert_int_equal(pm_gc_collect(SP, 2), 1);
+}
+
+static void test_dict_self_cycle(void **state)
+{
+    (void)state;
+    pm_object_t *d = pm_dict_new(SP);
+    pm_object_t *k = pm_int_new(SP, 1);
+    assert_false(pm_gc_is_tracked(d));           /* new dicts start untracked */
+    pm_dict_set(SP, d, k, d);
+    assert_true(pm_gc_is_tracked(d));
+    pm_decref(SP, k);
+    pm_gc_collect(SP, 2);
+    pm_decref(SP, d);
+    assert_int_equal(pm_gc_collect(SP, 2), 1);
+}
+
+static void test_tuple_list_cycle(void **state)
+{
+    (void)state;
+    pm_object_t *l = pm_list_new(SP, 0, NULL);
+    pm_object_t *t = pm_tuple_new(SP, 1, &l);
+    pm_list_append(SP, l, t);
+    pm_gc_collect(SP, 2);
+    pm_decref(SP, t);
+    pm_decref(SP, l);
+    assert_int_equal(pm_gc_collect(SP, 2), 2);
+}
+
+/* class A: pass; del A -> the class and its mro tuple (cls, object). Its
+ * namespace dict holds only strs and None, so it is untracked; bases is
+ * (object,), untracked by the first collection (object is a static type). */
+static void test_class_cycle(void **state)
+{
+    (void)state;
+    pm_object_t *a = new_class("A");
+    pm_gc_collect(SP, 2);
+    pm_decref(SP, a);
+    assert_int_equal(pm_gc_collect(SP, 2), 2);
+    assert_int_equal(pm_gc_collect(SP, 2), 0);
+}
+
+static void test_instance_cycle(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_object_t *a = pm_instance_new(SP, cls);
+    assert_int_equal(pm_setattr(SP, a, "a", a), 0);
+    pm_gc_collect(SP, 2);
+    pm_decref(SP, a);
+    assert_int_equal(pm_gc_collect(SP, 2), 1);   /* values array: no dict object */
+    pm_decref(SP, cls);
+    assert_int_equal(pm_gc_collect(SP, 2), 2);
+}
+
+/* test_newinstance: instance <-> class through a class attribute */
+static void test_class_attribute_cycle(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_object_t *a = pm_instance_new(SP, cls);
+    assert_int_equal(pm_setattr(SP, cls, "a", a), 0);
+    pm_decref(SP, a);
+    pm_decref(SP, cls);
+    /* class, mro, dict (now tracked: it holds an instance), instance, and
+     * the bases tuple: no collection ran since it was made, so it is still
+     * tracked */
+    assert_int_equal(pm_gc_collect(SP, 2), 5);
+    assert_int_equal(pm_gc_collect(SP, 2), 0);
+}
+
+static void test_slots_instance_cycle(void **state)
+{
+    (void)state;
+    const char *slots[] = {"x", "y"};
+    pm_object_t *cls = pm_class_new(SP, "S", 2, slots);
+    pm_object_t *a = pm_instance_new(SP, cls), *b = pm_instance_new(SP, cls);
+    assert_int_equal(pm_setattr(SP, a, "x", b), 0);
+    assert_int_equal(pm_setattr(SP, b, "y", a), 0);
+    assert_int_equal(pm_setattr(SP, a, "z", b), -1);    /* no __dict__ */
+    assert_int_equal(pm_objspace_error(SP, NULL), PM_ERR_ATTR);
+    pm_decref(SP, a);
+    pm_decref(SP, b);
+    assert_int_equal(pm_gc_collect(SP, 2), 2);
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+static void test_materialised_dict_cycle(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_object_t *a = pm_instance_new(SP, cls);
+    /* the class's shared keys hold at most 30 names: the 31st materialises */
+    char name[16];
+    pm_object_t *one = pm_int_new(SP, 1);
+    for (int i = 0; i < 31; i++) {
+        snprintf(name, sizeof name, "attr%d", i);
+        assert_int_equal(pm_setattr(SP, a, name, one), 0);
+    }
+    pm_decref(SP, one);
+    assert_true(pm_instance_has_dict(a));
+    assert_int_equal(pm_setattr(SP, a, "self", a), 0);
+    pm_decref(SP, a);
+    assert_int_equal(pm_gc_collect(SP, 2), 2);          /* instance + its dict */
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+/* ---- legacy finalizers: uncollectable, to gc.garbage ---- */
+
+static void test_legacy_finalizer_to_garbage(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_class_set_finalizers(cls, false, true);
+    pm_object_t *a = pm_instance_new(SP, cls);
+    pm_object_t *l = pm_list_new(SP, 0, NULL);
+    pm_setattr(SP, a, "l", l);                  /* a -> l -> a */
+    pm_list_append(SP, l, a);
+    pm_object_t *id_a = a;
+    pm_decref(SP, l);
+    pm_decref(SP, a);
+    assert_int_equal(pm_gc_collect(SP, 2), 2);  /* uncollectable: a and l */
+    struct pm_gc_gen_stats st[3];
+    pm_gc_get_stats(SP, st);
+    assert_int_equal(st[2].uncollectable, 2);
+    pm_object_t *garbage = pm_gc_garbage(SP);
+    assert_int_equal(pm_list_size(garbage), 1); /* only the one with tp_del */
+    assert_ptr_equal(pm_list_get(garbage, 0), id_a);
+    assert_int_equal(H.legacy_dels, 0);         /* the collector never calls tp_del */
+    /* still uncollectable while the finalizer exists */
+    pm_list_clear(SP, garbage);
+    assert_int_equal(pm_gc_collect(SP, 2), 2);
+    assert_int_equal(pm_list_size(garbage), 1);
+    /* remove the finalizer: now an ordinary cycle */
+    pm_list_clear(SP, garbage);
+    pm_class_set_finalizers(cls, false, false);
+    assert_int_equal(pm_gc_collect(SP, 2), 2);
+    assert_int_equal(pm_list_size(garbage), 0);
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+static void test_legacy_del_by_refcount(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_class_set_finalizers(cls, false, true);
+    pm_object_t *a = pm_instance_new(SP, cls);
+    pm_decref(SP, a);
+    assert_int_equal(H.legacy_dels, 1);         /* tp_del runs at refcount 0 */
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+/* ---- PEP 442: finalize once, resurrection ---- */
+
+static void test_finalizer_runs_once_with_resurrection(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_class_set_finalizers(cls, true, false);
+    pm_object_t *a = pm_instance_new(SP, cls);
+    pm_object_t *b = pm_instance_new(SP, cls);
+    pm_setattr(SP, a, "other", b);
+    pm_setattr(SP, b, "other", a);
+    pm_decref(SP, a);
+    pm_decref(SP, b);
+    H.resurrect_into = pm_list_new(SP, 0, NULL);
+    /* both finalizers run, both objects resurrect: nothing is collected */
+    assert_int_equal(pm_gc_collect(SP, 2), 0);
+    assert_int_equal(H.finalized, 2);
+    assert_int_equal(pm_list_size(H.resurrect_into), 2);
+    assert_true(pm_gc_is_finalized(a));
+    /* drop them again: finalizers do not run a second time */
+    pm_list_clear(SP, H.resurrect_into);
+    assert_int_equal(pm_gc_collect(SP, 2), 2);
+    assert_int_equal(H.finalized, 2);
+    pm_decref(SP, H.resurrect_into);
+    H.resurrect_into = NULL;
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+/* Resurrecting one object keeps alive everything it reaches, and that is
+ * not counted; objects it does not reach are still collected. */
+static void test_resurrection_is_transitive_and_partial(void **state)
+{
+    (void)state;
+    pm_object_t *fin = new_class("F");
+    pm_class_set_finalizers(fin, true, false);
+    pm_object_t *plain = new_class("P");
+    pm_object_t *a = pm_instance_new(SP, fin);
+    pm_object_t *l = pm_list_new(SP, 0, NULL);          /* a -> l -> a */
+    pm_setattr(SP, a, "l", l);
+    pm_list_append(SP, l, a);
+    pm_object_t *c = pm_instance_new(SP, plain);        /* unrelated cycle */
+    pm_setattr(SP, c, "me", c);
+    pm_decref(SP, l);
+    pm_decref(SP, a);
+    pm_decref(SP, c);
+    H.resurrect_into = pm_list_new(SP, 0, NULL);
+    assert_int_equal(pm_gc_collect(SP, 2), 1);          /* only c */
+    assert_int_equal(H.finalized, 1);
+    assert_int_equal(pm_list_size(H.resurrect_into), 1);
+    assert_ptr_equal(pm_getattr(SP, pm_list_get(H.resurrect_into, 0), "l"), l);
+    pm_decref(SP, H.resurrect_into);
+    H.resurrect_into = NULL;
+    assert_int_equal(pm_gc_collect(SP, 2), 2);
+    assert_int_equal(H.finalized, 1);
+    pm_decref(SP, fin);
+    pm_decref(SP, plain);
+    pm_gc_collect(SP, 2);
+}
+
+static void test_finalizer_from_refcount_once(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_class_set_finalizers(cls, true, false);
+    H.resurrect_into = pm_list_new(SP, 0, NULL);
+    pm_object_t *a = pm_instance_new(SP, cls);
+    pm_decref(SP, a);                                   /* finalizer resurrects */
+    assert_int_equal(H.finalized, 1);
+    assert_int_equal(pm_list_size(H.resurrect_into), 1);
+    assert_int_equal(a->refcnt, 1);
+    pm_list_clear(SP, H.resurrect_into);                /* freed now, no second call */
+    assert_int_equal(H.finalized, 1);
+    pm_decref(SP, H.resurrect_into);
+    H.resurrect_into = NULL;
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+/* A finalizer breaking the cycle frees objects while the collector holds
+ * them in its lists. */
+static void test_finalizer_breaks_cycle(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_class_set_finalizers(cls, true, false);
+    H.clear_other_in_finalizer = true;
+    pm_object_t *a = pm_instance_new(SP, cls), *b = pm_instance_new(SP, cls);
+    pm_setattr(SP, a, "other", b);
+    pm_setattr(SP, b, "other", a);
+    pm_decref(SP, a);
+    pm_decref(SP, b);
+    assert_int_equal(pm_gc_collect(SP, 2), 0);          /* all freed by refcounting */
+    assert_int_equal(H.finalized, 2);
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+/* ---- collections from inside finalizers ---- */
+
+static void test_collect_inside_finalizer(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_class_set_finalizers(cls, true, false);
+    H.collect_in_finalizer = true;
+    H.inner_collect = -7;
+    H.keep = pm_list_new(SP, 0, NULL);
+    H.alloc_in_finalizer = 50;
+    pm_object_t *a = pm_instance_new(SP, cls);
+    pm_setattr(SP, a, "me", a);
+    pm_decref(SP, a);
+    assert_int_equal(pm_gc_collect(SP, 2), 1);
+    assert_int_equal(H.inner_collect, 0);               /* nested collection: no-op */
+    assert_int_equal(pm_list_size(H.keep), 50);
+    /* from a refcount death outside any collection it really collects */
+    H.alloc_in_finalizer = 0;
+    pm_list_clear(SP, H.keep);                          /* 50 self-cycles become garbage */
+    pm_object_t *b = pm_instance_new(SP, cls);
+    pm_decref(SP, b);
+    assert_int_equal(H.inner_collect, 50);
+    pm_decref(SP, H.keep);
+    H.keep = NULL;
+    H.collect_in_finalizer = false;
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+/* Automatic collections triggered by allocations inside a finalizer are
+ * deferred while a collection runs. */
+static void test_threshold_inside_finalizer(void **state)
+{
+    (void)state;
+    pm_gc_set_threshold(SP, 5, 10, 10);
+    pm_object_t *cls = new_class("A");
+    pm_class_set_finalizers(cls, true, false);
+    H.keep = pm_list_new(SP, 0, NULL);
+    H.alloc_in_finalizer = 40;                          /* far over threshold 0 */
+    pm_object_t *a = pm_instance_new(SP, cls);
+    pm_setattr(SP, a, "me", a);
+    pm_decref(SP, a);
+    struct pm_gc_gen_stats before[3], after[3];
+    pm_gc_get_stats(SP, before);
+    assert_int_equal(pm_gc_collect(SP, 2), 1);
+    pm_gc_get_stats(SP, after);
+    uint64_t n_before = before[0].collections + before[1].collections + before[2].collections;
+    uint64_t n_after = after[0].collections + after[1].collections + after[2].collections;
+    assert_int_equal(n_after, n_before + 1);
+    H.alloc_in_finalizer = 0;
+    pm_decref(SP, H.keep);
+    H.keep = NULL;
+    pm_decref(SP, cls);
+    pm_gc_set_threshold(SP, 700, 10, 10);
+    pm_gc_collect(SP, 2);
+}
+
+/* ---- weakref callbacks ---- */
+
+/* test_bug1055820b-like: the weakref is reachable, its referent is garbage:
+ * the callback runs and sees a dead referent. */
+static void test_weakref_callback_reachable(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_object_t *a = pm_instance_new(SP, cls);
+    pm_setattr(SP, a, "me", a);
+    pm_object_t *cb = pm_instance_new(SP, cls);
+    pm_object_t *wr = pm_weakref_new(SP, a, cb);
+    assert_non_null(wr);
+    pm_decref(SP, a);
+    assert_int_equal(pm_gc_collect(SP, 2), 1);
+    assert_int_equal(H.callbacks, 1);
+    assert_true(H.callback_saw_none);
+    assert_ptr_equal(H.last_wr, wr);
+    assert_ptr_equal(pm_weakref_get(SP, wr), pm_none(SP));
+    pm_decref(SP, wr);
+    pm_decref(SP, cb);
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+/* test_callback_in_cycle: weakref and referent both garbage: no callback. */
+static void test_weakref_callback_garbage(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_object_t *a = pm_instance_new(SP, cls);
+    pm_object_t *cb = pm_instance_new(SP, cls);
+    pm_object_t *wr = pm_weakref_new(SP, a, cb);
+    pm_setattr(SP, a, "wr", wr);                        /* a -> wr -(weak)-> a */
+    pm_setattr(SP, a, "me", a);
+    pm_decref(SP, wr);
+    pm_decref(SP, a);
+    assert_int_equal(pm_gc_collect(SP, 2), 2);          /* a and wr */
+    assert_int_equal(H.callbacks, 0);
+    pm_decref(SP, cb);
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+/* The weakref freed right after its callback counts as collected. */
+static void test_weakref_freed_after_callback_counts(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_object_t *a = pm_instance_new(SP, cls);
+    pm_setattr(SP, a, "me", a);
+    pm_object_t *cb = pm_instance_new(SP, cls);
+    pm_object_t *holder = pm_list_new(SP, 0, NULL);     /* reachable: keeps wr */
+    pm_object_t *wr = pm_weakref_new(SP, a, cb);
+    pm_list_append(SP, holder, wr);
+    pm_decref(SP, wr);
+    pm_decref(SP, a);
+    /* the callback drops the holder's reference: wr dies right after it */
+    H.clear_on_callback = holder;
+    assert_int_equal(pm_gc_collect(SP, 2), 2);          /* a, and wr freed after */
+    assert_int_equal(H.callbacks, 1);
+    H.clear_on_callback = NULL;
+    pm_decref(SP, holder);
+    pm_decref(SP, cb);
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+static void test_weakref_refcount_death(void **state)
+{
+    (void)state;
+    pm_object_t *cls = new_class("A");
+    pm_object_t *a = pm_instance_new(SP, cls);
+    pm_object_t *cb = pm_instance_new(SP, cls);
+    pm_object_t *w1 = pm_weakref_new(SP, a, NULL), *w2 = pm_weakref_new(SP, a, NULL);
+    assert_ptr_equal(w1, w2);                           /* plain refs are shared */
+    pm_object_t *w3 = pm_weakref_new(SP, a, cb), *w4 = pm_weakref_new(SP, a, cb);
+    assert_ptr_not_equal(w3, w4);
+    assert_int_equal(pm_weakref_count(a), 3);
+    assert_ptr_equal(pm_weakref_get(SP, w3), a);
+    pm_decref(SP, a);                                   /* refcount death */
+    assert_int_equal(H.callbacks, 2);
+    assert_true(H.callback_saw_none);
+    assert_ptr_equal(pm_weakref_get(SP, w1), pm_none(SP));
+    pm_object_t *l = pm_list_new(SP, 0, NULL);
+    assert_null(pm_weakref_new(SP, l, NULL));           /* lists: no weakrefs */
+    assert_int_equal(pm_objspace_error(SP, NULL), PM_ERR_TYPE);
+    pm_decref(SP, l);
+    pm_decref(SP, w1);
+    pm_decref(SP, w2);
+    pm_decref(SP, w3);
+    pm_decref(SP, w4);
+    pm_decref(SP, cb);
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+/* ---- generations, thresholds, counts ---- */
+
+static void test_get_count(void **state)
+{
+    (void)state;
+    int64_t c[3];
+    pm_gc_collect(SP, 2);
+    pm_gc_get_count(SP, c);
+    assert_int_equal(c[0], 0);
+    pm_object_t *l = pm_list_new(SP, 0, NULL);
+    pm_object_t *t = pm_tuple_new(SP, 1, &l);
+    pm_gc_get_count(SP, c);
+    assert_int_equal(c[0], 2);                          /* both GC allocations */
+    pm_object_t *i = pm_int_new(SP, 100000);            /* not a GC object */
+    pm_gc_get_count(SP, c);
+    assert_int_equal(c[0], 2);
+    pm_decref(SP, i);
+    pm_decref(SP, t);                                   /* goes to a free list */
+    pm_gc_get_count(SP, c);
+    assert_int_equal(c[0], 2);
+    pm_gc_collect(SP, 0);
+    pm_gc_get_count(SP, c);
+    assert_int_equal(c[0], 0);
+    assert_int_equal(c[1], 1);
+    pm_gc_collect(SP, 1);
+    pm_gc_get_count(SP, c);
+    assert_int_equal(c[1], 0);
+    assert_int_equal(c[2], 1);
+    pm_decref(SP, l);
+}
+
+static void test_collect_generations(void **state)
+{
+    (void)state;
+    pm_object_t *l = pm_list_new(SP, 0, NULL);
+    assert_true(pm_gc_contains(SP, 0, l));
+    pm_gc_collect(SP, 0);
+    assert_true(pm_gc_contains(SP, 1, l));
+    pm_gc_collect(SP, 1);
+    assert_true(pm_gc_contains(SP, 2, l));
+    pm_gc_collect(SP, 2);
+    assert_true(pm_gc_contains(SP, 2, l));
+    assert_int_equal(pm_gc_collect(SP, 3), -1);
+    pm_decref(SP, l);
+}
+
+static void test_get_objects_per_generation(void **state)
+{
+    (void)state;
+    pm_gc_collect(SP, 2);
+    pm_object_t *l = pm_list_new(SP, 0, NULL);
+    pm_object_t *g0 = pm_gc_get_objects(SP, 0);
+    bool found = false;
+    for (size_t i = 0; i < pm_list_size(g0); i++)
+        found |= pm_list_get(g0, i) == l;
+    assert_true(found);
+    assert_int_equal(pm_list_size(g0), pm_gc_count_objects(SP, 0) - 1);   /* not itself */
+    pm_decref(SP, g0);
+    pm_gc_collect(SP, 0);
+    pm_object_t *g1 = pm_gc_get_objects(SP, 1);
+    found = false;
+    for (size_t i = 0; i < pm_list_size(g1); i++)
+        found |= pm_list_get(g1, i) == l;
+    assert_true(found);
+    pm_decref(SP, g1);
+    pm_object_t *all = pm_gc_get_objects(SP, -1);
+    assert_int_equal(pm_list_size(all), pm_gc_count_objects(SP, -1) - 1);
+    pm_decref(SP, all);
+    assert_null(pm_gc_get_objects(SP, 3));
+    pm_decref(SP, l);
+}
+
+static void test_threshold_triggers_collection(void **state)
+{
+    (void)state;
+    pm_gc_set_threshold(SP, 10, 10, 10);
+    struct pm_gc_gen_stats st[3];
+    pm_gc_get_stats(SP, st);
+    uint64_t before = st[0].collections, collected = st[0].collected;
+    for (int i = 0; i < 25; i++) {                      /* 25 self-cycles */
+        pm_object_t *l = pm_list_new(SP, 0, NULL);
+        pm_list_append(SP, l, l);
+        pm_decref(SP, l);
+    }
+    pm_gc_get_stats(SP, st);
+    /* the 11th GC allocation exceeds the threshold: one gen-0 collection
+     * finds the 10 cycles made before it. Their lists go to the free list,
+     * and lists taken from it are not GC allocations: the next 10 do not
+     * count, the last 4 do (count 4 <= 10): no second collection. */
+    assert_int_equal(st[0].collections - before, 1);
+    assert_int_equal(st[0].collected - collected, 10);
+    int64_t c[3];
+    pm_gc_get_count(SP, c);
+    assert_int_equal(c[0], 4);
+    pm_gc_disable(SP);
+    for (int i = 0; i < 25; i++) {
+        pm_object_t *l = pm_list_new(SP, 0, NULL);
+        pm_list_append(SP, l, l);
+        pm_decref(SP, l);
+    }
+    pm_gc_get_stats(SP, st);
+    assert_int_equal(st[0].collections - before, 1);   /* disabled: none */
+    pm_gc_enable(SP);
+    pm_gc_set_threshold(SP, 700, 10, 10);
+    assert_int_equal(pm_gc_collect(SP, 2), 40);
+}
+
+/* A full collection runs only when long_lived_pending >= long_lived_total / 4. */
+static void test_long_lived_rule(void **state)
+{
+    (void)state;
+    pm_object_t *keep = pm_list_new(SP, 0, NULL);
+    for (int i = 0; i < 400; i++) {
+        pm_object_t *l = pm_list_new(SP, 0, NULL);
+        pm_list_append(SP, keep, l);
+        pm_decref(SP, l);
+    }
+    pm_gc_collect(SP, 2);                               /* long_lived_total >= 401 */
+    pm_gc_set_threshold(SP, 10, 1, 1);
+    struct pm_gc_gen_stats st[3];
+    pm_gc_get_stats(SP, st);
+    uint64_t full_before = st[2].collections;
+    /* survivors of gen-1 collections pile up; full collections wait for
+     * them to reach a quarter of the long-lived objects */
+    pm_object_t *more = pm_list_new(SP, 0, NULL);
+    int full_at = -1;
+    for (int i = 0; i < 300 && full_at < 0; i++) {
+        pm_object_t *l = pm_list_new(SP, 0, NULL);
+        pm_list_append(SP, more, l);
+        pm_decref(SP, l);
+        pm_gc_get_stats(SP, st);
+        if (st[2].collections > full_before)
+            full_at = i;
+    }
+    assert_true(full_at > 60);                          /* not before ~100 survivors */
+    assert_true(full_at < 160);
+    pm_gc_set_threshold(SP, 700, 10, 10);
+    pm_decref(SP, more);
+    pm_decref(SP, keep);
+}
+
+/* ---- freeze ---- */
+
+static void test_freeze(void **state)
+{
+    (void)state;
+    pm_object_t *l = pm_list_new(SP, 0, NULL);
+    pm_list_append(SP, l, l);
+    pm_gc_freeze(SP);
+    assert_true(pm_gc_get_freeze_count(SP) >= 1);
+    assert_true(pm_gc_contains(SP, 3, l));
+    assert_int_equal(pm_gc_count_objects(SP, -1), 0);
+    int64_t c[3];
+    pm_gc_get_count(SP, c);
+    assert_int_equal(c[0], 0);
+    pm_decref(SP, l);
+    assert_int_equal(pm_gc_collect(SP, 2), 0);          /* frozen: skipped */
+    pm_gc_unfreeze(SP);
+    assert_int_equal(pm_gc_get_freeze_count(SP), 0);
+    assert_int_equal(pm_gc_collect(SP, 2), 1);
+}
+
+/* ---- untracking of atomic tuples and dicts ---- */
+
+static void test_is_tracked(void **state)
+{
+    (void)state;
+    pm_object_t *i = pm_int_new(SP, 3), *s = pm_str_new(SP, "abc", 3);
+    assert_false(pm_gc_is_tracked(i));
+    assert_false(pm_gc_is_tracked(s));
+    pm_object_t *items[2] = {i, s};
+    pm_object_t *t = pm_tuple_new(SP, 2, items);
+    assert_true(pm_gc_is_tracked(t));                   /* tracked at creation */
+    pm_gc_collect(SP, 0);
+    assert_false(pm_gc_is_tracked(t));                  /* only atomic items */
+    pm_object_t *l = pm_list_new(SP, 0, NULL);
+    pm_object_t *t2 = pm_tuple_new(SP, 1, &l);
+    pm_gc_collect(SP, 0);
+    assert_true(pm_gc_is_tracked(t2));
+    pm_object_t *d = pm_dict_new(SP);
+    pm_dict_set(SP, d, s, i);
+    assert_false(pm_gc_is_tracked(d));
+    pm_dict_set(SP, d, i, t);                           /* an untracked tuple */
+    assert_false(pm_gc_is_tracked(d));
+    pm_dict_set(SP, d, s, l);
+    assert_true(pm_gc_is_tracked(d));
+    pm_dict_set(SP, d, s, i);
+    pm_gc_collect(SP, 1);
+    assert_true(pm_gc_is_tracked(d));                   /* dicts: full collections only */
+    pm_gc_collect(SP, 2);
+    assert_false(pm_gc_is_tracked(d));
+    pm_decref(SP, d);
+    pm_decref(SP, t2);
+    pm_decref(SP, l);
+    pm_decref(SP, t);
+    pm_decref(SP, i);
+    pm_decref(SP, s);
+}
+
+/* ---- callbacks, stats ---- */
+
+static void test_gc_callbacks_and_stats(void **state)
+{
+    (void)state;
+    assert_int_equal(pm_gc_add_callback(SP, h_gc_callback, &H), 0);
+    pm_object_t *l = pm_list_new(SP, 0, NULL);
+    pm_list_append(SP, l, l);
+    pm_decref(SP, l);
+    struct pm_gc_gen_stats a[3], b[3];
+    pm_gc_get_stats(SP, a);
+    assert_int_equal(pm_gc_collect(SP, 1), 1);
+    pm_gc_get_stats(SP, b);
+    assert_int_equal(H.gc_starts, 1);
+    assert_int_equal(H.gc_stops, 1);
+    assert_int_equal(H.last_collected, 1);
+    assert_int_equal(H.last_uncollectable, 0);
+    assert_int_equal(b[1].collections, a[1].collections + 1);
+    assert_int_equal(b[1].collected, a[1].collected + 1);
+    assert_true(b[1].time_ns >= a[1].time_ns);
+    pm_gc_remove_callback(SP, h_gc_callback, &H);
+    pm_gc_collect(SP, 2);
+    assert_int_equal(H.gc_starts, 1);
+}
+
+/* ---- the trashcan: deep structures ---- */
+
+static void test_deep_chain_collected(void **state)
+{
+    (void)state;
+    /* a 200000-long chain of lists closed into a cycle: collected without
+     * recursion, and freed by tp_clear's cascade through the trashcan */
+    enum { N = 200000 };
+    pm_object_t *first = pm_list_new(SP, 0, NULL), *cur = first;
+    for (int i = 1; i < N; i++) {
+        pm_object_t *l = pm_list_new(SP, 0, NULL);
+        pm_list_append(SP, cur, l);
+        pm_decref(SP, l);
+        cur = l;
+    }
+    pm_list_append(SP, cur, first);
+    pm_decref(SP, first);
+    assert_int_equal(pm_gc_collect(SP, 2), N);
+}
+
+static void test_deep_instance_chain(void **state)
+{
+    (void)state;
+    enum { N = 100000 };
+    pm_object_t *cls = new_class("Node");
+    pm_object_t *head = pm_instance_new(SP, cls), *cur = head;
+    for (int i = 1; i < N; i++) {
+        pm_object_t *n = pm_instance_new(SP, cls);
+        pm_setattr(SP, cur, "next", n);
+        pm_decref(SP, n);
+        cur = n;
+    }
+    pm_decref(SP, head);                                /* refcount cascade */
+    struct pm_objspace_stats st;
+    pm_objspace_stats(SP, &st);
+    pm_decref(SP, cls);
+    assert_int_equal(pm_gc_collect(SP, 2), 2);
+}
+
+/* ---- OOM during a collection's own allocations ---- */
+
+static void test_garbage_append_oom_is_safe(void **state)
+{
+    (void)state;
+    if (!E.ops->os || !strcmp(E.ops->name, "null"))
+        skip();
+    pm_object_t *cls = new_class("A");
+    pm_class_set_finalizers(cls, false, true);
+    enum { N = 3000 };
+    pm_gc_disable(SP);
+    for (int i = 0; i < N; i++) {
+        pm_object_t *a = pm_instance_new(SP, cls);
+        pm_setattr(SP, a, "me", a);
+        pm_decref(SP, a);
+    }
+    struct pm_os *os = E.ops->os(E.heap);
+    struct pm_os_faults f = {.fail_from = os->map_calls + 1};
+    pm_os_set_faults(os, &f);
+    int64_t n = pm_gc_collect(SP, 2);
+    pm_os_set_faults(os, NULL);
+    pm_gc_enable(SP);
+    assert_int_equal(n, N);                             /* all counted uncollectable */
+    pmo_check(SP);
+    pm_object_t *garbage = pm_gc_garbage(SP);
+    assert_true(pm_list_size(garbage) < N);             /* the fault did hit the append */
+    struct pm_objspace_stats st;
+    pm_objspace_stats(SP, &st);
+    assert_true(st.failed_requests > 0);
+    pm_list_clear(SP, garbage);
+    pm_class_set_finalizers(cls, false, false);
+    assert_int_equal(pm_gc_collect(SP, 2), N);
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+static int run_one(const char *s)
+{
+    spec = s;
+    const struct CMUnitTest tests[] = {
+        T(test_list_self_cycle), T(test_dict_self_cycle), T(test_tuple_list_cycle),
+        T(test_class_cycle), T(test_instance_cycle), T(test_class_attribute_cycle),
+        T(test_slots_instance_cycle), T(test_materialised_dict_cycle),
+        T(test_legacy_finalizer_to_garbage), T(test_legacy_del_by_refcount),
+        T(test_finalizer_runs_once_with_resurrection),
+        T(test_resurrection_is_transitive_and_partial), T(test_finalizer_from_refcount_once),
+        T(test_finalizer_breaks_cycle), T(test_collect_inside_finalizer),
+        T(test_threshold_inside_finalizer), T(test_weakref_callback_reachable),
+        T(test_weakref_callback_garbage), T(test_weakref_freed_after_callback_counts),
+        T(test_weakref_refcount_death), T(test_get_count), T(test_collect_generations),
+        T(test_get_objects_per_generation), T(test_threshold_triggers_collection),
+        T(test_long_lived_rule), T(test_freeze), T(test_is_tracked),
+        T(test_gc_callbacks_and_stats), T(test_deep_chain_collected),
+        T(test_deep_instance_chain), T(test_garbage_append_oom_is_safe),
+    };
+    char name[128];
+    snprintf(name, sizeof name, "gc[%s]", s);
+    return cmocka_run_group_tests_name(name, tests, NULL, NULL);
+}
+
+int main(void)
+{
+    const char *specs[32];
+    size_t n = pmo_specs(specs, 30);
+    specs[n++] = "test-osbump";
+    int failed = 0;
+    for (size_t i = 0; i < n; i++)
+        failed += run_one(specs[i]);
+    return failed ? 1 : 0;
+}
