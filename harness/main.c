@@ -15,6 +15,7 @@ const struct pm_command pm_commands[] = {
     {"backends", cmd_backends, "", "list every backend: available or why not, global or per-instance"},
     {"micro", cmd_micro, "--backend B [--ops N] [--live N] [--seed S] [--json]",
      "random free-then-malloc churn micro-benchmark (ns per op)"},
+    {"trace", cmd_trace, "gen PATTERN [--ops N] [--live N] [--seed S] [--sizes python|uniform:MIN-MAX] [--keep-every K] [--again N] [--realloc-frac F] [--max-len N] -o OUT | convert IN OUT [--to text|binary] [--lenient] | dump TRACE [--lenient] | info TRACE [--lenient] | bench TRACE [--reps N]", "allocation traces: generate, convert binary <-> text, dump, inspect, time decoding"},
     {NULL, NULL, NULL, NULL},
 };
 
