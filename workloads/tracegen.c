@@ -1,0 +1,609 @@
+/* workloads/tracegen.c — generated traces: lifo, fifo, churn, growth,
+ * survivors (documented with their options in docs/patterns.md).
+ *
+ * Every pattern is a function of its options and seed only (integer
+ * arithmetic, our own PRNG: xoshiro256** seeded by splitmix64), so the same
+ * options give a byte-identical file on any machine. Slots are handed out as
+ * a recorder would: a freed slot is reused first (LIFO).
+ *
+ * Entry points: pm_tracegen, pm_tracegen_parse_sizes, pm_tracegen_patterns.
+ */
+#include "trace.h"
+#include "pm_assert.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+const struct pm_tracegen_pattern pm_tracegen_patterns[] = {
+    {"lifo", PM_GEN_OPS | PM_GEN_LIVE | PM_GEN_SEED | PM_GEN_SIZES,
+     "stack rounds: push a random number (1..live) of blocks, pop them in reverse"},
+    {"fifo", PM_GEN_OPS | PM_GEN_LIVE | PM_GEN_SEED | PM_GEN_SIZES,
+     "a queue of live blocks: free the oldest, allocate a new one"},
+    {"churn", PM_GEN_OPS | PM_GEN_LIVE | PM_GEN_SEED | PM_GEN_SIZES | PM_GEN_REALLOC_FRAC,
+     "random frees and allocs (and reallocs) around a steady live set, then free all"},
+    {"growth", PM_GEN_OPS | PM_GEN_LIVE | PM_GEN_SEED | PM_GEN_MAX_LEN,
+     "lists growing by realloc with CPython's list over-allocation rule"},
+    {"survivors", PM_GEN_LIVE | PM_GEN_SEED | PM_GEN_SIZES | PM_GEN_KEEP_EVERY | PM_GEN_AGAIN,
+     "allocate N small blocks, free all but every k-th, optionally allocate again"},
+    {NULL, 0, NULL},
+};
+
+/* Requests per pymalloc size class (class i: 16i+1 .. 16i+16 bytes) made by
+ * Debian's CPython 3.11.2 compiling the stdlib and running a mixed object
+ * workload, counted by scripts/python-size-classes.sh (docs/patterns.md). */
+static const uint32_t python_class_counts[32] = {
+    895347, 2077105, 1734081, 4318480, 250083, 15110, 30146, 229894,
+    2676,   315370,  45060,   17406,   114905, 72144, 2806,  5715,
+    1958,   39262,   7972,    1512,    912,    895,   805,   745,
+    5729,   971,     564,     642,     456,    417,   352,   4947,
+};
+
+/* ---- PRNG: xoshiro256**, seeded with splitmix64 ---- */
+
+struct rng {
+    uint64_t s[4];
+};
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(struct rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static inline uint64_t rng_next(struct rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+/* Uniform in [0, n), n >= 1 (Lemire's multiply-shift; the bias is < n/2^64). */
+static inline uint64_t rng_below(struct rng *r, uint64_t n)
+{
+    return (uint64_t)(((unsigned __int128)rng_next(r) * n) >> 64);
+}
+
+/* ---- generator state ---- */
+
+struct gen {
+    struct pm_trace_writer *w;
+    struct rng rng;
+    char *err;                  /* PM_ERR_LEN */
+    const char *pattern;
+    unsigned sizes;             /* enum pm_sizes_kind */
+    uint64_t size_min, size_span;
+    uint64_t cum[32], total;    /* python: cumulative class counts */
+    uint32_t *free_slots;       /* LIFO stack of freed slots */
+    size_t nfree, free_cap;
+    uint64_t next_slot;         /* slots handed out ever */
+};
+
+static int gen_fail(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int gen_fail(struct gen *g, const char *fmt, ...)
+{
+    char problem[192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(problem, sizeof problem, fmt, ap);
+    va_end(ap);
+    snprintf(g->err, PM_ERR_LEN, "gen %s: %s", g->pattern, problem);
+    return -1;
+}
+
+static int emit(struct gen *g, unsigned kind, unsigned dom, uint32_t slot, uint64_t size)
+{
+    struct pm_trace_op op = {.kind = (uint8_t)kind, .domain = (uint8_t)dom, .slot = slot, .size = size};
+    if (pm_trace_writer_op(g->w, &op)) {
+        snprintf(g->err, PM_ERR_LEN, "%s", pm_trace_writer_error(g->w));
+        return -1;
+    }
+    return 0;
+}
+
+static int emit_phase(struct gen *g, uint32_t n) { return emit(g, PM_OP_PHASE, 0, n, 0); }
+
+static uint64_t size_pick(struct gen *g)
+{
+    if (g->sizes == PM_SIZES_UNIFORM)
+        return g->size_min + rng_below(&g->rng, g->size_span);
+    uint64_t r = rng_below(&g->rng, g->total);
+    unsigned c = 0;
+    while (r >= g->cum[c])
+        c++;
+    return 16 * (uint64_t)c + 1 + rng_below(&g->rng, 16);
+}
+
+static int64_t slot_get(struct gen *g)
+{
+    if (g->nfree)
+        return g->free_slots[--g->nfree];
+    if (g->next_slot == g->free_cap) {   /* free_cap >= next_slot keeps slot_put infallible */
+        size_t n = g->free_cap ? 2 * g->free_cap : 4096;
+        uint32_t *f = realloc(g->free_slots, n * sizeof *f);
+        if (!f)
+            return -1;
+        g->free_slots = f;
+        g->free_cap = n;
+    }
+    return (int64_t)g->next_slot++;
+}
+
+static void slot_put(struct gen *g, uint32_t s)
+{
+    pm_assert(g->nfree < g->free_cap);
+    g->free_slots[g->nfree++] = s;
+}
+
+static int alloc_new(struct gen *g, unsigned dom, uint64_t size, uint32_t *slot)
+{
+    int64_t s = slot_get(g);
+    if (s < 0)
+        return gen_fail(g, "out of memory");
+    *slot = (uint32_t)s;
+    return emit(g, PM_OP_ALLOC, dom, *slot, size);
+}
+
+static int free_slot(struct gen *g, unsigned dom, uint32_t s)
+{
+    slot_put(g, s);
+    return emit(g, PM_OP_FREE, dom, s, 0);
+}
+
+static int meta_u64(struct gen *g, const char *key, uint64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return pm_trace_writer_meta(g->w, key, buf);
+}
+
+/* ---- patterns ---- */
+
+static int gen_lifo(struct gen *g, const struct pm_tracegen_opts *o)
+{
+    uint64_t left = o->ops;
+    while (left >= 2) {
+        uint64_t d = 1 + rng_below(&g->rng, o->live);
+        if (d > left / 2)
+            d = left / 2;
+        for (uint64_t i = 0; i < d; i++)
+            if (emit(g, PM_OP_ALLOC, 0, (uint32_t)i, size_pick(g)))
+                return -1;
+        for (uint64_t i = d; i-- > 0;)
+            if (emit(g, PM_OP_FREE, 0, (uint32_t)i, 0))
+                return -1;
+        left -= 2 * d;
+    }
+    return 0;
+}
+
+static int gen_fifo(struct gen *g, const struct pm_tracegen_opts *o)
+{
+    uint64_t n = o->live;
+    if (o->ops < 2 * n + 2)
+        return gen_fail(g, "--ops %" PRIu64 " is too small for --live %" PRIu64 " (needs at least %" PRIu64 ")",
+                        o->ops, n, 2 * n + 2);
+    pm_trace_writer_meta(g->w, "phase.1", "queue full");
+    pm_trace_writer_meta(g->w, "phase.2", "draining");
+    for (uint64_t i = 0; i < n; i++)
+        if (emit(g, PM_OP_ALLOC, 0, (uint32_t)i, size_pick(g)))
+            return -1;
+    if (emit_phase(g, 1))
+        return -1;
+    uint64_t steps = (o->ops - 2 * n - 2) / 2, head = 0;
+    for (uint64_t k = 0; k < steps; k++) {
+        if (emit(g, PM_OP_FREE, 0, (uint32_t)head, 0) || emit(g, PM_OP_ALLOC, 0, (uint32_t)head, size_pick(g)))
+            return -1;
+        head = head + 1 == n ? 0 : head + 1;
+    }
+    if (emit_phase(g, 2))
+        return -1;
+    for (uint64_t k = 0; k < n; k++) {
+        if (emit(g, PM_OP_FREE, 0, (uint32_t)head, 0))
+            return -1;
+        head = head + 1 == n ? 0 : head + 1;
+    }
+    return 0;
+}
+
+/* The live set as a dense array (random choice in O(1)) with each slot's
+ * position in it. */
+struct liveset {
+    uint32_t *slots;    /* n live slots */
+    uint32_t *pos;      /* pos[slot]: index in slots */
+    uint64_t n, cap;    /* cap covers every slot number handed out */
+};
+
+static int liveset_add(struct liveset *ls, uint32_t s)
+{
+    if (s >= ls->cap || ls->n >= ls->cap) {
+        uint64_t c = ls->cap ? 2 * ls->cap : 4096;
+        while (c <= s)
+            c *= 2;
+        uint32_t *a = realloc(ls->slots, c * sizeof *a);
+        if (!a)
+            return -1;
+        ls->slots = a;
+        uint32_t *b = realloc(ls->pos, c * sizeof *b);
+        if (!b)
+            return -1;
+        ls->pos = b;
+        ls->cap = c;
+    }
+    ls->pos[s] = (uint32_t)ls->n;
+    ls->slots[ls->n++] = s;
+    return 0;
+}
+
+static uint32_t liveset_remove_at(struct liveset *ls, uint64_t i)
+{
+    uint32_t s = ls->slots[i], last = ls->slots[--ls->n];
+    ls->slots[i] = last;
+    ls->pos[last] = (uint32_t)i;
+    return s;
+}
+
+static int gen_churn(struct gen *g, const struct pm_tracegen_opts *o)
+{
+    uint64_t target = o->live, ops = o->ops;
+    if (ops < 2 * target + 2)
+        return gen_fail(g, "--ops %" PRIu64 " is too small for --live %" PRIu64 " (needs at least %" PRIu64 ")",
+                        ops, target, 2 * target + 2);
+    pm_trace_writer_meta(g->w, "phase.1", "live set full");
+    pm_trace_writer_meta(g->w, "phase.2", "steady state done: draining");
+    struct liveset ls = {0};
+    int rc = -1;
+    uint64_t emitted = 0;
+    uint64_t thr = (uint64_t)(o->realloc_frac * 9007199254740992.0);   /* frac * 2^53 */
+    for (uint64_t i = 0; i < target; i++) {
+        uint32_t s = 0;
+        if (alloc_new(g, 0, size_pick(g), &s) || liveset_add(&ls, s))
+            goto out;
+    }
+    if (emit_phase(g, 1))
+        goto out;
+    emitted = target + 1;
+    /* Budget b = ops - emitted - live - 1 (the final phase mark and one free
+     * per live block still to come). A free keeps b, an alloc takes 2, a
+     * realloc 1; at b == 1 only a realloc fits, and some block is then live
+     * (b reaches 1 only through an alloc or a realloc), so the trace has
+     * exactly `ops` ops. */
+    for (;;) {
+        uint64_t b = ops - emitted - ls.n - 1;
+        if (b == 0)
+            break;
+        bool do_realloc = b == 1 || (ls.n && thr && (rng_next(&g->rng) >> 11) < thr);
+        if (do_realloc) {
+            pm_assert(ls.n > 0);
+            uint32_t s = ls.slots[rng_below(&g->rng, ls.n)];
+            if (emit(g, PM_OP_REALLOC, 0, s, size_pick(g)))
+                goto out;
+        } else if (rng_below(&g->rng, 2 * target) < ls.n) {
+            uint32_t s = liveset_remove_at(&ls, rng_below(&g->rng, ls.n));
+            if (free_slot(g, 0, s))
+                goto out;
+        } else {
+            uint32_t s = 0;
+            if (alloc_new(g, 0, size_pick(g), &s))
+                goto out;
+            if (liveset_add(&ls, s)) {
+                gen_fail(g, "out of memory");
+                goto out;
+            }
+        }
+        emitted++;
+    }
+    if (emit_phase(g, 2))
+        goto out;
+    for (uint64_t i = 0; i < ls.n; i++)
+        if (emit(g, PM_OP_FREE, 0, ls.slots[i], 0))
+            goto out;
+    rc = 0;
+out:
+    free(ls.slots);
+    free(ls.pos);
+    return rc;
+}
+
+/* CPython 3.9+ list_resize for an append to a list with `allocated` slots:
+ * new_allocated = (newsize + (newsize >> 3) + 6) & ~3, newsize = allocated + 1. */
+static uint64_t list_grow(uint64_t allocated)
+{
+    uint64_t newsize = allocated + 1;
+    return (newsize + (newsize >> 3) + 6) & ~(uint64_t)3;
+}
+
+#define LIST_OBJECT_BYTES 56   /* PyListObject (40) + PyGC_Head (16), 64-bit 3.11 */
+#define LIST_ITEM_BYTES 8      /* one PyObject * per allocated item */
+
+struct list {
+    uint32_t obj, items;  /* slots of the object and of its item array */
+    bool has_items;       /* ob_item allocated (CPython leaves it NULL while empty) */
+    uint64_t allocated;   /* items the array has room for */
+    uint64_t target;      /* the length this list grows to */
+};
+
+/* Log-uniform by octave: an octave 2^k .. 2^(k+1)-1 (capped at max) uniformly,
+ * then a length in it uniformly: integers only, so deterministic everywhere. */
+static uint64_t list_target(struct gen *g, uint64_t max_len)
+{
+    unsigned octaves = 0;
+    while (octaves < 63 && (UINT64_C(1) << octaves) <= max_len)
+        octaves++;
+    uint64_t lo = UINT64_C(1) << rng_below(&g->rng, octaves);
+    uint64_t hi = 2 * lo - 1 < max_len ? 2 * lo - 1 : max_len;
+    return lo + rng_below(&g->rng, hi - lo + 1);
+}
+
+static int list_create(struct gen *g, struct list *l, uint64_t max_len)
+{
+    l->has_items = false;
+    l->allocated = 0;
+    l->target = list_target(g, max_len);
+    return alloc_new(g, PM_DOMAIN_OBJ, LIST_OBJECT_BYTES, &l->obj);
+}
+
+static int list_destroy(struct gen *g, struct list *l)
+{
+    if (l->has_items && free_slot(g, PM_DOMAIN_MEM, l->items))
+        return -1;
+    return free_slot(g, PM_DOMAIN_OBJ, l->obj);
+}
+
+static int list_append_resize(struct gen *g, struct list *l)
+{
+    l->allocated = list_grow(l->allocated);
+    uint64_t bytes = l->allocated * LIST_ITEM_BYTES;
+    if (!l->has_items) {
+        l->has_items = true;
+        return alloc_new(g, PM_DOMAIN_MEM, bytes, &l->items);
+    }
+    return emit(g, PM_OP_REALLOC, PM_DOMAIN_MEM, l->items, bytes);
+}
+
+static int gen_growth(struct gen *g, const struct pm_tracegen_opts *o)
+{
+    uint64_t n = o->live, ops = o->ops;
+    if (ops < 2 * n + 2)
+        return gen_fail(g, "--ops %" PRIu64 " is too small for --live %" PRIu64 " (needs at least %" PRIu64 ")",
+                        ops, n, 2 * n + 2);
+    pm_trace_writer_meta(g->w, "phase.1", "lists created");
+    pm_trace_writer_meta(g->w, "phase.2", "draining");
+    pm_trace_writer_meta(g->w, "pattern.rule", "items = (n + (n >> 3) + 6) & ~3 for n = allocated + 1");
+    struct list *lists = calloc(n, sizeof *lists);
+    if (!lists)
+        return gen_fail(g, "out of memory for %" PRIu64 " lists", n);
+    int rc = -1;
+    for (uint64_t i = 0; i < n; i++)
+        if (list_create(g, &lists[i], o->max_len))
+            goto out;
+    if (emit_phase(g, 1))
+        goto out;
+    uint64_t emitted = n + 1, drain = n, with_items = 0;
+    /* Budget b = ops - emitted - drain - 1, drain = frees still owed (one per
+     * list object and item array). A resize of an existing array takes 1, a
+     * first item array 2, replacing a finished list 2. At b == 1 a resize of
+     * some list with items (even past its target) fills the last op. */
+    for (;;) {
+        uint64_t b = ops - emitted - drain - 1;
+        if (b == 0)
+            break;
+        uint64_t i = rng_below(&g->rng, n);
+        struct list *l = &lists[i];
+        if (b == 1) {
+            if (!with_items)
+                break;   /* no 1-op step exists: the trace has ops - 1 ops */
+            while (!lists[i].has_items)
+                i = i + 1 == n ? 0 : i + 1;
+            if (list_append_resize(g, &lists[i]))
+                goto out;
+            emitted++;
+        } else if (l->allocated >= l->target) {
+            uint64_t e = 2 + l->has_items;
+            with_items -= l->has_items;
+            drain -= l->has_items;
+            if (list_destroy(g, l) || list_create(g, l, o->max_len))
+                goto out;
+            emitted += e;
+        } else {
+            bool first = !l->has_items;
+            if (list_append_resize(g, l))
+                goto out;
+            emitted++;
+            drain += first;
+            with_items += first;
+        }
+    }
+    if (emit_phase(g, 2))
+        goto out;
+    for (uint64_t i = 0; i < n; i++)
+        if (list_destroy(g, &lists[i]))
+            goto out;
+    rc = 0;
+out:
+    free(lists);
+    return rc;
+}
+
+static int gen_survivors(struct gen *g, const struct pm_tracegen_opts *o)
+{
+    uint64_t n = o->live, k = o->keep_every;
+    pm_trace_writer_meta(g->w, "phase.1", "all blocks allocated");
+    pm_trace_writer_meta(g->w, "phase.2", "all but every k-th block freed");
+    if (o->again)
+        pm_trace_writer_meta(g->w, "phase.3", "allocated again");
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t s = 0;
+        if (alloc_new(g, 0, size_pick(g), &s))
+            return -1;
+    }
+    if (emit_phase(g, 1))
+        return -1;
+    for (uint64_t i = 0; i < n; i++)
+        if (i % k && free_slot(g, 0, (uint32_t)i))
+            return -1;
+    if (emit_phase(g, 2))
+        return -1;
+    for (uint64_t j = 0; j < o->again; j++) {
+        uint32_t s = 0;
+        if (alloc_new(g, 0, size_pick(g), &s))
+            return -1;
+    }
+    if (o->again && emit_phase(g, 3))
+        return -1;
+    return 0;
+}
+
+/* ---- entry ---- */
+
+bool pm_tracegen_parse_sizes(const char *s, struct pm_tracegen_opts *o)
+{
+    if (!strcmp(s, "python")) {
+        o->sizes = PM_SIZES_PYTHON;
+        return true;
+    }
+    if (strncmp(s, "uniform:", 8))
+        return false;
+    s += 8;
+    const char *dash = strchr(s, '-');
+    uint64_t lo, hi;
+    if (!dash || !pm_parse_size(s, (size_t)(dash - s), &lo) || !pm_parse_size(dash + 1, strlen(dash + 1), &hi))
+        return false;
+    o->sizes = PM_SIZES_UNIFORM;
+    o->size_min = lo;
+    o->size_max = hi;
+    return true;
+}
+
+static const char *option_name(unsigned bit)
+{
+    switch (bit) {
+    case PM_GEN_OPS: return "--ops";
+    case PM_GEN_LIVE: return "--live";
+    case PM_GEN_SEED: return "--seed";
+    case PM_GEN_SIZES: return "--sizes";
+    case PM_GEN_KEEP_EVERY: return "--keep-every";
+    case PM_GEN_REALLOC_FRAC: return "--realloc-frac";
+    case PM_GEN_AGAIN: return "--again";
+    case PM_GEN_MAX_LEN: return "--max-len";
+    default: return "?";
+    }
+}
+
+int pm_tracegen(const char *pattern, const struct pm_tracegen_opts *given, struct pm_trace_writer *w,
+                char err[PM_ERR_LEN])
+{
+    const struct pm_tracegen_pattern *pat = pm_tracegen_patterns;
+    while (pat->name && strcmp(pat->name, pattern))
+        pat++;
+    if (!pat->name) {
+        snprintf(err, PM_ERR_LEN, "gen: unknown pattern '%s' (known: lifo, fifo, churn, growth, survivors)",
+                 pattern);
+        return -1;
+    }
+    for (unsigned bit = 1; bit <= PM_GEN_MAX_LEN; bit <<= 1)
+        if ((given->set & bit) && !(pat->takes & bit)) {
+            snprintf(err, PM_ERR_LEN, "gen %s: %s does not apply to this pattern (see docs/patterns.md)",
+                     pattern, option_name(bit));
+            return -1;
+        }
+    /* defaults for what was not given */
+    struct pm_tracegen_opts o = *given;
+    bool is_lifo = !strcmp(pattern, "lifo"), is_growth = !strcmp(pattern, "growth"),
+         is_surv = !strcmp(pattern, "survivors");
+    if (!(o.set & PM_GEN_OPS))
+        o.ops = 20000000;
+    if (!(o.set & PM_GEN_LIVE))
+        o.live = is_lifo || is_growth ? 1000 : is_surv ? 1000000 : 100000;
+    if (!(o.set & PM_GEN_SEED))
+        o.seed = 42;
+    if (!(o.set & PM_GEN_SIZES))
+        o.sizes = PM_SIZES_PYTHON;
+    if (!(o.set & PM_GEN_KEEP_EVERY))
+        o.keep_every = 100;
+    if (!(o.set & PM_GEN_AGAIN))
+        o.again = 0;
+    if (!(o.set & PM_GEN_REALLOC_FRAC))
+        o.realloc_frac = 0;
+    if (!(o.set & PM_GEN_MAX_LEN))
+        o.max_len = 10000;
+
+    struct gen g = {.w = w, .err = err, .pattern = pattern, .sizes = o.sizes};
+    if (o.live < 1 || o.live > (UINT64_C(1) << 31)) {
+        gen_fail(&g, "--live %" PRIu64 " is outside 1..2^31", o.live);
+        return -1;
+    }
+    if (o.sizes == PM_SIZES_UNIFORM && (o.size_min > o.size_max || o.size_max > PM_TRACE_MAX_SIZE)) {
+        gen_fail(&g, "--sizes uniform:%" PRIu64 "-%" PRIu64 " needs MIN <= MAX < 2^40", o.size_min, o.size_max);
+        return -1;
+    }
+    if (o.keep_every < 1 || !(o.realloc_frac >= 0 && o.realloc_frac <= 1) || o.max_len < 1 ||
+        o.max_len > (UINT64_C(1) << 32) || o.again > (UINT64_C(1) << 31)) {
+        gen_fail(&g, "--keep-every >= 1, --realloc-frac in 0..1, --max-len in 1..2^32, --again <= 2^31");
+        return -1;
+    }
+    g.size_min = o.size_min;
+    g.size_span = o.size_max - o.size_min + 1;
+    for (unsigned c = 0; c < 32; c++) {
+        g.total += python_class_counts[c];
+        g.cum[c] = g.total;
+    }
+    rng_seed(&g.rng, o.seed);
+
+    /* metadata: the pattern and every option that shapes it */
+    char buf[96];
+    pm_trace_writer_meta(w, "generator", "pymemlab trace gen");
+    pm_trace_writer_meta(w, "pattern", pattern);
+    if (pat->takes & PM_GEN_OPS)
+        meta_u64(&g, "ops", o.ops);
+    meta_u64(&g, "live", o.live);
+    meta_u64(&g, "seed", o.seed);
+    if (pat->takes & PM_GEN_SIZES) {
+        if (o.sizes == PM_SIZES_UNIFORM)
+            snprintf(buf, sizeof buf, "uniform:%" PRIu64 "-%" PRIu64, o.size_min, o.size_max);
+        else
+            snprintf(buf, sizeof buf, "python");
+        pm_trace_writer_meta(w, "sizes", buf);
+    }
+    if (pat->takes & PM_GEN_REALLOC_FRAC) {
+        snprintf(buf, sizeof buf, "%.17g", o.realloc_frac);
+        pm_trace_writer_meta(w, "realloc_frac", buf);
+    }
+    if (pat->takes & PM_GEN_MAX_LEN)
+        meta_u64(&g, "max_len", o.max_len);
+    if (pat->takes & PM_GEN_KEEP_EVERY) {
+        meta_u64(&g, "keep_every", o.keep_every);
+        meta_u64(&g, "again", o.again);
+    }
+    if (pm_trace_writer_error(w)) {
+        snprintf(err, PM_ERR_LEN, "%s", pm_trace_writer_error(w));
+        return -1;
+    }
+    int rc = is_lifo                       ? gen_lifo(&g, &o)
+             : !strcmp(pattern, "fifo")    ? gen_fifo(&g, &o)
+             : !strcmp(pattern, "churn")   ? gen_churn(&g, &o)
+             : is_growth                   ? gen_growth(&g, &o)
+                                           : gen_survivors(&g, &o);
+    free(g.free_slots);
+    if (!rc && pm_trace_writer_error(w)) {   /* e.g. a phase label the writer refused */
+        snprintf(err, PM_ERR_LEN, "%s", pm_trace_writer_error(w));
+        rc = -1;
+    }
+    return rc;
+}
