@@ -17,6 +17,9 @@ extern const struct allocator_ops pm_jemalloc_ops;
 extern const struct allocator_ops pm_tcmalloc_ops;
 extern const struct allocator_ops pm_cpython_ops;
 extern const struct allocator_ops pm_debug_ops;
+extern const struct allocator_ops pm_test_badcheck_ops;
+extern const struct allocator_ops pm_test_crash_ops;
+extern const struct allocator_ops pm_test_hang_ops;
 
 const struct allocator_ops *const pm_backends[] = {
     &pm_null_ops,
@@ -26,6 +29,9 @@ const struct allocator_ops *const pm_backends[] = {
     &pm_tcmalloc_ops,
     &pm_cpython_ops,
     &pm_debug_ops,
+    &pm_test_badcheck_ops,
+    &pm_test_crash_ops,
+    &pm_test_hang_ops,
     NULL,
 };
 

@@ -46,6 +46,7 @@ extern const struct pm_command pm_commands[];
 /* Subcommands (one file each under harness/). */
 int cmd_backends(int argc, char **argv);
 int cmd_micro(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_objrun(int argc, char **argv);
 int cmd_gcbench(int argc, char **argv);

@@ -15,6 +15,10 @@ const struct pm_command pm_commands[] = {
     {"backends", cmd_backends, "", "list every backend: available or why not, global or per-instance"},
     {"micro", cmd_micro, "--backend B [--ops N] [--live N] [--seed S] [--json]",
      "random free-then-malloc churn micro-benchmark (ns per op)"},
+    {"replay", cmd_replay,
+     "TRACE --backend B [--reps N] [--json] [--check-every N] [--sample-every N] [--series FILE] "
+     "[--domain obj|mem|raw|pymalloc|all] [--touch none|pages|full]",
+     "replay a trace on a backend: ns/op, footprint, fragmentation, retention"},
     {"table", cmd_table, "RESULTS.jsonl [--baseline B]", "print a comparison table from replay --json lines"},
     {"gcbench", cmd_gcbench, "--backend B [--objects N] [--json]", "time one full collection of N containers, half in unreachable 2-cycles (ns per tracked object)"},
     {"objrun", cmd_objrun, "SCRIPT --backend B [--json]", "run an object script (docs/objscript.md): collector activity and memory figures"},

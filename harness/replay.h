@@ -1,0 +1,73 @@
+/* harness/replay.h — replays a raw trace on a backend and computes the
+ * metrics defined in metrics.h (and README).
+ *
+ * Entry points: pm_replay_measure (one sampled run: L, F, M series and the
+ * fragmentation/retention figures), pm_replay_time (one unsampled run:
+ * wall time only), pm_replay_scan (a decode-only pre-pass: op count and the
+ * op at which live bytes peak, which depends on the trace alone).
+ *
+ * Memory discipline: the slot table (16 bytes per slot) is allocated and
+ * touched before the footprint baseline is taken, and the trace is a
+ * file-backed mmap, so neither is counted in F(t).
+ */
+#ifndef PM_REPLAY_H
+#define PM_REPLAY_H
+
+#include "allocator.h"
+#include "trace.h"
+
+#include <stdio.h>
+
+enum pm_touch { PM_TOUCH_NONE, PM_TOUCH_PAGES, PM_TOUCH_FULL };
+
+struct pm_replay_opts {
+    uint64_t sample_every;      /* sample F and M every N ops (0: T/4000, at least 1) */
+    uint64_t check_every;       /* run check() every N ops (0: never) */
+    enum pm_touch touch;        /* what replay writes into each new block */
+    unsigned domains;           /* bit mask of (1 << enum pm_domain) replayed; 0: all */
+    FILE *series;               /* CSV rows (op, live, footprint, mapped) or NULL */
+};
+
+struct pm_replay_scan {
+    uint64_t ops;               /* ops replayed (after the domain filter) */
+    uint64_t peak_live_bytes;   /* max L */
+    uint64_t peak_live_op;      /* first op index (1-based count of ops done) at max L */
+    uint64_t final_live_bytes;  /* L(T) */
+};
+
+struct pm_replay_result {
+    struct pm_replay_scan scan;
+    uint64_t peak_footprint_bytes;   /* max F over samples */
+    uint64_t peak_footprint_op;
+    uint64_t live_at_peak_footprint; /* L(tF) */
+    uint64_t footprint_at_peak_live; /* F(tL), sampled exactly at tL */
+    uint64_t final_footprint_bytes;  /* F(T), before freeing what is still live */
+    uint64_t trimmed_footprint_bytes;/* F(T) after trim() */
+    uint64_t backend_peak_mapped;    /* PM_STAT_NA when the backend cannot say */
+    uint64_t samples;
+    double frag4, frag3, frag_at_peak_live, retention, retention_trimmed;
+};
+
+/* Decode-only pass that validates the whole trace (so the header's slot
+ * count is confirmed before anything is sized by it). Must precede
+ * pm_replay_measure/pm_replay_time. Returns 0, or -1 with err filled
+ * (malformed trace; err has no file name). */
+int pm_replay_scan(struct pm_trace *t, unsigned domains, struct pm_replay_scan *out,
+                   char err[PM_ERR_LEN]);
+
+/* One sampled run on a fresh instance made from `spec`. Returns 0; 1 if the
+ * backend failed (out of memory, check() violation: err names the op);
+ * 2 for a malformed trace or a bad spec (err filled). */
+int pm_replay_measure(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,
+                      const struct pm_replay_scan *scan, struct pm_replay_result *r,
+                      char err[PM_ERR_LEN]);
+
+/* One timed run without sampling on a fresh instance; *ns = wall ns of the
+ * op loop. Same return codes. */
+int pm_replay_time(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,
+                   uint64_t *ns, char err[PM_ERR_LEN]);
+
+/* Parses "obj|mem|raw|pymalloc|all" into a domain mask; false if unknown. */
+bool pm_replay_parse_domains(const char *s, unsigned *mask);
+
+#endif

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# tests/cli/replay.sh — `pymemlab replay` from the command line: the JSON
+# keys, the series file, --check-every, --domain, and the bad-input paths
+# (exit 2, one line, no output file created).
+set -euo pipefail
+. "$(dirname "$0")/lib.bash"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+"$PYMEMLAB" trace gen churn --ops 20000 --live 500 --seed 3 -o "$tmp/churn.pmt" >/dev/null
+out=$("$PYMEMLAB" replay "$tmp/churn.pmt" --backend system --reps 2 --json)
+for k in backend trace ops ns_per_op peak_live_bytes final_live_bytes peak_footprint_bytes \
+         final_footprint_bytes frag4 frag3 frag_at_peak_live retention retention_trimmed \
+         backend_peak_mapped_bytes; do
+  grep -q "\"$k\":" <<<"$out" || fail "replay --json lacks $k: $out"
+done
+# 20000 ops in the file, 2 of them phase marks: 19998 allocator calls
+grep -q '"ops":19998' <<<"$out" || fail "ops: $out"
+grep -q '"backend_peak_mapped_bytes":null' <<<"$out" || fail "system cannot say its peak mapped: $out"
+grep -q '"final_live_bytes":0' <<<"$out" || fail "churn drains: $out"
+out=$("$PYMEMLAB" replay "$tmp/churn.pmt" --backend null --reps 1 --json)
+grep -Eq '"backend_peak_mapped_bytes":[1-9]' <<<"$out" || fail "null reports mapped bytes: $out"
+
+# text report
+"$PYMEMLAB" replay "$tmp/churn.pmt" --backend system --reps 1 | grep -q "^frag4 " || fail "text report"
+
+# series: header and one row per sample
+"$PYMEMLAB" replay "$tmp/churn.pmt" --backend null --reps 0 --sample-every 1000 --series "$tmp/s.csv" >/dev/null
+[ "$(head -1 "$tmp/s.csv")" = "op,live_bytes,footprint_bytes,mapped_bytes" ] || fail "series header"
+rows=$(($(wc -l <"$tmp/s.csv") - 1))
+[ "$rows" -ge 20 ] || fail "series rows: $rows"
+[ ! -e "$tmp/s.csv.tmp" ] || fail "series temp file left behind"
+
+# --check-every: stops at the first violation, names the op, exit 1
+rc=0; err=$("$PYMEMLAB" replay "$tmp/churn.pmt" --backend test-badcheck,after=700 --check-every 100 --reps 0 2>&1) || rc=$?
+[ $rc = 1 ] || fail "--check-every: exit $rc"
+[[ "$err" == "pymemlab: $tmp/churn.pmt: test-badcheck,after=700: check() found 1 violation(s) after op "*": test-badcheck: deliberate violation after "*" mallocs" ]] \
+  || fail "--check-every message: $err"
+
+# --domain on a domain-tagged trace (growth tags obj and mem)
+"$PYMEMLAB" trace gen growth --ops 5000 -o "$tmp/growth.pmt" >/dev/null
+all=$("$PYMEMLAB" replay "$tmp/growth.pmt" --backend system --reps 0 --json)
+obj=$("$PYMEMLAB" replay "$tmp/growth.pmt" --backend system --reps 0 --json --domain obj)
+n_all=$(grep -o '"ops":[0-9]*' <<<"$all" | cut -d: -f2); n_obj=$(grep -o '"ops":[0-9]*' <<<"$obj" | cut -d: -f2)
+[ "$n_obj" -gt 0 ] && [ "$n_obj" -lt "$n_all" ] || fail "--domain obj replays a part: $n_obj of $n_all"
+expect_usage_error "pymemlab: $tmp/churn.pmt: no ops to replay in the chosen domain (is the trace domain-tagged?)" \
+  replay "$tmp/churn.pmt" --backend system --domain obj
+
+# bad input: one line, exit 2, no series file
+printf 'pmtrace 1\nalloc 0 16\nfree 1\n' >"$tmp/bad.txt"
+expect_usage_error "pymemlab: $tmp/bad.txt:3: free of slot 1 which is not live" \
+  replay "$tmp/bad.txt" --backend system --series "$tmp/none.csv"
+[ ! -e "$tmp/none.csv" ] && [ ! -e "$tmp/none.csv.tmp" ] || fail "series file created on bad input"
+printf 'NOTATRACE' >"$tmp/junk.pmt"
+expect_usage_error "pymemlab: $tmp/junk.pmt*" replay "$tmp/junk.pmt" --backend system
+head -c 200 "$tmp/churn.pmt" >"$tmp/cut.pmt"
+expect_usage_error "pymemlab: $tmp/cut.pmt*" replay "$tmp/cut.pmt" --backend system
+expect_usage_error "pymemlab: $tmp/nosuch.pmt*" replay "$tmp/nosuch.pmt" --backend system
+expect_usage_error "pymemlab: unknown backend 'nosuch' (known: *)" replay "$tmp/churn.pmt" --backend nosuch --series "$tmp/none.csv"
+[ ! -e "$tmp/none.csv" ] || fail "series file created for an unknown backend"
+expect_usage_error "pymemlab: replay: --backend is required (see 'pymemlab backends')" replay "$tmp/churn.pmt"
+expect_usage_error "pymemlab: replay: a TRACE argument is required" replay --backend system
+expect_usage_error "pymemlab: replay: bad value for --domain: 'heap' (expected obj, mem, raw, pymalloc or all)" \
+  replay "$tmp/churn.pmt" --backend system --domain heap
+expect_usage_error "pymemlab: replay: bad value for --touch: 'some' (expected none, pages or full)" \
+  replay "$tmp/churn.pmt" --backend system --touch some
+expect_usage_error "pymemlab: bad value for --check-every: 0 (expected 1..*)" \
+  replay "$tmp/churn.pmt" --backend system --check-every 0
+echo ok
