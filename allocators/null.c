@@ -7,8 +7,8 @@
  * alias older ones: null does NOT keep the contents of live blocks, and the
  * contract suite exempts it from the content and overlap checks. Requests
  * larger than a quarter of the ring get their own mapping (kept until
- * destroy). realloc copies min(old, new) bytes, clamped to the ring, so it
- * does a copy's work while staying memory-safe after a wrap.
+ * destroy). realloc returns a fresh block without copying: copying is
+ * allocator work, not the replay loop's.
  */
 #include "allocator.h"
 #include "pm_assert.h"
@@ -148,20 +148,13 @@ static size_t null_usable(pm_heap_t *h, void *p)
     return *(size_t *)((char *)p - NULL_HDR);
 }
 
+/* No copy: copying is allocator work (an allocator that grows in place
+ * avoids it), and null keeps no contents anyway. */
 static void *null_realloc(pm_heap_t *h, void *p, size_t n)
 {
-    if (!p)
-        return null_malloc(h, n);
-    size_t old = null_usable(h, p);
-    char *ring_end = h->ring + h->ring_size;
-    if ((char *)p >= h->ring && (char *)p < ring_end && old > (size_t)(ring_end - (char *)p))
-        old = (size_t)(ring_end - (char *)p);   /* header overwritten after a wrap */
     void *q = null_malloc(h, n);
-    if (!q)
-        return NULL;
-    memmove(q, p, old < n ? old : n);
-    *(size_t *)((char *)q - NULL_HDR) = n;
-    null_free(h, p);
+    if (q && p)
+        null_free(h, p);
     return q;
 }
 
