@@ -24,7 +24,7 @@
  *  So "is p an allocated block, and of which size" is one group read, and
  *  double frees, interior and misaligned pointers are caught in O(1) on the
  *  fast path; only the error message walks (at most top + 1 probes).
- *  Ownership: an open-addressing hash table keyed by region base (and by the
+ *  Ownership: an open-addressing table keyed by region base (and by the
  *  address of each large block), so foreign pointers are never dereferenced.
  *
  *  Free lists: one per level, intrusive (the links fill the first 16 bytes of
@@ -35,7 +35,7 @@
  *  a larger block (each split pushes the upper half); free: clear the used
  *  bit, merge with the buddy while it is free at the same level, push.
  *  Requests above 2^max_order are mapped directly (page-rounded) and kept in
- *  the same hash table (key = address | 1). A region that becomes wholly
+ *  the same table (key = address | 1). A region that becomes wholly
  *  free is unmapped, except that keep_empty (default 1) empty regions stay
  *  cached on the top-level list against map/unmap thrashing; trim() releases
  *  them and decommits the pages of free blocks of >= 2 pages past their first
@@ -54,17 +54,17 @@
  *  the rounding loss of the largest buddy blocks at 512 KiB (above it requests
  *  are mapped exactly, as glibc's mmap threshold does); and the per-region
  *  state (24 KiB) is one mapping of a few pages. 4 MiB would only cut the
- *  number of regions and hash entries, which are not where the time goes.
+ *  number of regions and table entries, which are not where the time goes.
  *
  * WHERE THE TIME GOES (for README). Measured on `pymemlab micro` (100,000
  * live blocks of 16..512 B, random free-then-malloc): the heap settles at 34
  * regions, 35.0 MB of blocks for 26.4 MB requested, 0.84 MB of state. Per
  * 1,000 frees only 2 merge with a buddy, and 998 of 1,000 mallocs pop their
  * own level (72% of them a block freed within the last 10 frees, still in
- * cache). So the steady state is: free = hash probe (a few hot lines) + one
+ * cache). So the steady state is: free = table probe (a few hot lines) + one
  * read of the block's group (a cache miss: the state of a random old block)
  * + writing the links into the block itself (another miss, prefetched at
- * entry so the two overlap); malloc = pop a recently freed block + hash
+ * entry so the two overlap); malloc = pop a recently freed block + table
  * probe + two bit flips in a group that is still cached. A perf profile
  * (cpu-clock) of that run: 36% of samples in free, 30% in malloc, 24% in the
  * benchmark loop; in free, half on the group read and a quarter on the first
@@ -115,7 +115,7 @@ struct buddy_group {            /* state of 64 consecutive granules of a region 
 _Static_assert(sizeof(struct buddy_group) == 24, "three words per 64 granules");
 _Static_assert(BUDDY_LEVELS - 1 < 64, "a level code of a region fits in one word");
 
-struct buddy_slot {             /* hash entry: a region or a large block */
+struct buddy_slot {             /* table entry: a region or a large block */
     uintptr_t key;              /* region base, or large address | 1, or EMPTY */
     union {
         struct buddy_group *groups;   /* region: its state, region_size >> (min_order + 6) groups */
@@ -135,7 +135,7 @@ struct pm_heap {
     unsigned top;               /* max_order - min_order: the level of a region */
     struct buddy_slot *slots;   /* ownership table, slot_mask + 1 entries */
     size_t slot_mask;
-    unsigned slot_shift;        /* 64 - log2(slots) */
+    unsigned key_shift;         /* max_order: a key's home is its region number */
     /* One counter store per operation: level j blocks handed out and given
      * back, cumulative. used_bytes = sum_j (nalloc[j] - nfreed[j]) << (j + min_order)
      * + large_bytes; a realloc that changes a level in place counts in both
@@ -190,9 +190,13 @@ static inline struct buddy_free *block_at(uintptr_t base, uint64_t g, unsigned m
 
 /* ---- ownership table ----------------------------------------------------- */
 
+/* Home slot: the region number (address >> max_order) modulo the table size.
+ * No multiplicative hash: mmap places regions mostly side by side, so
+ * consecutive region numbers fill consecutive slots without collisions, and
+ * the lookup on every free and malloc saves a multiply's latency. */
 static inline size_t slot_home(const pm_heap_t *h, uintptr_t key)
 {
-    return (size_t)(((uint64_t)(key >> 12) * UINT64_C(0x9E3779B97F4A7C15)) >> h->slot_shift);
+    return (size_t)(key >> h->key_shift) & h->slot_mask;
 }
 
 static __attribute__((noinline)) struct buddy_slot *slot_probe(const pm_heap_t *h, uintptr_t key,
@@ -226,7 +230,7 @@ static void slots_clear(struct buddy_slot *slots, size_t n)
 static void slot_put(struct buddy_slot *slots, size_t mask, unsigned shift,
                      const struct buddy_slot *e)
 {
-    size_t i = (size_t)(((uint64_t)(e->key >> 12) * UINT64_C(0x9E3779B97F4A7C15)) >> shift);
+    size_t i = (size_t)(e->key >> shift) & mask;
     while (slots[i].key != BUDDY_SLOT_EMPTY)
         i = (i + 1) & mask;
     slots[i] = *e;
@@ -242,21 +246,20 @@ static bool slot_reserve(pm_heap_t *h)
     if (!t)
         return false;
     slots_clear(t, 2 * cap);
-    unsigned shift = h->slot_shift - 1;
+    unsigned shift = h->key_shift;
     for (size_t i = 0; i < cap; i++)
         if (h->slots[i].key != BUDDY_SLOT_EMPTY)
             slot_put(t, 2 * cap - 1, shift, &h->slots[i]);
     pm_os_unmap(&h->os, h->slots, cap * sizeof *t);
     h->slots = t;
     h->slot_mask = 2 * cap - 1;
-    h->slot_shift = shift;
     return true;
 }
 
 static void slot_insert(pm_heap_t *h, const struct buddy_slot *e)
 {
     pm_assert_internal((h->slot_count + 1) * 2 <= h->slot_mask + 1);
-    slot_put(h->slots, h->slot_mask, h->slot_shift, e);
+    slot_put(h->slots, h->slot_mask, h->key_shift, e);
     h->slot_count++;
 }
 
@@ -600,10 +603,18 @@ static void buddy_free(pm_heap_t *h, void *p)
         pointer_misuse(h, p, "");
         return;
     }
-    unsigned j = code_level(gr, (unsigned)(g & 63));
+    uint64_t code = gr->code, fr = gr->free;   /* one line, loaded together */
+    unsigned q = (unsigned)(g & 63), j = (unsigned)__builtin_ctzll(~(code >> q));
     gr->used &= ~bit_at(g);
     h->nfreed[j]++;
-    if (__builtin_expect(j < h->top, 1)) {   /* common case: the buddy is not free */
+    if (__builtin_expect(j < 6 && j < h->top, 1)) {   /* blocks < 64 granules: the buddy is */
+        unsigned bq = q ^ (1u << j);                  /* in the same group, no new load */
+        if (!((fr >> bq) & 1) || (unsigned)__builtin_ctzll(~(code >> bq)) != j) {
+            gr->free = fr | bit_at(g);
+            list_push(h, j, (struct buddy_free *)p);
+            return;
+        }
+    } else if (j < h->top) {   /* the buddy is not free: list the block */
         uint64_t gb = g ^ (UINT64_C(1) << j);
         const struct buddy_group *bg = &s->groups[gb >> 6];
         if (!(bg->free & bit_at(gb)) || code_level(bg, (unsigned)(gb & 63)) != j) {
@@ -943,7 +954,7 @@ static pm_heap_t *buddy_create(const struct pm_config *cfg, char err[PM_ERR_LEN]
     slots_clear(slots, page / sizeof *slots);
     h->slots = slots;
     h->slot_mask = page / sizeof *slots - 1;
-    h->slot_shift = 64 - (unsigned)__builtin_ctzll(page / sizeof *slots);
+    h->key_shift = max_order;
     h->keep_empty = keep_empty;
     for (unsigned j = 0; j < BUDDY_LEVELS; j++)
         h->lists[j].next = h->lists[j].prev = &h->lists[j];
@@ -1103,7 +1114,7 @@ static unsigned long buddy_check(pm_heap_t *h, char msg[PM_ERR_LEN])
             continue;
         entries++;
         if (slot_find(h, e->key) != e)
-            violation(&c, "buddy: table entry %#lx cannot be found from its hash", (unsigned long)e->key);
+            violation(&c, "buddy: table entry %#lx cannot be found from its home slot", (unsigned long)e->key);
         if (e->key & BUDDY_SLOT_LARGE) {
             c.large++;
             c.large_bytes += e->size;
