@@ -899,7 +899,8 @@ static pm_heap_t *buddy_create(const struct pm_config *cfg, char err[PM_ERR_LEN]
         } else {
             ok = parse_uint(v, vl, 63, dst);
             if (!ok)
-                snprintf(err, PM_ERR_LEN, "buddy: bad value for %s: '%.*s' (expected a whole number)",
+                snprintf(err, PM_ERR_LEN,
+                         "buddy: bad value for %s: '%.*s' (expected a whole number 0..63, log2 of bytes)",
                          name, (int)vl, v);
         }
         if (!ok)
@@ -911,7 +912,8 @@ static pm_heap_t *buddy_create(const struct pm_config *cfg, char err[PM_ERR_LEN]
     }
     unsigned page_order = (unsigned)__builtin_ctzll(pm_os_page_size());
     if (min_order < BUDDY_MIN_ORDER_LO) {
-        snprintf(err, PM_ERR_LEN, "buddy: smallest block %llu bytes is below 16 (a free block holds two links)",
+        snprintf(err, PM_ERR_LEN,
+                 "buddy: smallest block %llu bytes is below 16 (a free block holds two links)",
                  1ull << min_order);
         return NULL;
     }
@@ -921,7 +923,8 @@ static pm_heap_t *buddy_create(const struct pm_config *cfg, char err[PM_ERR_LEN]
         return NULL;
     }
     if (min_order > max_order) {
-        snprintf(err, PM_ERR_LEN, "buddy: smallest block %llu bytes is above the region size %llu bytes (min > max)",
+        snprintf(err, PM_ERR_LEN,
+                 "buddy: smallest block %llu bytes is above the region size %llu bytes (min > max)",
                  1ull << min_order, 1ull << max_order);
         return NULL;
     }
@@ -1040,7 +1043,8 @@ static void check_region(const pm_heap_t *h, uintptr_t base, const struct buddy_
             violation(c, "buddy: another block starts inside the %zu-byte block %p: blocks overlap",
                       (size_t)len << mo, addr);
         if (range_any(groups, FIELD_CODE, g + lv, len - lv))
-            violation(c, "buddy: stray level-code bits inside the %zu-byte block %p", (size_t)len << mo, addr);
+            violation(c, "buddy: stray level-code bits inside the %zu-byte block %p",
+                      (size_t)len << mo, addr);
         if (u) {
             c->used += (uint64_t)len << mo;
             c->live++;
@@ -1114,7 +1118,8 @@ static unsigned long buddy_check(pm_heap_t *h, char msg[PM_ERR_LEN])
             continue;
         entries++;
         if (slot_find(h, e->key) != e)
-            violation(&c, "buddy: table entry %#lx cannot be found from its home slot", (unsigned long)e->key);
+            violation(&c, "buddy: table entry %#lx cannot be found from its home slot",
+                      (unsigned long)e->key);
         if (e->key & BUDDY_SLOT_LARGE) {
             c.large++;
             c.large_bytes += e->size;
@@ -1134,7 +1139,8 @@ static unsigned long buddy_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     uint64_t meta = heap_meta_bytes(h, c.regions);
     struct buddy_totals t = heap_totals(h);
     if (c.regions != h->regions || c.large != h->large_blocks || c.large_bytes != h->large_bytes)
-        violation(&c, "buddy: %llu regions and %llu large blocks (%llu bytes) found, stats say %llu, %llu (%llu)",
+        violation(&c, "buddy: %llu regions and %llu large blocks (%llu bytes) found, "
+                      "stats say %llu, %llu (%llu)",
                   (unsigned long long)c.regions, (unsigned long long)c.large,
                   (unsigned long long)c.large_bytes, (unsigned long long)h->regions,
                   (unsigned long long)h->large_blocks, (unsigned long long)h->large_bytes);
@@ -1182,7 +1188,8 @@ void pm_buddy_orders(pm_heap_t *h, unsigned *min_order, unsigned *max_order)
 
 const struct allocator_ops pm_buddy_ops = {
     .name = "buddy",
-    .description = "binary buddy system: 2^k blocks of 16 B..1 MiB regions, state bitmaps outside the blocks",
+    .description = "binary buddy system: 2^k blocks of 16 B..1 MiB regions, "
+                   "state bitmaps outside the blocks",
     .flags = 0,
     .create = buddy_create,
     .destroy = buddy_destroy,
