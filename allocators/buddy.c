@@ -574,6 +574,16 @@ static void *buddy_calloc(pm_heap_t *h, size_t count, size_t n)
     return p;
 }
 
+/* The rest of free for the block at p of level j (already marked not used),
+ * out of line so that buddy_free keeps few values live. */
+static __attribute__((noinline)) void free_merge(pm_heap_t *h, void *p, unsigned j)
+{
+    uintptr_t a = (uintptr_t)p, base = a & ~h->region_mask;
+    struct buddy_slot *s = slot_find(h, base);
+    pm_assert_internal(s != NULL);
+    block_merge(h, s, base, (a - base) >> h->min_order, j);
+}
+
 /* free of a pointer outside every region: NULL, a large block or misuse. */
 static __attribute__((noinline)) void free_outside(pm_heap_t *h, void *p)
 {
@@ -614,16 +624,8 @@ static void buddy_free(pm_heap_t *h, void *p)
             list_push(h, j, (struct buddy_free *)p);
             return;
         }
-    } else if (j < h->top) {   /* the buddy is not free: list the block */
-        uint64_t gb = g ^ (UINT64_C(1) << j);
-        const struct buddy_group *bg = &s->groups[gb >> 6];
-        if (!(bg->free & bit_at(gb)) || code_level(bg, (unsigned)(gb & 63)) != j) {
-            gr->free |= bit_at(g);
-            list_push(h, j, (struct buddy_free *)p);
-            return;
-        }
     }
-    block_merge(h, s, base, g, j);
+    free_merge(h, p, j);   /* merging, a block of >= 64 granules, or a whole region */
 }
 
 /* The region block at p if it is handed out: its slot, granule and level. */
