@@ -71,8 +71,8 @@
  * free, most on the group read and on the first instruction at entry; in
  * malloc, 90% on the first store, right after loading the popped block's
  * link. Our reading: the store queue fills up, since every free stores into
- * a cold line (the freed block) and the ~20 stores of each free+malloc pair
- * (counted in the code) queue behind it. Consistent with that, what made it
+ * a cold line (the freed block) and the other stores of a free+malloc pair
+ * (about 20 with the benchmark's own and the calls') queue behind it. Consistent with that, what made it
  * faster was fewer stores per call: one counter per call, hot paths kept
  * small so that only two registers are saved (merging, splitting, new
  * regions, large blocks and misuse reports are out of line), `avail`
