@@ -20,8 +20,10 @@ extern const struct allocator_ops pm_debug_ops;
 extern const struct allocator_ops pm_test_badcheck_ops;
 extern const struct allocator_ops pm_test_crash_ops;
 extern const struct allocator_ops pm_test_hang_ops;
+extern const struct allocator_ops pm_buddy_ops;
 
 const struct allocator_ops *const pm_backends[] = {
+    &pm_buddy_ops,
     &pm_null_ops,
     &pm_system_ops,
     &pm_mimalloc_ops,
