@@ -248,7 +248,7 @@ replay_chunk(const struct pm_trace_op *ops_buf, unsigned n, const struct allocat
                 char msg[PM_ERR_LEN] = "";
                 unsigned long bad = ops->check(h, msg);
                 if (bad) {
-                    snprintf(err, PM_ERR_LEN, "check() found %lu violation(s) after op %llu: %s",
+                    snprintf(err, PM_ERR_LEN, "check() found %lu violation(s) after op %llu: %.160s",
                              bad, (unsigned long long)k, msg);
                     *kp = k;
                     return 1;

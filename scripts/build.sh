@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # scripts/build.sh PRESET — configures (once) and builds one CMake preset
-# (release, debug, asan, clang). Used by test.sh and run.sh.
+# (release, debug, asan, clang). Quiet on success; on failure prints the
+# build's output. Used by test.sh and run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-release}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 if [ ! -f "build/$preset/build.ninja" ]; then
-  cmake --preset "$preset" >/dev/null
+  cmake --preset "$preset" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 fi
-cmake --build --preset "$preset" -- -j"$(nproc)" >/dev/null
+cmake --build --preset "$preset" -- -j"$(nproc)" >"$log" 2>&1 || { cat "$log" >&2; echo "build.sh: $preset build failed" >&2; exit 1; }

@@ -135,9 +135,14 @@ static void test_footprint_and_retention_of_large_blocks(void **state)
     if (pm_replay_measure(t, "system", &o, &s, &r, err))
         fail_msg("measure: %s", err);
     double peak_mib = (double)r.peak_footprint_bytes / (1 << 20);
-    if (peak_mib < 60 || peak_mib > 70)
+#ifdef PM_ASAN
+    const double slack = 64.0 / 8 + 4;   /* ASan's shadow memory: 1 byte per 8 */
+#else
+    const double slack = 4;
+#endif
+    if (peak_mib < 60 || peak_mib > 64 + slack)
         fail_msg("peak footprint %.1f MiB, expected about 64", peak_mib);
-    assert_true(r.frag4 > -0.07 && r.frag4 < 0.1);
+    assert_true(r.frag4 > -0.07 && r.frag4 < (slack + 2) / 64);
     assert_true(r.footprint_at_peak_live >= (60u << 20));
     if (r.retention > 0.1)
         fail_msg("retention %.3f, expected near 0", r.retention);
