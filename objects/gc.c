@@ -34,7 +34,10 @@
  *     resurrected objects (and what they reach) move to `old`
  * 10. tp_clear on what is left breaks the cycles; refcounting frees the rest
  * 11. `finalizers` objects with tp_del are appended to gc.garbage, all move
- *     to `old`; a full collection also empties the free lists
+ *     to `old`; a full collection also empties the free lists. If the append
+ *     fails (MemoryError) the rest are not appended but stay tracked in
+ *     `old`: a later collection finds them again (see
+ *     handle_legacy_finalizers for the semantics and CPython's)
  * Returned: collected (freed by step 10, plus weakrefs freed after their
  * callback in step 7) + uncollectable (size of `finalizers`).
  *
@@ -447,14 +450,50 @@ static void delete_garbage(pm_objspace_t *sp, struct pm_gc_head *collectable,
     }
 }
 
+/* Step 11: objects with a legacy tp_del go to gc.garbage, then the whole
+ * `finalizers` set (those and what they reach) moves to `old`.
+ *
+ * When the append fails (the backend refused the growth of gc.garbage's
+ * item array: MemoryError), we stop appending and carry on, as 3.11 does
+ * (handle_legacy_finalizers: _PyErr_Clear, break). CPython up to 3.7 kept
+ * the exception set instead and collect() ended in Py_FatalError("unexpected
+ * exception during garbage collection"); a library that never exits cannot
+ * do that, and aborting a collection half-way would leave the lists in the
+ * middle of a move. What the failure leaves, and why it is safe:
+ *  - every object of `finalizers` is in `old` with COLLECTING and the
+ *    UNREACHABLE bit clear, its refcount untouched: an ordinary tracked
+ *    object. The ones appended are reachable from gc.garbage; the others are
+ *    referenced by nothing but their own cycle, exactly as before the
+ *    collection.
+ *  - the next collection that reaches them finds the unappended ones
+ *    unreachable again, counts them uncollectable again and retries the
+ *    append; once their class loses its legacy finalizer
+ *    (pm_class_set_finalizers) a collection frees them like any cycle. So a
+ *    failed append loses nothing and leaks nothing: it only delays the
+ *    objects' appearance in gc.garbage.
+ *  - the collection still returns (and counts in the stats) every object of
+ *    `finalizers` as uncollectable, appended or not (3.11 does the same).
+ *  - the space's last error is what it was before the collection: a
+ *    collection is not a failed call (3.11 clears the MemoryError too), and
+ *    a stale PM_ERR_NOMEM would make a later NULL without an error, such as
+ *    pm_dict_get's "no such key", read as a MemoryError. The refused request
+ *    shows in pm_objspace_stats' failed_requests. */
 static void handle_legacy_finalizers(pm_objspace_t *sp, struct pm_gc_head *finalizers,
                                      struct pm_gc_head *old)
 {
+    if (gc_list_is_empty(finalizers))
+        return;
     bool append = sp->gc.garbage != NULL;
+    enum pm_err_kind err_kind = sp->err_kind;
+    char err[PM_ERR_LEN];
+    memcpy(err, sp->err, sizeof err);
     for (struct pm_gc_head *g = gc_next(finalizers); g != finalizers && append; g = gc_next(g)) {
         pm_object_t *op = from_gc(g);
-        if (op->type->del && pm_list_append(sp, sp->gc.garbage, op) < 0)
+        if (op->type->del && pm_list_append(sp, sp->gc.garbage, op) < 0) {
             append = false;         /* MemoryError: the rest stay in `old` only */
+            sp->err_kind = err_kind;
+            memcpy(sp->err, err, sizeof err);
+        }
     }
     gc_list_merge(finalizers, old);
 }
@@ -768,9 +807,18 @@ void gc_space_fini(pm_objspace_t *sp)
         pm_decref(sp, garbage);
     }
     pm_gc_unfreeze(sp);
-    for (int round = 0; round < 8 && !gc->collecting; round++)
-        if (pm_gc_collect(sp, 2) == 0)
+    /* Finalizers may make new garbage: collect again while a round changed
+     * something (freed objects, or made or freed any through a finalizer).
+     * Uncollectable cycles (legacy finalizers: there is no gc.garbage any more
+     * to keep them) change nothing, so they cost one round, not eight; they
+     * stay allocated and pm_objspace_destroy reports their blocks. */
+    for (int round = 0; round < 8 && !gc->collecting; round++) {
+        const struct pm_gc_gen_stats *st = &gc->stats[PM_GC_NUM_GENERATIONS - 1];
+        uint64_t collected = st->collected, alive = sp->objects_alive;
+        pm_gc_collect(sp, PM_GC_NUM_GENERATIONS - 1);
+        if (st->collected == collected && sp->objects_alive == alive)
             break;
+    }
     intern_clear(sp);
     gc_clear_freelists(sp);
 }

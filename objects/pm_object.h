@@ -138,8 +138,13 @@ pm_objspace_t *pm_objspace_create(const struct allocator_ops *ops, pm_heap_t *he
                                   const struct pm_objspace_config *cfg,
                                   char err[PM_ERR_LEN]);
 /* Drops the space's own references (garbage list, intern table, free lists),
- * runs full collections and frees the space. Returns the number of blocks
- * still live in the backend afterwards: 0 unless the caller leaked objects. */
+ * runs full collections (again while one changes something, at most 8) and
+ * frees the space. Returns the number of blocks the space requested and did
+ * not free: 0 unless objects are still alive, i.e. the caller still holds
+ * references, or cycles hold objects with a legacy finalizer (gc.garbage is
+ * gone, so they are uncollectable for good, as at CPython's shutdown). Those
+ * blocks stay allocated in the backend (destroying the backend releases
+ * them); the objects must not be used any more. */
 uint64_t pm_objspace_destroy(pm_objspace_t *sp);
 void pm_objspace_set_hooks(pm_objspace_t *sp, const struct pm_objspace_hooks *hooks);
 void pm_objspace_stats(const pm_objspace_t *sp, struct pm_objspace_stats *out);
@@ -301,7 +306,11 @@ bool pm_gc_is_finalized(const pm_object_t *o);
 void pm_gc_track(pm_objspace_t *sp, pm_object_t *o);
 void pm_gc_untrack(pm_objspace_t *sp, pm_object_t *o);
 /* gc.garbage (borrowed list): objects with legacy finalizers found in
- * unreachable cycles. */
+ * unreachable cycles. If appending to it fails (MemoryError), the collection
+ * goes on: the objects not appended stay tracked, still counted
+ * uncollectable, and the next collection retries the append (or frees them
+ * once their class has no legacy finalizer); the space's error is left as it
+ * was. See handle_legacy_finalizers in gc.c. */
 pm_object_t *pm_gc_garbage(pm_objspace_t *sp);
 /* gc.callbacks: called with start=true before and start=false after each
  * collection. At most PM_GC_MAX_CALLBACKS; returns -1 when full. */

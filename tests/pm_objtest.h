@@ -524,7 +524,10 @@ static PMO_UNUSED void pmo_env_open(struct pmo_env *e, const char *spec,
         fail_msg("%s: %s", spec, err);
 }
 
-/* Destroys the space (expecting no leak) and the backend. */
+/* Destroys the space (expecting no leak) and the backend. A leak is
+ * reported after the backend is checked and destroyed (which gives an own
+ * backend's blocks back), so a test that failed half-way, leaving objects
+ * alive, does not also leave the backend behind. */
 static PMO_UNUSED void pmo_env_close(struct pmo_env *e)
 {
     char msg[PM_ERR_LEN];
@@ -532,11 +535,11 @@ static PMO_UNUSED void pmo_env_close(struct pmo_env *e)
     if (bad)
         fail_msg("%s: objspace check: %lu violation(s): %s", e->ops->name, bad, msg);
     uint64_t left = pm_objspace_destroy(e->sp);
-    if (left)
-        fail_msg("%s: %llu block(s) leaked at destroy", e->ops->name, (unsigned long long)left);
+    e->sp = NULL;
     pmt_check_clean(e->ops, e->heap);
     e->ops->destroy(e->heap);
-    e->sp = NULL;
+    if (left)
+        fail_msg("%s: %llu block(s) leaked at destroy", e->ops->name, (unsigned long long)left);
 }
 
 static PMO_UNUSED void pmo_check(pm_objspace_t *sp)
