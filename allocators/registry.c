@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <string.h>
 
+extern const struct allocator_ops pm_pymalloc_ops;
 extern const struct allocator_ops pm_null_ops;
 extern const struct allocator_ops pm_system_ops;
 
 const struct allocator_ops *const pm_backends[] = {
+    &pm_pymalloc_ops,
     &pm_null_ops,
     &pm_system_ops,
     NULL,

@@ -46,5 +46,6 @@ extern const struct pm_command pm_commands[];
 /* Subcommands (one file each under harness/). */
 int cmd_backends(int argc, char **argv);
 int cmd_micro(int argc, char **argv);
+int cmd_debugstats(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ const struct pm_command pm_commands[] = {
     {"backends", cmd_backends, "", "list every backend: available or why not, global or per-instance"},
     {"micro", cmd_micro, "--backend B [--ops N] [--live N] [--seed S] [--json]",
      "random free-then-malloc churn micro-benchmark (ns per op)"},
+    {"debugstats", cmd_debugstats, "--backend pymalloc[,OPTS] [--exercise N]", "pymalloc arenas/pools report in sys._debugmallocstats() layout"},
     {NULL, NULL, NULL, NULL},
 };
 
