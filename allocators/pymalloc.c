@@ -63,9 +63,8 @@
  * as constants (shifts and masks fold into the instructions) and a generic
  * copy reading them from the heap; the heap's `shape` picks one. free()
  * first tries the bottom node of the newest arena (a range compare instead
- * of two dependent loads). No call counters: stats' nmalloc and nfree are
- * PM_STAT_NA (a counter per call cost ~5% in `pymemlab micro`); live_blocks
- * is summed from the pools.
+ * of two dependent loads). Calls are counted only in malloc, per class
+ * (see pymalloc_stats); live_blocks is summed from the pools.
  *
  * Large objects (0 bytes and > 512 bytes): one mapping per block with a
  * 16-byte header, live blocks kept in an open-addressing hash set keyed by
@@ -167,11 +166,13 @@ struct pm_geom {
                                     (4u << 10) - 1})
 enum pm_shape { SHAPE_GENERIC, SHAPE_PY310, SHAPE_PY38 };
 
-/* A used[] ring sentinel: only nextpool/prevpool are used. Padded to 64
- * bytes so that indexing by class is a shift. */
+/* A used[] ring sentinel: of the pool header only nextpool/prevpool are
+ * used. 64 bytes so that indexing by class is a shift; malloc touches this
+ * line anyway, so its per-class call counter costs no extra miss. */
 struct pm_used_head {
     pm_pool pool;
-    uint8_t pad[64 - sizeof(pm_pool)];
+    uint64_t nmalloc;            /* small blocks handed out in this class, ever */
+    uint8_t pad[64 - sizeof(pm_pool) - sizeof(uint64_t)];
 };
 _Static_assert(sizeof(struct pm_used_head) == 64, "sentinel stride (small_alloc indexes by it)");
 
@@ -189,6 +190,7 @@ struct pm_cached_map {
 struct pm_heap {
     /* hot: read on every malloc/free */
     enum pm_shape shape;         /* which compiled free() to use */
+    uintptr_t hint310_first;     /* bot_hint_first for a py310 heap, else out of reach */
     uintptr_t bot_hint_first;    /* first chunk number (address >> chunk_shift) of bot_hint */
     struct pm_leaf *bot_hint;    /* the bottom node of the newest arena */
     void **root;                 /* radix root: 1 << root_bits mid nodes */
@@ -220,6 +222,7 @@ struct pm_heap {
     size_t large_cap;            /* slots, a power of two (0 = not mapped yet) */
     size_t large_count;          /* live large blocks */
     size_t large_bytes;          /* sum of their usable sizes */
+    uint64_t large_nmalloc;      /* large blocks handed out, ever */
     struct pm_cached_map cache[LARGE_CACHE_SLOTS];
     unsigned ncached;            /* entries of cache[] in use, oldest first */
 
@@ -407,6 +410,8 @@ static struct pm_arena *arena_new(pm_heap_t *h)
     h->bot_hint_first = (a >> h->geom.mid_shift) << (h->geom.mid_shift - h->geom.chunk_shift);
     h->bot_hint = ((void **)h->root[a >> h->geom.root_shift])[(a >> h->geom.mid_shift)
                                                              & h->geom.mid_mask];
+    if (h->shape == SHAPE_PY310)
+        h->hint310_first = h->bot_hint_first;
     h->unused_arena_objects = ao->nextarena;
     uintptr_t first = arena_first_pool(h, a);
     ao->address = a;
@@ -543,6 +548,7 @@ static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
     if (!pool->freeblock)
         pool_extend(pool, c);
     *pool_bitmap_word(pool, (uintptr_t)bp) |= bitmap_mask((uintptr_t)bp);
+    h->used[c].nmalloc++;
     return bp;
 }
 
@@ -615,10 +621,12 @@ static PM_NOINLINE void pool_release(pm_heap_t *h, pm_pool *pool)
  * (m >> 4) * 64 = (m << 2) & ~63 of used[]. */
 static PM_ALWAYS_INLINE uint8_t *small_alloc(pm_heap_t *h, size_t m)
 {
-    pm_pool *sentinel = (pm_pool *)((uint8_t *)h->used + ((m << 2) & ~(size_t)63));
+    struct pm_used_head *head = (struct pm_used_head *)((uint8_t *)h->used + ((m << 2) & ~(size_t)63));
+    pm_pool *sentinel = &head->pool;
     pm_pool *pool = sentinel->nextpool;
     if (PM_UNLIKELY(pool == sentinel))
         return pool_alloc_new(h, (unsigned)(m >> 4));
+    head->nmalloc++;
     pool->ref.count++;
     uint8_t *bp = pool->freeblock;
     pm_assert_internal(bp != NULL);
@@ -844,6 +852,7 @@ static PM_NOINLINE void *large_alloc(pm_heap_t *h, size_t n, bool zero)
     if (zero && !fresh)
         memset(p, 0, n);
     large_set_put(h, p);
+    h->large_nmalloc++;
     h->large_count++;
     h->large_bytes += size - LARGE_HDR;
     return p;
@@ -929,7 +938,32 @@ static void *pymalloc_calloc(pm_heap_t *h, size_t k, size_t n)
     return p;
 }
 
-/* Every call below is in tail position, so the fast path needs no frame. */
+/* free() of p whose radix leaf is e. Every call below is in tail
+ * position, so the fast path needs no frame. */
+static PM_ALWAYS_INLINE void free_leaf_g(pm_heap_t *h, void *p, const struct pm_leaf *e,
+                                         const struct pm_geom g)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (PM_UNLIKELY(!leaf_has_pool(e, a, g))) {
+        large_free(h, p);
+        return;
+    }
+    pm_pool *pool = (pm_pool *)(a & ~g.pool_mask);
+    uint64_t *w = pool_bitmap_word(pool, a);
+    uint64_t m = bitmap_mask(a);
+    uint64_t word = *w;
+    if (PM_UNLIKELY(!(word & m))) {
+        small_misuse(h, p, "free");
+        return;
+    }
+    if (PM_UNLIKELY(a & (PM_ALIGNMENT - 1))) {
+        small_misuse(h, p, "free (unaligned)");
+        return;
+    }
+    *w = word ^ m;                       /* the bit is set: clear it */
+    small_free(h, pool, p);
+}
+
 static PM_ALWAYS_INLINE void free_g(pm_heap_t *h, void *p, const struct pm_geom g)
 {
     uintptr_t a = (uintptr_t)p;
@@ -944,34 +978,31 @@ static PM_ALWAYS_INLINE void free_g(pm_heap_t *h, void *p, const struct pm_geom 
             return;
         }
     }
-    if (PM_UNLIKELY(!leaf_has_pool(e, a, g))) {
-        large_free(h, p);
-        return;
-    }
-    pm_pool *pool = (pm_pool *)(a & ~g.pool_mask);
-    uint64_t *w = pool_bitmap_word(pool, a);
-    uint64_t bit = a >> GRANULE_SHIFT;   /* only the low 6 bits count */
-    uint64_t word = *w;
-    if (PM_UNLIKELY(!((word >> (bit & 63)) & 1))) {
-        small_misuse(h, p, "free");
-        return;
-    }
-    if (PM_UNLIKELY(a & (PM_ALIGNMENT - 1))) {
-        small_misuse(h, p, "free (unaligned)");
-        return;
-    }
-    *w = word ^ ((uint64_t)1 << (bit & 63));   /* the bit is set: clear it */
-    small_free(h, pool, p);
+    free_leaf_g(h, p, e, g);
 }
 
-static void pymalloc_free(pm_heap_t *h, void *p)
+/* Everything but a py310 heap's pointer in its newest bottom node. */
+static PM_NOINLINE void free_slow(pm_heap_t *h, void *p)
 {
-    if (PM_LIKELY(h->shape == SHAPE_PY310))
+    if (h->shape == SHAPE_PY310)
         free_g(h, p, GEOM_PY310);
     else if (h->shape == SHAPE_PY38)
         free_g(h, p, GEOM_PY38);
     else
         free_g(h, p, h->geom);
+}
+
+/* The default geometry's common case is tested first, with no dispatch:
+ * hint310_first only matches addresses for a py310 heap. */
+static void pymalloc_free(pm_heap_t *h, void *p)
+{
+    const struct pm_geom g = GEOM_PY310;
+    uintptr_t k = ((uintptr_t)p >> g.chunk_shift) - h->hint310_first;
+    if (PM_LIKELY(k <= g.bot_mask)) {
+        free_leaf_g(h, p, &h->bot_hint[k], g);
+        return;
+    }
+    free_slow(h, p);
 }
 
 /* Validates p. Returns the allocation-bit word of a live small block, or
@@ -1184,6 +1215,7 @@ static pm_heap_t *pymalloc_create(const struct pm_config *cfg, char err[PM_ERR_L
         h->used[c].pool.szidx = c;
     }
     h->bot_hint_first = UINTPTR_MAX >> 1;  /* no bottom node yet: no chunk number in range */
+    h->hint310_first = UINTPTR_MAX >> 1;
     h->cfg = *cfg;
     h->os = os;
     return h;
@@ -1306,19 +1338,22 @@ static void pymalloc_stats(pm_heap_t *h, struct pm_stats *out)
 {
     struct pool_census pc;
     pool_census_take(h, &pc);
-    size_t live = h->large_count;
-    for (unsigned c = 0; c < NCLASSES; c++)
+    /* Only allocations are counted (per class, in the sentinel line malloc
+     * reads anyway; a heap-wide counter pair cost ~5% in `pymemlab micro`).
+     * nfree = nmalloc - live. A realloc that moves counts as one of each. */
+    uint64_t live = h->large_count, nmalloc = h->large_nmalloc;
+    for (unsigned c = 0; c < NCLASSES; c++) {
         live += pc.blocks[c];
-    /* nmalloc/nfree: not counted; a counter in the hot path cost ~5% of
-     * the micro-benchmark and CPython keeps none either. */
+        nmalloc += h->used[c].nmalloc;
+    }
     *out = (struct pm_stats){
         .mapped_bytes = h->os.mapped,
         .peak_mapped_bytes = h->os.peak_mapped,
         .used_bytes = used_bytes_small(&pc) + h->large_bytes,
         .meta_bytes = meta_bytes(h, &pc),
         .live_blocks = live,
-        .nmalloc = PM_STAT_NA,
-        .nfree = PM_STAT_NA,
+        .nmalloc = nmalloc,
+        .nfree = nmalloc - live,
         .arenas = h->narenas_current,
         .pools = pools_in_use(&pc),
         .large_blocks = h->large_count,

@@ -297,9 +297,10 @@ static void **fill_arenas(pm_heap_t *h, int n)
     return b;
 }
 
-static void free_pools(pm_heap_t *h, void **b, int arena, int pools)
+/* Frees the 7 blocks of pool `pool` (0..63) of arena `arena`. */
+static void free_pool(pm_heap_t *h, void **b, int arena, int pool)
 {
-    for (int k = 0; k < pools * 7; k++) {
+    for (int k = pool * 7; k < pool * 7 + 7; k++) {
         ops->free(h, b[arena * 448 + k]);
         b[arena * 448 + k] = NULL;
     }
@@ -355,11 +356,18 @@ static void test_fullest_arena_first(void **state)
         arena[a] = info_of(h, b[a * 448]).arena_address;
     assert_true(arena[0] != arena[1] && arena[1] != arena[2] && arena[0] != arena[2]);
     uintptr_t pool_c = info_of(h, b[2 * 448]).pool;
-    /* free whole pools: arena 1 gets 5 free pools, then 0 gets 2, then 2 gets 1
-     * (the order exercises the O(1) re-sort) */
-    free_pools(h, b, 1, 5);
-    free_pools(h, b, 0, 2);
-    free_pools(h, b, 2, 1);
+    /* Free whole pools until arena 2 has 1 free pool, arena 0 has 2 and
+     * arena 1 has 5, in an order that makes the list re-sort three times.
+     * usable_arenas (fullest first) after each step: */
+    free_pool(h, b, 2, 0);              /* 2(1) */
+    free_pool(h, b, 0, 0);              /* 0(1) 2(1) */
+    free_pool(h, b, 1, 0);              /* 1(1) 0(1) 2(1) */
+    free_pool(h, b, 0, 1);              /* 1(1) 2(1) 0(2): 0 slides past 2 */
+    pmt_check_clean(ops, h);
+    free_pool(h, b, 1, 1);              /* 2(1) 1(2) 0(2): 1 slides past 2 */
+    free_pool(h, b, 1, 2);              /* 2(1) 0(2) 1(3): 1 slides past 0 */
+    free_pool(h, b, 1, 3);              /* 2(1) 0(2) 1(4) */
+    free_pool(h, b, 1, 4);              /* 2(1) 0(2) 1(5) */
     pmt_check_clean(ops, h);
     assert_int_equal(stats_of(h).arenas, 3);
     /* new pools come from the fullest arena: 2 (1 free), then 0 (2), then 1 */
@@ -680,6 +688,56 @@ static void test_large_cache_reuse_and_trim(void **state)
     ops->destroy(h);
 }
 
+
+/* ------------------------------------------------------------------- stats */
+
+static void test_stats_fields(void **state)
+{
+    (void)state;
+    pm_heap_t *h = make("pymalloc");
+    struct pm_stats st = stats_of(h);
+    assert_int_equal(st.nmalloc, 0);
+    assert_int_equal(st.live_blocks, 0);
+    assert_int_equal(st.arenas, 0);
+    assert_true(st.mapped_bytes > 0 && st.meta_bytes > 0);
+    void *s[10], *l[2];
+    for (int i = 0; i < 10; i++)
+        s[i] = ops->malloc(h, 100);
+    for (int i = 0; i < 2; i++)
+        l[i] = ops->malloc(h, 1000);
+    st = stats_of(h);
+    assert_int_equal(st.nmalloc, 12);
+    assert_int_equal(st.nfree, 0);
+    assert_int_equal(st.live_blocks, 12);
+    assert_int_equal(st.large_blocks, 2);
+    assert_int_equal(st.pools, 1);
+    assert_int_equal(st.arenas, 1);
+    /* 10 blocks of 112 + two one-page mappings less their 16-byte headers */
+    assert_int_equal(st.used_bytes, 10 * 112 + 2 * (4096 - 16));
+    assert_true(st.peak_mapped_bytes >= st.mapped_bytes);
+    assert_int_equal(st.misuse, 0);
+    for (int i = 0; i < 3; i++)
+        ops->free(h, s[i]);
+    ops->free(h, l[0]);
+    st = stats_of(h);
+    assert_int_equal(st.nfree, 4);
+    assert_int_equal(st.live_blocks, 8);
+    s[3] = ops->realloc(h, s[3], 300);               /* moves: one malloc, one free */
+    st = stats_of(h);
+    assert_int_equal(st.nmalloc, 13);
+    assert_int_equal(st.nfree, 5);
+    assert_int_equal(st.live_blocks, 8);
+    for (int i = 3; i < 10; i++)
+        ops->free(h, s[i]);
+    ops->free(h, l[1]);
+    st = stats_of(h);
+    assert_int_equal(st.live_blocks, 0);
+    assert_int_equal(st.nfree, st.nmalloc);
+    assert_int_equal(st.used_bytes, 0);
+    pmt_check_clean(ops, h);
+    ops->destroy(h);
+}
+
 /* ------------------------------------------------------------------ report */
 
 static void expect_report_adds_up(const char *spec, uint64_t seed)
@@ -931,6 +989,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory_each_first_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_cache_reuse_and_trim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_totals_add_up, setup, teardown),
         cmocka_unit_test(test_printer_matches_cpython_output),
         cmocka_unit_test_setup_teardown(test_printer_golden_small_heap, setup, teardown),
