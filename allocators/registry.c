@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+extern const struct allocator_ops pm_pymalloc_ops;
 extern const struct allocator_ops pm_null_ops;
 extern const struct allocator_ops pm_system_ops;
 extern const struct allocator_ops pm_mimalloc_ops;
@@ -23,6 +24,7 @@ extern const struct allocator_ops pm_test_hang_ops;
 extern const struct allocator_ops pm_buddy_ops;
 
 const struct allocator_ops *const pm_backends[] = {
+    &pm_pymalloc_ops,
     &pm_buddy_ops,
     &pm_null_ops,
     &pm_system_ops,

@@ -51,5 +51,6 @@ int cmd_table(int argc, char **argv);
 int cmd_objrun(int argc, char **argv);
 int cmd_gcbench(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_debugstats(int argc, char **argv);
 
 #endif
