@@ -21,6 +21,7 @@
  */
 #include "debugstats.h"
 #include "cli.h"
+#include "replay.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -153,24 +154,60 @@ static void exercise_free(const struct allocator_ops *o, pm_heap_t *h, struct ex
     free(x->blocks);
 }
 
+/* Replays a trace into the heap (to its end or to a phase mark), reports,
+ * then frees what the trace left live. */
+static int report_after_trace(const struct allocator_ops *o, pm_heap_t *h, const char *path,
+                              uint32_t phase)
+{
+    char err[PM_ERR_LEN];
+    struct pm_trace *t;
+    if (pm_trace_open(path, &t, err))
+        pm_usage_error("%s", err);
+    struct pm_replay_scan scan;
+    if (pm_replay_scan(t, 0, &scan, err))
+        pm_usage_error("%s: %s", path, err);
+    struct pm_replay_opts opts = {.touch = PM_TOUCH_PAGES};
+    struct pm_replay_held held;
+    int rc = pm_replay_into(t, o, h, &opts, phase, &held, err);
+    if (rc == 2)
+        pm_usage_error("%s: %s", path, err);
+    if (rc)
+        pm_run_error("%s: %s", path, err);
+    if (phase && !held.stopped_at_phase)
+        pm_usage_error("%s: no phase mark %u in the trace", path, phase);
+    char msg[PM_ERR_LEN];
+    if (o->check && o->check(h, msg))
+        pm_run_error("debugstats: heap check failed after %llu ops: %s",
+                     (unsigned long long)held.ops, msg);
+    rc = pm_debugstats_report_heap(stdout, o, h);
+    pm_replay_release(&held, o, h);
+    o->destroy(h);
+    pm_trace_close(t);
+    return rc;
+}
+
 int cmd_debugstats(int argc, char **argv)
 {
     const char *backend = NULL;
-    uint64_t n = 100000;
+    uint64_t n = 100000, phase = 0;
     static const struct option lo[] = {
         {"backend", required_argument, 0, 'b'}, {"exercise", required_argument, 0, 'e'},
-        {0, 0, 0, 0}};
+        {"at-phase", required_argument, 0, 'p'}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
         switch (c) {
         case 'b': backend = optarg; break;
         case 'e': n = pm_arg_count("--exercise", optarg, 0, UINT64_C(1) << 26); break;
+        case 'p': phase = pm_arg_count("--at-phase", optarg, 1, UINT32_MAX); break;
         default: pm_bad_option("debugstats", c, argv);
         }
     }
+    const char *trace_path = optind < argc ? argv[optind++] : NULL;
     if (optind < argc)
         pm_usage_error("debugstats: unexpected argument '%s'", argv[optind]);
+    if (phase && !trace_path)
+        pm_usage_error("debugstats: --at-phase needs a TRACE");
     if (!backend)
         pm_usage_error("debugstats: --backend is required (pymalloc[,options])");
     const struct allocator_ops *found = pm_backend_find(backend);
@@ -179,6 +216,8 @@ int cmd_debugstats(int argc, char **argv)
                        "arenas and pools)", found->name);
     const struct allocator_ops *o;
     pm_heap_t *h = pm_cli_backend(backend, &o);   /* exits 2 on unknown name, bad geometry */
+    if (trace_path)
+        return report_after_trace(o, h, trace_path, (uint32_t)phase);
     struct exercise x = {0};
     exercise_run(o, h, n, &x);
     char msg[PM_ERR_LEN];

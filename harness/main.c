@@ -23,7 +23,7 @@ const struct pm_command pm_commands[] = {
     {"gcbench", cmd_gcbench, "--backend B [--objects N] [--json]", "time one full collection of N containers, half in unreachable 2-cycles (ns per tracked object)"},
     {"objrun", cmd_objrun, "SCRIPT --backend B [--json]", "run an object script (docs/objscript.md): collector activity and memory figures"},
     {"trace", cmd_trace, "gen PATTERN [--ops N] [--live N] [--seed S] [--sizes python|uniform:MIN-MAX] [--keep-every K] [--again N] [--realloc-frac F] [--max-len N] -o OUT | convert IN OUT [--to text|binary] [--lenient] | dump TRACE [--lenient] | info TRACE [--lenient] | bench TRACE [--reps N]", "allocation traces: generate, convert binary <-> text, dump, inspect, time decoding"},
-    {"debugstats", cmd_debugstats, "--backend pymalloc[,OPTS] [--exercise N]", "pymalloc arenas/pools report in sys._debugmallocstats() layout"},
+    {"debugstats", cmd_debugstats, "--backend pymalloc[,OPTS] [--exercise N | TRACE [--at-phase N]]", "pymalloc arenas/pools report in sys._debugmallocstats() layout"},
     {NULL, NULL, NULL, NULL},
 };
 

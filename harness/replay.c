@@ -409,3 +409,42 @@ int pm_replay_time(struct pm_trace *t, const char *spec, const struct pm_replay_
     ops->destroy(h);
     return rc;
 }
+
+int pm_replay_into(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
+                   const struct pm_replay_opts *o, uint32_t stop_phase,
+                   struct pm_replay_held *held, char err[PM_ERR_LEN])
+{
+    struct slots sl;
+    memset(held, 0, sizeof *held);
+    if (slots_new(t, false, &sl, err))
+        return 1;
+    held->base = sl.base;
+    held->nslots = sl.n;
+    struct pm_trace_cursor c;
+    struct pm_trace_op op;
+    uint64_t k = 0, live = 0, next = 0;
+    int r = pm_trace_cursor_init(&c, t) ? -1 : 1;
+    while (r > 0 && (r = pm_trace_next(&c, &op)) > 0) {
+        if (op.kind == PM_OP_PHASE && stop_phase && op.slot == stop_phase) {
+            held->stopped_at_phase = true;
+            break;
+        }
+        int rc = replay_chunk(&op, 1, ops, h, &sl, o, false, NULL, 0, &k, &live, &next, err);
+        held->ops = k;
+        if (rc)
+            return rc;
+    }
+    if (r < 0) {
+        snprintf(err, PM_ERR_LEN, "%s", c.err);
+        return 2;
+    }
+    return 0;
+}
+
+void pm_replay_release(struct pm_replay_held *held, const struct allocator_ops *ops, pm_heap_t *h)
+{
+    struct slots sl = {.base = held->base, .size = NULL, .n = held->nslots};
+    if (sl.base)
+        slots_free_all(&sl, ops, h);
+    memset(held, 0, sizeof *held);
+}

@@ -67,6 +67,23 @@ int pm_replay_measure(struct pm_trace *t, const char *spec, const struct pm_repl
 int pm_replay_time(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,
                    uint64_t *ns, char err[PM_ERR_LEN]);
 
+/* Blocks left live in a heap by pm_replay_into. */
+struct pm_replay_held {
+    char **base;                /* slot -> block, NULL when free */
+    uint64_t nslots;
+    uint64_t ops;               /* ops executed */
+    bool stopped_at_phase;      /* the stop phase was reached */
+};
+
+/* Replays `t` (already scanned) into an existing heap, up to phase mark
+ * `stop_phase` (0: to the end), leaving the live blocks in place (for a
+ * report of the heap's state). pm_replay_release frees them. Returns 0, 1
+ * (backend failure) or 2 (malformed trace), err filled. */
+int pm_replay_into(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
+                   const struct pm_replay_opts *o, uint32_t stop_phase,
+                   struct pm_replay_held *held, char err[PM_ERR_LEN]);
+void pm_replay_release(struct pm_replay_held *held, const struct allocator_ops *ops, pm_heap_t *h);
+
 /* Parses "obj|mem|raw|pymalloc|all" into a domain mask; false if unknown. */
 bool pm_replay_parse_domains(const char *s, unsigned *mask);
 

@@ -61,5 +61,19 @@ for spec in pymalloc pymalloc,preset=py38 pymalloc,arena=512K,pool=8K; do
   fi
 done
 
+# after a trace, or at one of its phase marks: survivors' phase 1 is "all
+# allocated" (20000 blocks live), its end keeps every 10th (2000 live)
+"$PYMEMLAB" trace gen survivors --live 20000 --keep-every 10 --sizes uniform:16-16 -o "$tmp/s.pmt" >/dev/null
+at1=$("$PYMEMLAB" debugstats --backend pymalloc "$tmp/s.pmt" --at-phase 1 | awk '$1 == 0 && $2 == 16 {print $4}')
+end=$("$PYMEMLAB" debugstats --backend pymalloc "$tmp/s.pmt" | awk '$1 == 0 && $2 == 16 {print $4}')
+if [ "$at1" != 20000 ] || [ "$end" != 2000 ]; then
+  echo "FAIL: blocks in use of class 0 at phase 1 '$at1' (want 20000), at the end '$end' (want 2000)"
+  fails=$((fails + 1))
+fi
+rc=0; "$PYMEMLAB" debugstats --backend pymalloc "$tmp/s.pmt" --at-phase 7 >/dev/null 2>"$tmp/err" || rc=$?
+if [ "$rc" -ne 2 ] || [ "$(cat "$tmp/err")" != "pymemlab: $tmp/s.pmt: no phase mark 7 in the trace" ]; then
+  echo "FAIL: missing phase: rc=$rc"; cat "$tmp/err"; fails=$((fails + 1))
+fi
+
 [ "$fails" -eq 0 ] && echo "debugstats CLI: all checks passed"
 exit $((fails > 0))
