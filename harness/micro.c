@@ -87,8 +87,8 @@ int cmd_micro(int argc, char **argv)
     free(slot);
     o->destroy(h);
     if (json)
-        printf("{\"backend\": \"%s\", \"ops\": %llu, \"live\": %llu, \"seed\": %llu, "
-               "\"ns_per_op\": %.3f, \"rss_anon_bytes\": %llu}\n",
+        printf("{\"backend\":\"%s\",\"ops\":%llu,\"live\":%llu,\"seed\":%llu,"
+               "\"ns_per_op\":%.3f,\"rss_anon_bytes\":%llu}\n",
                backend, (unsigned long long)(2 * pairs), (unsigned long long)live,
                (unsigned long long)seed, ns, (unsigned long long)rss);
     else

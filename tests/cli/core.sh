@@ -20,7 +20,7 @@ expect_usage_error "pymemlab: backends: takes no arguments ('x')" backends x
 
 # micro: output and JSON keys
 out=$("$PYMEMLAB" micro --backend system --ops 20000 --live 100 --json)
-for k in '"backend": "system"' '"ops": 20000' '"ns_per_op": '; do
+for k in '"backend":"system"' '"ops":20000' '"ns_per_op":'; do
   grep -q "$k" <<<"$out" || fail "micro --json lacks $k: $out"
 done
 expect_usage_error "pymemlab: micro: --backend is required (see 'pymemlab backends')" micro

@@ -28,7 +28,7 @@ run micro 0 "" micro --backend debug:system --ops 200K
 grep -q '^debug:system .* 200000 ops .* ns/op' "$tmp/out" || fail "micro: output '$(cat "$tmp/out")'"
 
 run json 0 "" micro --backend debug:system --ops 10K --live 1000 --json
-grep -q '"backend": "debug:system"' "$tmp/out" || fail "json: output '$(cat "$tmp/out")'"
+grep -q '"backend":"debug:system"' "$tmp/out" || fail "json: output '$(cat "$tmp/out")'"
 
 # the list of known backends grows as backends are added
 run nosuch 2 "pymemlab: unknown backend 'nosuch' (known: *debug:NAME*)" micro --backend debug:nosuch

@@ -12,7 +12,7 @@ for b in mimalloc jemalloc tcmalloc cpython; do
   # a backend built without its headers is allowed to be unavailable
   if grep -q "unavailable: built without" <<<"$line"; then echo "skip $b: $line"; continue; fi
   grep -q " available " <<<"$line" || fail "$b: $line"
-  "$PYMEMLAB" micro --backend "$b" --ops 20000 --live 1000 --json | grep -q "\"backend\": \"$b\"" \
+  "$PYMEMLAB" micro --backend "$b" --ops 20000 --live 1000 --json | grep -q "\"backend\":\"$b\"" \
     || fail "micro --backend $b"
 done
 grep -q "^mimalloc .*per-instance .*mimalloc [0-9]" <<<"$list" || fail "mimalloc version: $list"
