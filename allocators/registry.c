@@ -12,10 +12,12 @@
 
 extern const struct allocator_ops pm_null_ops;
 extern const struct allocator_ops pm_system_ops;
+extern const struct allocator_ops pm_segfit_ops;
 
 const struct allocator_ops *const pm_backends[] = {
     &pm_null_ops,
     &pm_system_ops,
+    &pm_segfit_ops,
     NULL,
 };
 
