@@ -3,7 +3,7 @@
  * TLSF (Masmano et al.), boundary tags and immediate coalescing.
  *
  * Entry points: pm_segfit_ops (allocator.h), pm_segfit_block_size,
- * pm_segfit_mapping, pm_segfit_info (segfit.h).
+ * pm_segfit_mapping, pm_segfit_info, pm_segfit_forge_header (segfit.h).
  *
  * LAYOUT
  *  Region: R bytes (option region=, a power of two), mapped aligned to R so
@@ -55,16 +55,26 @@
  *
  * MISUSE (reported through cfg->on_misuse, see allocator.h)
  *  free/realloc of p: p % 16 != 0 -> misaligned pointer; p & ~(R-1) not in
- *  the region set and p not in the large set -> foreign pointer; start bit
- *  clear -> not a block start: inside a free block -> double free (a stale
- *  pointer whose block was merged), inside a used block -> foreign pointer;
- *  header not busy, or cached -> double free. The check costs a hash probe
- *  and one bitmap load per free. A large block is unmapped on free, so a
- *  second free of it reports a foreign pointer.
+ *  the region set and p not in the large set -> foreign pointer. Else the
+ *  header at p - 8 must be busy, not cached and carry its tag (bits 40..63:
+ *  a hash of the block's address, top bit set). If not, the start bitmap
+ *  names the misuse: not a block start and inside a free block -> double
+ *  free (a stale pointer whose block was merged), inside a used block ->
+ *  foreign pointer; a block start not busy, or cached -> double free; busy
+ *  with a wrong tag -> foreign pointer, "block header damaged" (an overrun
+ *  from the block before). The fast free costs a hash probe in the region
+ *  set and the header load that free needs anyway; the start bit (one more
+ *  cache miss: the bitmaps are 1/128 of the heap) is tested only before a
+ *  block is coalesced and on realloc, where a forged header would spread
+ *  damage. So a pointer into the middle of a block is always caught there,
+ *  and on the quick-list path unless the 8 bytes before it equal the tag
+ *  header of that very address (1 in 2^23 for random data, never for data
+ *  with the top bit clear). A large block is unmapped on free, so a second
+ *  free of it reports a foreign pointer.
  *
  * WHERE THE TIME GOES
  *  Small-object churn (pymemlab micro) mostly runs the quick lists: malloc
- *  is a pop, free is the region-set probe, the start-bit load and a push; the
+ *  is a pop, free is the region-set probe, the header check and a push; the
  *  cost is the cache miss on the block's header. The slow path (a quick list
  *  empty or full, ~1-3% of calls at the default cap) spends its time in
  *  cache misses on neighbours: the footer and header of both neighbours for
@@ -98,6 +108,9 @@
 #define SEG_PREV_FREE 2u           /* the previous block is free: footer valid */
 #define SEG_CACHED 4u              /* block in a quick list (and busy) */
 #define SEG_FLAGS 15u
+#define SEG_TAG_SHIFT 40           /* header bits 40..63: tag of a busy block */
+#define SEG_TAG_MASK (~UINT64_C(0) << SEG_TAG_SHIFT)
+#define SEG_SIZE_MASK (~SEG_TAG_MASK & ~(uint64_t)SEG_FLAGS)
 #define SEG_FL_MAX 32              /* first-level classes */
 #define SEG_SL_MAX 64              /* second-level classes at most */
 #define SEG_QUICK_MAX_REQ ((size_t)PM_SMALL_MAX)
@@ -109,7 +122,7 @@
 #define SEG_REGION_MAX ((size_t)1 << 30)
 
 struct seg_block {
-    uint64_t hdr;               /* block size in bytes | SEG_* flags */
+    uint64_t hdr;               /* tag (busy) | block size in bytes | SEG_* flags */
     struct seg_block *next;     /* free: next in bin; cached: next in quick list */
     struct seg_block *prev;     /* free: previous in bin (NULL at the head) */
 };
@@ -137,6 +150,7 @@ _Static_assert(SEG_QUICK_MAX_BLOCK == ((SEG_QUICK_MAX_REQ + SEG_HDR + 15) & ~(si
                "quick lists cover requests up to PM_SMALL_MAX");
 _Static_assert(SEG_SL_MAX <= 64 && SEG_FL_MAX <= 64, "bitmaps are 64-bit words");
 _Static_assert(sizeof(uint64_t) == sizeof(void *), "64-bit pointers assumed by the layout");
+_Static_assert((SEG_REGION_MAX & SEG_TAG_MASK) == 0, "block sizes stay below the tag bits");
 
 /* An open-addressing hash set of addresses (0 = empty slot), linear probing
  * with backward-shift deletion; its table is mapped through the OS layer.
@@ -189,7 +203,16 @@ struct pm_heap {
 
 /* ---- small helpers ---- */
 
-static inline size_t blk_size(const struct seg_block *b) { return (size_t)(b->hdr & ~(uint64_t)SEG_FLAGS); }
+static inline size_t blk_size(const struct seg_block *b) { return (size_t)(b->hdr & SEG_SIZE_MASK); }
+
+/* The tag a busy block's header carries: 23 bits of a hash of its address
+ * and bit 63 set, so that the 8 bytes before an interior pointer (user data)
+ * pass for a header only by a 1 in 2^23 chance, and never if their top bit
+ * is clear (small integers, pointers). */
+static inline uint64_t blk_tag(const struct seg_block *b)
+{
+    return (((uint64_t)(uintptr_t)b >> 4) * UINT64_C(0x9E3779B97F4A7C15) & SEG_TAG_MASK) | (UINT64_C(1) << 63);
+}
 static inline struct seg_block *blk_at(void *p, size_t off) { return (struct seg_block *)((char *)p + off); }
 static inline uint64_t *blk_footer(struct seg_block *b, size_t size) { return (uint64_t *)((char *)b + size - 8); }
 static inline void *blk_payload(struct seg_block *b) { return (char *)b + SEG_HDR; }
@@ -240,6 +263,11 @@ static inline void mapping(size_t s, unsigned sl_log, unsigned *fl, unsigned *sl
         *fl = l - fl_shift + 1;
         *sl = (unsigned)(s >> (l - sl_log)) ^ (1u << sl_log);
     }
+}
+
+uint64_t pm_segfit_forge_header(const void *p, size_t block_size)
+{
+    return blk_tag((const struct seg_block *)((const char *)p - SEG_HDR)) | (block_size & SEG_SIZE_MASK);
 }
 
 void pm_segfit_mapping(size_t block_size, unsigned sl_count, unsigned *fl, unsigned *sl)
@@ -514,7 +542,7 @@ static size_t block_use(pm_heap_t *h, struct seg_region *r, struct seg_block *b,
     } else {
         blk_at(b, have)->hdr &= ~(uint64_t)SEG_PREV_FREE;
     }
-    b->hdr = have | SEG_BUSY;
+    b->hdr = blk_tag(b) | have | SEG_BUSY;
     r->live += have;
     h->busy_bytes += have;
     return have;
@@ -600,9 +628,23 @@ static void misuse_not_start(pm_heap_t *h, struct seg_region *r, const void *p)
     }
 }
 
+/* The header at p - 8 (p in region r) is not a busy block's: name why. */
+static void misuse_bad_header(pm_heap_t *h, struct seg_region *r, void *p)
+{
+    uint64_t hdr = blk_of_payload(p)->hdr;
+    if (!start_test(r, start_index(r, p)))
+        misuse_not_start(h, r, p);
+    else if (!(hdr & SEG_BUSY) || (hdr & SEG_CACHED))
+        seg_misuse(h, PM_MISUSE_DOUBLE_FREE, p, "");
+    else
+        seg_misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "block header damaged");
+}
+
 /* Validates p for free/realloc. Returns its region (block at p - 8, busy,
- * not cached), or NULL with *large set if p is a large block, or NULL with
- * *large clear after reporting misuse. */
+ * not cached, tagged), or NULL with *large set if p is a large block, or
+ * NULL with *large clear after reporting misuse. The start bit is the
+ * caller's to test (strict) where a forged header would do harm beyond
+ * one block: before coalescing and realloc. */
 static inline struct seg_region *block_validate(pm_heap_t *h, void *p, bool *large)
 {
     uintptr_t a = (uintptr_t)p;
@@ -613,13 +655,10 @@ static inline struct seg_region *block_validate(pm_heap_t *h, void *p, bool *lar
     }
     struct seg_region *r = (struct seg_region *)(a & h->region_mask);
     if (__builtin_expect(set_has(&h->regions, (uintptr_t)r), 1)) {
-        if (__builtin_expect(!start_test(r, start_index(r, p)), 0)) {
-            misuse_not_start(h, r, p);
-            return NULL;
-        }
-        uint64_t hdr = blk_of_payload(p)->hdr;
-        if (__builtin_expect((hdr & (SEG_BUSY | SEG_CACHED)) != SEG_BUSY, 0)) {
-            seg_misuse(h, PM_MISUSE_DOUBLE_FREE, p, "");
+        struct seg_block *b = blk_of_payload(p);
+        uint64_t hdr = b->hdr;
+        if (__builtin_expect((hdr & (SEG_TAG_MASK | SEG_BUSY | SEG_CACHED)) != (blk_tag(b) | SEG_BUSY), 0)) {
+            misuse_bad_header(h, r, p);
             return NULL;
         }
         return r;
@@ -730,13 +769,12 @@ static void *seg_calloc(pm_heap_t *h, size_t k, size_t n)
     return p;
 }
 
-/* Frees a validated region block. */
+/* Frees a validated region block: onto its quick list if there is room,
+ * else for real, after making sure it is a block start. */
 static inline void region_block_free(pm_heap_t *h, struct seg_region *r, void *p)
 {
     struct seg_block *b = blk_of_payload(p);
     size_t size = blk_size(b);
-    h->st.nfree++;
-    h->st.live_blocks--;
     if (size <= h->quick_max_block) {
         size_t c = size >> 4;
         if (h->quick_count[c] < h->quick_cap) {
@@ -745,9 +783,17 @@ static inline void region_block_free(pm_heap_t *h, struct seg_region *r, void *p
             h->quick[c] = b;
             h->quick_count[c]++;
             h->cached_bytes += size;
+            h->st.nfree++;
+            h->st.live_blocks--;
             return;
         }
     }
+    if (__builtin_expect(!start_test(r, start_index(r, p)), 0)) {
+        misuse_not_start(h, r, p);
+        return;
+    }
+    h->st.nfree++;
+    h->st.live_blocks--;
     block_release(h, r, b, size);
 }
 
@@ -798,7 +844,7 @@ static bool block_resize(pm_heap_t *h, struct seg_region *r, struct seg_block *b
         struct seg_block *tail = blk_at(b, size);
         tail->hdr = (have - size) | SEG_BUSY;   /* a used block, then freed */
         start_set(r, tail);
-        b->hdr = size | (b->hdr & SEG_FLAGS);
+        b->hdr = size | (b->hdr & ~SEG_SIZE_MASK);
         block_release(h, r, tail, have - size);
     }
     return true;
@@ -817,6 +863,10 @@ static void *seg_realloc(pm_heap_t *h, void *p, size_t n)
         return NULL;
     }
     size_t old;
+    if (r && !start_test(r, start_index(r, p))) {
+        misuse_not_start(h, r, p);
+        return NULL;
+    }
     if (r) {
         struct seg_block *b = blk_of_payload(p);
         if (n <= h->large_threshold && block_resize(h, r, b, pm_segfit_block_size(n)))
@@ -970,6 +1020,10 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
                      !!(hdr & SEG_PREV_FREE), prev_free ? "free" : "busy");
         if (hdr & (SEG_FLAGS & ~(uint64_t)(SEG_BUSY | SEG_PREV_FREE | SEG_CACHED)))
             chk_fail(c, "block %p: unknown flags %#llx", blk_payload(b), (unsigned long long)hdr & SEG_FLAGS);
+        if ((hdr & SEG_BUSY) && (hdr & SEG_TAG_MASK) != blk_tag(b))
+            chk_fail(c, "busy block %p: header tag damaged (%#llx)", blk_payload(b), (unsigned long long)hdr);
+        if (!(hdr & SEG_BUSY) && (hdr & SEG_TAG_MASK))
+            chk_fail(c, "free block %p: stray tag bits (%#llx)", blk_payload(b), (unsigned long long)hdr);
         if (!(hdr & SEG_BUSY)) {
             if (hdr & SEG_CACHED)
                 chk_fail(c, "block %p: cached but not busy", blk_payload(b));
@@ -995,7 +1049,7 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
     }
     if ((char *)b != end)
         chk_fail(c, "region %p: blocks end at %p, not at the sentinel %p", (void *)r, (void *)b, (void *)end);
-    else if (blk_size(b) != 0 || !(b->hdr & SEG_BUSY) || !!(b->hdr & SEG_PREV_FREE) != prev_free)
+    else if ((b->hdr & ~(uint64_t)SEG_PREV_FREE) != SEG_BUSY || !!(b->hdr & SEG_PREV_FREE) != prev_free)
         chk_fail(c, "region %p: sentinel header %#llx damaged", (void *)r, (unsigned long long)b->hdr);
     uint64_t bits = 0;
     for (size_t i = 0; i < h->region_size / 16 / 64; i++)

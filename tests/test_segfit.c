@@ -705,6 +705,16 @@ static void test_misuse_recorded_and_ignored(void **state)
     assert_int_equal(stats_of(h).misuse, 7);
     pmt_check_clean(ops, h);                    /* every bad call was ignored */
     assert_int_equal(stats_of(h).live_blocks, 1);
+    /* an overrun from the block before damages c's header (its tag) */
+    unsigned char *top = (unsigned char *)(c - 8) + 7;   /* little-endian: bits 56..63 */
+    *top ^= 0x10;
+    expect_violation(h, "damaged tag");
+    ops->free(h, c);
+    assert_int_equal(s.kind, PM_MISUSE_FOREIGN_POINTER);
+    assert_string_equal(s.detail, "block header damaged");
+    assert_int_equal(s.count, 8);
+    *top ^= 0x10;
+    pmt_check_clean(ops, h);
     ops->free(h, c);
     pmt_check_clean(ops, h);
     ops->destroy(h);
@@ -717,6 +727,34 @@ static void test_misuse_recorded_and_ignored(void **state)
     ops->free(h, a);
     ops->free(h, a + 4);
     assert_int_equal(stats_of(h).misuse, 2);
+    pmt_check_clean(ops, h);
+    ops->destroy(h);
+}
+
+/* A header forged for an interior address (tag and all) passes the cheap
+ * check; the start bitmap still stops it before coalescing and realloc. */
+static void test_forged_header_stopped_by_start_bitmap(void **state)
+{
+    (void)state;
+    struct seen s = {0};
+    struct pm_config cfg = {.on_misuse = record, .misuse_ctx = &s};
+    char err[PM_ERR_LEN];
+    pm_heap_t *h = pm_backend_create("segfit,quick=0", &cfg, NULL, err);
+    assert_non_null(h);
+    char *a = ops->malloc(h, 1000);
+    char *p = a + 512;
+    *(uint64_t *)(p - 8) = pm_segfit_forge_header(p, 256) | 1;   /* busy */
+    char detail[PM_ERR_LEN];
+    snprintf(detail, sizeof detail, "not a block start (inside the block at %p)", (void *)a);
+    ops->free(h, p);
+    assert_int_equal(s.count, 1);
+    assert_int_equal(s.kind, PM_MISUSE_FOREIGN_POINTER);
+    assert_string_equal(s.detail, detail);
+    assert_null(ops->realloc(h, p, 10));
+    assert_int_equal(s.count, 2);
+    assert_string_equal(s.detail, detail);
+    pmt_check_clean(ops, h);
+    ops->free(h, a);
     pmt_check_clean(ops, h);
     ops->destroy(h);
 }
@@ -873,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_oom_table_growth),
         cmocka_unit_test(test_check_detects_damage),
         cmocka_unit_test(test_misuse_recorded_and_ignored),
+        cmocka_unit_test(test_forged_header_stopped_by_start_bitmap),
         cmocka_unit_test(test_death_double_free),
         cmocka_unit_test(test_death_foreign_pointer),
         cmocka_unit_test(test_death_misaligned_pointer),
