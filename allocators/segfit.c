@@ -1,22 +1,28 @@
 /* allocators/segfit.c — the `segfit` backend: size-segregated free lists
  * over large aligned regions, with a two-level bitmap index in the spirit of
- * TLSF (Masmano et al.), boundary tags and immediate coalescing.
+ * TLSF (Masmano et al.), boundary tags and immediate coalescing, plus
+ * bounded exact-size quick lists for small blocks.
  *
  * Entry points: pm_segfit_ops (allocator.h), pm_segfit_block_size,
- * pm_segfit_mapping, pm_segfit_info, pm_segfit_forge_header (segfit.h).
+ * pm_segfit_mapping, pm_segfit_info (segfit.h).
  *
  * LAYOUT
  *  Region: R bytes (option region=, a power of two), mapped aligned to R so
- *  that its base is p & ~(R-1). It starts with struct seg_region and a bitmap
- *  of block starts (one bit per 16 bytes: bit i set <=> a block's payload
- *  begins at base + 16 i), H bytes in all; then blocks tile
- *  [base + H + 8, base + R - 8) exactly; the last 8 bytes are a sentinel
- *  header (size 0, busy) that stops forward coalescing.
+ *  that its base is p & ~(R-1). It starts with struct seg_region and the
+ *  side map, H bytes in all; then blocks tile [base + H + 8, base + R - 8)
+ *  exactly; the last 8 bytes are a sentinel header (size 0, busy) that stops
+ *  forward coalescing.
  *  Block: an 8-byte header (size | flags) then the payload, which is
  *  16-byte aligned; sizes are multiples of 16, at least 32. A free block
  *  keeps its bin links after the header and a copy of its size in its last
  *  8 bytes (the footer), which the next block reaches through its PREV_FREE
  *  flag. So a used block costs 8 bytes of header; usable = size - 8.
+ *  Side map: one byte per 32 bytes of the region (3.1% of it). Blocks are
+ *  at least 32 bytes, so at most one payload starts in a 32-byte window; its
+ *  byte says where (bit 0: at +16) and what (bits 1..7): free, cached, used
+ *  with its size class (size / 16 + 2, up to 2000 bytes) or used and larger.
+ *  0 = no block starts there. It answers "is p a block, in which state, of
+ *  which size" without reading the block.
  *  Large: requests above `large` bytes get their own mapping with a 16-byte
  *  header (mapping size, magic), kept in a hash set keyed by address.
  *
@@ -36,15 +42,15 @@
  *  on free, onto a LIFO list of their exact size — up to `quick` blocks per
  *  class (default 64, quick=0 turns it off) — instead of being coalesced,
  *  like dlmalloc's fastbins or glibc's tcache. They stay busy in the
- *  boundary tags (flag CACHED), so neighbours do not merge with them; a
- *  malloc of the same block size takes the head. The lists are flushed
- *  (every cached block freed for real, with coalescing) before a new region
- *  is mapped and on trim(), so cached blocks never make the heap grow; at
- *  most quick * 33 blocks (~0.6 MB at 64) are held back. A flush costs one
- *  real free per cached block, each pushed once: amortized O(1) per free.
- *  The usual trade: deferred coalescing of recently freed small blocks for
- *  speed; on a shuffled 16..4096-byte workload it sometimes costs one more
- *  region (tests/test_segfit.c, fragmentation).
+ *  boundary tags, so neighbours do not merge with them; a malloc of the same
+ *  block size takes the head. The lists are flushed (every cached block
+ *  freed for real, with coalescing) before a new region is mapped and on
+ *  trim(), so cached blocks never make the heap grow; at most quick * 33
+ *  blocks (~0.6 MB at 64) are held back. A flush costs one real free per
+ *  cached block, each pushed once: amortized O(1) per free. The usual
+ *  trade: deferred coalescing of recently freed small blocks for speed; on
+ *  a shuffled 16..4096-byte workload it sometimes costs one more region
+ *  (tests/test_segfit.c, fragmentation).
  *
  * REGIONS GIVEN BACK
  *  seg_region.live counts busy bytes (used + cached). A region whose live
@@ -55,49 +61,45 @@
  *
  * MISUSE (reported through cfg->on_misuse, see allocator.h)
  *  free/realloc of p: p % 16 != 0 -> misaligned pointer; p & ~(R-1) not in
- *  the region set and p not in the large set -> foreign pointer. Else the
- *  header at p - 8 must be busy, not cached and carry its tag (bits 40..63:
- *  a hash of the block's address, top bit set). If not, the start bitmap
- *  names the misuse: not a block start and inside a free block -> double
- *  free (a stale pointer whose block was merged), inside a used block ->
- *  foreign pointer; a block start not busy, or cached -> double free; busy
- *  with a wrong tag -> foreign pointer, "block header damaged" (an overrun
- *  from the block before). The fast free costs a hash probe in the region
- *  set and the header load that free needs anyway; the start bit (one more
- *  cache miss: the bitmaps are 1/128 of the heap) is tested only before a
- *  block is coalesced and on realloc, where a forged header would spread
- *  damage. So a pointer into the middle of a block is always caught there,
- *  and on the quick-list path unless the 8 bytes before it equal the tag
- *  header of that very address (1 in 2^23 for random data, never for data
- *  with the top bit clear). A large block is unmapped on free, so a second
- *  free of it reports a foreign pointer.
+ *  the region set and p not in the large set -> foreign pointer. In a
+ *  region the side map decides, exactly: no block starts at p -> the block
+ *  holding p (the nearest entry below) is free or cached -> double free (a
+ *  stale pointer whose block was merged), used -> foreign pointer "not a
+ *  block start"; a free or cached block at p -> double free. A free that
+ *  leaves the fast path also checks the header against the side map
+ *  (busy, same size) -> foreign pointer "block header damaged" (an overrun
+ *  from the block before); the fast path does not read the header, so
+ *  such damage shows there only in check(). A large block is unmapped on
+ *  free, so a second free of it reports a foreign pointer.
  *
  * WHERE THE TIME GOES
  *  Small-object churn (pymemlab micro: 100k live blocks of 16..512 bytes,
  *  free a random one, malloc a random size) runs the quick lists about 98%
  *  of the time (1.3% of mallocs and 2.3% of frees take the slow path at
- *  quick=64): malloc is a pop, free is a probe of the region set, the
- *  header check and a push. The cost is memory, not instructions: per
- *  free+malloc pair about one cache miss on the freed block's header (and a
- *  quarter of one for the link when header and payload straddle a line).
- *  glibc, whose tcache holds 7 blocks a size, falls through to its
- *  coalescing bins far more often (cachegrind, 4M ops, 1 MiB last level:
- *  6.1M misses for segfit, 6.5M for glibc, each with ~3M of the benchmark's
- *  own; 300M vs 442M instructions). The slow path (or every call with
- *  quick=0) spends its time in cache misses on neighbours: the footer and
- *  header of both neighbours for coalescing, the two list neighbours of a
- *  free neighbour unlinked, the old head of the bin inserted into; the
- *  bitmap search itself (two ctz) is negligible, and the start bit costs
- *  one more miss (bitmaps are 1/128 of the heap). Regions cost an mmap and
- *  a page fault per page on first touch; trim() walks every bin.
+ *  quick=64). free: a probe of the region set (one hot page), the side-map
+ *  byte (the map is 1/32 of the heap: mostly an L2/L3 hit) and a push that
+ *  writes the link into the block; it never waits for the block's header,
+ *  which is usually a cache miss (the block was last touched when it was
+ *  allocated) and which glibc's free must load before it can do anything.
+ *  malloc: a pop of a block freed shortly before (still cached) and a side
+ *  byte. That is why segfit runs this benchmark in about half glibc's time;
+ *  reading the header in free instead made it only 5-10% faster than glibc
+ *  under load. The slow path (and every call with quick=0, which is ~1.5x
+ *  glibc's time here) spends its time in cache misses on neighbours: the
+ *  footer and header of both neighbours for coalescing, the two list
+ *  neighbours of a free neighbour unlinked, the old head of the bin
+ *  inserted into; the bitmap search itself (two ctz) is negligible.
+ *  Regions cost an mmap and a page fault per page on first touch; trim()
+ *  walks every bin.
  *
  * INVARIANTS (check() verifies them all)
  *  sum of block sizes in a region = R - H - 16; no two adjacent free blocks;
  *  next->PREV_FREE <=> block free, and then footer = size; each free block
- *  is in bins[bin(size)]; bitmaps as above; start bits = block starts;
- *  region.live = sum of busy block sizes; busy_bytes = sum of region.live;
- *  used_bytes = busy_bytes - cached_bytes - 8 * small live + large usable;
- *  os.mapped = R * regions + large mappings + tables + heap struct.
+ *  is in bins[bin(size)]; bitmaps as above; side map entries = block starts
+ *  with their state and size; quick list entries = blocks cached in the
+ *  side map; region.live = sum of busy block sizes; busy_bytes = sum of
+ *  region.live; used_bytes = busy_bytes - cached_bytes - 8 * small live +
+ *  large usable; os.mapped = R * regions + large mappings + tables + heap.
  */
 #include "segfit.h"
 #include "pm_assert.h"
@@ -114,11 +116,14 @@
 #define SEG_MIN_BLOCK 32u          /* header + two links + footer */
 #define SEG_BUSY 1u                /* block used or cached */
 #define SEG_PREV_FREE 2u           /* the previous block is free: footer valid */
-#define SEG_CACHED 4u              /* block in a quick list (and busy) */
 #define SEG_FLAGS 15u
-#define SEG_TAG_SHIFT 40           /* header bits 40..63: tag of a busy block */
-#define SEG_TAG_MASK (~UINT64_C(0) << SEG_TAG_SHIFT)
-#define SEG_SIZE_MASK (~SEG_TAG_MASK & ~(uint64_t)SEG_FLAGS)
+#define SEG_SIZE_MASK (~(uint64_t)SEG_FLAGS)
+/* side map codes (see struct seg_region): byte = code << 1 | half */
+#define SEG_SIDE_FREE 1u           /* a free block (in the bins) */
+#define SEG_SIDE_CACHED 2u         /* a block in a quick list */
+#define SEG_SIDE_USED_BIG 3u       /* a used block above SEG_SIDE_MAX_SIZE */
+#define SEG_SIDE_CLASS0 2u         /* used block of s bytes: code = s / 16 + 2 */
+#define SEG_SIDE_MAX_SIZE 2000u    /* largest block size with its own code (127) */
 #define SEG_FL_MAX 32              /* first-level classes */
 #define SEG_SL_MAX 64              /* second-level classes at most */
 #define SEG_QUICK_MAX_REQ ((size_t)PM_SMALL_MAX)
@@ -130,7 +135,7 @@
 #define SEG_REGION_MAX ((size_t)1 << 30)
 
 struct seg_block {
-    uint64_t hdr;               /* tag (busy) | block size in bytes | SEG_* flags */
+    uint64_t hdr;               /* block size in bytes | SEG_* flags */
     struct seg_block *next;     /* free: next in bin; cached: next in quick list */
     struct seg_block *prev;     /* free: previous in bin (NULL at the head) */
 };
@@ -139,7 +144,7 @@ struct seg_region {
     struct seg_region *next, *prev;   /* every region of the heap */
     struct seg_region *enext, *eprev; /* regions with live == 0 (empty list) */
     uint64_t live;                    /* bytes of busy blocks (used + cached) */
-    uint64_t starts[];                /* R/16 bits: block payload starts */
+    uint8_t side[];                   /* R/32 bytes: the side map */
 };
 
 struct seg_large {
@@ -158,7 +163,11 @@ _Static_assert(SEG_QUICK_MAX_BLOCK == ((SEG_QUICK_MAX_REQ + SEG_HDR + 15) & ~(si
                "quick lists cover requests up to PM_SMALL_MAX");
 _Static_assert(SEG_SL_MAX <= 64 && SEG_FL_MAX <= 64, "bitmaps are 64-bit words");
 _Static_assert(sizeof(uint64_t) == sizeof(void *), "64-bit pointers assumed by the layout");
-_Static_assert((SEG_REGION_MAX & SEG_TAG_MASK) == 0, "block sizes stay below the tag bits");
+_Static_assert(SEG_MIN_BLOCK >= 32, "at most one payload starts in a 32-byte window of the side map");
+_Static_assert((SEG_SIDE_MAX_SIZE / 16 + SEG_SIDE_CLASS0) << 1 <= 255, "side codes fit in a byte");
+_Static_assert(SEG_SIDE_MAX_SIZE / 16 + SEG_SIDE_CLASS0 > SEG_SIDE_USED_BIG &&
+               SEG_MIN_BLOCK / 16 + SEG_SIDE_CLASS0 > SEG_SIDE_USED_BIG, "class codes above the state codes");
+_Static_assert(SEG_QUICK_MAX_BLOCK <= SEG_SIDE_MAX_SIZE, "quick-list sizes have their own side code");
 
 /* An open-addressing hash set of addresses (0 = empty slot), linear probing
  * with backward-shift deletion; its table is mapped through the OS layer.
@@ -184,7 +193,7 @@ struct pm_heap {
     struct pm_stats st;                           /* counters (mapped etc. filled by stats) */
     /* geometry and options */
     size_t region_size;         /* R, bytes */
-    size_t region_hdr;          /* H, bytes: struct + start bitmap, 16-multiple */
+    size_t region_hdr;          /* H, bytes: struct + side map, 16-multiple */
     size_t max_block;           /* R - H - 16: the block of an empty region */
     size_t large_threshold;     /* requests above it are mapped directly */
     size_t release_keep;        /* bytes of empty regions kept before unmapping */
@@ -213,14 +222,6 @@ struct pm_heap {
 
 static inline size_t blk_size(const struct seg_block *b) { return (size_t)(b->hdr & SEG_SIZE_MASK); }
 
-/* The tag a busy block's header carries: 23 bits of a hash of its address
- * and bit 63 set, so that the 8 bytes before an interior pointer (user data)
- * pass for a header only by a 1 in 2^23 chance, and never if their top bit
- * is clear (small integers, pointers). */
-static inline uint64_t blk_tag(const struct seg_block *b)
-{
-    return (((uint64_t)(uintptr_t)b >> 4) * UINT64_C(0x9E3779B97F4A7C15) & SEG_TAG_MASK) | (UINT64_C(1) << 63);
-}
 static inline struct seg_block *blk_at(void *p, size_t off) { return (struct seg_block *)((char *)p + off); }
 static inline uint64_t *blk_footer(struct seg_block *b, size_t size) { return (uint64_t *)((char *)b + size - 8); }
 static inline void *blk_payload(struct seg_block *b) { return (char *)b + SEG_HDR; }
@@ -231,26 +232,37 @@ static inline struct seg_region *region_of_block(const pm_heap_t *h, const void 
     return (struct seg_region *)((uintptr_t)b & h->region_mask);
 }
 
-static inline size_t start_index(const struct seg_region *r, const void *payload)
+/* Side map: one byte per 32-byte window of the region, describing the block
+ * whose payload starts in that window (at most one: blocks are >= 32 bytes).
+ * 0: none; else code << 1 | half, half = payload at window + 16. */
+static inline size_t side_index(const struct seg_region *r, const void *payload)
 {
-    return (size_t)((uintptr_t)payload - (uintptr_t)r) >> 4;
+    return (size_t)((uintptr_t)payload - (uintptr_t)r) >> 5;
 }
 
-static inline bool start_test(const struct seg_region *r, size_t i)
+static inline unsigned side_half(const void *payload) { return (unsigned)((uintptr_t)payload >> 4) & 1; }
+
+static inline unsigned side_code_used(size_t size)
 {
-    return (r->starts[i >> 6] >> (i & 63)) & 1;
+    return size <= SEG_SIDE_MAX_SIZE ? (unsigned)(size >> 4) + SEG_SIDE_CLASS0 : SEG_SIDE_USED_BIG;
 }
 
-static inline void start_set(struct seg_region *r, struct seg_block *b)
+static inline void side_set(struct seg_region *r, struct seg_block *b, unsigned code)
 {
-    size_t i = start_index(r, blk_payload(b));
-    r->starts[i >> 6] |= UINT64_C(1) << (i & 63);
+    void *p = blk_payload(b);
+    r->side[side_index(r, p)] = (uint8_t)(code << 1 | side_half(p));
 }
 
-static inline void start_clear(struct seg_region *r, struct seg_block *b)
+static inline void side_clear(struct seg_region *r, struct seg_block *b)
 {
-    size_t i = start_index(r, blk_payload(b));
-    r->starts[i >> 6] &= ~(UINT64_C(1) << (i & 63));
+    r->side[side_index(r, blk_payload(b))] = 0;
+}
+
+/* The code of the block whose payload is p, or 0 if no payload starts at p. */
+static inline unsigned side_code(const struct seg_region *r, const void *p)
+{
+    unsigned v = r->side[side_index(r, p)];
+    return (v & 1) == side_half(p) ? v >> 1 : 0;
 }
 
 size_t pm_segfit_block_size(size_t n)
@@ -271,11 +283,6 @@ static inline void mapping(size_t s, unsigned sl_log, unsigned *fl, unsigned *sl
         *fl = l - fl_shift + 1;
         *sl = (unsigned)(s >> (l - sl_log)) ^ (1u << sl_log);
     }
-}
-
-uint64_t pm_segfit_forge_header(const void *p, size_t block_size)
-{
-    return blk_tag((const struct seg_block *)((const char *)p - SEG_HDR)) | (block_size & SEG_SIZE_MASK);
 }
 
 void pm_segfit_mapping(size_t block_size, unsigned sl_count, unsigned *fl, unsigned *sl)
@@ -488,7 +495,7 @@ static struct seg_block *region_new(pm_heap_t *h)
         errno = ENOMEM;
         return NULL;
     }
-    /* the mapping is zero-filled: links and start bits start cleared */
+    /* the mapping is zero-filled: links and side map start cleared */
     r->next = h->region_list;
     if (h->region_list)
         h->region_list->prev = r;
@@ -498,7 +505,7 @@ static struct seg_block *region_new(pm_heap_t *h)
     b->hdr = h->max_block;                          /* free, prev busy */
     *blk_footer(b, h->max_block) = h->max_block;
     region_sentinel(h, r)->hdr = SEG_BUSY | SEG_PREV_FREE;
-    start_set(r, b);
+    side_set(r, b, SEG_SIDE_FREE);
     empty_push(h, r);           /* live == 0 until block_use takes from it */
     return b;
 }
@@ -544,13 +551,14 @@ static size_t block_use(pm_heap_t *h, struct seg_region *r, struct seg_block *b,
         size_t rest_size = have - size;
         rest->hdr = rest_size;                  /* free, prev (b) busy */
         *blk_footer(rest, rest_size) = rest_size;
-        start_set(r, rest);
+        side_set(r, rest, SEG_SIDE_FREE);
         bin_insert(h, rest, rest_size);         /* next block keeps PREV_FREE */
         have = size;
     } else {
         blk_at(b, have)->hdr &= ~(uint64_t)SEG_PREV_FREE;
     }
-    b->hdr = blk_tag(b) | have | SEG_BUSY;
+    b->hdr = have | SEG_BUSY;
+    side_set(r, b, side_code_used(have));
     r->live += have;
     h->busy_bytes += have;
     return have;
@@ -567,7 +575,7 @@ static void block_release(pm_heap_t *h, struct seg_region *r, struct seg_block *
     if (!(next->hdr & SEG_BUSY)) {
         size_t ns = blk_size(next);
         bin_remove(h, next, ns);
-        start_clear(r, next);
+        side_clear(r, next);
         size += ns;
     }
     if (b->hdr & SEG_PREV_FREE) {
@@ -575,11 +583,12 @@ static void block_release(pm_heap_t *h, struct seg_region *r, struct seg_block *
         struct seg_block *prev = blk_at(b, 0 - ps);
         pm_assert_internal(blk_size(prev) == ps && !(prev->hdr & SEG_BUSY));
         bin_remove(h, prev, ps);
-        start_clear(r, b);
+        side_clear(r, b);
         b = prev;
         size += ps;
     }
     b->hdr = size;                              /* prev is busy: flags clear */
+    side_set(r, b, SEG_SIDE_FREE);
     *blk_footer(b, size) = size;
     blk_at(b, size)->hdr |= SEG_PREV_FREE;
     bin_insert(h, b, size);
@@ -594,7 +603,6 @@ static void quick_flush(pm_heap_t *h)
         struct seg_block *b = h->quick[c];
         while (b) {
             struct seg_block *next = b->next;
-            b->hdr &= ~(uint64_t)SEG_CACHED;
             block_release(h, region_of_block(h, b), b, blk_size(b));
             b = next;
         }
@@ -611,72 +619,68 @@ static void seg_misuse(pm_heap_t *h, enum pm_misuse_kind kind, const void *p, co
     pm_misuse_report(&h->cfg, &h->st.misuse, "segfit", kind, p, detail);
 }
 
-/* p (16-aligned, inside region r) is not a block start: find the block
- * holding it (nearest start bit below) and name the misuse. */
+/* No payload starts at p (16-aligned, inside region r): find the block
+ * holding p through the side map and name the misuse. */
 static void misuse_not_start(pm_heap_t *h, struct seg_region *r, const void *p)
 {
-    size_t i = start_index(r, p);
-    size_t w = i >> 6;
-    uint64_t bits = r->starts[w] & ((UINT64_C(1) << (i & 63)) - 1);
-    while (!bits && w > 0)
-        bits = r->starts[--w];
-    char detail[96];
-    if (!bits) {
+    size_t w = side_index(r, p);
+    unsigned v = r->side[w];
+    /* a block starting in p's window holds p only if it starts before it */
+    if (!(v && (v & 1) < side_half(p)))
+        for (v = 0; w > 0 && !v;)
+            v = r->side[--w];
+    if (!v) {
         seg_misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "inside the region header");
         return;
     }
-    size_t j = w * 64 + floor_log2(bits);
-    struct seg_block *b = blk_of_payload((char *)r + 16 * j);
-    if (!(b->hdr & SEG_BUSY) || (b->hdr & SEG_CACHED)) {
-        snprintf(detail, sizeof detail, "inside the free block at %p", blk_payload(b));
+    void *start = (char *)r + 32 * w + 16 * (v & 1);
+    char detail[96];
+    unsigned code = v >> 1;
+    if (code == SEG_SIDE_FREE || code == SEG_SIDE_CACHED) {
+        snprintf(detail, sizeof detail, "inside the free block at %p", start);
         seg_misuse(h, PM_MISUSE_DOUBLE_FREE, p, detail);
     } else {
-        snprintf(detail, sizeof detail, "not a block start (inside the block at %p)", blk_payload(b));
+        snprintf(detail, sizeof detail, "not a block start (inside the block at %p)", start);
         seg_misuse(h, PM_MISUSE_FOREIGN_POINTER, p, detail);
     }
 }
 
-/* The header at p - 8 (p in region r) is not a busy block's: name why. */
-static void misuse_bad_header(pm_heap_t *h, struct seg_region *r, void *p)
-{
-    uint64_t hdr = blk_of_payload(p)->hdr;
-    if (!start_test(r, start_index(r, p)))
-        misuse_not_start(h, r, p);
-    else if (!(hdr & SEG_BUSY) || (hdr & SEG_CACHED))
-        seg_misuse(h, PM_MISUSE_DOUBLE_FREE, p, "");
-    else
-        seg_misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "block header damaged");
-}
-
-/* Validates p for free/realloc. Returns its region (block at p - 8, busy,
- * not cached, tagged), or NULL with *large set if p is a large block, or
- * NULL with *large clear after reporting misuse. The start bit is the
- * caller's to test (strict) where a forged header would do harm beyond
- * one block: before coalescing and realloc. */
-static inline struct seg_region *block_validate(pm_heap_t *h, void *p, bool *large)
+/* Full validation of p for free/realloc (the fast free path does the
+ * common case itself). Returns p's region if p is a used block whose
+ * header agrees with the side map; NULL with *large set if p is a large
+ * block; NULL with *large clear after reporting misuse. */
+static struct seg_region *block_check_used(pm_heap_t *h, void *p, bool *large)
 {
     uintptr_t a = (uintptr_t)p;
     *large = false;
-    if (__builtin_expect(a & (SEG_ALIGN - 1), 0)) {
+    if (a & (SEG_ALIGN - 1)) {
         seg_misuse(h, PM_MISUSE_MISALIGNED_POINTER, p, "");
         return NULL;
     }
     struct seg_region *r = (struct seg_region *)(a & h->region_mask);
-    if (__builtin_expect(set_has(&h->regions, (uintptr_t)r), 1)) {
-        struct seg_block *b = blk_of_payload(p);
-        uint64_t hdr = b->hdr;
-        if (__builtin_expect((hdr & (SEG_TAG_MASK | SEG_BUSY | SEG_CACHED)) != (blk_tag(b) | SEG_BUSY), 0)) {
-            misuse_bad_header(h, r, p);
-            return NULL;
-        }
-        return r;
-    }
-    if (set_has(&h->larges, a)) {
-        *large = true;
+    if (!set_has(&h->regions, (uintptr_t)r)) {
+        if (set_has(&h->larges, a))
+            *large = true;
+        else
+            seg_misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "");
         return NULL;
     }
-    seg_misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "");
-    return NULL;
+    unsigned code = side_code(r, p);
+    if (code == 0) {
+        misuse_not_start(h, r, p);
+        return NULL;
+    }
+    if (code == SEG_SIDE_FREE || code == SEG_SIDE_CACHED) {
+        seg_misuse(h, PM_MISUSE_DOUBLE_FREE, p, "");
+        return NULL;
+    }
+    uint64_t hdr = blk_of_payload(p)->hdr;
+    size_t size = (size_t)(hdr & SEG_SIZE_MASK);
+    if (!(hdr & SEG_BUSY) || side_code_used(size) != code) {
+        seg_misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "block header damaged");
+        return NULL;
+    }
+    return r;
 }
 
 /* ---- large blocks ---- */
@@ -754,7 +758,7 @@ static void *seg_malloc(pm_heap_t *h, size_t n)
         if (b) {
             h->quick[c] = b->next;
             h->quick_count[c]--;
-            b->hdr &= ~(uint64_t)SEG_CACHED;
+            side_set(region_of_block(h, b), b, (unsigned)c + SEG_SIDE_CLASS0);
             h->cached_bytes -= c << 4;
             h->st.nmalloc++;
             h->st.live_blocks++;
@@ -777,27 +781,26 @@ static void *seg_calloc(pm_heap_t *h, size_t k, size_t n)
     return p;
 }
 
-/* Frees a validated region block: onto its quick list if there is room,
- * else for real, after making sure it is a block start. */
-static inline void region_block_free(pm_heap_t *h, struct seg_region *r, void *p)
+/* Puts used block b (class c = size / 16, region r) on its quick list. */
+static inline void quick_push(pm_heap_t *h, struct seg_region *r, struct seg_block *b, size_t c)
+{
+    b->next = h->quick[c];
+    h->quick[c] = b;
+    h->quick_count[c]++;
+    side_set(r, b, SEG_SIDE_CACHED);
+    h->cached_bytes += c << 4;
+    h->st.nfree++;
+    h->st.live_blocks--;
+}
+
+/* Frees a validated used region block: onto its quick list if it has one
+ * with room, else for real. */
+static void region_block_free(pm_heap_t *h, struct seg_region *r, void *p)
 {
     struct seg_block *b = blk_of_payload(p);
     size_t size = blk_size(b);
-    if (size <= h->quick_max_block) {
-        size_t c = size >> 4;
-        if (h->quick_count[c] < h->quick_cap) {
-            b->hdr |= SEG_CACHED;
-            b->next = h->quick[c];
-            h->quick[c] = b;
-            h->quick_count[c]++;
-            h->cached_bytes += size;
-            h->st.nfree++;
-            h->st.live_blocks--;
-            return;
-        }
-    }
-    if (__builtin_expect(!start_test(r, start_index(r, p)), 0)) {
-        misuse_not_start(h, r, p);
+    if (size <= h->quick_max_block && h->quick_count[size >> 4] < h->quick_cap) {
+        quick_push(h, r, b, size >> 4);
         return;
     }
     h->st.nfree++;
@@ -807,11 +810,27 @@ static inline void region_block_free(pm_heap_t *h, struct seg_region *r, void *p
 
 static void seg_free(pm_heap_t *h, void *p)
 {
+    uintptr_t a = (uintptr_t)p;
+    /* fast path: a used block whose quick list has room. The side map gives
+     * its class, so the block's header is not read (it is usually a cache
+     * miss: the block was touched last when it was allocated). */
+    if (__builtin_expect(a && !(a & (SEG_ALIGN - 1)), 1)) {
+        struct seg_region *r = (struct seg_region *)(a & h->region_mask);
+        if (__builtin_expect(set_has(&h->regions, (uintptr_t)r), 1)) {
+            unsigned code = side_code(r, p);
+            size_t c = code - SEG_SIDE_CLASS0;
+            if (__builtin_expect(code > SEG_SIDE_USED_BIG && c <= h->quick_max_block >> 4 &&
+                                 h->quick_count[c] < h->quick_cap, 1)) {
+                quick_push(h, r, blk_of_payload(p), c);
+                return;
+            }
+        }
+    }
     if (!p)
         return;
     bool large;
-    struct seg_region *r = block_validate(h, p, &large);
-    if (__builtin_expect(r != NULL, 1))
+    struct seg_region *r = block_check_used(h, p, &large);
+    if (r)
         region_block_free(h, r, p);
     else if (large)
         large_free(h, p);
@@ -841,7 +860,7 @@ static bool block_resize(pm_heap_t *h, struct seg_region *r, struct seg_block *b
             return false;
         /* absorb next, then give back the tail below */
         bin_remove(h, next, ns);
-        start_clear(r, next);
+        side_clear(r, next);
         blk_at(b, have + ns)->hdr &= ~(uint64_t)SEG_PREV_FREE;
         b->hdr += ns;
         r->live += ns;
@@ -851,10 +870,11 @@ static bool block_resize(pm_heap_t *h, struct seg_region *r, struct seg_block *b
     if (have - size >= SEG_MIN_BLOCK) {
         struct seg_block *tail = blk_at(b, size);
         tail->hdr = (have - size) | SEG_BUSY;   /* a used block, then freed */
-        start_set(r, tail);
-        b->hdr = size | (b->hdr & ~SEG_SIZE_MASK);
+        b->hdr = size | (b->hdr & SEG_FLAGS);
         block_release(h, r, tail, have - size);
+        have = size;
     }
+    side_set(r, b, side_code_used(have));
     return true;
 }
 
@@ -863,13 +883,9 @@ static void *seg_realloc(pm_heap_t *h, void *p, size_t n)
     if (!p)
         return seg_malloc(h, n);
     bool large;
-    struct seg_region *r = block_validate(h, p, &large);
+    struct seg_region *r = block_check_used(h, p, &large);
     if (!r && !large)
         return NULL;                            /* misuse reported, call ignored */
-    if (r && !start_test(r, start_index(r, p))) {
-        misuse_not_start(h, r, p);
-        return NULL;
-    }
     if (n > SIZE_MAX / 4) {
         errno = ENOMEM;
         return NULL;
@@ -1021,20 +1037,16 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
             return;             /* cannot walk on */
         }
         blocks++;
-        if (!start_test(r, start_index(r, blk_payload(b))))
-            chk_fail(c, "block %p: start bit clear", blk_payload(b));
+        unsigned code = side_code(r, blk_payload(b));
+        if (!(hdr & SEG_BUSY) ? code != SEG_SIDE_FREE : code != SEG_SIDE_CACHED && code != side_code_used(size))
+            chk_fail(c, "block %p (%s, %zu bytes): side map code %u", blk_payload(b),
+                     hdr & SEG_BUSY ? "busy" : "free", size, code);
         if (!!(hdr & SEG_PREV_FREE) != prev_free)
             chk_fail(c, "block %p: PREV_FREE flag %d but previous block is %s", blk_payload(b),
                      !!(hdr & SEG_PREV_FREE), prev_free ? "free" : "busy");
-        if (hdr & (SEG_FLAGS & ~(uint64_t)(SEG_BUSY | SEG_PREV_FREE | SEG_CACHED)))
+        if (hdr & (SEG_FLAGS & ~(uint64_t)(SEG_BUSY | SEG_PREV_FREE)))
             chk_fail(c, "block %p: unknown flags %#llx", blk_payload(b), (unsigned long long)hdr & SEG_FLAGS);
-        if ((hdr & SEG_BUSY) && (hdr & SEG_TAG_MASK) != blk_tag(b))
-            chk_fail(c, "busy block %p: header tag damaged (%#llx)", blk_payload(b), (unsigned long long)hdr);
-        if (!(hdr & SEG_BUSY) && (hdr & SEG_TAG_MASK))
-            chk_fail(c, "free block %p: stray tag bits (%#llx)", blk_payload(b), (unsigned long long)hdr);
         if (!(hdr & SEG_BUSY)) {
-            if (hdr & SEG_CACHED)
-                chk_fail(c, "block %p: cached but not busy", blk_payload(b));
             if (*blk_footer(b, size) != size)
                 chk_fail(c, "free block %p: footer %llu != size %zu", blk_payload(b),
                          (unsigned long long)*blk_footer(b, size), size);
@@ -1044,7 +1056,7 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
             w->free_bytes += size;
         } else {
             busy += size;
-            if (hdr & SEG_CACHED) {
+            if (code == SEG_SIDE_CACHED) {
                 if (size > SEG_QUICK_MAX_BLOCK)
                     chk_fail(c, "cached block %p is too large (%zu)", blk_payload(b), size);
                 w->cached_blocks++;
@@ -1059,12 +1071,12 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
         chk_fail(c, "region %p: blocks end at %p, not at the sentinel %p", (void *)r, (void *)b, (void *)end);
     else if ((b->hdr & ~(uint64_t)SEG_PREV_FREE) != SEG_BUSY || !!(b->hdr & SEG_PREV_FREE) != prev_free)
         chk_fail(c, "region %p: sentinel header %#llx damaged", (void *)r, (unsigned long long)b->hdr);
-    uint64_t bits = 0;
-    for (size_t i = 0; i < h->region_size / 16 / 64; i++)
-        bits += (uint64_t)__builtin_popcountll(r->starts[i]);
-    if (bits != blocks)
-        chk_fail(c, "region %p: %llu start bits for %llu blocks", (void *)r,
-                 (unsigned long long)bits, (unsigned long long)blocks);
+    uint64_t marked = 0;        /* with the codes checked above: marks = starts */
+    for (size_t i = 0; i < h->region_size / 32; i++)
+        marked += r->side[i] != 0;
+    if (marked != blocks)
+        chk_fail(c, "region %p: %llu side map entries for %llu blocks", (void *)r,
+                 (unsigned long long)marked, (unsigned long long)blocks);
     if (r->live != busy)
         chk_fail(c, "region %p: live %llu != busy bytes walked %llu", (void *)r,
                  (unsigned long long)r->live, (unsigned long long)busy);
@@ -1080,7 +1092,7 @@ static bool chk_is_block(pm_heap_t *h, struct seg_block *b)
         return false;
     if (a < (uintptr_t)region_first(h, r) || a >= (uintptr_t)region_sentinel(h, r))
         return false;
-    return start_test(r, start_index(r, blk_payload(b)));
+    return side_code(r, blk_payload(b)) != 0;
 }
 
 static void chk_bins(pm_heap_t *h, struct seg_chk *c, const struct seg_walk *w)
@@ -1153,7 +1165,7 @@ static void chk_quick(pm_heap_t *h, struct seg_chk *c, const struct seg_walk *w)
                 chk_fail(c, "quick list %u entry %p is not a block of this heap", k, (void *)b);
                 return;
             }
-            if ((b->hdr & (SEG_BUSY | SEG_CACHED)) != (SEG_BUSY | SEG_CACHED))
+            if (!(b->hdr & SEG_BUSY) || side_code(region_of_block(h, b), blk_payload(b)) != SEG_SIDE_CACHED)
                 chk_fail(c, "quick list %u entry %p is not marked cached", k, blk_payload(b));
             if (blk_size(b) != (size_t)k << 4)
                 chk_fail(c, "quick list %u entry %p has size %zu", k, blk_payload(b), blk_size(b));
@@ -1268,7 +1280,7 @@ static bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
 
 static size_t region_hdr_for(size_t region)
 {
-    return pm_round_up(sizeof(struct seg_region) + region / 16 / 8, SEG_ALIGN);
+    return pm_round_up(sizeof(struct seg_region) + region / 32, SEG_ALIGN);
 }
 
 static pm_heap_t *seg_create(const struct pm_config *cfg, char err[PM_ERR_LEN])

@@ -1,8 +1,7 @@
 /* allocators/segfit.h — introspection of the `segfit` backend for tests and
  * reports (the allocator itself is used through pm_segfit_ops, allocator.h).
  *
- * Entry points: pm_segfit_block_size, pm_segfit_mapping, pm_segfit_info,
- * pm_segfit_forge_header.
+ * Entry points: pm_segfit_block_size, pm_segfit_mapping, pm_segfit_info.
  */
 #ifndef PM_SEGFIT_H
 #define PM_SEGFIT_H
@@ -19,10 +18,6 @@ size_t pm_segfit_block_size(size_t n);
  * bytes for an index with sl_count (a power of two, 1..64) subdivisions per
  * power of two. block_size: a multiple of 16, >= 32. */
 void pm_segfit_mapping(size_t block_size, unsigned sl_count, unsigned *fl, unsigned *sl);
-
-/* The header a busy block whose payload starts at p carries, flags aside
- * (tag | size): lets tests forge one to reach the start-bitmap check. */
-uint64_t pm_segfit_forge_header(const void *p, size_t block_size);
 
 /* What a heap walk would find, from the allocator's counters. */
 struct pm_segfit_info {

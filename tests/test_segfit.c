@@ -49,9 +49,9 @@ static void test_bad_options(void **state)
         {"segfit,region=lots", "segfit: bad region size 'lots' (a power of two, 64K..1G)"},
         {"segfit,large=0", "segfit: bad large threshold '0' (a size > 0)"},
         {"segfit,large=2M", "segfit: large threshold 2097152 does not fit in a region of 1048576 bytes "
-                            "(at most 1040312)"},
+                            "(at most 1015736)"},
         {"segfit,region=64K,large=64K", "segfit: large threshold 65536 does not fit in a region of 65536 "
-                                        "bytes (at most 64952)"},
+                                        "bytes (at most 63416)"},
         {"segfit,sl=0", "segfit: bad sl '0' (subdivisions: a power of two, 1..64)"},
         {"segfit,sl=24", "segfit: bad sl '24' (subdivisions: a power of two, 1..64)"},
         {"segfit,sl=128", "segfit: bad sl '128' (subdivisions: a power of two, 1..64)"},
@@ -72,7 +72,7 @@ static void test_bad_options(void **state)
     }
     /* the limits themselves are accepted */
     const char *good[] = {"segfit,region=64K", "segfit,region=1G,large=1M", "segfit,sl=1", "segfit,sl=64",
-                          "segfit,quick=0", "segfit,release=0", "segfit,region=64K,large=64952"};
+                          "segfit,quick=0", "segfit,release=0", "segfit,region=64K,large=63416"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         pm_heap_t *h = make(good[i]);
         void *p = ops->malloc(h, 100);
@@ -258,7 +258,7 @@ static void test_empty_regions_released_on_trim(void **state)
     ops->trim(h);
     assert_int_equal(stats_of(h).arenas, 1);
     size_t page = pm_os_page_size();
-    assert_true(os->decommitted - dec >= (1u << 20) - 8192 - 3 * page);
+    assert_true(os->decommitted - dec >= (1u << 20) - 32816 - 3 * page);   /* less header and side map */
     pmt_check_clean(ops, h);
     char *r = ops->malloc(h, 200000);   /* from the decommitted pages */
     assert_non_null(r);
@@ -354,9 +354,9 @@ static void test_stats_fields(void **state)
     assert_true(st.mapped_bytes > st.used_bytes + st.meta_bytes);
     assert_int_equal(st.peak_mapped_bytes, st.mapped_bytes);
     /* metadata: control structures, then per region its header (40 bytes
-     * and the 8 KiB start bitmap, 8240 in all) and 16 bytes of pad and
+     * and the 32 KiB side map, 32816 in all) and 16 bytes of pad and
      * sentinel, 8 bytes a small block, 16 a large one */
-    assert_int_equal(st.meta_bytes - s0.meta_bytes, 8240 + 16 + 4 * 8 + 2 * 16);
+    assert_int_equal(st.meta_bytes - s0.meta_bytes, 32816 + 16 + 4 * 8 + 2 * 16);
     for (int i = 0; i < 6; i++)
         ops->free(h, p[i]);
     st = stats_of(h);
@@ -407,19 +407,20 @@ static void test_realloc_in_place(void **state)
  * ~33 MB), sizes uniform in 16..4096. The figure: peak mapped (without the
  * control structures) / peak live requested bytes.
  *
- * Measured (1 MiB regions): 1.038 and 1.043 for the two seeds below with the
- * default options, 1.038 with quick=0; over seeds 1..11, 1.04..1.08 with the
- * default options and 1.04..1.07 with quick=0. The figure moves in steps of
- * one region (3% here); cached small blocks sometimes cost one region more.
+ * Measured (1 MiB regions): 1.070 and 1.075 for the two seeds below, the
+ * same with quick=0; over seeds 1..11, 1.068..1.100 with the default options
+ * (1.100: one region more, held by cached blocks) and 1.068..1.078 with
+ * quick=0; 1.101 over 2M ops. The figure moves in steps of one region (3%).
  *
- * Bound 1.10, because what the design adds on top of the live bytes is: 8
+ * Bound 1.15, because what the design adds on top of the live bytes is: 8
  * bytes of header and up to 15 of rounding per block (~0.7% at the mean of
- * 2056 bytes), the start bitmaps (0.8%), the last region partly used (up to
- * one region, 3%), and external fragmentation from good fit on random
- * sizes, which with immediate coalescing and random lifetimes stays within a
- * few percent (as Johnstone & Wilson found for good/best fit). A figure
- * above 1.10 means a real regression (missed coalescing, blocks taken from
- * the wrong bins, regions not reused), not noise: the run is deterministic. */
+ * 2056 bytes), the side map (1 byte per 32: 3.1%), the last region partly
+ * used (up to one region, 3%), and external fragmentation from good fit on
+ * random sizes, which with immediate coalescing and random lifetimes stays
+ * within a few percent (as Johnstone & Wilson found for good/best fit), plus
+ * up to one region held back by cached blocks. A figure above 1.15 means a
+ * real regression (missed coalescing, blocks taken from the wrong bins,
+ * regions not reused), not noise: the run is deterministic. */
 static double frag_run(const char *spec, unsigned seed)
 {
     enum { LIVE = 16000, OPS = 200000, MINSZ = 16, MAXSZ = 4096 };
@@ -464,9 +465,9 @@ static void test_fragmentation_bounded(void **state)
     double a = frag_run("segfit", 7), b = frag_run("segfit,quick=0", 7), c = frag_run("segfit", 99);
     print_message("segfit fragmentation (peak mapped / peak live): %.4f default, %.4f quick=0, "
                   "%.4f default seed 99\n", a, b, c);
-    assert_true(a < 1.10);
-    assert_true(b < 1.10);
-    assert_true(c < 1.10);
+    assert_true(a < 1.15);
+    assert_true(b < 1.15);
+    assert_true(c < 1.15);
 }
 
 /* ---- out of memory ---- */
@@ -705,15 +706,16 @@ static void test_misuse_recorded_and_ignored(void **state)
     assert_int_equal(stats_of(h).misuse, 7);
     pmt_check_clean(ops, h);                    /* every bad call was ignored */
     assert_int_equal(stats_of(h).live_blocks, 1);
-    /* an overrun from the block before damages c's header (its tag) */
-    unsigned char *top = (unsigned char *)(c - 8) + 7;   /* little-endian: bits 56..63 */
-    *top ^= 0x10;
-    expect_violation(h, "damaged tag");
+    /* an overrun from the block before damages c's header (its size); with
+     * quick=0 free reads the header and compares it with the side map */
+    uint64_t *ch = (uint64_t *)(c - 8);
+    *ch += 16;
+    expect_violation(h, "damaged size");
     ops->free(h, c);
     assert_int_equal(s.kind, PM_MISUSE_FOREIGN_POINTER);
     assert_string_equal(s.detail, "block header damaged");
     assert_int_equal(s.count, 8);
-    *top ^= 0x10;
+    *ch -= 16;
     pmt_check_clean(ops, h);
     ops->free(h, c);
     pmt_check_clean(ops, h);
@@ -731,32 +733,35 @@ static void test_misuse_recorded_and_ignored(void **state)
     ops->destroy(h);
 }
 
-/* A header forged for an interior address (tag and all) passes the cheap
- * check; the start bitmap still stops it before coalescing and realloc. */
-static void test_forged_header_stopped_by_start_bitmap(void **state)
+/* A valid-looking header forged before an interior pointer does not make
+ * it a block: the side map says where blocks start, on every path. */
+static void test_forged_header_caught(void **state)
 {
     (void)state;
-    struct seen s = {0};
-    struct pm_config cfg = {.on_misuse = record, .misuse_ctx = &s};
-    char err[PM_ERR_LEN];
-    pm_heap_t *h = pm_backend_create("segfit,quick=0", &cfg, NULL, err);
-    assert_non_null(h);
-    char *a = ops->malloc(h, 1000);
-    char *p = a + 512;
-    *(uint64_t *)(p - 8) = pm_segfit_forge_header(p, 256) | 1;   /* busy */
-    char detail[PM_ERR_LEN];
-    snprintf(detail, sizeof detail, "not a block start (inside the block at %p)", (void *)a);
-    ops->free(h, p);
-    assert_int_equal(s.count, 1);
-    assert_int_equal(s.kind, PM_MISUSE_FOREIGN_POINTER);
-    assert_string_equal(s.detail, detail);
-    assert_null(ops->realloc(h, p, 10));
-    assert_int_equal(s.count, 2);
-    assert_string_equal(s.detail, detail);
-    pmt_check_clean(ops, h);
-    ops->free(h, a);
-    pmt_check_clean(ops, h);
-    ops->destroy(h);
+    const char *specs[] = {"segfit", "segfit,quick=0"};
+    for (int i = 0; i < 2; i++) {
+        struct seen s = {0};
+        struct pm_config cfg = {.on_misuse = record, .misuse_ctx = &s};
+        char err[PM_ERR_LEN];
+        pm_heap_t *h = pm_backend_create(specs[i], &cfg, NULL, err);
+        assert_non_null(h);
+        char *a = ops->malloc(h, 1000);
+        char *p = a + 512;
+        *(uint64_t *)(p - 8) = 256 | 1;         /* size 256, busy */
+        char detail[PM_ERR_LEN];
+        snprintf(detail, sizeof detail, "not a block start (inside the block at %p)", (void *)a);
+        ops->free(h, p);
+        assert_int_equal(s.count, 1);
+        assert_int_equal(s.kind, PM_MISUSE_FOREIGN_POINTER);
+        assert_string_equal(s.detail, detail);
+        assert_null(ops->realloc(h, p, 10));
+        assert_int_equal(s.count, 2);
+        assert_string_equal(s.detail, detail);
+        pmt_check_clean(ops, h);
+        ops->free(h, a);
+        pmt_check_clean(ops, h);
+        ops->destroy(h);
+    }
 }
 
 /* ---- misuse: death tests ---- */
@@ -911,7 +916,7 @@ int main(void)
         cmocka_unit_test(test_oom_table_growth),
         cmocka_unit_test(test_check_detects_damage),
         cmocka_unit_test(test_misuse_recorded_and_ignored),
-        cmocka_unit_test(test_forged_header_stopped_by_start_bitmap),
+        cmocka_unit_test(test_forged_header_caught),
         cmocka_unit_test(test_death_double_free),
         cmocka_unit_test(test_death_foreign_pointer),
         cmocka_unit_test(test_death_misaligned_pointer),

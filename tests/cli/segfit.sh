@@ -19,7 +19,7 @@ expect_usage segfit,region=0 "pymemlab: segfit: bad region size '0' (a power of 
 expect_usage segfit,region=3M "pymemlab: segfit: bad region size '3M' (a power of two, 64K..1G)"
 expect_usage segfit,large=0 "pymemlab: segfit: bad large threshold '0' (a size > 0)"
 expect_usage segfit,region=1M,large=1M \
-    "pymemlab: segfit: large threshold 1048576 does not fit in a region of 1048576 bytes (at most 1040312)"
+    "pymemlab: segfit: large threshold 1048576 does not fit in a region of 1048576 bytes (at most 1015736)"
 expect_usage segfit,sl=3 "pymemlab: segfit: bad sl '3' (subdivisions: a power of two, 1..64)"
 expect_usage segfit,quick=-1 "pymemlab: segfit: bad quick '-1' (cached blocks per size, 0..4096)"
 expect_usage segfit,release=1X "pymemlab: segfit: bad release amount '1X' (a size, 0 = unmap at once)"
