@@ -22,9 +22,11 @@ extern const struct allocator_ops pm_test_badcheck_ops;
 extern const struct allocator_ops pm_test_crash_ops;
 extern const struct allocator_ops pm_test_hang_ops;
 extern const struct allocator_ops pm_buddy_ops;
+extern const struct allocator_ops pm_segfit_ops;
 
 const struct allocator_ops *const pm_backends[] = {
     &pm_pymalloc_ops,
+    &pm_segfit_ops,
     &pm_buddy_ops,
     &pm_null_ops,
     &pm_system_ops,
