@@ -49,5 +49,6 @@ int cmd_micro(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_objrun(int argc, char **argv);
 int cmd_gcbench(int argc, char **argv);
+int cmd_pyrun(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ const struct pm_command pm_commands[] = {
     {"table", cmd_table, "RESULTS.jsonl [--baseline B]", "print a comparison table from replay --json lines"},
     {"gcbench", cmd_gcbench, "--backend B [--objects N] [--json]", "time one full collection of N containers, half in unreachable 2-cycles (ns per tracked object)"},
     {"objrun", cmd_objrun, "SCRIPT --backend B [--json]", "run an object script (docs/objscript.md): collector activity and memory figures"},
+    {"pyrun", cmd_pyrun, "WORKLOAD --backend B [--scale N] [--seed S] [--reps N] [--json] [--series FILE] [--sample-every N] | --list", "run a Python-like workload (docs/workloads.md) live on a backend: time, footprint, fragmentation, retention, GC"},
     {NULL, NULL, NULL, NULL},
 };
 
