@@ -12,7 +12,7 @@
  * work (small dicts and strs made and dropped), as the process carries on.
  * The end hook comes after the quiet phase, with `keep` still alive: the
  * footprint there against the peak is the retention CPython users ask about.
- * Scale 1: 1000000 records (about 150 MB live at the peak), 1000000 quiet
+ * Scale 1: 1000000 records (about 150 MB live at the peak), 2500000 quiet
  * steps.
  */
 #include "pywl_impl.h"
@@ -23,7 +23,7 @@ static int survivors_run(pm_objspace_t *sp, const struct pywl_params *p,
     struct pywl_w wst;
     struct pywl_w *w = &wst;
     w_init(w, sp, p, 6, hooks, err);
-    uint64_t n = w_scaled(p, 1000000), quiet = w_scaled(p, 1000000);
+    uint64_t n = w_scaled(p, 1000000), quiet = w_scaled(p, 2500000);
     pm_object_t *data = w_list(w), *keep = w_list(w);
     w_phase(w, "alloc");
     for (uint64_t i = 0; i < n && !w->failed; i++) {
@@ -71,7 +71,7 @@ const struct pywl pywl_survivors = {
         "about 95% of the peak RSS stays, with pymalloc and glibc malloc alike. Measures "
         "retention under scattered survivors and the reuse of the freed space by the quiet "
         "phase.",
-    .scale_unit = "1000000 records, 1000000 quiet steps",
+    .scale_unit = "1000000 records, 2500000 quiet steps",
     .default_scale = 1.0,
     .run = survivors_run,
 };
