@@ -52,5 +52,6 @@ int cmd_objrun(int argc, char **argv);
 int cmd_gcbench(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_debugstats(int argc, char **argv);
+int cmd_pyrun(int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ const struct pm_command pm_commands[] = {
     {"objrun", cmd_objrun, "SCRIPT --backend B [--json]", "run an object script (docs/objscript.md): collector activity and memory figures"},
     {"trace", cmd_trace, "gen PATTERN [--ops N] [--live N] [--seed S] [--sizes python|uniform:MIN-MAX] [--keep-every K] [--again N] [--realloc-frac F] [--max-len N] -o OUT | convert IN OUT [--to text|binary] [--lenient] | dump TRACE [--lenient] | info TRACE [--lenient] | bench TRACE [--reps N]", "allocation traces: generate, convert binary <-> text, dump, inspect, time decoding"},
     {"debugstats", cmd_debugstats, "--backend pymalloc[,OPTS] [--exercise N | TRACE [--at-phase N]]", "pymalloc arenas/pools report in sys._debugmallocstats() layout"},
+    {"pyrun", cmd_pyrun, "WORKLOAD --backend B [--scale N] [--seed S] [--reps N] [--json] [--series FILE] [--sample-every N] | --list", "run a Python-like workload (docs/workloads.md) live on a backend: time, footprint, fragmentation, retention, GC"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -286,6 +286,18 @@ void pm_objspace_stats(const pm_objspace_t *sp, struct pm_objspace_stats *out)
     };
 }
 
+void pm_objspace_counters(const pm_objspace_t *sp, struct pm_objspace_stats *out)
+{
+    *out = (struct pm_objspace_stats){
+        .live_bytes = sp->live_bytes,
+        .peak_live_bytes = sp->peak_live_bytes,
+        .live_blocks = sp->live_blocks,
+        .requests = sp->requests,
+        .failed_requests = sp->failed_requests,
+        .objects_alive = sp->objects_alive,
+    };
+}
+
 
 /* ---- GC allocation ---- */
 

@@ -3,7 +3,8 @@
  *
  * Entry points
  *   space     pm_objspace_create / pm_objspace_destroy / pm_objspace_stats /
- *             pm_objspace_check / pm_objspace_set_hooks / pm_objspace_error
+ *             pm_objspace_counters / pm_objspace_check / pm_objspace_set_hooks /
+ *             pm_objspace_error
  *   refcounts pm_incref / pm_decref
  *   types     pm_int_new pm_int_new_bits pm_float_new pm_str_new
  *             pm_str_new_interned pm_bytes_new pm_tuple_new pm_list_new
@@ -148,6 +149,9 @@ pm_objspace_t *pm_objspace_create(const struct allocator_ops *ops, pm_heap_t *he
 uint64_t pm_objspace_destroy(pm_objspace_t *sp);
 void pm_objspace_set_hooks(pm_objspace_t *sp, const struct pm_objspace_hooks *hooks);
 void pm_objspace_stats(const pm_objspace_t *sp, struct pm_objspace_stats *out);
+/* The same in O(1), without gc_tracked (left 0, as counting it walks the
+ * collector's lists): for samplers that run every few requests. */
+void pm_objspace_counters(const pm_objspace_t *sp, struct pm_objspace_stats *out);
 /* Walks the collector's lists: link consistency, flags clear, per-list
  * counts, and that no tracked object has more references from other tracked
  * objects than its refcount. Returns the number of violations and a message

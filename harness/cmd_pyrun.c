@@ -1,0 +1,169 @@
+/* harness/cmd_pyrun.c — `pymemlab pyrun WORKLOAD --backend B [--scale N]
+ * [--seed S] [--reps N] [--json] [--series FILE] [--sample-every N]` and
+ * `pymemlab pyrun --list`: runs one Python-like workload
+ * (workloads/python/, docs/workloads.md) live on a backend and prints the
+ * metrics (README's Metrics section): first one sampled run (memory figures,
+ * the collector's counts, the series), then --reps unsampled timed runs
+ * (ns per op: median, min, max), each on a fresh backend instance.
+ *
+ * --json prints one object with the keys `replay --json` uses (`workload`
+ * in place of `trace`) plus gc_collections, gc_collected, gc_uncollectable,
+ * gc_time_ns, seed and scale (pm_pyrun_json). --series FILE writes the
+ * memory series as CSV (pm_pyrun_write_series).
+ *
+ * Exit codes: 0 ok; 1 the run failed (MemoryError, leaked blocks); 2 bad
+ * input (unknown workload or backend, bad value), with one line on stderr
+ * and no series file created.
+ */
+#include "cli.h"
+#include "pyrun.h"
+#include "python/pywl.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void pyrun_list(void)
+{
+    for (const struct pywl *const *w = pywl_all; *w; w++)
+        printf("%-10s %s\n", (*w)->name, (*w)->summary);
+}
+
+static void print_bytes(const char *label, uint64_t v)
+{
+    if (v == PM_STAT_NA)
+        printf("%-26s -\n", label);
+    else
+        printf("%-26s %llu (%.1f MiB)\n", label, (unsigned long long)v, (double)v / 1048576.0);
+}
+
+static void print_ratio(const char *label, double v)
+{
+    if (isfinite(v))
+        printf("%-26s %.3f\n", label, v);
+    else
+        printf("%-26s -\n", label);
+}
+
+static void print_text(const struct pm_pyrun_result *r)
+{
+    printf("pyrun %s on %s (scale %g, seed %llu)\n", r->workload, r->backend, r->scale,
+           (unsigned long long)r->seed);
+    printf("%-26s %llu\n", "ops", (unsigned long long)r->ops);
+    printf("%-26s %.2f (min %.2f, max %.2f; %u reps)\n", "ns_per_op", r->ns_per_op,
+           r->ns_per_op_min, r->ns_per_op_max, r->reps);
+    print_bytes("peak_live_bytes", r->peak_live_bytes);
+    print_bytes("final_live_bytes", r->final_live_bytes);
+    print_bytes("peak_footprint_bytes", r->peak_footprint_bytes);
+    print_bytes("final_footprint_bytes", r->final_footprint_bytes);
+    print_ratio("frag4", r->frag4);
+    print_ratio("frag3", r->frag3);
+    print_ratio("frag_at_peak_live", r->frag_at_peak_live);
+    print_ratio("retention", r->retention);
+    print_ratio("retention_trimmed", r->retention_trimmed);
+    print_bytes("backend_peak_mapped_bytes", r->backend_peak_mapped_bytes);
+    printf("%-26s %llu (collected %llu, uncollectable %llu), %.3f ms\n", "gc_collections",
+           (unsigned long long)r->gc_collections, (unsigned long long)r->gc_collected,
+           (unsigned long long)r->gc_uncollectable, (double)r->gc_time_ns / 1e6);
+    printf("%-26s", "phases");
+    for (size_t i = 0; i < r->nphases; i++)
+        printf(" %s@%llu", r->phases[i].name, (unsigned long long)r->phases[i].op);
+    printf("\n%-26s %zu samples, every %llu ops\n", "series", r->nseries,
+           (unsigned long long)r->sample_every);
+}
+
+int cmd_pyrun(int argc, char **argv)
+{
+    const char *backend = NULL, *series = NULL;
+    double scale = -1;
+    uint64_t seed = 1, every = 0;
+    unsigned reps = 3;
+    int json = 0, list = 0;
+    static const struct option lo[] = {
+        {"backend", required_argument, 0, 'b'}, {"scale", required_argument, 0, 'n'},
+        {"seed", required_argument, 0, 's'},    {"reps", required_argument, 0, 'r'},
+        {"json", no_argument, 0, 'j'},          {"series", required_argument, 0, 'o'},
+        {"sample-every", required_argument, 0, 'e'}, {"list", no_argument, 0, 'l'},
+        {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+        switch (c) {
+        case 'b': backend = optarg; break;
+        case 'n': scale = pm_arg_double("--scale", optarg, PYWL_SCALE_MIN, PYWL_SCALE_MAX); break;
+        case 's': seed = pm_arg_count("--seed", optarg, 0, UINT64_MAX); break;
+        case 'r': reps = (unsigned)pm_arg_count("--reps", optarg, 1, 1000); break;
+        case 'j': json = 1; break;
+        case 'o': series = optarg; break;
+        case 'e': every = pm_arg_count("--sample-every", optarg, 1, UINT64_C(1) << 40); break;
+        case 'l': list = 1; break;
+        default: pm_bad_option("pyrun", c, argv);
+        }
+    }
+    if (list) {
+        if (optind < argc)
+            pm_usage_error("pyrun: --list takes no workload ('%s')", argv[optind]);
+        pyrun_list();
+        return PM_EXIT_OK;
+    }
+    if (optind >= argc)
+        pm_usage_error("pyrun: a workload is required (see 'pymemlab pyrun --list')");
+    if (optind + 1 < argc)
+        pm_usage_error("pyrun: unexpected argument '%s'", argv[optind + 1]);
+    const char *workload = argv[optind];
+    const struct pywl *wl = pywl_find(workload);
+    if (!wl) {
+        char names[200];
+        pywl_names(names, sizeof names);
+        pm_usage_error("pyrun: unknown workload '%s' (known: %s)", workload, names);
+    }
+    if (!backend)
+        pm_usage_error("pyrun: --backend is required (see 'pymemlab backends')");
+    if (scale < 0)
+        scale = wl->default_scale;
+
+    struct pm_pyrun_opts opts = {.sample_every = every, .reps = reps,
+                                 .on_misuse = pm_cli_misuse_abort};
+    char err[PM_ERR_LEN];
+    int rc = pm_pyrun_check(workload, backend, scale, seed, &opts, err);
+    if (rc)
+        pm_usage_error("%s", err);
+    FILE *sf = NULL;
+    if (series && !(sf = fopen(series, "w")))
+        pm_usage_error("pyrun: cannot write the series file '%s'", series);
+
+    struct pm_pyrun_result res = {0};
+    rc = pm_pyrun_measure(workload, backend, scale, seed, &opts, &res, err);
+    if (!rc)
+        rc = pm_pyrun_time(workload, backend, scale, seed, &opts, &res, err);
+    if (!rc && sf && pm_pyrun_write_series(sf, &res, err))
+        rc = PM_PYRUN_FAIL;
+    if (sf && fclose(sf) && !rc) {
+        rc = PM_PYRUN_FAIL;
+        snprintf(err, sizeof err, "pyrun: cannot write the series file '%s'", series);
+    }
+    if (rc) {
+        if (sf)
+            unlink(series);
+        pm_pyrun_result_free(&res);
+        if (rc == PM_PYRUN_USAGE)
+            pm_usage_error("%s", err);
+        pm_run_error("%s", err);
+    }
+    if (json) {
+        cJSON *o = pm_pyrun_json(&res);
+        char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+        if (!s)
+            pm_run_error("pyrun: out of memory writing JSON");
+        printf("%s\n", s);
+        cJSON_free(s);
+        cJSON_Delete(o);
+    } else {
+        print_text(&res);
+    }
+    pm_pyrun_result_free(&res);
+    return PM_EXIT_OK;
+}

@@ -1,0 +1,155 @@
+/* harness/pyrun.h — one Python-like workload (workloads/python/pywl.h) run
+ * live on a backend, with the metrics of harness/metrics.h and README.
+ *
+ * Entry points
+ *   pm_pyrun_check         validates workload, backend spec and scale (no run)
+ *   pm_pyrun_measure       one sampled run: memory figures, GC figures, series
+ *   pm_pyrun_time          unsampled timed runs: ns_per_op (median, min, max)
+ *   pm_pyrun_json          the result as one cJSON object (replay's keys)
+ *   pm_pyrun_write_series  the series as CSV
+ *   pm_pyrun_result_free   frees the series
+ *
+ * Each run: a fresh backend instance, an object space over it (config seed
+ * = the workload seed), the workload, the space destroyed (a block left
+ * over is a failure: the workload leaked), the backend destroyed.
+ *
+ * The measured run. The baseline B is the process's anonymous RSS after the
+ * backend is created and the series buffer is touched, before the space is
+ * created; F(t) = max(0, RSS(t) - B), L(t) = the space's live requested
+ * bytes, M(t) = bytes the backend mapped through the OS layer (own backends;
+ * PM_STAT_NA otherwise), t = op = requests the space made since its
+ * creation. Samples: every `sample_every` ops (checked at each sampling
+ * hook call of the workload), at every phase mark, at the hook call where L
+ * is the largest seen (read at most every sample_every/8 ops while L keeps
+ * growing: t_L is that call), and at the end hook (F(T), L(T)). At the end
+ * hook, after F(T): the collector's counts are taken, then a full
+ * collection and the backend's trim() run and F is read again
+ * (retention_trimmed); then the workload tears its state down.
+ * peak_live_bytes is the space's exact peak up to the end hook.
+ *
+ * Processes: the footprint is the whole process's. Call pm_pyrun_measure in
+ * a fresh process (a forked child) before anything else has used the heap
+ * of a global backend (system, tcmalloc, cpython): memory freed by an
+ * earlier run stays in the process and hides the next run's growth.
+ * pm_pyrun_time may follow in the same process.
+ *
+ * A result starts zero-initialised (struct pm_pyrun_result r = {0}); measure
+ * and time fill their parts of it, in either order; pm_pyrun_result_free
+ * releases the series.
+ *
+ * Library-style: never prints, never exits. Return codes: PM_PYRUN_OK,
+ * PM_PYRUN_USAGE (bad input: unknown workload with the known names, unknown
+ * or unavailable backend, bad option, scale out of range), PM_PYRUN_FAIL
+ * (the run failed: MemoryError, leaked blocks); err[PM_ERR_LEN] gets one line.
+ */
+#ifndef PM_PYRUN_H
+#define PM_PYRUN_H
+
+#include "allocator.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct cJSON;
+
+enum { PM_PYRUN_OK = 0, PM_PYRUN_FAIL = 1, PM_PYRUN_USAGE = 2 };
+
+#define PM_PYRUN_SERIES_CAP 4096        /* rows kept with the adaptive interval */
+#define PM_PYRUN_SERIES_CAP_FIXED (1u << 18) /* rows kept with a given interval */
+#define PM_PYRUN_FIRST_EVERY 64         /* the adaptive interval's start, ops */
+#define PM_PYRUN_MAX_PHASES 64
+
+enum pm_pyrun_mark {
+    PM_PYRUN_ROW = 0,               /* a regular sample */
+    PM_PYRUN_PHASE,                 /* a phase starts here (phase = its index) */
+    PM_PYRUN_PEAK_LIVE,             /* t_L: the sample at the largest L seen */
+    PM_PYRUN_END,                   /* t = T, the end hook */
+};
+
+struct pm_pyrun_sample {
+    uint64_t op;                    /* requests since the space was created */
+    uint64_t live_bytes;            /* L(op) */
+    uint64_t footprint_bytes;       /* F(op) */
+    uint64_t mapped_bytes;          /* M(op), PM_STAT_NA if the backend cannot say */
+    uint16_t mark;                  /* enum pm_pyrun_mark */
+    uint16_t phase;                 /* index into phases[] when mark == PM_PYRUN_PHASE */
+};
+
+struct pm_pyrun_phase {
+    uint64_t op;                    /* where it starts */
+    const char *name;               /* static, from the workload */
+};
+
+struct pm_pyrun_opts {
+    uint64_t sample_every;          /* ops between samples; 0: adaptive (start at
+                                       PM_PYRUN_FIRST_EVERY, doubled whenever the series
+                                       reaches PM_PYRUN_SERIES_CAP rows) */
+    unsigned reps;                  /* timed runs for pm_pyrun_time; 0 means 1 */
+    pm_misuse_fn on_misuse;         /* the backend's misuse handler (NULL: count) */
+    void *misuse_ctx;
+    unsigned space_flags;           /* PM_OBJ_* switches of the space */
+    /* Tests: create the backend with ops->create instead of looking the spec
+     * up (backend_spec is then only the name reported). */
+    const struct allocator_ops *ops;
+};
+
+struct pm_pyrun_result {
+    char workload[32];
+    char backend[128];              /* the spec as given */
+    double scale;
+    uint64_t seed;
+    uint64_t ops;                   /* requests the workload made (T plus its teardown) */
+    unsigned reps;                  /* timed runs (0: pm_pyrun_time not called) */
+    double ns_per_op;               /* median over reps of wall time / ops; NAN if not timed */
+    double ns_per_op_min, ns_per_op_max;
+    uint64_t peak_live_bytes;       /* max L (exact, up to the end hook) */
+    uint64_t final_live_bytes;      /* L(T) */
+    uint64_t peak_footprint_bytes;  /* max F over the samples */
+    uint64_t final_footprint_bytes; /* F(T) */
+    uint64_t trimmed_footprint_bytes; /* F after the full collection and trim() */
+    double frag4;                   /* max F / max L - 1 */
+    double frag3;                   /* F(tF) / L(tF) - 1, tF = argmax F */
+    double frag_at_peak_live;       /* F(tL) / L(tL) - 1, tL = the peak-live sample */
+    double retention;               /* F(T) / max F (NAN if max F is 0) */
+    double retention_trimmed;       /* F(after trim) / max F */
+    uint64_t backend_peak_mapped_bytes; /* PM_STAT_NA if the backend cannot say */
+    uint64_t gc_collections;        /* collections during the workload, all generations */
+    uint64_t gc_collected;          /* objects they freed */
+    uint64_t gc_uncollectable;      /* objects they found uncollectable */
+    uint64_t gc_time_ns;            /* their time: median of the timed runs, else the
+                                       measured run's */
+    uint64_t measure_wall_ns;       /* wall time of the measured run (sampling included) */
+    uint64_t sample_every;          /* the final sampling interval, ops */
+    struct pm_pyrun_sample *series; /* nseries rows in op order (malloc'd) */
+    size_t nseries;
+    struct pm_pyrun_phase phases[PM_PYRUN_MAX_PHASES];
+    size_t nphases;
+    bool measured;                  /* pm_pyrun_measure filled the memory fields */
+};
+
+int pm_pyrun_check(const char *workload, const char *backend_spec, double scale, uint64_t seed,
+                   const struct pm_pyrun_opts *opts, char err[PM_ERR_LEN]);
+/* One sampled run; fills the identity, memory, GC and series fields. */
+int pm_pyrun_measure(const char *workload, const char *backend_spec, double scale,
+                     uint64_t seed, const struct pm_pyrun_opts *opts,
+                     struct pm_pyrun_result *res, char err[PM_ERR_LEN]);
+/* opts->reps unsampled runs; fills ops, reps, ns_per_op*, gc_time_ns (and
+ * the identity fields if the result is fresh). */
+int pm_pyrun_time(const char *workload, const char *backend_spec, double scale, uint64_t seed,
+                  const struct pm_pyrun_opts *opts, struct pm_pyrun_result *res,
+                  char err[PM_ERR_LEN]);
+/* Keys: backend, workload, ops, reps, ns_per_op, ns_per_op_min, ns_per_op_max,
+ * peak_live_bytes, final_live_bytes, peak_footprint_bytes,
+ * final_footprint_bytes, frag4, frag3, frag_at_peak_live, retention,
+ * retention_trimmed, backend_peak_mapped_bytes, gc_collections, gc_collected,
+ * gc_uncollectable, gc_time_ns, seed, scale; null where a figure is
+ * undefined or unknown. NULL if out of memory. */
+struct cJSON *pm_pyrun_json(const struct pm_pyrun_result *res);
+/* CSV: op,live_bytes,footprint_bytes,mapped_bytes,mark — mapped_bytes empty
+ * where unknown; mark empty, "phase:NAME", "peak_live" or "end". */
+int pm_pyrun_write_series(FILE *f, const struct pm_pyrun_result *res, char err[PM_ERR_LEN]);
+void pm_pyrun_result_free(struct pm_pyrun_result *res);
+
+#endif
