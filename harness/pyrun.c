@@ -243,13 +243,9 @@ static void probe_end(void *ctx)
     r->final_footprint_bytes = s.footprint_bytes;
     r->peak_live_bytes = st.peak_live_bytes;
     gc_totals(p->sp, p->gc);
-    if (p->os) {
-        r->backend_peak_mapped_bytes = p->os->peak_mapped;
-    } else if (p->ops->stats) {
-        struct pm_stats bs;
-        p->ops->stats(p->heap, &bs);
-        r->backend_peak_mapped_bytes = bs.peak_mapped_bytes;
-    }
+    /* Own backends only, as in replay: a reference's stats() is a snapshot
+     * taken now, not a peak over the run. */
+    r->backend_peak_mapped_bytes = p->os ? p->os->peak_mapped : PM_STAT_NA;
     p->end_requests = st.requests;
     p->ended = true;
     /* gc.collect() and the allocator's trim, with the long-lived state alive */
