@@ -15,6 +15,7 @@
  * malformed script ("pymemlab: FILE:LINE: <problem>").
  */
 #include "cli.h"
+#include "tee.h"
 #include "metrics.h"
 #include "pm_objscript.h"
 
@@ -99,16 +100,18 @@ static void json_string(const char *s)
 
 int cmd_objrun(int argc, char **argv)
 {
-    const char *backend = NULL;
+    const char *backend = NULL, *record = NULL;
     int json = 0;
     static const struct option lo[] = {
-        {"backend", required_argument, 0, 'b'}, {"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+        {"backend", required_argument, 0, 'b'}, {"json", no_argument, 0, 'j'},
+        {"record-trace", required_argument, 0, 'r'}, {0, 0, 0, 0}};
     int ch;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
         switch (ch) {
         case 'b': backend = optarg; break;
         case 'j': json = 1; break;
+        case 'r': record = optarg; break;
         default: pm_bad_option("objrun", ch, argv);
         }
     }
@@ -128,8 +131,23 @@ int cmd_objrun(int argc, char **argv)
     if (!sc)
         pm_usage_error("%s", err);
 
-    const struct allocator_ops *ops;
-    pm_heap_t *heap = pm_cli_backend(backend, &ops);
+    const struct allocator_ops *ops, *inner_ops;
+    pm_heap_t *inner = pm_cli_backend(backend, &inner_ops);
+    pm_heap_t *heap = inner;
+    ops = inner_ops;
+    /* --record-trace: every request of the object layer goes through a tee
+     * into a raw trace (written to OUT.tmp, renamed when complete). */
+    struct pm_trace_writer *writer = NULL;
+    if (record) {
+        writer = pm_trace_writer_open(record, err);
+        if (!writer)
+            pm_usage_error("%s", err);
+        pm_trace_writer_meta(writer, "generator", "pymemlab objrun");
+        pm_trace_writer_meta(writer, "script", path);
+        heap = pm_tee_open(inner_ops, inner, writer, PM_DOMAIN_OBJ, &ops, err);
+        if (!heap)
+            pm_run_error("objrun: %s", err);
+    }
     struct objrun_ctx ctx = {.print = !json};
     ctx.baseline = pm_rss_anon_bytes();
     pm_objspace_t *sp = pm_objspace_create(ops, heap, NULL, err);
@@ -159,7 +177,17 @@ int cmd_objrun(int argc, char **argv)
         pm_run_error("%s", err);
     pm_objscript_end(run);
     uint64_t left = pm_objspace_destroy(sp);
-    ops->destroy(heap);
+    if (writer) {
+        const char *why = pm_tee_error(heap);
+        pm_tee_close(heap);
+        if (why) {
+            pm_trace_writer_abort(writer);
+            pm_run_error("objrun: --record-trace %s: %s", record, why);
+        }
+        if (pm_trace_writer_close(writer, err))
+            pm_run_error("objrun: %s", err);
+    }
+    inner_ops->destroy(inner);
     pm_objscript_free(sc);
     if (left)
         pm_run_error("%s: %llu block(s) left in the backend after destroy", path,
