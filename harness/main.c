@@ -17,12 +17,12 @@ const struct pm_command pm_commands[] = {
      "random free-then-malloc churn micro-benchmark (ns per op)"},
     {"replay", cmd_replay,
      "TRACE --backend B [--reps N] [--json] [--check-every N] [--sample-every N] [--series FILE] "
-     "[--domain obj|mem|raw|pymalloc|all] [--touch none|pages|full]",
+     "[--domain obj|mem|raw|pymalloc|all] [--touch none|pages|full] [--lenient]",
      "replay a trace on a backend: ns/op, footprint, fragmentation, retention"},
     {"table", cmd_table, "RESULTS.jsonl [--baseline B]", "print a comparison table from replay --json lines"},
     {"gcbench", cmd_gcbench, "--backend B [--objects N] [--json]", "time one full collection of N containers, half in unreachable 2-cycles (ns per tracked object)"},
     {"objrun", cmd_objrun, "SCRIPT --backend B [--json]", "run an object script (docs/objscript.md): collector activity and memory figures"},
-    {"trace", cmd_trace, "gen PATTERN [--ops N] [--live N] [--seed S] [--sizes python|uniform:MIN-MAX] [--keep-every K] [--again N] [--realloc-frac F] [--max-len N] -o OUT | convert IN OUT [--to text|binary] [--lenient] | dump TRACE [--lenient] | info TRACE [--lenient] | bench TRACE [--reps N]", "allocation traces: generate, convert binary <-> text, dump, inspect, time decoding"},
+    {"trace", cmd_trace, "gen PATTERN [--ops N] [--live N] [--seed S] [--sizes python|uniform:MIN-MAX] [--keep-every K] [--again N] [--realloc-frac F] [--max-len N] -o OUT | convert IN OUT [--to text|binary] [--lenient] | dump TRACE [--lenient] | info TRACE [--lenient] | bench TRACE [--reps N] | record -o OUT [--python-domains|--all] -- COMMAND ARGS... | import --format mtrace LOG -o OUT | stats TRACE [--json] [--lenient]", "allocation traces: generate, convert binary <-> text, dump, inspect, time decoding, record a program, import an mtrace log, statistics"},
     {NULL, NULL, NULL, NULL},
 };
 
