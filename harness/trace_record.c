@@ -305,8 +305,9 @@ int cmd_trace_record(int argc, char **argv)
         pm_run_error("trace record: cannot rename %s to %s: %s", tmp, out, strerror(errno));
     }
 
-    fprintf(stderr, "trace record: %s: %" PRIu64 " ops, %" PRIu64 " slots, %" PRIu64 " bytes (%.2f bytes/op)%s\n",
-            out, sm.ops, slots, bytes, sm.ops ? (double)bytes / (double)sm.ops : 0.0,
+    uint64_t stream = pm_trace_stream_bytes(t);
+    fprintf(stderr, "trace record: %s: %" PRIu64 " ops, %" PRIu64 " slots, %" PRIu64 " bytes (ops %.2f bytes each)%s\n",
+            out, sm.ops, slots, bytes, sm.ops ? (double)stream / (double)sm.ops : 0.0,
             finished ? "" : ", unfinished");
     fprintf(stderr, "  ops      alloc %" PRIu64 ", calloc %" PRIu64 ", realloc %" PRIu64 ", free %" PRIu64
                     ", aligned %" PRIu64 "\n",

@@ -19,6 +19,7 @@ PROG=$(dirname "$P")/tests/record_prog
 [ -x "$PROG" ] || { echo "FAIL: $PROG is missing (build the record_prog target)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+unset PYTHONMALLOC PYTHONDEVMODE PM_RECORD_NO_HOOKS PM_RECORDER_LIB   # the defaults are under test
 cd "$tmp"
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }

@@ -729,14 +729,29 @@ static void rec_finish(const char *how)
     rec_guard = saved;
 }
 
-static void fork_prepare(void) { lock_take(); }
-static void fork_parent(void) { lock_give(); }
+/* fork: the lock is held across it (the child must not inherit it taken by
+ * another thread in the middle of an op), and the guard set, so that an
+ * atfork handler that runs after ours and allocates passes through instead
+ * of waiting for the lock this thread holds. */
+static __thread int fork_saved_guard __attribute__((tls_model("initial-exec")));
+static void fork_prepare(void)
+{
+    fork_saved_guard = rec_guard;
+    rec_guard = 1;
+    lock_take();
+}
+static void fork_parent(void)
+{
+    lock_give();
+    rec_guard = fork_saved_guard;
+}
 static void fork_child(void)
 {
     atomic_store(&rec.on, 0);   /* the child is left out */
     rec.win = NULL;             /* its copy of the shared window is not ours to touch */
     rec.fd = -1;
     lock_give();
+    rec_guard = fork_saved_guard;
 }
 
 static void hook_install(void)
