@@ -105,6 +105,7 @@ struct py_allocator {
     void *(*realloc)(void *ctx, void *ptr, size_t new_size);
     void (*free)(void *ctx, void *ptr);
 };
+_Static_assert(sizeof(struct py_allocator) == 5 * sizeof(void *), "PyMemAllocatorEx: ctx and four functions");
 enum { PY_DOMAIN_RAW = 0, PY_DOMAIN_MEM = 1, PY_DOMAIN_OBJ = 2, PY_NDOMAINS = 3 };
 typedef void (*py_get_allocator_fn)(int domain, struct py_allocator *a);
 typedef void (*py_set_allocator_fn)(int domain, struct py_allocator *a);
@@ -244,6 +245,8 @@ static void rec_fail(const char *why)
 #define MAP_CHUNK_SHIFT 20
 #define MAP_LEAF_CELLS ((size_t)1 << (MAP_CHUNK_SHIFT - MAP_UNIT_SHIFT))
 #define MAP_MAX_SLOTS (PM_TRACE_MAX_SLOTS - 1)   /* cells hold slot + 1 in 32 bits */
+_Static_assert(MAP_LEAF_CELLS * sizeof(uint32_t) == 256 * 1024, "a leaf is 256 KiB of address space for 1 MiB of heap");
+_Static_assert(MAP_MAX_SLOTS <= UINT32_MAX, "slot + 1 fits a cell");
 
 struct map_dir_entry {
     uintptr_t chunk;    /* chunk number + 1; 0 = empty */
