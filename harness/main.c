@@ -22,7 +22,7 @@ const struct pm_command pm_commands[] = {
     {"table", cmd_table, "RESULTS.jsonl [--baseline B]", "print a comparison table from replay --json lines"},
     {"gcbench", cmd_gcbench, "--backend B [--objects N] [--json]", "time one full collection of N containers, half in unreachable 2-cycles (ns per tracked object)"},
     {"objrun", cmd_objrun, "SCRIPT --backend B [--json]", "run an object script (docs/objscript.md): collector activity and memory figures"},
-    {"trace", cmd_trace, "gen PATTERN [--ops N] [--live N] [--seed S] [--sizes python|uniform:MIN-MAX] [--keep-every K] [--again N] [--realloc-frac F] [--max-len N] -o OUT | convert IN OUT [--to text|binary] [--lenient] | dump TRACE [--lenient] | info TRACE [--lenient] | bench TRACE [--reps N] | record -o OUT [--python-domains|--all] -- COMMAND ARGS... | import --format mtrace LOG -o OUT | stats TRACE [--json] [--lenient]", "allocation traces: generate, convert binary <-> text, dump, inspect, time decoding, record a program, import an mtrace log, statistics"},
+    {"trace", cmd_trace, "gen PATTERN [--ops N] [--live N] [--seed S] [--sizes python|uniform:MIN-MAX] [--keep-every K] [--again N] [--realloc-frac F] [--max-len N] -o OUT | convert IN OUT [--to text|binary] [--lenient] | dump TRACE [--lenient] | info TRACE [--lenient] | bench TRACE [--reps N] | record -o OUT [--python-domains|--all] -- COMMAND ARGS... | record --salvage OUT.tmp -o OUT | import --format mtrace LOG -o OUT | stats TRACE [--json] [--lenient]", "allocation traces: generate, convert binary <-> text, dump, inspect, time decoding, record a program, import an mtrace log, statistics"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -10,6 +10,9 @@
  * whole op, the file is checked with the trace reader, and renamed to OUT.
  * A summary goes to stderr (the command owns stdout).
  *
+ * `trace record --salvage OUT.tmp -o OUT` finishes the file of a recording
+ * whose `trace record` died too (cut after the last whole op, renamed).
+ *
  * Exit codes: 0 the command exited 0 and the trace is complete; 1 the
  * command failed or was killed (OUT still holds what it did: an unfinished
  * trace if it was killed), or nothing could be recorded; 2 bad input
@@ -184,18 +187,43 @@ static uint64_t meta_u64(struct pm_trace *t, const char *key)
     return v ? strtoull(v, NULL, 10) : 0;
 }
 
+/* `trace record --salvage OUT.tmp -o OUT`: the file of a recording whose
+ * recorder and `trace record` both died (killed together): cut after its
+ * last whole op, checked, renamed. */
+static int salvage_recording(const char *tmp, const char *out)
+{
+    char err[PM_ERR_LEN];
+    uint64_t kept, cut;
+    if (pm_recording_trim(tmp, &kept, &cut, err))
+        pm_usage_error("trace record: %s", err);
+    struct summary sm = {0};
+    struct pm_trace *t;
+    if (check_trace(tmp, &sm, &t, err))
+        pm_usage_error("trace record: %s: %s", tmp, err);
+    bool finished = pm_trace_finished(t);
+    pm_trace_close(t);
+    if (rename(tmp, out))
+        pm_run_error("trace record: cannot rename %s to %s: %s", tmp, out, strerror(errno));
+    fprintf(stderr, "trace record: %s: %" PRIu64 " ops (%s; %" PRIu64 " bytes of preallocated tail cut%s)%s\n", out,
+            sm.ops, finished ? "finished" : "unfinished", cut, sm.dropped_bytes ? ", a partial op dropped" : "",
+            finished ? "" : ": read it with --lenient");
+    return PM_EXIT_OK;
+}
+
 int cmd_trace_record(int argc, char **argv)
 {
     static const struct option lo[] = {{"output", required_argument, 0, 'o'},
                                        {"python-domains", no_argument, 0, 'p'},
                                        {"all", no_argument, 0, 'a'},
+                                       {"salvage", required_argument, 0, 's'},
                                        {0, 0, 0, 0}};
-    const char *out = NULL, *mode = NULL;
+    const char *out = NULL, *mode = NULL, *salvage = NULL;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:o:", lo, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
+        case 's': salvage = optarg; break;
         case 'p':
         case 'a':
             if (mode && strcmp(mode, c == 'p' ? "python-domains" : "all"))
@@ -208,6 +236,12 @@ int cmd_trace_record(int argc, char **argv)
     if (!out)
         pm_usage_error("trace record: -o OUT is required (trace record -o OUT [--python-domains|--all] -- COMMAND "
                        "ARGS...)");
+    if (salvage) {
+        if (optind < argc || mode)
+            pm_usage_error("trace record: --salvage takes no COMMAND and no mode (trace record --salvage "
+                           "OUT.tmp -o OUT)");
+        return salvage_recording(salvage, out);
+    }
     if (optind >= argc)
         pm_usage_error("trace record: needs a COMMAND to run (trace record -o OUT [--python-domains|--all] -- "
                        "COMMAND ARGS...)");
@@ -228,7 +262,7 @@ int cmd_trace_record(int argc, char **argv)
     if (fd < 0) {
         if (errno == EEXIST)
             pm_usage_error("trace record: %s exists (a recording in progress, or one that crashed: remove it, or "
-                           "keep its whole ops with 'trace convert --lenient')", tmp);
+                           "keep its whole ops with 'trace record --salvage %s -o OUT')", tmp, tmp);
         pm_usage_error("trace record: cannot create %s: %s", tmp, strerror(errno));
     }
     close(fd);

@@ -98,6 +98,17 @@ grep -q '"finished":false' kill.json || fail "stats --lenient: finished"
 grep -q '"ops":8333' kill.json || fail "stats --lenient: ops: $(head -c 300 kill.json)"
 grep -q "read leniently: 8333 whole ops (the recording did not finish)" kill.err || fail "stats --lenient: no note"
 "$P" replay --lenient kill.pmt --backend system --reps 1 >/dev/null 2>&1 || fail "replay --lenient kill.pmt"
+# trace record killed along with its command: OUT.tmp keeps the ops and the
+# recorder's zero-filled tail; --salvage cuts and renames it.
+"$P" trace record -o both.pmt -- "$PROG" kill 3000 2>/dev/null || true
+mv both.pmt both.pmt.tmp
+head -c 100000 /dev/zero >>both.pmt.tmp
+"$P" trace info --lenient both.pmt.tmp >/dev/null 2>&1 && fail "a zero tail read as ops"
+"$P" trace record --salvage both.pmt.tmp -o both.pmt 2>salv.log || fail "salvage: exit $?"
+grep -q "both.pmt: 5000 ops (unfinished; 100000 bytes of preallocated tail cut)" salv.log || fail "salvage: $(cat salv.log)"
+[ ! -e both.pmt.tmp ] || fail "salvage: the .tmp is still there"
+expect_error "pymemlab: trace record: no-such.tmp: cannot open: No such file or directory" \
+    "$P" trace record --salvage no-such.tmp -o x.pmt
 # A trace cut inside its last op: the lenient reader drops it, and says so
 # (the recorder's own cut, after a death mid-op, is tested in test_recorder.c).
 "$P" trace record -o kill2.pmt -- "$PROG" kill 30 2>/dev/null || true
