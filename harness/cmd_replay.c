@@ -39,7 +39,7 @@ int cmd_replay(int argc, char **argv)
         {"json", no_argument, 0, 'j'},               {"check-every", required_argument, 0, 'c'},
         {"sample-every", required_argument, 0, 's'}, {"series", required_argument, 0, 'S'},
         {"domain", required_argument, 0, 'd'},       {"touch", required_argument, 0, 't'},
-        {0, 0, 0, 0}};
+        {"lenient", no_argument, 0, 'l'},            {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
@@ -47,6 +47,7 @@ int cmd_replay(int argc, char **argv)
         case 'b': backend = optarg; break;
         case 'r': reps = pm_arg_count("--reps", optarg, 0, 1000); break;
         case 'j': json = 1; break;
+        case 'l': o.lenient = true; break;
         case 'c': o.check_every = pm_arg_count("--check-every", optarg, 1, UINT64_MAX); break;
         case 's': o.sample_every = pm_arg_count("--sample-every", optarg, 1, UINT64_MAX); break;
         case 'S': series_path = optarg; break;
@@ -82,8 +83,11 @@ int cmd_replay(int argc, char **argv)
     if (pm_trace_open(path, &t, err))
         pm_usage_error("%s", err);
     struct pm_replay_scan scan;
-    if (pm_replay_scan(t, o.domains, &scan, err))
+    if ((o.lenient ? pm_replay_scan_lenient : pm_replay_scan)(t, o.domains, &scan, err))
         pm_usage_error("%s: %s", path, err);
+    if (o.lenient && !pm_trace_finished(t))
+        fprintf(stderr, "pymemlab: note: %s: the recording did not finish: replaying its %llu whole ops\n", path,
+                (unsigned long long)pm_trace_op_count(t));
     if (scan.ops == 0)
         pm_usage_error("%s: no ops to replay%s", path,
                        o.domains ? " in the chosen domain (is the trace domain-tagged?)" : "");

@@ -7,6 +7,7 @@
  *   trace dump TRACE [--lenient]           the text form on stdout
  *   trace info TRACE [--lenient]           header, metadata, op mix, live peaks
  *   trace bench TRACE [--reps N]           decode + validate only: ns per op
+ *   trace record, import, stats            trace_record.c, trace_import.c, trace_stats.c
  *
  * Bad input (a malformed trace, a bad option) is one line
  * "pymemlab: FILE: op N at byte B: problem" (text form: "FILE:LINE: problem")
@@ -16,6 +17,7 @@
 #include "cli.h"
 #include "metrics.h"
 #include "trace.h"
+#include "trace_cmds.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -342,7 +344,8 @@ static int trace_bench(int argc, char **argv)
 int cmd_trace(int argc, char **argv)
 {
     if (argc < 2)
-        pm_usage_error("trace: needs a subcommand: gen, convert, dump, info, bench (see 'pymemlab help trace')");
+        pm_usage_error("trace: needs a subcommand: gen, convert, dump, info, bench, record, import, stats (see "
+                       "'pymemlab help trace')");
     const char *sub = argv[1];
     argc--;
     argv++;
@@ -356,5 +359,12 @@ int cmd_trace(int argc, char **argv)
         return trace_info(argc, argv);
     if (!strcmp(sub, "bench"))
         return trace_bench(argc, argv);
-    pm_usage_error("trace: unknown subcommand '%s' (known: gen, convert, dump, info, bench)", sub);
+    if (!strcmp(sub, "record"))
+        return cmd_trace_record(argc, argv);
+    if (!strcmp(sub, "import"))
+        return cmd_trace_import(argc, argv);
+    if (!strcmp(sub, "stats"))
+        return cmd_trace_stats(argc, argv);
+    pm_usage_error("trace: unknown subcommand '%s' (known: gen, convert, dump, info, bench, record, import, stats)",
+                   sub);
 }

@@ -65,8 +65,8 @@ static inline uint64_t op_bytes(const struct pm_trace_op *op)
     return op->kind == PM_OP_CALLOC ? op->size * op->arg : op->size;
 }
 
-int pm_replay_scan(struct pm_trace *t, unsigned domains, struct pm_replay_scan *out,
-                   char err[PM_ERR_LEN])
+static int replay_scan(struct pm_trace *t, unsigned domains, bool lenient, struct pm_replay_scan *out,
+                       char err[PM_ERR_LEN])
 {
     struct pm_trace_cursor c;
     struct pm_trace_op op;
@@ -76,7 +76,7 @@ int pm_replay_scan(struct pm_trace *t, unsigned domains, struct pm_replay_scan *
     uint64_t cap = 0, *size = NULL;
     memset(out, 0, sizeof *out);
     uint64_t live = 0;
-    int r = pm_trace_cursor_init(&c, t) ? -1 : 1;
+    int r = (lenient ? pm_trace_cursor_init_lenient(&c, t) : pm_trace_cursor_init(&c, t)) ? -1 : 1;
     while (r > 0 && (r = pm_trace_next(&c, &op)) > 0) {
         if (op.kind == PM_OP_PHASE || !domain_wanted(domains, op.domain))
             continue;
@@ -121,6 +121,18 @@ int pm_replay_scan(struct pm_trace *t, unsigned domains, struct pm_replay_scan *
         return -1;
     }
     return 0;
+}
+
+int pm_replay_scan(struct pm_trace *t, unsigned domains, struct pm_replay_scan *out,
+                   char err[PM_ERR_LEN])
+{
+    return replay_scan(t, domains, false, out, err);
+}
+
+int pm_replay_scan_lenient(struct pm_trace *t, unsigned domains, struct pm_replay_scan *out,
+                           char err[PM_ERR_LEN])
+{
+    return replay_scan(t, domains, true, out, err);
 }
 
 static inline void touch(char *p, uint64_t n, enum pm_touch how)
@@ -277,7 +289,7 @@ replay_loop(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
     struct pm_trace_cursor c;
     struct pm_trace_op buf[PM_REPLAY_CHUNK];
     uint64_t k = 0, live = 0, next_sample = every, elapsed = 0;
-    int r = pm_trace_cursor_init(&c, t) ? -1 : 1;
+    int r = (o->lenient ? pm_trace_cursor_init_lenient(&c, t) : pm_trace_cursor_init(&c, t)) ? -1 : 1;
     while (r > 0) {
         unsigned n = 0;
         while (n < PM_REPLAY_CHUNK && (r = pm_trace_next(&c, &buf[n])) > 0)

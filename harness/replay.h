@@ -26,6 +26,7 @@ struct pm_replay_opts {
     enum pm_touch touch;        /* what replay writes into each new block */
     unsigned domains;           /* bit mask of (1 << enum pm_domain) replayed; 0: all */
     FILE *series;               /* CSV rows (op, live, footprint, mapped) or NULL */
+    bool lenient;               /* read an unfinished or cut trace up to its last whole op */
 };
 
 struct pm_replay_scan {
@@ -54,6 +55,9 @@ struct pm_replay_result {
  * (malformed trace; err has no file name). */
 int pm_replay_scan(struct pm_trace *t, unsigned domains, struct pm_replay_scan *out,
                    char err[PM_ERR_LEN]);
+/* The same for a trace read leniently (then set opts.lenient for the runs). */
+int pm_replay_scan_lenient(struct pm_trace *t, unsigned domains, struct pm_replay_scan *out,
+                           char err[PM_ERR_LEN]);
 
 /* One sampled run on a fresh instance made from `spec`. Returns 0; 1 if the
  * backend failed (out of memory, check() violation: err names the op);

