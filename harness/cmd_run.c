@@ -255,6 +255,29 @@ static void first_line(const char *s, char *out, size_t len)
     snprintf(out, len, "%.*s", (int)(l < len - 1 ? l : len - 1), s);
 }
 
+/* A sanitizer's report in a run's stderr: the text after "ERROR: " on its
+ * first ERROR line (ASan, LSan) or the UBSan "runtime error" line; NULL if
+ * none. *deadly: ASan caught a signal (it reports, then exits 1). */
+static const char *sanitizer_report(const char *err, char *out, size_t len, bool *deadly)
+{
+    *deadly = false;
+    if (!err)
+        return NULL;
+    const char *e = strstr(err, "ERROR: AddressSanitizer: ");
+    if (!e)
+        e = strstr(err, "ERROR: LeakSanitizer: ");
+    if (e)
+        e += strlen("ERROR: ");
+    else if ((e = strstr(err, "runtime error: ")) != NULL)
+        while (e > err && e[-1] != '\n')
+            e--;
+    if (!e)
+        return NULL;
+    *deadly = strstr(err, "AddressSanitizer:DEADLYSIGNAL") != NULL;
+    first_line(e, out, len);
+    return out;
+}
+
 /* ---- helpers in a forked child, their output on a pipe ---- */
 
 typedef void (*helper_fn)(const struct cfg *c, FILE *out, void *arg);
@@ -620,7 +643,9 @@ static void slot_record(const struct cfg *c, const struct slot *s, int status,
     }
     const cJSON *e = o ? cJSON_GetObjectItemCaseSensitive(o, "error") : NULL;
     const char *fail = NULL;
-    char reason[PM_RESULT_STR];
+    char reason[PM_RESULT_STR], san[400];
+    bool deadly;
+    const char *report = sanitizer_report(s->err.p, san, sizeof san, &deadly);
     if (s->timed_out) {
         fail = "timeout";
         snprintf(reason, sizeof reason, "timeout: killed after %.0f s%s%s",
@@ -630,6 +655,10 @@ static void slot_record(const struct cfg *c, const struct slot *s, int status,
         fail = "signal";
         snprintf(reason, sizeof reason, "signal %d (SIG%s)%s%s", sig, sig_name(sig),
                  errline[0] ? ": " : "", errline);
+    } else if (report) {
+        /* under ASan a signal becomes a report and exit 1 */
+        fail = deadly ? "signal" : "sanitizer";
+        snprintf(reason, sizeof reason, "%s (sanitizer report): %s", deadly ? "signal" : "exit", report);
     } else if (e && cJSON_IsString(e)) {
         fail = "error";
         snprintf(reason, sizeof reason, "%s", e->valuestring);
@@ -824,10 +853,13 @@ static size_t run_all(const struct cfg *c, const struct run *plan, size_t nplan,
                 pm_run_error("run: wait: %s", strerror(errno));
             struct pm_result r;
             slot_record(c, s, status, &ru, &r);
-            if (strcmp(r.status, "ok"))
-                save_log(c, s);
-            else if (s->err.n)
-                save_log(c, s);
+            save_log(c, s);
+            {   /* a run killed while writing its series leaves the temporary file */
+                char id[256], tmp[PATH_MAX + 300];
+                run_id(c, &s->run, id, sizeof id);
+                snprintf(tmp, sizeof tmp, "%.3800s/series/%s.csv.tmp", c->out, id);
+                remove(tmp);
+            }
             if (pm_results_append(fd_jsonl, fd_csv, &r))
                 pm_run_error("run: cannot append to %s/results.jsonl: %s", c->out, strerror(errno));
             p.done++;
@@ -1283,6 +1315,13 @@ static void emit_jobs(const struct cfg *c, const struct run *plan, size_t n)
 
 /* ---- the command ---- */
 
+static void cfg_free(struct cfg *c)
+{
+    free(c->wanted);
+    free(c->backends);
+    pm_suite_free(&c->suite);
+}
+
 static uint64_t default_mem_limit(void)
 {
 #ifdef PM_ASAN
@@ -1437,7 +1476,7 @@ int cmd_run(int argc, char **argv)
         print_notes(&c);
         emit_jobs(&c, plan, nplan);
         free(plan);
-        pm_suite_free(&c.suite);
+        cfg_free(&c);
         return PM_EXIT_OK;
     }
     if (nplan == 0)
@@ -1581,13 +1620,13 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "pymemlab: interrupted after %zu of %zu runs; the results so far are in %s "
                         "(continue with --resume)\n", done, todo, c.out);
         cJSON_Delete(prov);
+        free(plan);
+        cfg_free(&c);
         return 128 + (int)interrupted;
     }
     summarize(&c, prov);
     cJSON_Delete(prov);
     free(plan);
-    free(c.wanted);
-    free(c.backends);
-    pm_suite_free(&c.suite);
+    cfg_free(&c);
     return PM_EXIT_OK;
 }

@@ -443,9 +443,9 @@ int pm_summary_build(const struct pm_result *in, size_t n, const char *baseline,
                 if ((size_t)wi[i] != w || (size_t)bi[i] != b)
                     continue;
                 if (!any) {
-                    snprintf(a.workload, sizeof a.workload, "%s", rows[i].workload);
-                    snprintf(a.kind, sizeof a.kind, "%s", rows[i].kind);
-                    snprintf(a.backend, sizeof a.backend, "%s", rows[i].backend);
+                    snprintf(a.workload, sizeof a.workload, "%.63s", rows[i].workload);
+                    snprintf(a.kind, sizeof a.kind, "%.7s", rows[i].kind);
+                    snprintf(a.backend, sizeof a.backend, "%.127s", rows[i].backend);
                     any = true;
                 }
                 if (!strcmp(rows[i].status, "ok"))

@@ -42,7 +42,7 @@ struct cJSON;
     X(backend, S, "backend spec")                                                             \
     X(rep, U, "repetition, 1-based")                                                          \
     X(status, S, "ok or failed")                                                              \
-    X(failure, S, "failed runs: signal, timeout, exit or error; empty when ok")               \
+    X(failure, S, "failed runs: signal, timeout, sanitizer, exit or error; empty when ok")    \
     X(ops, U, "requests in one run (allocator calls)")                                        \
     X(ns_per_op, D, "wall time of the timed run / ops (no sampling)")                         \
     X(peak_live_bytes, U, "max L: requested bytes live")                                      \

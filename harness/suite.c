@@ -344,7 +344,7 @@ static int parse_trace(struct parse *p, char **w, int nw)
     if (nw < 2)
         return fail(p, "trace: a PATH is required");
     const char *pattern = w[1];
-    char domain[16] = "all", name[PM_SUITE_NAME_MAX + 2] = "", suffix[PM_SUITE_NAME_MAX + 2] = "";
+    char domain[16] = "all", name[PM_SUITE_NAME_MAX + 1] = "", suffix[PM_SUITE_NAME_MAX + 1] = "";
     unsigned mask = 0;
     bool optional = false;
     double timeout = 0;
@@ -363,11 +363,11 @@ static int parse_trace(struct parse *p, char **w, int nw)
         } else if (!strcmp(w[i], "name")) {
             if (strlen(v) > PM_SUITE_NAME_MAX)
                 return fail(p, "name '%s' longer than %d characters", v, PM_SUITE_NAME_MAX);
-            snprintf(name, sizeof name, "%s", v);
+            snprintf(name, sizeof name, "%.*s", PM_SUITE_NAME_MAX, v);
         } else if (!strcmp(w[i], "suffix")) {
             if (strlen(v) > PM_SUITE_NAME_MAX)
                 return fail(p, "suffix '%s' longer than %d characters", v, PM_SUITE_NAME_MAX);
-            snprintf(suffix, sizeof suffix, "%s", v);
+            snprintf(suffix, sizeof suffix, "%.*s", PM_SUITE_NAME_MAX, v);
         } else if (!strcmp(w[i], "timeout")) {
             if (!parse_double(v, 0.001, 1e6, &timeout))
                 return fail(p, "bad value for timeout: '%s' (expected seconds, 0.001..1000000)", v);
@@ -413,19 +413,19 @@ static int parse_trace(struct parse *p, char **w, int nw)
         it->domains = mask;
         snprintf(it->domain, sizeof it->domain, "%s", domain);
         snprintf(it->path, sizeof it->path, "%s", g.gl_pathv[i]);
+        char base[PATH_MAX];
         if (name[0])
-            snprintf(it->name, sizeof it->name, "%s", name);
+            snprintf(base, sizeof base, "%s", name);
         else
-            trace_name(it->name, sizeof it->name, g.gl_pathv[i]);
-        if (suffix[0]) {
-            size_t l = strlen(it->name);
-            snprintf(it->name + l, sizeof it->name - l, "%s", suffix);
-            if (l + strlen(suffix) > PM_SUITE_NAME_MAX) {
-                rc = fail(p, "workload name '%s%s' longer than %d characters", it->name, suffix,
-                          PM_SUITE_NAME_MAX);
-                break;
-            }
+            trace_name(base, sizeof base, g.gl_pathv[i]);
+        if (strlen(base) + strlen(suffix) > PM_SUITE_NAME_MAX) {
+            rc = fail(p, "workload name '%.100s%s' longer than %d characters (set one with name=)",
+                      base, suffix, PM_SUITE_NAME_MAX);
+            break;
         }
+        size_t bl = strlen(base), sl = strlen(suffix);   /* bl + sl <= NAME_MAX: checked */
+        memcpy(it->name, base, bl);
+        memcpy(it->name + bl, suffix, sl + 1);
         /* the path as the suite wrote it (relative to the suite's folder) */
         const char *shown = g.gl_pathv[i];
         size_t dl = strlen(p->dir);
