@@ -7,8 +7,9 @@
  *   frag4.*, retention.*  heat maps: workload x backend
  *   latency.*             per-call latency: p50..p99 box, p99.9 whisker,
  *                         max point, per workload and backend
- *   memory-WORKLOAD.*     footprint over time, one line per backend, and
- *                         the live bytes (the same on every backend)
+ *   memory-WORKLOAD.*     footprint over time, one line per backend (null
+ *                         left out: its footprint is its ring), and the
+ *                         live bytes (the same on every backend)
  *
  * This file writes the figures' data (DIR/plots/data/) from results.jsonl
  * (the summary over reps, results.h) and runs the gnuplot scripts of
@@ -258,6 +259,9 @@ static void plot_memory(struct plot *p, const struct pm_result *rows, size_t n, 
     size_t fu = 0, tu = 0, cu = 0;
     int count = 0;
     for (size_t b = 0; b < p->s.nbackends; b++) {
+        /* null's footprint is its ring, whatever the workload: left out */
+        if (!strcmp(p->s.backends[b], "null"))
+            continue;
         const struct pm_result *pick = NULL;
         for (size_t i = 0; i < n && !pick; i++)
             if (!strcmp(rows[i].workload, workload) && !strcmp(rows[i].backend, p->s.backends[b]) &&

@@ -560,10 +560,9 @@ struct slot {
 };
 
 struct progress {
-    size_t total, done, ok, failed;
-    uint64_t t0;
-    bool tty;
-    const char *current;
+    size_t total, done, ok, failed;     /* runs */
+    uint64_t t0;                        /* ns, when the first run started */
+    bool tty;                           /* stderr is a terminal: the bar */
 };
 
 static const char *sig_name(int sig)

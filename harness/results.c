@@ -655,7 +655,18 @@ int pm_summary_write_md(const char *path, const struct pm_summary *s, const cJSO
             jstr(prov, "machine", "cpu_model"), cJSON_IsNumber(reps) ? reps->valueint : 0);
     if (cJSON_IsArray(merged))
         fprintf(f, "; merged from %d folders", cJSON_GetArraySize(merged));
-    fprintf(f, ". Provenance (build flags, machine, load, the suite text): provenance.json.\n\n");
+    fprintf(f, ". Provenance (build flags, machine, load, the suite text): provenance.json.");
+    /* the machine's load during the last session: timing figures depend on it */
+    const cJSON *sess = cJSON_GetObjectItemCaseSensitive(prov, "sessions");
+    const cJSON *last = cJSON_IsArray(sess) ? cJSON_GetArrayItem(sess, cJSON_GetArraySize(sess) - 1) : NULL;
+    const cJSON *l0 = cJSON_GetObjectItemCaseSensitive(last, "load_start");
+    const cJSON *lm = cJSON_GetObjectItemCaseSensitive(last, "load_max");
+    const cJSON *cpus = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prov, "machine"), "cpus");
+    if (cJSON_IsNumber(l0) && cJSON_IsNumber(lm) && cJSON_IsNumber(cpus))
+        fprintf(f, " Machine load during the run (1-minute load average, all processes): %.1f at "
+                   "the start, up to %.1f, on %d CPUs.", l0->valuedouble, lm->valuedouble,
+                cpus->valueint);
+    fprintf(f, "\n\n");
     fprintf(f, "Median over the ok repetitions, (min–max) when there are several. ns/op: wall "
                "time of a run without sampling / its allocator calls. × baseline: ns/op over "
                "the median ns/op of the baseline backend (marked *) on the same workload. "

@@ -4,7 +4,7 @@
 # plot) into a fresh folder, then copies into results/ what is worth
 # committing: results.csv, results.jsonl, summary.md, provenance.json, the
 # plots (PNG, SVG and their data), and the series of repetition 1 only,
-# thinned to every 8th row (rows with a mark and the last row kept), which
+# thinned to every 16th row (rows with a mark and the last row kept), which
 # is what the memory-over-time plots draw. `pymemlab plot results` redraws
 # the plots from these files.
 #
@@ -19,7 +19,7 @@ cp "$out"/results.csv "$out"/results.jsonl "$out"/summary.md "$out"/provenance.j
 cp -r "$out"/plots results.new/plots
 for f in "$out"/series/*__1.csv; do
   [ -e "$f" ] || continue
-  awk -F, 'NR == 1 || (NF >= 5 && $5 != "") || (NR - 2) % 8 == 0 { print; last = NR; next }
+  awk -F, 'NR == 1 || (NF >= 5 && $5 != "") || (NR - 2) % 16 == 0 { print; last = NR; next }
            { held = $0; heldnr = NR }
            END { if (heldnr > last) print held }' "$f" >"results.new/series/$(basename "$f")"
 done

@@ -26,7 +26,7 @@ set yrange [-0.5:NW-0.5]
 set tics scale 0
 set xlabel "backend"
 set ylabel "workload"
-set bmargin 6
+set bmargin 8
 unset key
 eval PNG
 set output ARG1.'.png'

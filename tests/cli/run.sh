@@ -174,7 +174,20 @@ expect_usage_error "pymemlab: run: $tmp/A already holds results (--resume contin
   fail "resume of a complete folder: exit $?"
 grep -q "0 to go" "$tmp/A3.err" || fail "resume of a complete folder: $(cat "$tmp/A3.err")"
 [ "$(wc -l <"$tmp/A/results.jsonl")" = "$total" ] || fail "resume of a complete folder added records"
-[ $status = 0 ] && echo "ok: another configuration refused, nothing overwritten"
+# --force continues it with the new configuration: only the new rep runs
+"$PYMEMLAB" run --suite "$tmp/slow.suite" --backends "$be" --reps 3 --resume --force --out "$tmp/A" \
+  >"$tmp/A4.out" 2>"$tmp/A4.err" || fail "resume --force: exit $?"
+[ "$(wc -l <"$tmp/A/results.jsonl")" = $((total * 3 / 2)) ] || fail "resume --force: $(wc -l <"$tmp/A/results.jsonl") records"
+python3 -c "import json,sys; p=json.load(open(sys.argv[1])); assert p['config']['reps']==3, p['config']" \
+  "$tmp/A/provenance.json" || fail "resume --force: the configuration was not replaced"
+grep -q "3/3" "$tmp/A4.out" || fail "resume --force: the summary does not count 3 reps"
+[ $status = 0 ] && echo "ok: another configuration refused, nothing overwritten; --force continues it"
+
+# ---- --jobs 2: the same runs, two at a time ----
+"$PYMEMLAB" run --suite "$tmp/slow.suite" --backends "$be" --jobs 2 --out "$tmp/J" >/dev/null 2>"$tmp/J.err" ||
+  fail "--jobs 2: exit $?"
+[ "$(records "$tmp/J")" = "$(records "$tmp/B")" ] || fail "--jobs 2: records differ"
+[ $status = 0 ] && echo "ok: --jobs 2"
 
 # ---- --emit-jobs, then merge ----
 "$PYMEMLAB" run --suite "$tiny" --backends pymalloc,system --reps 1 --emit-jobs "$tmp/jobs.txt" \
