@@ -21,6 +21,7 @@ extern const struct allocator_ops pm_debug_ops;
 extern const struct allocator_ops pm_test_badcheck_ops;
 extern const struct allocator_ops pm_test_crash_ops;
 extern const struct allocator_ops pm_test_hang_ops;
+extern const struct allocator_ops pm_test_abort_ops;
 extern const struct allocator_ops pm_buddy_ops;
 extern const struct allocator_ops pm_segfit_ops;
 
@@ -38,6 +39,7 @@ const struct allocator_ops *const pm_backends[] = {
     &pm_test_badcheck_ops,
     &pm_test_crash_ops,
     &pm_test_hang_ops,
+    &pm_test_abort_ops,
     NULL,
 };
 

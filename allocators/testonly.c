@@ -8,6 +8,9 @@
  *                           once N mallocs have been made
  *   test-crash,after=N      glibc underneath; the (N+1)-th malloc raises SIGSEGV
  *   test-hang,after=N       glibc underneath; the (N+1)-th malloc never returns
+ *   test-abort,after=N      glibc underneath; the (N+1)-th malloc reports a
+ *                           misuse (the harness' handler prints one line and
+ *                           aborts; with no handler it is counted)
  *
  * They are the only code in allocators/ that deliberately ends the process;
  * that is their purpose.
@@ -21,13 +24,15 @@
 #include <string.h>
 #include <unistd.h>
 
-enum misbehaviour { BAD_CHECK, CRASH, HANG };
+enum misbehaviour { BAD_CHECK, CRASH, HANG, ABORT };
 
 struct pm_heap {
     enum misbehaviour kind;
     uint64_t after;             /* mallocs before misbehaving */
     uint64_t nmalloc;
     uint64_t live;
+    struct pm_config cfg;       /* the misuse handler (test-abort) */
+    uint64_t misuse;
 };
 
 static pm_heap_t *t_create(enum misbehaviour kind, const char *name,
@@ -53,6 +58,7 @@ static pm_heap_t *t_create(enum misbehaviour kind, const char *name,
     }
     h->kind = kind;
     h->after = after;
+    h->cfg = *cfg;
     return h;
 }
 
@@ -68,6 +74,10 @@ static pm_heap_t *hang_create(const struct pm_config *c, char e[PM_ERR_LEN])
 {
     return t_create(HANG, "test-hang", c, e);
 }
+static pm_heap_t *abort_create(const struct pm_config *c, char e[PM_ERR_LEN])
+{
+    return t_create(ABORT, "test-abort", c, e);
+}
 
 static void t_destroy(pm_heap_t *h) { free(h); }
 
@@ -79,6 +89,9 @@ static void *t_malloc(pm_heap_t *h, size_t n)
         if (h->kind == HANG)
             for (;;)
                 pause();
+        if (h->kind == ABORT)
+            pm_misuse_report(&h->cfg, &h->misuse, "test-abort", PM_MISUSE_FOREIGN_POINTER, NULL,
+                             "deliberate misuse report (tests only)");
     }
     h->live++;
     return malloc(n ? n : 1);
@@ -120,7 +133,7 @@ static void t_stats(pm_heap_t *h, struct pm_stats *out)
     memset(out, 0xff, sizeof *out);     /* PM_STAT_NA everywhere */
     out->live_blocks = h->live;
     out->nmalloc = h->nmalloc;
-    out->misuse = 0;
+    out->misuse = h->misuse;
 }
 
 static unsigned long t_check(pm_heap_t *h, char msg[PM_ERR_LEN])
@@ -149,3 +162,4 @@ static void t_trim(pm_heap_t *h) { (void)h; }
 TEST_OPS(pm_test_badcheck_ops, "test-badcheck", "check() fails after N mallocs (tests only)", badcheck_create);
 TEST_OPS(pm_test_crash_ops, "test-crash", "SIGSEGV at malloc N+1 (tests only)", crash_create);
 TEST_OPS(pm_test_hang_ops, "test-hang", "hangs at malloc N+1 (tests only)", hang_create);
+TEST_OPS(pm_test_abort_ops, "test-abort", "reports a misuse at malloc N+1 (tests only)", abort_create);

@@ -1,5 +1,6 @@
 /* harness/cmd_pyrun.c — `pymemlab pyrun WORKLOAD --backend B [--scale N]
- * [--seed S] [--reps N] [--json] [--series FILE] [--sample-every N]` and
+ * [--seed S] [--reps N] [--json] [--series FILE] [--sample-every N]
+ * [--latency-every N]` and
  * `pymemlab pyrun --list`: runs one Python-like workload
  * (workloads/python/, docs/workloads.md) live on a backend and prints the
  * metrics (README's Metrics section): first one sampled run (memory figures,
@@ -73,13 +74,17 @@ static void print_text(const struct pm_pyrun_result *r)
         printf(" %s@%llu", r->phases[i].name, (unsigned long long)r->phases[i].op);
     printf("\n%-26s %zu samples, every %llu ops\n", "series", r->nseries,
            (unsigned long long)r->sample_every);
+    if (r->latency.samples)
+        printf("%-26s p50 %.1f  p99 %.1f  p99.9 %.1f  max %.0f (%llu samples, timer floor %.1f subtracted)\n",
+               "latency_ns", r->latency.p50_ns, r->latency.p99_ns, r->latency.p999_ns,
+               r->latency.max_ns, (unsigned long long)r->latency.samples, r->latency.floor_ns);
 }
 
 int cmd_pyrun(int argc, char **argv)
 {
     const char *backend = NULL, *series = NULL;
     double scale = -1;
-    uint64_t seed = 1, every = 0;
+    uint64_t seed = 1, every = 0, lat_every = 0;
     unsigned reps = 3;
     int json = 0, list = 0;
     static const struct option lo[] = {
@@ -87,7 +92,7 @@ int cmd_pyrun(int argc, char **argv)
         {"seed", required_argument, 0, 's'},    {"reps", required_argument, 0, 'r'},
         {"json", no_argument, 0, 'j'},          {"series", required_argument, 0, 'o'},
         {"sample-every", required_argument, 0, 'e'}, {"list", no_argument, 0, 'l'},
-        {0, 0, 0, 0}};
+        {"latency-every", required_argument, 0, 'L'}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
@@ -100,6 +105,7 @@ int cmd_pyrun(int argc, char **argv)
         case 'o': series = optarg; break;
         case 'e': every = pm_arg_count("--sample-every", optarg, 1, UINT64_C(1) << 40); break;
         case 'l': list = 1; break;
+        case 'L': lat_every = pm_arg_count("--latency-every", optarg, 1, UINT64_C(1) << 32); break;
         default: pm_bad_option("pyrun", c, argv);
         }
     }
@@ -126,7 +132,7 @@ int cmd_pyrun(int argc, char **argv)
         scale = wl->default_scale;
 
     struct pm_pyrun_opts opts = {.sample_every = every, .reps = reps,
-                                 .on_misuse = pm_cli_misuse_abort};
+                                 .on_misuse = pm_cli_misuse_abort, .latency_every = lat_every};
     char err[PM_ERR_LEN];
     int rc = pm_pyrun_check(workload, backend, scale, seed, &opts, err);
     if (rc)

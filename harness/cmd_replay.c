@@ -20,14 +20,6 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void add_u64(cJSON *o, const char *k, uint64_t v)
-{
-    if (v == PM_STAT_NA)
-        cJSON_AddNullToObject(o, k);
-    else
-        cJSON_AddNumberToObject(o, k, (double)v);
-}
-
 int cmd_replay(int argc, char **argv)
 {
     const char *backend = NULL, *series_path = NULL, *domain = "all";
@@ -39,7 +31,8 @@ int cmd_replay(int argc, char **argv)
         {"json", no_argument, 0, 'j'},               {"check-every", required_argument, 0, 'c'},
         {"sample-every", required_argument, 0, 's'}, {"series", required_argument, 0, 'S'},
         {"domain", required_argument, 0, 'd'},       {"touch", required_argument, 0, 't'},
-        {"lenient", no_argument, 0, 'l'},            {0, 0, 0, 0}};
+        {"lenient", no_argument, 0, 'l'},            {"latency-every", required_argument, 0, 'L'},
+        {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
@@ -51,6 +44,7 @@ int cmd_replay(int argc, char **argv)
         case 'c': o.check_every = pm_arg_count("--check-every", optarg, 1, UINT64_MAX); break;
         case 's': o.sample_every = pm_arg_count("--sample-every", optarg, 1, UINT64_MAX); break;
         case 'S': series_path = optarg; break;
+        case 'L': o.latency_every = pm_arg_count("--latency-every", optarg, 1, UINT64_C(1) << 32); break;
         case 'd':
             domain = optarg;
             if (!pm_replay_parse_domains(optarg, &o.domains))
@@ -117,6 +111,7 @@ int cmd_replay(int argc, char **argv)
     struct pm_replay_opts timed = o;
     timed.series = NULL;
     timed.check_every = 0;
+    timed.latency_every = 0;
     uint64_t *ns = calloc(reps ? reps : 1, sizeof *ns);
     for (uint64_t i = 0; i < reps; i++) {
         rc = pm_replay_time(t, backend, &timed, &ns[i], err);
@@ -129,34 +124,10 @@ int cmd_replay(int argc, char **argv)
     double mn = reps ? (double)ns[0] / ops_d : 0, mx = reps ? (double)ns[reps - 1] / ops_d : 0;
 
     if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "backend", backend);
-        cJSON_AddStringToObject(j, "trace", path);
-        cJSON_AddStringToObject(j, "domain", domain);
-        add_u64(j, "ops", scan.ops);
-        add_u64(j, "reps", reps);
-        if (reps) {
-            cJSON_AddNumberToObject(j, "ns_per_op", med);
-            cJSON_AddNumberToObject(j, "ns_per_op_min", mn);
-            cJSON_AddNumberToObject(j, "ns_per_op_max", mx);
-        } else {
-            cJSON_AddNullToObject(j, "ns_per_op");
-        }
-        add_u64(j, "peak_live_bytes", scan.peak_live_bytes);
-        add_u64(j, "peak_live_op", scan.peak_live_op);
-        add_u64(j, "final_live_bytes", scan.final_live_bytes);
-        add_u64(j, "peak_footprint_bytes", r.peak_footprint_bytes);
-        add_u64(j, "peak_footprint_op", r.peak_footprint_op);
-        add_u64(j, "final_footprint_bytes", r.final_footprint_bytes);
-        add_u64(j, "trimmed_footprint_bytes", r.trimmed_footprint_bytes);
-        cJSON_AddNumberToObject(j, "frag4", r.frag4);
-        cJSON_AddNumberToObject(j, "frag3", r.frag3);
-        cJSON_AddNumberToObject(j, "frag_at_peak_live", r.frag_at_peak_live);
-        cJSON_AddNumberToObject(j, "retention", r.retention);
-        cJSON_AddNumberToObject(j, "retention_trimmed", r.retention_trimmed);
-        add_u64(j, "backend_peak_mapped_bytes", r.backend_peak_mapped);
-        add_u64(j, "samples", r.samples);
-        char *s = cJSON_PrintUnformatted(j);
+        cJSON *j = pm_replay_json(backend, path, domain, &r, reps, ns);
+        char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+        if (!s)
+            pm_run_error("replay: out of memory writing JSON");
         puts(s);
         free(s);
         cJSON_Delete(j);
@@ -177,6 +148,10 @@ int cmd_replay(int argc, char **argv)
         printf("retention %.4f  retention_trimmed %.4f\n", r.retention, r.retention_trimmed);
         if (r.backend_peak_mapped != PM_STAT_NA)
             printf("backend peak mapped   %llu\n", (unsigned long long)r.backend_peak_mapped);
+        if (r.latency.samples)
+            printf("latency ns            p50 %.1f  p99 %.1f  p99.9 %.1f  max %.0f  (%llu samples, timer floor %.1f subtracted)\n",
+                   r.latency.p50_ns, r.latency.p99_ns, r.latency.p999_ns, r.latency.max_ns,
+                   (unsigned long long)r.latency.samples, r.latency.floor_ns);
     }
     free(ns);
     pm_trace_close(t);

@@ -116,6 +116,86 @@ static void gc_totals(pm_objspace_t *sp, uint64_t out[4])
     }
 }
 
+/* ---- per-request latency: a wrapper between the space and the backend ---- */
+
+struct lat_wrap {
+    const struct allocator_ops *in; /* the backend */
+    pm_heap_t *ih;
+    uint64_t k;                     /* requests seen */
+    struct pm_lat lat;
+};
+
+static inline struct lat_wrap *lw(pm_heap_t *h) { return (struct lat_wrap *)(void *)h; }
+
+/* Times the call `expr` when request k is due; `res` declared by the caller. */
+#define LW_TIMED(w, expr)                                                     \
+    do {                                                                      \
+        if (!pm_lat_due(&(w)->lat, ++(w)->k)) {                               \
+            expr;                                                             \
+        } else {                                                              \
+            uint64_t t0_ = pm_lat_ticks();                                    \
+            expr;                                                             \
+            pm_lat_add(&(w)->lat, (w)->k, pm_lat_ticks() - t0_);              \
+        }                                                                     \
+    } while (0)
+
+static void *lw_malloc(pm_heap_t *h, size_t n)
+{
+    struct lat_wrap *w = lw(h);
+    void *p;
+    LW_TIMED(w, p = w->in->malloc(w->ih, n));
+    return p;
+}
+
+static void *lw_calloc(pm_heap_t *h, size_t k, size_t n)
+{
+    struct lat_wrap *w = lw(h);
+    void *p;
+    LW_TIMED(w, p = w->in->calloc(w->ih, k, n));
+    return p;
+}
+
+static void *lw_realloc(pm_heap_t *h, void *q, size_t n)
+{
+    struct lat_wrap *w = lw(h);
+    void *p;
+    LW_TIMED(w, p = w->in->realloc(w->ih, q, n));
+    return p;
+}
+
+static void lw_free(pm_heap_t *h, void *q)
+{
+    struct lat_wrap *w = lw(h);
+    LW_TIMED(w, w->in->free(w->ih, q));
+}
+
+static void *lw_malloc_dom(pm_heap_t *h, size_t n, enum pm_domain d)
+{
+    struct lat_wrap *w = lw(h);
+    void *p;
+    LW_TIMED(w, p = w->in->malloc_dom(w->ih, n, d));
+    return p;
+}
+
+static void lw_free_dom(pm_heap_t *h, void *q, enum pm_domain d)
+{
+    struct lat_wrap *w = lw(h);
+    LW_TIMED(w, w->in->free_dom(w->ih, q, d));
+}
+
+/* The ops the space calls: the backend's, with the request entry points
+ * wrapped (the space uses nothing else). */
+static void lat_wrap_ops(struct allocator_ops *out, const struct allocator_ops *in)
+{
+    *out = *in;
+    out->malloc = lw_malloc;
+    out->calloc = lw_calloc;
+    out->realloc = lw_realloc;
+    out->free = lw_free;
+    out->malloc_dom = in->malloc_dom ? lw_malloc_dom : NULL;
+    out->free_dom = in->free_dom ? lw_free_dom : NULL;
+}
+
 /* ---- the sampled run ---- */
 
 struct probe {
@@ -295,6 +375,7 @@ static void result_reset_measure(struct pm_pyrun_result *r)
     r->frag4 = r->frag3 = r->frag_at_peak_live = r->retention = r->retention_trimmed = NAN;
     r->backend_peak_mapped_bytes = PM_STAT_NA;
     r->measured = false;
+    memset(&r->latency, 0, sizeof r->latency);
 }
 
 int pm_pyrun_measure(const char *workload, const char *backend_spec, double scale,
@@ -329,15 +410,39 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     }
     p.heap = h;
     p.os = p.ops->os ? p.ops->os(h) : NULL;
+    /* the space's view of the backend: itself, or the latency wrapper */
+    const struct allocator_ops *sp_ops = p.ops;
+    pm_heap_t *sp_heap = h;
+    struct allocator_ops wops;
+    struct lat_wrap *wrap = NULL;
+    if (o->latency_every) {
+        wrap = malloc(sizeof *wrap);    /* written now: in the baseline */
+        if (!wrap) {
+            p.ops->destroy(h);
+            free(p.rows);
+            snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the latency histogram");
+            return PM_PYRUN_FAIL;
+        }
+        wrap->in = p.ops;
+        wrap->ih = h;
+        wrap->k = 0;
+        pm_lat_init(&wrap->lat, o->latency_every);
+        lat_wrap_ops(&wops, p.ops);
+        sp_ops = &wops;
+        sp_heap = (pm_heap_t *)(void *)wrap;
+    }
     struct pm_objspace_config cfg = {.flags = o->space_flags, .seed = seed};
     pm_rss_anon_bytes();            /* opens /proc/self/statm before the baseline */
     p.baseline = pm_rss_anon_bytes();
+    if (wrap)
+        pm_lat_start(&wrap->lat);
     char serr[PM_ERR_LEN];
-    pm_objspace_t *sp = pm_objspace_create(p.ops, h, &cfg, serr);
+    pm_objspace_t *sp = pm_objspace_create(sp_ops, sp_heap, &cfg, serr);
     if (!sp) {
         run_error(err, workload, backend_spec, serr);
         p.ops->destroy(h);
         free(p.rows);
+        free(wrap);
         return PM_PYRUN_FAIL;
     }
     p.sp = sp;
@@ -357,12 +462,14 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
         close_run(sp, p.ops, h, workload, err);
         run_error(err, workload, backend_spec, werr);
         free(p.rows);
+        free(wrap);
         return PM_PYRUN_FAIL;
     }
     if (!p.ended) {                 /* a workload must call its end hook */
         close_run(sp, p.ops, h, workload, err);
         snprintf(err, PM_ERR_LEN, "%s: the workload did not mark its end", workload);
         free(p.rows);
+        free(wrap);
         return PM_PYRUN_FAIL;
     }
     res->ops = st.requests - p.req0 - p.harness_requests;
@@ -373,6 +480,11 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     if (res->reps == 0)
         res->gc_time_ns = p.gc[3];
     rc = close_run(sp, p.ops, h, workload, err);
+    if (wrap) {                     /* the teardown's requests are timed too */
+        pm_lat_stop(&wrap->lat);
+        pm_lat_summarize(&wrap->lat, &res->latency);
+        free(wrap);
+    }
     if (rc) {
         free(p.rows);
         return rc;
@@ -541,6 +653,7 @@ cJSON *pm_pyrun_json(const struct pm_pyrun_result *r)
         cJSON_AddStringToObject(o, "seed", s);
     }
     cJSON_AddNumberToObject(o, "scale", r->scale);
+    pm_lat_json(o, &r->latency);
     return o;
 }
 

@@ -18,7 +18,10 @@
  * created; F(t) = max(0, RSS(t) - B), L(t) = the space's live requested
  * bytes, M(t) = bytes the backend mapped through the OS layer (own backends;
  * PM_STAT_NA otherwise), t = op = requests the space made since its
- * creation. Samples: every `sample_every` ops (checked at each sampling
+ * creation. With opts.latency_every = N, one request in N (latency.h) is
+ * timed around the backend call, through a thin wrapper between the space
+ * and the backend (measured run only; the timed runs call the backend
+ * directly). Samples: every `sample_every` ops (checked at each sampling
  * hook call of the workload), at every phase mark, at the hook call where L
  * is the largest seen (read at most every sample_every/8 ops while L keeps
  * growing: t_L is that call), and at the end hook (F(T), L(T)). At the end
@@ -46,6 +49,7 @@
 #define PM_PYRUN_H
 
 #include "allocator.h"
+#include "latency.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -93,6 +97,7 @@ struct pm_pyrun_opts {
     /* Tests: create the backend with ops->create instead of looking the spec
      * up (backend_spec is then only the name reported). */
     const struct allocator_ops *ops;
+    uint64_t latency_every;         /* measured run: time one request in N; 0: off */
 };
 
 struct pm_pyrun_result {
@@ -127,6 +132,7 @@ struct pm_pyrun_result {
     struct pm_pyrun_phase phases[PM_PYRUN_MAX_PHASES];
     size_t nphases;
     bool measured;                  /* pm_pyrun_measure filled the memory fields */
+    struct pm_lat_summary latency;  /* samples == 0 unless opts.latency_every */
 };
 
 int pm_pyrun_check(const char *workload, const char *backend_spec, double scale, uint64_t seed,
@@ -145,7 +151,8 @@ int pm_pyrun_time(const char *workload, const char *backend_spec, double scale, 
  * final_footprint_bytes, frag4, frag3, frag_at_peak_live, retention,
  * retention_trimmed, backend_peak_mapped_bytes, gc_collections, gc_collected,
  * gc_uncollectable, gc_time_ns, seed, scale; null where a figure is
- * undefined or unknown. NULL if out of memory. */
+ * undefined or unknown; with latency samples also the lat_* keys
+ * (pm_lat_json). NULL if out of memory. */
 struct cJSON *pm_pyrun_json(const struct pm_pyrun_result *res);
 /* CSV: op,live_bytes,footprint_bytes,mapped_bytes,mark — mapped_bytes empty
  * where unknown; mark empty, "phase:NAME", "peak_live" or "end". */

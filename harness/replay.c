@@ -2,7 +2,12 @@
  *
  * One loop body serves both kinds of run; `measure` is a compile-time
  * constant in each caller, so the timed run carries no sampling, live-byte
- * bookkeeping or check() branches.
+ * bookkeeping, latency or check() branches.
+ *
+ * Latency (measured run, opts.latency_every = N): one op in N on average
+ * (latency.h) is timed around the allocator call alone — not the decoding,
+ * not the write replay makes into a new block (--touch) — and counted in a
+ * histogram allocated before the footprint baseline.
  *
  * Aligned ops: the interface has no aligned allocation, so replay emulates
  * it the way a C program over plain malloc would: allocate size + alignment,
@@ -13,6 +18,7 @@
 #include "metrics.h"
 #include "cli.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +159,7 @@ struct sampler {
     uint64_t baseline;
     struct pm_replay_result *r;
     struct pm_os *os;           /* NULL for reference backends */
+    struct pm_lat *lat;         /* per-op latency sampler, NULL: off */
 };
 
 static void sample(struct sampler *s, uint64_t opno, uint64_t live)
@@ -189,6 +196,7 @@ replay_chunk(const struct pm_trace_op *ops_buf, unsigned n, const struct allocat
     char **const base = sl->base;
     uint64_t *const size = sl->size;
     const uint64_t peak_op = measure ? smp->r->scan.peak_live_op : 0;
+    struct pm_lat *const lat = measure ? smp->lat : NULL;
     uint64_t k = *kp, live = *livep;
     const struct pm_trace_op *op = ops_buf;
     for (unsigned i = 0; i < n; i++) {
@@ -205,20 +213,27 @@ replay_chunk(const struct pm_trace_op *ops_buf, unsigned n, const struct allocat
         k++;
         char **s = &base[op->slot];
         char *p;
+        /* latency: t0 before the call, LAT_END right after it */
+        const bool timed = measure && lat && pm_lat_due(lat, k);
+        const uint64_t t0 = timed ? pm_lat_ticks() : 0;
+#define LAT_END() do { if (timed) pm_lat_add(lat, k, pm_lat_ticks() - t0); } while (0)
         switch (op->kind) {
         case PM_OP_ALLOC:
             p = ops->malloc(h, op->size);
+            LAT_END();
             if (__builtin_expect(!p, 0))
                 goto oom;
             touch(p, op->size, how);
             break;
         case PM_OP_CALLOC:
             p = ops->calloc(h, op->arg, op->size);
+            LAT_END();
             if (__builtin_expect(!p, 0))
                 goto oom;
             break;
         case PM_OP_REALLOC:
             p = ops->realloc(h, *s, op->size);
+            LAT_END();
             if (__builtin_expect(!p, 0))
                 goto oom;
             touch(p, op->size, how);
@@ -227,6 +242,7 @@ replay_chunk(const struct pm_trace_op *ops_buf, unsigned n, const struct allocat
             break;
         case PM_OP_FREE:
             ops->free(h, *s);
+            LAT_END();
             *s = NULL;
             if (measure) {
                 live -= size[op->slot];
@@ -235,6 +251,7 @@ replay_chunk(const struct pm_trace_op *ops_buf, unsigned n, const struct allocat
             goto after;
         case PM_OP_ALIGNED: {
             p = ops->malloc(h, op->size + op->arg);
+            LAT_END();
             if (__builtin_expect(!p, 0))
                 goto oom;
             char *u = (char *)(((uintptr_t)p + op->arg - 1) & ~(uintptr_t)(op->arg - 1));
@@ -244,6 +261,7 @@ replay_chunk(const struct pm_trace_op *ops_buf, unsigned n, const struct allocat
         default:
             __builtin_unreachable(); /* the cursor returns only the kinds above */
         }
+#undef LAT_END
         *s = p;
         if (measure) {
             size[op->slot] = op_bytes(op);
@@ -378,10 +396,28 @@ int pm_replay_measure(struct pm_trace *t, const char *spec, const struct pm_repl
         .r = r,
         .os = ops->os ? ops->os(h) : NULL,
     };
+    if (o->latency_every) {
+        /* allocated and written before the baseline */
+        smp.lat = malloc(sizeof *smp.lat);
+        if (!smp.lat) {
+            slots_free_all(&slots, ops, h);
+            ops->destroy(h);
+            snprintf(err, PM_ERR_LEN, "out of memory for the latency histogram");
+            return 1;
+        }
+        pm_lat_init(smp.lat, o->latency_every);
+    }
     if (o->series)
         fprintf(o->series, "op,live_bytes,footprint_bytes,mapped_bytes\n");
     smp.baseline = pm_rss_anon_bytes();
+    if (smp.lat)
+        pm_lat_start(smp.lat);
     int rc = replay_loop(t, ops, h, &slots, o, true, &smp, every, NULL, err);
+    if (smp.lat) {
+        pm_lat_stop(smp.lat);
+        pm_lat_summarize(smp.lat, &r->latency);
+        free(smp.lat);
+    }
     if (rc == 0) {
         if (ops->trim)
             ops->trim(h);
@@ -402,6 +438,53 @@ int pm_replay_measure(struct pm_trace *t, const char *spec, const struct pm_repl
     r->retention = pf > 0 ? (double)r->final_footprint_bytes / pf : 0.0;
     r->retention_trimmed = pf > 0 ? (double)r->trimmed_footprint_bytes / pf : 0.0;
     return 0;
+}
+
+static void add_u64(cJSON *o, const char *k, uint64_t v)
+{
+    if (v == PM_STAT_NA)
+        cJSON_AddNullToObject(o, k);
+    else
+        cJSON_AddNumberToObject(o, k, (double)v);
+}
+
+cJSON *pm_replay_json(const char *backend, const char *trace, const char *domain,
+                      const struct pm_replay_result *r, uint64_t reps, const uint64_t *ns)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return NULL;
+    const struct pm_replay_scan *scan = &r->scan;
+    double ops_d = (double)scan->ops;
+    cJSON_AddStringToObject(j, "backend", backend);
+    cJSON_AddStringToObject(j, "trace", trace);
+    cJSON_AddStringToObject(j, "domain", domain);
+    add_u64(j, "ops", scan->ops);
+    add_u64(j, "reps", reps);
+    if (reps && scan->ops) {
+        double med = (double)(reps % 2 ? ns[reps / 2] : (ns[reps / 2 - 1] + ns[reps / 2]) / 2) / ops_d;
+        cJSON_AddNumberToObject(j, "ns_per_op", med);
+        cJSON_AddNumberToObject(j, "ns_per_op_min", (double)ns[0] / ops_d);
+        cJSON_AddNumberToObject(j, "ns_per_op_max", (double)ns[reps - 1] / ops_d);
+    } else {
+        cJSON_AddNullToObject(j, "ns_per_op");
+    }
+    add_u64(j, "peak_live_bytes", scan->peak_live_bytes);
+    add_u64(j, "peak_live_op", scan->peak_live_op);
+    add_u64(j, "final_live_bytes", scan->final_live_bytes);
+    add_u64(j, "peak_footprint_bytes", r->peak_footprint_bytes);
+    add_u64(j, "peak_footprint_op", r->peak_footprint_op);
+    add_u64(j, "final_footprint_bytes", r->final_footprint_bytes);
+    add_u64(j, "trimmed_footprint_bytes", r->trimmed_footprint_bytes);
+    cJSON_AddNumberToObject(j, "frag4", r->frag4);
+    cJSON_AddNumberToObject(j, "frag3", r->frag3);
+    cJSON_AddNumberToObject(j, "frag_at_peak_live", r->frag_at_peak_live);
+    cJSON_AddNumberToObject(j, "retention", r->retention);
+    cJSON_AddNumberToObject(j, "retention_trimmed", r->retention_trimmed);
+    add_u64(j, "backend_peak_mapped_bytes", r->backend_peak_mapped);
+    add_u64(j, "samples", r->samples);
+    pm_lat_json(j, &r->latency);
+    return j;
 }
 
 int pm_replay_time(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,

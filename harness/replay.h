@@ -2,9 +2,10 @@
  * metrics defined in metrics.h (and README).
  *
  * Entry points: pm_replay_measure (one sampled run: L, F, M series and the
- * fragmentation/retention figures), pm_replay_time (one unsampled run:
- * wall time only), pm_replay_scan (a decode-only pre-pass: op count and the
- * op at which live bytes peak, which depends on the trace alone).
+ * fragmentation/retention figures, optionally per-op latency), pm_replay_time
+ * (one unsampled run: wall time only), pm_replay_scan (a decode-only
+ * pre-pass: op count and the op at which live bytes peak, which depends on
+ * the trace alone), pm_replay_json (the result as `replay --json` prints it).
  *
  * Memory discipline: the slot table (16 bytes per slot) is allocated and
  * touched before the footprint baseline is taken, and the trace is a
@@ -14,6 +15,7 @@
 #define PM_REPLAY_H
 
 #include "allocator.h"
+#include "latency.h"
 #include "trace.h"
 
 #include <stdio.h>
@@ -27,6 +29,7 @@ struct pm_replay_opts {
     unsigned domains;           /* bit mask of (1 << enum pm_domain) replayed; 0: all */
     FILE *series;               /* CSV rows (op, live, footprint, mapped) or NULL */
     bool lenient;               /* read an unfinished or cut trace up to its last whole op */
+    uint64_t latency_every;     /* measured run: time one op in N (latency.h); 0: off */
 };
 
 struct pm_replay_scan {
@@ -47,6 +50,7 @@ struct pm_replay_result {
     uint64_t backend_peak_mapped;    /* PM_STAT_NA when the backend cannot say */
     uint64_t samples;
     double frag4, frag3, frag_at_peak_live, retention, retention_trimmed;
+    struct pm_lat_summary latency;   /* samples == 0 unless opts.latency_every */
 };
 
 /* Decode-only pass that validates the whole trace (so the header's slot
@@ -87,6 +91,20 @@ int pm_replay_into(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_
                    const struct pm_replay_opts *o, uint32_t stop_phase,
                    struct pm_replay_held *held, char err[PM_ERR_LEN]);
 void pm_replay_release(struct pm_replay_held *held, const struct allocator_ops *ops, pm_heap_t *h);
+
+/* The result as one cJSON object, the keys of `replay --json` (README):
+ * backend, trace, domain, ops, reps, ns_per_op (median of ns[0..reps), which
+ * is sorted; null without reps), ns_per_op_min, ns_per_op_max,
+ * peak_live_bytes, peak_live_op, final_live_bytes, peak_footprint_bytes,
+ * peak_footprint_op, final_footprint_bytes, trimmed_footprint_bytes, frag4,
+ * frag3, frag_at_peak_live, retention, retention_trimmed,
+ * backend_peak_mapped_bytes, samples; with latency samples also lat_samples,
+ * lat_p50_ns, lat_p99_ns, lat_p999_ns, lat_max_ns, lat_floor_ns. NULL if out
+ * of memory. */
+struct cJSON;
+struct cJSON *pm_replay_json(const char *backend, const char *trace, const char *domain,
+                             const struct pm_replay_result *r, uint64_t reps,
+                             const uint64_t *ns_sorted);
 
 /* Parses "obj|mem|raw|pymalloc|all" into a domain mask; false if unknown. */
 bool pm_replay_parse_domains(const char *s, unsigned *mask);

@@ -1,0 +1,802 @@
+/* harness/results.c — suite result records, the results folder's files,
+ * the summary over repetitions and the machine's provenance. See results.h.
+ *
+ * Entry points: pm_result_*, pm_results_load, pm_results_append,
+ * pm_results_latest, pm_summary_*, pm_prov_machine, pm_prov_load1,
+ * pm_read_json_file, pm_write_json_file, pm_mkdir_p.
+ */
+#include "results.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+/* err[PM_ERR_LEN] = the message, clipped (a long path shortens it). */
+__attribute__((format(printf, 2, 3)))
+static void seterr(char *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, PM_ERR_LEN, fmt, ap);
+    va_end(ap);
+}
+
+const struct pm_result_column pm_result_columns[] = {
+#define PM_X(name, type, desc) {#name, PM_RESULT_TYPECHAR_##type, offsetof(struct pm_result, name), desc},
+    PM_RESULT_COLUMNS(PM_X)
+#undef PM_X
+    {NULL, 0, 0, NULL},
+};
+
+#define COL_STR(r, c) ((char *)(r) + (c)->offset)
+#define COL_U64(r, c) ((uint64_t *)(void *)((char *)(r) + (c)->offset))
+#define COL_DBL(r, c) ((double *)(void *)((char *)(r) + (c)->offset))
+
+void pm_result_init(struct pm_result *r)
+{
+    memset(r, 0, sizeof *r);
+    for (const struct pm_result_column *c = pm_result_columns; c->name; c++) {
+        if (c->type == 'U')
+            *COL_U64(r, c) = PM_STAT_NA;
+        else if (c->type == 'D')
+            *COL_DBL(r, c) = NAN;
+    }
+}
+
+void pm_result_set_from_json(struct pm_result *r, const cJSON *o, bool strings)
+{
+    for (const struct pm_result_column *c = pm_result_columns; c->name; c++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, c->name);
+        if (!v)
+            continue;
+        switch (c->type) {
+        case 'S':
+            if (strings)
+                snprintf(COL_STR(r, c), PM_RESULT_STR, "%s", cJSON_IsString(v) ? v->valuestring : "");
+            break;
+        case 'U':
+            if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1.8e19)
+                *COL_U64(r, c) = (uint64_t)v->valuedouble;
+            else if (cJSON_IsNull(v))
+                *COL_U64(r, c) = PM_STAT_NA;
+            break;
+        default:
+            if (cJSON_IsNumber(v))
+                *COL_DBL(r, c) = v->valuedouble;
+            else if (cJSON_IsNull(v))
+                *COL_DBL(r, c) = NAN;
+            break;
+        }
+    }
+}
+
+cJSON *pm_result_to_json(const struct pm_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    for (const struct pm_result_column *c = pm_result_columns; c->name; c++) {
+        switch (c->type) {
+        case 'S': {
+            const char *s = COL_STR(r, c);
+            if (*s)
+                cJSON_AddStringToObject(o, c->name, s);
+            else
+                cJSON_AddNullToObject(o, c->name);
+            break;
+        }
+        case 'U': {
+            uint64_t v = *COL_U64(r, c);
+            if (v == PM_STAT_NA)
+                cJSON_AddNullToObject(o, c->name);
+            else
+                cJSON_AddNumberToObject(o, c->name, (double)v);
+            break;
+        }
+        default: {
+            double v = *COL_DBL(r, c);
+            if (isfinite(v))
+                cJSON_AddNumberToObject(o, c->name, v);
+            else
+                cJSON_AddNullToObject(o, c->name);
+            break;
+        }
+        }
+    }
+    return o;
+}
+
+/* A growable string. */
+struct sbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t len)
+{
+    if (b->oom)
+        return;
+    if (b->n + len + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 256;
+        while (nc < b->n + len + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+    b->p[b->n] = 0;
+}
+
+static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+static char *sb_done(struct sbuf *b)
+{
+    if (b->oom) {
+        free(b->p);
+        return NULL;
+    }
+    return b->p;
+}
+
+/* RFC 4180: quoted when it holds a comma, a quote or a line break. */
+static void csv_field(struct sbuf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        sb_str(b, s);
+        return;
+    }
+    sb_str(b, "\"");
+    for (const char *c = s; *c; c++) {
+        if (*c == '"')
+            sb_str(b, "\"");
+        sb_add(b, c, 1);
+    }
+    sb_str(b, "\"");
+}
+
+char *pm_result_csv_header(void)
+{
+    struct sbuf b = {0};
+    for (const struct pm_result_column *c = pm_result_columns; c->name; c++) {
+        if (c != pm_result_columns)
+            sb_str(&b, ",");
+        sb_str(&b, c->name);
+    }
+    sb_str(&b, "\n");
+    return sb_done(&b);
+}
+
+char *pm_result_csv_row(const struct pm_result *r)
+{
+    struct sbuf b = {0};
+    char num[64];
+    for (const struct pm_result_column *c = pm_result_columns; c->name; c++) {
+        if (c != pm_result_columns)
+            sb_str(&b, ",");
+        switch (c->type) {
+        case 'S':
+            csv_field(&b, COL_STR(r, c));
+            break;
+        case 'U':
+            if (*COL_U64(r, c) != PM_STAT_NA) {
+                snprintf(num, sizeof num, "%llu", (unsigned long long)*COL_U64(r, c));
+                sb_str(&b, num);
+            }
+            break;
+        default:
+            if (isfinite(*COL_DBL(r, c))) {
+                snprintf(num, sizeof num, "%.9g", *COL_DBL(r, c));
+                sb_str(&b, num);
+            }
+            break;
+        }
+    }
+    sb_str(&b, "\n");
+    return sb_done(&b);
+}
+
+/* ---- the files ---- */
+
+static int write_all(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int pm_results_append(int fd_jsonl, int fd_csv, const struct pm_result *r)
+{
+    cJSON *o = pm_result_to_json(r);
+    char *js = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    char *csv = pm_result_csv_row(r);
+    int rc = -1;
+    if (js && csv) {
+        size_t jl = strlen(js);
+        char *line = malloc(jl + 2);
+        if (line) {
+            memcpy(line, js, jl);
+            line[jl] = '\n';
+            line[jl + 1] = 0;
+            /* JSON first: it is what --resume reads */
+            rc = write_all(fd_jsonl, line, jl + 1) || fdatasync(fd_jsonl) ||
+                 write_all(fd_csv, csv, strlen(csv)) || fdatasync(fd_csv) ? -1 : 0;
+            free(line);
+        }
+    }
+    free(js);
+    free(csv);
+    return rc;
+}
+
+int pm_results_load(const char *dir, struct pm_result **rows, size_t *n, long *partial_at,
+                    char err[PM_ERR_LEN])
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/results.jsonl", dir);
+    *rows = NULL;
+    *n = 0;
+    *partial_at = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        seterr(err, "cannot read '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t len;
+    unsigned lineno = 0;
+    long off = 0;
+    int rc = 0;
+    while ((len = getline(&line, &lcap, f)) > 0) {
+        lineno++;
+        if (line[len - 1] != '\n')          /* cut short: dropped */
+            break;
+        off += len;
+        if (len == 1)
+            continue;
+        cJSON *o = cJSON_ParseWithLength(line, (size_t)len);
+        const char *missing = NULL;
+        if (o && cJSON_IsObject(o)) {
+            for (const struct pm_result_column *c = pm_result_columns; c->name && !missing; c++)
+                if (!cJSON_GetObjectItemCaseSensitive(o, c->name))
+                    missing = c->name;
+        }
+        if (!o || !cJSON_IsObject(o) || missing) {
+            if (missing)
+                seterr(err, "%s:%u: not a result record (no key '%s')", path, lineno, missing);
+            else
+                seterr(err, "%s:%u: not a JSON object", path, lineno);
+            cJSON_Delete(o);
+            rc = -1;
+            break;
+        }
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            struct pm_result *nr = realloc(*rows, nc * sizeof *nr);
+            if (!nr) {
+                cJSON_Delete(o);
+                seterr(err, "%s: out of memory", path);
+                rc = -1;
+                break;
+            }
+            *rows = nr;
+            cap = nc;
+        }
+        pm_result_init(&(*rows)[*n]);
+        pm_result_set_from_json(&(*rows)[*n], o, true);
+        (*n)++;
+        cJSON_Delete(o);
+    }
+    free(line);
+    fclose(f);
+    *partial_at = off;
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static bool same_run(const struct pm_result *a, const struct pm_result *b)
+{
+    return a->rep == b->rep && !strcmp(a->workload, b->workload) && !strcmp(a->backend, b->backend);
+}
+
+size_t pm_results_latest(struct pm_result *rows, size_t n)
+{
+    /* O(n^2) over a few thousand records at most */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool later = false;
+        for (size_t j = i + 1; j < n && !later; j++)
+            later = same_run(&rows[i], &rows[j]);
+        if (!later)
+            rows[k++] = rows[i];
+    }
+    return k;
+}
+
+/* ---- the summary ---- */
+
+static const struct {
+    size_t offset;
+    char type;
+} agg_src[PM_AG_COUNT] = {
+    [PM_AG_NS] = {offsetof(struct pm_result, ns_per_op), 'D'},
+    [PM_AG_PEAK_FP] = {offsetof(struct pm_result, peak_footprint_bytes), 'U'},
+    [PM_AG_PEAK_LIVE] = {offsetof(struct pm_result, peak_live_bytes), 'U'},
+    [PM_AG_FINAL_FP] = {offsetof(struct pm_result, final_footprint_bytes), 'U'},
+    [PM_AG_FRAG4] = {offsetof(struct pm_result, frag4), 'D'},
+    [PM_AG_RETENTION] = {offsetof(struct pm_result, retention), 'D'},
+    [PM_AG_RETENTION_TRIMMED] = {offsetof(struct pm_result, retention_trimmed), 'D'},
+    [PM_AG_GC_NS] = {offsetof(struct pm_result, gc_time_ns), 'U'},
+    [PM_AG_LAT_P50] = {offsetof(struct pm_result, lat_p50_ns), 'D'},
+    [PM_AG_LAT_P99] = {offsetof(struct pm_result, lat_p99_ns), 'D'},
+    [PM_AG_LAT_P999] = {offsetof(struct pm_result, lat_p999_ns), 'D'},
+    [PM_AG_LAT_MAX] = {offsetof(struct pm_result, lat_max_ns), 'D'},
+    [PM_AG_MAX_RSS] = {offsetof(struct pm_result, max_rss_bytes), 'U'},
+};
+
+static double metric_of(const struct pm_result *r, enum pm_agg_metric m)
+{
+    const char *p = (const char *)r + agg_src[m].offset;
+    if (agg_src[m].type == 'U') {
+        uint64_t v;
+        memcpy(&v, p, sizeof v);
+        return v == PM_STAT_NA ? NAN : (double)v;
+    }
+    double d;
+    memcpy(&d, p, sizeof d);
+    return d;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static struct pm_stat stat_of(double *v, unsigned n)
+{
+    struct pm_stat s = {n, NAN, NAN, NAN};
+    if (!n)
+        return s;
+    qsort(v, n, sizeof *v, cmp_double);
+    s.min = v[0];
+    s.max = v[n - 1];
+    s.med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return s;
+}
+
+/* Index of `name` in the list, appending it if new; -1 on OOM. */
+static long intern(char ***list, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*list)[i], name))
+            return (long)i;
+    char **nl = realloc(*list, (*n + 1) * sizeof *nl);
+    if (!nl)
+        return -1;
+    *list = nl;
+    if (!(nl[*n] = strdup(name)))
+        return -1;
+    return (long)(*n)++;
+}
+
+int pm_summary_build(const struct pm_result *in, size_t n, const char *baseline,
+                     struct pm_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->baseline, sizeof s->baseline, "%s", baseline ? baseline : "");
+    struct pm_result *rows = malloc((n ? n : 1) * sizeof *rows);
+    double *vals = malloc((n ? n : 1) * sizeof *vals);
+    long *wi = malloc((n ? n : 1) * sizeof *wi), *bi = malloc((n ? n : 1) * sizeof *bi);
+    int rc = -1;
+    if (!rows || !vals || !wi || !bi)
+        goto out;
+    memcpy(rows, in, n * sizeof *rows);
+    n = pm_results_latest(rows, n);
+    for (size_t i = 0; i < n; i++) {
+        wi[i] = intern(&s->workloads, &s->nworkloads, rows[i].workload);
+        bi[i] = intern(&s->backends, &s->nbackends, rows[i].backend);
+        if (wi[i] < 0 || bi[i] < 0)
+            goto out;
+    }
+    s->rows = calloc(s->nworkloads * s->nbackends + 1, sizeof *s->rows);
+    if (!s->rows)
+        goto out;
+    for (size_t w = 0; w < s->nworkloads; w++) {
+        for (size_t b = 0; b < s->nbackends; b++) {
+            struct pm_agg a;
+            memset(&a, 0, sizeof a);
+            bool any = false;
+            for (size_t i = 0; i < n; i++) {
+                if ((size_t)wi[i] != w || (size_t)bi[i] != b)
+                    continue;
+                if (!any) {
+                    snprintf(a.workload, sizeof a.workload, "%.63s", rows[i].workload);
+                    snprintf(a.kind, sizeof a.kind, "%.7s", rows[i].kind);
+                    snprintf(a.backend, sizeof a.backend, "%.127s", rows[i].backend);
+                    any = true;
+                }
+                if (!strcmp(rows[i].status, "ok"))
+                    a.ok++;
+                else {
+                    a.failed++;
+                    snprintf(a.reason, sizeof a.reason, "%s", rows[i].reason);
+                }
+            }
+            if (!any)
+                continue;
+            for (int m = 0; m < PM_AG_COUNT; m++) {
+                unsigned k = 0;
+                for (size_t i = 0; i < n; i++) {
+                    if ((size_t)wi[i] != w || (size_t)bi[i] != b || strcmp(rows[i].status, "ok"))
+                        continue;
+                    double v = metric_of(&rows[i], (enum pm_agg_metric)m);
+                    if (isfinite(v))
+                        vals[k++] = v;
+                }
+                a.m[m] = stat_of(vals, k);
+            }
+            a.ratio = (struct pm_stat){0, NAN, NAN, NAN};
+            s->rows[s->n++] = a;
+        }
+    }
+    /* normalise to the baseline of each workload */
+    for (size_t i = 0; i < s->n; i++) {
+        struct pm_agg *a = &s->rows[i];
+        const char *base = pm_summary_baseline_for(s, a->workload);
+        const struct pm_agg *ba = base ? pm_summary_get(s, a->workload, base) : NULL;
+        a->is_baseline = ba == a;
+        if (!ba || !a->m[PM_AG_NS].n || !(ba->m[PM_AG_NS].med > 0))
+            continue;
+        double bm = ba->m[PM_AG_NS].med;
+        a->ratio = (struct pm_stat){a->m[PM_AG_NS].n, a->m[PM_AG_NS].med / bm,
+                                    a->m[PM_AG_NS].min / bm, a->m[PM_AG_NS].max / bm};
+    }
+    rc = 0;
+out:
+    free(rows);
+    free(vals);
+    free(wi);
+    free(bi);
+    if (rc)
+        pm_summary_free(s);
+    return rc;
+}
+
+const struct pm_agg *pm_summary_get(const struct pm_summary *s, const char *workload,
+                                    const char *backend)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->rows[i].workload, workload) && !strcmp(s->rows[i].backend, backend))
+            return &s->rows[i];
+    return NULL;
+}
+
+const char *pm_summary_baseline_for(const struct pm_summary *s, const char *workload)
+{
+    const char *cands[3] = {s->baseline[0] ? s->baseline : NULL, "cpython", "system"};
+    for (int i = 0; i < 3; i++) {
+        if (!cands[i])
+            continue;
+        const struct pm_agg *a = pm_summary_get(s, workload, cands[i]);
+        if (a && a->m[PM_AG_NS].n)
+            return cands[i];
+        if (i == 0)             /* an explicit baseline is not replaced */
+            return NULL;
+    }
+    return NULL;
+}
+
+void pm_summary_free(struct pm_summary *s)
+{
+    for (size_t i = 0; i < s->nworkloads; i++)
+        free(s->workloads[i]);
+    for (size_t i = 0; i < s->nbackends; i++)
+        free(s->backends[i]);
+    free(s->workloads);
+    free(s->backends);
+    free(s->rows);
+    memset(s, 0, sizeof *s);
+}
+
+/* "med (min-max)" with a format for one value and a scale; "-" if none. */
+static void fmt_stat(char *buf, size_t len, const struct pm_stat *st, const char *fmt,
+                     double scale, bool markdown)
+{
+    if (!st->n || !isfinite(st->med)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    char a[32], b[32], c[32];
+    snprintf(a, sizeof a, fmt, st->med / scale);
+    if (st->n == 1) {
+        snprintf(buf, len, "%s", a);
+        return;
+    }
+    snprintf(b, sizeof b, fmt, st->min / scale);
+    snprintf(c, sizeof c, fmt, st->max / scale);
+    snprintf(buf, len, "%.24s (%.24s%s%.24s)", a, b, markdown ? "–" : "-", c);
+}
+
+static void fmt_one(char *buf, size_t len, const struct pm_stat *st, const char *fmt, double scale)
+{
+    if (!st->n || !isfinite(st->med))
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, fmt, st->med / scale);
+}
+
+void pm_summary_print(FILE *f, const struct pm_summary *s, bool markdown)
+{
+    enum { NCOL = 10, CELL = 96 };
+    static const char *head_txt[NCOL] = {"workload", "backend", "ok", "ns/op (min-max)",
+                                         "x base (min-max)", "peak footprint MiB (min-max)",
+                                         "frag4 (min-max)", "retention (min-max)",
+                                         "GC ms (min-max)", "p99 ns"};
+    static const char *head_md[NCOL] = {"workload", "backend", "ok", "ns/op (min–max)",
+                                        "× baseline (min–max)", "peak footprint MiB (min–max)",
+                                        "frag4 (min–max)", "retention (min–max)",
+                                        "GC ms (min–max)", "p99 ns"};
+    char (*cell)[NCOL][CELL] = calloc(s->n ? s->n : 1, sizeof *cell);
+    if (!cell)
+        return;
+    int width[NCOL];
+    for (int c = 0; c < NCOL; c++)
+        width[c] = (int)strlen(head_txt[c]);
+    const char *last_w = "";
+    for (size_t i = 0; i < s->n; i++) {
+        const struct pm_agg *a = &s->rows[i];
+        char (*row)[CELL] = cell[i];
+        /* the terminal shows a workload's name on its first row only */
+        snprintf(row[0], CELL, "%.64s", strcmp(a->workload, last_w) || markdown ? a->workload : "");
+        last_w = a->workload;
+        snprintf(row[1], CELL, "%.80s%s", a->backend, a->is_baseline ? "*" : "");
+        snprintf(row[2], CELL, "%u/%u", a->ok, a->ok + a->failed);
+        fmt_stat(row[3], CELL, &a->m[PM_AG_NS], "%.1f", 1, markdown);
+        fmt_stat(row[4], CELL, &a->ratio, "%.2f", 1, markdown);
+        fmt_stat(row[5], CELL, &a->m[PM_AG_PEAK_FP], "%.1f", 1048576.0, markdown);
+        fmt_stat(row[6], CELL, &a->m[PM_AG_FRAG4], "%.3f", 1, markdown);
+        fmt_stat(row[7], CELL, &a->m[PM_AG_RETENTION], "%.3f", 1, markdown);
+        fmt_stat(row[8], CELL, &a->m[PM_AG_GC_NS], "%.1f", 1e6, markdown);
+        fmt_one(row[9], CELL, &a->m[PM_AG_LAT_P99], "%.0f", 1);
+        for (int c = 0; c < NCOL; c++)
+            if ((int)strlen(row[c]) > width[c])
+                width[c] = (int)strlen(row[c]);
+    }
+    if (markdown) {
+        fputc('|', f);
+        for (int c = 0; c < NCOL; c++)
+            fprintf(f, " %s |", head_md[c]);
+        fprintf(f, "\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    } else {
+        for (int c = 0; c < NCOL; c++)
+            fprintf(f, "%s%*s", c ? "  " : "", c < 2 ? -width[c] : width[c], head_txt[c]);
+        fputc('\n', f);
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (markdown) {
+            fputc('|', f);
+            for (int c = 0; c < NCOL; c++)
+                fprintf(f, " %s |", cell[i][c]);
+        } else {
+            for (int c = 0; c < NCOL; c++)
+                fprintf(f, "%s%*s", c ? "  " : "", c < 2 ? -width[c] : width[c], cell[i][c]);
+        }
+        fputc('\n', f);
+    }
+    free(cell);
+    bool any_failed = false;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->rows[i].failed) {
+            if (!any_failed)
+                fprintf(f, markdown ? "\nFailed runs (the last reason of each):\n\n"
+                                    : "\nfailed runs (the last reason of each):\n");
+            any_failed = true;
+            fprintf(f, "%s%s on %s: %u of %u failed: %s\n", markdown ? "- " : "  ",
+                    s->rows[i].workload, s->rows[i].backend, s->rows[i].failed,
+                    s->rows[i].ok + s->rows[i].failed, s->rows[i].reason);
+        }
+}
+
+static const char *jstr(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b)
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    return cJSON_IsString(x) ? x->valuestring : "?";
+}
+
+int pm_summary_write_md(const char *path, const struct pm_summary *s, const cJSON *prov)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(prov, "config");
+    const cJSON *reps = cJSON_GetObjectItemCaseSensitive(cfg, "reps");
+    const cJSON *merged = cJSON_GetObjectItemCaseSensitive(prov, "merged_from");
+    const cJSON *dirty = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prov, "pymemlab"), "dirty");
+    fprintf(f, "# pymemlab results: suite %s\n\n", jstr(cfg, "suite", NULL));
+    fprintf(f, "Commit %s%s, %s (%s), on %s; %d repetitions of each workload on each backend, "
+               "each in its own process",
+            jstr(prov, "pymemlab", "commit"), cJSON_IsTrue(dirty) ? " (with uncommitted changes)" : "",
+            jstr(prov, "pymemlab", "compiler"), jstr(prov, "pymemlab", "build_type"),
+            jstr(prov, "machine", "cpu_model"), cJSON_IsNumber(reps) ? reps->valueint : 0);
+    if (cJSON_IsArray(merged))
+        fprintf(f, "; merged from %d folders", cJSON_GetArraySize(merged));
+    fprintf(f, ". Provenance (build flags, machine, load, the suite text): provenance.json.");
+    /* the machine's load during the last session: timing figures depend on it */
+    const cJSON *sess = cJSON_GetObjectItemCaseSensitive(prov, "sessions");
+    const cJSON *last = cJSON_IsArray(sess) ? cJSON_GetArrayItem(sess, cJSON_GetArraySize(sess) - 1) : NULL;
+    const cJSON *l0 = cJSON_GetObjectItemCaseSensitive(last, "load_start");
+    const cJSON *lm = cJSON_GetObjectItemCaseSensitive(last, "load_max");
+    const cJSON *cpus = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prov, "machine"), "cpus");
+    if (cJSON_IsNumber(l0) && cJSON_IsNumber(lm) && cJSON_IsNumber(cpus))
+        fprintf(f, " Machine load during the run (1-minute load average, all processes): %.1f at "
+                   "the start, up to %.1f, on %d CPUs.", l0->valuedouble, lm->valuedouble,
+                cpus->valueint);
+    fprintf(f, "\n\n");
+    fprintf(f, "Median over the ok repetitions, (min–max) when there are several. ns/op: wall "
+               "time of a run without sampling / its allocator calls. × baseline: ns/op over "
+               "the median ns/op of the baseline backend (marked *) on the same workload. "
+               "Peak footprint: max anonymous RSS above the run's baseline. frag4 = max "
+               "footprint / max live bytes − 1. retention = footprint at the end / peak "
+               "footprint. GC ms: time in the cycle collector (py workloads). p99 ns: 99th "
+               "percentile latency of one allocator call (sampled). Definitions: README, "
+               "Metrics.\n\n");
+    pm_summary_print(f, s, true);
+    return fclose(f) ? -1 : 0;
+}
+
+/* ---- provenance ---- */
+
+static void cpu_model(char *buf, size_t len)
+{
+    snprintf(buf, len, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "model name", 10)) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c++;
+                while (*c == ' ' || *c == '\t')
+                    c++;
+                c[strcspn(c, "\n")] = 0;
+                snprintf(buf, len, "%s", c);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+double pm_prov_load1(void)
+{
+    double l[1];
+    return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
+void pm_prov_machine(cJSON *o)
+{
+    char buf[512];
+    cpu_model(buf, sizeof buf);
+    cJSON_AddStringToObject(o, "cpu_model", buf);
+    cJSON_AddNumberToObject(o, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    struct utsname u;
+    if (uname(&u) == 0) {
+        snprintf(buf, sizeof buf, "%s %s %s %s", u.sysname, u.release, u.version, u.machine);
+        cJSON_AddStringToObject(o, "kernel", buf);
+        cJSON_AddStringToObject(o, "hostname", u.nodename);
+    }
+    cJSON_AddStringToObject(o, "glibc", gnu_get_libc_version());
+    struct sysinfo si;
+    if (sysinfo(&si) == 0)
+        cJSON_AddNumberToObject(o, "mem_total_bytes", (double)si.totalram * si.mem_unit);
+    double l[3];
+    if (getloadavg(l, 3) == 3) {
+        cJSON *a = cJSON_AddArrayToObject(o, "loadavg");
+        for (int i = 0; i < 3; i++)
+            cJSON_AddItemToArray(a, cJSON_CreateNumber(l[i]));
+    }
+}
+
+cJSON *pm_read_json_file(const char *path, char err[PM_ERR_LEN])
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        seterr(err, "cannot read '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    struct sbuf b = {0};
+    char chunk[8192];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        sb_add(&b, chunk, r);
+    fclose(f);
+    char *text = sb_done(&b);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!o)
+        seterr(err, "%s: not valid JSON", path);
+    return o;
+}
+
+int pm_write_json_file(const char *path, const cJSON *o)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char *s = cJSON_Print(o);
+    if (!s)
+        return -1;
+    FILE *f = fopen(tmp, "w");
+    int rc = -1;
+    if (f) {
+        bool ok = fputs(s, f) >= 0 && fputc('\n', f) != EOF;
+        ok = fflush(f) == 0 && ok && fsync(fileno(f)) == 0;
+        ok = fclose(f) == 0 && ok;
+        rc = ok && rename(tmp, path) == 0 ? 0 : -1;
+        if (rc)
+            remove(tmp);
+    }
+    free(s);
+    return rc;
+}
+
+int pm_mkdir_p(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *c = buf + 1; *c; c++) {
+        if (*c != '/')
+            continue;
+        *c = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST)
+            return -1;
+        *c = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST)
+        return -1;
+    struct stat st;
+    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
