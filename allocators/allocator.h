@@ -107,6 +107,10 @@ struct pm_config {
     pm_misuse_fn on_misuse;     /* NULL: count in stats.misuse and ignore */
     void *misuse_ctx;
     struct pm_os_faults faults; /* fault injection for the OS layer */
+    /* NULL: the instance keeps its own OS account (faults above). Else it
+     * maps through this account, whose faults apply: a composite backend
+     * (pymalloc's large path) charges its inner instance to its own. */
+    struct pm_os *account;
 };
 
 typedef struct pm_heap pm_heap_t;   /* opaque per-backend instance */

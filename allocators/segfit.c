@@ -215,7 +215,8 @@ struct pm_heap {
     uint64_t large_usable;      /* sum of usable bytes of large blocks */
     uint64_t large_mapped;      /* sum of their mapping sizes */
     struct pm_config cfg;
-    struct pm_os os;
+    struct pm_os os;            /* own OS account, unless cfg->account */
+    struct pm_os *acct;         /* the account mapped through: &os or cfg->account */
 };
 
 /* ---- small helpers ---- */
@@ -487,11 +488,11 @@ static inline struct seg_block *region_sentinel(const pm_heap_t *h, struct seg_r
 /* Maps a region; returns its one free block, not in any bin. NULL on OOM. */
 static struct seg_block *region_new(pm_heap_t *h)
 {
-    struct seg_region *r = pm_os_map_aligned(&h->os, h->region_size, h->region_size);
+    struct seg_region *r = pm_os_map_aligned(h->acct, h->region_size, h->region_size);
     if (!r)
         return NULL;
-    if (!set_add(&h->os, &h->regions, (uintptr_t)r)) {
-        pm_os_unmap(&h->os, r, h->region_size);
+    if (!set_add(h->acct, &h->regions, (uintptr_t)r)) {
+        pm_os_unmap(h->acct, r, h->region_size);
         errno = ENOMEM;
         return NULL;
     }
@@ -526,7 +527,7 @@ static void region_release(pm_heap_t *h, struct seg_region *r)
         r->next->prev = r->prev;
     set_remove(&h->regions, (uintptr_t)r);
     h->st.arenas--;
-    pm_os_unmap(&h->os, r, h->region_size);
+    pm_os_unmap(h->acct, r, h->region_size);
 }
 
 static void region_emptied(pm_heap_t *h, struct seg_region *r)
@@ -693,12 +694,12 @@ static void *large_malloc(pm_heap_t *h, size_t n)
         return NULL;
     }
     size_t map_size = pm_round_up(n + SEG_LARGE_HDR, page);
-    struct seg_large *l = pm_os_map(&h->os, map_size);
+    struct seg_large *l = pm_os_map(h->acct, map_size);
     if (!l)
         return NULL;
     void *p = (char *)l + SEG_LARGE_HDR;
-    if (!set_add(&h->os, &h->larges, (uintptr_t)p)) {
-        pm_os_unmap(&h->os, l, map_size);
+    if (!set_add(h->acct, &h->larges, (uintptr_t)p)) {
+        pm_os_unmap(h->acct, l, map_size);
         errno = ENOMEM;
         return NULL;
     }
@@ -724,7 +725,7 @@ static void large_free(pm_heap_t *h, void *p)
     h->st.large_blocks--;
     h->st.live_blocks--;
     h->st.nfree++;
-    pm_os_unmap(&h->os, l, map_size);
+    pm_os_unmap(h->acct, l, map_size);
 }
 
 /* ---- malloc / free ---- */
@@ -928,7 +929,7 @@ static void free_pages_decommit(pm_heap_t *h)
                 uintptr_t lo = pm_round_up((uintptr_t)b + sizeof *b, page);
                 uintptr_t hi = ((uintptr_t)b + blk_size(b) - 8) & ~(uintptr_t)(page - 1);
                 if (hi > lo)
-                    pm_os_decommit(&h->os, (void *)lo, hi - lo);
+                    pm_os_decommit(h->acct, (void *)lo, hi - lo);
             }
     }
 }
@@ -961,8 +962,8 @@ static void seg_stats(pm_heap_t *h, struct pm_stats *out)
 {
     *out = h->st;
     uint64_t small_live = h->st.live_blocks - h->st.large_blocks;
-    out->mapped_bytes = h->os.mapped;
-    out->peak_mapped_bytes = h->os.peak_mapped;
+    out->mapped_bytes = h->acct->mapped;
+    out->peak_mapped_bytes = h->acct->peak_mapped;
     out->used_bytes = h->busy_bytes - h->cached_bytes - SEG_HDR * small_live + h->large_usable;
     out->meta_bytes = heap_struct_bytes()
                     + (h->regions.cap + h->larges.cap) * sizeof(uintptr_t)
@@ -1257,9 +1258,9 @@ static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
                  (unsigned long long)nlarge, (unsigned long long)h->st.live_blocks);
     uint64_t mapped = heap_struct_bytes() + (h->regions.cap + h->larges.cap) * sizeof(uintptr_t)
                     + w.regions * h->region_size + lmapped;
-    if (mapped != h->os.mapped)
+    if (h->acct == &h->os && mapped != h->acct->mapped)   /* a shared account holds others' too */
         chk_fail(&c, "OS layer maps %llu bytes, regions + large + tables + heap = %llu",
-                 (unsigned long long)h->os.mapped, (unsigned long long)mapped);
+                 (unsigned long long)h->acct->mapped, (unsigned long long)mapped);
     if (w.regions * (h->max_block) != w.free_bytes + w.busy_bytes)
         chk_fail(&c, "blocks do not tile the regions: %llu free + %llu busy != %llu",
                  (unsigned long long)w.free_bytes, (unsigned long long)w.busy_bytes,
@@ -1281,6 +1282,18 @@ static bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
 static size_t region_hdr_for(size_t region)
 {
     return pm_round_up(sizeof(struct seg_region) + region / 32, SEG_ALIGN);
+}
+
+/* Unmaps the heap struct itself, through a copy of its own account when
+ * that account lives inside the struct. */
+static void seg_unmap_self(pm_heap_t *h)
+{
+    if (h->acct == &h->os) {
+        struct pm_os os = h->os;
+        pm_os_unmap(&os, h, sizeof *h);
+    } else {
+        pm_os_unmap(h->acct, h, sizeof *h);
+    }
 }
 
 static pm_heap_t *seg_create(const struct pm_config *cfg, char err[PM_ERR_LEN])
@@ -1347,23 +1360,30 @@ static pm_heap_t *seg_create(const struct pm_config *cfg, char err[PM_ERR_LEN])
     }
 
     struct pm_os os;
-    pm_os_init(&os, &cfg->faults);
-    pm_heap_t *h = pm_os_map(&os, sizeof *h);
+    struct pm_os *acct = cfg->account;
+    if (!acct) {
+        pm_os_init(&os, &cfg->faults);
+        acct = &os;
+    }
+    pm_heap_t *h = pm_os_map(acct, sizeof *h);
     if (!h) {
         snprintf(err, PM_ERR_LEN, "segfit: out of memory");
         return NULL;
     }
-    h->os = os;
-    if (!set_init(&h->os, &h->regions, floor_log2(region))) {
-        os = h->os;
-        pm_os_unmap(&os, h, sizeof *h);
+    if (acct == &os) {
+        h->os = os;
+        h->acct = &h->os;
+    } else {
+        h->acct = acct;
+    }
+    if (!set_init(h->acct, &h->regions, floor_log2(region))) {
+        seg_unmap_self(h);
         snprintf(err, PM_ERR_LEN, "segfit: out of memory");
         return NULL;
     }
-    if (!set_init(&h->os, &h->larges, floor_log2(pm_os_page_size()))) {
-        set_free(&h->os, &h->regions);
-        os = h->os;
-        pm_os_unmap(&os, h, sizeof *h);
+    if (!set_init(h->acct, &h->larges, floor_log2(pm_os_page_size()))) {
+        set_free(h->acct, &h->regions);
+        seg_unmap_self(h);
         snprintf(err, PM_ERR_LEN, "segfit: out of memory");
         return NULL;
     }
@@ -1388,20 +1408,19 @@ static void seg_destroy(pm_heap_t *h)
 {
     for (struct seg_region *r = h->region_list, *next; r; r = next) {
         next = r->next;
-        pm_os_unmap(&h->os, r, h->region_size);
+        pm_os_unmap(h->acct, r, h->region_size);
     }
     for (size_t i = 0; i < h->larges.cap; i++)
         if (h->larges.slot[i]) {
             struct seg_large *l = large_hdr((void *)h->larges.slot[i]);
-            pm_os_unmap(&h->os, l, (size_t)l->map_size);
+            pm_os_unmap(h->acct, l, (size_t)l->map_size);
         }
-    set_free(&h->os, &h->regions);
-    set_free(&h->os, &h->larges);
-    struct pm_os os = h->os;
-    pm_os_unmap(&os, h, sizeof *h);
+    set_free(h->acct, &h->regions);
+    set_free(h->acct, &h->larges);
+    seg_unmap_self(h);
 }
 
-static struct pm_os *seg_os(pm_heap_t *h) { return &h->os; }
+static struct pm_os *seg_os(pm_heap_t *h) { return h->acct; }
 
 const struct allocator_ops pm_segfit_ops = {
     .name = "segfit",
