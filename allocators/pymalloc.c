@@ -42,36 +42,38 @@
  * arena is mapped (carving never fails) and kept until destroy, as in
  * CPython.
  *
- * Misuse. Arena mappings are exactly arena_size bytes (as in CPython); the
- * checks live in the pool header and in the blocks themselves, so free()
- * touches no cache line CPython's free does not:
+ * Misuse. Arena mappings are exactly arena_size bytes (as in CPython): the
+ * checks use the pool header and the block itself, lines CPython's free
+ * touches too.
  *  - foreign: a pointer in no carved pool (radix bit clear) and not a live
  *    large block is FOREIGN_POINTER (MISALIGNED_POINTER if it lies in an
- *    arena mapping: lost alignment bytes, uncarved pools);
- *  - block start: in a carved pool, p must be 16-aligned, at an offset off
- *    with 48 <= off < nextoffset and (off - 48) % size == 0; else it is
- *    MISALIGNED_POINTER (pool header, interior, never carved). The division
- *    is a multiply by the per-class constant blockmul kept in the high half
- *    of the header's padded first field (CPython pads the 4-byte count to
- *    8 bytes); see pool_block_start();
- *  - double free: every block on a free list holds in its second word
- *    (blocks are >= 16 bytes) the tag cookie ^ address, cookie being a
- *    random per-heap value with the top bit set (so a tag is never 0 nor a
- *    user-space pointer). free() writes the tag next to the free-list link
- *    it writes anyway, a carved block gets it when pool_extend() puts it on
- *    the list, malloc() clears it in the block it hands out (whose line it
- *    just read). A free that finds the tag is only suspected: the pool's
- *    free list is walked, and only a block found on it is DOUBLE_FREE; a
- *    live block whose data equals its tag is freed normally (a large block
- *    whose mapping is still in the cache is DOUBLE_FREE too).
- * Exactness: no false report; a double free is caught whenever the freed
- * block's tag is intact. Not caught: a double free after a write to the
- * freed block's second word (use after free; check() reports that damage),
- * and a stale pointer into a pool reused for another class that lands on a
- * live block start of the new class (it frees that block). A stale pointer
- * into such a pool that lands on one of its free blocks is DOUBLE_FREE, any
- * other offset MISALIGNED_POINTER. Cost: a compare of the block's second word on free, one store
- * on malloc, no memory.
+ *    arena mapping: lost alignment bytes, uncarved pools).
+ *  - block start: in a carved pool, p must be 16-aligned at an offset off
+ *    with 48 <= off < nextoffset and (off - 48) % size == 0, else it is
+ *    MISALIGNED_POINTER (pool header, interior, not carved). The division
+ *    is a multiply by the class constant blockmul, kept in the high half of
+ *    the header's first field (CPython pads the 4-byte count to 8 bytes);
+ *    see pool_block_start().
+ *  - double free: a block on a free list holds in its second word (blocks
+ *    are >= 16 bytes) the tag cookie ^ address; cookie is random per heap
+ *    with the top bit set, so a tag is never 0 nor a user-space pointer.
+ *    free() writes the tag beside the free-list link, pool_extend() tags
+ *    the block it carves, malloc() clears the tag of the block it hands out
+ *    (a line it has just read). A free that finds the tag is only suspected:
+ *    the pool's free list is walked, and only a block found on it is
+ *    DOUBLE_FREE; a live block whose data equals its tag is freed normally.
+ *    A free into a pool with no block in use is DOUBLE_FREE as well (tested
+ *    in the branch that catches the last block of a pool anyway). A large
+ *    block whose mapping is still in the cache is DOUBLE_FREE too.
+ * Exactness: no false report. Not caught: a double free after the freed
+ * block's second word was overwritten (use after free; check() reports the
+ * lost tag) while other blocks of its pool are in use, and a stale pointer
+ * into a pool reused for another class that lands on a live block start of
+ * the new class (that block is freed). Such a stale pointer landing on a
+ * free block of the new class is DOUBLE_FREE, elsewhere MISALIGNED_POINTER.
+ * Cost: no memory; on free, a compare of the block's second word, which
+ * CPython only writes: a block not touched since its malloc then costs its
+ * cache miss on free's critical path instead of in the store buffer.
  *
  * Speed. free() is compiled three times: with the py310 and py38 geometry
  * as constants (shifts and masks fold into the instructions) and a generic
@@ -673,27 +675,6 @@ static PM_ALWAYS_INLINE uint8_t *small_alloc(pm_heap_t *h, size_t m)
     return bp;
 }
 
-/* p is a valid live block of pool, already tagged free. */
-static PM_ALWAYS_INLINE void small_free(pm_heap_t *h, pm_pool *pool, uint8_t *p)
-{
-    uint8_t *last = pool->freeblock;
-    *(uint8_t **)p = last;
-    pool->freeblock = p;
-    uint32_t count = --pool->ref.count;
-    if (PM_UNLIKELY(last == NULL)) {
-        /* the pool was full and unlinked */
-        if (PM_UNLIKELY(count == 0))
-            pool_release(h, pool);
-        else
-            used_link_front(h, pool, pool->szidx);
-        return;
-    }
-    if (PM_UNLIKELY(count == 0)) {
-        used_unlink(pool);
-        pool_release(h, pool);
-    }
-}
-
 /* Is p, a carved block start of pool, on the pool's free list? Called when
  * p holds its free tag. The walk stops at a link that is not a carved block
  * start (a list damaged by a write after free): p then counts as live. */
@@ -749,6 +730,48 @@ static PM_NOINLINE void small_double_free(pm_heap_t *h, const pm_pool *pool, con
 {
     misuse(h, PM_MISUSE_DOUBLE_FREE, p, "%s: block of %u bytes in pool %p is already free", call,
            class_size(pool->szidx), (const void *)pool);
+}
+
+/* small_free() when the pool was full (freeblock == NULL: unlinked from
+ * used[]) or holds at most one block in use. count == 0 means p cannot be
+ * live: a double free of a block whose tag was overwritten after free. */
+static PM_NOINLINE void small_free_edge(pm_heap_t *h, pm_pool *pool, uint8_t *p)
+{
+    uint8_t *last = pool->freeblock;
+    uint32_t count = pool->ref.count;
+    if (count == 0) {
+        small_double_free(h, pool, p, "free");
+        return;
+    }
+    *(uint8_t **)p = last;
+    pool->freeblock = p;
+    pool->ref.count = --count;
+    if (last == NULL) {
+        if (count == 0)
+            pool_release(h, pool);
+        else
+            used_link_front(h, pool, pool->szidx);
+        return;
+    }
+    if (count == 0) {
+        used_unlink(pool);
+        pool_release(h, pool);
+    }
+}
+
+/* p is a carved block start of pool, not on its free list, already tagged
+ * free: push it. One branch covers every case but the common one. */
+static PM_ALWAYS_INLINE void small_free(pm_heap_t *h, pm_pool *pool, uint8_t *p)
+{
+    uint8_t *last = pool->freeblock;
+    uint32_t count = pool->ref.count;
+    if (PM_UNLIKELY(last == NULL || count <= 1)) {
+        small_free_edge(h, pool, p);
+        return;
+    }
+    *(uint8_t **)p = last;
+    pool->freeblock = p;
+    pool->ref.count = count - 1;
 }
 
 /* Is the block start p of pool free (tagged and on the free list)? */
@@ -1075,7 +1098,7 @@ static pm_pool *pointer_lookup(pm_heap_t *h, void *p, size_t *slot, const char *
             small_misuse(h, p, call);
             return NULL;
         }
-        if (small_is_free(h, pool, p)) {
+        if (pool->ref.count == 0 || small_is_free(h, pool, p)) {
             small_double_free(h, pool, p, call);
             return NULL;
         }
@@ -1488,7 +1511,8 @@ static bool small_live(const pm_heap_t *h, const void *p)
     if (!radix_owns_g(h, a, h->geom))
         return false;
     const pm_pool *pool = pool_of(h, p);
-    return pool_block_start(pool, a & h->geom.pool_mask) && !small_is_free(h, pool, p);
+    return pool_block_start(pool, a & h->geom.pool_mask) && pool->ref.count != 0 &&
+           !small_is_free(h, pool, p);
 }
 
 bool pm_pymalloc_pool_info(const struct allocator_ops *ops, pm_heap_t *h, const void *p,

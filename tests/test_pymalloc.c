@@ -661,6 +661,36 @@ static void test_free_tag(void **state)
     ops->destroy(h);
 }
 
+/* A double free after a write over the block's tag is still caught when no
+ * other block of its pool is in use (the pool's count is 0), and the free
+ * puts the tag back. */
+static void test_double_free_after_tag_overwritten(void **state)
+{
+    (void)state;
+    struct misuse_log log = {0};
+    pm_heap_t *h = make_logged("pymalloc", &log);
+    void *keep = ops->malloc(h, 300);           /* another pool: the arena stays */
+    uint64_t *a = ops->malloc(h, 64);
+    ops->free(h, a);
+    uint64_t tag = a[1];
+    a[1] = 0;                                    /* use after free */
+    ops->free(h, a);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.kind, PM_MISUSE_DOUBLE_FREE);
+    assert_ptr_equal(log.ptr, a);
+    assert_int_equal(a[1], tag);
+    a[1] = 0;
+    assert_int_equal(ops->usable_size(h, a), 0);
+    assert_int_equal(log.n, 2);
+    assert_int_equal(log.kind, PM_MISUSE_DOUBLE_FREE);
+    a[1] = tag;
+    pmt_check_clean(ops, h);
+    ops->free(h, keep);
+    assert_int_equal(log.n, 2);
+    pmt_check_clean(ops, h);
+    ops->destroy(h);
+}
+
 /* A pool emptied and reused for another class: stale pointers into it are
  * judged by the new class. A block start past nextoffset (never carved) is
  * misaligned even when an earlier class left a free tag there. */
@@ -1154,6 +1184,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_reports_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_start_every_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_tag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_double_free_after_tag_overwritten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_into_reused_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_reports_lost_tag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_geometry_messages, setup, teardown),
