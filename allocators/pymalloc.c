@@ -393,9 +393,10 @@ static inline uint32_t class_blockmul(unsigned c)
  * and then y < 2^25 (pools <= 2^29 bytes), for which
  *   y * m mod 2^32 <= m - 1      <=>  d | y
  * (Lemire, Kaser, Kurz, "Faster remainder by direct computation", 2019:
- * exact for y < 2^(32 - ceil(log2 d)), so for y < 2^27 in every class;
- * m - 1 wraps to 2^32 - 1 for d = 1, where every y passes). Tested for every class and
- * offset of several pool sizes in tests/test_pymalloc.c. */
+ * exact for y < 2^(32 - ceil(log2 d)), so for y < 2^27 in every class,
+ * which was also checked exhaustively; m - 1 wraps to 2^32 - 1 for d = 1,
+ * where every y passes). tests/test_pymalloc.c frees every offset of a
+ * pool for every class and four pool sizes. */
 static PM_ALWAYS_INLINE bool pool_block_start(const pm_pool *pool, uintptr_t off)
 {
     uint32_t x = (uint32_t)off - POOL_OVERHEAD;

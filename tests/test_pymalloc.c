@@ -1,8 +1,9 @@
 /* tests/test_pymalloc.c — the pymalloc backend against hand-computed
  * expectations: size classes, blocks per pool, pool and arena counts, the
  * kept free arena, fullest-arena-first, lazy carving, realloc's 3/4 rule,
- * misuse detection (every offset of a pool, free tags), bad geometry, out-of-memory, the debugstats report and
- * its printer (golden text, one of them real CPython 3.11 output).
+ * misuse detection (every offset of a pool, free tags), bad geometry,
+ * out-of-memory, the debugstats report and its printer (golden text, one
+ * of them real CPython 3.11 output).
  *
  * Geometry facts used below (64-bit, 48-byte pool header):
  *   py310: 16 KiB pools: 16-byte blocks (16384-48)/16 = 1021, 512-byte 31.
