@@ -445,9 +445,9 @@ static void test_realloc_three_quarters_rule(void **state)
     assert_ptr_not_equal(p, q);
     q = ops->realloc(h, p, 2000);                    /* to the large path */
     assert_int_equal(stats_of(h).large_blocks, 1);
-    p = ops->realloc(h, q, 100);                     /* and back */
-    assert_int_equal(stats_of(h).large_blocks, 0);
-    assert_int_equal(ops->usable_size(h, p), 112);
+    p = ops->realloc(h, q, 100);     /* a block pymalloc does not own stays with the */
+    assert_int_equal(stats_of(h).large_blocks, 1);  /* large path (CPython: PyMem_RawRealloc) */
+    assert_true(ops->usable_size(h, p) >= 100);
     ops->free(h, p);
     pmt_check_clean(ops, h);
     assert_int_equal(stats_of(h).live_blocks, 0);
@@ -460,7 +460,8 @@ static void test_misuse_detected(void **state)
 {
     (void)state;
     struct misuse_log log = {0};
-    pm_heap_t *h = make_logged("pymalloc", &log);
+    /* the mapping-per-block large path: its own double-free detection */
+    pm_heap_t *h = make_logged("pymalloc,large=os", &log);
     char *a = ops->malloc(h, 64), *b = ops->malloc(h, 64);
 
     /* double free in a pool still in use */
@@ -780,7 +781,7 @@ static void test_bad_geometry_messages(void **state)
     expect_create_error("pymalloc,preset=py39",
                         "pymalloc: unknown preset 'py39' (known: py38, py310)");
     expect_create_error("pymalloc,size=1",
-                        "pymalloc: unknown option 'size' (known: preset, arena, pool)");
+                        "pymalloc: unknown option 'size' (known: preset, arena, pool, large)");
     expect_create_error("pymalloc,arena=lots",
                         "pymalloc: bad arena size 'lots' (expected bytes, K/M/G allowed)");
     expect_create_error("pymalloc,pool",
@@ -867,7 +868,7 @@ static void test_out_of_memory_each_first_mapping(void **state)
 static void test_large_cache_reuse_and_trim(void **state)
 {
     (void)state;
-    pm_heap_t *h = make("pymalloc");
+    pm_heap_t *h = make("pymalloc,large=os");
     char *a = ops->malloc(h, 100000);
     assert_true(ops->usable_size(h, a) >= 100000);
     uint64_t maps = ops->os(h)->map_calls;
@@ -892,7 +893,7 @@ static void test_large_cache_reuse_and_trim(void **state)
 static void test_stats_fields(void **state)
 {
     (void)state;
-    pm_heap_t *h = make("pymalloc");
+    pm_heap_t *h = make("pymalloc,large=os");
     struct pm_stats st = stats_of(h);
     assert_int_equal(st.nmalloc, 0);
     assert_int_equal(st.live_blocks, 0);
@@ -1168,6 +1169,56 @@ static void test_printer_golden_small_heap(void **state)
     ops->destroy(h);
 }
 
+/* The default large path (large=segfit): requests of 0 and > 512 bytes go to
+ * an inner segfit instance charged to pymalloc's own OS account, as CPython
+ * hands them to malloc. Misuse there is reported as pymalloc's; stats and
+ * destroy cover it; a grown block reallocs inside the inner instance. */
+static void test_large_path_segfit(void **state)
+{
+    (void)state;
+    struct misuse_log log = {0};
+    uint64_t before = pm_os_total_mapped();
+    pm_heap_t *h = make_logged("pymalloc", &log);
+    struct pm_stats st0 = stats_of(h);
+    char *big = ops->malloc(h, 10000);
+    assert_non_null(big);
+    memset(big, 7, 10000);
+    char *z = ops->malloc(h, 0);
+    assert_non_null(z);
+    struct pm_stats st = stats_of(h);
+    assert_int_equal(st.large_blocks, 2);
+    assert_int_equal(st.live_blocks, 2);
+    assert_true(st.mapped_bytes > st0.mapped_bytes);     /* charged to our account */
+    char *grown = ops->realloc(h, big, 20000);
+    assert_non_null(grown);
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(grown[i], 7);
+    assert_int_equal(stats_of(h).large_blocks, 2);
+    ops->free(h, grown);
+    ops->free(h, grown);                                  /* double free in the large path */
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.kind, PM_MISUSE_DOUBLE_FREE);
+    assert_non_null(strstr(log.detail, "large block"));
+    ops->free(h, z);
+    pmt_check_clean(ops, h);
+    assert_int_equal(stats_of(h).large_blocks, 0);
+    /* faults on pymalloc's account reach the large path */
+    struct pm_os_faults f = {.fail_from = ops->os(h)->map_calls + 1};
+    pm_os_set_faults(ops->os(h), &f);
+    errno = 0;
+    assert_null(ops->malloc(h, 4u << 20));               /* needs a new mapping */
+    assert_int_equal(errno, ENOMEM);
+    pm_os_set_faults(ops->os(h), NULL);
+    char *ok = ops->malloc(h, 4u << 20);
+    assert_non_null(ok);
+    ops->free(h, ok);
+    char err[PM_ERR_LEN];
+    assert_null(pm_backend_create("pymalloc,large=heap", NULL, NULL, err));
+    assert_string_equal(err, "pymalloc: unknown large path 'heap' (known: segfit, os)");
+    ops->destroy(h);
+    assert_int_equal(pm_os_total_mapped(), before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1193,6 +1244,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_memory_each_first_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_cache_reuse_and_trim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_path_segfit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_totals_add_up, setup, teardown),
         cmocka_unit_test(test_printer_matches_cpython_output),
         cmocka_unit_test_setup_teardown(test_printer_golden_small_heap, setup, teardown),

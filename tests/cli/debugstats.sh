@@ -27,7 +27,7 @@ expect_usage "pymemlab: pymalloc: arena size 100000 is not a multiple of the poo
   debugstats --backend pymalloc,arena=100000
 expect_usage "pymemlab: pymalloc: arena size 16384 holds fewer than 2 pools of 16384 bytes (an arena not aligned to the pool size loses one)" \
   debugstats --backend pymalloc,arena=16K
-expect_usage "pymemlab: pymalloc: unknown option 'size' (known: preset, arena, pool)" \
+expect_usage "pymemlab: pymalloc: unknown option 'size' (known: preset, arena, pool, large)" \
   debugstats --backend pymalloc,size=4K
 expect_usage "pymemlab: pymalloc: unknown preset 'py27' (known: py38, py310)" \
   debugstats --backend pymalloc,preset=py27
