@@ -10,10 +10,13 @@
 # target in turn for S seconds each.
 #
 #   --engine libfuzzer  (default) -fork=N for N > 1; new inputs merged back
-#                       with -merge=1 (only inputs that add coverage).
+#                       with -merge=1 -use_counters=0 (only inputs that reach
+#                       new edges: the committed corpus stays small; the full
+#                       corpus stays in the work directory for the next run).
 #   --engine afl        AFL++ afl-fuzz, one -M instance and N-1 -S ones; the
-#                       queues are minimised with afl-cmin and the inputs not
-#                       yet in the corpus are added.
+#                       queues (which hold the corpus too) are minimised with
+#                       afl-cmin -e (edges, no hit counts) and the inputs of
+#                       the result not yet in the corpus are added.
 #   --backend SPEC      fuzz_alloc, fuzz_oom: every input runs on SPEC
 #                       (PM_FUZZ_BACKEND), e.g. buddy, debug:buddy,max=64K.
 #   --seeds             also start from fuzz/seeds.py's seeds.
@@ -84,23 +87,24 @@ run_libfuzzer() {
   [ $seeds = 1 ] && dirs+=("$build/work/seeds/$t")
   echo "== $t: libFuzzer, ${time}s on $jobs core(s)${backend:+, backend $backend}; log $work/log"
   local before
-  before=$(ls "$work/crashes" | wc -l)
+  before=$(find "$work/crashes" -type f | wc -l)
+  touch "$work/log.start"
   "$bin" "${args[@]}" "${dirs[@]}" >"$work/log" 2>&1 || true
   grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$work/log" || \
     grep -E '#[0-9]+ +DONE|cov:' "$work/log" | tail -1 || true
   echo "-- merging inputs with new edges into fuzz/corpus/$t (-merge=1 -use_counters=0)"
   local n0 n1
-  n0=$(ls "fuzz/corpus/$t" | wc -l)
+  n0=$(find "fuzz/corpus/$t" -type f | wc -l)
   local merge_from=("$work/new")
   [ $seeds = 1 ] && merge_from+=("$build/work/seeds/$t")
   "$bin" -merge=1 -use_counters=0 -rss_limit_mb=2048 -timeout=10 "fuzz/corpus/$t" "${merge_from[@]}" >"$work/merge.log" 2>&1 || \
     { echo "merge failed, see $work/merge.log" >&2; crashed=1; }
-  n1=$(ls "fuzz/corpus/$t" | wc -l)
+  n1=$(find "fuzz/corpus/$t" -type f | wc -l)
   echo "   fuzz/corpus/$t: $n0 -> $n1 inputs"
-  if [ "$(ls "$work/crashes" | wc -l)" -gt "$before" ] || grep -qE '^==[0-9]+== ?ERROR|^SUMMARY: ' "$work/log"; then
+  if [ "$(find "$work/crashes" -type f | wc -l)" -gt "$before" ] || grep -qE '^==[0-9]+== ?ERROR|^SUMMARY: ' "$work/log"; then
     crashed=1
     echo "!! $t found a crash: see $work/log; inputs:"
-    ls -t "$work/crashes"/* 2>/dev/null | head -5 | sed 's/^/   /'
+    find "$work/crashes" -type f -newer "$work/log.start" | head -5 | sed 's/^/   /'
     echo "   reproduce: $bin FILE"
   fi
 }
@@ -111,7 +115,7 @@ run_afl() {
   mkdir -p "$work/in" "fuzz/corpus/$t"
   cp "fuzz/corpus/$t"/* "$work/in/" 2>/dev/null || true
   [ $seeds = 1 ] && cp "$build/work/seeds/$t"/* "$work/in/"
-  [ "$(ls "$work/in" | wc -l)" -gt 0 ] || printf '\0' >"$work/in/empty"
+  [ "$(find "$work/in" -type f | wc -l)" -gt 0 ] || printf '\0' >"$work/in/empty"
   export AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
   export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:symbolize=0:detect_leaks=0}
   local args=(-i "$work/in" -o "$work/out" -m none -t 5000 -V "$time")
@@ -134,27 +138,27 @@ run_afl() {
   local q=("$work/out"/*/queue)
   mkdir -p "$work/allq"
   for d in "${q[@]}"; do cp "$d"/id:* "$work/allq/" 2>/dev/null || true; done
-  if AFL_QUIET=1 afl-cmin -i "$work/allq" -o "$work/cmin" -m none -t 5000 -- "$bin" >"$work/cmin.log" 2>&1; then
+  if AFL_QUIET=1 afl-cmin -e -i "$work/allq" -o "$work/cmin" -m none -t 5000 -- "$bin" >"$work/cmin.log" 2>&1; then
     local n0 n1
-    n0=$(ls "fuzz/corpus/$t" | wc -l)
+    n0=$(find "fuzz/corpus/$t" -type f | wc -l)
     declare -A have=()
     for f in "fuzz/corpus/$t"/*; do [ -f "$f" ] && have[$(sha1sum <"$f" | cut -c1-40)]=1; done
     for f in "$work/cmin"/*; do
       h=$(sha1sum <"$f" | cut -c1-40)
       [ -n "${have[$h]:-}" ] || cp "$f" "fuzz/corpus/$t/$h"
     done
-    n1=$(ls "fuzz/corpus/$t" | wc -l)
+    n1=$(find "fuzz/corpus/$t" -type f | wc -l)
     echo "   fuzz/corpus/$t: $n0 -> $n1 inputs"
   else
     echo "afl-cmin failed, see $work/cmin.log" >&2
   fi
   rm -rf "$work/allq"
   local crashes
-  crashes=$(ls "$work/out"/*/crashes/id:* 2>/dev/null | wc -l)
+  crashes=$(find "$work/out" -path '*/crashes/id:*' -type f | wc -l)
   if [ "$crashes" -gt 0 ]; then
     crashed=1
     echo "!! $t: $crashes crash(es) in $work/out/*/crashes/:"
-    ls "$work/out"/*/crashes/id:* | head -5 | sed 's/^/   /'
+    find "$work/out" -path '*/crashes/id:*' -type f | head -5 | sed 's/^/   /'
     echo "   reproduce: $bin FILE"
   fi
 }
