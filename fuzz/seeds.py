@@ -17,6 +17,9 @@ documented at the top of each fuzz/<target>.c and in fuzz/fuzz_model.h:
   fuzz_trace            traces from `pymemlab trace gen` (binary and text,
                         with metadata), cut, unfinished and damaged copies.
   fuzz_objscript        tests/objscripts/*.txt and small scripts per statement.
+  fuzz_gc               object graphs: cycles through instances, lists, dicts
+                        and tuples, finalizers (tp_finalize, legacy), weakref
+                        callbacks, gc.garbage cleared, full collections.
 """
 import argparse
 import os
@@ -341,6 +344,90 @@ def gen_objscript(out):
         write(out, 'fuzz_objscript', name, text)
 
 
+class Gc:
+    """fuzz_gc op encoding (fuzz/fuzz_gc.c). Node arguments are picks among
+    the reachable nodes, in creation order while nothing has been dropped."""
+
+    def __init__(self):
+        self.b = bytearray()
+
+    def inst(self, cls):
+        self.b += bytes([cls << 4])
+
+    def lst(self):
+        self.b += bytes([2])
+
+    def dct(self):
+        self.b += bytes([3])
+
+    def tup(self, *items):
+        self.b += bytes([4, len(items)] + list(items))
+
+    def link(self, a, b, k=0):
+        self.b += bytes([5, a, b, k])
+
+    def unlink(self, a, k=0):
+        self.b += bytes([8, a, k])
+
+    def drop(self, a):
+        self.b += bytes([10, a])
+
+    def weakref(self, a):
+        self.b += bytes([11, a])
+
+    def collect(self):
+        self.b += bytes([12])
+
+    def fin(self, cls, finalize, legacy):
+        b = cls + 3 * next(k for k in range(22) if ((cls + 3 * k) >> 2 & 3) == (finalize | legacy << 1))
+        self.b += bytes([13, b])
+
+    def clear_garbage(self):
+        self.b += bytes([14])
+
+
+def gen_gc(out):
+    progs = {}
+    g = Gc()   # a cycle of two instances with finalizers, weakref callbacks
+    g.fin(1, 1, 0)
+    g.inst(1); g.inst(1); g.link(0, 1); g.link(1, 0); g.weakref(0); g.weakref(1)
+    g.drop(1); g.drop(0); g.collect()   # picks count reachable nodes: drop from the top
+    progs['finalize-cycle'] = g
+    g = Gc()   # a legacy cycle goes to gc.garbage, then is freed once the flag is off
+    g.fin(2, 0, 1)
+    g.inst(2); g.inst(0); g.link(0, 1); g.link(1, 0); g.drop(1); g.drop(0); g.collect()
+    g.clear_garbage(); g.collect(); g.fin(2, 0, 0); g.clear_garbage(); g.collect()
+    progs['legacy-garbage'] = g
+    g = Gc()   # containers: list <-> dict <-> tuple, self loops
+    g.lst(); g.dct(); g.inst(0); g.tup(0, 1, 2); g.link(0, 0); g.link(0, 1, 8); g.link(1, 0, 3)
+    g.link(1, 3, 4); g.link(2, 2, 1); g.unlink(0, 0); g.drop(3); g.drop(2); g.collect()
+    g.drop(1); g.drop(0); g.collect()
+    progs['containers'] = g
+    g = Gc()   # refcount deaths with finalizers, a chain
+    g.fin(0, 1, 1)
+    for _ in range(6):
+        g.inst(0)
+    for i in range(5):
+        g.link(i, i + 1)
+    g.weakref(5)
+    for _ in range(6):
+        g.drop(0)
+    g.collect()
+    progs['chain'] = g
+    g = Gc()   # a big mixed graph
+    for i in range(12):
+        [g.inst, lambda c: g.lst(), lambda c: g.dct()][i % 3](i % 3)
+    for i in range(30):
+        g.link((i * 7) % 12, (i * 5 + 3) % 12, i)
+    g.weakref(0); g.weakref(3); g.fin(1, 1, 0)
+    for i in range(11, -1, -1):
+        g.drop(i)
+    g.collect(); g.unlink(0, 1); g.collect()
+    progs['mixed'] = g
+    for name, g in progs.items():
+        write(out, 'fuzz_gc', name, bytes(g.b))
+
+
 def write(out, target, name, data):
     d = os.path.join(out, target)
     os.makedirs(d, exist_ok=True)
@@ -359,6 +446,7 @@ def main():
     gen_diff(a.out, rng)
     gen_trace(a.out, a.pymemlab)
     gen_objscript(a.out)
+    gen_gc(a.out)
 
 
 if __name__ == '__main__':

@@ -26,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(fuzz_alloc fuzz_diff fuzz_oom fuzz_trace fuzz_objscript)
+TARGETS=(fuzz_alloc fuzz_diff fuzz_oom fuzz_trace fuzz_objscript fuzz_gc)
 usage() { echo "fuzz.sh: $*" >&2; exit 2; }
 
 [ $# -ge 1 ] || usage "a target is required: ${TARGETS[*]} or all"
