@@ -17,6 +17,9 @@ documented at the top of each fuzz/<target>.c and in fuzz/fuzz_model.h:
   fuzz_trace            traces from `pymemlab trace gen` (binary and text,
                         with metadata), cut, unfinished and damaged copies.
   fuzz_objscript        tests/objscripts/*.txt and small scripts per statement.
+  fuzz_frag,            alloc/free programs that fill the live limit, free in
+  fuzz_retention        patterns (every k-th, a size class, a range) and refill
+                        with other sizes (fuzz/fuzz_worst.h encoding).
   fuzz_gc               object graphs: cycles through instances, lists, dicts
                         and tuples, finalizers (tp_finalize, legacy), weakref
                         callbacks, gc.garbage cleared, full collections.
@@ -428,6 +431,31 @@ def gen_gc(out):
         write(out, 'fuzz_gc', name, bytes(g.b))
 
 
+def gen_worst(out):
+    def run(k, count=256):       # count blocks of 16 << k bytes
+        return bytes([2, count - 1, k])
+
+    progs = {}
+    progs['fill-16k'] = bytes([0]) + run(10) * 3
+    # Robson-style: small blocks, free every other, then the next size up
+    b = bytes([0]) + run(6) * 16 + bytes([5, 0, 0]) + run(7) * 8 + bytes([5, 0, 1]) + run(8) * 8
+    progs['every-other-grow'] = b
+    # leave one block of every 17: retention, pinned regions
+    progs['pin-1-in-17'] = bytes([0]) + run(6) * 32 + bytes([5, 15, 0])
+    # mixed sizes, free a size class, refill
+    b = bytes([0])
+    for k in range(11):
+        b += run(k, 64)
+    b += bytes([6, 5, 6, 7]) + run(9, 128) + bytes([7, 0, 0, 200])
+    progs['classes'] = b
+    for sel in range(1, 4):
+        progs['fill-16k-sel%d' % sel] = bytes([sel]) + run(10) * 3
+        progs['every-other-sel%d' % sel] = bytes([sel]) + run(6) * 16 + bytes([5, 0, 0]) + run(7) * 8
+    for t in ('fuzz_frag', 'fuzz_retention'):
+        for name, data in progs.items():
+            write(out, t, name, data)
+
+
 def write(out, target, name, data):
     d = os.path.join(out, target)
     os.makedirs(d, exist_ok=True)
@@ -447,6 +475,7 @@ def main():
     gen_trace(a.out, a.pymemlab)
     gen_objscript(a.out)
     gen_gc(a.out)
+    gen_worst(a.out)
 
 
 if __name__ == '__main__':

@@ -17,8 +17,13 @@
 #                       queues (which hold the corpus too) are minimised with
 #                       afl-cmin -e (edges, no hit counts) and the inputs of
 #                       the result not yet in the corpus are added.
-#   --backend SPEC      fuzz_alloc, fuzz_oom: every input runs on SPEC
-#                       (PM_FUZZ_BACKEND), e.g. buddy, debug:buddy,max=64K.
+#   --backend SPEC      fuzz_alloc, fuzz_oom, fuzz_frag, fuzz_retention: every
+#                       input runs on SPEC (PM_FUZZ_BACKEND), e.g. buddy,
+#                       debug:buddy,max=64K.
+#
+# fuzz_frag and fuzz_retention save each new worst case as a raw trace in
+# build/fuzz-ENGINE/work/TARGET/worst/ (PM_FUZZ_WORST_DIR) and end with a
+# table: the worst figure per backend next to Robson's bound.
 #   --seeds             also start from fuzz/seeds.py's seeds.
 #
 # Work files: build/fuzz-ENGINE/work/TARGET/. Exit 0 if no crash was found,
@@ -26,7 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(fuzz_alloc fuzz_diff fuzz_oom fuzz_trace fuzz_objscript fuzz_gc)
+TARGETS=(fuzz_alloc fuzz_diff fuzz_oom fuzz_trace fuzz_objscript fuzz_gc fuzz_frag fuzz_retention)
 usage() { echo "fuzz.sh: $*" >&2; exit 2; }
 
 [ $# -ge 1 ] || usage "a target is required: ${TARGETS[*]} or all"
@@ -56,7 +61,8 @@ else
 fi
 if [ -n "$backend" ]; then
   for t in "${list[@]}"; do
-    case $t in fuzz_alloc|fuzz_oom) ;; *) usage "--backend applies to fuzz_alloc and fuzz_oom, not $t" ;; esac
+    case $t in fuzz_alloc|fuzz_oom|fuzz_frag|fuzz_retention) ;;
+      *) usage "--backend applies to fuzz_alloc, fuzz_oom, fuzz_frag and fuzz_retention, not $t" ;; esac
   done
   export PM_FUZZ_BACKEND=$backend
 fi
@@ -76,6 +82,27 @@ fi
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
 
 crashed=0
+
+# fuzz_frag / fuzz_retention: where worst cases go, and their table.
+worst_setup() {
+  case $1 in fuzz_frag|fuzz_retention) mkdir -p "$2/worst"; export PM_FUZZ_WORST_DIR=$PWD/$2/worst ;;
+    *) unset PM_FUZZ_WORST_DIR ;; esac
+}
+worst_table() {
+  local dir=$2/worst
+  case $1 in fuzz_frag|fuzz_retention) ;; *) return 0 ;; esac
+  echo "-- worst cases saved in $dir (replay: build/release/pymemlab replay FILE --backend SPEC --json)"
+  printf '   %-36s %10s %12s %12s  %s\n' backend "${1#fuzz_}" "peak live" Robson file
+  for f in "$dir"/*.pmt; do
+    [ -f "$f" ] || continue
+    grep -a -o 'fuzz\.[a-z_]*=[^[:cntrl:]]*' "$f" | tr '\n' ' '
+    echo "file=$f"
+  done | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); k = kv[1]; v = substr($i, length(k) + 2); m[k] = v }
+                 b = m["fuzz.backend"]; if (!(b in best) || m["fuzz.value"] + 0 > best[b] + 0) {
+                   best[b] = m["fuzz.value"]; live[b] = m["fuzz.peak_live"]; rob[b] = m["fuzz.robson_ratio"]; file[b] = m["file"] } }
+           END { for (b in best) printf "   %-36s %10.4f %12d %12s  %s\n", b, best[b], live[b], rob[b], file[b] }' | sort
+}
+
 run_libfuzzer() {
   local t=$1 bin=$build/fuzz/$1 work=$build/work/$1
   mkdir -p "$work/new" "$work/crashes" "fuzz/corpus/$t"
@@ -85,6 +112,7 @@ run_libfuzzer() {
   [ "$jobs" -gt 1 ] && args+=(-fork="$jobs")
   local dirs=("$work/new" "fuzz/corpus/$t")
   [ $seeds = 1 ] && dirs+=("$build/work/seeds/$t")
+  worst_setup "$t" "$work"
   echo "== $t: libFuzzer, ${time}s on $jobs core(s)${backend:+, backend $backend}; log $work/log"
   local before
   before=$(find "$work/crashes" -type f | wc -l)
@@ -120,6 +148,7 @@ run_afl() {
   export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:symbolize=0:detect_leaks=0}
   local args=(-i "$work/in" -o "$work/out" -m none -t 5000 -V "$time")
   [ -f "fuzz/dict/$t.dict" ] && args+=(-x "fuzz/dict/$t.dict")
+  worst_setup "$t" "$work"
   echo "== $t: AFL++, ${time}s on $jobs core(s)${backend:+, backend $backend}; logs $work/out/*.log"
   mkdir -p "$work/out"
   local pids=()
@@ -165,6 +194,7 @@ run_afl() {
 
 for t in "${list[@]}"; do
   "run_$engine" "$t"
+  worst_table "$t" "$build/work/$t"
 done
 [ $crashed = 0 ] && echo "== no crash found" || echo "== crashes found (see above)"
 exit $crashed
