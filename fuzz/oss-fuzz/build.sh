@@ -1,18 +1,22 @@
 #!/bin/bash -eu
 # fuzz/oss-fuzz/build.sh — builds the fuzz targets for OSS-Fuzz / ClusterFuzz
-# (fuzz/README.md, "OSS-Fuzz") with the environment's $CC, $CFLAGS,
-# $LIB_FUZZING_ENGINE and $SANITIZER, into $OUT: one binary per fuzz/TARGET.c,
+# (fuzz/README.md, "OSS-Fuzz") with the environment's $CC, $CFLAGS, $CXX,
+# $CXXFLAGS, $LIB_FUZZING_ENGINE and $SANITIZER, into $OUT: one binary per fuzz/TARGET.c,
 # with TARGET_seed_corpus.zip (fuzz/corpus/TARGET) and TARGET.dict
 # (fuzz/dict/TARGET.dict) beside it. Runs from the source tree (OSS-Fuzz's
 # WORKDIR) or from anywhere inside it. No CMake: the libraries the targets
-# need (allocators/, objects/, workloads/) are compiled directly.
+# need (allocators/, objects/, workloads/) are compiled directly. A target is
+# a fuzz/*.c that defines LLVMFuzzerTestOneInput; the other fuzz/*.c
+# (the shared harness) go into the library.
+set -eu
 if [ -f fuzz/fuzz_common.c ]; then
   root=$PWD
 else
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 fi
 cd "$root"
-: "${OUT:?OUT must be set}" "${CC:=clang}" "${CFLAGS:=}" "${LIB_FUZZING_ENGINE:=-fsanitize=fuzzer}"
+: "${OUT:?OUT must be set}" "${CC:=clang}" "${CXX:=clang++}" "${CFLAGS:=}" "${CXXFLAGS:=$CFLAGS}"
+: "${LIB_FUZZING_ENGINE:=-fsanitize=fuzzer}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -24,8 +28,13 @@ for h in mimalloc.h:PM_HAVE_MIMALLOC jemalloc/jemalloc.h:PM_HAVE_JEMALLOC gperft
   echo "#include <${h%%:*}>" | $CC -E -x c - >/dev/null 2>&1 && flags+=(-D"${h##*:}"=1)
 done
 
+targets=() harness=()
+for src in fuzz/*.c; do
+  case $src in fuzz/replay_main.c) continue ;; esac
+  if grep -q '^int LLVMFuzzerTestOneInput' "$src"; then targets+=("$src"); else harness+=("$src"); fi
+done
 objs=()
-for src in allocators/*.c objects/*.c workloads/*.c fuzz/fuzz_common.c fuzz/fuzz_model.c; do
+for src in allocators/*.c objects/*.c workloads/*.c "${harness[@]}"; do
   obj=$work/$(echo "$src" | tr / _).o
   # shellcheck disable=SC2086
   $CC $CFLAGS "${flags[@]}" -c "$src" -o "$obj"
@@ -33,13 +42,13 @@ for src in allocators/*.c objects/*.c workloads/*.c fuzz/fuzz_common.c fuzz/fuzz
 done
 ar rcs "$work/libpm.a" "${objs[@]}"
 
-for src in fuzz/fuzz_*.c; do
+for src in "${targets[@]}"; do
   t=$(basename "$src" .c)
-  case $t in fuzz_common|fuzz_model) continue ;; esac
   # shellcheck disable=SC2086
   $CC $CFLAGS "${flags[@]}" -c "$src" -o "$work/$t.o"
+  # linked with $CXX, as OSS-Fuzz wants (engines such as AFL++'s driver are C++)
   # shellcheck disable=SC2086
-  $CC $CFLAGS $LIB_FUZZING_ENGINE "$work/$t.o" "$work/libpm.a" -ldl -lm -o "$OUT/$t"
+  $CXX $CXXFLAGS "$work/$t.o" "$work/libpm.a" $LIB_FUZZING_ENGINE -ldl -lm -o "$OUT/$t"
   if [ -d "fuzz/corpus/$t" ]; then
     (cd "fuzz/corpus/$t" && zip -q -r "$OUT/${t}_seed_corpus.zip" .)
   fi
