@@ -28,8 +28,11 @@
  * node or garbage entry refers to dies (a tp_finalize class: finalized; a
  * legacy class: tp_del). A full collection: U = live objects not reachable
  * from the roots and gc.garbage; G = legacy objects of U; everything in U
- * reachable from G is kept and G appended to gc.garbage; the rest of U is
- * collected (tp_finalize first, once per object).
+ * reachable from G is kept, the rest of U is collected (tp_finalize first,
+ * once per object); clearing it may drop the last references to kept
+ * objects, which then die by refcount; the legacy objects still alive are
+ * appended to gc.garbage (CPython's order: delete_garbage, then
+ * handle_legacy_finalizers).
  *
  * CHECKED after every op: every node is alive exactly when the shadow says
  * (probe weakrefs), every live node's reference count equals roots + edges
@@ -231,10 +234,14 @@ static void shadow_collect(void)
     for (unsigned i = 0; i < g.nn; i++)
         if (g.n[i].alive && !reachable[i] && !kept[i])
             shadow_die(i, false);
+    /* Clearing the collected objects drops their references to kept ones
+     * before the legacy objects go to gc.garbage (delete_garbage runs before
+     * handle_legacy_finalizers, as in CPython): a kept object referred to
+     * only by collected ones dies by refcount then (tp_del runs). */
+    shadow_cascade();
     for (unsigned i = 0; i < g.nn; i++)
-        if (legacy[i])
+        if (legacy[i] && g.n[i].alive)
             g.garbage[i]++;
-    shadow_cascade();   /* nothing should die here, but keep it exact */
 }
 
 /* ---- checks ---- */
