@@ -41,6 +41,15 @@
  *  them and decommits the pages of free blocks of >= 2 pages past their first
  *  (the links).
  *
+ *  ASan (pm_asan.h, builds with PM_ASAN=1): every byte of a region that is
+ *  not in a block handed out is poisoned, so a use after free or an overflow
+ *  into a free neighbour is reported by ASan; a block handed out is
+ *  unpoisoned over its whole 2^level bytes (its usable size: an overflow
+ *  into the rounding slack is not seen). The free-list code opens the 16
+ *  link bytes of a free block around each access (LINKS_OPEN/LINKS_CLOSE;
+ *  the sentinels in the heap struct are never poisoned). Large blocks need
+ *  nothing (munmap'ed on free); regions are unpoisoned before munmap.
+ *
  *  Invariants (check() verifies them all):
  *    blocks tile each region: sum over blocks of 2^level == 2^top granules
  *    no free block has a free buddy of the same level (fully coalesced)
@@ -86,6 +95,7 @@
  * spread over whole octaves (see tests/test_buddy.c for the exact value).
  */
 #include "buddy.h"
+#include "pm_asan.h"
 #include "pm_assert.h"
 
 #include <errno.h>
@@ -294,14 +304,42 @@ static void slot_remove(pm_heap_t *h, struct buddy_slot *s)
  * Circular through the sentinel lists[j], whose own prev is never read. The
  * first element's prev is allowed to be stale: pop then need not write into
  * the new first block (usually an old, uncached line); push repairs it.
- * Invariant: every element but the first has prev == its predecessor. */
+ * Invariant: every element but the first has prev == its predecessor.
+ *
+ * Under ASan free blocks are poisoned: each access to the links of a block
+ * is bracketed by LINKS_OPEN / LINKS_CLOSE (no code in other builds). */
+
+#if PM_ASAN_ON
+/* Not a sentinel: the links are in a (poisoned) free block. */
+static inline bool links_poisoned(const pm_heap_t *h, const struct buddy_free *b)
+{
+    return (uintptr_t)b - (uintptr_t)h->lists >= sizeof h->lists;
+}
+#define LINKS_OPEN(h, b)                                                \
+    do {                                                                \
+        if (links_poisoned((h), (b)))                                   \
+            PM_UNPOISON((b), sizeof(struct buddy_free));                \
+    } while (0)
+#define LINKS_CLOSE(h, b)                                               \
+    do {                                                                \
+        if (links_poisoned((h), (b)))                                   \
+            PM_POISON((b), sizeof(struct buddy_free));                  \
+    } while (0)
+#else
+#define LINKS_OPEN(h, b) ((void)0)
+#define LINKS_CLOSE(h, b) ((void)0)
+#endif
 
 static inline void list_push(pm_heap_t *h, unsigned j, struct buddy_free *b)
 {
     struct buddy_free *s = &h->lists[j], *first = s->next;
+    LINKS_OPEN(h, b);
     b->next = first;
+    LINKS_OPEN(h, first);
     first->prev = b;            /* the old first (or the sentinel) */
+    LINKS_CLOSE(h, first);
     b->prev = s;                /* after it: two plain stores, not one vector store */
+    LINKS_CLOSE(h, b);
     s->next = b;
     if (!(h->avail & (UINT64_C(1) << j)))   /* store only on a change: stores queue */
         h->avail |= UINT64_C(1) << j;
@@ -311,7 +349,9 @@ static inline struct buddy_free *list_pop(pm_heap_t *h, unsigned j)
 {
     struct buddy_free *s = &h->lists[j], *b = s->next;
     pm_assert_internal(b != s);
+    LINKS_OPEN(h, b);
     s->next = b->next;          /* the new first keeps a stale prev */
+    LINKS_CLOSE(h, b);
     if (s->next == s)
         h->avail &= ~(UINT64_C(1) << j);
     return b;
@@ -319,11 +359,27 @@ static inline struct buddy_free *list_pop(pm_heap_t *h, unsigned j)
 
 static inline void list_unlink(pm_heap_t *h, unsigned j, struct buddy_free *b)
 {
-    struct buddy_free *s = &h->lists[j], *prev = s->next == b ? s : b->prev;
-    prev->next = b->next;
-    b->next->prev = prev;
+    LINKS_OPEN(h, b);
+    struct buddy_free *s = &h->lists[j], *prev = s->next == b ? s : b->prev, *next = b->next;
+    LINKS_CLOSE(h, b);
+    LINKS_OPEN(h, prev);
+    prev->next = next;
+    LINKS_CLOSE(h, prev);
+    LINKS_OPEN(h, next);
+    next->prev = prev;
+    LINKS_CLOSE(h, next);
     if (s->next == s)
         h->avail &= ~(UINT64_C(1) << j);
+}
+
+/* The links of a listed block, read for walks (check, trim, introspection). */
+static inline struct buddy_free links_read(const pm_heap_t *h, const struct buddy_free *b)
+{
+    LINKS_OPEN(h, b);
+    struct buddy_free l = *b;
+    LINKS_CLOSE(h, b);
+    (void)h;
+    return l;
 }
 
 /* ---- regions ------------------------------------------------------------- */
@@ -343,6 +399,7 @@ static __attribute__((noinline, cold)) uintptr_t region_new(pm_heap_t *h,
         pm_os_unmap(&h->os, groups, h->meta_size);
         return 0;
     }
+    PM_POISON(base, h->region_size);   /* nothing of it is handed out yet */
     struct buddy_slot e = {.key = (uintptr_t)base, .groups = groups};
     slot_insert(h, &e);
     groups[0].code = code_mask(0, h->top);
@@ -356,6 +413,7 @@ static __attribute__((noinline, cold)) void region_release(pm_heap_t *h, struct 
     void *base = (void *)s->key;
     struct buddy_group *groups = s->groups;
     slot_remove(h, s);
+    PM_UNPOISON(base, h->region_size);   /* the shadow outlives the mapping */
     pm_os_unmap(&h->os, base, h->region_size);
     pm_os_unmap(&h->os, groups, h->meta_size);
     h->regions--;
@@ -373,6 +431,7 @@ static inline void block_split(pm_heap_t *h, struct buddy_group *groups, uintptr
         groups[g >> 6].code &= ~(bit_at(g) << k);   /* lower: k + 1 ones -> k */
         gh->code |= code_mask(gu, k);
         gh->free |= bit_at(gu);
+        PM_POISON(block_at(base, gu, h->min_order), (size_t)1 << (k + h->min_order));
         list_push(h, k, block_at(base, gu, h->min_order));
     }
 }
@@ -544,6 +603,7 @@ static __attribute__((noinline)) void *malloc_split(pm_heap_t *h, unsigned j)
     block_split(h, groups, base, g, k, j);
     gr->used |= bit_at(g);
     h->nalloc[j]++;
+    PM_UNPOISON((void *)b, (size_t)1 << (j + h->min_order));
     return (void *)b;
 }
 
@@ -565,6 +625,7 @@ static void *buddy_malloc(pm_heap_t *h, size_t n)
     gr->free &= ~bit_at(g);
     gr->used |= bit_at(g);
     h->nalloc[j]++;
+    PM_UNPOISON((void *)b, (size_t)1 << (j + h->min_order));
     return (void *)b;
 }
 
@@ -624,6 +685,7 @@ static void buddy_free(pm_heap_t *h, void *p)
     unsigned q = (unsigned)(g & 63), j = (unsigned)__builtin_ctzll(~(code >> q));
     gr->used &= ~bit_at(g);
     h->nfreed[j]++;
+    PM_POISON(p, (size_t)1 << (j + h->min_order));
     if (__builtin_expect(j < 6 && j < h->top, 1)) {   /* blocks < 64 granules: the buddy is */
         unsigned bq = q ^ (1u << j);                  /* in the same group, no new load */
         if (!((fr >> bq) & 1) || (unsigned)__builtin_ctzll(~(code >> bq)) != j) {
@@ -711,6 +773,7 @@ static void *buddy_realloc(pm_heap_t *h, void *p, size_t n)
                 return p;
             }
             if (block_grow(h, s, g, k, j)) {
+                PM_UNPOISON(p, (size_t)1 << (j + h->min_order));
                 h->nfreed[k]++;
                 h->nalloc[j]++;
                 h->inplace++;
@@ -788,7 +851,7 @@ static void buddy_trim(pm_heap_t *h)
         size_t size = (size_t)1 << (j + h->min_order);
         if (size < 2 * page)
             continue;
-        for (struct buddy_free *b = h->lists[j].next; b != &h->lists[j]; b = b->next)
+        for (struct buddy_free *b = h->lists[j].next; b != &h->lists[j]; b = links_read(h, b).next)
             pm_os_decommit(&h->os, (char *)b + page, size - page);
     }
 }
@@ -803,6 +866,7 @@ static void buddy_destroy(pm_heap_t *h)
         if (e->key & BUDDY_SLOT_LARGE) {
             pm_os_unmap(&os, (void *)(e->key & ~(uintptr_t)BUDDY_SLOT_LARGE), e->size);
         } else {
+            PM_UNPOISON((void *)e->key, h->region_size);
             pm_os_unmap(&os, (void *)e->key, h->region_size);
             pm_os_unmap(&os, e->groups, h->meta_size);
         }
@@ -1087,7 +1151,7 @@ static void check_lists(const pm_heap_t *h, struct check_ctx *c)
         if (nonempty != ((h->avail >> j) & 1))
             violation(c, "buddy: avail bit %u is %d but list %u is %s", j, (int)((h->avail >> j) & 1), j,
                       nonempty ? "not empty" : "empty");
-        for (const struct buddy_free *b = sent->next; b != sent; prev = b, b = b->next) {
+        for (const struct buddy_free *b = sent->next; b != sent; prev = b, b = links_read(h, b).next) {
             uintptr_t a = (uintptr_t)b, base = a & ~h->region_mask;
             const struct buddy_slot *s = base ? slot_find(h, base) : NULL;
             if (!s) {
@@ -1100,7 +1164,7 @@ static void check_lists(const pm_heap_t *h, struct check_ctx *c)
                           (size_t)1 << (j + mo));
                 break;
             }
-            if (prev != sent && b->prev != prev)   /* the first's prev may be stale */
+            if (prev != sent && links_read(h, b).prev != prev)   /* the first's prev may be stale */
                 violation(c, "buddy: block %p on list %u has a wrong prev link", (const void *)b, j);
             uint64_t g = (a - base) >> mo;
             const struct buddy_group *gr = &s->groups[g >> 6];
@@ -1184,7 +1248,7 @@ size_t pm_buddy_free_blocks(pm_heap_t *h, unsigned order)
         return 0;
     const struct buddy_free *s = &h->lists[order - h->min_order];
     size_t n = 0;
-    for (const struct buddy_free *b = s->next; b != s; b = b->next)
+    for (const struct buddy_free *b = s->next; b != s; b = links_read(h, b).next)
         n++;
     return n;
 }

@@ -8,6 +8,7 @@
 #include "pm_test.h"
 #include "buddy.h"
 #include "cli.h"
+#include "pm_asan.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -355,6 +356,23 @@ static void test_stats_fields(void **state)
     pm_buddy_ops.destroy(h);
 }
 
+/* A deliberate write after free into a block's links (under ASan the free
+ * block is poisoned: open it around the write, as buddy itself does). */
+static void links_poke(void **links, int i, void *v)
+{
+    PM_UNPOISON(links, 2 * sizeof *links);
+    links[i] = v;
+    PM_POISON(links, 2 * sizeof *links);
+}
+
+static void *links_peek(void **links, int i)
+{
+    PM_UNPOISON(links, 2 * sizeof *links);
+    void *v = links[i];
+    PM_POISON(links, 2 * sizeof *links);
+    return v;
+}
+
 /* check() notices free-list links damaged by a write after free. */
 static void test_check_catches_damaged_links(void **state)
 {
@@ -370,16 +388,16 @@ static void test_check_catches_damaged_links(void **state)
     pmt_check_clean(&pm_buddy_ops, h);
     char msg[PM_ERR_LEN];
     void **links = p[1];                        /* next, prev of a block not first */
-    void *saved = links[1];
-    links[1] = p[0];                            /* prev now wrong */
+    void *saved = links_peek(links, 1);
+    links_poke(links, 1, p[0]);                 /* prev now wrong */
     assert_true(pm_buddy_ops.check(h, msg) > 0);
     assert_non_null(strstr(msg, "wrong prev link"));
-    links[1] = saved;
-    saved = links[0];
-    links[0] = (void *)(uintptr_t)0x1000;       /* next leaves every region */
+    links_poke(links, 1, saved);
+    saved = links_peek(links, 0);
+    links_poke(links, 0, (void *)(uintptr_t)0x1000);   /* next leaves every region */
     assert_true(pm_buddy_ops.check(h, msg) > 0);
     assert_non_null(strstr(msg, "outside every region"));
-    links[0] = saved;
+    links_poke(links, 0, saved);
     pmt_check_clean(&pm_buddy_ops, h);
     for (int i = 0; i < 4; i++)
         pm_buddy_ops.free(h, keep[i]);
@@ -492,6 +510,69 @@ static void expect_death(pm_heap_t *h, void *bad, int use_realloc, const char *w
         fail_msg("child did not abort (status %#x), stderr: '%s'", status, buf);
     if (strcmp(buf, want) != 0)
         fail_msg("first stderr line\n  got:  '%s'\n  want: '%s'", buf, want);
+}
+
+/* Under ASan, free blocks are poisoned (pm_asan.h): a read or write after
+ * free, or past a block into its free buddy, is reported by ASan itself
+ * (use-after-poison), links and rounding slack included where poisoned.
+ * Without ASan the test checks only that the accesses it makes are legal. */
+static void expect_asan_report(pm_heap_t *h, volatile unsigned char *at)
+{
+#if PM_ASAN_ON
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], STDERR_FILENO);
+        at[0] = 1;   /* must not return */
+        _exit(0);
+    }
+    close(fd[1]);
+    char buf[4096];
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof buf - 1 && (r = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)r;
+    buf[len] = 0;
+    close(fd[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) != 0) && !WIFSIGNALED(status))
+        fail_msg("write at %p went unreported (status %#x)", (void *)at, status);
+    if (!strstr(buf, "AddressSanitizer: use-after-poison"))
+        fail_msg("no ASan use-after-poison report for %p: '%.300s'", (void *)at, buf);
+#else
+    (void)at;
+#endif
+    pmt_check_clean(&pm_buddy_ops, h);
+}
+
+static void test_asan_sees_free_blocks(void **state)
+{
+    (void)state;
+    pm_heap_t *h = create_with("buddy", NULL);
+    unsigned char *a = pm_buddy_ops.malloc(h, 64), *b = pm_buddy_ops.malloc(h, 64);
+    unsigned char *c = pm_buddy_ops.malloc(h, 4000);
+    memset(a, 1, 64);                               /* the whole block is usable */
+    memset(c, 1, 4096);                             /* rounding slack too (usable_size) */
+    pm_buddy_ops.free(h, b);
+    expect_asan_report(h, b);                       /* the links of a free block */
+    expect_asan_report(h, b + 40);                  /* past the links */
+    expect_asan_report(h, a + 64);                  /* overflow into the free buddy */
+    unsigned char *d = pm_buddy_ops.realloc(h, c, 1000);   /* shrink in place */
+    assert_ptr_equal(d, c);
+    expect_asan_report(h, d + 1024);                /* the upper half went free */
+    d = pm_buddy_ops.realloc(h, d, 4000);           /* grows back in place */
+    assert_ptr_equal(d, c);
+    memset(d, 2, 4096);
+    pm_buddy_ops.free(h, a);
+    pm_buddy_ops.free(h, d);
+    expect_asan_report(h, a);                       /* merged and on a bigger list */
+    pm_buddy_ops.trim(h);                           /* the region goes back: unpoisoned */
+    pm_buddy_ops.destroy(h);
 }
 
 static pm_heap_t *create_aborting(void)
@@ -860,6 +941,7 @@ int main(void)
         cmocka_unit_test(test_realloc_in_place),
         cmocka_unit_test(test_stats_fields),
         cmocka_unit_test(test_check_catches_damaged_links),
+        cmocka_unit_test(test_asan_sees_free_blocks),
         cmocka_unit_test(test_internal_fragmentation),
         cmocka_unit_test(test_death_double_free),
         cmocka_unit_test(test_death_foreign_pointer),

@@ -1,0 +1,24 @@
+# fuzz/fuzz.cmake — the fuzz engine builds (fuzz/README.md), included by the
+# top-level CMakeLists.txt before any target is defined.
+#   PM_FUZZ=libfuzzer  clang; every library instrumented for coverage
+#                      (-fsanitize=fuzzer-no-link) with ASan + UBSan; the
+#                      fuzz targets linked with -fsanitize=fuzzer.
+#   PM_FUZZ=afl        the same through afl-clang-fast (CC), whose
+#                      -fsanitize=fuzzer links AFL++'s persistent-mode driver
+#                      (libAFLDriver: __AFL_FUZZ_TESTCASE_LEN / __AFL_LOOP).
+#   PM_FUZZ unset      nothing here: the corpus replayers are built with the
+#                      tests (fuzz/CMakeLists.txt).
+# Presets fuzz-libfuzzer and fuzz-afl set it; scripts/fuzz.sh uses them.
+set(PM_FUZZ "" CACHE STRING "fuzz engine build: libfuzzer, afl, or empty")
+set_property(CACHE PM_FUZZ PROPERTY STRINGS "" libfuzzer afl)
+if(PM_FUZZ STREQUAL "libfuzzer" OR PM_FUZZ STREQUAL "afl")
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "PM_FUZZ=${PM_FUZZ} needs clang or afl-clang-fast (cmake --preset fuzz-${PM_FUZZ})")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=address,undefined)
+  add_compile_definitions(PM_ASAN=1 PM_FUZZING=1)
+elseif(PM_FUZZ)
+  message(FATAL_ERROR "PM_FUZZ must be libfuzzer, afl or empty, not '${PM_FUZZ}'")
+endif()

@@ -1,0 +1,642 @@
+/* fuzz/fuzz_gc.c — the cycle collector (objects/gc.c) against an
+ * independent reachability oracle.
+ *
+ * Input: operations on an object graph over debug:system (automatic
+ * collection disabled, so that only the input's full collections run and the
+ * shadow is exact at every step). Each op is a byte (low 4 bits) and its
+ * arguments; a node argument is a byte picking among the nodes reachable
+ * from the roots (ops never touch an object the program could not reach):
+ *   0-1  new instance of class (op >> 4) % 3      2 new list      3 new dict
+ *   4    new tuple: count byte (0..4), node bytes
+ *   5-7  link A B K: list A: insert B at K (after the marker) / append;
+ *        dict A: A["kK"] = B; instance A: A.aK = B (K: one byte)
+ *   8-9  unlink A K: del list item / dict key / attribute
+ *   10   drop A: the harness's own reference to A goes
+ *   11   weakref A with a callback (A an instance)
+ *   12,15 full collection (gc.collect(2))
+ *   13   class (byte % 3) gets finalizers: byte >> 2 bit 0 tp_finalize,
+ *        bit 1 legacy tp_del
+ *   14   clear gc.garbage
+ * New objects are roots (the harness holds one reference). A list, dict or
+ * tuple holds a hidden marker instance that dies exactly with it; every
+ * instance node and every marker has a probe weakref, which is how the
+ * oracle sees whether an object is alive.
+ *
+ * THE SHADOW: nodes with their out-edges (list items in order, dict values
+ * and attributes by key), roots, gc.garbage as a multiset, the classes'
+ * finalizer flags. Refcount deaths cascade at once: an object no root, live
+ * node or garbage entry refers to dies (a tp_finalize class: finalized; a
+ * legacy class: tp_del). A full collection: U = live objects not reachable
+ * from the roots and gc.garbage; G = legacy objects of U; everything in U
+ * reachable from G is kept, the rest of U is collected (tp_finalize first,
+ * once per object); clearing it may drop the last references to kept
+ * objects, which then die by refcount; the legacy objects still alive are
+ * appended to gc.garbage (CPython's order: delete_garbage, then
+ * handle_legacy_finalizers).
+ *
+ * CHECKED after every op: every node is alive exactly when the shadow says
+ * (probe weakrefs), every live node's reference count equals roots + edges
+ * from live nodes + gc.garbage entries, tp_finalize ran exactly once on each
+ * dead object of a finalizing class and at most once on any, tp_del on
+ * exactly those that died by refcount with the flag, each callback weakref
+ * fired exactly when its referent died and saw it dead, gc.garbage holds
+ * the shadow's multiset; pm_objspace_check() is clean after every drop,
+ * collection and garbage clear, and every 8 ops. At the end: roots
+ * dropped, flags off, garbage cleared, a full collection leaves no node
+ * alive, the space leaves no block.
+ */
+#include "fuzz_common.h"
+#include "pm_object.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define GC_NODES 48             /* nodes per input */
+#define GC_EDGES 12             /* out-edges per node */
+#define GC_KEYS 8               /* dict keys k0..k7, attributes a0..a7 */
+#define GC_WEAKREFS 16
+#define GC_CLASSES 3
+
+enum gk { GK_INSTANCE, GK_LIST, GK_DICT, GK_TUPLE };
+
+struct gnode {
+    enum gk kind;
+    unsigned cls;               /* GK_INSTANCE: class index */
+    pm_object_t *o;             /* valid while alive */
+    uint32_t serial;            /* identity (addresses get reused) */
+    pm_object_t *probe;         /* weakref to the instance or the marker */
+    bool alive, rooted;
+    /* edges: list items in order; dict/instance: edge[k] for key k, -1 if none */
+    int edge[GC_EDGES];
+    unsigned nedges;            /* list, tuple: items; dict/instance: GC_KEYS */
+    unsigned finalized;         /* tp_finalize calls seen */
+    unsigned legacy_dels;       /* tp_del calls seen */
+    bool want_finalized;        /* the shadow's verdict */
+    unsigned want_legacy_dels;
+};
+
+struct gweak {
+    pm_object_t *wr;
+    int target;
+    unsigned fired;
+    bool target_dead_when_fired;
+};
+
+struct gstate {
+    pm_objspace_t *sp;
+    const struct allocator_ops *ops;
+    pm_heap_t *heap;
+    struct fz_misuse mis;
+    pm_object_t *cls[GC_CLASSES];
+    pm_object_t *marker_cls;
+    pm_object_t *cbobj;         /* the callback object of every weakref */
+    bool fin[GC_CLASSES], legacy[GC_CLASSES];
+    struct gnode n[GC_NODES];
+    unsigned nn;
+    struct gweak w[GC_WEAKREFS];
+    unsigned nw;
+    unsigned garbage[GC_NODES]; /* multiset: entries of node i in gc.garbage */
+    uint64_t nops;
+};
+
+static struct gstate g;
+
+static const char *kind_name(enum gk k)
+{
+    static const char *const names[] = {"instance", "list", "dict", "tuple"};
+    return names[k];
+}
+
+/* ---- hooks ---- */
+
+static struct gnode *node_of(pm_object_t *o)
+{
+    for (unsigned i = 0; i < g.nn; i++)
+        if (g.n[i].o == o && g.n[i].serial == o->serial)
+            return &g.n[i];
+    return NULL;
+}
+
+static void hook_finalize(pm_objspace_t *sp, void *ctx, pm_object_t *self)
+{
+    (void)sp;
+    (void)ctx;
+    struct gnode *x = node_of(self);
+    FZ_REQUIRE(x, "tp_finalize called on an object that is no node (%s)", pm_object_type_name(self));
+    x->finalized++;
+}
+
+static void hook_legacy(pm_objspace_t *sp, void *ctx, pm_object_t *self)
+{
+    (void)sp;
+    (void)ctx;
+    struct gnode *x = node_of(self);
+    FZ_REQUIRE(x, "tp_del called on an object that is no node (%s)", pm_object_type_name(self));
+    x->legacy_dels++;
+}
+
+static void hook_callback(pm_objspace_t *sp, void *ctx, pm_object_t *cb, pm_object_t *wr)
+{
+    (void)ctx;
+    FZ_REQUIRE(cb == g.cbobj, "a weakref callback got the wrong callback object");
+    for (unsigned i = 0; i < g.nw; i++)
+        if (g.w[i].wr == wr) {
+            g.w[i].fired++;
+            g.w[i].target_dead_when_fired = pm_weakref_get(sp, wr) == pm_none(sp);
+            return;
+        }
+    fz_fail("a weakref callback for a weakref the harness did not make");
+}
+
+/* ---- the shadow ---- */
+
+static bool is_map(const struct gnode *x) { return x->kind == GK_DICT || x->kind == GK_INSTANCE; }
+
+/* Marks in `seen` everything reachable from the marked ones (live nodes). */
+static void reach(bool seen[GC_NODES])
+{
+    unsigned stack[GC_NODES * GC_EDGES + GC_NODES], top = 0;
+    for (unsigned i = 0; i < g.nn; i++)
+        if (seen[i])
+            stack[top++] = i;
+    while (top) {
+        const struct gnode *x = &g.n[stack[--top]];
+        for (unsigned e = 0; e < x->nedges; e++) {
+            int t = x->edge[e];
+            if (t >= 0 && g.n[t].alive && !seen[t]) {
+                seen[t] = true;
+                stack[top++] = (unsigned)t;
+            }
+        }
+    }
+}
+
+static void roots_of(bool seen[GC_NODES])
+{
+    for (unsigned i = 0; i < GC_NODES; i++)
+        seen[i] = i < g.nn && g.n[i].alive && (g.n[i].rooted || g.garbage[i]);
+}
+
+/* Expected reference counts of every node: roots + gc.garbage entries +
+ * edges from live nodes (meaningful for live nodes). */
+static void refs_all(unsigned refs[GC_NODES])
+{
+    for (unsigned i = 0; i < g.nn; i++)
+        refs[i] = g.n[i].rooted + g.garbage[i];
+    for (unsigned j = 0; j < g.nn; j++)
+        if (g.n[j].alive)
+            for (unsigned e = 0; e < g.n[j].nedges; e++)
+                if (g.n[j].edge[e] >= 0)
+                    refs[g.n[j].edge[e]]++;
+}
+
+/* Node i dies (its edges go). */
+static void shadow_die(unsigned i, bool by_refcount)
+{
+    struct gnode *x = &g.n[i];
+    unsigned c = x->cls;
+    if (x->kind == GK_INSTANCE && g.fin[c] && !x->want_finalized)
+        x->want_finalized = true;
+    if (by_refcount && x->kind == GK_INSTANCE && g.legacy[c])
+        x->want_legacy_dels++;
+    x->alive = false;
+}
+
+/* Refcount deaths, cascading (a worklist of nodes whose count hit 0). */
+static void shadow_cascade(void)
+{
+    unsigned refs[GC_NODES], work[GC_NODES], top = 0;
+    refs_all(refs);
+    for (unsigned i = 0; i < g.nn; i++)
+        if (g.n[i].alive && refs[i] == 0)
+            work[top++] = i;
+    while (top) {
+        unsigned i = work[--top];
+        shadow_die(i, true);
+        for (unsigned e = 0; e < g.n[i].nedges; e++) {
+            int t = g.n[i].edge[e];
+            if (t >= 0 && g.n[t].alive && --refs[t] == 0)
+                work[top++] = (unsigned)t;
+        }
+    }
+}
+
+static void shadow_collect(void)
+{
+    bool reachable[GC_NODES] = {0}, legacy[GC_NODES] = {0}, kept[GC_NODES] = {0};
+    roots_of(reachable);
+    reach(reachable);
+    /* G: the legacy objects of U; everything they reach is kept */
+    for (unsigned i = 0; i < g.nn; i++)
+        legacy[i] = kept[i] = g.n[i].alive && !reachable[i] && g.n[i].kind == GK_INSTANCE &&
+                              g.legacy[g.n[i].cls];
+    reach(kept);
+    for (unsigned i = 0; i < g.nn; i++)
+        if (g.n[i].alive && !reachable[i] && !kept[i])
+            shadow_die(i, false);
+    /* Clearing the collected objects drops their references to kept ones
+     * before the legacy objects go to gc.garbage (delete_garbage runs before
+     * handle_legacy_finalizers, as in CPython): a kept object referred to
+     * only by collected ones dies by refcount then (tp_del runs). */
+    shadow_cascade();
+    for (unsigned i = 0; i < g.nn; i++)
+        if (legacy[i] && g.n[i].alive)
+            g.garbage[i]++;
+}
+
+/* ---- checks ---- */
+
+/* deep: also pm_objspace_check (a walk of every tracked object). */
+static void check_all(const char *when, bool deep)
+{
+    unsigned refs[GC_NODES];
+    refs_all(refs);
+    for (unsigned i = 0; i < g.nn; i++) {
+        struct gnode *x = &g.n[i];
+        bool alive = pm_weakref_get(g.sp, x->probe) != pm_none(g.sp);
+        FZ_REQUIRE(alive == x->alive, "%s: %s node %u is %s, the oracle says %s (op %llu)", when,
+                   kind_name(x->kind), i, alive ? "alive" : "dead", x->alive ? "alive" : "dead",
+                   (unsigned long long)g.nops);
+        if (x->alive) {
+            unsigned want = refs[i];
+            FZ_REQUIRE(x->o->refcnt == want, "%s: %s node %u has refcount %u, expected %u (op %llu)",
+                       when, kind_name(x->kind), i, x->o->refcnt, want, (unsigned long long)g.nops);
+        }
+        FZ_REQUIRE(x->finalized == x->want_finalized,
+                   "%s: %s node %u (%s) was finalized %u time(s), expected %u (op %llu)", when,
+                   kind_name(x->kind), i, x->alive ? "alive" : "dead", x->finalized,
+                   (unsigned)x->want_finalized, (unsigned long long)g.nops);
+        FZ_REQUIRE(x->legacy_dels == x->want_legacy_dels,
+                   "%s: node %u got %u tp_del call(s), expected %u (op %llu)", when, i,
+                   x->legacy_dels, x->want_legacy_dels, (unsigned long long)g.nops);
+    }
+    for (unsigned k = 0; k < g.nw; k++) {
+        const struct gweak *w = &g.w[k];
+        bool dead = !g.n[w->target].alive;
+        FZ_REQUIRE(w->fired == (unsigned)dead,
+                   "%s: the callback of weakref %u to node %u (%s) fired %u time(s) (op %llu)", when,
+                   k, w->target, dead ? "dead" : "alive", w->fired, (unsigned long long)g.nops);
+        FZ_REQUIRE(!w->fired || w->target_dead_when_fired,
+                   "%s: weakref %u's callback saw its referent alive", when, k);
+    }
+    /* gc.garbage: the shadow's multiset */
+    pm_object_t *gl = pm_gc_garbage(g.sp);
+    unsigned want = 0;
+    for (unsigned i = 0; i < g.nn; i++)
+        want += g.garbage[i];
+    FZ_REQUIRE(pm_list_size(gl) == want, "%s: gc.garbage holds %zu objects, expected %u (op %llu)",
+               when, pm_list_size(gl), want, (unsigned long long)g.nops);
+    for (size_t j = 0; j < pm_list_size(gl); j++) {
+        struct gnode *x = node_of(pm_list_get(gl, j));
+        FZ_REQUIRE(x && g.garbage[x - g.n], "%s: gc.garbage[%zu] is not a legacy node the oracle kept",
+                   when, j);
+    }
+    if (!deep)
+        return;
+    char msg[PM_ERR_LEN];
+    unsigned long bad = pm_objspace_check(g.sp, msg);
+    FZ_REQUIRE(!bad, "%s: objspace check: %s (op %llu)", when, msg, (unsigned long long)g.nops);
+}
+
+/* ---- operations ---- */
+
+/* The n-th node reachable from the roots, by byte b; -1 if none. */
+static int pick(unsigned b)
+{
+    bool seen[GC_NODES] = {0};
+    roots_of(seen);
+    reach(seen);
+    unsigned cnt = 0, idx[GC_NODES];
+    for (unsigned i = 0; i < g.nn; i++)
+        if (seen[i])
+            idx[cnt++] = i;
+    return cnt ? (int)idx[b % cnt] : -1;
+}
+
+static pm_object_t *need(pm_object_t *o, const char *what)
+{
+    if (!o) {
+        const char *msg = "";
+        pm_objspace_error(g.sp, &msg);
+        fz_fail("%s failed: %s", what, msg);
+    }
+    return o;
+}
+
+static void need_ok(int r, const char *what)
+{
+    if (r < 0) {
+        const char *msg = "";
+        pm_objspace_error(g.sp, &msg);
+        fz_fail("%s failed: %s", what, msg);
+    }
+}
+
+static struct gnode *new_node(enum gk kind, pm_object_t *o)
+{
+    struct gnode *x = &g.n[g.nn];
+    *x = (struct gnode){.kind = kind, .o = o, .serial = o->serial, .alive = true, .rooted = true};
+    for (unsigned e = 0; e < GC_EDGES; e++)
+        x->edge[e] = -1;
+    x->nedges = is_map(x) ? GC_KEYS : 0;
+    pm_object_t *probe_of = o;
+    if (kind != GK_INSTANCE) {   /* the marker: first item, or value of key "m" */
+        pm_object_t *m = need(pm_instance_new(g.sp, g.marker_cls), "marker");
+        probe_of = m;
+        if (kind == GK_LIST) {
+            need_ok(pm_list_append(g.sp, o, m), "list append");
+        } else if (kind == GK_DICT) {
+            pm_object_t *k = need(pm_str_new(g.sp, "m", 1), "str");
+            need_ok(pm_dict_set(g.sp, o, k, m), "dict set");
+            pm_decref(g.sp, k);
+        }
+        if (kind != GK_TUPLE)
+            pm_decref(g.sp, m);   /* the container holds it now */
+    }
+    x->probe = need(pm_weakref_new(g.sp, probe_of, NULL), "probe weakref");
+    g.nn++;
+    return x;
+}
+
+static void op_new(enum gk kind, unsigned cls, struct fz_in *in)
+{
+    if (g.nn == GC_NODES)
+        return;
+    pm_object_t *o = NULL;
+    switch (kind) {
+    case GK_INSTANCE:
+        o = need(pm_instance_new(g.sp, g.cls[cls]), "instance");
+        new_node(kind, o)->cls = cls;
+        return;
+    case GK_LIST:
+        o = need(pm_list_new(g.sp, 0, NULL), "list");
+        new_node(kind, o);
+        return;
+    case GK_DICT:
+        o = need(pm_dict_new(g.sp), "dict");
+        new_node(kind, o);
+        return;
+    case GK_TUPLE: {
+        unsigned cnt = fz_u8(in) % 5;
+        pm_object_t *items[5];
+        int t[5];
+        pm_object_t *m = need(pm_instance_new(g.sp, g.marker_cls), "marker");
+        items[0] = m;
+        unsigned k = 1;
+        for (unsigned i = 0; i < cnt; i++) {
+            int a = pick(fz_u8(in));
+            if (a < 0)
+                break;
+            t[k - 1] = a;
+            items[k++] = g.n[a].o;
+        }
+        o = need(pm_tuple_new(g.sp, k, items), "tuple");
+        pm_decref(g.sp, m);
+        /* new_node would make another marker: build the node by hand */
+        struct gnode *x = &g.n[g.nn];
+        *x = (struct gnode){.kind = kind, .o = o, .serial = o->serial, .alive = true, .rooted = true};
+        for (unsigned e = 0; e < GC_EDGES; e++)
+            x->edge[e] = -1;
+        for (unsigned i = 0; i + 1 < k; i++)
+            x->edge[i] = t[i];
+        x->nedges = k - 1;
+        x->probe = need(pm_weakref_new(g.sp, m, NULL), "probe weakref");
+        g.nn++;
+        return;
+    }
+    }
+}
+
+static void op_link(int a, int b, unsigned k)
+{
+    struct gnode *x = &g.n[a], *y = &g.n[b];
+    char name[4] = {x->kind == GK_DICT ? 'k' : 'a', (char)('0' + k % GC_KEYS), 0};
+    switch (x->kind) {
+    case GK_LIST: {
+        if (x->nedges == GC_EDGES)
+            return;
+        unsigned pos = (k >> 3) % (x->nedges + 1);   /* among the items after the marker */
+        need_ok(pm_list_insert(g.sp, x->o, (int64_t)pos + 1, y->o), "list insert");
+        memmove(&x->edge[pos + 1], &x->edge[pos], (x->nedges - pos) * sizeof *x->edge);
+        x->edge[pos] = b;
+        x->nedges++;
+        return;
+    }
+    case GK_DICT: {
+        pm_object_t *key = need(pm_str_new(g.sp, name, 2), "str");
+        need_ok(pm_dict_set(g.sp, x->o, key, y->o), "dict set");
+        pm_decref(g.sp, key);
+        x->edge[k % GC_KEYS] = b;
+        return;
+    }
+    case GK_INSTANCE:
+        need_ok(pm_setattr(g.sp, x->o, name, y->o), "setattr");
+        x->edge[k % GC_KEYS] = b;
+        return;
+    case GK_TUPLE:
+        return;   /* immutable */
+    }
+}
+
+static void op_unlink(int a, unsigned k)
+{
+    struct gnode *x = &g.n[a];
+    char name[4] = {x->kind == GK_DICT ? 'k' : 'a', (char)('0' + k % GC_KEYS), 0};
+    switch (x->kind) {
+    case GK_LIST: {
+        if (!x->nedges)
+            return;
+        unsigned pos = k % x->nedges;
+        need_ok(pm_list_delete(g.sp, x->o, (int64_t)pos + 1), "list delete");
+        memmove(&x->edge[pos], &x->edge[pos + 1], (x->nedges - pos - 1) * sizeof *x->edge);
+        x->nedges--;
+        return;
+    }
+    case GK_DICT: {
+        if (x->edge[k % GC_KEYS] < 0)
+            return;
+        pm_object_t *key = need(pm_str_new(g.sp, name, 2), "str");
+        need_ok(pm_dict_delete(g.sp, x->o, key), "dict delete");
+        pm_decref(g.sp, key);
+        x->edge[k % GC_KEYS] = -1;
+        return;
+    }
+    case GK_INSTANCE:
+        if (x->edge[k % GC_KEYS] < 0)
+            return;
+        need_ok(pm_delattr(g.sp, x->o, name), "delattr");
+        x->edge[k % GC_KEYS] = -1;
+        return;
+    case GK_TUPLE:
+        return;
+    }
+}
+
+static void op_drop(int a)
+{
+    struct gnode *x = &g.n[a];
+    if (!x->rooted)
+        return;
+    x->rooted = false;
+    /* decide the shadow first: hooks run inside the decref */
+    shadow_cascade();
+    pm_decref(g.sp, x->o);
+}
+
+static void op_weakref(int a)
+{
+    struct gnode *x = &g.n[a];
+    if (x->kind != GK_INSTANCE || g.nw == GC_WEAKREFS)
+        return;
+    g.w[g.nw].wr = need(pm_weakref_new(g.sp, x->o, g.cbobj), "weakref");
+    g.w[g.nw].target = a;
+    g.nw++;
+}
+
+static void op_collect(void)
+{
+    shadow_collect();
+    pm_gc_collect(g.sp, 2);
+}
+
+static void op_clear_garbage(void)
+{
+    memset(g.garbage, 0, sizeof g.garbage);
+    shadow_cascade();
+    need_ok(pm_list_clear(g.sp, pm_gc_garbage(g.sp)), "garbage clear");
+}
+
+static void op_finalizers(unsigned b)
+{
+    unsigned c = b % GC_CLASSES;
+    g.fin[c] = (b >> 2) & 1;
+    g.legacy[c] = (b >> 3) & 1;
+    need_ok(pm_class_set_finalizers(g.cls[c], g.fin[c], g.legacy[c]), "set finalizers");
+}
+
+/* ---- the run ---- */
+
+static void open_space(void)
+{
+    char err[PM_ERR_LEN];
+    memset(&g, 0, sizeof g);
+    struct pm_config cfg = {.on_misuse = fz_misuse_record, .misuse_ctx = &g.mis};
+    g.heap = pm_backend_create("debug:system", &cfg, &g.ops, err);
+    FZ_REQUIRE(g.heap, "debug:system: %s", err);
+    g.sp = pm_objspace_create(g.ops, g.heap, NULL, err);
+    FZ_REQUIRE(g.sp, "objspace: %s", err);
+    pm_gc_disable(g.sp);
+    struct pm_objspace_hooks hooks = {.finalize = hook_finalize, .legacy_del = hook_legacy,
+                                      .weakref_callback = hook_callback};
+    pm_objspace_set_hooks(g.sp, &hooks);
+    static const char *const names[GC_CLASSES] = {"C0", "C1", "C2"};
+    for (unsigned c = 0; c < GC_CLASSES; c++)
+        g.cls[c] = need(pm_class_new(g.sp, names[c], 0, NULL), "class");
+    g.marker_cls = need(pm_class_new(g.sp, "Marker", 0, NULL), "class");
+    g.cbobj = need(pm_list_new(g.sp, 0, NULL), "list");
+}
+
+static void close_space(void)
+{
+    if (fz_verbose()) {
+        unsigned alive = 0, fin = 0, dels = 0, fired = 0, garbage = 0;
+        for (unsigned i = 0; i < g.nn; i++) {
+            alive += g.n[i].alive;
+            fin += g.n[i].finalized;
+            dels += g.n[i].legacy_dels;
+            garbage += g.garbage[i];
+        }
+        for (unsigned k = 0; k < g.nw; k++)
+            fired += g.w[k].fired;
+        fprintf(stderr, "fuzz_gc: %llu ops, %u nodes (%u alive), %u in gc.garbage, %u finalized, "
+                        "%u tp_del, %u of %u weakref callbacks fired\n",
+                (unsigned long long)g.nops, g.nn, alive, garbage, fin, dels, fired, g.nw);
+    }
+    for (unsigned i = 0; i < g.nn; i++)
+        if (g.n[i].alive && g.n[i].rooted)
+            op_drop((int)i);
+    for (unsigned c = 0; c < GC_CLASSES; c++)
+        op_finalizers(c);   /* flags off */
+    op_clear_garbage();
+    op_collect();
+    check_all("at the end", true);
+    for (unsigned i = 0; i < g.nn; i++)
+        FZ_REQUIRE(!g.n[i].alive, "node %u alive at the end", i);
+    for (unsigned i = 0; i < g.nn; i++)
+        pm_decref(g.sp, g.n[i].probe);
+    for (unsigned k = 0; k < g.nw; k++)
+        pm_decref(g.sp, g.w[k].wr);
+    pm_decref(g.sp, g.cbobj);
+    for (unsigned c = 0; c < GC_CLASSES; c++)
+        pm_decref(g.sp, g.cls[c]);
+    pm_decref(g.sp, g.marker_cls);
+    uint64_t left = pm_objspace_destroy(g.sp);
+    FZ_REQUIRE(left == 0, "%llu block(s) left in the backend", (unsigned long long)left);
+    g.ops->destroy(g.heap);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fz_target = "fuzz_gc";
+    struct fz_in in = {data, data + size};
+    open_space();
+    while (fz_more(&in)) {
+        unsigned op = fz_u8(&in);
+        int a, b;
+        switch (op & 15) {
+        case 0:
+        case 1:
+            op_new(GK_INSTANCE, (op >> 4) % GC_CLASSES, &in);
+            break;
+        case 2:
+            op_new(GK_LIST, 0, &in);
+            break;
+        case 3:
+            op_new(GK_DICT, 0, &in);
+            break;
+        case 4:
+            op_new(GK_TUPLE, 0, &in);
+            break;
+        case 5:
+        case 6:
+        case 7:
+            a = pick(fz_u8(&in));
+            b = pick(fz_u8(&in));
+            if (a >= 0 && b >= 0)
+                op_link(a, b, fz_u8(&in));
+            break;
+        case 8:
+        case 9:
+            a = pick(fz_u8(&in));
+            if (a >= 0)
+                op_unlink(a, fz_u8(&in));
+            break;
+        case 10:
+            a = pick(fz_u8(&in));
+            if (a >= 0)
+                op_drop(a);
+            break;
+        case 11:
+            a = pick(fz_u8(&in));
+            if (a >= 0)
+                op_weakref(a);
+            break;
+        case 13:
+            op_finalizers(fz_u8(&in));
+            break;
+        case 14:
+            op_clear_garbage();
+            break;
+        default:
+            op_collect();
+            break;
+        }
+        shadow_cascade();
+        g.nops++;
+        /* the collector's lists: after ops that free objects, and every 8 ops */
+        unsigned k = op & 15;
+        check_all("after the op", k == 10 || k == 12 || k == 14 || k == 15 || g.nops % 8 == 0);
+    }
+    close_space();
+    return 0;
+}

@@ -1,0 +1,9 @@
+/* fuzz/fuzz_retention.c — worst-case retention search: inputs that leave a
+ * backend holding the most mapped memory beyond what is live at the end,
+ * relative to the peak live bytes, are kept (fuzz_worst.h). */
+#include "fuzz_worst.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fw_run(data, size, FW_RETENTION);
+}

@@ -1,0 +1,64 @@
+/* fuzz/fuzz_worst.h — worst-case search (fuzz_frag, fuzz_retention), in
+ * the manner of PerfFuzz / FuzzFactory: the input is an alloc/free sequence
+ * replayed on one backend, and the figure it reaches is fed back to the
+ * fuzzer as coverage, so inputs that reach new highs are kept.
+ *
+ * Entry point: fw_run (the body of both targets' LLVMFuzzerTestOneInput).
+ *
+ * THE INPUT: byte 0 picks the backend among the own backends that keep
+ * contents, with their option variants ($PM_FUZZ_BACKEND overrides: fuzz
+ * one backend per campaign to get its worst case); then ops, an op byte
+ * (low 3 bits) and its arguments:
+ *   0-1 alloc SIZE       one block into a free slot
+ *   2   run COUNT SIZE   COUNT + 1 blocks (1..256) of SIZE
+ *   3-4 free SLOT16      the block in that slot (modulo the slots used)
+ *   5   every STRIDE PHASE   free every (STRIDE % 16 + 2)-th live block,
+ *                        in slot order, from the PHASE-th
+ *   6   class K          free every live block of size class K % 11
+ *                        (sizes in [16 * 2^k, 16 * 2^(k+1)))
+ *   7   range FROM LEN   free the live blocks of slots FROM16 .. + LEN
+ * SIZE is one byte: below 0x80 a power of two 16 << (b % 11) (16 B .. 16
+ * KiB), else 16 + (b & 0x7f) * 128. Live bytes never exceed FW_MAX_LIVE (an
+ * alloc that would pass it is skipped), slots are FW_SLOTS.
+ *
+ * THE FIGURES (M: bytes the backend has mapped, stats.mapped_bytes and
+ * peak_mapped_bytes, metadata included; L: requested bytes live):
+ *   frag       max M / max L
+ *   retention  (M(T) - L(T)) / max L at the end T of the sequence: memory
+ *              still mapped beyond what is live, relative to the peak
+ * both 0 unless max L >= FW_MIN_PEAK (so a region mapped for one small
+ * block does not count as fragmentation). Level = figure * 8, capped at
+ * 255: libFuzzer extra counters (backend, level) and, for AFL++, one
+ * distinct branch per level in this code (afl-clang-fast instruments it).
+ *
+ * THE WORST CASES: with $PM_FUZZ_WORST_DIR set, each input that reaches a
+ * level above the best this process has seen for its backend is written
+ * there as a raw binary trace (METRIC-SPEC-VALUE.pmt; metadata
+ * fuzz.metric, fuzz.backend, fuzz.value, peak_mapped, peak_live,
+ * final_mapped, final_live). `pymemlab replay FILE --backend SPEC --json`
+ * reproduces frag as backend_peak_mapped_bytes / peak_live_bytes, and
+ * retention from the last row of --series (mapped_bytes, live_bytes).
+ * Robson's bound for the same M and size range: fw_robson_ratio.
+ */
+#ifndef PM_FUZZ_WORST_H
+#define PM_FUZZ_WORST_H
+
+#include "fuzz_common.h"
+
+#define FW_SLOTS 16384
+#define FW_MAX_LIVE ((uint64_t)8 << 20)   /* bytes live at most */
+#define FW_MIN_PEAK ((uint64_t)4 << 20)   /* figures count from this peak live up */
+#define FW_MIN_SIZE 16
+#define FW_MAX_SIZE 16384
+
+enum fw_metric { FW_FRAG, FW_RETENTION };
+
+int fw_run(const uint8_t *data, size_t size, enum fw_metric metric);
+
+/* Robson (1974): with block sizes powers of two from 1 to n units and at
+ * most M units live, some program forces every non-moving allocator to a
+ * store of M (log2(n) / 2 + 1) - n + 1 units. This returns that over M for
+ * n = FW_MAX_SIZE / FW_MIN_SIZE and M = max_live / FW_MIN_SIZE. */
+double fw_robson_ratio(uint64_t max_live);
+
+#endif

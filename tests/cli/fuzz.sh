@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# tests/cli/fuzz.sh — the fuzzing tools from the command line (fuzz/README.md):
+# scripts/fuzz.sh and scripts/fuzz-smoke.sh reject bad arguments with one
+# line and exit 2 before building anything; the corpus replayers report
+# unreadable paths and empty corpora; PM_FUZZ_BACKEND selects a backend (an
+# unknown one aborts naming the known ones); an oracle violation aborts with
+# one line "fuzz: TARGET: ..." (shown with the test-only backend whose
+# check() fails on purpose). Needs $PYMEMLAB and $PM_SOURCE_DIR (ctest).
+set -u
+: "${PYMEMLAB:?}" "${PM_SOURCE_DIR:?}"
+bin=$(dirname "$PYMEMLAB")/fuzz
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+# expect_exit CODE FIRST-LINE-GLOB CMD... : exit code and the first line of stderr
+expect_exit() {
+    local want=$1 glob=$2 rc=0 err
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+    err=$(head -n 1 "$tmp/err")
+    [ "$rc" = "$want" ] || bad "$*: exit $rc, want $want (stderr: $(cat "$tmp/err"))"
+    [[ "$err" == $glob ]] || bad "$*: stderr '$err' does not match '$glob'"
+}
+one_line() {   # the last command's stderr is exactly one line
+    [ "$(wc -l <"$tmp/err")" = 1 ] || bad "$1: stderr is not one line: $(cat "$tmp/err")"
+}
+
+fz=$PM_SOURCE_DIR/scripts/fuzz.sh
+expect_exit 2 'fuzz.sh: a target is required: *' bash "$fz"; one_line "fuzz.sh"
+expect_exit 2 "fuzz.sh: unknown target 'fuzz_nope' (known: *" bash "$fz" fuzz_nope; one_line "fuzz.sh fuzz_nope"
+expect_exit 2 "fuzz.sh: --engine must be libfuzzer or afl, not 'honggfuzz'" bash "$fz" fuzz_alloc --engine honggfuzz
+expect_exit 2 "fuzz.sh: --time must be a whole number of seconds >= 1, not '1m'" bash "$fz" fuzz_alloc --time 1m
+expect_exit 2 "fuzz.sh: --jobs must be 1..64, not '0'" bash "$fz" fuzz_alloc --jobs 0
+expect_exit 2 "fuzz.sh: unknown argument '--fast' *" bash "$fz" fuzz_alloc --fast
+expect_exit 2 'fuzz.sh: --time needs a value' bash "$fz" fuzz_alloc --time
+expect_exit 2 'fuzz.sh: --backend applies to fuzz_alloc, fuzz_oom, fuzz_frag and fuzz_retention, not fuzz_trace' \
+    bash "$fz" fuzz_trace --backend buddy
+expect_exit 2 "fuzz-smoke.sh: SECONDS must be a whole number >= 1, not 'x'" \
+    bash "$PM_SOURCE_DIR/scripts/fuzz-smoke.sh" x
+
+# the replayers
+expect_exit 2 'usage: *' "$bin/fuzz_alloc_replay"
+expect_exit 1 "replay: $tmp/none: No such file or directory" "$bin/fuzz_alloc_replay" "$tmp/none"
+mkdir "$tmp/empty"
+expect_exit 1 "replay: $tmp/empty holds no input" "$bin/fuzz_trace_replay" "$tmp/empty"
+for t in "$bin"/fuzz_*_replay; do
+    name=$(basename "$t" _replay)
+    [ -d "$PM_SOURCE_DIR/fuzz/corpus/$name" ] || bad "$name has no corpus in fuzz/corpus/"
+done
+
+# PM_FUZZ_BACKEND: every fuzz_alloc and fuzz_oom input on one backend
+printf '\0\0\0\x10\0\x01\0\0\x10\0\x02\0\0\x10\0\x0d\x01' >"$tmp/ops"
+for spec in buddy debug:buddy 'buddy,max=64K,keep_empty=0' null; do
+    for t in fuzz_alloc fuzz_oom; do
+        PM_FUZZ_BACKEND=$spec "$bin/${t}_replay" "$tmp/ops" "$PM_SOURCE_DIR/fuzz/corpus/$t" \
+            >/dev/null 2>"$tmp/err" || bad "PM_FUZZ_BACKEND=$spec $t: $(head -n 3 "$tmp/err")"
+    done
+done
+expect_exit 134 'fuzz: fuzz_alloc: PM_FUZZ_BACKEND=nope: unknown backend (known: *' \
+    env PM_FUZZ_BACKEND=nope "$bin/fuzz_alloc_replay" "$tmp/ops"
+
+# an oracle violation: check() of test-badcheck fails after 2 mallocs
+expect_exit 134 'fuzz: fuzz_alloc: test-badcheck,after=2: check() found 1 violation(s): test-badcheck: *' \
+    env PM_FUZZ_BACKEND=test-badcheck,after=2 "$bin/fuzz_alloc_replay" "$tmp/ops"
+
+exit $fail
