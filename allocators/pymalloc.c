@@ -52,38 +52,22 @@
  * arena is mapped (carving never fails) and kept until destroy, as in
  * CPython.
  *
- * Misuse. Arena mappings are exactly arena_size bytes (as in CPython): the
- * checks use the pool header and the block itself, lines CPython's free
- * touches too.
- *  - foreign: a pointer in no carved pool (radix bit clear) and not a live
- *    large block is FOREIGN_POINTER (MISALIGNED_POINTER if it lies in an
- *    arena mapping: lost alignment bytes, uncarved pools).
- *  - block start: in a carved pool, p must be 16-aligned at an offset off
- *    with 48 <= off < nextoffset and (off - 48) % size == 0, else it is
- *    MISALIGNED_POINTER (pool header, interior, not carved). The division
- *    is a multiply by the class constant blockmul, kept in the high half of
- *    the header's first field (CPython pads the 4-byte count to 8 bytes);
- *    see pool_block_start().
- *  - double free: a block on a free list holds in its second word (blocks
- *    are >= 16 bytes) the tag cookie ^ address; cookie is random per heap
- *    with the top bit set, so a tag is never 0 nor a user-space pointer.
- *    free() writes the tag beside the free-list link, pool_extend() tags
- *    the block it carves, malloc() clears the tag of the block it hands out
- *    (a line it has just read). A free that finds the tag is only suspected:
- *    the pool's free list is walked, and only a block found on it is
- *    DOUBLE_FREE; a live block whose data equals its tag is freed normally.
- *    A free into a pool with no block in use is DOUBLE_FREE as well (tested
- *    in the branch that catches the last block of a pool anyway). A large
- *    block whose mapping is still in the cache is DOUBLE_FREE too.
- * Exactness: no false report. Not caught: a double free after the freed
- * block's second word was overwritten (use after free; check() reports the
- * lost tag) while other blocks of its pool are in use, and a stale pointer
- * into a pool reused for another class that lands on a live block start of
- * the new class (that block is freed). Such a stale pointer landing on a
- * free block of the new class is DOUBLE_FREE, elsewhere MISALIGNED_POINTER.
- * Cost: no memory; on free, a compare of the block's second word, which
- * CPython only writes: a block not touched since its malloc then costs its
- * cache miss on free's critical path instead of in the store buffer.
+ * Double frees. Each arena mapping is arena_size + arena_size/128 bytes: the
+ * tail is an allocation bitmap with one bit per 16-byte granule of the arena
+ * (set = a block starts here and is handed out), outside the pool headers
+ * so that pools hold exactly CPython's block counts. CPython pads the pool
+ * header's first field (a union of the 4-byte count and a pointer) to 8
+ * bytes; we keep the count in the low 4 and, in the otherwise unused high
+ * 4, the distance from the pool to its slice of the bitmap, so malloc and
+ * free reach the bit with no extra lookup. Cost: 0.78% of the arena (8 KiB
+ * per 1 MiB arena; 2 KiB, rounded to one 4 KiB page, per 256 KiB arena) and
+ * one read-modify-write of a bitmap word per malloc and per free.
+ * free/realloc/usable_size of a pointer in no arena mapping and not a live
+ * large block is FOREIGN_POINTER; one inside an arena but not the start of
+ * a carved block (pool header, interior, lost alignment bytes, uncarved
+ * pool, not 16-aligned) is MISALIGNED_POINTER; a carved block start whose
+ * bit is clear is DOUBLE_FREE (a large block whose mapping is still in the
+ * cache too).
  *
  * Speed. free() is compiled three times: with the py310 and py38 geometry
  * as constants (shifts and masks fold into the instructions) and a generic
@@ -111,8 +95,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #define PM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PM_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -123,8 +105,10 @@
 #define POOL_OVERHEAD PM_PYMALLOC_POOL_OVERHEAD
 #define DUMMY_SZIDX 0xffffu            /* a freshly carved pool: no class yet */
 #define ARENA_TABLE_INITIAL 16
-#define ARENA_MAX ((size_t)1 << 30)    /* pools <= 2^29: pool_block_start() is exact */
-#define COOKIE_TOP (UINT64_C(1) << 63) /* set in every cookie: a tag is never 0 */
+#define GRANULE_SHIFT 4                /* bitmap: one bit per 16 bytes */
+#define WORD_SHIFT (GRANULE_SHIFT + 6) /* bytes of arena per 64-bit bitmap word: 1024 */
+#define BITMAP_DIV 128                 /* bitmap bytes = arena bytes / 128 */
+#define ARENA_MAX ((size_t)1 << 30)    /* bitmap_delta (uint32) < 2 * arena size */
 #define POOL_MIN 1024                  /* smallest power of two >= 48 + 512 */
 #define LARGE_HDR 16                   /* bytes before a large block */
 #define LARGE_MAGIC UINT64_C(0x70796d616c6c6f63)
@@ -134,27 +118,24 @@
 #define LARGE_SET_INITIAL 512          /* hash set slots (one page) */
 
 _Static_assert(PM_SMALL_MAX / PM_ALIGNMENT == NCLASSES, "32 size classes");
-_Static_assert(PM_ALIGNMENT == 16, "block-start test works in 16-byte units");
+_Static_assert(PM_ALIGNMENT == 1 << GRANULE_SHIFT, "bitmap granule is the alignment");
 _Static_assert(POOL_MIN >= POOL_OVERHEAD + PM_SMALL_MAX, "a pool holds one 512-byte block");
-_Static_assert(ARENA_MAX / 2 / PM_ALIGNMENT <= (1u << 25), "pool offsets / 16 < 2^25");
-_Static_assert(PM_SMALL_MAX >= 2 * sizeof(uint64_t) && PM_ALIGNMENT >= 2 * sizeof(uint64_t),
-               "every block has a second word for the free tag");
+_Static_assert(POOL_MIN % (1 << WORD_SHIFT) == 0, "a pool's bitmap slice is whole words");
 _Static_assert(LARGE_HDR % PM_ALIGNMENT == 0, "large blocks stay 16-byte aligned");
 _Static_assert(sizeof(void *) == 8, "64-bit layout (48-byte pool header)");
 
 typedef struct pm_pool pm_pool;
 
 /* The pool header: CPython's pool_header field for field (the high half of
- * ref's padding holds blockmul, see the file comment).
- * Invariants of a carved pool, size = (szidx + 1) * 16:
+ * ref's padding holds bitmap_delta, see the file comment).
+ * Invariants of a carved pool in use (count > 0), size = (szidx + 1) * 16:
  *   carved = (nextoffset - 48) / size;  count + length(freeblock list) == carved
  *   freeblock == NULL  <=>  count == carved == (pool_size - 48) / size
- *   maxnextoffset == pool_size - size;  blockmul == class_blockmul(szidx)
- *   b on the freeblock list  =>  b[1] == cookie ^ b  (unless written after free) */
+ *   maxnextoffset == pool_size - size */
 struct pm_pool {
     struct {
         uint32_t count;          /* blocks in use */
-        uint32_t blockmul;       /* ceil(2^32 / (szidx + 1)) mod 2^32: block-start test */
+        uint32_t bitmap_delta;   /* bytes from the pool to its bitmap slice */
     } ref;                       /* CPython: union {block *_padding; uint count;} */
     uint8_t *freeblock;          /* LIFO free list head; NULL = pool full */
     pm_pool *nextpool;           /* used[] ring, or freepools chain */
@@ -229,7 +210,6 @@ struct pm_cached_map {
 struct pm_heap {
     /* hot: read on every malloc/free */
     enum pm_shape shape;         /* which compiled free() to use */
-    uint64_t cookie;             /* random, top bit set: free blocks hold cookie ^ address */
     /* large=segfit (the default): requests of 0 and > 512 bytes go to this
      * inner instance, charged to our OS account, as CPython hands them to
      * malloc; NULL with large=os (a mapping per block, the cache below). */
@@ -247,6 +227,7 @@ struct pm_heap {
     size_t pool_size;            /* P, bytes */
     uint32_t pools_per_arena;    /* A / P */
     unsigned root_bits, mid_bits, bot_bits;  /* radix levels: root + mid + bot = 64 - chunk_shift */
+    size_t arena_map_size;       /* A + A/128 (bitmap), before page rounding */
     size_t heap_map_size;        /* bytes of this struct's mapping */
 
     /* arenas */
@@ -296,15 +277,9 @@ static inline pm_pool *pool_of(const pm_heap_t *h, const void *p)
     return (pm_pool *)((uintptr_t)p & ~h->geom.pool_mask);
 }
 
-/* The tag a free block of address a holds in its second word. */
-static inline uint64_t free_tag(const pm_heap_t *h, uintptr_t a)
+static inline uint64_t *arena_bitmap(const pm_heap_t *h, uintptr_t arena)
 {
-    return h->cookie ^ (uint64_t)a;
-}
-
-static inline uint64_t *block_word1(const void *p)
-{
-    return (uint64_t *)p + 1;
+    return (uint64_t *)(arena + h->arena_size);
 }
 
 /* --------------------------------------------------------------- radix tree */
@@ -393,31 +368,27 @@ static bool radix_reserve(pm_heap_t *h, uintptr_t start)
     return true;
 }
 
-/* ------------------------------------------------------------- block starts */
+/* ------------------------------------------------------------------ bitmap */
 
-/* blockmul of class c: m = ceil(2^32 / d) mod 2^32, d = c + 1 (0 for d = 1). */
-static inline uint32_t class_blockmul(unsigned c)
+/* The word holding the bit of a block at a in `pool`: pools are aligned to
+ * at least 1 KiB, so each pool's slice of the arena bitmap is whole words. */
+static PM_ALWAYS_INLINE uint64_t *pool_bitmap_word(const pm_pool *pool, uintptr_t a)
 {
-    return (uint32_t)(UINT64_C(0xffffffff) / (c + 1) + 1);
+    uintptr_t base = (uintptr_t)pool;
+    return (uint64_t *)(base + pool->ref.bitmap_delta + (((a - base) >> WORD_SHIFT) << 3));
 }
 
-/* Is the byte offset off (< pool size) of a pointer in a carved pool the
- * start of a carved block? With x = off - 48 (mod 2^32) and y = x rotated
- * right by 4 (x / 16 if x is a multiple of 16, else >= 2^28):
- *   y < (nextoffset - 48) / 16   <=>  16 | off, 48 <= off < nextoffset
- * and then y < 2^25 (pools <= 2^29 bytes), for which
- *   y * m mod 2^32 <= m - 1      <=>  d | y
- * (Lemire, Kaser, Kurz, "Faster remainder by direct computation", 2019:
- * exact for y < 2^(32 - ceil(log2 d)), so for y < 2^27 in every class,
- * which was also checked exhaustively; m - 1 wraps to 2^32 - 1 for d = 1,
- * where every y passes). tests/test_pymalloc.c frees every offset of a
- * pool for every class and four pool sizes. */
-static PM_ALWAYS_INLINE bool pool_block_start(const pm_pool *pool, uintptr_t off)
+static PM_ALWAYS_INLINE uint64_t bitmap_mask(uintptr_t a)
 {
-    uint32_t x = (uint32_t)off - POOL_OVERHEAD;
-    uint32_t y = (x >> 4) | (x << 28);
-    uint32_t m = pool->ref.blockmul;
-    return y < (pool->nextoffset - POOL_OVERHEAD) >> 4 && y * m <= m - 1;
+    return (uint64_t)1 << ((a >> GRANULE_SHIFT) & 63);
+}
+
+/* Bit of address a (16-byte aligned, inside the arena at `arena`). */
+static bool bitmap_test(const pm_heap_t *h, uintptr_t arena, uintptr_t a)
+{
+    const uint64_t *bm = arena_bitmap(h, arena);
+    uintptr_t bit = (a - arena) >> GRANULE_SHIFT;
+    return (bm[bit >> 6] >> (bit & 63)) & 1;
 }
 
 /* ------------------------------------------------------------------ arenas */
@@ -453,12 +424,12 @@ static struct pm_arena *arena_new(pm_heap_t *h)
     if (!h->unused_arena_objects && !arena_table_grow(h))
         return NULL;
     struct pm_arena *ao = h->unused_arena_objects;
-    uint8_t *mem = pm_os_map(&h->os, h->arena_size);
+    uint8_t *mem = pm_os_map(&h->os, h->arena_map_size);
     if (!mem)
         return NULL;
     uintptr_t a = (uintptr_t)mem;
     if (!radix_reserve(h, a)) {
-        pm_os_unmap(&h->os, mem, h->arena_size);
+        pm_os_unmap(&h->os, mem, h->arena_map_size);
         return NULL;
     }
     h->bot_hint_first = (a >> h->geom.mid_shift) << (h->geom.mid_shift - h->geom.chunk_shift);
@@ -488,7 +459,7 @@ static void arena_release(pm_heap_t *h, struct pm_arena *ao)
     for (uintptr_t b = arena_first_pool(h, ao->address); b < (uintptr_t)ao->pool_address;
          b += h->pool_size)
         radix_mark_pool(h, b, false);
-    pm_os_unmap(&h->os, (void *)ao->address, h->arena_size);
+    pm_os_unmap(&h->os, (void *)ao->address, h->arena_map_size);
     ao->address = 0;
     ao->nextarena = h->unused_arena_objects;
     h->unused_arena_objects = ao;
@@ -530,15 +501,13 @@ static inline void used_unlink(pm_pool *pool)
     prev->nextpool = next;
 }
 
-/* The free list ran dry: carve one more block (a free block: tagged), or
- * unlink the full pool. */
-static void pool_extend(const pm_heap_t *h, pm_pool *pool, unsigned c)
+/* The free list ran dry: carve one more block, or unlink the full pool. */
+static void pool_extend(pm_pool *pool, unsigned c)
 {
     if (pool->nextoffset <= pool->maxnextoffset) {
         uint8_t *bp = (uint8_t *)pool + pool->nextoffset;
         pool->nextoffset += class_size(c);
         *(uint8_t **)bp = NULL;
-        *block_word1(bp) = free_tag(h, (uintptr_t)bp);
         pool->freeblock = bp;
         return;
     }
@@ -546,7 +515,7 @@ static void pool_extend(const pm_heap_t *h, pm_pool *pool, unsigned c)
 }
 
 /* used[c] is empty: take a pool from the fullest usable arena. Returns the
- * first block (its tag cleared), or NULL on OOM. */
+ * first block, marked allocated, or NULL on OOM. */
 static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
 {
     if (!h->usable_arenas) {
@@ -576,6 +545,8 @@ static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
         uintptr_t pa = (uintptr_t)pool;
         pool->arenaindex = (uint32_t)(ao - h->arenas);
         pool->szidx = DUMMY_SZIDX;
+        pool->ref.bitmap_delta = (uint32_t)((uintptr_t)arena_bitmap(h, ao->address)
+                                            + ((pa - ao->address) >> (WORD_SHIFT - 3)) - pa);
         ao->pool_address += h->pool_size;
         radix_mark_pool(h, pa, true);
     }
@@ -594,15 +565,14 @@ static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
     } else {
         unsigned size = class_size(c);
         pool->szidx = c;
-        pool->ref.blockmul = class_blockmul(c);
         bp = (uint8_t *)pool + POOL_OVERHEAD;
         pool->nextoffset = POOL_OVERHEAD + size;
         pool->maxnextoffset = (uint32_t)(h->pool_size - size);
         pool->freeblock = NULL;
     }
     if (!pool->freeblock)
-        pool_extend(h, pool, c);
-    *block_word1(bp) = 0;
+        pool_extend(pool, c);
+    *pool_bitmap_word(pool, (uintptr_t)bp) |= bitmap_mask((uintptr_t)bp);
     h->used[c].nmalloc++;
     return bp;
 }
@@ -686,30 +656,46 @@ static PM_ALWAYS_INLINE uint8_t *small_alloc(pm_heap_t *h, size_t m)
     uint8_t *bp = pool->freeblock;
     pm_assert_internal(bp != NULL);
     if (PM_UNLIKELY((pool->freeblock = *(uint8_t **)bp) == NULL))
-        pool_extend(h, pool, pool->szidx);
-    *block_word1(bp) = 0;                /* no longer tagged free */
+        pool_extend(pool, pool->szidx);
+    uint64_t *w = pool_bitmap_word(pool, (uintptr_t)bp);
+    *w = *w | bitmap_mask((uintptr_t)bp);
     return bp;
 }
 
-/* Is p, a carved block start of pool, on the pool's free list? Called when
- * p holds its free tag. The walk stops at a link that is not a carved block
- * start (a list damaged by a write after free): p then counts as live. */
-static PM_NOINLINE bool pool_list_has(const pm_pool *pool, const void *p)
+/* p is a valid live block of pool; its bitmap bit is already cleared. */
+static PM_ALWAYS_INLINE void small_free(pm_heap_t *h, pm_pool *pool, uint8_t *p)
 {
-    uintptr_t base = (uintptr_t)pool;
-    unsigned size = class_size(pool->szidx);
-    uint32_t carved = (pool->nextoffset - POOL_OVERHEAD) / size;
-    const uint8_t *b = pool->freeblock;
-    for (uint32_t n = 0; b && n < carved; n++) {
-        if (b == p)
-            return true;
-        uintptr_t off = (uintptr_t)b - base;
-        if ((uintptr_t)b < base || off < POOL_OVERHEAD || off >= pool->nextoffset ||
-            (off - POOL_OVERHEAD) % size)
-            return false;
-        b = *(const uint8_t *const *)b;
+    uint8_t *last = pool->freeblock;
+    *(uint8_t **)p = last;
+    pool->freeblock = p;
+    uint32_t count = --pool->ref.count;
+    if (PM_UNLIKELY(last == NULL)) {
+        /* the pool was full and unlinked */
+        if (PM_UNLIKELY(count == 0))
+            pool_release(h, pool);
+        else
+            used_link_front(h, pool, pool->szidx);
+        return;
     }
-    return false;
+    if (PM_UNLIKELY(count == 0)) {
+        used_unlink(pool);
+        pool_release(h, pool);
+    }
+}
+
+/* Is `pool` (inside arena ao) carved, and is `a` the start of a carved block
+ * in it? */
+static bool small_block_start(const pm_heap_t *h, const struct pm_arena *ao,
+                              const pm_pool *pool, uintptr_t a)
+{
+    uintptr_t first = arena_first_pool(h, ao->address);
+    if ((uintptr_t)pool < first || (uint8_t *)pool >= ao->pool_address)
+        return false;
+    if (pool->szidx >= NCLASSES)
+        return false;
+    uintptr_t off = a - (uintptr_t)pool;
+    unsigned size = class_size(pool->szidx);
+    return off >= POOL_OVERHEAD && off < pool->nextoffset && (off - POOL_OVERHEAD) % size == 0;
 }
 
 static void misuse(pm_heap_t *h, enum pm_misuse_kind kind, const void *p, const char *fmt, ...)
@@ -727,73 +713,26 @@ static void misuse(pm_heap_t *h, enum pm_misuse_kind kind, const void *p, const 
     errno = saved;
 }
 
-/* p is in a carved pool but not the start of a carved block. */
+/* p is inside an arena's pools but failed the fast validity test. */
 static PM_NOINLINE void small_misuse(pm_heap_t *h, const void *p, const char *call)
 {
     uintptr_t a = (uintptr_t)p;
+    const struct pm_arena *ao = arena_containing(h, a);
+    uintptr_t arena = ao ? ao->address : 0;
     pm_pool *pool = pool_of(h, p);
-    if (!arena_containing(h, a)) {
+    if (!ao) {
         misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "%s: not a block of this heap", call);
+        return;
+    }
+    if ((a & (PM_ALIGNMENT - 1)) == 0 && small_block_start(h, ao, pool, a) &&
+        !bitmap_test(h, arena, a)) {
+        misuse(h, PM_MISUSE_DOUBLE_FREE, p, "%s: block of %u bytes in pool %p is already free",
+               call, class_size(pool->szidx), (void *)pool);
         return;
     }
     misuse(h, PM_MISUSE_MISALIGNED_POINTER, p,
            "%s: not the start of a block handed out (offset %lu in pool %p)", call,
            (unsigned long)(a - (uintptr_t)pool), (void *)pool);
-}
-
-static PM_NOINLINE void small_double_free(pm_heap_t *h, const pm_pool *pool, const void *p,
-                                          const char *call)
-{
-    misuse(h, PM_MISUSE_DOUBLE_FREE, p, "%s: block of %u bytes in pool %p is already free", call,
-           class_size(pool->szidx), (const void *)pool);
-}
-
-/* small_free() when the pool was full (freeblock == NULL: unlinked from
- * used[]) or holds at most one block in use. count == 0 means p cannot be
- * live: a double free of a block whose tag was overwritten after free. */
-static PM_NOINLINE void small_free_edge(pm_heap_t *h, pm_pool *pool, uint8_t *p)
-{
-    uint8_t *last = pool->freeblock;
-    uint32_t count = pool->ref.count;
-    if (count == 0) {
-        small_double_free(h, pool, p, "free");
-        return;
-    }
-    *(uint8_t **)p = last;
-    pool->freeblock = p;
-    pool->ref.count = --count;
-    if (last == NULL) {
-        if (count == 0)
-            pool_release(h, pool);
-        else
-            used_link_front(h, pool, pool->szidx);
-        return;
-    }
-    if (count == 0) {
-        used_unlink(pool);
-        pool_release(h, pool);
-    }
-}
-
-/* p is a carved block start of pool, not on its free list, already tagged
- * free: push it. One branch covers every case but the common one. */
-static PM_ALWAYS_INLINE void small_free(pm_heap_t *h, pm_pool *pool, uint8_t *p)
-{
-    uint8_t *last = pool->freeblock;
-    uint32_t count = pool->ref.count;
-    if (PM_UNLIKELY(last == NULL || count <= 1)) {
-        small_free_edge(h, pool, p);
-        return;
-    }
-    *(uint8_t **)p = last;
-    pool->freeblock = p;
-    pool->ref.count = count - 1;
-}
-
-/* Is the block start p of pool free (tagged and on the free list)? */
-static PM_ALWAYS_INLINE bool small_is_free(const pm_heap_t *h, const pm_pool *pool, const void *p)
-{
-    return PM_UNLIKELY(*block_word1(p) == free_tag(h, (uintptr_t)p)) && pool_list_has(pool, p);
 }
 
 /* ----------------------------------------------------------- large blocks */
@@ -1039,17 +978,6 @@ static void *pymalloc_calloc(pm_heap_t *h, size_t k, size_t n)
     return p;
 }
 
-/* free() of a block start p that holds its free tag: a double free, or a
- * live block whose data equals the tag. */
-static PM_NOINLINE void small_free_suspect(pm_heap_t *h, pm_pool *pool, void *p)
-{
-    if (pool_list_has(pool, p)) {
-        small_double_free(h, pool, p, "free");
-        return;
-    }
-    small_free(h, pool, p);
-}
-
 /* free() of p whose radix leaf is e. Every call below is in tail
  * position, so the fast path needs no frame. */
 static PM_ALWAYS_INLINE void free_leaf_g(pm_heap_t *h, void *p, const struct pm_leaf *e,
@@ -1061,17 +989,18 @@ static PM_ALWAYS_INLINE void free_leaf_g(pm_heap_t *h, void *p, const struct pm_
         return;
     }
     pm_pool *pool = (pm_pool *)(a & ~g.pool_mask);
-    if (PM_UNLIKELY(!pool_block_start(pool, a & g.pool_mask))) {
+    uint64_t *w = pool_bitmap_word(pool, a);
+    uint64_t m = bitmap_mask(a);
+    uint64_t word = *w;
+    if (PM_UNLIKELY(!(word & m))) {
         small_misuse(h, p, "free");
         return;
     }
-    uint64_t tag = free_tag(h, a);
-    uint64_t *w1 = block_word1(p);
-    if (PM_UNLIKELY(*w1 == tag)) {
-        small_free_suspect(h, pool, p);
+    if (PM_UNLIKELY(a & (PM_ALIGNMENT - 1))) {
+        small_misuse(h, p, "free (unaligned)");
         return;
     }
-    *w1 = tag;
+    *w = word ^ m;                       /* the bit is set: clear it */
     small_free(h, pool, p);
 }
 
@@ -1116,24 +1045,20 @@ static void pymalloc_free(pm_heap_t *h, void *p)
     free_slow(h, p);
 }
 
-/* Validates p. Returns the pool of a live small block, or NULL with *slot
- * set for a live large block, or NULL with *slot == SIZE_MAX after
- * reporting misuse. */
-static pm_pool *pointer_lookup(pm_heap_t *h, void *p, size_t *slot, const char *call)
+/* Validates p. Returns the allocation-bit word of a live small block, or
+ * NULL with *slot set for a live large block, or NULL with *slot ==
+ * SIZE_MAX after reporting misuse. */
+static uint64_t *pointer_lookup(pm_heap_t *h, void *p, size_t *slot, const char *call)
 {
     uintptr_t a = (uintptr_t)p;
     if (radix_owns_g(h, a, h->geom)) {
-        pm_pool *pool = pool_of(h, p);
-        *slot = SIZE_MAX;
-        if (!pool_block_start(pool, a & h->geom.pool_mask)) {
+        uint64_t *w = pool_bitmap_word(pool_of(h, p), a);
+        if ((a & (PM_ALIGNMENT - 1)) || !(*w & bitmap_mask(a))) {
             small_misuse(h, p, call);
+            *slot = SIZE_MAX;
             return NULL;
         }
-        if (pool->ref.count == 0 || small_is_free(h, pool, p)) {
-            small_double_free(h, pool, p, call);
-            return NULL;
-        }
-        return pool;
+        return w;
     }
     *slot = large_find(h, p);
     if (*slot == SIZE_MAX)
@@ -1142,11 +1067,11 @@ static pm_pool *pointer_lookup(pm_heap_t *h, void *p, size_t *slot, const char *
 }
 
 /* Frees a block pointer_lookup() validated. */
-static void free_validated(pm_heap_t *h, void *p, pm_pool *pool, size_t slot)
+static void free_validated(pm_heap_t *h, void *p, uint64_t *w, size_t slot)
 {
-    if (pool) {
-        *block_word1(p) = free_tag(h, (uintptr_t)p);
-        small_free(h, pool, p);
+    if (w) {
+        *w &= ~bitmap_mask((uintptr_t)p);
+        small_free(h, pool_of(h, p), p);
     } else {
         large_release(h, slot);
     }
@@ -1166,10 +1091,10 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
         return h->inner_ops->realloc(h->inner, p, n);
     }
     size_t slot = 0;
-    pm_pool *pool = pointer_lookup(h, p, &slot, "realloc");
+    uint64_t *w = pointer_lookup(h, p, &slot, "realloc");
     size_t old;
-    if (pool) {
-        old = class_size(pool->szidx);
+    if (w) {
+        old = class_size(pool_of(h, p)->szidx);
         if (n <= old && 4 * n > 3 * old)
             return p;           /* same class, or shrinking by less than 1/4 */
     } else {
@@ -1183,9 +1108,9 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
     if (!q)
         return NULL;
     memcpy(q, p, old < n ? old : n);
-    if (!pool)
+    if (!w)
         slot = large_find(h, p);  /* the set may have been rehashed */
-    free_validated(h, p, pool, slot);
+    free_validated(h, p, w, slot);
     return q;
 }
 
@@ -1201,9 +1126,8 @@ static size_t pymalloc_usable_size(pm_heap_t *h, void *p)
         return h->inner_ops->usable_size(h->inner, p);
     }
     size_t slot = 0;
-    const pm_pool *pool = pointer_lookup(h, p, &slot, "usable_size");
-    if (pool)
-        return class_size(pool->szidx);
+    if (pointer_lookup(h, p, &slot, "usable_size"))
+        return class_size(pool_of(h, p)->szidx);
     if (slot == SIZE_MAX)
         return 0;
     return (size_t)large_hdr(p)->map_size - LARGE_HDR;
@@ -1307,23 +1231,6 @@ static bool geom_equal(const struct pm_geom *x, const struct pm_geom *y)
            x->pool_mask == y->pool_mask;
 }
 
-/* A per-heap secret: from getrandom(), else from the heap's address and the
- * clock (it only needs to be unlikely in user data). Top bit set. */
-static uint64_t cookie_make(const void *heap)
-{
-    uint64_t c = 0;
-    int saved = errno;
-    if (getrandom(&c, sizeof c, GRND_NONBLOCK) != (ssize_t)sizeof c) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        c = ((uint64_t)(uintptr_t)heap ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32))
-            * UINT64_C(0x9E3779B97F4A7C15);
-        c ^= c >> 29;
-    }
-    errno = saved;
-    return c | COOKIE_TOP;
-}
-
 static void pymalloc_destroy(pm_heap_t *h);
 
 /* Misuse the large path's instance detects is ours: reported as pymalloc's. */
@@ -1382,6 +1289,7 @@ static pm_heap_t *pymalloc_create(const struct pm_config *cfg, char err[PM_ERR_L
     const struct pm_geom py310 = GEOM_PY310, py38 = GEOM_PY38;
     h->shape = geom_equal(&h->geom, &py310) ? SHAPE_PY310
              : geom_equal(&h->geom, &py38) ? SHAPE_PY38 : SHAPE_GENERIC;
+    h->arena_map_size = h->arena_size + h->arena_size / BITMAP_DIV;
     h->heap_map_size = map_size;
     h->nfp2lasta = (struct pm_arena **)(mem + off_nfp);
     h->root = (void **)(mem + off_root);
@@ -1394,7 +1302,6 @@ static pm_heap_t *pymalloc_create(const struct pm_config *cfg, char err[PM_ERR_L
     h->cfg = *cfg;
     h->cfg.options = NULL;      /* the caller's string may not outlive create */
     h->os = os;
-    h->cookie = cookie_make(h);
     if (!g.large_os) {
         struct pm_config icfg = {.on_misuse = inner_misuse, .misuse_ctx = h, .account = &h->os};
         char ierr[PM_ERR_LEN];
@@ -1415,7 +1322,7 @@ static void pymalloc_destroy(pm_heap_t *h)
     struct pm_os os = h->os;
     for (uint32_t i = 0; i < h->maxarenas; i++)
         if (h->arenas[i].address)
-            pm_os_unmap(&os, (void *)h->arenas[i].address, h->arena_size);
+            pm_os_unmap(&os, (void *)h->arenas[i].address, h->arena_map_size);
     if (h->arenas)
         pm_os_unmap(&os, h->arenas, (size_t)h->maxarenas * sizeof *h->arenas);
     if (h->mid_count) {
@@ -1509,15 +1416,17 @@ static size_t pools_in_use(const struct pool_census *pc)
 }
 
 /* Metadata: this struct's mapping (with nfp2lasta and the radix root), the
- * arena table, radix nodes, the headers of pools in use, the large-block
- * set and headers. */
+ * arena table, radix nodes, the bitmap tail of each arena mapping, the
+ * headers of pools in use, the large-block set and headers. */
 static size_t meta_bytes(const pm_heap_t *h, const struct pool_census *pc)
 {
     size_t page = pm_os_page_size();
+    size_t bitmap_bytes = pm_round_up(h->arena_map_size, page) - h->arena_size;
     return pm_round_up(h->heap_map_size, page)
          + pm_round_up((size_t)h->maxarenas * sizeof(struct pm_arena), page)
          + (size_t)h->mid_count * pm_round_up(sizeof(void *) << h->mid_bits, page)
          + (size_t)h->bot_count * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
+         + (size_t)h->narenas_current * bitmap_bytes
          + pools_in_use(pc) * POOL_OVERHEAD
          + pm_round_up(h->large_cap * sizeof(void *), page)
          + h->large_count * LARGE_HDR;
@@ -1608,11 +1517,9 @@ bool pm_pymalloc_report(const struct allocator_ops *ops, pm_heap_t *h,
 static bool small_live(const pm_heap_t *h, const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    if (!radix_owns_g(h, a, h->geom))
+    if ((a & (PM_ALIGNMENT - 1)) || !radix_owns_g(h, a, h->geom))
         return false;
-    const pm_pool *pool = pool_of(h, p);
-    return pool_block_start(pool, a & h->geom.pool_mask) && pool->ref.count != 0 &&
-           !small_is_free(h, pool, p);
+    return (*pool_bitmap_word(pool_of(h, p), a) & bitmap_mask(a)) != 0;
 }
 
 bool pm_pymalloc_pool_info(const struct allocator_ops *ops, pm_heap_t *h, const void *p,
@@ -1669,27 +1576,51 @@ static void violation(struct checker *ck, const char *fmt, ...)
     }
 }
 
-/* One carved pool of arena i: header, blocks, free list and its tags.
- * Counts empty and partly used pools. (A live block may hold its free tag:
- * that is user data, not a violation.) */
-static void check_pool(const pm_heap_t *h, struct checker *ck, uint32_t i, const pm_pool *pool,
-                       size_t *empty, size_t *partial)
+/* Bits set in arena ao's bitmap for [from, to) (16-byte aligned addresses). */
+static size_t bitmap_count(const pm_heap_t *h, const struct pm_arena *ao, uintptr_t from,
+                           uintptr_t to)
+{
+    const uint64_t *bm = arena_bitmap(h, ao->address);
+    size_t n = 0;
+    uintptr_t b0 = (from - ao->address) >> GRANULE_SHIFT, b1 = (to - ao->address) >> GRANULE_SHIFT;
+    for (uintptr_t b = b0; b < b1;) {
+        if ((b & 63) == 0 && b + 64 <= b1) {
+            n += (size_t)__builtin_popcountll(bm[b >> 6]);
+            b += 64;
+        } else {
+            n += (bm[b >> 6] >> (b & 63)) & 1;
+            b++;
+        }
+    }
+    return n;
+}
+
+/* One carved pool of arena i: header, blocks, free list, bitmap. Counts
+ * empty and partly used pools. */
+static void check_pool(const pm_heap_t *h, struct checker *ck, const struct pm_arena *ao,
+                       uint32_t i, const pm_pool *pool, size_t *empty, size_t *partial)
 {
     uintptr_t pa = (uintptr_t)pool;
     if (pool->arenaindex != i)
         violation(ck, "pool %p: arenaindex %u, expected %u", (const void *)pool, pool->arenaindex, i);
-    if (pool->ref.count == 0)
+    uint32_t delta = (uint32_t)((uintptr_t)arena_bitmap(h, ao->address)
+                                + ((pa - ao->address) >> (WORD_SHIFT - 3)) - pa);
+    if (pool->ref.bitmap_delta != delta)
+        violation(ck, "pool %p: bitmap delta %u, expected %u", (const void *)pool,
+                  pool->ref.bitmap_delta, delta);
+    size_t bits = bitmap_count(h, ao, pa, pa + h->pool_size);
+    if (pool->ref.count == 0) {
         (*empty)++;
+        if (bits)
+            violation(ck, "empty pool %p has %zu allocation bits set", (const void *)pool, bits);
+        return;
+    }
     if (pool->szidx >= NCLASSES) {
-        /* pool_alloc_new() gives every pool it carves a class at once */
-        violation(ck, "carved pool %p has bad class %u", (const void *)pool, pool->szidx);
+        violation(ck, "pool %p in use with bad class %u", (const void *)pool, pool->szidx);
         return;
     }
     unsigned size = class_size(pool->szidx);
     unsigned cap = pool_capacity(h, pool->szidx);
-    if (pool->ref.blockmul != class_blockmul(pool->szidx))
-        violation(ck, "pool %p: blockmul %#x, expected %#x for class %u", (const void *)pool,
-                  pool->ref.blockmul, class_blockmul(pool->szidx), pool->szidx);
     if (pool->maxnextoffset != h->pool_size - size ||
         pool->nextoffset < POOL_OVERHEAD + size || (pool->nextoffset - POOL_OVERHEAD) % size ||
         pool->nextoffset > pool->maxnextoffset + size) {
@@ -1703,6 +1634,9 @@ static void check_pool(const pm_heap_t *h, struct checker *ck, uint32_t i, const
                   pool->ref.count, carved);
         return;
     }
+    if (bits != pool->ref.count)
+        violation(ck, "pool %p: %u blocks in use but %zu allocation bits", (const void *)pool,
+                  pool->ref.count, bits);
     size_t nfree = 0;
     size_t limit = carved - pool->ref.count;
     for (const uint8_t *b = pool->freeblock; b; b = *(uint8_t *const *)b) {
@@ -1713,9 +1647,9 @@ static void check_pool(const pm_heap_t *h, struct checker *ck, uint32_t i, const
                       (const void *)pool, (const void *)b);
             return;
         }
-        if (*block_word1(b) != free_tag(h, (uintptr_t)b)) {
-            violation(ck, "pool %p: free block %p lost its free tag (written after free)",
-                      (const void *)pool, (const void *)b);
+        if (bitmap_test(h, ao->address, (uintptr_t)b)) {
+            violation(ck, "pool %p: free block %p is marked allocated", (const void *)pool,
+                      (const void *)b);
             return;
         }
         if (++nfree > limit) {
@@ -1727,8 +1661,6 @@ static void check_pool(const pm_heap_t *h, struct checker *ck, uint32_t i, const
     if (nfree != limit)
         violation(ck, "pool %p: %zu free + %u used != %u carved blocks", (const void *)pool, nfree,
                   pool->ref.count, carved);
-    if (pool->ref.count == 0)
-        return;
     if (!pool->freeblock && (pool->ref.count != cap || carved != cap))
         violation(ck, "pool %p: no free block but %u of %u in use", (const void *)pool,
                   pool->ref.count, cap);
@@ -1773,7 +1705,12 @@ static void check_arenas(const pm_heap_t *h, struct checker *ck, size_t *partial
             }
         size_t empty = 0;
         for (uintptr_t b = first; b < pa; b += h->pool_size)
-            check_pool(h, ck, i, (const pm_pool *)b, &empty, partial);
+            check_pool(h, ck, ao, i, (const pm_pool *)b, &empty, partial);
+        size_t bits_all = bitmap_count(h, ao, a, a + h->arena_size);
+        size_t bits_pools = bitmap_count(h, ao, first, pa);
+        if (bits_all != bits_pools)
+            violation(ck, "arena %u: %zu allocation bits outside carved pools", i,
+                      bits_all - bits_pools);
         /* freepools: carved, empty, no cycle, as many as the empty pools */
         size_t nfp = 0;
         for (const pm_pool *q = ao->freepools; q; q = q->nextpool) {
@@ -1975,7 +1912,7 @@ static unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     /* every byte the OS layer counts is accounted for */
     size_t page = pm_os_page_size();
     uint64_t mapped = pm_round_up(h->heap_map_size, page)
-                    + h->narenas_current * pm_round_up(h->arena_size, page)
+                    + h->narenas_current * pm_round_up(h->arena_map_size, page)
                     + (h->maxarenas ? pm_round_up((size_t)h->maxarenas * sizeof(struct pm_arena), page) : 0)
                     + mids * pm_round_up(sizeof(void *) << h->mid_bits, page)
                     + bots * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)

@@ -1,9 +1,8 @@
 /* tests/test_pymalloc.c — the pymalloc backend against hand-computed
  * expectations: size classes, blocks per pool, pool and arena counts, the
  * kept free arena, fullest-arena-first, lazy carving, realloc's 3/4 rule,
- * misuse detection (every offset of a pool, free tags), bad geometry,
- * out-of-memory, the debugstats report and its printer (golden text, one
- * of them real CPython 3.11 output).
+ * misuse detection, bad geometry, out-of-memory, the debugstats report and
+ * its printer (golden text, one of them real CPython 3.11 output).
  *
  * Geometry facts used below (64-bit, 48-byte pool header):
  *   py310: 16 KiB pools: 16-byte blocks (16384-48)/16 = 1021, 512-byte 31.
@@ -336,8 +335,8 @@ static void test_kept_free_arena_and_trim(void **state)
     ops->trim(h);
     st = stats_of(h);
     assert_int_equal(st.arenas, 0);
-    /* the arena mapping went: exactly 256 KiB, as in CPython */
-    assert_int_equal(mapped_one - st.mapped_bytes, 262144);
+    /* the arena mapping went: 256 KiB + its 2 KiB bitmap, in whole pages */
+    assert_int_equal(mapped_one - st.mapped_bytes, 266240);
     assert_true(st.mapped_bytes > mapped_empty);     /* radix nodes and arena table stay */
     pmt_check_clean(ops, h);
     p = ops->malloc(h, 32);                          /* and it comes back */
@@ -551,203 +550,6 @@ static void test_check_reports_corruption(void **state)
     assert_true(ops->check(h, msg) > 0);
     assert_non_null(strstr(msg, "free list entry"));
     *(void **)p = saved;
-    pmt_check_clean(ops, h);
-    ops->free(h, q);
-    ops->destroy(h);
-}
-
-/* Every offset of a fully carved pool, for every class: free() accepts
- * exactly the block starts (each once, in ascending order) and reports
- * every other offset (pool header, interior, unaligned, the tail after the
- * last block) as misaligned. Runs the py310, py38 and generic free paths. */
-static void expect_block_starts(const char *spec, size_t pool_size)
-{
-    struct misuse_log log = {0};
-    pm_heap_t *h = make_logged(spec, &log);
-    void **keep = calloc(2048, sizeof *keep);
-    for (unsigned c = 0; c < 32; c++) {
-        size_t size = 16 * (c + 1);
-        unsigned cap = (unsigned)((pool_size - 48) / size);
-        unsigned got = fill_one_pool(h, size, keep, 2048);
-        assert_int_equal(got, cap);                  /* keep[cap] is in a second pool */
-        uint8_t *pool = (uint8_t *)info_of(h, keep[0]).pool;
-        assert_int_equal(info_of(h, keep[0]).carved, cap);
-        unsigned freed = 0;
-        for (size_t off = 0; off < pool_size; off++) {
-            bool start = off >= 48 && (off - 48) % size == 0 && (off - 48) / size < cap;
-            int before = log.n;
-            ops->free(h, pool + off);
-            if (start) {
-                if (log.n != before)
-                    fail_msg("%s class %u: block start at offset %zu rejected: %s", spec, c, off,
-                             log.detail);
-                freed++;
-            } else if (log.n != before + 1 || log.kind != PM_MISUSE_MISALIGNED_POINTER) {
-                fail_msg("%s class %u: offset %zu: %d reports, last kind %d", spec, c, off,
-                         log.n - before, (int)log.kind);
-            }
-        }
-        assert_int_equal(freed, cap);
-        ops->free(h, keep[cap]);
-        char msg[PM_ERR_LEN];
-        if (ops->check(h, msg))
-            fail_msg("%s class %u: %s", spec, c, msg);
-    }
-    assert_int_equal(stats_of(h).live_blocks, 0);
-    free(keep);
-    ops->destroy(h);
-}
-
-static void test_block_start_every_offset(void **state)
-{
-    (void)state;
-    expect_block_starts("pymalloc,preset=py310", 16384);
-    expect_block_starts("pymalloc,preset=py38", 4096);
-    expect_block_starts("pymalloc,arena=96K,pool=2K", 2048);
-    expect_block_starts("pymalloc,arena=64K,pool=1K", 1024);
-}
-
-/* A block on a free list holds cookie ^ address in its second word; malloc
- * clears it; a live block whose data equals its tag is not a double free. */
-static void test_free_tag(void **state)
-{
-    (void)state;
-    struct misuse_log log = {0};
-    pm_heap_t *h = make_logged("pymalloc", &log);
-    uint64_t *a = ops->malloc(h, 64);
-    uint64_t *b = ops->malloc(h, 64);           /* keeps the pool in use */
-    assert_int_equal(a[1], 0);
-    ops->free(h, a);
-    uint64_t cookie = a[1] ^ (uint64_t)(uintptr_t)a;
-    assert_true(cookie >> 63);                   /* a tag is never 0 nor a pointer */
-    /* the lazily carved block after b is free and tagged too */
-    uint64_t *next = (uint64_t *)((uint8_t *)b + 64);
-    assert_int_equal(next[1], cookie ^ (uint64_t)(uintptr_t)next);
-
-    uint64_t *c = ops->malloc(h, 64);           /* LIFO: a again, tag cleared */
-    assert_ptr_equal(c, a);
-    assert_int_equal(c[1], 0);
-    c[1] = cookie ^ (uint64_t)(uintptr_t)c;     /* user data that looks free */
-    pmt_check_clean(ops, h);
-    assert_int_equal(ops->usable_size(h, c), 64);
-    assert_ptr_equal(ops->realloc(h, c, 60), c);
-    assert_int_equal(log.n, 0);
-    uint64_t *d = ops->calloc(h, 1, 64);        /* calloc: all zero, tag included */
-    assert_int_equal(d[0] | d[1], 0);
-    d[1] = cookie ^ (uint64_t)(uintptr_t)d;
-    uint64_t *e = ops->realloc(h, d, 200);      /* moves: d is freed, not reported */
-    assert_ptr_not_equal(e, d);
-    ops->free(h, c);
-    assert_int_equal(log.n, 0);
-    assert_int_equal(stats_of(h).live_blocks, 2);
-    ops->free(h, c);                             /* and now it is a double free */
-    assert_int_equal(log.n, 1);
-    assert_int_equal(log.kind, PM_MISUSE_DOUBLE_FREE);
-    ops->free(h, d);
-    assert_int_equal(log.n, 2);
-    assert_int_equal(log.kind, PM_MISUSE_DOUBLE_FREE);
-    assert_int_equal(ops->usable_size(h, d), 0); /* usable_size of a free block */
-    assert_int_equal(log.kind, PM_MISUSE_DOUBLE_FREE);
-    assert_null(ops->realloc(h, d, 10));
-    assert_int_equal(log.n, 4);
-    assert_int_equal(log.kind, PM_MISUSE_DOUBLE_FREE);
-    /* a block carved but never handed out is free: freeing it is reported */
-    ops->free(h, next);
-    assert_int_equal(log.n, 5);
-    assert_int_equal(log.kind, PM_MISUSE_DOUBLE_FREE);
-    pmt_check_clean(ops, h);
-    ops->free(h, b);
-    ops->free(h, e);
-    assert_int_equal(log.n, 5);
-    pmt_check_clean(ops, h);
-    ops->destroy(h);
-}
-
-/* A double free after a write over the block's tag is still caught when no
- * other block of its pool is in use (the pool's count is 0), and the free
- * puts the tag back. */
-static void test_double_free_after_tag_overwritten(void **state)
-{
-    (void)state;
-    struct misuse_log log = {0};
-    pm_heap_t *h = make_logged("pymalloc", &log);
-    void *keep = ops->malloc(h, 300);           /* another pool: the arena stays */
-    uint64_t *a = ops->malloc(h, 64);
-    ops->free(h, a);
-    uint64_t tag = a[1];
-    a[1] = 0;                                    /* use after free */
-    ops->free(h, a);
-    assert_int_equal(log.n, 1);
-    assert_int_equal(log.kind, PM_MISUSE_DOUBLE_FREE);
-    assert_ptr_equal(log.ptr, a);
-    assert_int_equal(a[1], tag);
-    a[1] = 0;
-    assert_int_equal(ops->usable_size(h, a), 0);
-    assert_int_equal(log.n, 2);
-    assert_int_equal(log.kind, PM_MISUSE_DOUBLE_FREE);
-    a[1] = tag;
-    pmt_check_clean(ops, h);
-    ops->free(h, keep);
-    assert_int_equal(log.n, 2);
-    pmt_check_clean(ops, h);
-    ops->destroy(h);
-}
-
-/* A pool emptied and reused for another class: stale pointers into it are
- * judged by the new class. A block start past nextoffset (never carved) is
- * misaligned even when an earlier class left a free tag there. */
-static void test_free_into_reused_pool(void **state)
-{
-    (void)state;
-    struct misuse_log log = {0};
-    pm_heap_t *h = make_logged("pymalloc,preset=py38", &log);
-    uint8_t *keep = ops->malloc(h, 100);        /* keeps the arena mapped */
-    /* class 0 in a pool of its own: 5 blocks at +48..+112, +128 carved */
-    uint8_t *p[5];
-    for (int i = 0; i < 5; i++)
-        p[i] = ops->malloc(h, 16);
-    uint8_t *pool = (uint8_t *)info_of(h, p[0]).pool;
-    assert_ptr_equal(p[0], pool + 48);
-    for (int i = 0; i < 5; i++)
-        ops->free(h, p[i]);                      /* the pool is empty: freepools */
-    uint64_t *old = (uint64_t *)(pool + 112);
-    uint64_t cookie = old[1] ^ (uint64_t)(uintptr_t)old;
-    /* the same pool, now for 32-byte blocks: +48 live, +80 carved and free */
-    uint8_t *q = ops->malloc(h, 32);
-    assert_ptr_equal(q, pool + 48);
-    assert_int_equal(info_of(h, q).carved, 2);
-    assert_int_equal(old[1], cookie ^ (uint64_t)(uintptr_t)old);  /* stale tag still there */
-    assert_int_equal(log.n, 0);
-    ops->free(h, pool + 64);                     /* stale class-0 pointer, interior now */
-    assert_int_equal(log.kind, PM_MISUSE_MISALIGNED_POINTER);
-    ops->free(h, pool + 80);                     /* stale, lands on a free block */
-    assert_int_equal(log.kind, PM_MISUSE_DOUBLE_FREE);
-    ops->free(h, pool + 112);                    /* class-1 start, not carved, stale tag */
-    assert_int_equal(log.kind, PM_MISUSE_MISALIGNED_POINTER);
-    assert_int_equal(ops->usable_size(h, pool + 112), 0);
-    assert_int_equal(log.kind, PM_MISUSE_MISALIGNED_POINTER);
-    assert_int_equal(log.n, 4);
-    pmt_check_clean(ops, h);
-    ops->free(h, q);
-    ops->free(h, keep);
-    assert_int_equal(log.n, 4);
-    pmt_check_clean(ops, h);
-    ops->destroy(h);
-}
-
-/* check() notices a free block whose tag was overwritten (write after free). */
-static void test_check_reports_lost_tag(void **state)
-{
-    (void)state;
-    pm_heap_t *h = make("pymalloc");
-    uint64_t *p = ops->malloc(h, 32), *q = ops->malloc(h, 32);
-    ops->free(h, p);
-    uint64_t saved = p[1];
-    p[1] = 42;
-    char msg[PM_ERR_LEN];
-    assert_true(ops->check(h, msg) > 0);
-    assert_non_null(strstr(msg, "lost its free tag"));
-    p[1] = saved;
     pmt_check_clean(ops, h);
     ops->free(h, q);
     ops->destroy(h);
@@ -1234,11 +1036,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_misuse_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misuse_without_handler_is_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_reports_corruption, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_block_start_every_offset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_free_tag, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_double_free_after_tag_overwritten, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_free_into_reused_pool, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check_reports_lost_tag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_geometry_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory_each_first_mapping, setup, teardown),
