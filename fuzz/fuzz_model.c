@@ -417,6 +417,12 @@ bool fz_heap_open(struct fz_heap *m, const struct fz_backend *b,
 {
     memset(m, 0, sizeof *m);
     m->b = b;
+    /* glibc (under ASan and libFuzzer's malloc limit) aborts on the
+     * impossible sizes instead of returning NULL: reference backends are
+     * fuzz_diff's business; debug:system is fine (it refuses > 1 TiB) */
+    if ((b->props & FZ_GLOBAL) && !(b->props & FZ_DEBUG))
+        fz_fail("%s: a reference backend; fuzz it wrapped (debug:%s) or through fuzz_diff", b->spec,
+                b->spec);
     m->mapped_before = pm_os_total_mapped();
     struct pm_config cfg = {.on_misuse = fz_misuse_record, .misuse_ctx = &m->mis};
     if (create_faults)

@@ -5,7 +5,7 @@
 # unreadable paths and empty corpora; PM_FUZZ_BACKEND selects a backend (an
 # unknown one aborts naming the known ones); an oracle violation aborts with
 # one line "fuzz: TARGET: ..." (shown with the test-only backend whose
-# check() fails on purpose). Needs $PYMEMLAB and $PM_SOURCE_DIR (ctest).
+# check() fails on purpose); a bare reference backend is refused. Needs $PYMEMLAB and $PM_SOURCE_DIR (ctest).
 set -u
 : "${PYMEMLAB:?}" "${PM_SOURCE_DIR:?}"
 bin=$(dirname "$PYMEMLAB")/fuzz
@@ -61,8 +61,14 @@ done
 expect_exit 134 'fuzz: fuzz_alloc: PM_FUZZ_BACKEND=nope: unknown backend (known: *' \
     env PM_FUZZ_BACKEND=nope "$bin/fuzz_alloc_replay" "$tmp/ops"
 
-# an oracle violation: check() of test-badcheck fails after 2 mallocs
-expect_exit 134 'fuzz: fuzz_alloc: test-badcheck,after=2: check() found 1 violation(s): test-badcheck: *' \
-    env PM_FUZZ_BACKEND=test-badcheck,after=2 "$bin/fuzz_alloc_replay" "$tmp/ops"
+expect_exit 134 'fuzz: fuzz_alloc: system: a reference backend; fuzz it wrapped (debug:system) or through fuzz_diff' \
+    env PM_FUZZ_BACKEND=system "$bin/fuzz_alloc_replay" "$tmp/ops"
+env PM_FUZZ_BACKEND=debug:system "$bin/fuzz_alloc_replay" "$PM_SOURCE_DIR/fuzz/corpus/fuzz_alloc" \
+    >/dev/null 2>"$tmp/err" || bad "PM_FUZZ_BACKEND=debug:system fuzz_alloc: $(head -n 3 "$tmp/err")"
+
+# an oracle violation: check() of test-badcheck fails after 2 mallocs (it is
+# glibc underneath, a global backend: through the debug wrapper)
+expect_exit 134 'fuzz: fuzz_alloc: debug:test-badcheck,after=2: check() found 1 violation(s): test-badcheck: *' \
+    env PM_FUZZ_BACKEND=debug:test-badcheck,after=2 "$bin/fuzz_alloc_replay" "$tmp/ops"
 
 exit $fail
