@@ -50,7 +50,9 @@ static void *system_calloc(pm_heap_t *h, size_t k, size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    return calloc(k ? k : 1, n ? n : 1) ;
+    if (k == 0 || n == 0)
+        return calloc(1, 1);        /* a unique pointer for a zero-byte request */
+    return calloc(k, n);
 }
 
 static void *system_realloc(pm_heap_t *h, void *p, size_t n)

@@ -307,7 +307,7 @@ bool trace_meta_key_ok(const char *key, size_t len, char *problem, size_t plen)
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)key[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              strchr("_.:/-", ch))) {
+              (ch && strchr("_.:/-", ch)))) {
             snprintf(problem, plen, "metadata key '%.*s' has a byte 0x%02x outside [A-Za-z0-9_.:/-]",
                      (int)(len > 64 ? 64 : len), key, ch);
             return false;
