@@ -224,6 +224,8 @@ struct pm_heap {
 static inline size_t blk_size(const struct seg_block *b) { return (size_t)(b->hdr & SEG_SIZE_MASK); }
 
 static inline struct seg_block *blk_at(void *p, size_t off) { return (struct seg_block *)((char *)p + off); }
+/* The block `off` bytes before p (p - off, never p + (0 - off): that wraps). */
+static inline struct seg_block *blk_before(void *p, size_t off) { return (struct seg_block *)((char *)p - off); }
 static inline uint64_t *blk_footer(struct seg_block *b, size_t size) { return (uint64_t *)((char *)b + size - 8); }
 static inline void *blk_payload(struct seg_block *b) { return (char *)b + SEG_HDR; }
 static inline struct seg_block *blk_of_payload(void *p) { return (struct seg_block *)((char *)p - SEG_HDR); }
@@ -581,7 +583,7 @@ static void block_release(pm_heap_t *h, struct seg_region *r, struct seg_block *
     }
     if (b->hdr & SEG_PREV_FREE) {
         size_t ps = (size_t)((uint64_t *)b)[-1];
-        struct seg_block *prev = blk_at(b, 0 - ps);
+        struct seg_block *prev = blk_before(b, ps);
         pm_assert_internal(blk_size(prev) == ps && !(prev->hdr & SEG_BUSY));
         bin_remove(h, prev, ps);
         side_clear(r, b);
