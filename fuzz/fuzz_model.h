@@ -26,9 +26,10 @@
  * first and last FZ_EDGE bytes of every live block, stats (live_blocks ==
  * shadow count, used_bytes >= requested bytes, peak_mapped >= mapped, live
  * usable bytes <= mapped), and every FZ_CHECK_EVERY operations all contents
- * and check() == 0. Close: all contents, check(), every block freed, stats
- * at zero, trim, destroy, and pm_os_total_mapped() back to its value before
- * create. Any violation: fz_fail (abort).
+ * and check() == 0. Close: all contents, check(), every block freed and
+ * stats at zero (after an odd number of ops the blocks stay live instead,
+ * for destroy to free), trim, destroy, and pm_os_total_mapped() back to its
+ * value before create. Any violation: fz_fail (abort).
  *
  * Costs are bounded: at most FZ_LIVE_BUDGET usable bytes live (a request
  * that would pass it is skipped, not made).
