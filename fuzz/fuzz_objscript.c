@@ -12,11 +12,12 @@
  * run (a `repeat 1000000` would make one input take seconds). The scan only
  * overestimates: a count it cannot read makes the parser reject the line.
  *
- * Oracle: a parse error is one line "fuzz.txt:LINE: ..."; a run returns a
- * pm_objscript_status, with a one-line message unless OK; whatever it
- * returned, the collector's lists are consistent (pm_objspace_check); a run
- * that succeeded must also pass pm_objscript_finish (the refcount invariant,
- * everything collectable once the names are dropped) and leave no block in
+ * Oracle: a parse error is one line of printable ASCII "fuzz.txt:LINE: ..."
+ * (words from the script escaped); a run returns a pm_objscript_status, with
+ * such a message unless OK; whatever it returned, the collector's lists are
+ * consistent (pm_objspace_check); a run that succeeded must also pass
+ * pm_objscript_finish (the refcount invariant, everything collectable once
+ * the names are dropped, whatever its finalizers do) and leave no block in
  * the backend when the space is destroyed; the backend's misuse handler
  * fails on any report (the object layer never misuses its allocator).
  */
@@ -110,6 +111,16 @@ static uint64_t script_weight(const char *text, size_t len)
     return total;
 }
 
+/* A message is one line of printable ASCII: the interpreter escapes what it
+ * quotes from the script (\n, \xNN, ...). */
+static bool printable(const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        if (*c < 0x20 || *c > 0x7e)
+            return false;
+    return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_target = "fuzz_objscript";
@@ -125,12 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!sc) {
         if (fz_verbose())
             fprintf(stderr, "fuzz_objscript: weight %llu: %s\n", (unsigned long long)weight, err);
-        /* KNOWN BUG in objects/objscript.c (fuzz/README.md): messages echo a
-         * quoted word unescaped, so "\n" in it breaks the line; reproducer
-         * fuzz/crashes/fuzz_objscript/parse-error-echoes-newline. Checked only
-         * for inputs without quotes until that is fixed. */
-        bool quotes = memchr(text, '"', size) != NULL && fz_tolerate_known_bugs();
-        FZ_REQUIRE(err[0] && (quotes || !strchr(err, '\n')), "parse error not one line: '%s'", err);
+        FZ_REQUIRE(err[0] && printable(err), "parse error not one printable line: '%s'", err);
         FZ_REQUIRE(!strncmp(err, "fuzz.txt:", 9), "parse error without FILE:LINE: '%s'", err);
         return 0;
     }
@@ -148,9 +154,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_REQUIRE(rc == PM_OBJSCRIPT_OK || rc == PM_OBJSCRIPT_FAILED || rc == PM_OBJSCRIPT_BAD,
                "exec returned %d", rc);
     if (rc != PM_OBJSCRIPT_OK)
-        FZ_REQUIRE(err[0] && ((memchr(text, '"', size) && fz_tolerate_known_bugs()) ||
-                              !strchr(err, '\n')),
-                   "exec failed (%d) without a one-line message: '%s'", rc, err);
+        FZ_REQUIRE(err[0] && printable(err),
+                   "exec failed (%d) without a one-line printable message: '%s'", rc, err);
     char msg[PM_ERR_LEN];
     unsigned long bad = pm_objspace_check(sp, msg);
     FZ_REQUIRE(!bad, "after exec (status %d%s%s): objspace check: %s", rc, rc ? ", " : "",
@@ -158,14 +163,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char exec_err[PM_ERR_LEN];
     memcpy(exec_err, err, sizeof exec_err);
     int frc = pm_objscript_finish(run, err);
-    /* KNOWN BUG in objects/objscript.c (fuzz/README.md): finish drops the
-     * names before it removes the finalizers, so a resurrecting finalizer
-     * of an object still bound at the end runs against its dropped list:
-     * "fuzz.txt:0: finalizer: 'keep' is not a list" for a valid script;
-     * reproducer fuzz/crashes/fuzz_objscript/finish-resurrect-into-dropped-list.txt. */
-    bool known = frc && strstr(err, "fuzz.txt:0: finalizer: ") == err && fz_tolerate_known_bugs();
-    if (rc == PM_OBJSCRIPT_OK && !known)
+    if (rc == PM_OBJSCRIPT_OK)
         FZ_REQUIRE(frc == PM_OBJSCRIPT_OK, "a script that ran fails finish: %s", err);
+    if (frc != PM_OBJSCRIPT_OK)
+        FZ_REQUIRE(err[0] && printable(err),
+                   "finish failed (%d) without a one-line printable message: '%s'", frc, err);
     if (fz_verbose())
         fprintf(stderr, "fuzz_objscript: weight %llu: %zu statements, exec %d%s%s, finish %d\n",
                 (unsigned long long)weight, pm_objscript_length(sc), rc, rc ? ": " : "",

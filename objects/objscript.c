@@ -7,6 +7,10 @@
  * bound name; finalizers and weakref callbacks of the script's classes are
  * the space's hooks, pointing back at the run.
  *
+ * Messages are one line: a word of the script (and the file name) is quoted
+ * in its escaped form (word_escape), so a newline or any other control byte
+ * in a quoted word cannot split an error.
+ *
  * Library code: never prints; tables in the C heap (see pm_objscript.h).
  */
 #include "pm_objscript.h"
@@ -72,7 +76,7 @@ struct stmt {
 };
 
 struct pm_objscript {
-    char *file;
+    char *file;                     /* the file name for messages, escaped (word_escape) */
     struct stmt *st;
     size_t n, cap;
     char **names;
@@ -88,6 +92,8 @@ struct tok {
 };
 
 #define MAX_TOKS 256
+#define SHOWN_LEN 80                /* a quoted word in a message: bytes, NUL included */
+_Static_assert(SHOWN_LEN >= 4, "word_escape needs room for \"...\" and the NUL");
 
 struct parser {
     struct pm_objscript *sc;
@@ -95,7 +101,60 @@ struct parser {
     char *err;
     struct tok t[MAX_TOKS];
     int nt;
+    char shown[SHOWN_LEN];          /* the word the next message quotes (tok_shown) */
 };
+
+/* One byte as messages show it, into e[4]; returns its length. */
+static size_t byte_escape(char e[4], unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (c == '\\' || c == '\n' || c == '\t' || c == '\r') {
+        e[0] = '\\';
+        e[1] = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : '\\';
+        return 2;
+    }
+    if (c < 0x20 || c >= 0x7f) {
+        e[0] = '\\';
+        e[1] = 'x';
+        e[2] = hex[c >> 4];
+        e[3] = hex[c & 15];
+        return 4;
+    }
+    e[0] = (char)c;
+    return 1;
+}
+
+/* s[0..n) as a message shows it, in out[cap] (cap >= 4): the backslash as
+ * \\, newline, tab and carriage return as \n \t \r, every other byte below
+ * 0x20 and every byte from 0x7f up as \xNN. A form longer than cap - 1
+ * bytes is cut after a whole escape and ends in "...". Returns out. */
+static char *word_escape(char *out, size_t cap, const char *s, size_t n)
+{
+    char e[4];
+    size_t full = 0, o = 0;
+    for (size_t i = 0; i < n; i++)
+        full += byte_escape(e, (unsigned char)s[i]);
+    size_t room = full <= cap - 1 ? cap - 1 : cap - 4;   /* "..." and the NUL after a cut */
+    for (size_t i = 0; i < n; i++) {
+        size_t k = byte_escape(e, (unsigned char)s[i]);
+        if (o + k > room)
+            break;
+        memcpy(out + o, e, k);
+        o += k;
+    }
+    if (full > cap - 1) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = 0;
+    return out;
+}
+
+/* A token as the parser's messages quote it (one per message). */
+static const char *tok_shown(struct parser *p, const struct tok *t)
+{
+    return word_escape(p->shown, sizeof p->shown, t->s, t->n);
+}
 
 static int perr(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int perr(struct parser *p, const char *fmt, ...)
@@ -239,7 +298,7 @@ static int parse_value(struct parser *p, const struct tok *t, struct value *v)
     if (t->quoted) {
         for (size_t i = 0; i < t->n; i++)
             if ((unsigned char)t->s[i] >= 0x80)
-                return perr(p, "string \"%s\" is not ASCII", t->s);
+                return perr(p, "string \"%s\" is not ASCII", tok_shown(p, t));
         v->kind = V_STR;
         v->s = strdup(t->s);
         v->n = t->n;
@@ -263,7 +322,7 @@ static int parse_value(struct parser *p, const struct tok *t, struct value *v)
         v->name = name_slot(p, t->s);
         return v->name < 0 ? -1 : 0;
     }
-    return perr(p, "bad value '%s' (a name, none, a number or a \"string\")", t->s);
+    return perr(p, "bad value '%s' (a name, none, a number or a \"string\")", tok_shown(p, t));
 }
 
 static struct stmt *stmt_new(struct parser *p, enum op op)
@@ -314,7 +373,7 @@ static int want_args(struct parser *p, const char *what, int have, int lo, int h
 static int want_attr(struct parser *p, const struct tok *t, char **out)
 {
     if (!is_name(t))
-        return perr(p, "bad attribute name '%s'", t->s);
+        return perr(p, "bad attribute name '%s'", tok_shown(p, t));
     *out = strdup(t->s);
     return *out ? 0 : perr(p, "out of memory");
 }
@@ -322,7 +381,7 @@ static int want_attr(struct parser *p, const struct tok *t, char **out)
 static int want_count(struct parser *p, const struct tok *t, int64_t lo, int64_t hi, int64_t *out)
 {
     if (!parse_i64(t, out) || *out < lo || *out > hi)
-        return perr(p, "bad number '%s' (expected %lld..%lld)", t->s, (long long)lo,
+        return perr(p, "bad number '%s' (expected %lld..%lld)", tok_shown(p, t), (long long)lo,
                     (long long)hi);
     return 0;
 }
@@ -339,7 +398,7 @@ static int want_gen(struct parser *p, const struct tok *t, bool extended, int64_
         return 0;
     }
     if (!parse_i64(t, out) || *out < 0 || *out > 2)
-        return perr(p, "bad generation '%s' (0, 1, 2%s)", t->s,
+        return perr(p, "bad generation '%s' (0, 1, 2%s)", tok_shown(p, t),
                     extended ? ", all, permanent" : "");
     return 0;
 }
@@ -349,7 +408,7 @@ static int parse_binding(struct parser *p)
     struct tok *t = p->t;
     if (!is_name(&t[0]) || is_keyword(t[0].s))
         return perr(p, "cannot bind '%s' (a name is letters, digits, _; not a kind word)",
-                    t[0].s);
+                    tok_shown(p, &t[0]));
     int target = name_slot(p, t[0].s);
     if (target < 0)
         return -1;
@@ -367,7 +426,7 @@ static int parse_binding(struct parser *p)
                 return -1;
             if (nargs == 3) {
                 if (!tok_is(&t[5], "neg"))
-                    return perr(p, "int bits N [neg]: '%s'", t[5].s);
+                    return perr(p, "int bits N [neg]: '%s'", tok_shown(p, &t[5]));
                 s->n[1] = 1;
             }
             return 0;
@@ -376,7 +435,7 @@ static int parse_binding(struct parser *p)
         if (want_args(p, "int", nargs, 1, 1) < 0)
             return -1;
         if (!parse_i64(&t[3], &s->n[0]))
-            return perr(p, "bad int '%s'", t[3].s);
+            return perr(p, "bad int '%s'", tok_shown(p, &t[3]));
         return 0;
     }
     if (!strcmp(k, "float")) {
@@ -385,7 +444,7 @@ static int parse_binding(struct parser *p)
         if (want_args(p, "float", nargs, 1, 1) < 0)
             return -1;
         if (!parse_f64(&t[3], &f))
-            return perr(p, "bad float '%s'", t[3].s);
+            return perr(p, "bad float '%s'", tok_shown(p, &t[3]));
         s->v = calloc(1, sizeof *s->v);
         if (!s->v)
             return perr(p, "out of memory");
@@ -400,7 +459,7 @@ static int parse_binding(struct parser *p)
             return -1;
         for (size_t i = 0; i < t[3].n; i++)
             if ((unsigned char)t[3].s[i] >= 0x80)
-                return perr(p, "string \"%s\" is not ASCII", t[3].s);
+                return perr(p, "string \"%s\" is not ASCII", tok_shown(p, &t[3]));
         s->word = strdup(t[3].s);
         s->n[0] = (int64_t)t[3].n;
         return s->word ? 0 : perr(p, "out of memory");
@@ -428,7 +487,7 @@ static int parse_binding(struct parser *p)
             return -1;
         if (nargs >= 2) {
             if (!tok_is(&t[4], "slots"))
-                return perr(p, "class NAME [slots NAME...]: '%s'", t[4].s);
+                return perr(p, "class NAME [slots NAME...]: '%s'", tok_shown(p, &t[4]));
             s->has_slots = true;
             s->nwords = nargs - 2;
             s->words = calloc((size_t)s->nwords + 1, sizeof *s->words);
@@ -448,7 +507,7 @@ static int parse_binding(struct parser *p)
         NEW(B_WEAKREF);
         if (nargs == 3) {
             if (!tok_is(&t[4], "callback"))
-                return perr(p, "weakref OBJ [callback CB]: '%s'", t[4].s);
+                return perr(p, "weakref OBJ [callback CB]: '%s'", tok_shown(p, &t[4]));
             if (stmt_values(p, s, 3, 4) < 0)
                 return -1;
             struct value *nv = realloc(s->v, 2 * sizeof *nv);
@@ -483,7 +542,7 @@ static int parse_binding(struct parser *p)
         return stmt_values(p, s, 2, 3);
     }
     return perr(p, "unknown kind '%s' (none int float str istr bytes tuple list dict class "
-                   "new weakref getattr item deref objects garbage)", t[2].s);
+                   "new weakref getattr item deref objects garbage)", tok_shown(p, &t[2]));
 #undef NEW
 }
 
@@ -533,7 +592,7 @@ static int parse_expect(struct parser *p)
             return want_args(p, t[1].s, nargs, 2, 2) < 0 ? -1 : stmt_values(p, s, 2, 4);
         }
     }
-    return perr(p, "unknown expectation '%s'", t[1].s);
+    return perr(p, "unknown expectation '%s'", tok_shown(p, &t[1]));
 }
 
 static int parse_statement(struct parser *p, int *repeat_stack, int *depth)
@@ -586,7 +645,7 @@ static int parse_statement(struct parser *p, int *repeat_stack, int *depth)
             return -1;
         for (int i = 0; i < s->nv; i++)
             if (s->v[i].kind != V_NAME)
-                return perr(p, "del takes names, not '%s'", t[1 + i].s);
+                return perr(p, "del takes names, not '%s'", tok_shown(p, &t[1 + i]));
         return 0;
     }
     if (!strcmp(k, "finalizer")) {
@@ -613,7 +672,7 @@ static int parse_statement(struct parser *p, int *repeat_stack, int *depth)
                     return -1;
             } else
                 return perr(p, "unknown finalizer mode '%s' (none finalize legacy resurrect "
-                               "collect)", t[i].s);
+                               "collect)", tok_shown(p, &t[i]));
         }
         return 0;
     }
@@ -646,7 +705,7 @@ static int parse_statement(struct parser *p, int *repeat_stack, int *depth)
                     return -1;
             return 0;
         }
-        return perr(p, "unknown gc command '%s'", t[1].s);
+        return perr(p, "unknown gc command '%s'", tok_shown(p, &t[1]));
     }
     if (!strcmp(k, "repeat")) {
         NEW(S_REPEAT);
@@ -672,7 +731,7 @@ static int parse_statement(struct parser *p, int *repeat_stack, int *depth)
     if (!strcmp(k, "expect"))
         return parse_expect(p);
 #undef NEW
-    return perr(p, "unknown statement '%s'", t[0].s);
+    return perr(p, "unknown statement '%s'", tok_shown(p, &t[0]));
 }
 
 static void stmt_free(struct stmt *s)
@@ -705,12 +764,18 @@ size_t pm_objscript_length(const struct pm_objscript *sc) { return sc->n; }
 struct pm_objscript *pm_objscript_parse(const char *text, size_t len, const char *filename,
                                         char err[PM_ERR_LEN])
 {
+    size_t flen = strlen(filename), fcap = 4 * flen + 1;   /* every byte escaped: no cut */
     struct pm_objscript *sc = calloc(1, sizeof *sc);
-    if (!sc) {
-        snprintf(err, PM_ERR_LEN, "%s: out of memory", filename);
+    char *file = malloc(fcap);
+    if (!sc || !file) {
+        char shown[SHOWN_LEN];
+        snprintf(err, PM_ERR_LEN, "%s: out of memory",
+                 word_escape(shown, sizeof shown, filename, flen));
+        free(sc);
+        free(file);
         return NULL;
     }
-    sc->file = strdup(filename);
+    sc->file = word_escape(file, fcap, filename, flen);
     struct parser p = {.sc = sc, .err = err};
     int repeat_stack[16], depth = 0, rc = 0;
     size_t pos = 0;
@@ -764,6 +829,7 @@ struct pm_objscript_run {
     char hook_err[PM_ERR_LEN];      /* a problem met inside a hook */
     const struct stmt *cur;
     char *err;
+    bool finishing;                 /* pm_objscript_finish is dropping the names */
 };
 
 static int rerr(struct pm_objscript_run *r, int status, const char *fmt, ...)
@@ -809,7 +875,11 @@ static void hook_finalize(pm_objspace_t *sp, void *ctx, pm_object_t *self)
         return;
     if (m->fin & FIN_RESURRECT) {
         pm_object_t *l = r->slot[m->list];
-        if (l && pm_object_kind(l) == PM_KIND_LIST) {
+        if (r->finishing) {
+            /* finish has unbound every name, as CPython's shutdown clears the
+             * modules' globals: the __del__'s NameError would be ignored
+             * there; the object is not resurrected and goes */
+        } else if (l && pm_object_kind(l) == PM_KIND_LIST) {
             if (pm_list_append(sp, l, self) < 0 && !r->hook_err[0])
                 snprintf(r->hook_err, PM_ERR_LEN, "resurrecting in a finalizer: MemoryError");
         } else if (!r->hook_err[0]) {
@@ -1455,12 +1525,23 @@ int pm_objscript_finish(struct pm_objscript_run *r, char err[PM_ERR_LEN])
         return rerr(r, PM_OBJSCRIPT_FAILED, "consistency: %s", msg);
     if (c.bad)
         return rerr(r, PM_OBJSCRIPT_FAILED, "%s", c.msg);
-    /* 2. drop every name; what is left must be collectable */
-    for (int i = 0; i < nn; i++) {
-        pm_object_t *o = r->slot[i];
-        r->slot[i] = NULL;
-        pm_xdecref(sp, o);
+    /* 2. drop every name; what is left must be collectable. Every name is
+     * unbound first, then the references go: finalizers and weakref callbacks
+     * still run as objects die, as at CPython's shutdown, but find no name
+     * bound, whatever the order of the names (a resurrecting finalizer
+     * resurrects nothing: hook_finalize). The finalizers are removed only
+     * before the collections below, so that legacy tp_del cannot keep
+     * anything alive for ever. */
+    pm_object_t **held = r->slot;
+    r->slot = calloc((size_t)nn + 1, sizeof *r->slot);
+    if (!r->slot) {
+        r->slot = held;
+        return rerr(r, PM_OBJSCRIPT_FAILED, "out of memory");
     }
+    r->finishing = true;
+    for (int i = 0; i < nn; i++)
+        pm_xdecref(sp, held[i]);
+    free(held);
     pm_gc_unfreeze(sp);
     for (int round = 0; round < 100; round++) {
         pm_list_clear(sp, pm_gc_garbage(sp));

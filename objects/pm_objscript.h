@@ -7,7 +7,10 @@
  *
  * The parser and the interpreter keep their own tables (statements, names)
  * in the C heap, not in the space's backend: the backend sees only the object
- * layer's requests. Never prints; errors come back as "FILE:LINE: problem".
+ * layer's requests. Never prints; errors come back as one line "FILE:LINE:
+ * problem", the file name and any word of the script in it escaped (\\ \n
+ * \t \r, \xNN for other control bytes and bytes from 0x7f up; a quoted word
+ * longer than 79 bytes cut, ending in "...").
  */
 #ifndef PM_OBJSCRIPT_H
 #define PM_OBJSCRIPT_H
@@ -59,7 +62,10 @@ int pm_objscript_exec(struct pm_objscript_run *r, char err[PM_ERR_LEN]);
 const struct pm_objscript_stats *pm_objscript_stats(const struct pm_objscript_run *r);
 /* After exec: checks that every tracked object's references from outside the
  * tracked objects equal the number of names bound to it and the space's
- * consistency; then drops every name, empties gc.garbage, removes the
+ * consistency; then unbinds every name and drops their references (the
+ * finalizers and weakref callbacks of objects that die run, but see no name
+ * bound: a `resurrect L` finalizer resurrects nothing, as a __del__ whose
+ * global is gone at CPython's shutdown), empties gc.garbage, removes the
  * classes' finalizers, collects until nothing is found and checks that no
  * object is left alive. */
 int pm_objscript_finish(struct pm_objscript_run *r, char err[PM_ERR_LEN]);

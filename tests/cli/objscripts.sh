@@ -64,6 +64,28 @@ expect_error 2 "pymemlab: s.txt:3: setattr: 'A' object has no attribute 'z'" $'S
 expect_error 2 "pymemlab: s.txt:6: setitem: RecursionError: key nested deeper than 1000" $'t = tuple\nrepeat 2000\n  t = tuple t\nend\nd = dict\nsetitem d t 1\n'
 expect_error 1 "pymemlab: s.txt:3: expect len l 3: got 1" $'l = list\nappend l 5\nexpect len l 3\n'
 expect_error 1 "pymemlab: s.txt:5: expect collected 0: got 1" $'l = list\nappend l l\ndel l\ncollect\nexpect collected 0\n'
+# Found by fuzz_objscript (reproducers in fuzz/corpus/fuzz_objscript, fuzz/README.md):
+# a quoted word with a newline or another control byte is escaped, the whole
+# message one line ...
+expect_whole_stderr() {
+  local code=$1 want=$2 text=$3
+  printf '%s' "$text" > "$tmp/s.txt"
+  local got rc=0
+  got=$(cd "$tmp" && "$PYMEMLAB" objrun s.txt --backend system 2>&1 >/dev/null) || rc=$?
+  [ "$rc" = "$code" ] && [ "$got" = "$want" ] || fail "exit $rc, want $code, for: $text: stderr '$got', want '$want'"
+}
+expect_whole_stderr 2 "pymemlab: s.txt:1: unknown statement '\\n'" "$(cat "$PM_SOURCE_DIR/fuzz/corpus/fuzz_objscript/1d02614298e91e8f2d3b69ae0941fa8149a205a2")"
+expect_whole_stderr 2 "pymemlab: s.txt:1: unknown statement '\\n'" '"\n"'
+expect_whole_stderr 2 "pymemlab: s.txt:2: bad int 'a\\tb\\x01'" $'l = list\nx = int "a\\tb\x01"\n'
+expect_whole_stderr 2 "pymemlab: s.txt:1: string \"\\xc3\\xa9\" is not ASCII" $'x = str "\xc3\xa9"\n'
+# ... and a finalizer that resurrects into a list does not fail the teardown
+# after the script, whichever name goes first
+printf 'F = class F\na = new F\nfinalizer F resurrect keep\nkeep = list\n' > "$tmp/late.txt"
+for s in "$PM_SOURCE_DIR/fuzz/corpus/fuzz_objscript/62caa6fd5e4dc6c87c1b39bc16d720a847d35870" \
+         "$tmp/late.txt"; do
+  out=$("$PYMEMLAB" objrun "$s" --backend system 2>&1) && grep -q "^invariants *ok" <<<"$out" ||
+    fail "resurrecting finalizer at the end: $out"
+done
 rc=0
 got=$("$PYMEMLAB" objrun "$tmp/missing.txt" --backend system 2>&1) || rc=$?
 [ "$rc" = 2 ] && [ "$got" = "pymemlab: objrun: cannot open '$tmp/missing.txt'" ] ||
