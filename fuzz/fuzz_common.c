@@ -37,16 +37,6 @@ bool fz_verbose(void)
     return v;
 }
 
-bool fz_tolerate_known_bugs(void)
-{
-    static int v = -1;
-    if (v < 0) {
-        const char *e = getenv("PM_FUZZ_STRICT");
-        v = !(e && *e && strcmp(e, "0") != 0);
-    }
-    return v;
-}
-
 /* ---- sizes ---- */
 
 size_t fz_size(struct fz_in *in)

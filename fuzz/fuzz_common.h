@@ -71,12 +71,6 @@ _Noreturn void fz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)
  * stderr (what it did), for looking at a corpus. */
 bool fz_verbose(void);
 
-/* Known bugs outside fuzz/ that the targets step around (fuzz/README.md,
- * "Known bugs"; each has its reproducer in fuzz/crashes/TARGET/). With
- * $PM_FUZZ_STRICT set and not "0" the targets do not, and the reproducers
- * crash. */
-bool fz_tolerate_known_bugs(void);
-
 /* ---- backends ---- */
 
 enum fz_props {

@@ -136,12 +136,8 @@ static void df_alloc(struct df *d, unsigned slot, bool is_calloc, size_t count, 
         struct df_heap *x = &d->heap[k];
         if (impossible && (x->b->props & FZ_GLOBAL))
             continue;
-        size_t c = count, m = n;
-        if (is_calloc && !total && (x->b->props & FZ_GLOBAL) && fz_tolerate_known_bugs())
-            c = m = 0;   /* KNOWN BUG in allocators/system.c, see fuzz/README.md: calloc(k, 0)
-                          * asks glibc for k bytes; fuzz/crashes/fuzz_diff/system-calloc-* */
         errno = 0;
-        unsigned char *p = is_calloc ? x->b->ops->calloc(x->h, c, m) : x->b->ops->malloc(x->h, n);
+        unsigned char *p = is_calloc ? x->b->ops->calloc(x->h, count, n) : x->b->ops->malloc(x->h, n);
         if (impossible) {
             FZ_REQUIRE(!p && errno == ENOMEM, "%s: %s(%zu, %zu) = %p (errno %d): must be NULL + ENOMEM",
                        x->b->spec, what, count, n, (void *)p, errno);

@@ -181,22 +181,6 @@ static void round_trip(struct pm_trace *t, const struct oplist *ops)
     free(back_text.v);
 }
 
-/* KNOWN BUG in workloads/trace.c (fuzz/README.md): trace_meta_key_ok lets
- * a NUL byte through (strchr("_.:/-", 0) finds the terminator), the key is
- * then cut at the NUL, and the writer refuses it ("empty metadata key"), as
- * `pymemlab trace convert` does; reproducer
- * fuzz/crashes/fuzz_trace/meta-key-nul-byte.pmt. True if the input is a
- * binary trace with a NUL in its metadata, which then skips the round trip. */
-static bool meta_has_nul(const uint8_t *data, size_t size)
-{
-    if (size < PM_TRACE_HEADER_SIZE || memcmp(data, PM_TRACE_MAGIC, PM_TRACE_MAGIC_LEN))
-        return false;
-    uint64_t len = 0;
-    for (int i = 7; i >= 0; i--)
-        len = len << 8 | data[32 + i];
-    return len <= size - PM_TRACE_HEADER_SIZE && memchr(data + PM_TRACE_HEADER_SIZE, 0, len);
-}
-
 /* pm_trace_open on a memfd holding the input: returns the open's result and
  * its error without the name prefix; -2 if memfds are unavailable. */
 static int open_as_file(const uint8_t *data, size_t size, struct pm_trace **t, char err[PM_ERR_LEN],
@@ -282,8 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 pm_trace_format_of(t) == PM_TRACE_TEXT ? "text" : "binary",
                 pm_trace_finished(t) ? "finished" : "unfinished", rs, rs == 1 ? "ok" : cs.err, rl,
                 lenient.n);
-    if (!(meta_has_nul(data, size) && fz_tolerate_known_bugs()))
-        round_trip(t, &lenient);
+    round_trip(t, &lenient);
     pm_trace_close(t);
     free(strict.v);
     free(lenient.v);

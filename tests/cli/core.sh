@@ -45,6 +45,7 @@ grep -Eq "^a\.pmt +pymalloc +10\.00 +0\.50 +6\.00 +2\.0 +0\.250 +1\.000" <<<"$ou
 echo '{"trace":"x"' >"$tmp/bad.jsonl"
 expect_usage_error "pymemlab: $tmp/bad.jsonl:1: not a JSON object" table "$tmp/bad.jsonl"
 expect_usage_error "pymemlab: table: cannot read '$tmp/none.jsonl'" table "$tmp/none.jsonl"
-# a NUL byte in a metadata key (found by fuzz_trace): refused like any other bad key
-expect_usage_error "pymemlab: *metadata key*" trace info "$PM_SOURCE_DIR/fuzz/crashes/fuzz_trace/meta-key-nul-byte.pmt"
+# a NUL byte in a metadata key (found by fuzz_trace; its reproducer in the corpus): refused like
+# any other bad key
+expect_usage_error "pymemlab: *metadata key*" trace info "$PM_SOURCE_DIR/fuzz/corpus/fuzz_trace/d6aa4c4301bc311df8c079c65e134c4c0db53333"
 echo ok
