@@ -1,5 +1,8 @@
-/* fuzz/fuzz_trace.c — the trace reader (workloads/trace.h) on arbitrary
- * bytes: binary or text, whichever the bytes look like.
+/* fuzz/fuzz_trace.c — the trace reader (workloads/trace.h) and the glibc
+ * mtrace importer (workloads/mtrace.c, recording.h) on arbitrary bytes: every
+ * input goes through both, the reader as a binary or text trace (whichever
+ * the bytes look like) and the importer as an mtrace log (so the corpus of
+ * traces stays valid, and mtrace logs are just more inputs).
  *
  * Each input is opened twice: from memory (pm_trace_open_mem over a buffer
  * of exactly the input's size, so ASan sees any read past it) and as a file
@@ -20,8 +23,19 @@
  * A trace whose header claims more than FT_BIG_SLOTS slots gets one lenient
  * walk only: each cursor allocates a bitmap of slot_count bits (up to 512
  * MiB for a 50-byte file), which took the run down to ~100 executions/s.
+ *
+ * The mtrace importer (pm_mtrace_import over fmemopen, name "input"): a dry
+ * run (no writer) succeeds or fails with one line "input:LINE: ..." whose
+ * LINE is one of the lines it read; a log it accepts reports consistent
+ * counts (ops = allocs + reallocs + frees, allocs - frees = blocks live at
+ * the end); imported into a trace writer it succeeds again with the same
+ * report, and the trace opens, reads back strictly (every free and realloc
+ * of a live slot, every alloc into a free one) with exactly the reported ops
+ * of each kind and slot count, and goes through the same re-encoding as a
+ * valid input trace (round_trip).
  */
 #include "fuzz_common.h"
+#include "recording.h"
 #include "trace.h"
 
 #include <stdio.h>
@@ -181,6 +195,85 @@ static void round_trip(struct pm_trace *t, const struct oplist *ops)
     free(back_text.v);
 }
 
+/* ---- the mtrace importer ---- */
+
+static int mtrace_import(const uint8_t *data, size_t size, struct pm_trace_writer *w,
+                         struct pm_mtrace_report *r, char err[PM_ERR_LEN])
+{
+    FILE *f = fmemopen((void *)data, size, "r");   /* read-only: the input is not written */
+    FZ_REQUIRE(f, "fmemopen of %zu bytes failed", size);
+    int rc = pm_mtrace_import(f, "input", w, r, err);
+    fclose(f);
+    return rc;
+}
+
+/* An import error: one line "input:LINE: ..." with 1 <= LINE <= lines read. */
+static void mtrace_error(const char *err, const struct pm_mtrace_report *r)
+{
+    one_line("mtrace import", err);
+    FZ_REQUIRE(!strncmp(err, "input:", 6), "mtrace import error without the name: '%s'", err);
+    char *end;
+    unsigned long long line = strtoull(err + 6, &end, 10);
+    FZ_REQUIRE(end > err + 6 && *end == ':' && line >= 1 && line <= r->lines,
+               "mtrace import error not at one of the %llu lines read: '%s'",
+               (unsigned long long)r->lines, err);
+}
+
+static void mtrace_check(const uint8_t *data, size_t size)
+{
+    struct pm_mtrace_report dry, wet;
+    char err[PM_ERR_LEN];
+    int rc = mtrace_import(data, size, NULL, &dry, err);
+    if (fz_verbose())
+        fprintf(stderr, "fuzz_trace: mtrace: %s\n", rc ? err : "imported");
+    FZ_REQUIRE(rc == 0 || rc == -1, "mtrace dry run returned %d: %s", rc, err);
+    if (rc) {
+        mtrace_error(err, &dry);
+        return;
+    }
+    FZ_REQUIRE(dry.ops == dry.allocs + dry.reallocs + dry.frees && dry.allocs >= dry.frees &&
+               dry.allocs - dry.frees == dry.live_at_end,
+               "mtrace report: %llu ops = %llu allocs + %llu reallocs + %llu frees, %llu live at the end",
+               (unsigned long long)dry.ops, (unsigned long long)dry.allocs,
+               (unsigned long long)dry.reallocs, (unsigned long long)dry.frees,
+               (unsigned long long)dry.live_at_end);
+
+    struct pm_trace_writer *w = pm_trace_writer_open_mem(err);
+    FZ_REQUIRE(w, "writer: %s", err);
+    rc = mtrace_import(data, size, w, &wet, err);
+    if (rc) {
+        pm_trace_writer_abort(w);
+        fz_fail("mtrace: the dry run succeeded, the import into a writer failed (%d): %s", rc, err);
+    }
+    /* the report is uint64_t fields only: no padding to compare */
+    _Static_assert(sizeof dry % sizeof(uint64_t) == 0, "pm_mtrace_report is not all uint64_t");
+    FZ_REQUIRE(!memcmp(&dry, &wet, sizeof dry), "mtrace: the dry run and the import report differently "
+               "(%llu and %llu ops)", (unsigned long long)dry.ops, (unsigned long long)wet.ops);
+    uint8_t *bin;
+    size_t blen;
+    FZ_REQUIRE(pm_trace_writer_close_mem(w, &bin, &blen, err) == 0, "mtrace: writer close: %s", err);
+    struct oplist ops = {0};
+    struct pm_trace *t = open_valid(bin, blen, "imported", &ops);
+    uint64_t by_kind[PM_OP_PHASE + 1] = {0};
+    for (size_t i = 0; i < ops.n; i++)
+        by_kind[ops.v[i].kind]++;
+    FZ_REQUIRE(pm_trace_finished(t) && ops.n == dry.ops && by_kind[PM_OP_ALLOC] == dry.allocs &&
+               by_kind[PM_OP_REALLOC] == dry.reallocs && by_kind[PM_OP_FREE] == dry.frees,
+               "mtrace: the imported trace reads back %zu ops (alloc %llu, realloc %llu, free %llu), "
+               "the import reported %llu (%llu, %llu, %llu)", ops.n,
+               (unsigned long long)by_kind[PM_OP_ALLOC], (unsigned long long)by_kind[PM_OP_REALLOC],
+               (unsigned long long)by_kind[PM_OP_FREE], (unsigned long long)dry.ops,
+               (unsigned long long)dry.allocs, (unsigned long long)dry.reallocs,
+               (unsigned long long)dry.frees);
+    FZ_REQUIRE(pm_trace_slot_count(t) == dry.slots, "mtrace: the imported trace has %llu slots, the "
+               "import reported %llu", (unsigned long long)pm_trace_slot_count(t),
+               (unsigned long long)dry.slots);
+    round_trip(t, &ops);
+    pm_trace_close(t);
+    free(bin);
+    free(ops.v);
+}
+
 /* pm_trace_open on a memfd holding the input: returns the open's result and
  * its error without the name prefix; -2 if memfds are unavailable. */
 static int open_as_file(const uint8_t *data, size_t size, struct pm_trace **t, char err[PM_ERR_LEN],
@@ -207,6 +300,7 @@ static int open_as_file(const uint8_t *data, size_t size, struct pm_trace **t, c
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_target = "fuzz_trace";
+    mtrace_check(data, size);
     static const char name[] = "input";
     struct pm_trace *t = NULL, *tf = NULL;
     char err[PM_ERR_LEN], ferr[PM_ERR_LEN], path[64];

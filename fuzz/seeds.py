@@ -15,7 +15,9 @@ documented at the top of each fuzz/<target>.c and in fuzz/fuzz_model.h:
                         create fault plans and FAIL_NTH/FAIL_FROM/LIFT.
   fuzz_diff             the same kinds of sequences in its own encoding.
   fuzz_trace            traces from `pymemlab trace gen` (binary and text,
-                        with metadata), cut, unfinished and damaged copies.
+                        with metadata), cut, unfinished and damaged copies;
+                        glibc mtrace logs (one glibc wrote, hand-made ones
+                        with every line kind and the importer's repairs).
   fuzz_objscript        tests/objscripts/*.txt and small scripts per statement.
   fuzz_frag,            alloc/free programs that fill the live limit, free in
   fuzz_retention        patterns (every k-th, a size class, a range) and refill
@@ -320,6 +322,43 @@ def gen_trace(out, pymemlab):
           b'realloc 0 4000 obj\nfree 1\nalloc 3 0\nfree 0 obj\nfree 2 raw\n')
     write(out, 'fuzz_trace', 'empty', b'')
     write(out, 'fuzz_trace', 'magic-only', b'PMTRACE\0')
+    # mtrace logs (fuzz_trace also imports every input as one): what glibc
+    # wrote for tests/record_prog.c's known sequence (MALLOC_TRACE with
+    # libc_malloc_debug.so.0; the program's path shortened) ...
+    rp = b'@ ./record_prog:[0x%x] '
+    glibc = [(0x1576, b'+ 0x562938b834a0 0x64'), (0x1588, b'+ 0x562938b83510 0xc8'),
+             (0x1598, b'< 0x562938b834a0'), (0x1598, b'> 0x562938b835e0 0x1388'),
+             (0x15af, b'+ 0x562938b849c0 0x30'), (0x15c6, b'+ 0x562938b85000 0x2000'),
+             (0x15d8, b'+ 0x562938b832a0 0x18'), (0x15e3, b'- 0x562938b83510'),
+             (0x15ef, b'+ 0x562938b84a20 0x21'), (0x15f9, b'- 0x562938b84a20'),
+             (0x1603, b'+ 0x562938b84a50 0'), (0x1617, b'- 0x562938b849c0'),
+             (0x161f, b'- 0x562938b835e0'), (0x1629, b'+ 0x562938b84a70 0x7'),
+             (0x1634, b'- 0x562938b85000'), (0x163c, b'- 0x562938b832a0'),
+             (0x1644, b'- 0x562938b84a50'), (0x164c, b'- 0x562938b84a70')]
+    write(out, 'fuzz_trace', 'mtrace-glibc.log',
+          b'= Start\n' + b''.join(rp % c + l + b'\n' for c, l in glibc) + b'= End\n')
+    # ... every line kind, callers with spaces, unknown frees and reallocs, a
+    # missed free, failed requests, a size over 1 TiB, a CRLF blank line
+    # (tests/cli/record.sh, tests/test_recorder.c) ...
+    write(out, 'fuzz_trace', 'mtrace-every-line.log',
+          b'= Start\n@ ./prog:[0x401136] + 0x1000 0x64\n'
+          b'@ /lib/x86_64-linux-gnu/libc.so.6:(__libc_start_main+0x80)[0x7f00] + 0x2000 0x10\n'
+          b'+ 0x3000 0\n@ ./prog:[0x1] - 0x9999\n@ ./a prog with spaces:[0x2] < 0x1000\n'
+          b'@ ./a prog with spaces:[0x2] > 0x4000 0x1388\n@ ./prog:[0x3] < 0x5000\n'
+          b'@ ./prog:[0x3] > 0x5000 0x20\n@ ./prog:[0x4] + (nil) 0x4000000000000000\n'
+          b'@ ./prog:[0x5] ! 0x2000 0x4000000000000000\n@ ./prog:[0x6] + 0x2000 0x30\n\r\n'
+          b'@ ./prog:[0x7] < 0x4000\n@ ./prog:[0x7] > 0x4000 0x10\n- 0x3000\n'
+          b'@ ./prog:[0x8] + 0x6000 20000000000000\n= End\n')
+    # ... reused addresses (missed frees, also under a realloc that moves),
+    # a realloc over 1 TiB (the block leaves the trace), free(NULL), a failed
+    # realloc, decimal and 0X sizes ...
+    write(out, 'fuzz_trace', 'mtrace-repairs.log',
+          b'= Start\n+ 0x1000 0x10\n+ 0x1000 0x20\n+ 0x2000 0x30\n< 0x1000\n> 0x2000 0x40\n'
+          b'< 0x2000\n> 0x3000 0x20000000000\n- (nil)\n< 0x9000\n> (nil) 0x10\n'
+          b'+ 0x4000 0X1f\n+ 0x5000 17\n= End\n')
+    # ... and a realloc whose '>' line never comes (an error)
+    write(out, 'fuzz_trace', 'mtrace-unpaired.log',
+          b'= Start\n+ 0x1000 0x10\n@ ./prog:[0x2] < 0x1000\n= End\n')
 
 
 def gen_objscript(out):
