@@ -107,10 +107,8 @@ static void *null_big(pm_heap_t *h, size_t n)
 static __attribute__((noinline, cold)) void *null_malloc_big(pm_heap_t *h, size_t n)
 {
     char *p = null_big(h, n);
-    if (p) {
+    if (p)
         h->st.nmalloc++;
-        h->st.live_blocks++;
-    }
     return p;
 }
 
@@ -125,8 +123,7 @@ static void *null_malloc(pm_heap_t *h, size_t n)
     char *p = h->ring + cur + NULL_HDR;
     h->cur = cur + need;
     *(size_t *)(p - NULL_HDR) = n;
-    h->st.nmalloc++;
-    h->st.live_blocks++;
+    h->st.nmalloc++;     /* live_blocks = nmalloc - nfree, in stats() */
     return p;
 }
 
@@ -146,7 +143,6 @@ static void null_free(pm_heap_t *h, void *p)
 {
     if (p) {
         h->st.nfree++;
-        h->st.live_blocks--;
     }
 }
 
@@ -169,6 +165,7 @@ static void *null_realloc(pm_heap_t *h, void *p, size_t n)
 static void null_stats(pm_heap_t *h, struct pm_stats *out)
 {
     *out = h->st;
+    out->live_blocks = h->st.nmalloc - h->st.nfree;
     out->mapped_bytes = h->os.mapped;
     out->peak_mapped_bytes = h->os.peak_mapped;
     out->used_bytes = PM_STAT_NA;
