@@ -32,6 +32,7 @@ int cmd_replay(int argc, char **argv)
         {"sample-every", required_argument, 0, 's'}, {"series", required_argument, 0, 'S'},
         {"domain", required_argument, 0, 'd'},       {"touch", required_argument, 0, 't'},
         {"lenient", no_argument, 0, 'l'},            {"latency-every", required_argument, 0, 'L'},
+        {"engine", required_argument, 0, 'e'},
         {0, 0, 0, 0}};
     int c;
     opterr = 0;
@@ -55,6 +56,11 @@ int cmd_replay(int argc, char **argv)
             else if (!strcmp(optarg, "pages")) o.touch = PM_TOUCH_PAGES;
             else if (!strcmp(optarg, "full")) o.touch = PM_TOUCH_FULL;
             else pm_usage_error("replay: bad value for --touch: '%s' (expected none, pages or full)", optarg);
+            break;
+        case 'e':
+            if (!strcmp(optarg, "windows")) o.engine = PM_ENGINE_WINDOWS;
+            else if (!strcmp(optarg, "per-op")) o.engine = PM_ENGINE_PER_OP;
+            else pm_usage_error("replay: bad value for --engine: '%s' (expected windows or per-op)", optarg);
             break;
         default: pm_bad_option("replay", c, argv);
         }
@@ -125,6 +131,8 @@ int cmd_replay(int argc, char **argv)
 
     if (json) {
         cJSON *j = pm_replay_json(backend, path, domain, &r, reps, ns);
+        if (j)
+            cJSON_AddStringToObject(j, "engine", o.engine == PM_ENGINE_PER_OP ? "per-op" : "windows");
         char *s = j ? cJSON_PrintUnformatted(j) : NULL;
         if (!s)
             pm_run_error("replay: out of memory writing JSON");
@@ -136,8 +144,9 @@ int cmd_replay(int argc, char **argv)
                (unsigned long long)scan.ops, (unsigned long long)pm_trace_slot_count(t));
         printf("backend               %s\n", backend);
         if (reps)
-            printf("ns/op                 %.2f  (median of %llu; min %.2f, max %.2f)\n", med,
-                   (unsigned long long)reps, mn, mx);
+            printf("ns/op                 %.2f  (median of %llu; min %.2f, max %.2f; %s dispatch)\n",
+                   med, (unsigned long long)reps, mn, mx,
+                   o.engine == PM_ENGINE_PER_OP ? "per-op" : "windowed");
         printf("peak live bytes       %llu  (at op %llu)\n", (unsigned long long)scan.peak_live_bytes,
                (unsigned long long)scan.peak_live_op);
         printf("peak footprint bytes  %llu  (at op %llu)\n", (unsigned long long)r.peak_footprint_bytes,

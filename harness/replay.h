@@ -22,6 +22,13 @@
 
 enum pm_touch { PM_TOUCH_NONE, PM_TOUCH_PAGES, PM_TOUCH_FULL };
 
+/* How a timed run dispatches ops to the backend (replay.c explains). Both
+ * make the same calls in the same order; sampled runs always go per op. */
+enum pm_replay_engine {
+    PM_ENGINE_WINDOWS,          /* one jump per window of 6 allocs/frees (default) */
+    PM_ENGINE_PER_OP,           /* one branch on the op kind per op */
+};
+
 struct pm_replay_opts {
     uint64_t sample_every;      /* sample F and M every N ops (0: T/4000, at least 1) */
     uint64_t check_every;       /* run check() every N ops (0: never) */
@@ -30,6 +37,7 @@ struct pm_replay_opts {
     FILE *series;               /* CSV rows (op, live, footprint, mapped) or NULL */
     bool lenient;               /* read an unfinished or cut trace up to its last whole op */
     uint64_t latency_every;     /* measured run: time one op in N (latency.h); 0: off */
+    enum pm_replay_engine engine; /* timed runs */
 };
 
 struct pm_replay_scan {
@@ -74,6 +82,10 @@ int pm_replay_measure(struct pm_trace *t, const char *spec, const struct pm_repl
  * op loop. Same return codes. */
 int pm_replay_time(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,
                    uint64_t *ns, char err[PM_ERR_LEN]);
+
+/* The same on an existing heap (its blocks are freed at the end). */
+int pm_replay_time_on(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
+                      const struct pm_replay_opts *o, uint64_t *ns, char err[PM_ERR_LEN]);
 
 /* Blocks left live in a heap by pm_replay_into. */
 struct pm_replay_held {

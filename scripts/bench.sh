@@ -2,6 +2,7 @@
 # scripts/bench.sh — the benchmark behind README's speed tables, in one run:
 #   1. `pymemlab micro` (20M ops, 100k live blocks of 16..512 B) per backend,
 #   2. `pymemlab replay` of a 20M-op churn trace (CPython-like sizes) per backend,
+#      and on null with the per-op dispatch (`--engine per-op`),
 # each backend in its own process, ROUNDS interleaved rounds (default 3),
 # median reported. Writes a markdown report to out/bench-<date>.md and stdout.
 #   PM_ROUNDS=5 scripts/bench.sh      more rounds
@@ -29,6 +30,8 @@ for r in $(seq "$rounds"); do
     "$bin" micro --backend "$b" --ops "$ops" --json >>"$dir/micro.jsonl"
     "$bin" replay "$dir/churn.pmt" --backend "$b" --reps 1 --json >>"$dir/replay.jsonl"
   done
+  # the replay loop's cost with the dispatch of one branch per op (README)
+  "$bin" replay "$dir/churn.pmt" --backend null --engine per-op --reps 1 --json >>"$dir/perop.jsonl"
 done
 printf '\n' >&2
 
@@ -55,6 +58,8 @@ base_m=$(median "$dir/micro.jsonl" cpython); base_r=$(median "$dir/replay.jsonl"
     fp=$(awk -v v="$fp" 'BEGIN {printf "%.1f", v / 1048576}'); f4=$(awk -v v="$f4" 'BEGIN {printf "%.3f", v}')
     echo "| \`$b\` | $m | $xm | $r | $xr | $fp | $f4 |"
   done
+  echo
+  echo "The replay loop's own cost with one dispatch per op instead of per window (\`replay --backend null --engine per-op\`): $(median "$dir/perop.jsonl" null) ns/op."
   echo
   echo "Decoding the churn trace (not part of ns/op): $("$bin" trace bench "$dir/churn.pmt" --reps 3 | sed 's/^[^;]*; //')."
 } | tee "$dir/report.md"

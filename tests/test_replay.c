@@ -2,6 +2,7 @@
  * traces whose figures are computed by hand. */
 #include "pm_test.h"
 #include "replay.h"
+#include "tee.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,221 @@ static void test_series_rows(void **state)
     close_text(t);
 }
 
+/* ---- the two dispatch engines of timed runs make the same calls ---- */
+
+/* Buffers under in-memory traces must outlive them: kept here, freed by
+ * free_kept() at the end of each test. */
+static void *kept[16];
+static unsigned nkept;
+
+static struct pm_trace *open_kept(uint8_t *buf, size_t len, const char *name)
+{
+    char err[PM_ERR_LEN];
+    struct pm_trace *t;
+    assert_true(nkept < 16);
+    kept[nkept++] = buf;
+    if (pm_trace_open_mem(buf, len, name, &t, err))
+        fail_msg("open %s: %s", name, err);
+    return t;
+}
+
+static void free_kept(void)
+{
+    while (nkept)
+        free(kept[--nkept]);
+}
+
+/* Runs t timed on system through a tee (engine e, domain mask dom) and
+ * returns the requests the backend saw as a trace in memory; *rc and err
+ * get pm_replay_time_on's result. */
+static struct pm_trace *record_timed(struct pm_trace *t, enum pm_replay_engine e, unsigned dom,
+                                     const char *inner_spec, uint64_t maps_ok,
+                                     int *rc, char err[PM_ERR_LEN])
+{
+    char e2[PM_ERR_LEN];
+    const struct allocator_ops *iops, *tops;
+    struct pm_config def = {0};
+    pm_heap_t *inner = pm_backend_create(inner_spec, &def, &iops, e2);
+    if (!inner)
+        fail_msg("create: %s", e2);
+    if (maps_ok) {   /* the OS layer refuses every mapping after maps_ok more */
+        struct pm_os *os = iops->os(inner);
+        struct pm_os_faults f = {.fail_from = os->map_calls + maps_ok + 1};
+        pm_os_set_faults(os, &f);
+    }
+    struct pm_trace_writer *w = pm_trace_writer_open_mem(e2);
+    assert_non_null(w);
+    pm_heap_t *tee = pm_tee_open(iops, inner, w, PM_DOMAIN_NONE, &tops, e2);
+    if (!tee)
+        fail_msg("tee: %s", e2);
+    struct pm_replay_opts o = {.touch = PM_TOUCH_PAGES, .engine = e, .domains = dom};
+    uint64_t ns = 0;
+    *rc = pm_replay_time_on(t, tops, tee, &o, &ns, err);
+    pm_tee_close(tee);
+    iops->destroy(inner);
+    uint8_t *buf;
+    size_t len;
+    if (pm_trace_writer_close_mem(w, &buf, &len, e2))
+        fail_msg("close: %s", e2);
+    return open_kept(buf, len, "recorded");
+}
+
+/* Compares the op streams (kind, slot, size, arg) of a and b; `skip`
+ * drops a's phase marks and ops outside the domain mask (0: all) first. The
+ * frees the tee records for blocks still live at the end are compared too. */
+static void assert_same_ops(struct pm_trace *a, struct pm_trace *b, unsigned skip)
+{
+    struct pm_trace_cursor ca, cb;
+    struct pm_trace_op x, y;
+    assert_int_equal(pm_trace_cursor_init(&ca, a), 0);
+    assert_int_equal(pm_trace_cursor_init(&cb, b), 0);
+    uint64_t i = 0;
+    for (;;) {
+        int ra;
+        do
+            ra = pm_trace_next(&ca, &x);
+        while (ra > 0 && (x.kind == PM_OP_PHASE || (skip && !((skip >> x.domain) & 1u))));
+        int rb = pm_trace_next(&cb, &y);
+        assert_true(ra >= 0 && rb >= 0);
+        if (ra == 0 || rb == 0) {
+            if (ra != rb)
+                fail_msg("streams end at different ops (%llu)", (unsigned long long)i);
+            return;
+        }
+        if (x.kind != y.kind || x.slot != y.slot || x.size != y.size || x.arg != y.arg)
+            fail_msg("op %llu differs: kind %u/%u slot %u/%u size %llu/%llu", (unsigned long long)i,
+                     x.kind, y.kind, x.slot, y.slot, (unsigned long long)x.size,
+                     (unsigned long long)y.size);
+        i++;
+    }
+}
+
+static struct pm_trace *gen_mem(const char *pattern, uint64_t ops, uint64_t live, double realloc_frac)
+{
+    char err[PM_ERR_LEN];
+    struct pm_tracegen_opts o = {.set = PM_GEN_OPS | PM_GEN_LIVE, .ops = ops, .live = live};
+    if (realloc_frac > 0 && !strcmp(pattern, "churn")) {
+        o.set |= PM_GEN_REALLOC_FRAC;
+        o.realloc_frac = realloc_frac;
+    }
+    struct pm_trace_writer *w = pm_trace_writer_open_mem(err);
+    assert_non_null(w);
+    if (pm_tracegen(pattern, &o, w, err))
+        fail_msg("gen: %s", err);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(pm_trace_writer_close_mem(w, &buf, &len, err), 0);
+    struct pm_trace *t = open_kept(buf, len, pattern);
+    struct pm_replay_scan scan;
+    assert_int_equal(pm_replay_scan(t, 0, &scan, err), 0);
+    return t;
+}
+
+/* churn names slots as the tee does (a freed slot is reused first), so both
+ * engines must reproduce the trace itself, op for op. */
+static void test_engines_replay_churn_exactly(void **state)
+{
+    (void)state;
+    struct pm_trace *t = gen_mem("churn", 30000, 2000, 0);
+    char err[PM_ERR_LEN];
+    int rc;
+    for (int e = PM_ENGINE_WINDOWS; e <= PM_ENGINE_PER_OP; e++) {
+        struct pm_trace *r = record_timed(t, (enum pm_replay_engine)e, 0, "system", 0, &rc, err);
+        if (rc)
+            fail_msg("engine %d: %s", e, err);
+        assert_same_ops(t, r, 0);
+        pm_trace_close(r);
+    }
+    pm_trace_close(t);
+    free_kept();
+}
+
+/* Reallocs break windows: both engines still make the same calls. */
+static void test_engines_agree_with_reallocs(void **state)
+{
+    (void)state;
+    static const char *pats[] = {"churn", "growth", "lifo", "fifo"};
+    char err[PM_ERR_LEN];
+    int rc;
+    for (unsigned i = 0; i < 4; i++) {
+        struct pm_trace *t = gen_mem(pats[i], 20000, 2000, 0.3);
+        struct pm_trace *w = record_timed(t, PM_ENGINE_WINDOWS, 0, "system", 0, &rc, err);
+        assert_int_equal(rc, 0);
+        struct pm_trace *p = record_timed(t, PM_ENGINE_PER_OP, 0, "system", 0, &rc, err);
+        assert_int_equal(rc, 0);
+        assert_same_ops(p, w, 0);
+        assert_true(pm_trace_op_count(w) >= 20000 / 2);
+        pm_trace_close(w);
+        pm_trace_close(p);
+        pm_trace_close(t);
+    }
+    free_kept();
+}
+
+/* Every op kind, phase marks and a domain filter, in and out of windows. */
+static void test_engines_agree_on_every_kind(void **state)
+{
+    (void)state;
+    struct pm_trace *t = open_text(
+        "pmtrace 1\n"
+        "alloc 0 16 obj\nalloc 1 32 obj\nalloc 2 48 mem\nfree 0 obj\nfree 1 obj\nalloc 3 64 obj\n"
+        "alloc 4 5000 raw\nphase 1\ncalloc 5 10 30 mem\nrealloc 2 100 mem\naligned 6 24 64 obj\n"
+        "free 4 raw\nalloc 0 16 obj\nalloc 1 16 obj\nfree 0 obj\nfree 1 obj\nalloc 0 8 obj\n"
+        "alloc 1 9 obj\nalloc 4 10 obj\nfree 0 obj\nfree 6 obj\nfree 1 obj\nfree 4 obj\n");
+    char err[PM_ERR_LEN];
+    int rc;
+    struct pm_replay_scan scan;
+    assert_int_equal(pm_replay_scan(t, 0, &scan, err), 0);
+    unsigned masks[] = {0, (1u << PM_DOMAIN_OBJ) | (1u << PM_DOMAIN_MEM)};
+    for (unsigned m = 0; m < 2; m++) {
+        struct pm_trace *w = record_timed(t, PM_ENGINE_WINDOWS, masks[m], "system", 0, &rc, err);
+        assert_int_equal(rc, 0);
+        struct pm_trace *p = record_timed(t, PM_ENGINE_PER_OP, masks[m], "system", 0, &rc, err);
+        assert_int_equal(rc, 0);
+        assert_same_ops(p, w, 0);
+        /* 22 ops; the filter drops the raw alloc and free */
+        assert_int_equal(pm_trace_op_count(w), m ? 20 + 3 : 22 + 3);  /* + frees of 2, 3, 5 at the end */
+        pm_trace_close(w);
+        pm_trace_close(p);
+    }
+    close_text(t);
+    free_kept();
+}
+
+/* Out of memory in the middle of a window: both engines stop at the same
+ * op and name it (the tee saw exactly the ops before it). */
+static void test_engines_name_the_same_failing_op(void **state)
+{
+    (void)state;
+    struct pm_trace *t = gen_mem("churn", 200000, 50000, 0);
+    char err_w[PM_ERR_LEN], err_p[PM_ERR_LEN];
+    int rc_w, rc_p;
+    struct pm_trace *w = record_timed(t, PM_ENGINE_WINDOWS, 0, "pymalloc", 5, &rc_w, err_w);
+    struct pm_trace *p = record_timed(t, PM_ENGINE_PER_OP, 0, "pymalloc", 5, &rc_p, err_p);
+    assert_int_equal(rc_w, 1);
+    assert_int_equal(rc_p, 1);
+    assert_string_equal(err_w, err_p);
+    assert_same_ops(p, w, 0);
+    unsigned long long failed = 0;
+    assert_int_equal(sscanf(err_w, "op %llu:", &failed), 1);
+    /* the tee recorded the allocs and frees before the failing op, then a
+     * free of each block still live */
+    struct pm_trace_cursor c;
+    struct pm_trace_op op;
+    uint64_t n = 0, allocs = 0;
+    assert_int_equal(pm_trace_cursor_init(&c, w), 0);
+    while (pm_trace_next(&c, &op) > 0 && n < failed - 1) {
+        allocs += op.kind == PM_OP_ALLOC;
+        n++;
+    }
+    assert_int_equal(n, failed - 1);
+    assert_true(allocs > 1000);   /* it failed when a later arena was needed (op 28497 here, inside a window) */
+    pm_trace_close(w);
+    pm_trace_close(p);
+    pm_trace_close(t);
+    free_kept();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +420,10 @@ int main(void)
         cmocka_unit_test(test_footprint_and_retention_of_large_blocks),
         cmocka_unit_test(test_check_every_stops_at_first_violation),
         cmocka_unit_test(test_series_rows),
+        cmocka_unit_test(test_engines_replay_churn_exactly),
+        cmocka_unit_test(test_engines_agree_with_reallocs),
+        cmocka_unit_test(test_engines_agree_on_every_kind),
+        cmocka_unit_test(test_engines_name_the_same_failing_op),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
