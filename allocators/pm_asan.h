@@ -1,6 +1,6 @@
 /* allocators/pm_asan.h — AddressSanitizer poisoning for our own arenas.
  *
- * Entry points: PM_POISON(p, n), PM_UNPOISON(p, n), PM_ASAN_ON.
+ * Entry points: PM_POISON(p, n), PM_UNPOISON(p, n), PM_ASAN_ON, PM_POISONED(p).
  *
  * Own backends carve blocks out of their own mmaps (os.h), which ASan sees
  * as one big addressable region: a use after free or an overflow into a
@@ -31,7 +31,8 @@
  * (asan_interface.h's own macros are empty then). Nothing here allocates,
  * prints or changes errno.
  *
- * Adopted by: buddy. (pymalloc, segfit: see fuzz/README.md, "ASan".)
+ * Adopted by: buddy, pymalloc, segfit (fuzz/README.md, "ASan inside our
+ * arenas").
  */
 #ifndef PM_ASAN_H
 #define PM_ASAN_H
@@ -51,6 +52,13 @@
 
 #ifndef PM_ASAN_ON
 #define PM_ASAN_ON 0
+#endif
+
+/* PM_POISONED(p): is the byte at p poisoned? Only where PM_ASAN_ON (it calls
+ * into the ASan runtime); for reads that must leave the poison state as they
+ * found it (walks of a heap that may be damaged, neighbours of unknown state). */
+#if PM_ASAN_ON
+#define PM_POISONED(p) (__asan_address_is_poisoned(p) != 0)
 #endif
 #ifndef PM_POISON
 #define PM_POISON(p, n) ((void)sizeof(p), (void)sizeof(n))

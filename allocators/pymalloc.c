@@ -87,8 +87,25 @@
  *
  * realloc of a small block keeps it in place when the new size fits its
  * block and is more than 3/4 of it; otherwise it moves (CPython's rule).
+ *
+ * ASan (pm_asan.h, builds with PM_ASAN=1). Every byte of an arena's pools
+ * that is not in a block handed out is poisoned: a fresh arena is poisoned
+ * whole (not its bitmap tail), a pool header is unpoisoned when the pool is
+ * carved (pool headers are never poisoned again), blocks are unpoisoned
+ * when handed out and poisoned whole when freed; the never-carved tail of a
+ * pool above nextoffset, the bytes an unaligned arena loses and uncarved
+ * pools stay poisoned. A block handed out is unpoisoned over its class size
+ * (usable_size(): code may write that far), so an overflow into the class
+ * rounding is not seen; realloc in place stays in the class, so needs
+ * nothing. The 8-byte free-list link of a free block is opened around each
+ * access (LINK_OPEN/LINK_CLOSE: pool_extend, check()); malloc unpoisons the
+ * block it pops before reading the link. A large=os mapping kept in the
+ * cache is poisoned until reused; arenas and cached mappings are
+ * unpoisoned before munmap. Large blocks of the default large=segfit path
+ * are the inner segfit's to poison. No code in other builds.
  */
 #include "pymalloc.h"
+#include "pm_asan.h"
 #include "pm_assert.h"
 
 #include <errno.h>
@@ -262,6 +279,11 @@ static const char BACKEND[] = "pymalloc";
 
 static inline unsigned class_size(unsigned c) { return (c + 1) << 4; }
 
+/* The free-list link of a free (poisoned) block, opened around an access
+ * by the allocator (nothing outside ASan builds; see the file comment). */
+#define LINK_OPEN(b) PM_UNPOISON((b), sizeof(uint8_t *))
+#define LINK_CLOSE(b) PM_POISON((b), sizeof(uint8_t *))
+
 static inline uintptr_t arena_first_pool(const pm_heap_t *h, uintptr_t address)
 {
     return (address + h->geom.pool_mask) & ~h->geom.pool_mask;
@@ -432,6 +454,7 @@ static struct pm_arena *arena_new(pm_heap_t *h)
         pm_os_unmap(&h->os, mem, h->arena_map_size);
         return NULL;
     }
+    PM_POISON(mem, h->arena_size);   /* nothing handed out yet; the bitmap tail stays open */
     h->bot_hint_first = (a >> h->geom.mid_shift) << (h->geom.mid_shift - h->geom.chunk_shift);
     h->bot_hint = ((void **)h->root[a >> h->geom.root_shift])[(a >> h->geom.mid_shift)
                                                              & h->geom.mid_mask];
@@ -459,6 +482,7 @@ static void arena_release(pm_heap_t *h, struct pm_arena *ao)
     for (uintptr_t b = arena_first_pool(h, ao->address); b < (uintptr_t)ao->pool_address;
          b += h->pool_size)
         radix_mark_pool(h, b, false);
+    PM_UNPOISON((void *)ao->address, h->arena_size);   /* the shadow outlives the mapping */
     pm_os_unmap(&h->os, (void *)ao->address, h->arena_map_size);
     ao->address = 0;
     ao->nextarena = h->unused_arena_objects;
@@ -507,7 +531,9 @@ static void pool_extend(pm_pool *pool, unsigned c)
     if (pool->nextoffset <= pool->maxnextoffset) {
         uint8_t *bp = (uint8_t *)pool + pool->nextoffset;
         pool->nextoffset += class_size(c);
+        LINK_OPEN(bp);          /* carved free: poisoned but for the link access */
         *(uint8_t **)bp = NULL;
+        LINK_CLOSE(bp);
         pool->freeblock = bp;
         return;
     }
@@ -543,6 +569,7 @@ static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
     } else {
         pool = (pm_pool *)ao->pool_address;
         uintptr_t pa = (uintptr_t)pool;
+        PM_UNPOISON(pool, POOL_OVERHEAD);   /* the header; the blocks stay poisoned */
         pool->arenaindex = (uint32_t)(ao - h->arenas);
         pool->szidx = DUMMY_SZIDX;
         pool->ref.bitmap_delta = (uint32_t)((uintptr_t)arena_bitmap(h, ao->address)
@@ -561,11 +588,13 @@ static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
     if (pool->szidx == c) {
         /* last used for this class: header and free list still valid */
         bp = pool->freeblock;
+        PM_UNPOISON(bp, class_size(c));     /* handed out: the link goes with it */
         pool->freeblock = *(uint8_t **)bp;
     } else {
         unsigned size = class_size(c);
         pool->szidx = c;
         bp = (uint8_t *)pool + POOL_OVERHEAD;
+        PM_UNPOISON(bp, size);
         pool->nextoffset = POOL_OVERHEAD + size;
         pool->maxnextoffset = (uint32_t)(h->pool_size - size);
         pool->freeblock = NULL;
@@ -655,6 +684,7 @@ static PM_ALWAYS_INLINE uint8_t *small_alloc(pm_heap_t *h, size_t m)
     pool->ref.count++;
     uint8_t *bp = pool->freeblock;
     pm_assert_internal(bp != NULL);
+    PM_UNPOISON(bp, class_size((unsigned)(m >> 4)));   /* handed out, link included */
     if (PM_UNLIKELY((pool->freeblock = *(uint8_t **)bp) == NULL))
         pool_extend(pool, pool->szidx);
     uint64_t *w = pool_bitmap_word(pool, (uintptr_t)bp);
@@ -667,6 +697,7 @@ static PM_ALWAYS_INLINE void small_free(pm_heap_t *h, pm_pool *pool, uint8_t *p)
 {
     uint8_t *last = pool->freeblock;
     *(uint8_t **)p = last;
+    PM_POISON(p, class_size(pool->szidx));   /* free: poisoned whole, link written */
     pool->freeblock = p;
     uint32_t count = --pool->ref.count;
     if (PM_UNLIKELY(last == NULL)) {
@@ -835,6 +866,7 @@ static void *large_map(pm_heap_t *h, size_t need, size_t *size, bool *fresh)
                 (h->ncached - best - 1) * sizeof h->cache[0]);
         h->ncached--;
         *fresh = false;
+        PM_UNPOISON(base, *size);   /* poisoned while cached */
         return base;
     }
     *fresh = true;
@@ -850,10 +882,12 @@ static void large_unmap_or_cache(pm_heap_t *h, void *base, size_t size)
     }
     if (h->ncached == LARGE_CACHE_SLOTS) {
         /* evict the oldest */
+        PM_UNPOISON(h->cache[0].base, h->cache[0].size);
         pm_os_unmap(&h->os, h->cache[0].base, h->cache[0].size);
         memmove(&h->cache[0], &h->cache[1], (LARGE_CACHE_SLOTS - 1) * sizeof h->cache[0]);
         h->ncached--;
     }
+    PM_POISON(base, size);      /* a freed block, header included, until reused */
     h->cache[h->ncached++] = (struct pm_cached_map){base, size};
 }
 
@@ -1321,8 +1355,10 @@ static void pymalloc_destroy(pm_heap_t *h)
         h->inner_ops->destroy(h->inner);   /* through our account: before the copy */
     struct pm_os os = h->os;
     for (uint32_t i = 0; i < h->maxarenas; i++)
-        if (h->arenas[i].address)
+        if (h->arenas[i].address) {
+            PM_UNPOISON((void *)h->arenas[i].address, h->arena_size);
             pm_os_unmap(&os, (void *)h->arenas[i].address, h->arena_map_size);
+        }
     if (h->arenas)
         pm_os_unmap(&os, h->arenas, (size_t)h->maxarenas * sizeof *h->arenas);
     if (h->mid_count) {
@@ -1343,8 +1379,10 @@ static void pymalloc_destroy(pm_heap_t *h)
         }
     if (h->large_set)
         pm_os_unmap(&os, h->large_set, h->large_cap * sizeof *h->large_set);
-    for (unsigned i = 0; i < h->ncached; i++)
+    for (unsigned i = 0; i < h->ncached; i++) {
+        PM_UNPOISON(h->cache[i].base, h->cache[i].size);
         pm_os_unmap(&os, h->cache[i].base, h->cache[i].size);
+    }
     pm_os_unmap(&os, h, h->heap_map_size);
 }
 
@@ -1361,6 +1399,7 @@ static void pymalloc_trim(pm_heap_t *h)
     }
     while (h->ncached) {
         h->ncached--;
+        PM_UNPOISON(h->cache[h->ncached].base, h->cache[h->ncached].size);
         pm_os_unmap(&h->os, h->cache[h->ncached].base, h->cache[h->ncached].size);
     }
     if (h->inner)
@@ -1595,6 +1634,16 @@ static size_t bitmap_count(const pm_heap_t *h, const struct pm_arena *ao, uintpt
     return n;
 }
 
+/* The link of free block b, which the caller has validated (a carved block
+ * of the pool, its allocation bit clear). */
+static inline const uint8_t *link_read(const uint8_t *b)
+{
+    LINK_OPEN(b);
+    const uint8_t *next = *(uint8_t *const *)b;
+    LINK_CLOSE(b);
+    return next;
+}
+
 /* One carved pool of arena i: header, blocks, free list, bitmap. Counts
  * empty and partly used pools. */
 static void check_pool(const pm_heap_t *h, struct checker *ck, const struct pm_arena *ao,
@@ -1639,7 +1688,7 @@ static void check_pool(const pm_heap_t *h, struct checker *ck, const struct pm_a
                   pool->ref.count, bits);
     size_t nfree = 0;
     size_t limit = carved - pool->ref.count;
-    for (const uint8_t *b = pool->freeblock; b; b = *(uint8_t *const *)b) {
+    for (const uint8_t *b = pool->freeblock; b; b = link_read(b)) {
         uintptr_t off = (uintptr_t)b - pa;
         if ((uintptr_t)b < pa || off >= pool->nextoffset || off < POOL_OVERHEAD ||
             (off - POOL_OVERHEAD) % size) {

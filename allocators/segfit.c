@@ -100,8 +100,28 @@
  *  side map; region.live = sum of busy block sizes; busy_bytes = sum of
  *  region.live; used_bytes = busy_bytes - cached_bytes - 8 * small live +
  *  large usable; os.mapped = R * regions + large mappings + tables + heap.
+ *
+ * ASAN (pm_asan.h, builds with PM_ASAN=1)
+ *  Every byte of a region's block area that is not in a block handed out
+ *  is poisoned, so ASan reports a use after free or an overflow into a
+ *  free neighbour. A free block is poisoned whole: header, links, footer.
+ *  A used block is open over its header and payload (size bytes, so all of
+ *  usable_size(), rounding slack included). A cached block keeps its header
+ *  open (it is busy in the boundary tags) and its payload poisoned. The
+ *  region header, side map and sentinel are never poisoned. block_release
+ *  poisons the block it frees first; block_use opens the part it hands
+ *  out, and a split keeps the rest poisoned (a realloc that shrinks in
+ *  place gives its tail back through block_release, a grow opens the
+ *  neighbour it absorbs). Writes to a free block's header, footer or links
+ *  open exactly those bytes around the store (HDR_/WORD_/LINKS_/QLINK_OPEN
+ *  and _CLOSE); reads go through HDR/NEXT/PREV/WORD, which open the word if
+ *  it is poisoned and leave it as they found it, so neighbours of unknown
+ *  state and check() on a damaged heap never change the poisoning. Regions
+ *  are unpoisoned before munmap; large blocks need nothing (unmapped on
+ *  free). No code in other builds: the macros are plain accesses there.
  */
 #include "segfit.h"
+#include "pm_asan.h"
 #include "pm_assert.h"
 
 #include <errno.h>
@@ -234,6 +254,52 @@ static inline struct seg_region *region_of_block(const pm_heap_t *h, const void 
 {
     return (struct seg_region *)((uintptr_t)b & h->region_mask);
 }
+
+/* ---- ASan: access to in-band data of free and cached blocks ---- */
+
+#define HDR_OPEN(b) PM_UNPOISON((b), SEG_HDR)
+#define HDR_CLOSE(b) PM_POISON((b), SEG_HDR)
+#define WORD_OPEN(w) PM_UNPOISON((w), sizeof(uint64_t))
+#define WORD_CLOSE(w) PM_POISON((w), sizeof(uint64_t))
+#define LINKS_OPEN(b) PM_UNPOISON(&(b)->next, 2 * sizeof(struct seg_block *))
+#define LINKS_CLOSE(b) PM_POISON(&(b)->next, 2 * sizeof(struct seg_block *))
+#define QLINK_OPEN(b) PM_UNPOISON(&(b)->next, sizeof(struct seg_block *))
+#define QLINK_CLOSE(b) PM_POISON(&(b)->next, sizeof(struct seg_block *))
+
+#if PM_ASAN_ON
+/* Reads of one word of in-band data in any state: opened if poisoned, and
+ * left as found. */
+static inline uint64_t word_peek(const uint64_t *w)
+{
+    bool was = PM_POISONED(w);
+    WORD_OPEN(w);
+    uint64_t v = *w;
+    if (was)
+        WORD_CLOSE(w);
+    return v;
+}
+
+static inline struct seg_block *link_peek(struct seg_block *const *l)
+{
+    bool was = PM_POISONED(l);
+    PM_UNPOISON(l, sizeof *l);
+    struct seg_block *v = *l;
+    if (was)
+        PM_POISON(l, sizeof *l);
+    return v;
+}
+#define WORD(w) word_peek(w)
+#define HDR(b) word_peek(&(b)->hdr)
+#define NEXT(b) link_peek(&(b)->next)
+#define PREV(b) link_peek(&(b)->prev)
+#else
+#define WORD(w) (*(w))
+#define HDR(b) ((b)->hdr)
+#define NEXT(b) ((b)->next)
+#define PREV(b) ((b)->prev)
+#endif
+/* blk_size() of a block whose header may be poisoned (a free block). */
+#define SIZE(b) ((size_t)(HDR(b) & SEG_SIZE_MASK))
 
 /* Side map: one byte per 32-byte window of the region, describing the block
  * whose payload starts in that window (at most one: blocks are >= 32 bytes).
@@ -390,10 +456,15 @@ static void bin_insert(pm_heap_t *h, struct seg_block *b, size_t size)
     mapping(size, h->sl_log, &fl, &sl);
     pm_assert_internal(fl < SEG_FL_MAX && sl < (1u << h->sl_log));
     struct seg_block *head = h->bins[fl][sl];
+    LINKS_OPEN(b);
     b->next = head;
     b->prev = NULL;
-    if (head)
+    LINKS_CLOSE(b);
+    if (head) {
+        LINKS_OPEN(head);
         head->prev = b;
+        LINKS_CLOSE(head);
+    }
     h->bins[fl][sl] = b;
     h->sl_bitmap[fl] |= UINT64_C(1) << sl;
     h->fl_bitmap |= UINT64_C(1) << fl;
@@ -405,9 +476,12 @@ static void bin_remove(pm_heap_t *h, struct seg_block *b, size_t size)
 {
     unsigned fl, sl;
     mapping(size, h->sl_log, &fl, &sl);
-    if (b->prev)
+    LINKS_OPEN(b);
+    if (b->prev) {
+        LINKS_OPEN(b->prev);
         b->prev->next = b->next;
-    else {
+        LINKS_CLOSE(b->prev);
+    } else {
         pm_assert_internal(h->bins[fl][sl] == b);
         h->bins[fl][sl] = b->next;
         if (!b->next) {
@@ -416,8 +490,12 @@ static void bin_remove(pm_heap_t *h, struct seg_block *b, size_t size)
                 h->fl_bitmap &= ~(UINT64_C(1) << fl);
         }
     }
-    if (b->next)
+    if (b->next) {
+        LINKS_OPEN(b->next);
         b->next->prev = b->prev;
+        LINKS_CLOSE(b->next);
+    }
+    LINKS_CLOSE(b);
     h->free_bytes -= size;
     h->free_blocks--;
 }
@@ -428,8 +506,8 @@ static struct seg_block *bin_take(pm_heap_t *h, size_t size)
     unsigned fl, sl;
     mapping(size, h->sl_log, &fl, &sl);
     struct seg_block *b = h->bins[fl][sl];
-    if (b && blk_size(b) >= size) {
-        bin_remove(h, b, blk_size(b));
+    if (b && SIZE(b) >= size) {
+        bin_remove(h, b, SIZE(b));
         return b;
     }
     /* every block in a bin above bin(size) is larger than size */
@@ -444,8 +522,8 @@ static struct seg_block *bin_take(pm_heap_t *h, size_t size)
     }
     sl = (unsigned)__builtin_ctzll(slmap);
     b = h->bins[fl][sl];
-    pm_assert_internal(b && blk_size(b) >= size);
-    bin_remove(h, b, blk_size(b));
+    pm_assert_internal(b && SIZE(b) >= size);
+    bin_remove(h, b, SIZE(b));
     return b;
 }
 
@@ -509,6 +587,8 @@ static struct seg_block *region_new(pm_heap_t *h)
     *blk_footer(b, h->max_block) = h->max_block;
     region_sentinel(h, r)->hdr = SEG_BUSY | SEG_PREV_FREE;
     side_set(r, b, SEG_SIDE_FREE);
+    /* the block area, up to the sentinel: one free block, nothing handed out */
+    PM_POISON((char *)r + h->region_hdr, h->region_size - h->region_hdr - SEG_HDR);
     empty_push(h, r);           /* live == 0 until block_use takes from it */
     return b;
 }
@@ -518,7 +598,7 @@ static void region_release(pm_heap_t *h, struct seg_region *r)
 {
     pm_assert_internal(r->live == 0);
     struct seg_block *b = region_first(h, r);
-    pm_assert_internal(blk_size(b) == h->max_block && !(b->hdr & SEG_BUSY));
+    pm_assert_internal(SIZE(b) == h->max_block && !(HDR(b) & SEG_BUSY));
     bin_remove(h, b, h->max_block);
     empty_remove(h, r);
     if (r->prev)
@@ -529,6 +609,7 @@ static void region_release(pm_heap_t *h, struct seg_region *r)
         r->next->prev = r->prev;
     set_remove(&h->regions, (uintptr_t)r);
     h->st.arenas--;
+    PM_UNPOISON(r, h->region_size);             /* the shadow outlives the mapping */
     pm_os_unmap(h->acct, r, h->region_size);
 }
 
@@ -545,6 +626,7 @@ static void region_emptied(pm_heap_t *h, struct seg_region *r)
  * splitting off the rest if it can stand alone. Returns the block's size. */
 static size_t block_use(pm_heap_t *h, struct seg_region *r, struct seg_block *b, size_t size)
 {
+    PM_UNPOISON(b, size);                       /* header and payload handed out (size <= have) */
     size_t have = blk_size(b);
     pm_assert_internal(!(b->hdr & (SEG_BUSY | SEG_PREV_FREE)) && have >= size);
     if (r->live == 0)
@@ -552,12 +634,17 @@ static size_t block_use(pm_heap_t *h, struct seg_region *r, struct seg_block *b,
     if (have - size >= SEG_MIN_BLOCK) {
         struct seg_block *rest = blk_at(b, size);
         size_t rest_size = have - size;
+        HDR_OPEN(rest);                         /* the rest stays free: poisoned */
         rest->hdr = rest_size;                  /* free, prev (b) busy */
+        HDR_CLOSE(rest);
+        WORD_OPEN(blk_footer(rest, rest_size));
         *blk_footer(rest, rest_size) = rest_size;
+        WORD_CLOSE(blk_footer(rest, rest_size));
         side_set(r, rest, SEG_SIDE_FREE);
         bin_insert(h, rest, rest_size);         /* next block keeps PREV_FREE */
         have = size;
     } else {
+        PM_UNPOISON(b, have);                   /* the slack too: usable_size() counts it */
         blk_at(b, have)->hdr &= ~(uint64_t)SEG_PREV_FREE;
     }
     b->hdr = have | SEG_BUSY;
@@ -574,26 +661,31 @@ static void block_release(pm_heap_t *h, struct seg_region *r, struct seg_block *
     pm_assert_internal(r->live >= size);
     r->live -= size;
     h->busy_bytes -= size;
+    PM_POISON(b, size);                         /* free from here on, header included */
     struct seg_block *next = blk_at(b, size);
-    if (!(next->hdr & SEG_BUSY)) {
-        size_t ns = blk_size(next);
+    if (!(HDR(next) & SEG_BUSY)) {
+        size_t ns = SIZE(next);
         bin_remove(h, next, ns);
         side_clear(r, next);
         size += ns;
     }
-    if (b->hdr & SEG_PREV_FREE) {
-        size_t ps = (size_t)((uint64_t *)b)[-1];
+    if (HDR(b) & SEG_PREV_FREE) {
+        size_t ps = (size_t)WORD((uint64_t *)b - 1);   /* the footer of prev */
         struct seg_block *prev = blk_before(b, ps);
-        pm_assert_internal(blk_size(prev) == ps && !(prev->hdr & SEG_BUSY));
+        pm_assert_internal(SIZE(prev) == ps && !(HDR(prev) & SEG_BUSY));
         bin_remove(h, prev, ps);
         side_clear(r, b);
         b = prev;
         size += ps;
     }
+    HDR_OPEN(b);
     b->hdr = size;                              /* prev is busy: flags clear */
+    HDR_CLOSE(b);
     side_set(r, b, SEG_SIDE_FREE);
+    WORD_OPEN(blk_footer(b, size));
     *blk_footer(b, size) = size;
-    blk_at(b, size)->hdr |= SEG_PREV_FREE;
+    WORD_CLOSE(blk_footer(b, size));
+    blk_at(b, size)->hdr |= SEG_PREV_FREE;      /* busy or the sentinel: open */
     bin_insert(h, b, size);
     if (r->live == 0)
         region_emptied(h, r);
@@ -605,7 +697,9 @@ static void quick_flush(pm_heap_t *h)
     for (unsigned c = 0; c < SEG_QUICK_CLASSES; c++) {
         struct seg_block *b = h->quick[c];
         while (b) {
+            QLINK_OPEN(b);
             struct seg_block *next = b->next;
+            QLINK_CLOSE(b);
             block_release(h, region_of_block(h, b), b, blk_size(b));
             b = next;
         }
@@ -759,6 +853,7 @@ static void *seg_malloc(pm_heap_t *h, size_t n)
         size_t c = n <= SEG_MIN_BLOCK - SEG_HDR ? SEG_MIN_BLOCK / 16 : (n + SEG_HDR + 15) >> 4;
         struct seg_block *b = h->quick[c];
         if (b) {
+            PM_UNPOISON(blk_payload(b), (c << 4) - SEG_HDR);   /* cached: header already open */
             h->quick[c] = b->next;
             h->quick_count[c]--;
             side_set(region_of_block(h, b), b, (unsigned)c + SEG_SIDE_CLASS0);
@@ -788,6 +883,7 @@ static void *seg_calloc(pm_heap_t *h, size_t k, size_t n)
 static inline void quick_push(pm_heap_t *h, struct seg_region *r, struct seg_block *b, size_t c)
 {
     b->next = h->quick[c];
+    PM_POISON(blk_payload(b), (c << 4) - SEG_HDR);   /* link written; the header stays open */
     h->quick[c] = b;
     h->quick_count[c]++;
     side_set(r, b, SEG_SIDE_CACHED);
@@ -856,14 +952,15 @@ static bool block_resize(pm_heap_t *h, struct seg_region *r, struct seg_block *b
     size_t have = blk_size(b);
     if (size > have) {
         struct seg_block *next = blk_at(b, have);
-        if (next->hdr & SEG_BUSY)
+        if (HDR(next) & SEG_BUSY)
             return false;
-        size_t ns = blk_size(next);
+        size_t ns = SIZE(next);
         if (have + ns < size)
             return false;
         /* absorb next, then give back the tail below */
         bin_remove(h, next, ns);
         side_clear(r, next);
+        PM_UNPOISON(next, ns);                  /* part of the used block now */
         blk_at(b, have + ns)->hdr &= ~(uint64_t)SEG_PREV_FREE;
         b->hdr += ns;
         r->live += ns;
@@ -872,7 +969,7 @@ static bool block_resize(pm_heap_t *h, struct seg_region *r, struct seg_block *b
     }
     if (have - size >= SEG_MIN_BLOCK) {
         struct seg_block *tail = blk_at(b, size);
-        tail->hdr = (have - size) | SEG_BUSY;   /* a used block, then freed */
+        tail->hdr = (have - size) | SEG_BUSY;   /* a used block (open), then freed (poisoned) */
         b->hdr = size | (b->hdr & SEG_FLAGS);
         block_release(h, r, tail, have - size);
         have = size;
@@ -927,9 +1024,9 @@ static void free_pages_decommit(pm_heap_t *h)
         if (!(h->fl_bitmap >> fl & 1))
             continue;
         for (unsigned sl = 0; sl < SEG_SL_MAX; sl++)
-            for (struct seg_block *b = h->bins[fl][sl]; b; b = b->next) {
+            for (struct seg_block *b = h->bins[fl][sl]; b; b = NEXT(b)) {
                 uintptr_t lo = pm_round_up((uintptr_t)b + sizeof *b, page);
-                uintptr_t hi = ((uintptr_t)b + blk_size(b) - 8) & ~(uintptr_t)(page - 1);
+                uintptr_t hi = ((uintptr_t)b + SIZE(b) - 8) & ~(uintptr_t)(page - 1);
                 if (hi > lo)
                     pm_os_decommit(h->acct, (void *)lo, hi - lo);
             }
@@ -980,9 +1077,9 @@ void pm_segfit_info(pm_heap_t *h, struct pm_segfit_info *out)
     uint64_t largest = 0, cached = 0;
     if (h->fl_bitmap) {
         unsigned fl = floor_log2(h->fl_bitmap);
-        for (struct seg_block *b = h->bins[fl][floor_log2(h->sl_bitmap[fl])]; b; b = b->next)
-            if (blk_size(b) > largest)
-                largest = blk_size(b);
+        for (struct seg_block *b = h->bins[fl][floor_log2(h->sl_bitmap[fl])]; b; b = NEXT(b))
+            if (SIZE(b) > largest)
+                largest = SIZE(b);
     }
     for (unsigned c = 0; c < SEG_QUICK_CLASSES; c++)
         cached += h->quick_count[c];
@@ -1033,8 +1130,8 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
     bool prev_free = false;
     uint64_t blocks = 0, busy = 0;
     while ((char *)b < end) {
-        uint64_t hdr = b->hdr;
-        size_t size = blk_size(b);
+        uint64_t hdr = HDR(b);
+        size_t size = SIZE(b);
         if (size < SEG_MIN_BLOCK || size % SEG_ALIGN || size > (size_t)(end - (char *)b)) {
             chk_fail(c, "block %p in region %p has bad size %zu", blk_payload(b), (void *)r, size);
             return;             /* cannot walk on */
@@ -1050,9 +1147,9 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
         if (hdr & (SEG_FLAGS & ~(uint64_t)(SEG_BUSY | SEG_PREV_FREE)))
             chk_fail(c, "block %p: unknown flags %#llx", blk_payload(b), (unsigned long long)hdr & SEG_FLAGS);
         if (!(hdr & SEG_BUSY)) {
-            if (*blk_footer(b, size) != size)
+            if (WORD(blk_footer(b, size)) != size)
                 chk_fail(c, "free block %p: footer %llu != size %zu", blk_payload(b),
-                         (unsigned long long)*blk_footer(b, size), size);
+                         (unsigned long long)WORD(blk_footer(b, size)), size);
             if (prev_free)
                 chk_fail(c, "free blocks %p and its predecessor are adjacent (not coalesced)", blk_payload(b));
             w->free_blocks++;
@@ -1118,7 +1215,7 @@ static void chk_bins(pm_heap_t *h, struct seg_chk *c, const struct seg_walk *w)
             }
             if (bit != (b != NULL))
                 chk_fail(c, "bin (%u,%u): bitmap bit %d but list %s", fl, sl, bit, b ? "non-empty" : "empty");
-            for (; b; prev = b, b = b->next) {
+            for (; b; prev = b, b = NEXT(b)) {
                 if (n > w->free_blocks) {
                     chk_fail(c, "bins hold more entries than the %llu free blocks (cycle?)",
                              (unsigned long long)w->free_blocks);
@@ -1128,17 +1225,17 @@ static void chk_bins(pm_heap_t *h, struct seg_chk *c, const struct seg_walk *w)
                     chk_fail(c, "bin (%u,%u) entry %p is not a block of this heap", fl, sl, (void *)b);
                     return;
                 }
-                if (b->hdr & SEG_BUSY)
+                if (HDR(b) & SEG_BUSY)
                     chk_fail(c, "bin (%u,%u) entry %p is not free", fl, sl, blk_payload(b));
                 unsigned f, s;
-                mapping(blk_size(b), h->sl_log, &f, &s);
+                mapping(SIZE(b), h->sl_log, &f, &s);
                 if (f != fl || s != sl)
                     chk_fail(c, "free block %p of %zu bytes is in bin (%u,%u), belongs in (%u,%u)",
-                             blk_payload(b), blk_size(b), fl, sl, f, s);
-                if (b->prev != prev)
+                             blk_payload(b), SIZE(b), fl, sl, f, s);
+                if (PREV(b) != prev)
                     chk_fail(c, "bin (%u,%u) entry %p: back link broken", fl, sl, blk_payload(b));
                 n++;
-                bytes += blk_size(b);
+                bytes += SIZE(b);
             }
         }
     }
@@ -1159,7 +1256,7 @@ static void chk_quick(pm_heap_t *h, struct seg_chk *c, const struct seg_walk *w)
         uint64_t in_list = 0;
         if (h->quick_count[k] > h->quick_cap)
             chk_fail(c, "quick list %u holds %u blocks, cap %u", k, h->quick_count[k], h->quick_cap);
-        for (struct seg_block *b = h->quick[k]; b; b = b->next) {
+        for (struct seg_block *b = h->quick[k]; b; b = NEXT(b)) {
             if (in_list > h->quick_count[k] || in_list > h->quick_cap) {
                 chk_fail(c, "quick list %u longer than its count %u (cycle?)", k, h->quick_count[k]);
                 return;
@@ -1168,12 +1265,12 @@ static void chk_quick(pm_heap_t *h, struct seg_chk *c, const struct seg_walk *w)
                 chk_fail(c, "quick list %u entry %p is not a block of this heap", k, (void *)b);
                 return;
             }
-            if (!(b->hdr & SEG_BUSY) || side_code(region_of_block(h, b), blk_payload(b)) != SEG_SIDE_CACHED)
+            if (!(HDR(b) & SEG_BUSY) || side_code(region_of_block(h, b), blk_payload(b)) != SEG_SIDE_CACHED)
                 chk_fail(c, "quick list %u entry %p is not marked cached", k, blk_payload(b));
-            if (blk_size(b) != (size_t)k << 4)
-                chk_fail(c, "quick list %u entry %p has size %zu", k, blk_payload(b), blk_size(b));
+            if (SIZE(b) != (size_t)k << 4)
+                chk_fail(c, "quick list %u entry %p has size %zu", k, blk_payload(b), SIZE(b));
             in_list++;
-            bytes += blk_size(b);
+            bytes += SIZE(b);
         }
         if (in_list != h->quick_count[k])
             chk_fail(c, "quick list %u holds %llu blocks, count says %u", k,
@@ -1410,6 +1507,7 @@ static void seg_destroy(pm_heap_t *h)
 {
     for (struct seg_region *r = h->region_list, *next; r; r = next) {
         next = r->next;
+        PM_UNPOISON(r, h->region_size);
         pm_os_unmap(h->acct, r, h->region_size);
     }
     for (size_t i = 0; i < h->larges.cap; i++)

@@ -1,7 +1,12 @@
 /* tests/pm_test.c — shared helpers for the cmocka tests. */
 #include "pm_test.h"
+#include "pm_asan.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 pm_heap_t *pmt_create(const char *spec, const struct allocator_ops **ops)
 {
@@ -29,4 +34,74 @@ uint64_t pmt_rand(uint64_t *s)
     x ^= x >> 7;
     x ^= x << 17;
     return *s = x ? x : 0x9E3779B97F4A7C15u;
+}
+
+bool pmt_asan_on(void)
+{
+    return PM_ASAN_ON;
+}
+
+void pmt_asan_write(void *at, size_t len, bool want_report)
+{
+    volatile unsigned char *w = at;
+    if (!PM_ASAN_ON) {
+        if (!want_report)
+            for (size_t i = 0; i < len; i++)
+                w[i] = (unsigned char)i;
+        return;
+    }
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], STDERR_FILENO);
+        for (size_t i = 0; i < len; i++)
+            w[i] = (unsigned char)i;
+        _exit(0);
+    }
+    close(fd[1]);
+    char buf[8192];
+    size_t got = 0;
+    for (;;) {                          /* all of it, so that the child never blocks */
+        char chunk[512];
+        ssize_t r = read(fd[0], chunk, sizeof chunk);
+        if (r <= 0)
+            break;
+        size_t take = (size_t)r < sizeof buf - 1 - got ? (size_t)r : sizeof buf - 1 - got;
+        memcpy(buf + got, chunk, take);
+        got += take;
+    }
+    buf[got] = 0;
+    close(fd[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    bool died = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    if (!want_report) {
+        if (died || got)
+            fail_msg("write of %zu bytes at %p was reported (status %#x): '%.400s'", len, at,
+                     status, buf);
+        return;
+    }
+    char what[128], where[128];
+    snprintf(what, sizeof what, "AddressSanitizer: use-after-poison on address 0x%012lx",
+             (unsigned long)(uintptr_t)at);
+    snprintf(where, sizeof where, "WRITE of size 1 at 0x%012lx", (unsigned long)(uintptr_t)at);
+    if (!died)
+        fail_msg("write at %p went unreported (status %#x): '%.400s'", at, status, buf);
+    if (!strstr(buf, what) || !strstr(buf, where))
+        fail_msg("no ASan use-after-poison report of a write at %p: '%.600s'", at, buf);
+}
+
+void pmt_asan_unmapped_clean(void *addr, size_t len)
+{
+    void *m = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    if (m == MAP_FAILED)
+        return;
+    if (m == addr)
+        pmt_asan_write(m, len, false);
+    munmap(m, len);
 }

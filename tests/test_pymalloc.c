@@ -2,7 +2,8 @@
  * expectations: size classes, blocks per pool, pool and arena counts, the
  * kept free arena, fullest-arena-first, lazy carving, realloc's 3/4 rule,
  * misuse detection, bad geometry, out-of-memory, the debugstats report and
- * its printer (golden text, one of them real CPython 3.11 output).
+ * its printer (golden text, one of them real CPython 3.11 output), and under
+ * ASan the poisoning of everything in the arenas not handed out.
  *
  * Geometry facts used below (64-bit, 48-byte pool header):
  *   py310: 16 KiB pools: 16-byte blocks (16384-48)/16 = 1021, 512-byte 31.
@@ -12,6 +13,7 @@
  */
 #include "pm_test.h"
 #include "debugstats.h"
+#include "pm_asan.h"
 #include "pymalloc.h"
 
 #include <errno.h>
@@ -537,6 +539,18 @@ static void test_misuse_without_handler_is_counted(void **state)
     ops->destroy(h);
 }
 
+/* A deliberate write after free into the free-list link of block p (under
+ * ASan the free block is poisoned: open the link around the write, as
+ * pymalloc itself does). Returns the old link. */
+static void *link_poke(void *p, void *v)
+{
+    PM_UNPOISON(p, sizeof(void *));
+    void *old = *(void **)p;
+    *(void **)p = v;
+    PM_POISON(p, sizeof(void *));
+    return old;
+}
+
 /* check() notices a free list damaged by a write after free. */
 static void test_check_reports_corruption(void **state)
 {
@@ -544,12 +558,11 @@ static void test_check_reports_corruption(void **state)
     pm_heap_t *h = make("pymalloc");
     void *p = ops->malloc(h, 32), *q = ops->malloc(h, 32);
     ops->free(h, p);
-    void *saved = *(void **)p;
-    *(void **)p = (void *)0x1230;
+    void *saved = link_poke(p, (void *)0x1230);
     char msg[PM_ERR_LEN];
     assert_true(ops->check(h, msg) > 0);
     assert_non_null(strstr(msg, "free list entry"));
-    *(void **)p = saved;
+    link_poke(p, saved);
     pmt_check_clean(ops, h);
     ops->free(h, q);
     ops->destroy(h);
@@ -1021,6 +1034,90 @@ static void test_large_path_segfit(void **state)
     assert_int_equal(pm_os_total_mapped(), before);
 }
 
+/* ------------------------------------------------------------------- ASan */
+
+/* Under ASan everything in an arena not handed out is poisoned
+ * (allocators/pymalloc.c, "ASan"): ASan reports a write into a freed block,
+ * into a carved block never handed out, into a pool's never-carved tail and
+ * into a pool not carved yet (use-after-poison, at the very byte), also
+ * after check() walked the free list, and into a large block freed to the
+ * inner segfit, a cached large=os mapping, a block freed through
+ * debug:pymalloc. Writes over the whole usable size (the class size, more
+ * than was asked) of a live block are not reported, nor after realloc in
+ * place or LIFO reuse, nor into the arena's address range once the arena
+ * went back to the OS. Without ASan only the legal writes are made. */
+static void test_asan_sees_free_blocks(void **state)
+{
+    (void)state;
+    pm_heap_t *h = make("pymalloc");
+    unsigned char *a = ops->malloc(h, 32), *b = ops->malloc(h, 32), *c = ops->malloc(h, 20);
+    assert_int_equal(ops->usable_size(h, c), 32);
+    pmt_asan_write(a, ops->usable_size(h, a), false);
+    pmt_asan_write(c, ops->usable_size(h, c), false);   /* the class size, not the 20 asked */
+    struct pm_pymalloc_pool_info in = info_of(h, a);
+    assert_int_equal(in.carved, 4);                     /* a, b, c and one on the free list */
+    unsigned char *pool = (unsigned char *)in.pool, *arena = (unsigned char *)in.arena_address;
+    assert_ptr_equal(a, pool + 48);
+    pmt_asan_write(pool + 48 + 3 * 32, 1, true);        /* carved, never handed out */
+    pmt_asan_write(pool + 48 + 4 * 32, 1, true);        /* at nextoffset: never carved */
+    pmt_asan_write(pool + 16384 - 1, 1, true);          /* the pool's last byte */
+    pmt_asan_write(pool + 16384, 1, true);              /* the next pool, not carved */
+    if (in.arena_first_pool != in.arena_address)
+        pmt_asan_write(arena, 1, true);                 /* lost to pool alignment */
+
+    ops->free(h, b);
+    pmt_asan_write(b, 1, true);                         /* the link of a free block */
+    pmt_asan_write(b + 31, 1, true);                    /* its last byte */
+    pmt_check_clean(ops, h);                            /* opens and closes the link */
+    pmt_asan_write(b, 1, true);
+    assert_ptr_equal(ops->realloc(h, c, 30), c);        /* in place: the class stays */
+    pmt_asan_write(c, 32, false);
+    unsigned char *m = ops->realloc(h, c, 400);         /* moves: c is freed */
+    assert_ptr_not_equal(m, c);
+    pmt_asan_write(c, 1, true);
+    pmt_asan_write(m, ops->usable_size(h, m), false);
+    unsigned char *again = ops->malloc(h, 17);          /* LIFO: c comes back, whole */
+    assert_ptr_equal(again, c);
+    pmt_asan_write(again, 32, false);
+    unsigned char *big = ops->malloc(h, 2000);          /* the inner segfit's block */
+    pmt_asan_write(big, ops->usable_size(h, big), false);
+    ops->free(h, big);
+    pmt_asan_write(big, 1, true);
+    ops->free(h, a);
+    ops->free(h, again);
+    ops->free(h, m);
+    pmt_check_clean(ops, h);
+    assert_int_equal(stats_of(h).live_blocks, 0);
+    ops->trim(h);                                       /* the arena goes back */
+    assert_int_equal(stats_of(h).arenas, 0);
+    pmt_asan_unmapped_clean(arena, 1u << 20);
+    ops->destroy(h);
+
+    /* large=os: a freed mapping kept in the cache is poisoned until reused */
+    h = make("pymalloc,large=os");
+    unsigned char *l = ops->malloc(h, 10000);
+    size_t lu = ops->usable_size(h, l);
+    pmt_asan_write(l, lu, false);
+    ops->free(h, l);
+    pmt_asan_write(l, 1, true);
+    pmt_asan_write(l + lu - 1, 1, true);
+    assert_ptr_equal(ops->malloc(h, 9000), l);          /* within 25%: the cached mapping */
+    pmt_asan_write(l, lu, false);
+    ops->free(h, l);
+    ops->trim(h);
+    pmt_asan_unmapped_clean(l - 16, lu + 16);
+    ops->destroy(h);
+
+    /* debug:pymalloc: the wrapper's block goes back to pymalloc, poisoned */
+    const struct allocator_ops *dops;
+    h = pmt_create("debug:pymalloc", &dops);
+    unsigned char *d = dops->malloc(h, 40);
+    pmt_asan_write(d, dops->usable_size(h, d), false);
+    dops->free(h, d);
+    pmt_asan_write(d, 1, true);
+    dops->destroy(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1045,6 +1142,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_report_totals_add_up, setup, teardown),
         cmocka_unit_test(test_printer_matches_cpython_output),
         cmocka_unit_test_setup_teardown(test_printer_golden_small_heap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_asan_sees_free_blocks, setup, teardown),
     };
     return cmocka_run_group_tests_name("pymalloc", tests, NULL, NULL);
 }

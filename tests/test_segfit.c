@@ -1,10 +1,12 @@
 /* tests/test_segfit.c — the `segfit` backend (allocators/segfit.c): option
  * errors, the bin mapping, coalescing, regions given back, fragmentation,
  * out-of-memory paths, check() catching damage, and misuse (death tests in a
- * forked child that expect SIGABRT and the exact first line of stderr).
+ * forked child that expect SIGABRT and the exact first line of stderr),
+ * and under ASan the poisoning of everything in a region not handed out.
  * The allocator contract itself is tests/test_contract.c. */
 #include "pm_test.h"
 #include "cli.h"
+#include "pm_asan.h"
 #include "segfit.h"
 
 #include <errno.h>
@@ -608,6 +610,24 @@ static void expect_violation(pm_heap_t *h, const char *what)
         fail_msg("check() message without backend: %s", msg);
 }
 
+/* Deliberate accesses after free to a word of a free block's header or
+ * footer (under ASan the free block is poisoned: open the word around the
+ * access, as segfit itself does). */
+static uint64_t free_word_get(uint64_t *w)
+{
+    PM_UNPOISON(w, sizeof *w);
+    uint64_t v = *w;
+    PM_POISON(w, sizeof *w);
+    return v;
+}
+
+static void free_word_set(uint64_t *w, uint64_t v)
+{
+    PM_UNPOISON(w, sizeof *w);
+    *w = v;
+    PM_POISON(w, sizeof *w);
+}
+
 static void test_check_detects_damage(void **state)
 {
     (void)state;
@@ -622,32 +642,118 @@ static void test_check_detects_damage(void **state)
     uint64_t *bfoot = (uint64_t *)(b - 8 + bs - 8);
     uint64_t save;
 
-    save = *bfoot;                              /* footer of a free block */
-    *bfoot = save + 16;
+    save = free_word_get(bfoot);                /* footer of a free block */
+    free_word_set(bfoot, save + 16);
     expect_violation(h, "damaged footer");
-    *bfoot = save;
+    free_word_set(bfoot, save);
 
-    uint64_t *ch = (uint64_t *)(c - 8);         /* c's PREV_FREE flag */
+    uint64_t *ch = (uint64_t *)(c - 8);         /* c's PREV_FREE flag (c is live) */
     save = *ch;
     *ch = save & ~(uint64_t)2;
     expect_violation(h, "PREV_FREE flag clear after a free block");
     *ch = save;
 
-    save = *bh;                                 /* a free block marked used */
-    *bh = save | 1;
+    save = free_word_get(bh);                   /* a free block marked used */
+    free_word_set(bh, save | 1);
     expect_violation(h, "bin entry not free");
-    *bh = save;
+    free_word_set(bh, save);
 
-    save = *bh;                                 /* size that breaks the tiling */
-    *bh = save + 32;
+    free_word_set(bh, save + 32);               /* size that breaks the tiling */
     expect_violation(h, "block size breaks the tiling");
-    *bh = save;
+    free_word_set(bh, save);
 
     pmt_check_clean(ops, h);
     ops->free(h, a);
     ops->free(h, c);
     pmt_check_clean(ops, h);
     ops->destroy(h);
+}
+
+/* ---- ASan ---- */
+
+/* Under ASan everything in a region not handed out is poisoned
+ * (allocators/segfit.c, "ASAN"): ASan reports a write into a freed block
+ * (its links, its header, its last byte: an overflow from the block
+ * before), into the rest of a region never handed out, into the tail a
+ * shrinking realloc split off, past a block grown in place, into a block
+ * cached on a quick list, into a block freed through debug:segfit
+ * (use-after-poison, at the very byte), also after check() and trim()
+ * walked the free blocks. Writes over the whole usable size of a live
+ * block (rounding slack included) are not reported, nor after realloc in
+ * place either way or reuse from a quick list, nor into the region's
+ * address range once the region went back to the OS. Without ASan only the
+ * legal writes are made. */
+static void test_asan_sees_free_blocks(void **state)
+{
+    (void)state;
+    pm_heap_t *h = make("segfit,quick=0,release=0");
+    char *a = ops->malloc(h, 100), *b = ops->malloc(h, 100), *c = ops->malloc(h, 100);
+    size_t u = ops->usable_size(h, a);
+    assert_int_equal(u, pm_segfit_block_size(100) - 8);   /* 104: more than asked */
+    pmt_asan_write(a, u, false);
+    pmt_asan_write(c, u, false);
+    pmt_asan_write(c + u + 8, 1, true);         /* the rest of the region, free */
+    ops->free(h, b);
+    pmt_asan_write(b, 1, true);                 /* the links of a free block */
+    pmt_asan_write(a + u, 1, true);             /* overflow from a: b's header */
+    pmt_asan_write(b + u - 1, 1, true);         /* b's last byte (its footer) */
+    pmt_check_clean(ops, h);                    /* reads them, leaves them poisoned */
+    ops->trim(h);                               /* walks the bins (decommit) */
+    pmt_asan_write(b, 1, true);
+    pmt_asan_write(b - 8, 1, true);
+
+    char *d = ops->malloc(h, 1000);
+    size_t du = ops->usable_size(h, d);
+    pmt_asan_write(d, du, false);
+    assert_ptr_equal(ops->realloc(h, d, 100), d);   /* shrinks in place, splits */
+    assert_int_equal(ops->usable_size(h, d), u);
+    pmt_asan_write(d, u, false);
+    pmt_asan_write(d + u, 1, true);             /* the tail given back: its header */
+    pmt_asan_write(d + u + 8, 1, true);         /* and its links */
+    pmt_asan_write(d + du - 1, 1, true);        /* old last byte */
+    assert_ptr_equal(ops->realloc(h, d, 3000), d);  /* grows in place into the free rest */
+    du = ops->usable_size(h, d);
+    assert_true(du >= 3000);
+    pmt_asan_write(d, du, false);
+    pmt_asan_write(d + du, 1, true);            /* the free rest after it */
+    ops->free(h, d);
+    pmt_asan_write(d, 1, true);
+    pmt_check_clean(ops, h);
+
+    ops->free(h, a);
+    ops->free(h, c);
+    assert_int_equal(stats_of(h).arenas, 0);    /* release=0: the region went back */
+    pmt_asan_unmapped_clean((void *)((uintptr_t)a & ~(uintptr_t)((1u << 20) - 1)), 1u << 20);
+    ops->destroy(h);
+
+    /* quick lists: a cached block keeps its header open, its payload not */
+    h = make("segfit");
+    char *q = ops->malloc(h, 48), *keep = ops->malloc(h, 48);
+    size_t qu = ops->usable_size(h, q);
+    ops->free(h, q);
+    assert_int_equal(info_of(h).cached_blocks, 1);
+    pmt_asan_write(q, 1, true);                 /* the quick-list link */
+    pmt_asan_write(q + qu - 1, 1, true);
+    pmt_check_clean(ops, h);
+    assert_ptr_equal(ops->malloc(h, 50), q);    /* same block size (64): reused whole */
+    pmt_asan_write(q, qu, false);
+    ops->free(h, q);
+    ops->trim(h);                               /* flushed: now a free block */
+    assert_int_equal(info_of(h).cached_blocks, 0);
+    pmt_asan_write(q, 1, true);
+    pmt_asan_write(q - 8, 1, true);
+    pmt_asan_write(keep, qu, false);
+    ops->free(h, keep);
+    ops->destroy(h);
+
+    /* debug:segfit: the wrapper's block goes back to segfit, poisoned */
+    const struct allocator_ops *dops;
+    h = pmt_create("debug:segfit,quick=0", &dops);
+    char *x = dops->malloc(h, 40);
+    pmt_asan_write(x, dops->usable_size(h, x), false);
+    dops->free(h, x);
+    pmt_asan_write(x, 1, true);
+    dops->destroy(h);
 }
 
 /* ---- misuse: recorded by a handler that returns ---- */
@@ -920,6 +1026,7 @@ int main(void)
         cmocka_unit_test(test_death_double_free),
         cmocka_unit_test(test_death_foreign_pointer),
         cmocka_unit_test(test_death_misaligned_pointer),
+        cmocka_unit_test(test_asan_sees_free_blocks),
     };
     return cmocka_run_group_tests_name("segfit", tests, NULL, NULL);
 }
