@@ -2,6 +2,7 @@
 #include "pm_test.h"
 #include "pm_asan.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -36,6 +37,64 @@ uint64_t pmt_rand(uint64_t *s)
     return *s = x ? x : 0x9E3779B97F4A7C15u;
 }
 
+int pmt_run_child(void (*body)(void *), void *arg, char *out, size_t n)
+{
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], STDERR_FILENO);
+        close(fd[1]);
+        body(arg);
+        _exit(0);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    for (;;) {                          /* all of it, so that the child never blocks */
+        char chunk[512];
+        ssize_t r = read(fd[0], chunk, sizeof chunk);
+        if (r <= 0)
+            break;
+        size_t take = (size_t)r < n - 1 - got ? (size_t)r : n - 1 - got;
+        memcpy(out + got, chunk, take);
+        got += take;
+    }
+    out[got] = 0;
+    close(fd[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+void pmt_expect_abort(void (*body)(void *), void *arg, const char *first_line)
+{
+    char buf[4096];
+    int status = pmt_run_child(body, arg, buf, sizeof buf);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+        fail_msg("expected SIGABRT and '%s'; child status %#x, stderr '%.400s'", first_line, status,
+                 buf);
+    char *nl = strchr(buf, '\n');
+    if (nl)
+        *nl = 0;
+    if (strcmp(buf, first_line) != 0)
+        fail_msg("first stderr line\n  got:  '%s'\n  want: '%s'", buf, first_line);
+}
+
+struct write_job {
+    volatile unsigned char *at;
+    size_t len;
+};
+
+static void write_bytes(void *arg)
+{
+    struct write_job *j = arg;
+    for (size_t i = 0; i < j->len; i++)
+        j->at[i] = (unsigned char)i;
+}
+
 bool pmt_asan_on(void)
 {
     return PM_ASAN_ON;
@@ -50,34 +109,10 @@ void pmt_asan_write(void *at, size_t len, bool want_report)
                 w[i] = (unsigned char)i;
         return;
     }
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fd[0]);
-        dup2(fd[1], STDERR_FILENO);
-        for (size_t i = 0; i < len; i++)
-            w[i] = (unsigned char)i;
-        _exit(0);
-    }
-    close(fd[1]);
     char buf[8192];
-    size_t got = 0;
-    for (;;) {                          /* all of it, so that the child never blocks */
-        char chunk[512];
-        ssize_t r = read(fd[0], chunk, sizeof chunk);
-        if (r <= 0)
-            break;
-        size_t take = (size_t)r < sizeof buf - 1 - got ? (size_t)r : sizeof buf - 1 - got;
-        memcpy(buf + got, chunk, take);
-        got += take;
-    }
-    buf[got] = 0;
-    close(fd[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    struct write_job job = {w, len};
+    int status = pmt_run_child(write_bytes, &job, buf, sizeof buf);
+    size_t got = strlen(buf);
     bool died = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
     if (!want_report) {
         if (died || got)

@@ -17,6 +17,15 @@ pm_heap_t *pmt_create(const char *spec, const struct allocator_ops **ops);
 void pmt_check_clean(const struct allocator_ops *ops, pm_heap_t *h);
 /* Deterministic PRNG for tests. */
 uint64_t pmt_rand(uint64_t *state);
+/* Runs body(arg) in a forked child whose stderr goes to a pipe; `out`
+ * (n bytes) receives all of it, NUL-terminated (cut to fit). Returns the
+ * child's wait status. A body that returns makes the child _exit(0). */
+int pmt_run_child(void (*body)(void *), void *arg, char *out, size_t n);
+/* The same, and fails the test unless the child died of SIGABRT with
+ * `first_line` as the first line of its stderr (misuse death tests: the
+ * harness' handler prints one line and aborts). */
+void pmt_expect_abort(void (*body)(void *), void *arg, const char *first_line);
+
 /* Is ASan poisoning on in this build (allocators/pm_asan.h, PM_ASAN_ON)? */
 bool pmt_asan_on(void);
 /* Writes `len` bytes at `at` in a forked child, under ASan (PM_ASAN_ON):

@@ -477,39 +477,25 @@ static void test_internal_fragmentation(void **state)
 /* Runs free (or realloc) of `bad` in a forked child of a heap whose misuse
  * handler is the harness' (print one line, abort). Expects SIGABRT and
  * `want` as the first line of the child's stderr. */
+struct bad_call {
+    pm_heap_t *h;
+    void *bad;
+    int use_realloc;
+};
+
+static void bad_call_run(void *arg)
+{
+    struct bad_call *c = arg;
+    if (c->use_realloc)
+        pm_buddy_ops.realloc(c->h, c->bad, 100);
+    else
+        pm_buddy_ops.free(c->h, c->bad);
+}
+
 static void expect_death(pm_heap_t *h, void *bad, int use_realloc, const char *want)
 {
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fd[0]);
-        dup2(fd[1], STDERR_FILENO);
-        if (use_realloc)
-            pm_buddy_ops.realloc(h, bad, 100);
-        else
-            pm_buddy_ops.free(h, bad);
-        _exit(0);   /* the handler should not have returned */
-    }
-    close(fd[1]);
-    char buf[1024];
-    size_t len = 0;
-    ssize_t r;
-    while (len < sizeof buf - 1 && (r = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)r;
-    buf[len] = 0;
-    close(fd[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    char *nl = strchr(buf, '\n');
-    if (nl)
-        *nl = 0;
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
-        fail_msg("child did not abort (status %#x), stderr: '%s'", status, buf);
-    if (strcmp(buf, want) != 0)
-        fail_msg("first stderr line\n  got:  '%s'\n  want: '%s'", buf, want);
+    struct bad_call c = {h, bad, use_realloc};
+    pmt_expect_abort(bad_call_run, &c, want);
 }
 
 /* Under ASan, free blocks are poisoned (pm_asan.h): a read or write after
@@ -518,35 +504,7 @@ static void expect_death(pm_heap_t *h, void *bad, int use_realloc, const char *w
  * Without ASan the test checks only that the accesses it makes are legal. */
 static void expect_asan_report(pm_heap_t *h, volatile unsigned char *at)
 {
-#if PM_ASAN_ON
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fd[0]);
-        dup2(fd[1], STDERR_FILENO);
-        at[0] = 1;   /* must not return */
-        _exit(0);
-    }
-    close(fd[1]);
-    char buf[4096];
-    size_t len = 0;
-    ssize_t r;
-    while (len < sizeof buf - 1 && (r = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)r;
-    buf[len] = 0;
-    close(fd[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) != 0) && !WIFSIGNALED(status))
-        fail_msg("write at %p went unreported (status %#x)", (void *)at, status);
-    if (!strstr(buf, "AddressSanitizer: use-after-poison"))
-        fail_msg("no ASan use-after-poison report for %p: '%.300s'", (void *)at, buf);
-#else
-    (void)at;
-#endif
+    pmt_asan_write((void *)at, 1, true);
     pmt_check_clean(&pm_buddy_ops, h);
 }
 

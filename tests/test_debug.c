@@ -620,33 +620,18 @@ static void die_wrong_api(void) { d_ops->free_dom(d_heap, d_ptr, PM_DOMAIN_RAW);
 static _Alignas(16) unsigned char d_foreign[64];   /* zero: reads as no block */
 static void die_foreign(void) { d_ops->free(d_heap, d_foreign + 16); }
 
+static void run_body(void *arg)
+{
+    void (**body)(void) = arg;
+    (*body)();
+}
+
 /* Runs body in a forked child with stderr on a pipe; expects SIGABRT, the
  * exact first line and each of `also` somewhere in stderr. */
 static void expect_death(void (*body)(void), const char *first, const char *const *also)
 {
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        close(fd[0]);
-        close(fd[1]);
-        body();
-        _exit(0);
-    }
-    close(fd[1]);
     static char out[8192];
-    size_t len = 0;
-    ssize_t got;
-    while ((got = read(fd[0], out + len, sizeof out - 1 - len)) > 0)
-        len += (size_t)got;
-    out[len] = 0;
-    close(fd[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    int status = pmt_run_child(run_body, &body, out, sizeof out);
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
         fail_msg("child did not abort (status 0x%x), stderr:\n%s", status, out);
     expect_first_line(out, first);

@@ -876,41 +876,25 @@ struct death { pm_heap_t *h; void *p; int op; };   /* op 0: free, 1: realloc */
 
 /* Runs the call in a forked child whose misuse handler is the harness'
  * (print one line, abort); expects SIGABRT and `line` first on stderr. */
+struct bad_call {
+    pm_heap_t *h;
+    void *p;
+    int op;                                     /* 0 free, 1 realloc */
+};
+
+static void bad_call_run(void *arg)
+{
+    struct bad_call *c = arg;
+    if (c->op == 0)
+        ops->free(c->h, c->p);
+    else
+        (void)ops->realloc(c->h, c->p, 64);
+}
+
 static void expect_death(pm_heap_t *h, void *p, int op, const char *line)
 {
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fd[0]);
-        dup2(fd[1], 2);
-        if (op == 0)
-            ops->free(h, p);
-        else
-            (void)ops->realloc(h, p, 64);
-        _exit(99);                              /* not detected */
-    }
-    close(fd[1]);
-    char buf[1024];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)r;
-    buf[len] = 0;
-    close(fd[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
-        fail_msg("expected SIGABRT for '%s', child %s %d, stderr '%s'", line,
-                 WIFSIGNALED(status) ? "got signal" : "exited", WIFSIGNALED(status) ? WTERMSIG(status)
-                 : WEXITSTATUS(status), buf);
-    char *nl = strchr(buf, '\n');
-    if (nl)
-        *nl = 0;
-    assert_string_equal(buf, line);
+    struct bad_call c = {h, p, op};
+    pmt_expect_abort(bad_call_run, &c, line);
 }
 
 static pm_heap_t *abort_heap(const char *spec)
