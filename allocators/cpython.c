@@ -84,18 +84,7 @@ static const char *py_unavailable(void)
 
 static pm_heap_t *py_create(const struct pm_config *cfg, char err[PM_ERR_LEN])
 {
-    const char *why = py_unavailable();
-    if (why) {
-        snprintf(err, PM_ERR_LEN, "cpython: %s", why);
-        return NULL;
-    }
-    if (cfg->options && *cfg->options) {
-        snprintf(err, PM_ERR_LEN, "backend 'cpython' takes no options ('%s')", cfg->options);
-        return NULL;
-    }
-    pm_heap_t *h = calloc(1, sizeof *h);
-    if (!h)
-        snprintf(err, PM_ERR_LEN, "cpython: out of memory");
+    pm_heap_t *h = pm_reflib_instance("cpython", py_unavailable(), cfg, sizeof *h, err);
     return h;
 }
 

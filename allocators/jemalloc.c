@@ -95,20 +95,9 @@ static const char *je_unavailable(void)
 
 static pm_heap_t *je_create(const struct pm_config *cfg, char err[PM_ERR_LEN])
 {
-    const char *why = je_unavailable();
-    if (why) {
-        snprintf(err, PM_ERR_LEN, "jemalloc: %s", why);
+    pm_heap_t *h = pm_reflib_instance("jemalloc", je_unavailable(), cfg, sizeof *h, err);
+    if (!h)
         return NULL;
-    }
-    if (cfg->options && *cfg->options) {
-        snprintf(err, PM_ERR_LEN, "backend 'jemalloc' takes no options ('%s')", cfg->options);
-        return NULL;
-    }
-    pm_heap_t *h = calloc(1, sizeof *h);
-    if (!h) {
-        snprintf(err, PM_ERR_LEN, "jemalloc: out of memory");
-        return NULL;
-    }
     size_t len = sizeof h->arena;
     int rc = je.mallctl("arenas.create", &h->arena, &len, NULL, 0);
     if (rc) {

@@ -84,20 +84,9 @@ static const char *mim_unavailable(void)
 
 static pm_heap_t *mim_create(const struct pm_config *cfg, char err[PM_ERR_LEN])
 {
-    const char *why = mim_unavailable();
-    if (why) {
-        snprintf(err, PM_ERR_LEN, "mimalloc: %s", why);
+    pm_heap_t *h = pm_reflib_instance("mimalloc", mim_unavailable(), cfg, sizeof *h, err);
+    if (!h)
         return NULL;
-    }
-    if (cfg->options && *cfg->options) {
-        snprintf(err, PM_ERR_LEN, "backend 'mimalloc' takes no options ('%s')", cfg->options);
-        return NULL;
-    }
-    pm_heap_t *h = calloc(1, sizeof *h);
-    if (!h) {
-        snprintf(err, PM_ERR_LEN, "mimalloc: out of memory");
-        return NULL;
-    }
     h->heap = mim.heap_new();
     if (!h->heap) {
         free(h);

@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if PM_ASAN
@@ -61,4 +62,21 @@ const char *pm_reflib_load(struct pm_reflib *lib)
     lib->state = 1;
     errno = saved;
     return NULL;
+}
+
+void *pm_reflib_instance(const char *name, const char *why, const struct pm_config *cfg,
+                         size_t size, char err[PM_ERR_LEN])
+{
+    if (why) {
+        snprintf(err, PM_ERR_LEN, "%s: %s", name, why);
+        return NULL;
+    }
+    if (cfg->options && *cfg->options) {
+        snprintf(err, PM_ERR_LEN, "backend '%s' takes no options ('%s')", name, cfg->options);
+        return NULL;
+    }
+    void *h = calloc(1, size);
+    if (!h)
+        snprintf(err, PM_ERR_LEN, "%s: out of memory", name);
+    return h;
 }

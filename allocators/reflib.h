@@ -43,6 +43,14 @@ struct pm_reflib {
  * backends from one thread. */
 const char *pm_reflib_load(struct pm_reflib *lib);
 
+/* The start of every reference backend's create(): fails with "NAME: why"
+ * when the library is unavailable (why != NULL, from pm_reflib_load), with
+ * "backend 'NAME' takes no options" when cfg has any, else returns a zeroed
+ * instance record of `size` bytes (free() it), or NULL + "NAME: out of
+ * memory". */
+void *pm_reflib_instance(const char *name, const char *why, const struct pm_config *cfg,
+                         size_t size, char err[PM_ERR_LEN]);
+
 /* The request size a reference backend passes on: n rounded up to a multiple
  * of PM_ALIGNMENT, at least PM_ALIGNMENT. The contract wants 16-byte aligned
  * blocks and unique non-NULL blocks for n == 0; mimalloc (8, 24, 40, 56 B),

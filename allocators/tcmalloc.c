@@ -83,18 +83,7 @@ static const char *tc_unavailable(void)
 
 static pm_heap_t *tc_create(const struct pm_config *cfg, char err[PM_ERR_LEN])
 {
-    const char *why = tc_unavailable();
-    if (why) {
-        snprintf(err, PM_ERR_LEN, "tcmalloc: %s", why);
-        return NULL;
-    }
-    if (cfg->options && *cfg->options) {
-        snprintf(err, PM_ERR_LEN, "backend 'tcmalloc' takes no options ('%s')", cfg->options);
-        return NULL;
-    }
-    pm_heap_t *h = calloc(1, sizeof *h);
-    if (!h)
-        snprintf(err, PM_ERR_LEN, "tcmalloc: out of memory");
+    pm_heap_t *h = pm_reflib_instance("tcmalloc", tc_unavailable(), cfg, sizeof *h, err);
     return h;
 }
 
