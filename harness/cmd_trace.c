@@ -163,23 +163,29 @@ static int trace_gen(int argc, char **argv)
             pm_run_error("%s", err);
         pm_usage_error("%s", err);
     }
+    pm_trace_cmd_finish(w, out, text);
+    file_summary(out, pattern, (double)(pm_now_ns() - t0) / 1e9);
+    return PM_EXIT_OK;
+}
+
+void pm_trace_cmd_finish(struct pm_trace_writer *w, const char *out, bool text)
+{
+    char err[PM_ERR_LEN];
     if (!text) {
         if (pm_trace_writer_close(w, err))
             pm_run_error("%s", err);
-    } else {
-        uint8_t *buf;
-        size_t len;
-        struct pm_trace *t;
-        if (pm_trace_writer_close_mem(w, &buf, &len, err) || pm_trace_open_mem(buf, len, out, &t, err))
-            pm_run_error("%s", err);
-        int r = pm_trace_convert(t, out, PM_TRACE_TEXT, false, err);
-        pm_trace_close(t);
-        free(buf);
-        if (r)
-            pm_run_error("%s", err);
+        return;
     }
-    file_summary(out, pattern, (double)(pm_now_ns() - t0) / 1e9);
-    return PM_EXIT_OK;
+    uint8_t *buf;
+    size_t len;
+    struct pm_trace *t;
+    if (pm_trace_writer_close_mem(w, &buf, &len, err) || pm_trace_open_mem(buf, len, out, &t, err))
+        pm_run_error("%s", err);
+    int r = pm_trace_convert(t, out, PM_TRACE_TEXT, false, err);
+    pm_trace_close(t);
+    free(buf);
+    if (r)
+        pm_run_error("%s", err);
 }
 
 static int trace_convert(int argc, char **argv)

@@ -90,21 +90,7 @@ int cmd_trace_import(int argc, char **argv)
             pm_usage_error("%s", err);
         pm_run_error("%s", err);
     }
-    if (!text) {
-        if (pm_trace_writer_close(w, err))
-            pm_run_error("%s", err);
-    } else {
-        uint8_t *buf;
-        size_t len;
-        struct pm_trace *t;
-        if (pm_trace_writer_close_mem(w, &buf, &len, err) || pm_trace_open_mem(buf, len, out, &t, err))
-            pm_run_error("%s", err);
-        int cr = pm_trace_convert(t, out, PM_TRACE_TEXT, false, err);
-        pm_trace_close(t);
-        free(buf);
-        if (cr)
-            pm_run_error("%s", err);
-    }
+    pm_trace_cmd_finish(w, out, text);
     struct stat st;
     uint64_t bytes = stat(out, &st) ? 0 : (uint64_t)st.st_size;
     printf("%s: mtrace log %s: %" PRIu64 " lines -> %" PRIu64 " ops (alloc %" PRIu64 ", realloc %" PRIu64
