@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# tests/cli/worst.sh — every worst case the fuzzers saved in fuzz/worst/
+# (fuzz_frag, fuzz_retention) reproduces its figure through `pymemlab
+# replay` on the backend its metadata names:
+#   frag      = backend_peak_mapped_bytes / peak_live_bytes
+#   retention = (mapped - live at the end) / peak live, from the last --series row
+set -euo pipefail
+. "$(dirname "$0")/lib.bash"
+: "${PM_SOURCE_DIR:?}"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+for f in "$PM_SOURCE_DIR"/fuzz/worst/*.pmt; do
+  [ -f "$f" ] || continue
+  meta() { "$PYMEMLAB" trace info "$f" | sed -n "s/^meta  *fuzz\.$1=//p"; }
+  metric=$(meta metric) backend=$(meta backend) want=$(meta value)
+  [ -n "$metric" ] && [ -n "$backend" ] && [ -n "$want" ] || fail "$f: no fuzz.metric/backend/value metadata"
+  "$PYMEMLAB" replay "$f" --backend "$backend" --reps 0 --json --series "$tmp/s.csv" >"$tmp/r.json" ||
+    fail "$f: replay on $backend failed"
+  got=$(python3 - "$metric" "$tmp/r.json" "$tmp/s.csv" <<'EOF'
+import json, sys
+metric, rj, series = sys.argv[1:]
+j = json.load(open(rj))
+if metric == "frag":
+    print("%.6f" % (j["backend_peak_mapped_bytes"] / j["peak_live_bytes"]))
+else:
+    last = open(series).read().split()[-1].split(",")   # op,live,footprint,mapped
+    print("%.6f" % ((int(last[3]) - int(last[1])) / j["peak_live_bytes"]))
+EOF
+)
+  python3 -c "import sys; g, w = float(sys.argv[1]), float(sys.argv[2]); sys.exit(abs(g - w) > 5e-6)" "$got" "$want" ||
+    fail "$f: $metric on $backend: replay gives $got, the fuzzer saved $want"
+  n=$((n + 1))
+done
+[ $n -gt 0 ] || fail "no worst-case traces in $PM_SOURCE_DIR/fuzz/worst"
+echo "ok: $n worst cases reproduce"
