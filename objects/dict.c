@@ -281,12 +281,18 @@ static int dict_resize(pm_objspace_t *sp, struct pm_dict *d, unsigned log2_newsi
 }
 
 /* Keys nest through tuples only; hashing and comparing them recurses, so
- * nesting is bounded as CPython's recursion limit bounds it. */
+ * nesting is bounded as CPython's recursion limit bounds it, and so is the
+ * number of items the recursion visits (pm_objspace_config.key_items_max:
+ * a tuple shared by several parents is visited once per parent). */
 #define KEY_MAX_DEPTH 1000
 
-static int key_check(pm_objspace_t *sp, pm_object_t *key, int depth)
+static int key_check(pm_objspace_t *sp, pm_object_t *key, int depth, uint64_t *left)
 {
     enum pm_kind k = key->type->kind;
+    if (*left == 0)
+        return om_error(sp, PM_ERR_VALUE, "key too large: its nested tuples expand to more than "
+                        "%llu items", (unsigned long long)sp->cfg.key_items_max);
+    (*left)--;
     if (k == PM_KIND_LIST || k == PM_KIND_DICT)
         return om_error(sp, PM_ERR_TYPE, "unhashable type: '%s'", key->type->name);
     if (k == PM_KIND_TUPLE) {
@@ -294,7 +300,7 @@ static int key_check(pm_objspace_t *sp, pm_object_t *key, int depth)
             return om_error(sp, PM_ERR_VALUE, "RecursionError: key nested deeper than %d",
                             KEY_MAX_DEPTH);
         for (size_t i = 0; i < pm_tuple_size(key); i++)
-            if (key_check(sp, pm_tuple_get(key, i), depth + 1) < 0)
+            if (key_check(sp, pm_tuple_get(key, i), depth + 1, left) < 0)
                 return -1;
     }
     return 0;
@@ -304,7 +310,8 @@ static int hash_checked(pm_objspace_t *sp, pm_object_t *key, int64_t *h)
 {
     if (key->type->kind == PM_KIND_TUPLE || key->type->kind == PM_KIND_LIST
         || key->type->kind == PM_KIND_DICT) {
-        if (key_check(sp, key, 0) < 0)
+        uint64_t left = sp->cfg.key_items_max;
+        if (key_check(sp, key, 0, &left) < 0)
             return -1;
     }
     *h = pm_object_hash(sp, key);

@@ -242,6 +242,8 @@ pm_objspace_t *pm_objspace_create(const struct allocator_ops *ops, pm_heap_t *he
     sp->heap = heap;
     if (cfg)
         sp->cfg = *cfg;
+    if (sp->cfg.key_items_max == 0)
+        sp->cfg.key_items_max = PM_KEY_ITEMS_MAX;
     sp->self_size = total;
     sp->requests = 1;
     sp->live_bytes = sp->peak_live_bytes = total;

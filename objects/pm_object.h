@@ -90,7 +90,17 @@ enum {
 struct pm_objspace_config {
     unsigned flags;                 /* PM_OBJ_* switches */
     uint64_t seed;                  /* string hash seed (PYTHONHASHSEED) */
+    uint64_t key_items_max;         /* dict keys: most items their nested tuples may
+                                       expand to (0: PM_KEY_ITEMS_MAX), see below */
 };
+
+/* Hashing and comparing a tuple key visits its items recursively, a tuple
+ * shared n times n times: t = (t, t) repeated k times makes a key of 2^k
+ * items, which CPython 3.11 hashes for ever. A dict key whose expansion
+ * exceeds key_items_max is refused with ValueError ("key too large") before
+ * anything is hashed, so a dict operation costs at most that many visits.
+ * The default is far above any real key. */
+#define PM_KEY_ITEMS_MAX (UINT64_C(1) << 24)
 
 enum pm_err_kind {
     PM_ERR_NONE = 0,

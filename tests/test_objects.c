@@ -340,6 +340,61 @@ static void test_dict_growth(void **state)
 
 /* ---- interning ---- */
 
+/* t = (t, t), 60 times over: a key of 2^60 items that CPython 3.11 would
+ * hash for ever is refused at once (pm_object.h, key_items_max); a flat key
+ * of 100000 ints and a shared key inside the budget still work, and the
+ * budget counts items as the recursion visits them. */
+static void test_key_expansion_budget(void **state)
+{
+    (void)state;
+    struct pmo_env e;
+    struct pm_objspace_config cfg = {.key_items_max = 1000};
+    pmo_env_open(&e, spec, &cfg);
+    pm_objspace_t *sp = e.sp;
+    pm_object_t *d = pm_dict_new(sp), *one = pm_int_new(sp, 1);
+    pm_object_t *t = pm_tuple_new(sp, 0, NULL);
+    for (int k = 0; k < 60; k++) {
+        pm_object_t *items[2] = {t, t};
+        pm_object_t *u = pm_tuple_new(sp, 2, items);
+        pm_decref(sp, t);
+        t = u;
+        if (k == 7) {                       /* 2^9 - 1 = 511 items: inside */
+            assert_int_equal(pm_dict_set(sp, d, t, one), 0);
+            assert_ptr_equal(pm_dict_get(sp, d, t), one);
+        }
+        if (k == 8) {                       /* 1023 items: one tuple too many */
+            assert_int_equal(pm_dict_set(sp, d, t, one), -1);
+            const char *msg;
+            assert_int_equal(pm_objspace_error(sp, &msg), PM_ERR_VALUE);
+            assert_string_equal(msg, "key too large: its nested tuples expand to more than 1000 items");
+        }
+    }
+    assert_int_equal(pm_dict_set(sp, d, t, one), -1);     /* 2^61 - 1 items, refused at once */
+    assert_int_equal(pm_objspace_error(sp, NULL), PM_ERR_VALUE);
+    assert_int_equal(pm_dict_size(d), 1);
+    pm_decref(sp, t);
+    pm_decref(sp, d);
+    pm_decref(sp, one);
+    pmo_env_close(&e);
+
+    pmo_env_open(&e, spec, NULL);                         /* the default budget */
+    sp = e.sp;
+    d = pm_dict_new(sp);
+    pm_object_t **ints = calloc(100000, sizeof *ints);
+    assert_non_null(ints);
+    for (int i = 0; i < 100000; i++)
+        ints[i] = pm_int_new(sp, i);
+    t = pm_tuple_new(sp, 100000, ints);
+    for (int i = 0; i < 100000; i++)
+        pm_decref(sp, ints[i]);
+    free(ints);
+    assert_int_equal(pm_dict_set(sp, d, t, t), 0);
+    assert_ptr_equal(pm_dict_get(sp, d, t), t);
+    pm_decref(sp, t);
+    pm_decref(sp, d);
+    pmo_env_close(&e);
+}
+
 static void test_interning(void **state)
 {
     (void)state;
@@ -931,7 +986,7 @@ static int run_one(const char *s, bool quick)
     spec = s;
     const struct CMUnitTest tests[] = {
         T(test_request_sizes), T(test_instance_values_sizes), T(test_list_growth),
-        T(test_dict_growth), T(test_interning), T(test_interning_off), T(test_free_lists),
+        T(test_dict_growth), T(test_key_expansion_budget), T(test_interning), T(test_interning_off), T(test_free_lists),
         T(test_tuple_free_list_lengths), T(test_deep_list_dealloc),
         T(test_deep_tuple_and_dict_dealloc), T(test_refcount_invariants_and_check),
         T(test_two_spaces_side_by_side), T(test_workload_invariants),
