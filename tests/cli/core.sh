@@ -5,8 +5,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.bash"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
-"$PYMEMLAB" help | grep -q "^  micro " || fail "help lists micro"
-"$PYMEMLAB" help micro | grep -q -- "--backend B" || fail "help micro"
+"$PYMEMLAB" help | has "^  micro " || fail "help lists micro"
+"$PYMEMLAB" help micro | has -- "--backend B" || fail "help micro"
 rc=0; "$PYMEMLAB" >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] || fail "no command: exit $rc"
 rc=0; "$PYMEMLAB" frobnicate >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] || fail "unknown command: exit $rc"
 expect_usage_error "pymemlab: help: unknown command 'nope'" help nope

@@ -1,6 +1,10 @@
 # tests/cli/lib.bash — helpers for the command-line tests (sourced).
 : "${PYMEMLAB:?PYMEMLAB must point at the pymemlab binary}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# `producer | has PATTERN`: grep that reads all its input. `grep -q` exits at
+# the first match, and under `set -o pipefail` the producer's SIGPIPE then
+# fails the whole pipeline (seen: `ldd ... | grep -q libasan` false at random).
+has() { grep "$@" >/dev/null; }
 # expect_usage_error "message glob" ARGS... : exit code 2, exactly one line on
 # stderr matching the glob, nothing on stdout.
 expect_usage_error() {

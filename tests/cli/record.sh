@@ -23,6 +23,7 @@ unset PYTHONMALLOC PYTHONDEVMODE PM_RECORD_NO_HOOKS PM_RECORDER_LIB   # the defa
 cd "$tmp"
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+has() { grep "$@" >/dev/null; }   # not grep -q in a pipeline: see tests/cli/lib.bash
 
 # expect_error "stderr glob" cmd args... : exit 2, exactly one line matching
 expect_error() {
@@ -59,9 +60,9 @@ T
 "$P" trace record -o seq.pmt -- "$PROG" seq 2>seq.log || fail "record seq: exit $? ($(cat seq.log))"
 ops_of seq.pmt >seq.got
 diff seq.expected seq.got >/dev/null || fail "record seq: trace differs: $(diff seq.expected seq.got | head -5)"
-"$P" trace info seq.pmt | grep -q "finished" || fail "record seq: not finished"
+"$P" trace info seq.pmt | has "finished" || fail "record seq: not finished"
 for k in "command=$PROG seq" "recorder.mode=all" "exe=" "date=20" "pid=" "recorder.end=exit"; do
-    "$P" trace info seq.pmt | grep -q "meta *$k" || fail "record seq: no metadata '$k'"
+    "$P" trace info seq.pmt | has "meta *$k" || fail "record seq: no metadata '$k'"
 done
 [ ! -e seq.pmt.tmp ] || fail "record seq: seq.pmt.tmp left behind"
 
@@ -82,7 +83,7 @@ n=$("$P" trace dump thr.pmt | grep -c '^alloc ' || true)
 # _exit: the trace is finished all the same
 "$P" trace record -o exit.pmt -- "$PROG" exit 2>/dev/null || fail "record exit: exit $?"
 [ "$(ops_of exit.pmt | tr '\n' ';')" = "alloc 0 10;alloc 1 20;" ] || fail "record _exit: $(ops_of exit.pmt | tr '\n' ';')"
-"$P" trace info exit.pmt | grep -q "recorder.end=_exit" || fail "record _exit: recorder.end"
+"$P" trace info exit.pmt | has "recorder.end=_exit" || fail "record _exit: recorder.end"
 
 # SIGKILL: every op before the kill is kept (5000 allocs, 3333 frees), the
 # header stays unfinished, the strict reader refuses and the lenient one reads.
@@ -133,8 +134,8 @@ for py in "${pythons[@]}"; do
     obj=$(sed 's/.*"obj":{"alloc":\([0-9]*\).*/\1/' py$i.json)
     [ "$obj" -gt 10000 ] || fail "record $py: $obj obj-domain allocs"
     grep -q '"none":{"alloc":0,"calloc":0,"realloc":0,"free":0' py$i.json || fail "record $py: plain ops in python-domains mode"
-    "$P" trace info py$i.pmt | grep -q "meta *python.version=3" || fail "record $py: no python.version"
-    "$P" trace info py$i.pmt | grep -q "meta *recorder.error" && fail "record $py: recorder.error set"
+    "$P" trace info py$i.pmt | has "meta *python.version=3" || fail "record $py: no python.version"
+    "$P" trace info py$i.pmt | has "meta *recorder.error" && fail "record $py: recorder.error set"
     for b in $backends; do
         for d in all pymalloc; do
             "$P" replay py$i.pmt --backend "$b" --domain $d --reps 1 --json >/dev/null 2>py.err ||
@@ -160,7 +161,7 @@ if [ ${#pythons[@]} -gt 0 ]; then
     [ $((a > b ? a - b : b - a)) -le 50 ] || fail "record --all: $a domain ops, without --all $b"
     # no hooks: PYTHONMALLOC=malloc and plain interposition (domain none)
     PM_RECORD_NO_HOOKS=1 "$P" trace record -o pyfb.pmt -- "$py" -c "$pyprog" 2>/dev/null || fail "fallback: exit $?"
-    "$P" trace info pyfb.pmt | grep -q "recorder.mode=malloc (python-domains fallback" || fail "fallback: mode"
+    "$P" trace info pyfb.pmt | has "recorder.mode=malloc (python-domains fallback" || fail "fallback: mode"
     "$P" trace stats --json pyfb.pmt >pyfb.json
     grep -q '"obj":{"alloc":0,' pyfb.json || fail "fallback: obj ops"
     nalloc=$(sed 's/.*"none":{"alloc":\([0-9]*\).*/\1/' pyfb.json)
@@ -210,9 +211,9 @@ grep -q "1 frees of pointers the log never allocated were dropped" hand.err || f
 grep -q "1 reallocs of pointers the log never allocated were recorded as allocs" hand.err || fail "import: unknown realloc"
 grep -q "1 allocations at an address still live in the log" hand.err || fail "import: missed free"
 grep -q "2 failed requests" hand.err || fail "import: failed requests"
-"$P" trace info hand.pmt | grep -q "meta *import.unknown_frees=1" || fail "import: metadata"
+"$P" trace info hand.pmt | has "meta *import.unknown_frees=1" || fail "import: metadata"
 "$P" trace import --format mtrace hand.log -o hand.txt >/dev/null 2>&1 || fail "import to .txt"
-head -1 hand.txt | grep -q "^pmtrace 1" || fail "import -o x.txt: not the text form"
+head -1 hand.txt | has "^pmtrace 1" || fail "import -o x.txt: not the text form"
 
 # a log glibc writes (libc_malloc_debug.so.0 + MALLOC_TRACE around the known sequence)
 dbg=$(ls /usr/lib/*/libc_malloc_debug.so.0 /lib/*/libc_malloc_debug.so.0 2>/dev/null | head -1 || true)

@@ -21,7 +21,7 @@ out=$("$PYMEMLAB" replay "$tmp/churn.pmt" --backend null --reps 1 --json)
 grep -Eq '"backend_peak_mapped_bytes":[1-9]' <<<"$out" || fail "null reports mapped bytes: $out"
 
 # text report
-"$PYMEMLAB" replay "$tmp/churn.pmt" --backend system --reps 1 | grep -q "^frag4 " || fail "text report"
+"$PYMEMLAB" replay "$tmp/churn.pmt" --backend system --reps 1 | has "^frag4 " || fail "text report"
 
 # series: header and one row per sample
 "$PYMEMLAB" replay "$tmp/churn.pmt" --backend null --reps 0 --sample-every 1000 --series "$tmp/s.csv" >/dev/null
