@@ -13,7 +13,8 @@ trap 'rm -rf "$tmp"' EXIT
 n=0
 for f in "$PM_SOURCE_DIR"/fuzz/worst/*.pmt; do
   [ -f "$f" ] || continue
-  meta() { "$PYMEMLAB" trace info "$f" | sed -n "s/^meta  *fuzz\.$1=//p"; }
+  info=$("$PYMEMLAB" trace info "$f")
+  meta() { sed -n "s/^meta  *fuzz\.$1=//p" <<<"$info"; }
   metric=$(meta metric) backend=$(meta backend) want=$(meta value)
   [ -n "$metric" ] && [ -n "$backend" ] && [ -n "$want" ] || fail "$f: no fuzz.metric/backend/value metadata"
   "$PYMEMLAB" replay "$f" --backend "$backend" --reps 0 --json --series "$tmp/s.csv" >"$tmp/r.json" ||
