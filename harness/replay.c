@@ -427,14 +427,13 @@ replay_loop(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
         int rc;
         if (measure) {
             rc = replay_chunk(buf, n, ops, h, sl, o, true, smp, every, &k, &live, &next_sample, err);
-        } else if (o->engine == PM_ENGINE_PER_OP) {
-            uint64_t t0 = pm_now_ns();
-            rc = replay_chunk(buf, n, ops, h, sl, o, false, NULL, 0, &k, &live, &next_sample, err);
-            elapsed += pm_now_ns() - t0;
         } else {
-            chunk_windows(buf, n, o->domains, win);
+            const bool per_op = o->engine == PM_ENGINE_PER_OP;
+            if (!per_op)
+                chunk_windows(buf, n, o->domains, win);
             uint64_t t0 = pm_now_ns();
-            rc = replay_chunk_timed(buf, n, win, ops, h, sl, o, &k, err);
+            rc = per_op ? replay_chunk(buf, n, ops, h, sl, o, false, NULL, 0, &k, &live, &next_sample, err)
+                        : replay_chunk_timed(buf, n, win, ops, h, sl, o, &k, err);
             elapsed += pm_now_ns() - t0;
         }
         if (rc)
