@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# scripts/validate.sh — the validation suite: does replaying a recorded
+# program predict what it really does under each allocator? Runs
+# `pymemlab validate` on real programs nobody wrote for this project
+# (standard-library tools and Debian-packaged programs, on inputs made by
+# scripts/validation/make-inputs.py) and writes results/validation/:
+#   PROGRAM.json, PROGRAM.txt   each program's `validate --json` and table
+#   table.md, table.csv         program x allocator: native, predicted, error %;
+#                               Kendall's tau of the allocator ranking per program
+#   predicted-vs-native.png     predicted against native peak, y = x, one colour per allocator
+#   env.txt                     machine load, kernel, versions at the time of the run
+#
+#   scripts/validate.sh                    every program, 3 reps
+#   REPS=5 ONLY="json_tool xml" scripts/validate.sh
+#   PM_SCALE=2 ...                          bigger inputs
+# Method and discussion: docs/validation.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reps=${REPS:-3}
+scale=${PM_SCALE:-1}
+bin=build/release/pymemlab
+out=${PM_OUT:-results/validation}
+work=${PM_WORK:-out/validation-inputs}
+nice -n 10 scripts/build.sh release
+mkdir -p "$out" "$work"
+py=/usr/bin/python3          # Debian's CPython 3.11: the same obmalloc as the `cpython` backend
+pyenv_py=$(ls /root/.pyenv/versions/3.11.*/bin/python3.11 2>/dev/null | head -1 || true)
+if [ ! -f "$work/.done-$scale" ]; then
+  echo "== making inputs in $work (scale $scale)"
+  "$py" scripts/validation/make-inputs.py "$work" "$scale"
+  touch "$work/.done-$scale"
+fi
+W=$(cd "$work" && pwd)
+# cmd_of NAME: sets the array `c` to the program's command line (empty: not available here).
+cmd_of() {
+  c=()
+  case $1 in
+    compileall) c=("$py" -m compileall -q -f "$W/lib") ;;
+    json_tool) c=("$py" -m json.tool "$W/big.json" "$W/out.json") ;;
+    ast_compile) c=("$py" -c "import ast, glob
+ts = [ast.parse(open(f, encoding='utf-8').read(), f) for f in sorted(glob.glob('/usr/lib/python3.11/*.py'))[::2]]
+cs = [compile(t, '<ast>', 'exec') for t in ts]") ;;
+    email_mbox) c=("$py" -c "import mailbox, email.policy
+msgs = list(mailbox.mbox('$W/mail.mbox', factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default)))
+print(sum(len(m.get_body(('plain',)).get_content()) for m in msgs))") ;;
+    xml_etree) c=("$py" -c "import xml.etree.ElementTree as ET
+r = ET.parse('$W/big.xml').getroot()
+print(len(r.findall('.//item')))") ;;
+    re_words) c=("$py" -c "import re
+t = open('$W/text.txt').read()
+ws = re.findall(r'\w+', t)
+print(len(ws), len(set(ws)))") ;;
+    unittest_json) [ -n "$pyenv_py" ] && "$pyenv_py" -c 'import test.test_json' 2>/dev/null &&
+      c=("$pyenv_py" -m unittest -q test.test_json) ;;
+    pygments_html) c=("$py" -m pygments -f html -O full -o "$W/out.html" "$W/big.py") ;;
+    docutils_html) "$py" -c 'import docutils' 2>/dev/null && c=("$py" -m docutils "$W/doc.rst" "$W/out2.html") ;;
+    sort) c=(sort "$W/text.txt" -o "$W/sorted.txt") ;;
+  esac
+  return 0
+}
+progs=${ONLY:-compileall json_tool ast_compile email_mbox xml_etree re_words unittest_json pygments_html docutils_html sort}
+{
+  echo "date $(date -u +%FT%TZ)"
+  echo "loadavg $(cat /proc/loadavg)"
+  echo "kernel $(uname -r); THP $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+  echo "python $("$py" -c 'import sys; print(sys.version.split()[0])') ($py); unittest_json on ${pyenv_py:-none}"
+  echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty')"
+  echo "reps $reps scale $scale"
+} >"$out/env.txt"
+cat "$out/env.txt"
+status=0
+for p in $progs; do
+  cmd_of "$p"
+  [ ${#c[@]} -gt 0 ] || { echo "== $p: skipped (not available here)"; continue; }
+  echo "== $p: ${c[*]}"
+  rm -rf "$out/$p.d"
+  code=0
+  "$bin" validate --reps "$reps" --json --out "$out/$p.d" -- "${c[@]}" >"$out/$p.json" || code=$?
+  cp "$out/$p.d/table.txt" "$out/$p.txt" 2>/dev/null || true
+  rm -f "$out/$p.d/trace.pmt"
+  [ -f "$out/$p.txt" ] && cat "$out/$p.txt"
+  [ "$code" -eq 0 ] || { echo "validate.sh: $p: validate exited $code" >&2; status=1; }
+done
+echo "loadavg_end $(cat /proc/loadavg)" >>"$out/env.txt"
+"$py" scripts/validation/summarize.py "$out"
+gnuplot -e "dir='$out'" scripts/plots/validation.gp
+echo "results: $out (table.md, table.csv, predicted-vs-native.png)"
+exit $status
