@@ -29,7 +29,12 @@
  *     the achieved rate and largest gap are reported. Peak = max sample.
  *     wait4 gives CPU time and minor faults.
  *  3. Replays: `pymemlab replay TRACE --backend B --domain all --touch pages
- *     --json` in a fresh process per backend (same process state for each).
+ *     --json` in a fresh process per backend (same process state for each),
+ *     by default with glibc's mmap threshold made static at its default
+ *     (--replay-glibc fixed): the replay's own tables, freed before the
+ *     baseline, otherwise raise glibc's dynamic threshold to megabytes and
+ *     move the program's large blocks from mmap to the heap (measured in
+ *     docs/validation.md); `dynamic` leaves glibc as it is.
  *  4. predicted = replay footprint + non-heap anonymous bytes of the native
  *     run (median over reps), for the peak and for the end value.
  *
@@ -55,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -62,6 +68,7 @@
 #include <unistd.h>
 
 #define TLS_TUNABLE "glibc.rtld.optional_static_tls=65536"   /* main.c's re-exec adds it */
+#define MMAP_TUNABLE "glibc.malloc.mmap_threshold=131072"  /* glibc's default, made static */
 #define MIB (1024.0 * 1024.0)
 
 /* One allocator configuration: a native setting and the backend that
@@ -295,6 +302,7 @@ static void run_native(char **cmd, const struct vsel *s, const char *probe, cons
     snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     long page = sysconf(_SC_PAGESIZE);
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);   /* wake on the period, not 50 us later */
     uint64_t t_start = pm_now_ns(), last_t = 0, last_v = 0, gap_max = 0, first_t = 0;
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
@@ -372,7 +380,8 @@ static void run_native(char **cmd, const struct vsel *s, const char *probe, cons
 
 /* Runs argv (this binary), stdout into a malloc'd string, stderr into
  * errlog. Returns the wait status; *wall the child's wall time. */
-static int run_self(char **argv, char **out, const char *errlog, const char *outfile, double *wall)
+static int run_self(char **argv, char **out, const char *errlog, const char *outfile, bool fixed_mmap_threshold,
+                    double *wall)
 {
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC))
@@ -384,6 +393,15 @@ static int run_self(char **argv, char **out, const char *errlog, const char *out
         pm_run_error("validate: fork: %s", strerror(errno));
     if (pid == 0) {
         unsetenv("PYTHONMALLOC");
+        if (fixed_mmap_threshold) {
+            /* glibc's default threshold, but static: the harness's own frees
+             * of large tables (the scan's size table) must not raise the
+             * dynamic threshold before the program's ops run (docs/validation.md) */
+            const char *t = getenv("GLIBC_TUNABLES");
+            char buf[1024];
+            snprintf(buf, sizeof buf, "%s%s%s", t && *t ? t : "", t && *t ? ":" : "", MMAP_TUNABLE);
+            setenv("GLIBC_TUNABLES", buf, 1);
+        }
         child_redirect(0, "/dev/null", O_RDONLY);
         if (outfile)
             child_redirect(1, outfile, O_WRONLY);
@@ -431,7 +449,7 @@ static double json_num(const cJSON *j, const char *key)
 }
 
 static void run_replay(const char *exe, const char *trace, const char *backend, uint64_t reps, uint64_t sample_every,
-                       const char *errlog, struct replay_res *r)
+                       bool fixed, const char *errlog, struct replay_res *r)
 {
     char reps_s[32], se[32];
     snprintf(reps_s, sizeof reps_s, "%" PRIu64, reps);
@@ -439,7 +457,7 @@ static void run_replay(const char *exe, const char *trace, const char *backend, 
     char *argv[] = {(char *)exe, "replay", (char *)trace, "--backend", (char *)backend, "--domain", "all",
                     "--touch", "pages", "--reps", reps_s, "--sample-every", se, "--json", NULL};
     char *out;
-    int st = run_self(argv, &out, errlog, NULL, &r->wall_s);
+    int st = run_self(argv, &out, errlog, NULL, fixed, &r->wall_s);
     cJSON *j = cJSON_Parse(out);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !j) {
         char st_s[64], ll[200];
@@ -547,7 +565,9 @@ int cmd_validate(int argc, char **argv)
                                        {"json", no_argument, 0, 'j'},
                                        {"out", required_argument, 0, 'o'},
                                        {"sample-us", required_argument, 0, 's'},
+                                       {"replay-glibc", required_argument, 0, 'g'},
                                        {0, 0, 0, 0}};
+    bool glibc_fixed = true;
     const char *list = NULL, *outdir = NULL;
     uint64_t reps = 3, period_us = 250;
     bool json = false;
@@ -560,6 +580,11 @@ int cmd_validate(int argc, char **argv)
         case 'j': json = true; break;
         case 'o': outdir = optarg; break;
         case 's': period_us = pm_arg_count("--sample-us", optarg, 50, 100000); break;
+        case 'g':
+            if (!strcmp(optarg, "fixed")) glibc_fixed = true;
+            else if (!strcmp(optarg, "dynamic")) glibc_fixed = false;
+            else pm_usage_error("validate: bad value for --replay-glibc: '%s' (expected fixed or dynamic)", optarg);
+            break;
         default: pm_bad_option("validate", c, argv);
         }
     }
@@ -663,7 +688,7 @@ int cmd_validate(int argc, char **argv)
         rargv[ra++] = cmd[i];
     char *rout;
     double rec_wall;
-    int rst = run_self(rargv, &rout, reclog, "/dev/null", &rec_wall);
+    int rst = run_self(rargv, &rout, reclog, "/dev/null", false, &rec_wall);
     free(rout);
     free(rargv);
     if (!WIFEXITED(rst) || WEXITSTATUS(rst) != 0) {
@@ -731,7 +756,7 @@ int cmd_validate(int argc, char **argv)
 
     /* 3. Replays, one fresh process per backend. */
     for (size_t k = 0; k < nsel; k++) {
-        run_replay(exe, trace, sel[k].c->backend, reps, sample_every, errlog, &sel[k].rp);
+        run_replay(exe, trace, sel[k].c->backend, reps, sample_every, glibc_fixed, errlog, &sel[k].rp);
         replay_wall += sel[k].rp.wall_s;
         if (!sel[k].rp.ok)
             fprintf(stderr, "pymemlab: validate: %s\n", sel[k].rp.err);
@@ -814,6 +839,7 @@ int cmd_validate(int argc, char **argv)
     cJSON_AddNumberToObject(doc, "reps", (double)reps);
     cJSON_AddNumberToObject(doc, "trace_ops", (double)trace_ops);
     cJSON_AddStringToObject(doc, "rss", "RssAnon = (resident - shared) pages of /proc/PID/statm");
+    cJSON_AddStringToObject(doc, "replay_glibc", glibc_fixed ? "fixed mmap threshold (131072)" : "dynamic");
     cJSON *js = cJSON_AddObjectToObject(doc, "sampler");
     cJSON_AddNumberToObject(js, "period_us", (double)period_us);
     cJSON_AddItemToObject(js, "mean_interval_us", num_or_null(mean_gap));
