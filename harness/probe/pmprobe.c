@@ -11,9 +11,11 @@
  *  - how much of that anonymous RSS no allocator call explains: every
  *    mapping in /proc/self/smaps is classified by its `Anonymous:` pages as
  *    non-heap (copy-on-write pages of a file mapping: relocated .data, GOT;
- *    a library's .bss, the unnamed mapping that starts where a file mapping
- *    ends; [stack]) or heap (everything else: [heap], unnamed mmaps made by
- *    an allocator).
+ *    a loaded object's .bss, the unnamed mapping the loader makes at
+ *    page_up(load address + p_filesz) of a PT_LOAD segment whose p_memsz is
+ *    larger, found with dl_iterate_phdr and capped at the segment's size,
+ *    since the kernel merges an adjacent anonymous mmap into it; [stack]) or
+ *    heap (everything else: [heap], unnamed mmaps made by an allocator).
  *
  * Output: one line appended to $PM_PROBE_OUT,
  *   "pmprobe PID START_ANON END_ANON NONHEAP_ANON STACK_ANON\n" (bytes),
@@ -22,6 +24,7 @@
  * small and on the stack, which the destructor reads after END_ANON.
  */
 #include <fcntl.h>
+#include <link.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,10 +50,38 @@ static uint64_t statm_anon(void)
     return (uint64_t)(res - shared) * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+#define MAX_BSS 512
+
+struct bss_range {
+    uint64_t start, len;        /* page-aligned start, bytes */
+};
+
+struct bss_list {
+    struct bss_range r[MAX_BSS];
+    int n;
+};
+
+static int bss_collect(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct bss_list *l = arg;
+    uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < info->dlpi_phnum && l->n < MAX_BSS; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || ph->p_memsz <= ph->p_filesz)
+            continue;
+        uint64_t file_end = info->dlpi_addr + ph->p_vaddr + ph->p_filesz;
+        uint64_t mem_end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+        uint64_t start = (file_end + pg - 1) & ~(pg - 1), end = (mem_end + pg - 1) & ~(pg - 1);
+        if (end > start)
+            l->r[l->n++] = (struct bss_range){start, end - start};
+    }
+    return 0;
+}
+
 struct smaps_state {
-    uint64_t prev_end;          /* end address of the previous mapping */
-    int prev_file;              /* the previous mapping was file-backed */
-    int cur_nonheap;            /* the current mapping counts as non-heap */
+    const struct bss_list *bss;
+    uint64_t cur_cap;           /* non-heap bytes the current mapping can hold (UINT64_MAX: all) */
     int cur_stack;
     uint64_t nonheap, stack;    /* bytes */
 };
@@ -67,24 +98,29 @@ static void smaps_line(struct smaps_state *s, const char *l)
             path++;
         int named = *path && *path != '\n';
         int file = named && *path == '/';
-        int stack = named && !strncmp(path, "[stack]", 7);
-        s->cur_stack = stack;
-        s->cur_nonheap = file || stack || (!named && s->prev_file && a == s->prev_end);
-        s->prev_file = file;
-        s->prev_end = b;
+        s->cur_stack = named && !strncmp(path, "[stack]", 7);
+        s->cur_cap = file || s->cur_stack ? UINT64_MAX : 0;
+        if (!named)
+            for (int i = 0; i < s->bss->n; i++)
+                if (s->bss->r[i].start == a)
+                    s->cur_cap = s->bss->r[i].len;
         return;
     }
     unsigned long long kb;
-    if (sscanf(l, "Anonymous: %llu kB", &kb) == 1 && s->cur_nonheap) {
-        s->nonheap += kb * 1024;
+    if (sscanf(l, "Anonymous: %llu kB", &kb) == 1 && s->cur_cap) {
+        uint64_t v = kb * 1024 < s->cur_cap ? kb * 1024 : s->cur_cap;
+        s->nonheap += v;
         if (s->cur_stack)
-            s->stack += kb * 1024;
+            s->stack += v;
     }
 }
 
 static void smaps_nonheap(uint64_t *nonheap, uint64_t *stack)
 {
-    struct smaps_state s = {0};
+    struct bss_list bss;
+    bss.n = 0;
+    dl_iterate_phdr(bss_collect, &bss);
+    struct smaps_state s = {.bss = &bss};
     int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
