@@ -120,6 +120,10 @@ enum {
     PM_BACKEND_REFERENCE = 1u << 1, /* third-party allocator, for comparison */
     PM_BACKEND_WRAPPER = 1u << 2,   /* wraps another backend (debug:NAME) */
     PM_BACKEND_TEST_ONLY = 1u << 3, /* not listed by `backends` */
+    /* Its memory is not what a program's heap would be (null: one ring that
+     * blocks alias): footprint, fragmentation and retention are reported as
+     * not applicable, never as numbers. */
+    PM_BACKEND_NO_MEMORY = 1u << 4,
 };
 
 struct allocator_ops {
@@ -162,6 +166,10 @@ const struct allocator_ops *pm_backend_find(const char *spec);
 pm_heap_t *pm_backend_create(const char *spec, const struct pm_config *base,
                              const struct allocator_ops **ops_out,
                              char err[PM_ERR_LEN]);
+
+/* The flags of the backend `spec` names, with those of the backend a
+ * wrapper wraps (debug:null has PM_BACKEND_NO_MEMORY); 0 if unknown. */
+unsigned pm_backend_spec_flags(const char *spec);
 
 /* "a, b, c": the names of every listed backend, for error messages. */
 void pm_backend_names(char *buf, size_t len);

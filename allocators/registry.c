@@ -59,6 +59,22 @@ const struct allocator_ops *pm_backend_find(const char *spec)
     return NULL;
 }
 
+unsigned pm_backend_spec_flags(const char *spec)
+{
+    unsigned flags = 0;
+    for (int depth = 0; spec && depth < 8; depth++) {
+        const struct allocator_ops *ops = pm_backend_find(spec);
+        if (!ops)
+            break;
+        flags |= ops->flags;
+        if (!(ops->flags & PM_BACKEND_WRAPPER))
+            break;
+        spec = strchr(spec, ':');
+        spec = spec ? spec + 1 : NULL;
+    }
+    return flags;
+}
+
 void pm_backend_names(char *buf, size_t len)
 {
     size_t used = 0;

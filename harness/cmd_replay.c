@@ -1,12 +1,20 @@
 /* harness/cmd_replay.c — `pymemlab replay TRACE --backend B ...`.
  *
- * One sampled run first (fresh process state: the footprint figures), then
- * --reps timed runs without sampling (ns_per_op = median). Prints a small
- * report, or with --json one object per line (keys documented in README).
+ * One sampled run (the footprint figures), then --reps timed runs without
+ * sampling (ns_per_op = median with its interval, stats.h), each in a fresh
+ * process forked from this one, which never uses the backend itself: every
+ * backend, global or per-instance, is measured from the same process
+ * history (replay.h: timing modes). The machine's load is read before and
+ * after. Prints a small report, or with --json one object per line (keys
+ * documented in README).
  */
 #include "cli.h"
 #include "metrics.h"
 #include "replay.h"
+#include "stats.h"
+
+#include <math.h>
+#include <sys/resource.h>
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -14,16 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 int cmd_replay(int argc, char **argv)
 {
     const char *backend = NULL, *series_path = NULL, *domain = "all";
-    uint64_t reps = 3;
+    uint64_t reps = PM_CI_MIN_N;
+    enum pm_time_mode mode = PM_TIME_COLD;
     int json = 0;
     struct pm_replay_opts o = {.touch = PM_TOUCH_PAGES};
     static const struct option lo[] = {
@@ -32,7 +35,7 @@ int cmd_replay(int argc, char **argv)
         {"sample-every", required_argument, 0, 's'}, {"series", required_argument, 0, 'S'},
         {"domain", required_argument, 0, 'd'},       {"touch", required_argument, 0, 't'},
         {"lenient", no_argument, 0, 'l'},            {"latency-every", required_argument, 0, 'L'},
-        {"engine", required_argument, 0, 'e'},
+        {"engine", required_argument, 0, 'e'},       {"mode", required_argument, 0, 'm'},
         {0, 0, 0, 0}};
     int c;
     opterr = 0;
@@ -62,6 +65,10 @@ int cmd_replay(int argc, char **argv)
             else if (!strcmp(optarg, "per-op")) o.engine = PM_ENGINE_PER_OP;
             else pm_usage_error("replay: bad value for --engine: '%s' (expected windows or per-op)", optarg);
             break;
+        case 'm':
+            if (!pm_time_mode_parse(optarg, &mode))
+                pm_usage_error("replay: bad value for --mode: '%s' (expected cold or warm)", optarg);
+            break;
         default: pm_bad_option("replay", c, argv);
         }
     }
@@ -73,12 +80,11 @@ int cmd_replay(int argc, char **argv)
         pm_usage_error("replay: --backend is required (see 'pymemlab backends')");
     const char *path = argv[optind];
 
-    /* Validate the backend spec before touching any output file. */
-    const struct allocator_ops *ops;
-    pm_heap_t *probe = pm_cli_backend(backend, &ops);
-    ops->destroy(probe);
-
+    /* Validate the backend spec before touching any output file (in a
+     * fresh process: this one must not initialise a global backend). */
     char err[PM_ERR_LEN];
+    if (pm_replay_check_spec(backend, err))
+        pm_usage_error("%s", err);
     struct pm_trace *t;
     if (pm_trace_open(path, &t, err))
         pm_usage_error("%s", err);
@@ -99,8 +105,13 @@ int cmd_replay(int argc, char **argv)
         if (!o.series)
             pm_usage_error("replay: cannot write --series file '%s'", tmp);
     }
+    struct pm_cpu_snap snap0, snap1;
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_CHILDREN, &ru0);
+    pm_cpu_snap_take(&snap0);
+    uint64_t wall0 = pm_now_ns();
     struct pm_replay_result r;
-    int rc = pm_replay_measure(t, backend, &o, &scan, &r, err);
+    int rc = pm_replay_measure_fresh(t, backend, &o, &scan, &r, err);
     if (o.series) {
         if (fclose(o.series) || (rc == 0 && rename(tmp, series_path))) {
             remove(tmp);
@@ -118,51 +129,88 @@ int cmd_replay(int argc, char **argv)
     timed.series = NULL;
     timed.check_every = 0;
     timed.latency_every = 0;
-    uint64_t *ns = calloc(reps ? reps : 1, sizeof *ns);
+    struct pm_timing *tm = calloc(reps ? reps : 1, sizeof *tm);
+    if (!tm)
+        pm_run_error("replay: out of memory");
     for (uint64_t i = 0; i < reps; i++) {
-        rc = pm_replay_time(t, backend, &timed, &ns[i], err);
+        rc = pm_replay_time_fresh(t, backend, &timed, &scan, mode, &tm[i], err);
         if (rc)
             pm_run_error("%s: %s: %s", path, backend, err);
     }
-    qsort(ns, reps, sizeof *ns, cmp_u64);
-    double ops_d = (double)scan.ops;
-    double med = reps ? (double)(reps % 2 ? ns[reps / 2] : (ns[reps / 2 - 1] + ns[reps / 2]) / 2) / ops_d : 0;
-    double mn = reps ? (double)ns[0] / ops_d : 0, mx = reps ? (double)ns[reps - 1] / ops_d : 0;
+    uint64_t wall1 = pm_now_ns();
+    pm_cpu_snap_take(&snap1);
+    getrusage(RUSAGE_CHILDREN, &ru1);
+    struct pm_load load;
+    pm_load_between(&snap0, &snap1, &load);
+    double own_cpu = ((double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+                      (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+                      (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+                      (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6) /
+                     ((double)(wall1 - wall0) / 1e9);
+    bool loaded = pm_load_is_loaded(&load, own_cpu, 0.0);
 
+    cJSON *j = pm_replay_json(backend, path, domain, &r, reps, tm, mode);
+    if (!j)
+        pm_run_error("replay: out of memory writing JSON");
     if (json) {
-        cJSON *j = pm_replay_json(backend, path, domain, &r, reps, ns);
-        if (j)
-            cJSON_AddStringToObject(j, "engine", o.engine == PM_ENGINE_PER_OP ? "per-op" : "windows");
-        char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+        cJSON_AddStringToObject(j, "engine", o.engine == PM_ENGINE_PER_OP ? "per-op" : "windows");
+        cJSON *ld = cJSON_AddObjectToObject(j, "load");
+        if (ld) {
+            cJSON_AddNumberToObject(ld, "load1_start", isfinite(load.load1_start) ? load.load1_start : -1);
+            cJSON_AddNumberToObject(ld, "load1_end", isfinite(load.load1_end) ? load.load1_end : -1);
+            cJSON_AddNumberToObject(ld, "steal_pct", isfinite(load.steal_pct) ? load.steal_pct : -1);
+            cJSON_AddNumberToObject(ld, "busy_cpus", isfinite(load.busy_cpus) ? load.busy_cpus : -1);
+            cJSON_AddNumberToObject(ld, "own_cpus", own_cpu);
+            cJSON_AddBoolToObject(ld, "loaded", loaded);
+        }
+        char *s = cJSON_PrintUnformatted(j);
         if (!s)
             pm_run_error("replay: out of memory writing JSON");
         puts(s);
         free(s);
-        cJSON_Delete(j);
     } else {
-        printf("trace                 %s (%llu ops, %llu slots)\n", path,
-               (unsigned long long)scan.ops, (unsigned long long)pm_trace_slot_count(t));
+        const cJSON *med = cJSON_GetObjectItemCaseSensitive(j, "ns_per_op");
+        const cJSON *cilo = cJSON_GetObjectItemCaseSensitive(j, "ns_per_op_ci_lo");
+        const cJSON *hi = cJSON_GetObjectItemCaseSensitive(j, "ns_per_op_ci_hi");
+        const cJSON *lv = cJSON_GetObjectItemCaseSensitive(j, "ci_level");
+        const cJSON *fl = cJSON_GetObjectItemCaseSensitive(j, "minflt_per_op");
+        printf("trace                 %s (%llu ops, %llu slots used)\n", path,
+               (unsigned long long)scan.ops, (unsigned long long)scan.nslots);
         printf("backend               %s\n", backend);
-        if (reps)
-            printf("ns/op                 %.2f  (median of %llu; min %.2f, max %.2f; %s dispatch)\n",
-                   med, (unsigned long long)reps, mn, mx,
+        if (reps && cJSON_IsNumber(med))
+            printf("ns/op                 %.2f  [%.2f, %.2f] (%.1f%% interval of the median of %llu %s reps, "
+                   "each in a fresh process; %s dispatch)\n",
+                   med->valuedouble, cilo->valuedouble, hi->valuedouble, 100.0 * lv->valuedouble,
+                   (unsigned long long)reps, pm_time_mode_name(mode),
                    o.engine == PM_ENGINE_PER_OP ? "per-op" : "windowed");
+        if (reps && cJSON_IsNumber(fl))
+            printf("page faults/op        %.5f  (minor, median of the timed reps)\n", fl->valuedouble);
         printf("peak live bytes       %llu  (at op %llu)\n", (unsigned long long)scan.peak_live_bytes,
                (unsigned long long)scan.peak_live_op);
-        printf("peak footprint bytes  %llu  (at op %llu)\n", (unsigned long long)r.peak_footprint_bytes,
-               (unsigned long long)r.peak_footprint_op);
-        printf("final live / footprint %llu / %llu\n", (unsigned long long)scan.final_live_bytes,
-               (unsigned long long)r.final_footprint_bytes);
-        printf("frag4 %.4f  frag3 %.4f  frag_at_peak_live %.4f\n", r.frag4, r.frag3, r.frag_at_peak_live);
-        printf("retention %.4f  retention_trimmed %.4f\n", r.retention, r.retention_trimmed);
-        if (r.backend_peak_mapped != PM_STAT_NA)
-            printf("backend peak mapped   %llu\n", (unsigned long long)r.backend_peak_mapped);
+        if (r.no_memory) {
+            printf("footprint, frag, retention: not applicable (%s keeps no heap of a program's shape)\n",
+                   backend);
+        } else {
+            printf("peak footprint bytes  %llu  (at op %llu)\n", (unsigned long long)r.peak_footprint_bytes,
+                   (unsigned long long)r.peak_footprint_op);
+            printf("final live / footprint %llu / %llu\n", (unsigned long long)scan.final_live_bytes,
+                   (unsigned long long)r.final_footprint_bytes);
+            printf("frag4 %.4f  frag3 %.4f  frag_at_peak_live %.4f\n", r.frag4, r.frag3, r.frag_at_peak_live);
+            printf("retention %.4f  retention_trimmed %.4f\n", r.retention, r.retention_trimmed);
+            if (r.backend_peak_mapped != PM_STAT_NA)
+                printf("backend peak mapped   %llu\n", (unsigned long long)r.backend_peak_mapped);
+        }
         if (r.latency.samples)
             printf("latency ns            p50 %.1f  p99 %.1f  p99.9 %.1f  max %.0f  (%llu samples, timer floor %.1f subtracted)\n",
                    r.latency.p50_ns, r.latency.p99_ns, r.latency.p999_ns, r.latency.max_ns,
                    (unsigned long long)r.latency.samples, r.latency.floor_ns);
+        printf("machine load          %.2f -> %.2f (1-min average); %.2f CPUs busy, %.2f of them this "
+               "replay's; steal %.1f%%%s\n",
+               load.load1_start, load.load1_end, load.busy_cpus, own_cpu, load.steal_pct,
+               loaded ? "  LOADED: timings are not comparable with a quiet run" : "");
     }
-    free(ns);
+    cJSON_Delete(j);
+    free(tm);
     pm_trace_close(t);
     return PM_EXIT_OK;
 }

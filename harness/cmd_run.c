@@ -17,9 +17,13 @@
  * starts from the parent's heap; malloc_trim before each fork gives the free
  * pages back).
  *
- * A run (child): the sampled run (memory figures, series, latency), then one
- * timed run (ns_per_op), on fresh backend instances; the result goes back as
- * one JSON line through a pipe, stderr through another. Whatever ends it —
+ * A run (child): one timed run (ns_per_op) in a fresh process of its own
+ * (a grandchild, forked before this process uses the backend: cold or warm,
+ * --mode), then, in rep 1 only, the sampled run (memory figures, series,
+ * latency) in the child itself, which has not used the backend either; the
+ * result goes back as one JSON line through a pipe, stderr through another.
+ * The parent reads the machine's load (/proc/stat, /proc/loadavg) before and
+ * after each run and records it with the run. Whatever ends it —
  * a signal, an exit without a result, the time limit (the parent kills its
  * process group) — is a failed record with its reason, and the suite goes
  * on. `--emit-jobs FILE` writes the matrix as command lines instead.
@@ -30,11 +34,13 @@
  * another configuration), before any result file is touched.
  */
 #include "cli.h"
+#include "fresh.h"
 #include "metrics.h"
 #include "pm_build_info.h"
 #include "pyrun.h"
 #include "replay.h"
 #include "results.h"
+#include "stats.h"
 #include "suite.h"
 
 #include <cjson/cJSON.h>
@@ -60,7 +66,7 @@
 #include <unistd.h>
 
 #define DEFAULT_TIMEOUT_S 600.0     /* when neither the suite nor --timeout says */
-#define DEFAULT_REPS 3
+#define DEFAULT_REPS PM_CI_MIN_N  /* the fewest whose min..max is a 95% interval */
 #define STDERR_KEEP 65536           /* bytes of a run's stderr kept */
 #define RESULT_MAX (1u << 20)       /* bytes of a run's result line accepted */
 
@@ -81,6 +87,7 @@ struct cfg {
     bool *wanted;               /* per suite item: in --workloads (all if not given) */
     unsigned reps;
     unsigned jobs;
+    enum pm_time_mode mode;     /* --mode: the timed runs' heap state */
     char out[PATH_MAX];
     char traces_dir[PATH_MAX];
     const char *baseline;
@@ -431,6 +438,12 @@ static void child_result(int fd, cJSON *o)
 
 static _Noreturn void child_fail(int fd, const char *msg)
 {
+    int sig = pm_fresh_last_signal();
+    if (sig) {          /* the timed run's process was killed: so is the run */
+        fflush(stderr);
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
     cJSON *o = cJSON_CreateObject();
     if (o)
         cJSON_AddStringToObject(o, "error", msg);
@@ -457,33 +470,36 @@ static void series_commit(FILE *f, const char *tmp, bool ok)
 }
 
 static void child_py(const struct cfg *c, const struct pm_suite_item *it, const char *spec,
-                     const char *id, int fd)
+                     const char *id, unsigned rep, int fd)
 {
     struct pm_pyrun_opts opts = {.sample_every = c->series_every, .reps = 1,
                                  .on_misuse = pm_cli_misuse_abort,
-                                 .latency_every = c->latency_every};
+                                 .latency_every = c->latency_every, .mode = c->mode};
     char err[PM_ERR_LEN];
     struct pm_pyrun_result res = {0};
-    int rc = pm_pyrun_measure(it->workload, spec, it->scale, it->seed, &opts, &res, err);
-    char tmp[PATH_MAX + 64];
-    FILE *sf = rc ? NULL : series_open(c, id, tmp, sizeof tmp);
-    if (sf)
-        series_commit(sf, tmp, pm_pyrun_write_series(sf, &res, err) == 0);
-    if (!rc)
-        rc = pm_pyrun_time(it->workload, spec, it->scale, it->seed, &opts, &res, err);
+    /* timed first, in a fresh process forked before this one uses the backend */
+    int rc = pm_pyrun_time(it->workload, spec, it->scale, it->seed, &opts, &res, err);
+    if (!rc && rep == 1) {
+        rc = pm_pyrun_measure(it->workload, spec, it->scale, it->seed, &opts, &res, err);
+        char tmp[PATH_MAX + 64];
+        FILE *sf = rc ? NULL : series_open(c, id, tmp, sizeof tmp);
+        if (sf)
+            series_commit(sf, tmp, pm_pyrun_write_series(sf, &res, err) == 0);
+    }
     if (rc)
         child_fail(fd, err);
     cJSON *o = pm_pyrun_json(&res);
     if (!o)
         child_fail(fd, "out of memory");
-    cJSON_AddNumberToObject(o, "trimmed_footprint_bytes", (double)res.trimmed_footprint_bytes);
+    if (res.measured)
+        cJSON_AddNumberToObject(o, "trimmed_footprint_bytes", (double)res.trimmed_footprint_bytes);
     child_result(fd, o);
     cJSON_Delete(o);
     pm_pyrun_result_free(&res);
 }
 
 static void child_replay(const struct cfg *c, const struct pm_suite_item *it, const char *spec,
-                         const char *id, int fd)
+                         const char *id, unsigned rep, int fd)
 {
     char err[PM_ERR_LEN];
     struct pm_trace *t;
@@ -494,21 +510,27 @@ static void child_replay(const struct cfg *c, const struct pm_suite_item *it, co
         child_fail(fd, err);
     struct pm_replay_opts o = {.sample_every = c->series_every, .touch = PM_TOUCH_PAGES,
                                .domains = it->domains, .latency_every = c->latency_every};
-    char tmp[PATH_MAX + 64];
-    o.series = series_open(c, id, tmp, sizeof tmp);
-    struct pm_replay_result r;
-    int rc = pm_replay_measure(t, spec, &o, &scan, &r, err);
-    if (o.series)
-        series_commit(o.series, tmp, rc == 0);
-    if (rc)
-        child_fail(fd, err);
+    /* timed first, in a fresh process forked before this one uses the backend */
     struct pm_replay_opts timed = o;
-    timed.series = NULL;
     timed.latency_every = 0;
-    uint64_t ns;
-    if (pm_replay_time(t, spec, &timed, &ns, err))
+    struct pm_timing tm;
+    if (pm_replay_time_fresh(t, spec, &timed, &scan, c->mode, &tm, err))
         child_fail(fd, err);
-    cJSON *j = pm_replay_json(spec, it->path, it->domain, &r, 1, &ns);
+    struct pm_replay_result r;
+    memset(&r, 0, sizeof r);
+    r.scan = scan;
+    r.no_memory = true;         /* reps after the first: no memory figures */
+    r.frag4 = r.frag3 = r.frag_at_peak_live = r.retention = r.retention_trimmed = NAN;
+    if (rep == 1) {
+        char tmp[PATH_MAX + 64];
+        o.series = series_open(c, id, tmp, sizeof tmp);
+        int rc = pm_replay_measure(t, spec, &o, &scan, &r, err);
+        if (o.series)
+            series_commit(o.series, tmp, rc == 0);
+        if (rc)
+            child_fail(fd, err);
+    }
+    cJSON *j = pm_replay_json(spec, it->path, it->domain, &r, 1, &tm, c->mode);
     if (!j)
         child_fail(fd, "out of memory");
     child_result(fd, j);
@@ -540,9 +562,9 @@ static _Noreturn void child_main(const struct cfg *c, const struct run *r, int f
     char id[256];
     run_id(c, r, id, sizeof id);
     if (it->kind == PM_SUITE_PY)
-        child_py(c, it, c->backends[r->backend].spec, id, fd_res);
+        child_py(c, it, c->backends[r->backend].spec, id, r->rep, fd_res);
     else
-        child_replay(c, it, c->backends[r->backend].spec, id, fd_res);
+        child_replay(c, it, c->backends[r->backend].spec, id, r->rep, fd_res);
     fflush(stderr);
     _exit(0);
 }
@@ -555,6 +577,7 @@ struct slot {
     int fd_res, fd_err;         /* -1 once at EOF */
     struct run run;
     uint64_t start_ns, deadline_ns;
+    struct pm_cpu_snap cpu0;    /* the machine at the start */
     bool timed_out;
     struct cap res, err;
 };
@@ -607,6 +630,7 @@ static void slot_start(const struct cfg *c, struct slot *s, const struct run *r,
     s->fd_res = pr[0];
     s->fd_err = pe[0];
     s->run = *r;
+    pm_cpu_snap_take(&s->cpu0);
     s->start_ns = pm_now_ns();
     s->deadline_ns = s->start_ns + (uint64_t)(item_timeout(c, &c->suite.items[r->item]) * 1e9);
     s->res.max = RESULT_MAX;
@@ -633,6 +657,20 @@ static void slot_record(const struct cfg *c, const struct slot *s, int status,
     }
     out->wall_s = (double)(pm_now_ns() - s->start_ns) / 1e9;
     out->max_rss_bytes = (uint64_t)ru->ru_maxrss * 1024u;
+    {   /* the machine meanwhile: the other jobs of this suite count as ours */
+        struct pm_cpu_snap cpu1;
+        struct pm_load l;
+        pm_cpu_snap_take(&cpu1);
+        pm_load_between(&s->cpu0, &cpu1, &l);
+        double cpu = (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 +
+                     (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+        out->load1_start = l.load1_start;
+        out->load1_end = l.load1_end;
+        out->steal_pct = l.steal_pct;
+        out->busy_cpus = l.busy_cpus;
+        out->own_cpus = out->wall_s > 0 ? cpu / out->wall_s : NAN;
+        out->loaded = pm_load_is_loaded(&l, out->own_cpus, (double)(c->jobs - 1)) ? 1 : 0;
+    }
     char errline[400];
     first_line(s->err.p, errline, sizeof errline);
     cJSON *o = NULL;
@@ -677,6 +715,7 @@ static void slot_record(const struct cfg *c, const struct slot *s, int status,
     } else {
         snprintf(out->status, sizeof out->status, "ok");
         pm_result_set_from_json(out, o, false);
+        snprintf(out->time_mode, sizeof out->time_mode, "%s", pm_time_mode_name(c->mode));
         if (it->kind == PM_SUITE_PY)    /* the child's json has the pywl scale/seed */
             out->scale = it->scale;
         char id[256], path[PATH_MAX + 600];
@@ -1039,6 +1078,7 @@ static cJSON *config_json(const struct cfg *c)
     for (size_t i = 0; i < c->nbackends; i++)
         cJSON_AddItemToArray(b, cJSON_CreateString(c->backends[i].spec));
     cJSON_AddNumberToObject(o, "reps", c->reps);
+    cJSON_AddStringToObject(o, "time_mode", pm_time_mode_name(c->mode));
     if (c->only)
         cJSON_AddStringToObject(o, "only", c->only);
     else
@@ -1061,7 +1101,7 @@ static cJSON *config_json(const struct cfg *c)
  * parameters, backends, reps, --only. NULL if equal, else what differs. */
 static const char *config_diff(const cJSON *a, const cJSON *b)
 {
-    static const char *keys[] = {"workloads", "backends", "reps", "only", NULL};
+    static const char *keys[] = {"workloads", "backends", "reps", "only", "time_mode", NULL};
     for (int i = 0; keys[i]; i++) {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, keys[i]);
         const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, keys[i]);
@@ -1105,6 +1145,7 @@ static void git_commit(cJSON *o)
 static cJSON *provenance_new(const struct cfg *c)
 {
     cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "results_version", PM_RESULTS_VERSION);
     cJSON *pm = cJSON_AddObjectToObject(o, "pymemlab");
     git_commit(pm);
     cJSON_AddStringToObject(pm, "compiler", PM_BUILD_COMPILER);
@@ -1278,7 +1319,7 @@ static void emit_jobs(const struct cfg *c, const struct run *plan, size_t n)
         shell_quote(f, suite);
         fputs(" --backends ", f);
         shell_quote(f, backends);
-        fprintf(f, " --reps %u", c->reps);
+        fprintf(f, " --reps %u --mode %s", c->reps, pm_time_mode_name(c->mode));
         if (c->workloads_arg) {
             fputs(" --workloads ", f);
             shell_quote(f, c->workloads_arg);
@@ -1357,6 +1398,7 @@ int cmd_run(int argc, char **argv)
         {"mem-limit", required_argument, 0, 'm'},    {"emit-jobs", required_argument, 0, 'e'},
         {"series-every", required_argument, 0, 'S'}, {"latency-every", required_argument, 0, 'L'},
         {"only", required_argument, 0, 'O'},         {"traces-dir", required_argument, 0, 'T'},
+        {"mode", required_argument, 0, 'M'},
         {0, 0, 0, 0}};
     int ch;
     opterr = 0;
@@ -1381,6 +1423,10 @@ int cmd_run(int argc, char **argv)
         case 'L': c.latency_every = pm_arg_count("--latency-every", optarg, 0, UINT64_C(1) << 32); break;
         case 'O': c.only = optarg; break;
         case 'T': traces_dir = optarg; break;
+        case 'M':
+            if (!pm_time_mode_parse(optarg, &c.mode))
+                pm_usage_error("run: bad value for --mode: '%s' (expected cold or warm)", optarg);
+            break;
         default: pm_bad_option("run", ch, argv);
         }
     }

@@ -168,7 +168,7 @@ static int report_after_trace(const struct allocator_ops *o, pm_heap_t *h, const
         pm_usage_error("%s: %s", path, err);
     struct pm_replay_opts opts = {.touch = PM_TOUCH_PAGES};
     struct pm_replay_held held;
-    int rc = pm_replay_into(t, o, h, &opts, phase, &held, err);
+    int rc = pm_replay_into(t, o, h, &opts, &scan, phase, &held, err);
     if (rc == 2)
         pm_usage_error("%s: %s", path, err);
     if (rc)

@@ -15,6 +15,7 @@
 #ifndef PM_METRICS_H
 #define PM_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -30,3 +31,30 @@ static inline uint64_t pm_now_ns(void)
 uint64_t pm_rss_anon_bytes(void);
 
 #endif
+
+/* ---- machine load around a measurement ----
+ * A snapshot of /proc/stat's "cpu" line and /proc/loadavg; two of them give
+ * what else the machine did meanwhile. busy = user + nice + system + irq +
+ * softirq + steal jiffies; total adds idle and iowait. */
+struct pm_cpu_snap {
+    unsigned long long busy, steal, total; /* jiffies, all CPUs */
+    double load1;                          /* 1-minute load average; -1 unknown */
+    bool ok;                               /* /proc/stat was read */
+};
+
+struct pm_load {
+    double load1_start, load1_end;  /* 1-minute load average before and after */
+    double steal_pct;               /* CPU steal over the interval, % of all CPU time */
+    double busy_cpus;               /* CPUs busy on average over the interval, ours included */
+};
+
+void pm_cpu_snap_take(struct pm_cpu_snap *s);
+/* NAN fields where a snapshot could not be read. */
+void pm_load_between(const struct pm_cpu_snap *a, const struct pm_cpu_snap *b, struct pm_load *out);
+/* A run is on a loaded machine when the CPUs other processes kept busy
+ * (busy_cpus minus what the run itself used, `own_cpus`, minus `expected`
+ * other CPUs known to be ours) exceed PM_LOAD_OTHER_MAX, or steal exceeds
+ * PM_LOAD_STEAL_MAX %. */
+#define PM_LOAD_OTHER_MAX 0.5
+#define PM_LOAD_STEAL_MAX 5.0
+bool pm_load_is_loaded(const struct pm_load *l, double own_cpus, double expected);

@@ -6,7 +6,10 @@
  * pm_pyrun_json, pm_pyrun_write_series, pm_pyrun_result_free.
  */
 #include "pyrun.h"
+#include "fresh.h"
 #include "metrics.h"
+#include "replay.h"
+#include "stats.h"
 #include "pm_object.h"
 #include "python/pywl.h"
 
@@ -14,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* ---- setup ---- */
 
@@ -514,10 +518,79 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int cmp_u64(const void *a, const void *b)
+
+/* One timed rep (run in a fresh process). */
+struct time_args {
+    const struct pywl *wl;
+    const char *workload, *backend_spec;
+    const struct pm_pyrun_opts *o;
+    struct pm_objspace_config cfg;
+    struct pywl_params params;
+};
+
+struct time_out {
+    double ns_per_op;
+    uint64_t ops, gc_ns, minflt;
+};
+
+/* One run of the workload on a new space over h; *ns its wall time. */
+static int time_once(const struct time_args *a, const struct allocator_ops *bops, pm_heap_t *h,
+                     struct time_out *out, uint64_t *ns, char err[PM_ERR_LEN])
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
+    char serr[PM_ERR_LEN];
+    pm_objspace_t *sp = pm_objspace_create(bops, h, &a->cfg, serr);
+    if (!sp) {
+        run_error(err, a->workload, a->backend_spec, serr);
+        return PM_PYRUN_FAIL;
+    }
+    struct pm_objspace_stats st;
+    pm_objspace_counters(sp, &st);
+    uint64_t req0 = st.requests;
+    char werr[PM_ERR_LEN];
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    uint64_t t0 = pm_now_ns();
+    int wrc = pywl_run(a->wl, sp, &a->params, NULL, werr);
+    uint64_t t1 = pm_now_ns();
+    getrusage(RUSAGE_SELF, &ru1);
+    pm_objspace_counters(sp, &st);
+    uint64_t g[4];
+    gc_totals(sp, g);
+    if (wrc < 0) {
+        pm_objspace_destroy(sp);
+        run_error(err, a->workload, a->backend_spec, werr);
+        return PM_PYRUN_FAIL;
+    }
+    uint64_t left = pm_objspace_destroy(sp);
+    if (left) {
+        snprintf(err, PM_ERR_LEN, "%s: %llu block(s) still live after the space was destroyed",
+                 a->workload, (unsigned long long)left);
+        return PM_PYRUN_FAIL;
+    }
+    out->ops = st.requests - req0;
+    out->gc_ns = g[3];
+    out->minflt = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt);
+    *ns = t1 - t0;
+    return PM_PYRUN_OK;
+}
+
+static int time_fresh(void *arg, void *outp, char err[PM_ERR_LEN])
+{
+    const struct time_args *a = arg;
+    struct time_out *out = outp;
+    const struct allocator_ops *bops;
+    pm_heap_t *h = open_backend(a->backend_spec, a->o, &bops, err);
+    if (!h)
+        return PM_PYRUN_USAGE;
+    uint64_t ns = 0;
+    int rc = PM_PYRUN_OK;
+    if (a->o->mode == PM_TIME_WARM)     /* the untimed pass on the same instance */
+        rc = time_once(a, bops, h, out, &ns, err);
+    if (rc == PM_PYRUN_OK)
+        rc = time_once(a, bops, h, out, &ns, err);
+    bops->destroy(h);
+    out->ns_per_op = out->ops ? (double)ns / (double)out->ops : NAN;
+    return rc;
 }
 
 int pm_pyrun_time(const char *workload, const char *backend_spec, double scale, uint64_t seed,
@@ -535,67 +608,45 @@ int pm_pyrun_time(const char *workload, const char *backend_spec, double scale, 
         result_reset_measure(res);
     }
     unsigned reps = o->reps ? o->reps : 1;
-    double *ns = calloc(reps, sizeof *ns);
-    uint64_t *gcns = calloc(reps, sizeof *gcns);
-    if (!ns || !gcns) {
+    double *ns = calloc(reps, sizeof *ns), *flt = calloc(reps, sizeof *flt);
+    double *gcns = calloc(reps, sizeof *gcns);
+    if (!ns || !gcns || !flt) {
         free(ns);
         free(gcns);
+        free(flt);
         snprintf(err, PM_ERR_LEN, "pyrun: out of memory");
         return PM_PYRUN_FAIL;
     }
-    struct pm_objspace_config cfg = {.flags = o->space_flags, .seed = seed};
-    struct pywl_params params = {scale, seed};
+    struct time_args a = {.wl = wl, .workload = workload, .backend_spec = backend_spec, .o = o,
+                          .cfg = {.flags = o->space_flags, .seed = seed},
+                          .params = {scale, seed}};
     uint64_t ops = 0;
     for (unsigned i = 0; i < reps; i++) {
-        const struct allocator_ops *bops;
-        pm_heap_t *h = open_backend(backend_spec, o, &bops, err);
-        if (!h) {
-            rc = PM_PYRUN_USAGE;
-            break;
-        }
-        char serr[PM_ERR_LEN];
-        pm_objspace_t *sp = pm_objspace_create(bops, h, &cfg, serr);
-        if (!sp) {
-            bops->destroy(h);
-            run_error(err, workload, backend_spec, serr);
-            rc = PM_PYRUN_FAIL;
-            break;
-        }
-        struct pm_objspace_stats st;
-        pm_objspace_counters(sp, &st);
-        uint64_t req0 = st.requests;
-        char werr[PM_ERR_LEN];
-        uint64_t t0 = pm_now_ns();
-        int wrc = pywl_run(wl, sp, &params, NULL, werr);
-        uint64_t t1 = pm_now_ns();
-        pm_objspace_counters(sp, &st);
-        uint64_t g[4];
-        gc_totals(sp, g);
-        if (wrc < 0) {
-            close_run(sp, bops, h, workload, err);
-            run_error(err, workload, backend_spec, werr);
-            rc = PM_PYRUN_FAIL;
-            break;
-        }
-        rc = close_run(sp, bops, h, workload, err);
+        struct time_out out;
+        rc = pm_fresh_call(time_fresh, &a, &out, sizeof out, NULL, err);
         if (rc)
             break;
-        ops = st.requests - req0;
-        ns[i] = ops ? (double)(t1 - t0) / (double)ops : NAN;
-        gcns[i] = g[3];
+        ops = out.ops;
+        ns[i] = out.ns_per_op;
+        flt[i] = out.ops ? (double)out.minflt / (double)out.ops : NAN;
+        gcns[i] = (double)out.gc_ns;
+        if (i < sizeof res->ns_per_op_rep / sizeof res->ns_per_op_rep[0])
+            res->ns_per_op_rep[i] = ns[i];
     }
     if (rc == PM_PYRUN_OK) {
-        qsort(ns, reps, sizeof *ns, cmp_double);
-        qsort(gcns, reps, sizeof *gcns, cmp_u64);
         res->reps = reps;
+        res->mode = o->mode;
         res->ops = ops;
-        res->ns_per_op = reps % 2 ? ns[reps / 2] : (ns[reps / 2 - 1] + ns[reps / 2]) / 2;
+        res->ns_per_op = pm_median(ns, reps);
+        res->minflt_per_op = pm_median(flt, reps);
+        qsort(ns, reps, sizeof *ns, cmp_double);
         res->ns_per_op_min = ns[0];
         res->ns_per_op_max = ns[reps - 1];
-        res->gc_time_ns = reps % 2 ? gcns[reps / 2] : (gcns[reps / 2 - 1] + gcns[reps / 2]) / 2;
+        res->gc_time_ns = (uint64_t)pm_median(gcns, reps);
     }
     free(ns);
     free(gcns);
+    free(flt);
     return rc;
 }
 
@@ -630,6 +681,19 @@ cJSON *pm_pyrun_json(const struct pm_pyrun_result *r)
     add_num(o, "ns_per_op", r->reps ? r->ns_per_op : NAN);
     add_num(o, "ns_per_op_min", r->reps ? r->ns_per_op_min : NAN);
     add_num(o, "ns_per_op_max", r->reps ? r->ns_per_op_max : NAN);
+    if (r->reps) {
+        unsigned n = r->reps < 64 ? r->reps : 64;
+        struct pm_ci ci;
+        pm_ci_median(r->ns_per_op_rep, n, &ci);
+        add_num(o, "ns_per_op_ci_lo", ci.lo);
+        add_num(o, "ns_per_op_ci_hi", ci.hi);
+        add_num(o, "ci_level", ci.level);
+        cJSON *arr = cJSON_AddArrayToObject(o, "ns_per_op_reps");
+        for (unsigned i = 0; arr && i < n; i++)
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber(r->ns_per_op_rep[i]));
+        add_num(o, "minflt_per_op", r->minflt_per_op);
+    }
+    cJSON_AddStringToObject(o, "time_mode", pm_time_mode_name((enum pm_time_mode)r->mode));
     add_u64(o, "peak_live_bytes", r->peak_live_bytes, m);
     add_u64(o, "final_live_bytes", r->final_live_bytes, m);
     add_u64(o, "peak_footprint_bytes", r->peak_footprint_bytes, m);

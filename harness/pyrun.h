@@ -34,7 +34,11 @@
  * a fresh process (a forked child) before anything else has used the heap
  * of a global backend (system, tcmalloc, cpython): memory freed by an
  * earlier run stays in the process and hides the next run's growth.
- * pm_pyrun_time may follow in the same process.
+ * pm_pyrun_time runs each of its reps in a fresh process of its own (a
+ * forked child: fresh.h), cold (the workload's first run on a new instance)
+ * or warm (the workload run once untimed on the instance, the space
+ * destroyed, then timed again on a new space over the same instance); call
+ * it before anything in this process used a global backend.
  *
  * A result starts zero-initialised (struct pm_pyrun_result r = {0}); measure
  * and time fill their parts of it, in either order; pm_pyrun_result_free
@@ -98,6 +102,7 @@ struct pm_pyrun_opts {
      * up (backend_spec is then only the name reported). */
     const struct allocator_ops *ops;
     uint64_t latency_every;         /* measured run: time one request in N; 0: off */
+    int mode;                       /* timed runs: enum pm_time_mode (replay.h), 0 = cold */
 };
 
 struct pm_pyrun_result {
@@ -109,6 +114,9 @@ struct pm_pyrun_result {
     unsigned reps;                  /* timed runs (0: pm_pyrun_time not called) */
     double ns_per_op;               /* median over reps of wall time / ops; NAN if not timed */
     double ns_per_op_min, ns_per_op_max;
+    double ns_per_op_rep[64];       /* each timed rep, in run order (the first 64) */
+    double minflt_per_op;           /* minor page faults of a timed run / ops, median */
+    int mode;                       /* the timed runs' enum pm_time_mode */
     uint64_t peak_live_bytes;       /* max L (exact, up to the end hook) */
     uint64_t final_live_bytes;      /* L(T) */
     uint64_t peak_footprint_bytes;  /* max F over the samples */

@@ -15,13 +15,77 @@
  * the time and the footprint of every backend alike.
  */
 #include "replay.h"
-#include "metrics.h"
 #include "cli.h"
+#include "fresh.h"
+#include "metrics.h"
+#include "stats.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* ---- harness memory that must not grow during a measured run ---- */
+
+/* Writes every page of [p, p + n) through a volatile pointer: the writes
+ * cannot be removed, so the pages are resident (and counted in the
+ * footprint baseline) once this returns. Zeros, so a zeroed table stays
+ * zeroed. */
+static void pages_touch(void *p, size_t n)
+{
+    volatile char *c = p;
+    for (size_t i = 0; i < n; i += 4096)
+        c[i] = 0;
+    if (n)
+        c[n - 1] = 0;
+}
+
+/* Touches the stack the replay loop will use (its decode buffer is a 24 KiB
+ * local) below the caller's frame. */
+__attribute__((noinline)) static void stack_touch(void)
+{
+    volatile char pad[96 << 10];
+    for (size_t i = 0; i < sizeof pad; i += 4096)
+        pad[i] = 0;
+    pad[sizeof pad - 1] = 0;
+}
+
+/* A zeroed table of `bytes` in an anonymous mapping of its own, resident on
+ * return: never glibc's heap, whose state (its mmap threshold moves when a
+ * large block is freed) the `system` backend would inherit. NULL if it
+ * cannot be mapped. */
+static void *table_map(size_t bytes)
+{
+    if (bytes == 0)
+        bytes = 1;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    pages_touch(p, bytes);
+    return p;
+}
+
+static void table_unmap(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes ? bytes : 1);
+}
+
+static void fmt_bytes(char *buf, size_t len, double b)
+{
+    static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int u = 0;
+    while (b >= 1024 && u < 5) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
+}
 
 /* The slot table: base[s] is the pointer the backend returned for slot s
  * (what free takes), size[s] its requested bytes (sampled runs only, for
@@ -80,8 +144,11 @@ static int replay_scan(struct pm_trace *t, unsigned domains, bool lenient, struc
     struct pm_trace_op op;
     /* The size table grows with the highest slot seen, not with the header's
      * slot count: the header is only confirmed at the end of the stream, and
-     * a corrupt one must not make us allocate for 2^32 slots. */
-    uint64_t cap = 0, *size = NULL;
+     * a corrupt one must not make us allocate for 2^32 slots. A slot far
+     * above the allocations seen so far is refused before the table grows
+     * to it: a dense numbering (the recorder's, the generators') never
+     * names a slot above the number of allocations before it. */
+    uint64_t cap = 0, *size = NULL, allocs = 0;
     memset(out, 0, sizeof *out);
     uint64_t live = 0;
     int r = (lenient ? pm_trace_cursor_init_lenient(&c, t) : pm_trace_cursor_init(&c, t)) ? -1 : 1;
@@ -89,20 +156,35 @@ static int replay_scan(struct pm_trace *t, unsigned domains, bool lenient, struc
         if (op.kind == PM_OP_PHASE || !domain_wanted(domains, op.domain))
             continue;
         if (op.slot >= cap) {
+            if (op.slot > 2 * allocs + PM_REPLAY_SLOT_SLACK) {
+                char b[32];
+                fmt_bytes(b, sizeof b, ((double)op.slot + 1) * 16);
+                snprintf(err, PM_ERR_LEN,
+                         "op %llu: slot %llu after only %llu allocations: the slot numbers are "
+                         "sparse, and a slot table for them would take %s (docs/trace-format.md: "
+                         "slots are dense)",
+                         (unsigned long long)(c.index - 1), (unsigned long long)op.slot,
+                         (unsigned long long)allocs, b);
+                table_unmap(size, cap * sizeof *size);
+                return -1;
+            }
             uint64_t ncap = cap ? cap : 1024;
             while (ncap <= op.slot)
                 ncap *= 2;
-            uint64_t *ns = realloc(size, ncap * sizeof *ns);
-            if (!ns) {
-                free(size);
+            uint64_t *ns = cap ? mremap(size, cap * sizeof *ns, ncap * sizeof *ns, MREMAP_MAYMOVE)
+                               : mmap(NULL, ncap * sizeof *ns, PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (ns == MAP_FAILED) {
+                table_unmap(size, cap * sizeof *size);
                 snprintf(err, PM_ERR_LEN, "cannot allocate a table of %llu slots",
                          (unsigned long long)ncap);
                 return -1;
             }
-            memset(ns + cap, 0, (ncap - cap) * sizeof *ns);
-            size = ns;
+            size = ns;      /* new pages of an anonymous mapping read as zero */
             cap = ncap;
         }
+        if (op.slot + 1 > out->nslots)
+            out->nslots = op.slot + 1;
         out->ops++;
         switch (op.kind) {
         case PM_OP_FREE:
@@ -111,8 +193,11 @@ static int replay_scan(struct pm_trace *t, unsigned domains, bool lenient, struc
             break;
         case PM_OP_REALLOC:
             live -= size[op.slot];
-            /* fall through */
+            size[op.slot] = op_bytes(&op);
+            live += size[op.slot];
+            break;
         default:
+            allocs++;
             size[op.slot] = op_bytes(&op);
             live += size[op.slot];
             break;
@@ -122,7 +207,7 @@ static int replay_scan(struct pm_trace *t, unsigned domains, bool lenient, struc
             out->peak_live_op = out->ops;
         }
     }
-    free(size);
+    table_unmap(size, cap * sizeof *size);
     out->final_live_bytes = live;
     if (r < 0) {
         snprintf(err, PM_ERR_LEN, "%s", c.err);
@@ -408,18 +493,37 @@ __attribute__((noinline)) static int replay_chunk_timed(const struct pm_trace_op
 }
 
 /* Decodes chunk after chunk and executes each; *ns (timed runs) gets the
- * wall time of the execution only. Returns 0, 1 (backend failure) or 2
- * (malformed trace). */
+ * wall time of the execution only, *flt (timed runs, may be NULL) the page
+ * faults of the whole loop. Before the first op it makes resident what the
+ * loop itself will touch (the cursor's liveness bitmap, up to the slots
+ * used; the stack; the trace's pages, which are file-backed), then, in a
+ * measured run, takes the footprint baseline. Returns 0, 1 (backend
+ * failure) or 2 (malformed trace). */
 static inline __attribute__((always_inline)) int
 replay_loop(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
             struct slots *sl, const struct pm_replay_opts *o, const bool measure,
-            struct sampler *smp, uint64_t every, uint64_t *ns, char err[PM_ERR_LEN])
+            struct sampler *smp, uint64_t every, uint64_t *ns, struct pm_timing *flt,
+            char err[PM_ERR_LEN])
 {
     struct pm_trace_cursor c;
     struct pm_trace_op buf[PM_REPLAY_CHUNK];
     uint8_t win[PM_REPLAY_CHUNK / PM_REPLAY_WIN];
     uint64_t k = 0, live = 0, next_sample = every, elapsed = 0;
     int r = (o->lenient ? pm_trace_cursor_init_lenient(&c, t) : pm_trace_cursor_init(&c, t)) ? -1 : 1;
+    if (r > 0) {
+        pages_touch(c.live, (size_t)((sl->n + 63) / 64) * sizeof(uint64_t));
+        pm_trace_prefault(t);
+    }
+    stack_touch();
+    struct rusage ru0;
+    if (flt)
+        getrusage(RUSAGE_SELF, &ru0);
+    if (measure) {
+        pm_rss_anon_bytes();        /* opens /proc/self/statm first */
+        smp->baseline = pm_rss_anon_bytes();
+        if (smp->lat)
+            pm_lat_start(smp->lat);
+    }
     while (r > 0) {
         unsigned n = 0;
         while (n < PM_REPLAY_CHUNK && (r = pm_trace_next(&c, &buf[n])) > 0)
@@ -439,6 +543,13 @@ replay_loop(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
         if (rc)
             return rc;
     }
+    if (flt) {
+        struct rusage ru1;
+        getrusage(RUSAGE_SELF, &ru1);
+        flt->minflt = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt);
+        flt->majflt = (uint64_t)(ru1.ru_majflt - ru0.ru_majflt);
+        flt->ops = k;
+    }
     if (ns)
         *ns = elapsed;
     if (r < 0) {
@@ -450,33 +561,44 @@ replay_loop(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
     return 0;
 }
 
-/* Allocates and touches the slot table (before the footprint baseline). */
-static int slots_new(struct pm_trace *t, bool with_sizes, struct slots *sl, char err[PM_ERR_LEN])
+/* Maps the slot table for the slots the trace uses (scan->nslots), resident
+ * before the footprint baseline (see replay.h). */
+static int slots_new(const struct pm_replay_scan *scan, bool with_sizes, struct slots *sl,
+                     char err[PM_ERR_LEN])
 {
-    uint64_t n = pm_trace_slot_count(t);
+    uint64_t n = scan->nslots;
     sl->n = n;
-    sl->base = calloc(n ? n : 1, sizeof *sl->base);
-    sl->size = with_sizes ? calloc(n ? n : 1, sizeof *sl->size) : NULL;
+    sl->base = table_map((size_t)n * sizeof *sl->base);
+    sl->size = with_sizes ? table_map((size_t)n * sizeof *sl->size) : NULL;
     if (!sl->base || (with_sizes && !sl->size)) {
-        free(sl->base);
-        free(sl->size);
-        snprintf(err, PM_ERR_LEN, "cannot allocate a table of %llu slots", (unsigned long long)n);
+        table_unmap(sl->base, (size_t)n * sizeof *sl->base);
+        table_unmap(sl->size, (size_t)n * sizeof *sl->size);
+        char b[32];
+        fmt_bytes(b, sizeof b, (double)n * (with_sizes ? 16 : 8));
+        snprintf(err, PM_ERR_LEN, "cannot map a table of %llu slots (%s)", (unsigned long long)n, b);
         return -1;
     }
-    memset(sl->base, 0, (n ? n : 1) * sizeof *sl->base);
-    if (sl->size)
-        memset(sl->size, 0, (n ? n : 1) * sizeof *sl->size);
     return 0;
+}
+
+/* Frees the blocks still live (untimed). */
+static void slots_free_blocks(struct slots *sl, const struct allocator_ops *ops, pm_heap_t *h)
+{
+    for (uint64_t i = 0; i < sl->n; i++)
+        if (sl->base[i]) {
+            ops->free(h, sl->base[i]);
+            sl->base[i] = NULL;
+        }
 }
 
 /* Frees the blocks still live (untimed) and the table. */
 static void slots_free_all(struct slots *sl, const struct allocator_ops *ops, pm_heap_t *h)
 {
-    for (uint64_t i = 0; i < sl->n; i++)
-        if (sl->base[i])
-            ops->free(h, sl->base[i]);
-    free(sl->base);
-    free(sl->size);
+    slots_free_blocks(sl, ops, h);
+    table_unmap(sl->base, (size_t)sl->n * sizeof *sl->base);
+    table_unmap(sl->size, (size_t)sl->n * sizeof *sl->size);
+    sl->base = NULL;
+    sl->size = NULL;
 }
 
 static int make_heap(const char *spec, const struct allocator_ops **ops, pm_heap_t **h,
@@ -503,7 +625,7 @@ int pm_replay_measure(struct pm_trace *t, const char *spec, const struct pm_repl
         return 2;
     }
     struct slots slots;
-    if (slots_new(t, true, &slots, err)) {
+    if (slots_new(scan, true, &slots, err)) {
         ops->destroy(h);
         return 1;
     }
@@ -526,12 +648,9 @@ int pm_replay_measure(struct pm_trace *t, const char *spec, const struct pm_repl
         }
         pm_lat_init(smp.lat, o->latency_every);
     }
-    if (o->series)
+    if (o->series)     /* stdio allocates the file's buffer now, before the baseline */
         fprintf(o->series, "op,live_bytes,footprint_bytes,mapped_bytes\n");
-    smp.baseline = pm_rss_anon_bytes();
-    if (smp.lat)
-        pm_lat_start(smp.lat);
-    int rc = replay_loop(t, ops, h, &slots, o, true, &smp, every, NULL, err);
+    int rc = replay_loop(t, ops, h, &slots, o, true, &smp, every, NULL, NULL, err);
     if (smp.lat) {
         pm_lat_stop(smp.lat);
         pm_lat_summarize(smp.lat, &r->latency);
@@ -550,6 +669,11 @@ int pm_replay_measure(struct pm_trace *t, const char *spec, const struct pm_repl
     ops->destroy(h);
     if (rc)
         return rc;
+    if (pm_backend_spec_flags(spec) & PM_BACKEND_NO_MEMORY) {
+        r->no_memory = true;
+        r->frag4 = r->frag3 = r->frag_at_peak_live = r->retention = r->retention_trimmed = NAN;
+        return 0;
+    }
     double pl = (double)scan->peak_live_bytes, pf = (double)r->peak_footprint_bytes;
     r->frag4 = pl > 0 ? pf / pl - 1.0 : 0.0;
     r->frag3 = r->live_at_peak_footprint ? pf / (double)r->live_at_peak_footprint - 1.0 : 0.0;
@@ -567,8 +691,17 @@ static void add_u64(cJSON *o, const char *k, uint64_t v)
         cJSON_AddNumberToObject(o, k, (double)v);
 }
 
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
 cJSON *pm_replay_json(const char *backend, const char *trace, const char *domain,
-                      const struct pm_replay_result *r, uint64_t reps, const uint64_t *ns)
+                      const struct pm_replay_result *r, uint64_t reps, const struct pm_timing *tm,
+                      enum pm_time_mode mode)
 {
     cJSON *j = cJSON_CreateObject();
     if (!j)
@@ -580,62 +713,171 @@ cJSON *pm_replay_json(const char *backend, const char *trace, const char *domain
     cJSON_AddStringToObject(j, "domain", domain);
     add_u64(j, "ops", scan->ops);
     add_u64(j, "reps", reps);
-    if (reps && scan->ops) {
-        double med = (double)(reps % 2 ? ns[reps / 2] : (ns[reps / 2 - 1] + ns[reps / 2]) / 2) / ops_d;
-        cJSON_AddNumberToObject(j, "ns_per_op", med);
-        cJSON_AddNumberToObject(j, "ns_per_op_min", (double)ns[0] / ops_d);
-        cJSON_AddNumberToObject(j, "ns_per_op_max", (double)ns[reps - 1] / ops_d);
-    } else {
-        cJSON_AddNullToObject(j, "ns_per_op");
+    cJSON_AddStringToObject(j, "time_mode", pm_time_mode_name(mode));
+    double *ns = calloc(reps ? reps : 1, sizeof *ns), *flt = calloc(reps ? reps : 1, sizeof *flt);
+    cJSON *arr = cJSON_AddArrayToObject(j, "ns_per_op_reps");
+    if (!ns || !flt || !arr) {
+        free(ns);
+        free(flt);
+        cJSON_Delete(j);
+        return NULL;
     }
+    for (uint64_t i = 0; i < reps; i++) {
+        ns[i] = scan->ops ? (double)tm[i].ns / ops_d : NAN;
+        flt[i] = scan->ops ? (double)tm[i].minflt / ops_d : NAN;
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber(ns[i]));
+    }
+    struct pm_ci ci;
+    pm_ci_median(ns, reps, &ci);
+    add_num(j, "ns_per_op", ci.med);
+    add_num(j, "ns_per_op_ci_lo", ci.lo);
+    add_num(j, "ns_per_op_ci_hi", ci.hi);
+    add_num(j, "ci_level", ci.level);
+    double mn = NAN, mx = NAN;
+    for (uint64_t i = 0; i < reps; i++) {
+        if (!(ns[i] >= mn))
+            mn = ns[i];
+        if (!(ns[i] <= mx))
+            mx = ns[i];
+    }
+    add_num(j, "ns_per_op_min", mn);
+    add_num(j, "ns_per_op_max", mx);
+    add_num(j, "minflt_per_op", pm_median(flt, reps));
+    free(ns);
+    free(flt);
     add_u64(j, "peak_live_bytes", scan->peak_live_bytes);
     add_u64(j, "peak_live_op", scan->peak_live_op);
     add_u64(j, "final_live_bytes", scan->final_live_bytes);
-    add_u64(j, "peak_footprint_bytes", r->peak_footprint_bytes);
-    add_u64(j, "peak_footprint_op", r->peak_footprint_op);
-    add_u64(j, "final_footprint_bytes", r->final_footprint_bytes);
-    add_u64(j, "trimmed_footprint_bytes", r->trimmed_footprint_bytes);
-    cJSON_AddNumberToObject(j, "frag4", r->frag4);
-    cJSON_AddNumberToObject(j, "frag3", r->frag3);
-    cJSON_AddNumberToObject(j, "frag_at_peak_live", r->frag_at_peak_live);
-    cJSON_AddNumberToObject(j, "retention", r->retention);
-    cJSON_AddNumberToObject(j, "retention_trimmed", r->retention_trimmed);
-    add_u64(j, "backend_peak_mapped_bytes", r->backend_peak_mapped);
+    const bool m = !r->no_memory;
+    add_u64(j, "peak_footprint_bytes", m ? r->peak_footprint_bytes : PM_STAT_NA);
+    add_u64(j, "peak_footprint_op", m ? r->peak_footprint_op : PM_STAT_NA);
+    add_u64(j, "final_footprint_bytes", m ? r->final_footprint_bytes : PM_STAT_NA);
+    add_u64(j, "trimmed_footprint_bytes", m ? r->trimmed_footprint_bytes : PM_STAT_NA);
+    add_num(j, "frag4", r->frag4);
+    add_num(j, "frag3", r->frag3);
+    add_num(j, "frag_at_peak_live", r->frag_at_peak_live);
+    add_num(j, "retention", r->retention);
+    add_num(j, "retention_trimmed", r->retention_trimmed);
+    add_u64(j, "backend_peak_mapped_bytes", m ? r->backend_peak_mapped : PM_STAT_NA);
     add_u64(j, "samples", r->samples);
     pm_lat_json(j, &r->latency);
     return j;
 }
 
+const char *pm_time_mode_name(enum pm_time_mode m)
+{
+    return m == PM_TIME_WARM ? "warm" : "cold";
+}
+
+bool pm_time_mode_parse(const char *s, enum pm_time_mode *m)
+{
+    if (!strcmp(s, "cold"))
+        *m = PM_TIME_COLD;
+    else if (!strcmp(s, "warm"))
+        *m = PM_TIME_WARM;
+    else
+        return false;
+    return true;
+}
+
 int pm_replay_time_on(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
-                      const struct pm_replay_opts *o, uint64_t *ns, char err[PM_ERR_LEN])
+                      const struct pm_replay_opts *o, const struct pm_replay_scan *scan,
+                      struct pm_timing *tm, char err[PM_ERR_LEN])
 {
     struct slots slots;
-    if (slots_new(t, false, &slots, err))
+    memset(tm, 0, sizeof *tm);
+    tm->pid = (int)getpid();
+    if (slots_new(scan, false, &slots, err))
         return 1;
-    int rc = replay_loop(t, ops, h, &slots, o, false, NULL, 0, ns, err);
+    int rc = replay_loop(t, ops, h, &slots, o, false, NULL, 0, &tm->ns, tm, err);
     slots_free_all(&slots, ops, h);
     return rc;
 }
 
 int pm_replay_time(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,
-                   uint64_t *ns, char err[PM_ERR_LEN])
+                   const struct pm_replay_scan *scan, enum pm_time_mode mode,
+                   struct pm_timing *tm, char err[PM_ERR_LEN])
 {
     const struct allocator_ops *ops;
     pm_heap_t *h;
     if (make_heap(spec, &ops, &h, err))
         return 2;
-    int rc = pm_replay_time_on(t, ops, h, o, ns, err);
+    int rc = 0;
+    if (mode == PM_TIME_WARM)   /* the untimed pass: every block freed at its end */
+        rc = pm_replay_time_on(t, ops, h, o, scan, tm, err);
+    if (rc == 0)
+        rc = pm_replay_time_on(t, ops, h, o, scan, tm, err);
     ops->destroy(h);
     return rc;
 }
 
+struct fresh_args {
+    struct pm_trace *t;
+    const char *spec;
+    const struct pm_replay_opts *o;
+    const struct pm_replay_scan *scan;
+    enum pm_time_mode mode;
+};
+
+static int fresh_time(void *arg, void *out, char err[PM_ERR_LEN])
+{
+    struct fresh_args *a = arg;
+    return pm_replay_time(a->t, a->spec, a->o, a->scan, a->mode, out, err);
+}
+
+int pm_replay_time_fresh(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,
+                         const struct pm_replay_scan *scan, enum pm_time_mode mode,
+                         struct pm_timing *tm, char err[PM_ERR_LEN])
+{
+    struct fresh_args a = {t, spec, o, scan, mode};
+    return pm_fresh_call(fresh_time, &a, tm, sizeof *tm, NULL, err);
+}
+
+static int fresh_measure(void *arg, void *out, char err[PM_ERR_LEN])
+{
+    struct fresh_args *a = arg;
+    int rc = pm_replay_measure(a->t, a->spec, a->o, a->scan, out, err);
+    if (a->o->series && (fflush(a->o->series) || ferror(a->o->series)) && rc == 0) {
+        snprintf(err, PM_ERR_LEN, "cannot write the series");
+        rc = 1;
+    }
+    return rc;
+}
+
+int pm_replay_measure_fresh(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,
+                            const struct pm_replay_scan *scan, struct pm_replay_result *r,
+                            char err[PM_ERR_LEN])
+{
+    struct fresh_args a = {t, spec, o, scan, PM_TIME_COLD};
+    if (o->series)
+        fflush(o->series);
+    return pm_fresh_call(fresh_measure, &a, r, sizeof *r, NULL, err);
+}
+
+static int fresh_check(void *arg, void *out, char err[PM_ERR_LEN])
+{
+    (void)out;
+    const struct allocator_ops *ops;
+    pm_heap_t *h;
+    if (make_heap(arg, &ops, &h, err))
+        return 2;
+    ops->destroy(h);
+    return 0;
+}
+
+int pm_replay_check_spec(const char *spec, char err[PM_ERR_LEN])
+{
+    char dummy;
+    return pm_fresh_call(fresh_check, (void *)spec, &dummy, sizeof dummy, NULL, err);
+}
+
 int pm_replay_into(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
-                   const struct pm_replay_opts *o, uint32_t stop_phase,
-                   struct pm_replay_held *held, char err[PM_ERR_LEN])
+                   const struct pm_replay_opts *o, const struct pm_replay_scan *scan,
+                   uint32_t stop_phase, struct pm_replay_held *held, char err[PM_ERR_LEN])
 {
     struct slots sl;
     memset(held, 0, sizeof *held);
-    if (slots_new(t, false, &sl, err))
+    if (slots_new(scan, false, &sl, err))
         return 1;
     held->base = sl.base;
     held->nslots = sl.n;

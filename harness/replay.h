@@ -7,9 +7,27 @@
  * pre-pass: op count and the op at which live bytes peak, which depends on
  * the trace alone), pm_replay_json (the result as `replay --json` prints it).
  *
- * Memory discipline: the slot table (16 bytes per slot) is allocated and
- * touched before the footprint baseline is taken, and the trace is a
- * file-backed mmap, so neither is counted in F(t).
+ * Memory discipline: nothing of the harness's own may grow after the
+ * footprint baseline. The slot table (16 bytes per slot in sampled runs, 8
+ * in timed ones) is an anonymous mapping of its own, made with MAP_POPULATE
+ * and then written page by page through a volatile pointer (a memset of
+ * zeros after calloc is legally removed by the compiler: it was, and the
+ * table's pages faulted in during the measured run); the cursor's liveness
+ * bitmap and the stack the loop uses are touched the same way; the trace is
+ * a file-backed mmap (its pages are not anonymous). The table is sized by
+ * the slots the trace uses (the scan's nslots), never by the header's
+ * claim: a trace whose slot numbers are sparse (a slot far above the number
+ * of allocations before it) is refused, so a 49-byte file cannot make the
+ * harness map gigabytes. tests/test_replay.c checks both.
+ *
+ * Heap state (README, Metrics): pm_replay_time_fresh and
+ * pm_replay_measure_fresh run in a forked child of the caller, so every
+ * backend, global or per-instance, starts from the same process history.
+ * Timing modes: PM_TIME_COLD times the first replay on a new instance in a
+ * fresh process (the backend's first touch of its memory included, as in one
+ * run of a real program); PM_TIME_WARM replays the trace once untimed on the
+ * instance, frees every block, then times a second replay on that same
+ * instance. Minor page faults of the timed loop are counted (getrusage).
  */
 #ifndef PM_REPLAY_H
 #define PM_REPLAY_H
@@ -45,6 +63,24 @@ struct pm_replay_scan {
     uint64_t peak_live_bytes;   /* max L */
     uint64_t peak_live_op;      /* first op index (1-based count of ops done) at max L */
     uint64_t final_live_bytes;  /* L(T) */
+    uint64_t nslots;            /* highest slot used + 1: the slot table's entries */
+};
+
+/* A trace whose slot numbers run this far above the number of allocating ops
+ * seen so far is sparse: refused (see the memory discipline above). */
+#define PM_REPLAY_SLOT_SLACK (UINT64_C(1) << 20)
+
+enum pm_time_mode { PM_TIME_COLD, PM_TIME_WARM };
+const char *pm_time_mode_name(enum pm_time_mode m);      /* "cold", "warm" */
+bool pm_time_mode_parse(const char *s, enum pm_time_mode *m);
+
+/* One timed run. */
+struct pm_timing {
+    uint64_t ns;                /* wall time of the timed op loop (decoding excluded) */
+    uint64_t ops;               /* ops it executed */
+    uint64_t minflt;            /* minor page faults during the timed loop */
+    uint64_t majflt;            /* major page faults during it */
+    int pid;                    /* the process it ran in */
 };
 
 struct pm_replay_result {
@@ -56,6 +92,8 @@ struct pm_replay_result {
     uint64_t final_footprint_bytes;  /* F(T), before freeing what is still live */
     uint64_t trimmed_footprint_bytes;/* F(T) after trim() */
     uint64_t backend_peak_mapped;    /* PM_STAT_NA when the backend cannot say */
+    bool no_memory;                  /* the backend has no memory figures (null):
+                                        footprint, frag and retention are not applicable */
     uint64_t samples;
     double frag4, frag3, frag_at_peak_live, retention, retention_trimmed;
     struct pm_lat_summary latency;   /* samples == 0 unless opts.latency_every */
@@ -78,14 +116,32 @@ int pm_replay_measure(struct pm_trace *t, const char *spec, const struct pm_repl
                       const struct pm_replay_scan *scan, struct pm_replay_result *r,
                       char err[PM_ERR_LEN]);
 
-/* One timed run without sampling on a fresh instance; *ns = wall ns of the
- * op loop. Same return codes. */
-int pm_replay_time(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,
-                   uint64_t *ns, char err[PM_ERR_LEN]);
+/* pm_replay_measure in a fresh process (fresh.h); the series, if any, is
+ * written by the child into o->series's file (flushed before it ends). */
+int pm_replay_measure_fresh(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,
+                            const struct pm_replay_scan *scan, struct pm_replay_result *r,
+                            char err[PM_ERR_LEN]);
 
-/* The same on an existing heap (its blocks are freed at the end). */
+/* One timed run without sampling in this process, on a new instance, in
+ * timing mode `mode`. Same return codes. */
+int pm_replay_time(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,
+                   const struct pm_replay_scan *scan, enum pm_time_mode mode,
+                   struct pm_timing *tm, char err[PM_ERR_LEN]);
+
+/* The same in a fresh process: what every report uses. */
+int pm_replay_time_fresh(struct pm_trace *t, const char *spec, const struct pm_replay_opts *o,
+                         const struct pm_replay_scan *scan, enum pm_time_mode mode,
+                         struct pm_timing *tm, char err[PM_ERR_LEN]);
+
+/* One timed run on an existing heap (its blocks are freed at the end). */
 int pm_replay_time_on(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
-                      const struct pm_replay_opts *o, uint64_t *ns, char err[PM_ERR_LEN]);
+                      const struct pm_replay_opts *o, const struct pm_replay_scan *scan,
+                      struct pm_timing *tm, char err[PM_ERR_LEN]);
+
+/* Checks a backend spec by creating and destroying an instance in a fresh
+ * process (so that a global backend is not initialised here). 0, or 2 with
+ * err. */
+int pm_replay_check_spec(const char *spec, char err[PM_ERR_LEN]);
 
 /* Blocks left live in a heap by pm_replay_into. */
 struct pm_replay_held {
@@ -100,23 +156,26 @@ struct pm_replay_held {
  * report of the heap's state). pm_replay_release frees them. Returns 0, 1
  * (backend failure) or 2 (malformed trace), err filled. */
 int pm_replay_into(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
-                   const struct pm_replay_opts *o, uint32_t stop_phase,
+                   const struct pm_replay_opts *o, const struct pm_replay_scan *scan,
+                   uint32_t stop_phase,
                    struct pm_replay_held *held, char err[PM_ERR_LEN]);
 void pm_replay_release(struct pm_replay_held *held, const struct allocator_ops *ops, pm_heap_t *h);
 
 /* The result as one cJSON object, the keys of `replay --json` (README):
- * backend, trace, domain, ops, reps, ns_per_op (median of ns[0..reps), which
- * is sorted; null without reps), ns_per_op_min, ns_per_op_max,
- * peak_live_bytes, peak_live_op, final_live_bytes, peak_footprint_bytes,
+ * backend, trace, domain, ops, reps, time_mode, ns_per_op (median over the
+ * reps tm[0..reps); null without reps), ns_per_op_ci_lo, ns_per_op_ci_hi,
+ * ci_level (stats.h), ns_per_op_min, ns_per_op_max, ns_per_op_reps (every
+ * rep, in run order), minflt_per_op (median), peak_live_bytes, peak_live_op, final_live_bytes, peak_footprint_bytes,
  * peak_footprint_op, final_footprint_bytes, trimmed_footprint_bytes, frag4,
  * frag3, frag_at_peak_live, retention, retention_trimmed,
- * backend_peak_mapped_bytes, samples; with latency samples also lat_samples,
+ * backend_peak_mapped_bytes, samples (memory figures null for a backend
+ * with no memory figures); with latency samples also lat_samples,
  * lat_p50_ns, lat_p99_ns, lat_p999_ns, lat_max_ns, lat_floor_ns. NULL if out
  * of memory. */
 struct cJSON;
 struct cJSON *pm_replay_json(const char *backend, const char *trace, const char *domain,
                              const struct pm_replay_result *r, uint64_t reps,
-                             const uint64_t *ns_sorted);
+                             const struct pm_timing *tm, enum pm_time_mode mode);
 
 /* Parses "obj|mem|raw|pymalloc|all" into a domain mask; false if unknown. */
 bool pm_replay_parse_domains(const char *s, unsigned *mask);

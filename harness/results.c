@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <gnu/libc-version.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,44 @@ int pm_results_append(int fd_jsonl, int fd_csv, const struct pm_result *r)
     return rc;
 }
 
+const char *const pm_result_v2_columns[] = {"time_mode", "minflt_per_op", "load1_start", "load1_end",
+                                            "steal_pct", "busy_cpus", "own_cpus", "loaded", NULL};
+
+static bool is_v2_column(const char *name)
+{
+    for (const char *const *c = pm_result_v2_columns; *c; c++)
+        if (!strcmp(*c, name))
+            return true;
+    return false;
+}
+
+int pm_results_check_version(const char *dir, int *version, char err[PM_ERR_LEN])
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/provenance.json", dir);
+    int v = 1;
+    if (access(path, F_OK) == 0) {
+        char e[PM_ERR_LEN];
+        cJSON *p = pm_read_json_file(path, e);
+        if (!p) {
+            snprintf(err, PM_ERR_LEN, "%s", e);
+            return -1;
+        }
+        const cJSON *rv = cJSON_GetObjectItemCaseSensitive(p, "results_version");
+        if (cJSON_IsNumber(rv))
+            v = rv->valueint;
+        cJSON_Delete(p);
+    }
+    if (version)
+        *version = v;
+    if (v < 1 || v > PM_RESULTS_VERSION) {
+        snprintf(err, PM_ERR_LEN, "%s: results format version %d; this pymemlab reads versions 1 to %d",
+                 dir, v, PM_RESULTS_VERSION);
+        return -1;
+    }
+    return 0;
+}
+
 int pm_results_load(const char *dir, struct pm_result **rows, size_t *n, long *partial_at,
                     char err[PM_ERR_LEN])
 {
@@ -286,7 +325,7 @@ int pm_results_load(const char *dir, struct pm_result **rows, size_t *n, long *p
         const char *missing = NULL;
         if (o && cJSON_IsObject(o)) {
             for (const struct pm_result_column *c = pm_result_columns; c->name && !missing; c++)
-                if (!cJSON_GetObjectItemCaseSensitive(o, c->name))
+                if (!cJSON_GetObjectItemCaseSensitive(o, c->name) && !is_v2_column(c->name))
                     missing = c->name;
         }
         if (!o || !cJSON_IsObject(o) || missing) {
@@ -418,10 +457,11 @@ int pm_summary_build(const struct pm_result *in, size_t n, const char *baseline,
     memset(s, 0, sizeof *s);
     snprintf(s->baseline, sizeof s->baseline, "%s", baseline ? baseline : "");
     struct pm_result *rows = malloc((n ? n : 1) * sizeof *rows);
-    double *vals = malloc((n ? n : 1) * sizeof *vals);
+    double *vals = malloc((n ? 2 * n : 2) * sizeof *vals);
+    double *bvals = malloc((n ? n : 1) * sizeof *bvals);
     long *wi = malloc((n ? n : 1) * sizeof *wi), *bi = malloc((n ? n : 1) * sizeof *bi);
     int rc = -1;
-    if (!rows || !vals || !wi || !bi)
+    if (!rows || !vals || !bvals || !wi || !bi)
         goto out;
     memcpy(rows, in, n * sizeof *rows);
     n = pm_results_latest(rows, n);
@@ -469,6 +509,25 @@ int pm_summary_build(const struct pm_result *in, size_t n, const char *baseline,
                 a.m[m] = stat_of(vals, k);
             }
             a.ratio = (struct pm_stat){0, NAN, NAN, NAN};
+            a.ratio_ci = (struct pm_ci){0, NAN, NAN, NAN, NAN};
+            unsigned k = 0, nflt = 0, ncold = 0, nwarm = 0;
+            double *flt = vals + n;     /* second half of vals */
+            for (size_t i = 0; i < n; i++) {
+                if ((size_t)wi[i] != w || (size_t)bi[i] != b || strcmp(rows[i].status, "ok"))
+                    continue;
+                if (isfinite(rows[i].ns_per_op))
+                    vals[k++] = rows[i].ns_per_op;
+                if (isfinite(rows[i].minflt_per_op))
+                    flt[nflt++] = rows[i].minflt_per_op;
+                if (rows[i].loaded == 1)
+                    a.loaded++;
+                ncold += !strcmp(rows[i].time_mode, "cold");
+                nwarm += !strcmp(rows[i].time_mode, "warm");
+            }
+            pm_ci_median(vals, k, &a.ns_ci);
+            a.minflt_per_op = pm_median(flt, nflt);
+            snprintf(a.time_mode, sizeof a.time_mode, "%s",
+                     ncold && nwarm ? "mixed" : ncold ? "cold" : nwarm ? "warm" : "");
             s->rows[s->n++] = a;
         }
     }
@@ -483,11 +542,26 @@ int pm_summary_build(const struct pm_result *in, size_t n, const char *baseline,
         double bm = ba->m[PM_AG_NS].med;
         a->ratio = (struct pm_stat){a->m[PM_AG_NS].n, a->m[PM_AG_NS].med / bm,
                                     a->m[PM_AG_NS].min / bm, a->m[PM_AG_NS].max / bm};
+        /* the ratio's interval from the reps of both; overlapping ns/op
+         * intervals: not distinguishable from the baseline */
+        size_t na = 0, nb = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (strcmp(rows[k].workload, a->workload) || strcmp(rows[k].status, "ok") ||
+                !isfinite(rows[k].ns_per_op))
+                continue;
+            if (!strcmp(rows[k].backend, a->backend))
+                vals[na++] = rows[k].ns_per_op;
+            if (!strcmp(rows[k].backend, ba->backend))
+                bvals[nb++] = rows[k].ns_per_op;
+        }
+        pm_ci_ratio(vals, na, bvals, nb, 0, &a->ratio_ci);
+        a->indistinct = !a->is_baseline && pm_ci_overlap(&a->ns_ci, &ba->ns_ci);
     }
     rc = 0;
 out:
     free(rows);
     free(vals);
+    free(bvals);
     free(wi);
     free(bi);
     if (rc)
@@ -558,17 +632,38 @@ static void fmt_one(char *buf, size_t len, const struct pm_stat *st, const char 
         snprintf(buf, len, fmt, st->med / scale);
 }
 
+/* "med [lo, hi]" (with the interval's level when under 95%); "-" if none. */
+static void fmt_ci(char *buf, size_t len, const struct pm_ci *ci, const char *fmt)
+{
+    if (!ci->n || !isfinite(ci->med)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    char a[32], b[32], c[32];
+    snprintf(a, sizeof a, fmt, ci->med);
+    if (ci->n == 1 || !isfinite(ci->lo)) {
+        snprintf(buf, len, "%s", a);
+        return;
+    }
+    snprintf(b, sizeof b, fmt, ci->lo);
+    snprintf(c, sizeof c, fmt, ci->hi);
+    if (isfinite(ci->level) && ci->level < PM_CI_LEVEL - 1e-9)
+        snprintf(buf, len, "%.24s [%.24s, %.24s] %.0f%%", a, b, c, 100.0 * ci->level);
+    else
+        snprintf(buf, len, "%.24s [%.24s, %.24s]", a, b, c);
+}
+
 void pm_summary_print(FILE *f, const struct pm_summary *s, bool markdown)
 {
-    enum { NCOL = 10, CELL = 96 };
-    static const char *head_txt[NCOL] = {"workload", "backend", "ok", "ns/op (min-max)",
-                                         "x base (min-max)", "peak footprint MiB (min-max)",
-                                         "frag4 (min-max)", "retention (min-max)",
-                                         "GC ms (min-max)", "p99 ns"};
-    static const char *head_md[NCOL] = {"workload", "backend", "ok", "ns/op (min–max)",
-                                        "× baseline (min–max)", "peak footprint MiB (min–max)",
-                                        "frag4 (min–max)", "retention (min–max)",
-                                        "GC ms (min–max)", "p99 ns"};
+    enum { NCOL = 13, CELL = 96 };
+    static const char *head_txt[NCOL] = {"workload", "backend", "ok", "ns/op [95% CI]",
+                                         "x base [95% CI]", "vs base", "faults/op",
+                                         "peak footprint MiB", "frag4", "retention",
+                                         "GC ms", "p99 ns", "loaded"};
+    static const char *head_md[NCOL] = {"workload", "backend", "ok", "ns/op [95% CI]",
+                                        "× baseline [95% CI]", "vs baseline", "faults/op",
+                                        "peak footprint MiB", "frag4", "retention",
+                                        "GC ms", "p99 ns", "loaded reps"};
     char (*cell)[NCOL][CELL] = calloc(s->n ? s->n : 1, sizeof *cell);
     if (!cell)
         return;
@@ -584,13 +679,29 @@ void pm_summary_print(FILE *f, const struct pm_summary *s, bool markdown)
         last_w = a->workload;
         snprintf(row[1], CELL, "%.80s%s", a->backend, a->is_baseline ? "*" : "");
         snprintf(row[2], CELL, "%u/%u", a->ok, a->ok + a->failed);
-        fmt_stat(row[3], CELL, &a->m[PM_AG_NS], "%.1f", 1, markdown);
-        fmt_stat(row[4], CELL, &a->ratio, "%.2f", 1, markdown);
-        fmt_stat(row[5], CELL, &a->m[PM_AG_PEAK_FP], "%.1f", 1048576.0, markdown);
-        fmt_stat(row[6], CELL, &a->m[PM_AG_FRAG4], "%.3f", 1, markdown);
-        fmt_stat(row[7], CELL, &a->m[PM_AG_RETENTION], "%.3f", 1, markdown);
-        fmt_stat(row[8], CELL, &a->m[PM_AG_GC_NS], "%.1f", 1e6, markdown);
-        fmt_one(row[9], CELL, &a->m[PM_AG_LAT_P99], "%.0f", 1);
+        fmt_ci(row[3], CELL, &a->ns_ci, "%.1f");
+        fmt_ci(row[4], CELL, &a->ratio_ci, "%.2f");
+        if (a->is_baseline)
+            snprintf(row[5], CELL, "baseline");
+        else if (!isfinite(a->ratio_ci.med) || a->ns_ci.n < 2)
+            snprintf(row[5], CELL, "-");
+        else if (a->indistinct)
+            snprintf(row[5], CELL, "not distinguishable");
+        else
+            snprintf(row[5], CELL, "%s", a->ratio_ci.med < 1 ? "faster" : "slower");
+        if (isfinite(a->minflt_per_op))
+            snprintf(row[6], CELL, "%.4f", a->minflt_per_op);
+        else
+            snprintf(row[6], CELL, "-");
+        fmt_stat(row[7], CELL, &a->m[PM_AG_PEAK_FP], "%.1f", 1048576.0, markdown);
+        fmt_stat(row[8], CELL, &a->m[PM_AG_FRAG4], "%.3f", 1, markdown);
+        fmt_stat(row[9], CELL, &a->m[PM_AG_RETENTION], "%.3f", 1, markdown);
+        fmt_stat(row[10], CELL, &a->m[PM_AG_GC_NS], "%.1f", 1e6, markdown);
+        fmt_one(row[11], CELL, &a->m[PM_AG_LAT_P99], "%.0f", 1);
+        if (a->loaded)
+            snprintf(row[12], CELL, "%u of %u", a->loaded, a->ok);
+        else
+            snprintf(row[12], CELL, "-");
         for (int c = 0; c < NCOL; c++)
             if ((int)strlen(row[c]) > width[c])
                 width[c] = (int)strlen(row[c]);
@@ -599,10 +710,10 @@ void pm_summary_print(FILE *f, const struct pm_summary *s, bool markdown)
         fputc('|', f);
         for (int c = 0; c < NCOL; c++)
             fprintf(f, " %s |", head_md[c]);
-        fprintf(f, "\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        fprintf(f, "\n|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
     } else {
         for (int c = 0; c < NCOL; c++)
-            fprintf(f, "%s%*s", c ? "  " : "", c < 2 ? -width[c] : width[c], head_txt[c]);
+            fprintf(f, "%s%*s", c ? "  " : "", c < 2 || c == 5 ? -width[c] : width[c], head_txt[c]);
         fputc('\n', f);
     }
     for (size_t i = 0; i < s->n; i++) {
@@ -612,7 +723,7 @@ void pm_summary_print(FILE *f, const struct pm_summary *s, bool markdown)
                 fprintf(f, " %s |", cell[i][c]);
         } else {
             for (int c = 0; c < NCOL; c++)
-                fprintf(f, "%s%*s", c ? "  " : "", c < 2 ? -width[c] : width[c], cell[i][c]);
+                fprintf(f, "%s%*s", c ? "  " : "", c < 2 || c == 5 ? -width[c] : width[c], cell[i][c]);
         }
         fputc('\n', f);
     }
@@ -666,15 +777,35 @@ int pm_summary_write_md(const char *path, const struct pm_summary *s, const cJSO
         fprintf(f, " Machine load during the run (1-minute load average, all processes): %.1f at "
                    "the start, up to %.1f, on %d CPUs.", l0->valuedouble, lm->valuedouble,
                 cpus->valueint);
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(cfg, "time_mode");
     fprintf(f, "\n\n");
-    fprintf(f, "Median over the ok repetitions, (min–max) when there are several. ns/op: wall "
-               "time of a run without sampling / its allocator calls. × baseline: ns/op over "
-               "the median ns/op of the baseline backend (marked *) on the same workload. "
-               "Peak footprint: max anonymous RSS above the run's baseline. frag4 = max "
-               "footprint / max live bytes − 1. retention = footprint at the end / peak "
-               "footprint. GC ms: time in the cycle collector (py workloads). p99 ns: 99th "
-               "percentile latency of one allocator call (sampled). Definitions: README, "
-               "Metrics.\n\n");
+    fprintf(f, "Timing mode: **%s**. %s Repetitions run interleaved: every backend's rep r "
+               "before any backend's rep r+1.\n\n",
+            cJSON_IsString(mode) ? mode->valuestring : "not recorded (results format 1: taken before "
+            "timing modes existed, when per-instance backends were timed cold and global ones warm)",
+            cJSON_IsString(mode) && !strcmp(mode->valuestring, "warm")
+                ? "Each timed rep ran in a fresh process that first replayed the workload once "
+                  "untimed on the same instance, freed everything, then timed a second pass."
+                : "Each timed rep ran in a fresh process, forked from a runner that never used "
+                  "the backend: the backend's first touch of its memory is in the time, the same "
+                  "for global and per-instance backends.");
+    fprintf(f, "ns/op: median over the ok repetitions of wall time / allocator calls of a "
+               "run without sampling, with its 95%% confidence interval from order statistics "
+               "(distribution-free; with fewer than 6 reps no such interval reaches 95%% and "
+               "its true level is printed after it). × baseline: median ns/op over the "
+               "baseline's (marked *) on the same workload, with a bootstrap interval (2000 "
+               "resamples). vs baseline: *not distinguishable* where the two ns/op intervals "
+               "overlap; otherwise faster or slower. faults/op: minor page faults of the timed "
+               "run per call (median). Memory figures come from one sampled run (rep 1; "
+               "med (min–max) where several): peak footprint = max anonymous RSS above the "
+               "run's baseline, the harness's own memory excluded; frag4 = max footprint / "
+               "max live bytes − 1; retention = footprint at the end / peak footprint; `-` "
+               "where not applicable (the null backend keeps no heap of a program's shape). "
+               "GC ms: time in the cycle collector (py workloads). p99 ns: 99th percentile "
+               "latency of one allocator call (sampled). loaded reps: reps during which other "
+               "work kept more than 0.5 CPU busy beyond this suite's own runs, or CPU steal "
+               "exceeded 5%% (from /proc/stat): their timings are not comparable with a quiet "
+               "machine's. Definitions: README, Metrics.\n\n");
     pm_summary_print(f, s, true);
     return fclose(f) ? -1 : 0;
 }

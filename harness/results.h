@@ -24,6 +24,7 @@
 #define PM_RESULTS_H
 
 #include "allocator.h"
+#include "stats.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,6 +46,14 @@ struct cJSON;
     X(failure, S, "failed runs: signal, timeout, sanitizer, exit or error; empty when ok")    \
     X(ops, U, "requests in one run (allocator calls)")                                        \
     X(ns_per_op, D, "wall time of the timed run / ops (no sampling)")                         \
+    X(time_mode, S, "the timed run's heap state: cold (fresh process) or warm (second pass)") \
+    X(minflt_per_op, D, "minor page faults during the timed run / ops")                       \
+    X(load1_start, D, "1-minute load average when the run started")                           \
+    X(load1_end, D, "1-minute load average when it ended")                                    \
+    X(steal_pct, D, "CPU steal during the run, % of all CPU time")                            \
+    X(busy_cpus, D, "CPUs busy on average during the run, the run's own included")            \
+    X(own_cpus, D, "CPUs the run's processes used on average (their CPU time / wall time)")   \
+    X(loaded, U, "1: other work kept more than 0.5 CPU busy or steal was over 5% (README)")   \
     X(peak_live_bytes, U, "max L: requested bytes live")                                      \
     X(final_live_bytes, U, "L(T) at the end")                                                 \
     X(peak_footprint_bytes, U, "max F: anonymous RSS above the baseline")                     \
@@ -104,8 +113,15 @@ struct cJSON *pm_result_to_json(const struct pm_result *r);
 char *pm_result_csv_header(void);
 char *pm_result_csv_row(const struct pm_result *r);
 
+/* The results format. Version 2 added the columns PM_RESULT_V2_COLUMNS
+ * (timing mode, page faults, machine load); a record of version 1 (a folder
+ * written before them, provenance without results_version) still loads,
+ * with those columns empty. A folder of a newer version is refused. */
+#define PM_RESULTS_VERSION 2
+extern const char *const pm_result_v2_columns[];   /* NULL-terminated */
+
 /* Reads DIR/results.jsonl: every complete line must be a record with every
- * column (else -1 and err names file and line). A last line without its
+ * column of version 1 (else -1 and err names file and line). A last line without its
  * newline (a write cut short) is left out and *partial_at set to its
  * offset (else to the file size). A missing file is 0 records. */
 int pm_results_load(const char *dir, struct pm_result **rows, size_t *n, long *partial_at,
@@ -136,6 +152,12 @@ struct pm_agg {
     char reason[PM_RESULT_STR]; /* the last failure's reason */
     struct pm_stat m[PM_AG_COUNT];
     struct pm_stat ratio;       /* ns/op over the baseline's median ns/op (same workload) */
+    struct pm_ci ns_ci;         /* median ns/op and its interval (stats.h) */
+    struct pm_ci ratio_ci;      /* median ns/op / the baseline's, bootstrap interval */
+    bool indistinct;            /* its ns/op interval overlaps the baseline's: not ranked */
+    unsigned loaded;            /* ok reps taken on a loaded machine (column `loaded`) */
+    double minflt_per_op;       /* median over the ok reps */
+    char time_mode[8];          /* of its reps: cold, warm, mixed or "" (version 1) */
     bool is_baseline;
 };
 
@@ -150,6 +172,11 @@ struct pm_summary {
 /* Groups the latest record of each run (rows as given, any order). */
 int pm_summary_build(const struct pm_result *rows, size_t n, const char *baseline,
                      struct pm_summary *s);
+/* Checks DIR/provenance.json's results_version: 0, or -1 with err naming
+ * the version when it is newer than PM_RESULTS_VERSION. A folder without
+ * provenance or without the key is version 1. *version (may be NULL) gets
+ * it. */
+int pm_results_check_version(const char *dir, int *version, char err[PM_ERR_LEN]);
 /* The baseline of one workload: s->baseline if it has ok runs there, else
  * cpython, else system; NULL if none has. */
 const char *pm_summary_baseline_for(const struct pm_summary *s, const char *workload);

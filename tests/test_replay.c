@@ -104,9 +104,10 @@ static void test_measure_samples_at_peak_live(void **state)
     assert_int_equal(r.scan.peak_live_op, 6);
     assert_int_equal(r.samples, 4);
     assert_true(r.retention >= 0.0 && r.retention <= 1.0);
-    uint64_t ns = 0;
-    assert_int_equal(pm_replay_time(t, "system", &o, &ns, err), 0);
-    assert_true(ns > 0);
+    struct pm_timing tm;
+    assert_int_equal(pm_replay_time(t, "system", &o, &s, PM_TIME_COLD, &tm, err), 0);
+    assert_true(tm.ns > 0);
+    assert_int_equal(tm.ops, s.ops);
     close_text(t);
 }
 
@@ -244,8 +245,11 @@ static struct pm_trace *record_timed(struct pm_trace *t, enum pm_replay_engine e
     if (!tee)
         fail_msg("tee: %s", e2);
     struct pm_replay_opts o = {.touch = PM_TOUCH_PAGES, .engine = e, .domains = dom};
-    uint64_t ns = 0;
-    *rc = pm_replay_time_on(t, tops, tee, &o, &ns, err);
+    struct pm_timing tm;
+    struct pm_replay_scan scan;
+    if (pm_replay_scan(t, dom, &scan, e2))
+        fail_msg("scan: %s", e2);
+    *rc = pm_replay_time_on(t, tops, tee, &o, &scan, &tm, err);
     pm_tee_close(tee);
     iops->destroy(inner);
     uint8_t *buf;

@@ -16,6 +16,7 @@
 #include "pm_test.h"
 #include "latency.h"
 #include "results.h"
+#include "stats.h"
 #include "suite.h"
 
 #include <cjson/cJSON.h>
@@ -29,7 +30,8 @@
 /* The documented columns, in order (README, "Results"). */
 static const char *const documented[] = {
     "workload", "kind", "backend", "rep", "status", "failure", "ops", "ns_per_op",
-    "peak_live_bytes", "final_live_bytes", "peak_footprint_bytes", "final_footprint_bytes",
+    "time_mode", "minflt_per_op", "load1_start", "load1_end", "steal_pct", "busy_cpus", "own_cpus",
+    "loaded", "peak_live_bytes", "final_live_bytes", "peak_footprint_bytes", "final_footprint_bytes",
     "trimmed_footprint_bytes", "frag4", "frag3", "frag_at_peak_live", "retention",
     "retention_trimmed", "backend_peak_mapped_bytes", "gc_collections", "gc_collected",
     "gc_uncollectable", "gc_time_ns", "lat_samples", "lat_p50_ns", "lat_p99_ns", "lat_p999_ns",
@@ -422,9 +424,125 @@ static void test_latest_and_summary(void **state)
     size_t len = fread(buf, 1, sizeof buf - 1, f);
     buf[len] = 0;
     fclose(f);
-    assert_non_null(strstr(buf, "| w | cpython | 3/3 | 20.0 (10.0–30.0) | - |"));
+    /* 3 reps: the min..max interval covers the median at 75% only, and says so */
+    assert_non_null(strstr(buf, "| w | cpython | 3/3 | 20.0 [10.0, 30.0] 75% | - | - |"));
     assert_non_null(strstr(buf, "- w on pymalloc: 2 of 3 failed: timeout: killed after 1 s"));
     pm_summary_free(&s);
+}
+
+/* ---- intervals (stats.h) against hand-computed answers ---- */
+
+static void test_median_interval_known_answers(void **state)
+{
+    (void)state;
+    struct pm_ci ci;
+    /* n = 6: k = 1 covers 1 - 2/64 = 96.875%; k = 2 only 1 - 2 * 7/64 = 78.1% */
+    const double six[] = {5, 1, 4, 2, 6, 3};
+    pm_ci_median(six, 6, &ci);
+    assert_true(ci.n == 6 && ci.med == 3.5 && ci.lo == 1 && ci.hi == 6);
+    assert_true(fabs(ci.level - 0.96875) < 1e-12);
+    /* n = 5: no interval reaches 95%: min..max at 1 - 2/32 = 93.75% */
+    pm_ci_median(six, 5, &ci);
+    assert_true(ci.med == 4 && ci.lo == 1 && ci.hi == 6 && fabs(ci.level - 0.9375) < 1e-12);
+    /* n = 20: P(Bin(20, 1/2) <= 5) = 0.0207 (k = 6: 95.86%), <= 6 = 0.0577 (k = 7: 88.5%) */
+    double twenty[20];
+    for (int i = 0; i < 20; i++)
+        twenty[i] = 20 - i;     /* 20..1 */
+    pm_ci_median(twenty, 20, &ci);
+    assert_true(ci.med == 10.5 && ci.lo == 6 && ci.hi == 15);
+    assert_true(fabs(ci.level - (1 - 2 * 21700.0 / 1048576.0)) < 1e-9);
+    /* NAN skipped; none: all NAN */
+    const double some[] = {NAN, 2, NAN};
+    pm_ci_median(some, 3, &ci);
+    assert_true(ci.n == 1 && ci.med == 2 && ci.level == 0);
+    pm_ci_median(some, 1, &ci);
+    assert_true(ci.n == 0 && isnan(ci.med) && isnan(ci.lo));
+    /* overlap: touching counts, disjoint does not, unknown does not */
+    struct pm_ci a = {.lo = 1, .hi = 2}, b = {.lo = 2, .hi = 3}, c = {.lo = 2.5, .hi = 4},
+                 u = {.lo = NAN, .hi = NAN};
+    assert_true(pm_ci_overlap(&a, &b));
+    assert_false(pm_ci_overlap(&a, &c));
+    assert_false(pm_ci_overlap(&a, &u));
+}
+
+static void test_ratio_interval_known_answers(void **state)
+{
+    (void)state;
+    struct pm_ci ci;
+    /* identical constant samples: the ratio is exactly 2 with no spread */
+    const double a[] = {20, 20, 20, 20, 20, 20}, b[] = {10, 10, 10, 10, 10, 10};
+    pm_ci_ratio(a, 6, b, 6, 0, &ci);
+    assert_true(ci.med == 2 && ci.lo == 2 && ci.hi == 2);
+    /* the interval holds the point estimate and lies within the extreme ratios
+     * min(a)/max(b) .. max(a)/min(b); the same data give the same interval */
+    const double x[] = {11, 12, 13, 14, 15, 16}, y[] = {9, 10, 10, 11, 10, 9};
+    struct pm_ci again;
+    pm_ci_ratio(x, 6, y, 6, 0, &ci);
+    pm_ci_ratio(x, 6, y, 6, 0, &again);
+    assert_true(fabs(ci.med - 13.5 / 10.0) < 1e-12);
+    assert_true(ci.lo <= ci.med && ci.med <= ci.hi);
+    assert_true(ci.lo >= 11.0 / 11.0 && ci.hi <= 16.0 / 9.0);
+    assert_true(ci.lo > 1.0);           /* x is slower than y in every pairing of medians */
+    assert_true(ci.lo == again.lo && ci.hi == again.hi);
+    /* a zero baseline: undefined */
+    const double z[] = {0, 0};
+    pm_ci_ratio(x, 6, z, 2, 0, &ci);
+    assert_true(isnan(ci.med));
+}
+
+/* A results folder written before format 2 (no time_mode, page-fault or
+ * load columns, provenance without results_version) still loads, with those
+ * columns empty; a folder of a newer version is refused naming it. */
+static void test_results_format_versions(void **state)
+{
+    (void)state;
+    char dir[300], path[400];
+    snprintf(dir, sizeof dir, "%s/v1", tmpdir);
+    assert_int_equal(pm_mkdir_p(dir), 0);
+    snprintf(path, sizeof path, "%s/results.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    /* one record exactly as session-2 pymemlab wrote them (results/ of commit 5901130) */
+    fputs("{\"workload\":\"json\",\"kind\":\"py\",\"backend\":\"pymalloc\",\"rep\":1,\"status\":\"ok\","
+          "\"failure\":null,\"ops\":1000,\"ns_per_op\":79.5,\"peak_live_bytes\":10,\"final_live_bytes\":1,"
+          "\"peak_footprint_bytes\":20,\"final_footprint_bytes\":5,\"trimmed_footprint_bytes\":4,"
+          "\"frag4\":1,\"frag3\":1,\"frag_at_peak_live\":1,\"retention\":0.25,\"retention_trimmed\":0.2,"
+          "\"backend_peak_mapped_bytes\":null,\"gc_collections\":1,\"gc_collected\":2,"
+          "\"gc_uncollectable\":0,\"gc_time_ns\":100,\"lat_samples\":null,\"lat_p50_ns\":null,"
+          "\"lat_p99_ns\":null,\"lat_p999_ns\":null,\"lat_max_ns\":null,\"lat_floor_ns\":null,"
+          "\"max_rss_bytes\":100,\"wall_s\":0.5,\"seed\":1,\"scale\":0.1,\"params\":\"py json\","
+          "\"series\":null,\"reason\":null}\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/provenance.json", dir);
+    f = fopen(path, "w");
+    fputs("{\"pymemlab\": {\"commit\": \"5901130\"}, \"config\": {\"reps\": 3}}\n", f);
+    fclose(f);
+    char err[PM_ERR_LEN];
+    int v = 0;
+    assert_int_equal(pm_results_check_version(dir, &v, err), 0);
+    assert_int_equal(v, 1);
+    struct pm_result *rows = NULL;
+    size_t n = 0;
+    long partial;
+    if (pm_results_load(dir, &rows, &n, &partial, err))
+        fail_msg("load: %s", err);
+    assert_int_equal(n, 1);
+    assert_true(rows[0].ns_per_op == 79.5);
+    assert_string_equal(rows[0].time_mode, "");
+    assert_true(isnan(rows[0].minflt_per_op) && rows[0].loaded == PM_STAT_NA);
+    struct pm_summary s;
+    assert_int_equal(pm_summary_build(rows, n, NULL, &s), 0);
+    assert_string_equal(s.rows[0].time_mode, "");
+    assert_int_equal(s.rows[0].loaded, 0);
+    pm_summary_free(&s);
+    free(rows);
+    /* a newer format: refused with one line naming the version */
+    f = fopen(path, "w");
+    fputs("{\"results_version\": 9}\n", f);
+    fclose(f);
+    assert_int_equal(pm_results_check_version(dir, &v, err), -1);
+    assert_non_null(strstr(err, "results format version 9; this pymemlab reads versions 1 to 2"));
+    assert_null(strchr(err, '\n'));
 }
 
 /* ---- latency ---- */
@@ -491,6 +609,9 @@ int main(void)
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_results_load_cut_short_and_bad),
         cmocka_unit_test(test_latest_and_summary),
+        cmocka_unit_test(test_median_interval_known_answers),
+        cmocka_unit_test(test_ratio_interval_known_answers),
+        cmocka_unit_test(test_results_format_versions),
         cmocka_unit_test(test_latency_quantiles),
         cmocka_unit_test(test_latency_gaps_are_random),
     };

@@ -599,6 +599,16 @@ bool pm_trace_meta_at(const struct pm_trace *t, size_t i, const char **key, cons
     return true;
 }
 
+void pm_trace_prefault(const struct pm_trace *t)
+{
+    const volatile uint8_t *p = t->ops;
+    size_t n = (size_t)(t->ops_end - t->ops);
+    uint8_t sink = 0;
+    for (size_t i = 0; i < n; i += 4096)
+        sink ^= p[i];
+    (void)sink;
+}
+
 const char *pm_trace_meta_get(const struct pm_trace *t, const char *key)
 {
     for (size_t i = 0; i < t->nmeta; i++)

@@ -157,6 +157,11 @@ uint64_t pm_trace_stream_bytes(const struct pm_trace *t);     /* op stream lengt
 size_t pm_trace_meta_count(const struct pm_trace *t);
 /* The i-th metadata pair, in file order; false if i is out of range. */
 bool pm_trace_meta_at(const struct pm_trace *t, size_t i, const char **key, const char **value);
+/* Reads one byte of every page of the op stream, so that a later pass does
+ * not take the page faults of a file-backed mapping (they are not
+ * anonymous memory, but they are faults). */
+void pm_trace_prefault(const struct pm_trace *t);
+
 /* The value of `key`, or NULL. */
 const char *pm_trace_meta_get(const struct pm_trace *t, const char *key);
 /* The label of phase n (metadata "phase.N"), or NULL. */
