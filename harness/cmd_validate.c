@@ -19,7 +19,8 @@
  *                          backend dlopens (same soname, path from dlinfo)
  *     For a command that is not a Python interpreter: system (nothing
  *     preloaded) and the preloads. Every run also preloads libpmprobe.so
- *     (harness/probe/pmprobe.c), last, which reads the anonymous RSS at the
+ *     (harness/probe/pmprobe.c), first (so that the loader initialises it
+ *     after the allocator), which reads the anonymous RSS at the
  *     end of the program (its destructor, inside exit()) and classifies
  *     /proc/self/smaps into heap and non-heap anonymous pages.
  *     This process samples /proc/PID/statm (resident - shared = RssAnon,
@@ -36,7 +37,9 @@
  *     move the program's large blocks from mmap to the heap (measured in
  *     docs/validation.md); `dynamic` leaves glibc as it is.
  *  4. predicted = replay footprint + non-heap anonymous bytes of the native
- *     run (median over reps), for the peak and for the end value.
+ *     run at exit + the heap it held before main (the allocator's start-up
+ *     memory, which the replay takes before its baseline), medians over
+ *     reps, for the peak and for the end value.
  *
  * Exit codes: 0 every run and replay succeeded; 1 a native run or a replay
  * failed (reported in the table and JSON, never dropped); 2 bad input.
@@ -101,6 +104,7 @@ struct native_run {
     uint64_t start_anon;        /* RssAnon in the probe's constructor */
     uint64_t nonheap;           /* non-heap anonymous bytes at exit (probe, smaps) */
     uint64_t stack;             /* of which [stack] */
+    uint64_t start_heap;        /* heap-classified RssAnon before main (allocator start-up), probe */
     double wall_s, cpu_s;
     long minflt;
     uint64_t samples;
@@ -274,7 +278,7 @@ static void run_native(char **cmd, const struct vsel *s, const char *probe, cons
         child_restore_tunables();
         char pre[2 * PATH_MAX + 2];
         if (s->preload[0])
-            snprintf(pre, sizeof pre, "%s:%s", s->preload, probe);
+            snprintf(pre, sizeof pre, "%s:%s", probe, s->preload);   /* probe first: initialised last */
         else
             snprintf(pre, sizeof pre, "%s", probe);
         setenv("LD_PRELOAD", pre, 1);
@@ -363,8 +367,10 @@ static void run_native(char **cmd, const struct vsel *s, const char *probe, cons
         char line[256];
         while (fgets(line, sizeof line, f)) {
             long p;
-            unsigned long long a, b, c, d;
-            if (sscanf(line, "pmprobe %ld %llu %llu %llu %llu", &p, &a, &b, &c, &d) == 5 && p == (long)pid) {
+            unsigned long long a, b, c, d, e;
+            if (sscanf(line, "pmprobe %ld %llu %llu %llu %llu %llu", &p, &a, &b, &c, &d, &e) == 6 &&
+                p == (long)pid) {
+                r->start_heap = a > e ? a - e : 0;
                 r->start_anon = a;
                 r->end = b;
                 r->nonheap = c;
@@ -487,7 +493,7 @@ static int cmp_dbl(const void *a, const void *b)
 }
 
 /* Median of one field over the successful runs; false if none succeeded. */
-enum run_field { F_PEAK, F_END, F_NONHEAP, F_START, F_WALL, F_CPU, F_MINFLT };
+enum run_field { F_PEAK, F_END, F_NONHEAP, F_START, F_STARTHEAP, F_WALL, F_CPU, F_MINFLT };
 
 static double run_field_get(const struct native_run *r, enum run_field f)
 {
@@ -496,6 +502,7 @@ static double run_field_get(const struct native_run *r, enum run_field f)
     case F_END: return (double)r->end;
     case F_NONHEAP: return (double)r->nonheap;
     case F_START: return (double)r->start_anon;
+    case F_STARTHEAP: return (double)r->start_heap;
     case F_WALL: return r->wall_s;
     case F_CPU: return r->cpu_s;
     case F_MINFLT: return (double)r->minflt;
@@ -519,7 +526,7 @@ static bool runs_median(const struct native_run *runs, size_t n, enum run_field 
 
 struct vsum {
     bool ok;                    /* at least one native run and the replay succeeded */
-    uint64_t native_peak, native_end, nonheap, start_anon;
+    uint64_t native_peak, native_end, nonheap, start_anon, start_heap;
     double wall_s, cpu_s, minflt;
     uint64_t pred_peak, pred_end;
     double peak_err, end_err;   /* percent */
@@ -790,14 +797,16 @@ int cmd_validate(int argc, char **argv)
             v->nonheap = (uint64_t)d;
             runs_median(runs, reps, F_START, &d);
             v->start_anon = (uint64_t)d;
+            runs_median(runs, reps, F_STARTHEAP, &d);
+            v->start_heap = (uint64_t)d;
             runs_median(runs, reps, F_WALL, &v->wall_s);
             runs_median(runs, reps, F_CPU, &v->cpu_s);
             runs_median(runs, reps, F_MINFLT, &v->minflt);
         }
         v->ok = have && sel[k].rp.ok;
         if (v->ok) {
-            v->pred_peak = sel[k].rp.peak_fp + v->nonheap;
-            v->pred_end = sel[k].rp.end_fp + v->nonheap;
+            v->pred_peak = sel[k].rp.peak_fp + v->nonheap + v->start_heap;
+            v->pred_end = sel[k].rp.end_fp + v->nonheap + v->start_heap;
             v->peak_err = pct(v->pred_peak, v->native_peak);
             v->end_err = pct(v->pred_end, v->native_end);
         }
@@ -861,6 +870,7 @@ int cmd_validate(int argc, char **argv)
         cJSON_AddItemToObject(a, "native_end_bytes", num_or_null(v->native_peak ? (double)v->native_end : NAN));
         cJSON_AddItemToObject(a, "nonheap_bytes", num_or_null(v->native_peak ? (double)v->nonheap : NAN));
         cJSON_AddItemToObject(a, "start_anon_bytes", num_or_null(v->native_peak ? (double)v->start_anon : NAN));
+        cJSON_AddItemToObject(a, "start_heap_bytes", num_or_null(v->native_peak ? (double)v->start_heap : NAN));
         cJSON_AddItemToObject(a, "replay_peak_footprint_bytes", num_or_null(s->rp.ok ? (double)s->rp.peak_fp : NAN));
         cJSON_AddItemToObject(a, "replay_final_footprint_bytes", num_or_null(s->rp.ok ? (double)s->rp.end_fp : NAN));
         cJSON_AddItemToObject(a, "predicted_peak_bytes", num_or_null(v->ok ? (double)v->pred_peak : NAN));
@@ -888,6 +898,7 @@ int cmd_validate(int argc, char **argv)
             cJSON_AddNumberToObject(o, "nonheap_bytes", (double)r->nonheap);
             cJSON_AddNumberToObject(o, "stack_bytes", (double)r->stack);
             cJSON_AddNumberToObject(o, "start_anon_bytes", (double)r->start_anon);
+            cJSON_AddNumberToObject(o, "start_heap_bytes", (double)r->start_heap);
             cJSON_AddNumberToObject(o, "wall_s", r->wall_s);
             cJSON_AddNumberToObject(o, "cpu_s", r->cpu_s);
             cJSON_AddNumberToObject(o, "minflt", (double)r->minflt);
@@ -943,10 +954,11 @@ int cmd_validate(int argc, char **argv)
     for (size_t k = 0; k < nsel; k++)
         fprintf(tf, " %s %.2f", sel[k].c->name, (double)sum[k].nonheap / MIB);
     fprintf(tf, "  (MiB of anonymous pages no allocator call explains, smaps at exit; added to each replay)\n");
-    fprintf(tf, "%-9s", "startup");
+    fprintf(tf, "%-9s", "start-up");
     for (size_t k = 0; k < nsel; k++)
-        fprintf(tf, " %s %.2f", sel[k].c->name, (double)sum[k].start_anon / MIB);
-    fprintf(tf, "  (MiB RssAnon when the probe loaded, before main)\n");
+        fprintf(tf, " %s %.2f", sel[k].c->name, (double)sum[k].start_heap / MIB);
+    fprintf(tf, "  (MiB of heap held before main: the allocator's start-up memory, before a replay's baseline; "
+                "added to each replay)\n");
     fprintf(tf, "Kendall tau-b (allocators ranked by peak, native vs predicted, pymalloc model excluded): %.3f\n", tau);
     fprintf(tf, "time: record %.2f s, native %.2f s, replays %.2f s, harness %.2f s wall (%.1f%%), harness CPU %.2f s\n",
             rec_wall, native_wall, replay_wall, total_wall - children,

@@ -2,7 +2,7 @@
  * preloads into every native run (after the allocator under test, so it
  * interposes nothing: it exports no symbol at all).
  *
- * It answers two questions the sampling parent cannot:
+ * It answers three questions the sampling parent cannot:
  *  - the anonymous RSS at the end of the program's work: read in the
  *    library's destructor, which runs inside exit() after the program's own
  *    teardown (for CPython: after Py_FinalizeEx), at the same point where
@@ -15,11 +15,15 @@
  *    page_up(load address + p_filesz) of a PT_LOAD segment whose p_memsz is
  *    larger, found with dl_iterate_phdr and capped at the segment's size,
  *    since the kernel merges an adjacent anonymous mmap into it; [stack]) or
- *    heap (everything else: [heap], unnamed mmaps made by an allocator).
+ *    heap (everything else: [heap], unnamed mmaps made by an allocator);
+ *  - the heap the process holds before main (the allocator's start-up
+ *    memory: a replay creates its backend before its baseline, so its
+ *    footprint leaves this out), the same classification in the
+ *    constructor.
  *
  * Output: one line appended to $PM_PROBE_OUT,
- *   "pmprobe PID START_ANON END_ANON NONHEAP_ANON STACK_ANON\n" (bytes),
- * START_ANON read in the constructor. Nothing is allocated (no malloc: the
+ *   "pmprobe PID START_ANON END_ANON NONHEAP_ANON STACK_ANON START_NONHEAP\n"
+ * (bytes), START_ANON and START_NONHEAP read in the constructor. Nothing is allocated (no malloc: the
  * allocator under test must see only the program's requests); buffers are
  * small and on the stack, which the destructor reads after END_ANON.
  */
@@ -31,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static uint64_t start_anon;
+static uint64_t start_anon, start_nonheap;
 
 static uint64_t statm_anon(void)
 {
@@ -143,9 +147,16 @@ static void smaps_nonheap(uint64_t *nonheap, uint64_t *stack)
     *stack = s.stack;
 }
 
+/* Runs after the preloaded allocator's constructor (validate puts the probe
+ * first in LD_PRELOAD; the loader initialises preloaded objects in reverse
+ * order) and before main: what the process holds before the program's
+ * first request, heap (the allocator's own start-up memory, which a replay
+ * takes before its baseline) and non-heap. */
 __attribute__((constructor)) static void probe_start(void)
 {
     start_anon = statm_anon();
+    uint64_t stack = 0;
+    smaps_nonheap(&start_nonheap, &stack);
 }
 
 __attribute__((destructor)) static void probe_end(void)
@@ -157,9 +168,9 @@ __attribute__((destructor)) static void probe_end(void)
     uint64_t nonheap = 0, stack = 0;
     smaps_nonheap(&nonheap, &stack);
     char line[160];
-    int len = snprintf(line, sizeof line, "pmprobe %ld %llu %llu %llu %llu\n", (long)getpid(),
+    int len = snprintf(line, sizeof line, "pmprobe %ld %llu %llu %llu %llu %llu\n", (long)getpid(),
                        (unsigned long long)start_anon, (unsigned long long)end, (unsigned long long)nonheap,
-                       (unsigned long long)stack);
+                       (unsigned long long)stack, (unsigned long long)start_nonheap);
     int fd = open(out, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0)
         return;
