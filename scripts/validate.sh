@@ -13,6 +13,8 @@
 #   scripts/validate.sh                    every program, 3 reps
 #   REPS=5 ONLY="json_tool xml" scripts/validate.sh
 #   PM_SCALE=2 ...                          bigger inputs
+#   VALIDATE_ARGS="--replay-glibc dynamic --allocators cpython,system" PM_OUT=... ...
+#                                           extra `validate` options
 # Method and discussion: docs/validation.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,7 +67,7 @@ progs=${ONLY:-compileall json_tool ast_compile email_mbox xml_etree re_words uni
   echo "kernel $(uname -r); THP $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
   echo "python $("$py" -c 'import sys; print(sys.version.split()[0])') ($py); unittest_json on ${pyenv_py:-none}"
   echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty')"
-  echo "reps $reps scale $scale"
+  echo "reps $reps scale $scale; validate options: ${VALIDATE_ARGS:-none}"
 } >"$out/env.txt"
 cat "$out/env.txt"
 status=0
@@ -75,7 +77,8 @@ for p in $progs; do
   echo "== $p: ${c[*]}"
   rm -rf "$out/$p.d"
   code=0
-  "$bin" validate --reps "$reps" --json --out "$out/$p.d" -- "${c[@]}" >"$out/$p.json" || code=$?
+  # shellcheck disable=SC2086  # VALIDATE_ARGS is a list of options
+  "$bin" validate --reps "$reps" ${VALIDATE_ARGS:-} --json --out "$out/$p.d" -- "${c[@]}" >"$out/$p.json" || code=$?
   cp "$out/$p.d/table.txt" "$out/$p.txt" 2>/dev/null || true
   rm -f "$out/$p.d/trace.pmt"
   [ -f "$out/$p.txt" ] && cat "$out/$p.txt"
