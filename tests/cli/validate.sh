@@ -14,6 +14,8 @@
 #  - a native run that fails under one allocator only is reported (exit 1,
 #    FAILED in the table, native_failed in JSON), never dropped;
 #  - bad input: one line "pymemlab: ...", exit 2, nothing written.
+# In an ASan build the replay's `system` is ASan's malloc (redzones,
+# quarantine), so the tolerances are not checked there; everything else is.
 set -euo pipefail
 P=${PYMEMLAB:?set PYMEMLAB to the pymemlab binary}
 PROG=$(dirname "$P")/tests/validate_prog
@@ -27,6 +29,8 @@ unset PYTHONMALLOC
 py=$(command -v python3.11 || command -v python3)
 
 # jq is not a dependency: read the JSON with python3's json module.
+asan=0
+if ldd "$P" | has libasan; then asan=1; fi
 jget() { "$py" -c 'import json,sys
 d = json.load(open(sys.argv[1]))
 print(eval(sys.argv[2], {"d": d}))' "$@"; }
@@ -40,7 +44,7 @@ for i in 0 1; do
   nat=$(jget v1.json "d['allocators'][$i]['native_peak_bytes']")
   nh=$(jget v1.json "d['allocators'][$i]['nonheap_bytes']")
   src=$(jget v1.json "d['allocators'][$i]['native_runs'][0]['end_source']")
-  awk -v e="$err" 'BEGIN {exit !(e >= -8 && e <= 8)}' || fail "$a: peak error $err% is outside 8%"
+  [ "$asan" = 1 ] || awk -v e="$err" 'BEGIN {exit !(e >= -8 && e <= 8)}' || fail "$a: peak error $err% is outside 8%"
   awk -v n="$nat" 'BEGIN {exit !(n > 32 * 1048576 && n < 40 * 1048576)}' || fail "$a: native peak $n is not about 32 MiB"
   awk -v n="$nh" 'BEGIN {exit !(n >= 0.75 * 1048576 && n < 8 * 1048576)}' || fail "$a: non-heap $nh is not the .bss"
   [ "$src" = probe ] || fail "$a: the end value came from '$src', not the probe"
@@ -50,14 +54,15 @@ done
 has '^non-heap' out1/table.txt || fail "no non-heap row in the table"
 
 # 2. a Python one-liner
-"$P" validate --reps 1 --allocators cpython,system --json -- "$py" -c 'x = [str(i) * 4 for i in range(200000)]' \
+"$P" validate --reps 1 --allocators cpython,system --json -- "$py" -c 'x = [str(i) * 4 for i in range(100000)]' \
   >v2.json || fail "validate on a python one-liner failed"
 [ "$(jget v2.json "d['python']")" = True ] || fail "the one-liner was not taken for Python"
 for i in 0 1; do
   [ "$(jget v2.json "d['allocators'][$i]['ok']")" = True ] || fail "one-liner: allocator $i not ok"
 done
 err=$(jget v2.json "d['allocators'][1]['peak_error_pct']")
-awk -v e="$err" 'BEGIN {exit !(e >= -15 && e <= 15)}' || fail "one-liner on system: peak error $err% outside 15%"
+[ "$asan" = 1 ] || awk -v e="$err" 'BEGIN {exit !(e >= -15 && e <= 15)}' ||
+  fail "one-liner on system: peak error $err% outside 15%"
 
 # 3. a native run that fails under one allocator only: reported, exit 1
 rc=0
