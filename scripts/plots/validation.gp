@@ -10,7 +10,11 @@ set xlabel "native peak (MiB, median of reps)"
 set ylabel "predicted peak (MiB): replay footprint + measured non-heap"
 set logscale xy
 set grid
-set key top left
+set key bottom right
+offtxt = system("cat ".dir."/offscale.txt 2>/dev/null")
+set label 1 offtxt at graph 0.02, graph 0.97 left font ",9"
+set xtics (5, 10, 20, 50, 100, 200, 500)
+set ytics (5, 10, 20, 50, 100, 200, 500)
 set size square
 stats dir.'/points.dat' using 1:2 nooutput
 lo = (STATS_min_x < STATS_min_y ? STATS_min_x : STATS_min_y) * 0.8

@@ -93,14 +93,29 @@ with open(os.path.join(d, "table.md"), "w") as f:
     f.write("\n%d of %d program x allocator pairs within 5%% on peak; median |error| %.1f%%.\n"
             % (len(within), len(ok), sorted(abs(a["peak_error_pct"]) for a in ok)[len(ok) // 2] if ok else float("nan")))
 
+# Points off by more than 3x (sort: a buffer requested far larger than it
+# is written, see docs/validation.md) would squeeze the plot: listed in
+# offscale.txt and named in the plot, not drawn.
+off = []
 with open(os.path.join(d, "points.dat"), "w") as f:
     for x in allocs:
         f.write("# %s\n" % x)
         for p in progs:
             a = get.get((p, x))
             if a and a.get("ok"):
-                f.write("%.3f %.3f %s\n" % (a["native_peak_bytes"] / MIB, a["predicted_peak_bytes"] / MIB, p))
+                n, q = a["native_peak_bytes"] / MIB, a["predicted_peak_bytes"] / MIB
+                if q > 3 * n or q < n / 3:
+                    off.append((p, x, q, n))
+                    continue
+                f.write("%.3f %.3f %s\n" % (n, q, p))
         f.write("\n\n")
+with open(os.path.join(d, "offscale.txt"), "w") as f:
+    byprog = {}
+    for p, x, q, n in off:
+        byprog.setdefault(p, []).append((q, n))
+    f.write("; ".join("off scale: %s, %d allocators, predicted %.0f-%.0f MiB vs native %.0f-%.0f"
+                      % (p, len(v), min(q for q, _ in v), max(q for q, _ in v), min(n for _, n in v),
+                         max(n for _, n in v)) for p, v in sorted(byprog.items())))
 with open(os.path.join(d, "allocators.txt"), "w") as f:
     f.write(" ".join(allocs) + "\n")
 print(open(os.path.join(d, "table.md")).read())
