@@ -31,11 +31,11 @@
  *     wait4 gives CPU time and minor faults.
  *  3. Replays: `pymemlab replay TRACE --backend B --domain all --touch pages
  *     --json` in a fresh process per backend (same process state for each),
- *     by default with glibc's mmap threshold made static at its default
- *     (--replay-glibc fixed): the replay's own tables, freed before the
- *     baseline, otherwise raise glibc's dynamic threshold to megabytes and
- *     move the program's large blocks from mmap to the heap (measured in
- *     docs/validation.md); `dynamic` leaves glibc as it is.
+ *     glibc as it is by default (--replay-glibc dynamic); `fixed` makes
+ *     its mmap threshold static at the default 128 KiB, which removes the
+ *     effect of the replay's own large frees before its baseline (they
+ *     raise the dynamic threshold) but also the program's own raises of it;
+ *     on the suite `dynamic` is the better predictor (docs/validation.md).
  *  4. predicted = replay footprint + non-heap anonymous bytes of the native
  *     run at exit + the heap it held before main (the allocator's start-up
  *     memory, which the replay takes before its baseline), medians over
@@ -574,7 +574,7 @@ int cmd_validate(int argc, char **argv)
                                        {"sample-us", required_argument, 0, 's'},
                                        {"replay-glibc", required_argument, 0, 'g'},
                                        {0, 0, 0, 0}};
-    bool glibc_fixed = true;
+    bool glibc_fixed = false;
     const char *list = NULL, *outdir = NULL;
     uint64_t reps = 3, period_us = 250;
     bool json = false;
