@@ -45,7 +45,7 @@ progs = sorted(taus)
 allocs = [x for x in order if any(a["allocator"] == x for _, a in rows)]
 get = {(p, a["allocator"]): a for p, a in rows}
 with open(os.path.join(d, "table.md"), "w") as f:
-    f.write("Peak anonymous RSS, MiB: native (median of reps) / predicted (replay + measured non-heap) / error %.\n\n")
+    f.write("Peak anonymous RSS, MiB: native (median of reps) / predicted (replay + measured non-heap and start-up heap) / error %.\n\n")
     f.write("| program | " + " | ".join(allocs) + " | tau |\n")
     f.write("| --- |" + " ---: |" * len(allocs) + " ---: |\n")
     for p in progs:
