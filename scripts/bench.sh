@@ -52,25 +52,7 @@ done
 printf '\n' >&2
 t1=$(date +%s)
 
-# one line per backend: the rounds' ns_per_op as its reps, loaded if any round was
-merge() {
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-rows = {}
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    key = d["backend"]
-    m = rows.setdefault(key, dict(d, ns_per_op_reps=[], loaded_rounds=0, rounds=0))
-    m["ns_per_op_reps"] += d["ns_per_op_reps"]
-    m["rounds"] += 1
-    load = d.get("load", {})
-    m["loaded_rounds"] += 1 if load.get("loaded") else 0
-    m["trace"] = sys.argv[2]
-for m in rows.values():
-    m["load"] = {"loaded": m["loaded_rounds"] > 0}
-    print(json.dumps(m))
-PY
-}
+merge() { python3 scripts/lib/merge-rounds.py "$1" "$2"; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 {
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $cpu, $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r);"
