@@ -300,6 +300,8 @@ int pm_results_load(const char *dir, struct pm_result **rows, size_t *n, long *p
     *rows = NULL;
     *n = 0;
     *partial_at = 0;
+    if (pm_results_check_version(dir, NULL, err))
+        return -1;
     FILE *f = fopen(path, "r");
     if (!f) {
         if (errno == ENOENT)

@@ -121,7 +121,8 @@ char *pm_result_csv_row(const struct pm_result *r);
 extern const char *const pm_result_v2_columns[];   /* NULL-terminated */
 
 /* Reads DIR/results.jsonl: every complete line must be a record with every
- * column of version 1 (else -1 and err names file and line). A last line without its
+ * column of version 1 (else -1 and err names file and line); a folder of a
+ * newer format version is refused (pm_results_check_version). A last line without its
  * newline (a write cut short) is left out and *partial_at set to its
  * offset (else to the file size). A missing file is 0 records. */
 int pm_results_load(const char *dir, struct pm_result **rows, size_t *n, long *partial_at,
