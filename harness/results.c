@@ -592,6 +592,12 @@ const char *pm_summary_baseline_for(const struct pm_summary *s, const char *work
         if (i == 0)             /* an explicit baseline is not replaced */
             return NULL;
     }
+    /* neither: the first backend (in order of appearance) timed on it */
+    for (size_t b = 0; b < s->nbackends; b++) {
+        const struct pm_agg *a = pm_summary_get(s, workload, s->backends[b]);
+        if (a && a->m[PM_AG_NS].n)
+            return s->backends[b];
+    }
     return NULL;
 }
 

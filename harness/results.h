@@ -178,8 +178,9 @@ int pm_summary_build(const struct pm_result *rows, size_t n, const char *baselin
  * provenance or without the key is version 1. *version (may be NULL) gets
  * it. */
 int pm_results_check_version(const char *dir, int *version, char err[PM_ERR_LEN]);
-/* The baseline of one workload: s->baseline if it has ok runs there, else
- * cpython, else system; NULL if none has. */
+/* The baseline of one workload: s->baseline if it has ok runs there (NULL
+ * if it has none), else cpython, else system, else the first backend timed
+ * on it; NULL if none was. */
 const char *pm_summary_baseline_for(const struct pm_summary *s, const char *workload);
 const struct pm_agg *pm_summary_get(const struct pm_summary *s, const char *workload,
                                     const char *backend);
