@@ -12,6 +12,7 @@
 
 extern const struct allocator_ops pm_pymalloc_ops;
 extern const struct allocator_ops pm_null_ops;
+extern const struct allocator_ops pm_test_null_ops;
 extern const struct allocator_ops pm_system_ops;
 extern const struct allocator_ops pm_mimalloc_ops;
 extern const struct allocator_ops pm_jemalloc_ops;
@@ -40,6 +41,7 @@ const struct allocator_ops *const pm_backends[] = {
     &pm_test_crash_ops,
     &pm_test_hang_ops,
     &pm_test_abort_ops,
+    &pm_test_null_ops,
     NULL,
 };
 

@@ -2,7 +2,9 @@
  * folder's plots with gnuplot, PNG and SVG, into DIR/plots/:
  *
  *   throughput.*          ns/op per workload relative to the baseline, one
- *                         bar per backend, min-max error bars
+ *                         bar per backend, error bars the ratio's 95%
+ *                         interval (a bar whose interval holds 1 is not
+ *                         distinguishable from the baseline)
  *   footprint.*           peak footprint per workload (peak live marked)
  *   frag4.*, retention.*  heat maps: workload x backend
  *   latency.*             per-call latency: p50..p99 box, p99.9 whisker,
@@ -108,7 +110,13 @@ static void write_bars(struct plot *p, const char *name, int metric, double scal
         double live = NAN;
         for (size_t b = 0; b < p->s.nbackends; b++) {
             const struct pm_agg *a = pm_summary_get(&p->s, p->s.workloads[w], p->s.backends[b]);
-            const struct pm_stat *st = !a ? NULL : ratio ? &a->ratio : &a->m[metric];
+            /* the ratio: median and its 95% bootstrap interval (stats.h) */
+            struct pm_stat rs = {0, NAN, NAN, NAN};
+            if (a && ratio && isfinite(a->ratio_ci.med))
+                rs = (struct pm_stat){(unsigned)a->ratio_ci.n, a->ratio_ci.med,
+                                      isfinite(a->ratio_ci.lo) ? a->ratio_ci.lo : a->ratio_ci.med,
+                                      isfinite(a->ratio_ci.hi) ? a->ratio_ci.hi : a->ratio_ci.med};
+            const struct pm_stat *st = !a ? NULL : ratio ? &rs : &a->m[metric];
             if (st && st->n) {
                 if (st->min / scale < range[0])
                     range[0] = st->min / scale;

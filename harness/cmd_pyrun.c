@@ -4,8 +4,10 @@
  * `pymemlab pyrun --list`: runs one Python-like workload
  * (workloads/python/, docs/workloads.md) live on a backend and prints the
  * metrics (README's Metrics section): first one sampled run (memory figures,
- * the collector's counts, the series), then --reps unsampled timed runs
- * (ns per op: median, min, max), each on a fresh backend instance.
+ * the collector's counts, the series), and --reps (default 6) unsampled
+ * timed runs, each in a fresh process (cold or warm, --mode), run first so
+ * that this process has not used the backend when they fork (ns per op:
+ * median with its 95% interval, min, max).
  *
  * --json prints one object with the keys `replay --json` uses (`workload`
  * in place of `trace`) plus gc_collections, gc_collected, gc_uncollectable,
@@ -18,6 +20,8 @@
  */
 #include "cli.h"
 #include "pyrun.h"
+#include "replay.h"
+#include "stats.h"
 #include "python/pywl.h"
 
 #include <cjson/cJSON.h>
@@ -54,8 +58,12 @@ static void print_text(const struct pm_pyrun_result *r)
     printf("pyrun %s on %s (scale %g, seed %llu)\n", r->workload, r->backend, r->scale,
            (unsigned long long)r->seed);
     printf("%-26s %llu\n", "ops", (unsigned long long)r->ops);
-    printf("%-26s %.2f (min %.2f, max %.2f; %u reps)\n", "ns_per_op", r->ns_per_op,
-           r->ns_per_op_min, r->ns_per_op_max, r->reps);
+    struct pm_ci ci;
+    pm_ci_median(r->ns_per_op_rep, r->reps < 64 ? r->reps : 64, &ci);
+    printf("%-26s %.2f [%.2f, %.2f] (%.1f%% interval; min %.2f, max %.2f; %u %s reps, each in a "
+           "fresh process)\n", "ns_per_op", r->ns_per_op, ci.lo, ci.hi, 100 * ci.level,
+           r->ns_per_op_min, r->ns_per_op_max, r->reps, pm_time_mode_name((enum pm_time_mode)r->mode));
+    printf("%-26s %.5f\n", "minflt_per_op", r->minflt_per_op);
     print_bytes("peak_live_bytes", r->peak_live_bytes);
     print_bytes("final_live_bytes", r->final_live_bytes);
     print_bytes("peak_footprint_bytes", r->peak_footprint_bytes);
@@ -85,14 +93,16 @@ int cmd_pyrun(int argc, char **argv)
     const char *backend = NULL, *series = NULL;
     double scale = -1;
     uint64_t seed = 1, every = 0, lat_every = 0;
-    unsigned reps = 3;
+    unsigned reps = PM_CI_MIN_N;
+    enum pm_time_mode mode = PM_TIME_COLD;
     int json = 0, list = 0;
     static const struct option lo[] = {
         {"backend", required_argument, 0, 'b'}, {"scale", required_argument, 0, 'n'},
         {"seed", required_argument, 0, 's'},    {"reps", required_argument, 0, 'r'},
         {"json", no_argument, 0, 'j'},          {"series", required_argument, 0, 'o'},
         {"sample-every", required_argument, 0, 'e'}, {"list", no_argument, 0, 'l'},
-        {"latency-every", required_argument, 0, 'L'}, {0, 0, 0, 0}};
+        {"latency-every", required_argument, 0, 'L'}, {"mode", required_argument, 0, 'm'},
+        {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
@@ -101,6 +111,10 @@ int cmd_pyrun(int argc, char **argv)
         case 'n': scale = pm_arg_double("--scale", optarg, PYWL_SCALE_MIN, PYWL_SCALE_MAX); break;
         case 's': seed = pm_arg_count("--seed", optarg, 0, UINT64_MAX); break;
         case 'r': reps = (unsigned)pm_arg_count("--reps", optarg, 1, 1000); break;
+        case 'm':
+            if (!pm_time_mode_parse(optarg, &mode))
+                pm_usage_error("pyrun: bad value for --mode: '%s' (expected cold or warm)", optarg);
+            break;
         case 'j': json = 1; break;
         case 'o': series = optarg; break;
         case 'e': every = pm_arg_count("--sample-every", optarg, 1, UINT64_C(1) << 40); break;
@@ -132,7 +146,8 @@ int cmd_pyrun(int argc, char **argv)
         scale = wl->default_scale;
 
     struct pm_pyrun_opts opts = {.sample_every = every, .reps = reps,
-                                 .on_misuse = pm_cli_misuse_abort, .latency_every = lat_every};
+                                 .on_misuse = pm_cli_misuse_abort, .latency_every = lat_every,
+                                 .mode = mode};
     char err[PM_ERR_LEN];
     int rc = pm_pyrun_check(workload, backend, scale, seed, &opts, err);
     if (rc)
@@ -142,9 +157,9 @@ int cmd_pyrun(int argc, char **argv)
         pm_usage_error("pyrun: cannot write the series file '%s'", series);
 
     struct pm_pyrun_result res = {0};
-    rc = pm_pyrun_measure(workload, backend, scale, seed, &opts, &res, err);
+    rc = pm_pyrun_time(workload, backend, scale, seed, &opts, &res, err);
     if (!rc)
-        rc = pm_pyrun_time(workload, backend, scale, seed, &opts, &res, err);
+        rc = pm_pyrun_measure(workload, backend, scale, seed, &opts, &res, err);
     if (!rc && sf && pm_pyrun_write_series(sf, &res, err))
         rc = PM_PYRUN_FAIL;
     if (sf && fclose(sf) && !rc) {

@@ -1,28 +1,47 @@
-/* harness/cmd_table.c — `pymemlab table FILE.jsonl [--baseline B]`: reads
- * result objects (one JSON object per line, as `replay --json` writes them)
- * and prints one table: per trace and backend ns/op, peak footprint, frag4,
- * retention, and ns/op relative to the baseline backend of the same trace
- * (default: cpython if present, else system). */
+/* harness/cmd_table.c — `pymemlab table FILE.jsonl|DIR [--baseline B]`.
+ *
+ * FILE.jsonl: result objects, one per line, as `replay --json` writes them.
+ * One row per trace and backend: ns/op (median) with its 95% interval from
+ * the reps (`ns_per_op_reps`, stats.h), the ratio to the baseline backend of
+ * the same trace (default: cpython if present, else system) with its
+ * bootstrap interval, "not distinguishable" where the two ns/op intervals
+ * overlap, the null backend's time subtracted, minor faults per op, peak
+ * footprint, frag4, retention ("-" where not applicable), the timing mode,
+ * and "LOADED" for a replay taken on a loaded machine.
+ *
+ * DIR: a results folder of `pymemlab run` (either format version): its
+ * summary table, as summary.md has it.
+ */
 #include "cli.h"
+#include "results.h"
+#include "stats.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#define MAX_REPS 1000
 
 struct row {
-    char trace[64], backend[48];
-    double ns, peak_fp, frag4, retention, null_ns;
+    char trace[64], backend[48], mode[8];
+    double reps[MAX_REPS];
+    size_t nreps;
+    struct pm_ci ns;
+    double peak_fp, frag4, retention, flt;
+    bool loaded;
 };
 
 static double num(const cJSON *o, const char *k, const char *path, unsigned line)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (cJSON_IsNull(v))
-        return -1;
+    if (!v || cJSON_IsNull(v))
+        return NAN;
     if (!cJSON_IsNumber(v))
-        pm_usage_error("%s:%u: missing number '%s'", path, line, k);
+        pm_usage_error("%s:%u: '%s' is not a number", path, line, k);
     return v->valuedouble;
 }
 
@@ -30,6 +49,35 @@ static const char *base_name(const char *p)
 {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
+}
+
+static int table_dir(const char *dir, const char *baseline)
+{
+    char err[PM_ERR_LEN];
+    if (pm_results_check_version(dir, NULL, err))
+        pm_usage_error("table: %s", err);
+    struct pm_result *rows = NULL;
+    size_t n = 0;
+    long partial;
+    if (pm_results_load(dir, &rows, &n, &partial, err))
+        pm_usage_error("table: %s", err);
+    if (!n)
+        pm_usage_error("table: %s: no results", dir);
+    struct pm_summary s;
+    if (pm_summary_build(rows, n, baseline, &s))
+        pm_run_error("table: out of memory");
+    pm_summary_print(stdout, &s, false);
+    pm_summary_free(&s);
+    free(rows);
+    return PM_EXIT_OK;
+}
+
+static void fmt_num(char *buf, size_t len, double v, const char *fmt, double scale)
+{
+    if (isfinite(v))
+        snprintf(buf, len, fmt, v / scale);
+    else
+        snprintf(buf, len, "-");
 }
 
 int cmd_table(int argc, char **argv)
@@ -45,8 +93,11 @@ int cmd_table(int argc, char **argv)
             pm_bad_option("table", c, argv);
     }
     if (optind != argc - 1)
-        pm_usage_error("table: one FILE.jsonl argument expected");
+        pm_usage_error("table: one FILE.jsonl or results folder argument expected");
     const char *path = argv[optind];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return table_dir(path, baseline);
     FILE *f = fopen(path, "r");
     if (!f)
         pm_usage_error("table: cannot read '%s'", path);
@@ -67,53 +118,94 @@ int cmd_table(int argc, char **argv)
         if (!cJSON_IsString(tr) || !cJSON_IsString(be))
             pm_usage_error("%s:%u: missing 'trace' or 'backend'", path, lineno);
         if (n == cap) {
-            cap = cap ? 2 * cap : 64;
+            cap = cap ? 2 * cap : 16;
             rows = realloc(rows, cap * sizeof *rows);
             if (!rows)
                 pm_run_error("table: out of memory");
         }
         struct row *r = &rows[n++];
+        memset(r, 0, sizeof *r);
         snprintf(r->trace, sizeof r->trace, "%s", base_name(tr->valuestring));
         snprintf(r->backend, sizeof r->backend, "%s", be->valuestring);
-        r->ns = num(o, "ns_per_op", path, lineno);
+        const cJSON *reps = cJSON_GetObjectItemCaseSensitive(o, "ns_per_op_reps");
+        const cJSON *x;
+        cJSON_ArrayForEach(x, reps) {
+            if (r->nreps < MAX_REPS && cJSON_IsNumber(x))
+                r->reps[r->nreps++] = x->valuedouble;
+        }
+        if (!r->nreps && isfinite(num(o, "ns_per_op", path, lineno)))  /* older replay --json */
+            r->reps[r->nreps++] = num(o, "ns_per_op", path, lineno);
+        pm_ci_median(r->reps, r->nreps, &r->ns);
         r->peak_fp = num(o, "peak_footprint_bytes", path, lineno);
         r->frag4 = num(o, "frag4", path, lineno);
         r->retention = num(o, "retention", path, lineno);
+        r->flt = num(o, "minflt_per_op", path, lineno);
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "time_mode");
+        snprintf(r->mode, sizeof r->mode, "%s", cJSON_IsString(m) ? m->valuestring : "?");
+        r->loaded = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(o, "load"), "loaded"));
         cJSON_Delete(o);
     }
     free(line);
     fclose(f);
     if (!n)
         pm_usage_error("%s: no results", path);
-    printf("%-22s %-16s %9s %8s %9s %13s %7s %9s\n", "trace", "backend", "ns/op", "x base",
-           "-null ns", "peak fp MiB", "frag4", "retention");
+    if (baseline) {
+        bool found = false;
+        for (size_t k = 0; k < n && !found; k++)
+            found = !strcmp(rows[k].backend, baseline);
+        if (!found)
+            pm_usage_error("table: --baseline '%s' has no results in %s", baseline, path);
+    }
+    printf("%-22s %-16s %-5s %24s %22s %-20s %9s %10s %11s %7s %9s\n", "trace", "backend", "mode",
+           "ns/op [95% CI]", "x base [95% CI]", "vs base", "-null ns", "faults/op", "peak fp MiB",
+           "frag4", "retention");
+    bool any_loaded = false;
     for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
         const char *want = baseline;
-        double base = -1, null_ns = -1;
-        for (size_t k = 0; k < n; k++) {
-            if (strcmp(rows[k].trace, rows[i].trace))
-                continue;
-            if (!strcmp(rows[k].backend, "null"))
-                null_ns = rows[k].ns;
-        }
+        const struct row *null_row = NULL, *base = NULL;
+        for (size_t k = 0; k < n; k++)
+            if (!strcmp(rows[k].trace, r->trace) && !strcmp(rows[k].backend, "null"))
+                null_row = &rows[k];
         if (!want) {
             want = "system";
             for (size_t k = 0; k < n; k++)
-                if (!strcmp(rows[k].trace, rows[i].trace) && !strcmp(rows[k].backend, "cpython"))
+                if (!strcmp(rows[k].trace, r->trace) && !strcmp(rows[k].backend, "cpython"))
                     want = "cpython";
         }
         for (size_t k = 0; k < n; k++)
-            if (!strcmp(rows[k].trace, rows[i].trace) && !strcmp(rows[k].backend, want))
-                base = rows[k].ns;
-        const struct row *r = &rows[i];
-        char ratio[16] = "-", net[16] = "-";
-        if (base > 0 && r->ns >= 0)
-            snprintf(ratio, sizeof ratio, "%.2f", r->ns / base);
-        if (null_ns >= 0 && r->ns >= 0)
-            snprintf(net, sizeof net, "%.2f", r->ns - null_ns);
-        printf("%-22s %-16s %9.2f %8s %9s %13.1f %7.3f %9.3f\n", r->trace, r->backend, r->ns, ratio,
-               net, r->peak_fp / 1048576.0, r->frag4, r->retention);
+            if (!strcmp(rows[k].trace, r->trace) && !strcmp(rows[k].backend, want))
+                base = &rows[k];
+        char ns[64] = "-", ratio[64] = "-", vs[32] = "-", net[16] = "-", flt[16], fp[16], fr[16], re[16];
+        if (r->ns.n)
+            snprintf(ns, sizeof ns, "%.2f [%.2f, %.2f]%s", r->ns.med, r->ns.lo, r->ns.hi,
+                     r->ns.level < PM_CI_LEVEL - 1e-9 ? "*" : "");
+        if (base && base->ns.n && r->ns.n) {
+            struct pm_ci rc;
+            pm_ci_ratio(r->reps, r->nreps, base->reps, base->nreps, 0, &rc);
+            snprintf(ratio, sizeof ratio, "%.2f [%.2f, %.2f]", rc.med, rc.lo, rc.hi);
+            if (base == r)
+                snprintf(vs, sizeof vs, "baseline");
+            else if (pm_ci_overlap(&r->ns, &base->ns) || r->ns.n < 2 || base->ns.n < 2)
+                snprintf(vs, sizeof vs, "not distinguishable");
+            else
+                snprintf(vs, sizeof vs, "%s", rc.med < 1 ? "faster" : "slower");
+        }
+        if (null_row && null_row->ns.n && r->ns.n)
+            snprintf(net, sizeof net, "%.2f", r->ns.med - null_row->ns.med);
+        fmt_num(flt, sizeof flt, r->flt, "%.5f", 1);
+        fmt_num(fp, sizeof fp, r->peak_fp, "%.1f", 1048576.0);
+        fmt_num(fr, sizeof fr, r->frag4, "%.3f", 1);
+        fmt_num(re, sizeof re, r->retention, "%.3f", 1);
+        printf("%-22s %-16s %-5s %24s %22s %-20s %9s %10s %11s %7s %9s%s\n", r->trace, r->backend, r->mode,
+               ns, ratio, vs, net, flt, fp, fr, re, r->loaded ? "  LOADED" : "");
+        any_loaded |= r->loaded;
     }
+    printf("\nns/op: median of the reps with its 95%% interval (order statistics; * fewer than 6 reps: "
+           "min..max, below 95%%). x base: ratio of medians, bootstrap interval. not distinguishable: "
+           "the two ns/op intervals overlap.%s\n",
+           any_loaded ? " LOADED: taken while other work kept the machine busy." : "");
     free(rows);
     return PM_EXIT_OK;
 }

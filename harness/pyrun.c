@@ -78,6 +78,8 @@ int pm_pyrun_check(const char *workload, const char *backend_spec, double scale,
     int rc = check_params(workload, scale, seed, &wl, err);
     if (rc)
         return rc;
+    if (!o->ops)    /* a fresh process: this one must not initialise a global backend */
+        return pm_replay_check_spec(backend_spec, err) ? PM_PYRUN_USAGE : PM_PYRUN_OK;
     const struct allocator_ops *ops;
     pm_heap_t *h = open_backend(backend_spec, o, &ops, err);
     if (!h)

@@ -1,6 +1,7 @@
 /* tests/test_replay.c — the replay loop and its metrics on hand-written
  * traces whose figures are computed by hand. */
 #include "pm_test.h"
+#include "pm_asan.h"
 #include "replay.h"
 #include "tee.h"
 
@@ -310,6 +311,70 @@ static struct pm_trace *gen_mem(const char *pattern, uint64_t ops, uint64_t live
     return t;
 }
 
+/* Cold and warm timed runs each run in a fresh process of their own: never
+ * this one, never the same one twice; the measured run too. */
+static void test_timed_reps_run_in_fresh_processes(void **state)
+{
+    (void)state;
+    struct pm_trace *t = gen_mem("churn", 20000, 1000, 0);
+    char err[PM_ERR_LEN];
+    struct pm_replay_scan scan;
+    assert_int_equal(pm_replay_scan(t, 0, &scan, err), 0);
+    struct pm_replay_opts o = {.touch = PM_TOUCH_PAGES};
+    int pids[4];
+    for (int i = 0; i < 4; i++) {
+        struct pm_timing tm;
+        if (pm_replay_time_fresh(t, "system", &o, &scan, i % 2 ? PM_TIME_WARM : PM_TIME_COLD, &tm, err))
+            fail_msg("time: %s", err);
+        assert_int_equal(tm.ops, scan.ops);
+        assert_true(tm.ns > 0);
+        pids[i] = tm.pid;
+        assert_int_not_equal(pids[i], (int)getpid());
+        for (int j = 0; j < i; j++)
+            assert_int_not_equal(pids[i], pids[j]);
+    }
+    /* what a child cannot do is reported, not lost */
+    struct pm_timing tm;
+    assert_int_equal(pm_replay_time_fresh(t, "nosuch", &o, &scan, PM_TIME_COLD, &tm, err), 2);
+    assert_non_null(strstr(err, "unknown backend 'nosuch'"));
+    assert_int_equal(pm_replay_check_spec("pymalloc,preset=nope", err), 2);
+    struct pm_replay_result r;
+    assert_int_equal(pm_replay_measure_fresh(t, "system", &o, &scan, &r, err), 0);
+    assert_true(r.samples > 0 && r.scan.ops == scan.ops);
+    pm_trace_close(t);
+    free_kept();
+}
+
+/* Cold mode puts a global backend (glibc) and a per-instance one (pymalloc)
+ * in the same page-fault situation: on a heap that fits comfortably, their
+ * faults per op are of the same order (before timing modes, glibc's later
+ * reps ran on pages earlier reps had faulted in: about none). Warm mode on
+ * glibc, which keeps what it freed, faults far less than cold. */
+static void test_cold_faults_are_alike_for_global_and_per_instance(void **state)
+{
+    (void)state;
+#if PM_ASAN_ON
+    skip();     /* under ASan `system` is ASan's allocator, with its quarantine */
+#endif
+    struct pm_trace *t = gen_mem("churn", 200000, 20000, 0);
+    char err[PM_ERR_LEN];
+    struct pm_replay_scan scan;
+    assert_int_equal(pm_replay_scan(t, 0, &scan, err), 0);
+    struct pm_replay_opts o = {.touch = PM_TOUCH_PAGES};
+    struct pm_timing sys, pym, sysw;
+    assert_int_equal(pm_replay_time_fresh(t, "system", &o, &scan, PM_TIME_COLD, &sys, err), 0);
+    assert_int_equal(pm_replay_time_fresh(t, "pymalloc", &o, &scan, PM_TIME_COLD, &pym, err), 0);
+    assert_int_equal(pm_replay_time_fresh(t, "system", &o, &scan, PM_TIME_WARM, &sysw, err), 0);
+    double fs = (double)sys.minflt / (double)sys.ops, fp = (double)pym.minflt / (double)pym.ops;
+    print_message("cold faults/op: system %.5f, pymalloc %.5f; warm system %.6f\n", fs, fp,
+                  (double)sysw.minflt / (double)sysw.ops);
+    assert_true(fs > 0 && fp > 0);
+    assert_true(fs < 3 * fp && fp < 3 * fs);
+    assert_true(sysw.minflt * 10 < sys.minflt);
+    pm_trace_close(t);
+    free_kept();
+}
+
 /* churn names slots as the tee does (a freed slot is reused first), so both
  * engines must reproduce the trace itself, op for op. */
 static void test_engines_replay_churn_exactly(void **state)
@@ -421,6 +486,8 @@ int main(void)
         cmocka_unit_test(test_scan_live_bytes_by_hand),
         cmocka_unit_test(test_domain_filter),
         cmocka_unit_test(test_measure_samples_at_peak_live),
+        cmocka_unit_test(test_timed_reps_run_in_fresh_processes),
+        cmocka_unit_test(test_cold_faults_are_alike_for_global_and_per_instance),
         cmocka_unit_test(test_footprint_and_retention_of_large_blocks),
         cmocka_unit_test(test_check_every_stops_at_first_violation),
         cmocka_unit_test(test_series_rows),

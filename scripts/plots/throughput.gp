@@ -1,9 +1,11 @@
 # scripts/plots/throughput.gp OUTBASE — ns per allocator call relative to
 # the baseline backend, per workload (clusters) and backend (bars): the
-# median of the runs, error bars min-max. Data: throughput.dat (pymemlab plot).
+# ratio of median ns/op, error bars its 95% bootstrap interval (an interval
+# that holds 1 is not distinguishable from the baseline). Data:
+# throughput.dat (pymemlab plot).
 load 'tics.gp'
 load system('dirname '.ARG0).'/common.gp'
-set title sprintf("Time per allocator call relative to the baseline %s — median of %d runs, bars min–max; lower is faster", BASELINE_NOTE, REPS)
+set title sprintf("Time per allocator call relative to the baseline %s — ratio of medians of %d runs, bars its 95%% interval (holds 1: not distinguishable); lower is faster", BASELINE_NOTE, REPS)
 set ylabel "ns per call ÷ baseline's ns per call (log scale)"
 set xlabel "workload"
 set logscale y

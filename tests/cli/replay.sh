@@ -71,4 +71,36 @@ expect_usage_error "pymemlab: replay: bad value for --touch: 'some' (expected no
   replay "$tmp/churn.pmt" --backend system --touch some
 expect_usage_error "pymemlab: bad value for --check-every: 0 (expected 1..*)" \
   replay "$tmp/churn.pmt" --backend system --check-every 0
+expect_usage_error "pymemlab: replay: bad value for --mode: 'hot' (expected cold or warm)" \
+  replay "$tmp/churn.pmt" --backend system --mode hot
+
+# ---- the harness's own memory is not in the footprint ----
+# 2.1M live slots: a slot table of 16 bytes a slot (34 MiB) that faulted in
+# during the measured run would show in the footprint. test-null is null
+# with its memory figures shown: its only memory is its 4 MiB ring, so
+# everything above ring + 1 MiB would be the harness's. (Before the fix:
+# 33 MiB on this trace.)
+"$PYMEMLAB" trace gen fifo --live 2100000 --ops 4300000 -o "$tmp/wide.pmt" >/dev/null
+out=$("$PYMEMLAB" replay "$tmp/wide.pmt" --backend test-null --touch none --reps 1 --json)
+python3 - "$out" <<'EOF2' || fail "harness memory in the footprint: $out"
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["peak_footprint_bytes"] <= (4 << 20) + (1 << 20), d["peak_footprint_bytes"]
+EOF2
+# the same in warm mode and for the timed reps: faults per op of the loop alone are near 0
+out=$("$PYMEMLAB" replay "$tmp/wide.pmt" --backend test-null --touch none --reps 2 --mode warm --json)
+python3 - "$out" <<'EOF2' || fail "warm: the timed loop faults: $out"
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["time_mode"] == "warm" and len(d["ns_per_op_reps"]) == 2
+assert d["minflt_per_op"] < 0.001, d["minflt_per_op"]
+EOF2
+
+# ---- memory follows the slots used, never the header's claim ----
+# one alloc and free in slot 2^28 - 1: refused before any table is made
+printf 'pmtrace 1\nalloc 268435455 16\nfree 268435455\n' >"$tmp/bomb.txt"
+expect_usage_error "pymemlab: $tmp/bomb.txt: op 0: slot 268435455 after only 0 allocations: the slot numbers are sparse, and a slot table for them would take 4.0 GiB (docs/trace-format.md: slots are dense)" \
+  replay "$tmp/bomb.txt" --backend system
+# a dense trace is not refused however high its slots go
+"$PYMEMLAB" replay "$tmp/churn.pmt" --backend system --reps 1 >/dev/null || fail "dense trace refused"
 echo ok
