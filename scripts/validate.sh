@@ -17,6 +17,11 @@
 #                                           extra `validate` options
 # Method and discussion: docs/validation.md.
 set -euo pipefail
+case ${1:-} in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+  "") ;;
+  *) echo "validate.sh: unexpected argument '$1' (see --help; options are environment variables)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 reps=${REPS:-3}
 scale=${PM_SCALE:-1}
