@@ -15,6 +15,7 @@
  * malformed script ("pymemlab: FILE:LINE: <problem>").
  */
 #include "cli.h"
+#include "fileio.h"
 #include "tee.h"
 #include "metrics.h"
 #include "pm_objscript.h"
@@ -54,33 +55,15 @@ static void objrun_collect(void *p, int line, int generation, int64_t returned,
                (long long)uncollectable);
 }
 
+/* Object scripts are read whole; 16 MiB is far beyond any hand-written one. */
+#define OBJRUN_MAX_SCRIPT (UINT64_C(16) << 20)
+
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        pm_usage_error("objrun: cannot open '%s'", path);
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-        }
-    }
-    bool bad = ferror(f);
-    fclose(f);
+    char err[PM_ERR_LEN];
+    char *buf = pm_file_read_all(path, OBJRUN_MAX_SCRIPT, len, err);
     if (!buf)
-        pm_run_error("objrun: out of memory reading '%s'", path);
-    if (bad)
-        pm_usage_error("objrun: cannot read '%s'", path);
-    *len = n;
+        pm_usage_error("objrun: %s", err);
     return buf;
 }
 

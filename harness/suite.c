@@ -5,6 +5,7 @@
  * pm_suite_find, pm_suite_builtin_dir, pm_suite_builtin_names.
  */
 #include "suite.h"
+#include "fileio.h"
 #include "pm_build_info.h"
 #include "python/pywl.h"
 #include "replay.h"
@@ -562,36 +563,10 @@ void pm_suite_builtin_names(char *buf, size_t len)
 
 static char *read_file(const char *path, char err[PM_ERR_LEN])
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        seterr(err, "cannot read suite file '%s': %s", path, strerror(errno));
+    size_t n;
+    char *buf = pm_file_read_all(path, UINT64_C(16) << 20, &n, err);
+    if (!buf)
         return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (n + 1 == cap) {
-            char *nb = cap < (1u << 24) ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        seterr(err, "cannot read suite file '%s'%s", path,
-                 buf ? "" : ": larger than 16 MiB");
-        return NULL;
-    }
-    buf[n] = 0;
     if (memchr(buf, 0, n)) {
         free(buf);
         seterr(err, "%s: not a text file", path);

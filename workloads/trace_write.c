@@ -37,6 +37,7 @@ struct pm_trace_writer {
     size_t live_words;
     char *meta;             /* "key=value\n" lines */
     size_t meta_len, meta_cap;
+    struct pm_keyset meta_keys; /* the keys in meta, for the linear duplicate check */
     bool started;           /* header + metadata are in buf or written */
     bool failed;
     char err[PM_ERR_LEN];   /* the first error, "NAME: problem" */
@@ -84,6 +85,7 @@ static void writer_free(struct pm_trace_writer *w)
     free(w->buf);
     free(w->live);
     free(w->meta);
+    pm_keyset_free(&w->meta_keys);
     free(w);
 }
 
@@ -132,17 +134,14 @@ int pm_trace_writer_meta(struct pm_trace_writer *w, const char *key, const char 
     if (!trace_meta_key_ok(key, klen, problem, sizeof problem) ||
         !trace_meta_value_ok(value, vlen, problem, sizeof problem))
         return writer_fail(w, "%s", problem);
-    /* duplicate? */
-    for (size_t i = 0; i < w->meta_len;) {
-        const char *line = w->meta + i, *eq = memchr(line, '=', w->meta_len - i);
-        const char *nl = memchr(line, '\n', w->meta_len - i);
-        if ((size_t)(eq - line) == klen && !memcmp(line, key, klen))
-            return writer_fail(w, "duplicate metadata key '%.40s'", key);
-        i += (size_t)(nl - line) + 1;
-    }
     size_t add = klen + 1 + vlen + 1;
     if (w->meta_len + add > PM_TRACE_MAX_META)
         return writer_fail(w, "metadata over the 16 MiB limit");
+    int added = pm_keyset_add(&w->meta_keys, key, klen);
+    if (added < 0)
+        return writer_fail(w, "out of memory");
+    if (added == 0)
+        return writer_fail(w, "duplicate metadata key '%.40s'", key);
     if (w->meta_len + add > w->meta_cap) {
         size_t n = w->meta_cap ? w->meta_cap : 256;
         while (n < w->meta_len + add)
