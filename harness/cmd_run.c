@@ -38,6 +38,7 @@
 #include "suite.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -50,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -290,10 +292,16 @@ static int helper_run(const struct cfg *c, helper_fn fn, void *arg, char **out)
         pm_run_error("run: pipe: %s", strerror(errno));
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         pm_run_error("run: fork: %s", strerror(errno));
     if (pid == 0) {
+        /* the runner killed (SIGKILL, SIGTERM...): so is its helper, which
+         * would otherwise go on generating a trace nobody waits for */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
         close(fd[0]);
         FILE *f = fdopen(fd[1], "w");
         if (f) {
@@ -408,7 +416,7 @@ static void helper_generate(const struct cfg *c, FILE *out, void *arg)
         }
         if (pm_tracegen(it->pattern, &it->gen, w, err)) {
             pm_trace_writer_abort(w);
-            fprintf(out, "err\t%s:%u: gen %s: %s\n", c->suite.path, it->line, it->pattern, err);
+            fprintf(out, "err\t%s:%u: %s\n", c->suite.path, it->line, err);   /* err: "gen P: ..." */
             return;
         }
         if (pm_trace_writer_close(w, err) || rename(tmp, it->path)) {
@@ -1168,6 +1176,20 @@ static int open_append(const char *dir, const char *name, bool *created)
     return fd;
 }
 
+/* Data rows of a CSV file (lines after the header), 0 if unreadable. */
+static size_t csv_rows(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t lines = 0;
+    int ch;
+    while ((ch = getc(f)) != EOF)
+        lines += ch == '\n';
+    fclose(f);
+    return lines ? lines - 1 : 0;
+}
+
 /* Rewrites results.csv from the records (resume: the CSV may lack the last
  * record or hold a partial line). */
 static void rewrite_csv(const char *dir, const struct pm_result *rows, size_t n)
@@ -1310,6 +1332,70 @@ static void emit_jobs(const struct cfg *c, const struct run *plan, size_t n)
         pm_run_error("run: cannot write '%s'", c->emit_jobs);
     printf("%zu job lines in %s (line N runs into %s/part-N); then:\n  pymemlab merge %s/part-* --out %s\n",
            n, c->emit_jobs, out, out, out);
+}
+
+/* ---- the results folder: its lock, stale temporary traces ---- */
+
+/* Creates the results folder if need be and locks DIR/.lock (flock,
+ * exclusive) for the rest of the process: a second run or a --resume into a
+ * folder in use is refused with exit 2 before anything is written. The fd
+ * is never closed (the lock ends with the process; its children share it and
+ * die with it). The file is left in place: removing it would let a third run
+ * lock a new file while the second still holds the old one. */
+static void folder_lock(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        pm_usage_error("run: --out %s is not a folder", dir);
+    if (pm_mkdir_p(dir))
+        pm_usage_error("run: cannot create the results folder '%s': %s", dir, strerror(errno));
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0)
+        pm_usage_error("run: cannot lock the results folder: %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        if (errno == EWOULDBLOCK)
+            pm_usage_error("run: %s is in use by another run (%s is locked); wait for it to end or "
+                           "choose another --out", dir, path);
+        pm_usage_error("run: cannot lock the results folder: %s: %s", path, strerror(errno));
+    }
+}
+
+/* Removes what interrupted generations left in the traces folder: a helper
+ * writes NAME.PID.pmt.tmp, then NAME.PID.pmt, then renames it to NAME; such a
+ * file whose PID no longer exists on this machine is garbage. A PID in use
+ * (perhaps reused) keeps its file: never remove a live writer's. */
+static void traces_clean_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *name = e->d_name;
+        size_t n = strlen(name);
+        const char *end = name + n;
+        if (n > 8 && !strcmp(end - 8, ".pmt.tmp"))
+            end -= 8;
+        else if (n > 4 && !strcmp(end - 4, ".pmt"))
+            end -= 4;
+        else
+            continue;
+        const char *digits = end;
+        while (digits > name && digits[-1] >= '0' && digits[-1] <= '9')
+            digits--;
+        if (digits == end || end - digits > 9 || digits - name < 6 || strncmp(digits - 5, ".pmt.", 5))
+            continue;
+        long pid = strtol(digits, NULL, 10);
+        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[PATH_MAX + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (unlink(path) == 0)
+            fprintf(stderr, "pymemlab: removed %s (an interrupted generation's)\n", path);
+    }
+    closedir(d);
 }
 
 /* ---- the command ---- */
@@ -1482,7 +1568,9 @@ int cmd_run(int argc, char **argv)
         pm_usage_error("run: nothing to run (--only %s names a run the suite does not have)",
                        c.only ? c.only : "");
 
-    /* 3. the results folder: refuse one of another configuration */
+    /* 3. the results folder: locked first (so that what is read below
+     * cannot change under us), then refuse one of another configuration */
+    folder_lock(c.out);
     char prov_path[PATH_MAX + 32];
     snprintf(prov_path, sizeof prov_path, "%s/provenance.json", c.out);
     struct pm_result *old = NULL;
@@ -1549,9 +1637,20 @@ int cmd_run(int argc, char **argv)
     /* the files: a record cut short is dropped, the CSV rebuilt from the JSON */
     char jpath[PATH_MAX + 32];
     snprintf(jpath, sizeof jpath, "%s/results.jsonl", c.out);
+    char cpath[PATH_MAX + 32];
+    snprintf(cpath, sizeof cpath, "%s/results.csv", c.out);
+    bool have_csv = stat(cpath, &st) == 0;
     if (nold || partial) {
         if (truncate(jpath, partial))
             pm_run_error("run: cannot truncate '%s': %s", jpath, strerror(errno));
+    }
+    if (nold || partial || have_csv) {
+        /* results.jsonl is the source of truth: the CSV is rebuilt from it
+         * whatever it holds (a partial row, rows whose JSON was lost) */
+        size_t rows = csv_rows(cpath);
+        if (rows > nold)
+            fprintf(stderr, "pymemlab: note: %s had %zu rows, results.jsonl %zu records: rebuilt from "
+                            "results.jsonl\n", cpath, rows, nold);
         rewrite_csv(c.out, old, nold);
     }
     free(old);
@@ -1567,7 +1666,8 @@ int cmd_run(int argc, char **argv)
 
     print_notes(&c);
 
-    /* 4. the gen traces */
+    /* 4. the gen traces (after removing what interrupted ones left) */
+    traces_clean_stale(c.traces_dir);
     bool *need = calloc(c.suite.n, sizeof *need);
     if (!need)
         pm_run_error("run: out of memory");

@@ -315,6 +315,11 @@ static int parse_gen(struct parse *p, char **w, int nw)
             return -1;
         params_add(it, word);
     }
+    /* the generator's own rules (ops too few for live, MIN > MAX...), now:
+     * `run` must refuse before it creates its results folder */
+    char gerr[PM_ERR_LEN];
+    if (pm_tracegen_check(pat->name, &it->gen, gerr))
+        return fail(p, "%s", gerr);
     if (!(it->gen.set & PM_GEN_SEED)) {
         it->gen.seed = 42;              /* pm_tracegen's default, written out */
         it->gen.set |= PM_GEN_SEED;
