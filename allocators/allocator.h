@@ -120,6 +120,7 @@ enum {
     PM_BACKEND_REFERENCE = 1u << 1, /* third-party allocator, for comparison */
     PM_BACKEND_WRAPPER = 1u << 2,   /* wraps another backend (debug:NAME) */
     PM_BACKEND_TEST_ONLY = 1u << 3, /* not listed by `backends` */
+    PM_BACKEND_NO_CONTENTS = 1u << 4, /* blocks do not keep what is written in them (null) */
 };
 
 struct allocator_ops {

@@ -189,7 +189,7 @@ static struct pm_os *null_os(pm_heap_t *h) { return &h->os; }
 const struct allocator_ops pm_null_ops = {
     .name = "null",
     .description = "bump allocation in a 4 MiB ring, free is a no-op: the replay loop's own cost",
-    .flags = 0,
+    .flags = PM_BACKEND_NO_CONTENTS,   /* blocks alias: nothing read back is what was written */
     .create = null_create,
     .destroy = null_destroy,
     .malloc = null_malloc,

@@ -115,6 +115,28 @@ pm_heap_t *pm_cli_backend(const char *spec, const struct allocator_ops **ops)
     return h;
 }
 
+bool pm_cli_keeps_contents(const char *spec)
+{
+    for (;;) {
+        const struct allocator_ops *ops = pm_backend_find(spec);
+        if (!ops)
+            return true;
+        if (ops->flags & PM_BACKEND_NO_CONTENTS)
+            return false;
+        const char *inner = strchr(spec, ':');
+        if (!(ops->flags & PM_BACKEND_WRAPPER) || !inner)
+            return true;
+        spec = inner + 1;       /* debug:INNER: what INNER keeps */
+    }
+}
+
+void pm_cli_need_contents(const char *cmd, const char *spec)
+{
+    if (!pm_cli_keeps_contents(spec))
+        pm_usage_error("%s: backend '%s' does not keep the contents of its blocks: object workloads "
+                       "cannot run on it", cmd, spec);
+}
+
 void pm_bad_option(const char *cmd, int opt, char **argv)
 {
     const char *word = optind > 0 ? argv[optind - 1] : "?";

@@ -81,6 +81,18 @@ static void json_string(const char *s)
     putchar('"');
 }
 
+/* The --record-trace writer while it is open: every way out of objrun
+ * (pm_usage_error and pm_run_error exit) removes its OUT.tmp, so that a
+ * failed script leaves nothing behind and blocks no later recording. */
+static struct pm_trace_writer *record_writer;
+
+static void record_abort_at_exit(void)
+{
+    if (record_writer)
+        pm_trace_writer_abort(record_writer);
+    record_writer = NULL;
+}
+
 int cmd_objrun(int argc, char **argv)
 {
     const char *backend = NULL, *record = NULL;
@@ -114,6 +126,7 @@ int cmd_objrun(int argc, char **argv)
     if (!sc)
         pm_usage_error("%s", err);
 
+    pm_cli_need_contents("objrun", backend);
     const struct allocator_ops *ops, *inner_ops;
     pm_heap_t *inner = pm_cli_backend(backend, &inner_ops);
     pm_heap_t *heap = inner;
@@ -125,6 +138,8 @@ int cmd_objrun(int argc, char **argv)
         writer = pm_trace_writer_open(record, err);
         if (!writer)
             pm_usage_error("%s", err);
+        record_writer = writer;
+        atexit(record_abort_at_exit);
         pm_trace_writer_meta(writer, "generator", "pymemlab objrun");
         pm_trace_writer_meta(writer, "script", path);
         heap = pm_tee_open(inner_ops, inner, writer, PM_DOMAIN_OBJ, &ops, err);
@@ -161,12 +176,13 @@ int cmd_objrun(int argc, char **argv)
     pm_objscript_end(run);
     uint64_t left = pm_objspace_destroy(sp);
     if (writer) {
-        const char *why = pm_tee_error(heap);
+        char why[PM_ERR_LEN] = "";
+        if (pm_tee_error(heap))
+            snprintf(why, sizeof why, "%s", pm_tee_error(heap));   /* the tee's text goes with it */
         pm_tee_close(heap);
-        if (why) {
-            pm_trace_writer_abort(writer);
-            pm_run_error("objrun: --record-trace %s: %s", record, why);
-        }
+        if (why[0])
+            pm_run_error("objrun: --record-trace %s: %s", record, why);   /* OUT.tmp removed at exit */
+        record_writer = NULL;
         if (pm_trace_writer_close(writer, err))
             pm_run_error("objrun: %s", err);
     }

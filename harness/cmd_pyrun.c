@@ -137,6 +137,7 @@ int cmd_pyrun(int argc, char **argv)
     int rc = pm_pyrun_check(workload, backend, scale, seed, &opts, err);
     if (rc)
         pm_usage_error("%s", err);
+    pm_cli_need_contents("pyrun", backend);
     FILE *sf = NULL;
     if (series && !(sf = fopen(series, "w")))
         pm_usage_error("pyrun: cannot write the series file '%s'", series);

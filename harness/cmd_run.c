@@ -178,7 +178,7 @@ static void iso_now(char *buf, size_t len)
  * data), so it only replays traces, as the replay loop's own cost. */
 static bool holds_data(const char *spec)
 {
-    return strncmp(spec, "null", 4) || (spec[4] && spec[4] != ',');
+    return pm_cli_keeps_contents(spec);   /* the descriptor's flag: null, debug:null... */
 }
 
 static double item_timeout(const struct cfg *c, const struct pm_suite_item *it)
@@ -1555,8 +1555,8 @@ int cmd_run(int argc, char **argv)
             }
         }
     if (null_skipped && !c.only)
-        add_note(&c, "null runs the trace workloads only (it keeps no data: no object workload "
-                     "can run on it)");
+        add_note(&c, "backends that keep no block contents (null, debug:null) run the trace "
+                     "workloads only: no object workload can run on them");
     if (c.emit_jobs) {
         print_notes(&c);
         emit_jobs(&c, plan, nplan);
