@@ -6,6 +6,7 @@
  */
 #include "suite.h"
 #include "fileio.h"
+#include "msgescape.h"
 #include "pm_build_info.h"
 #include "python/pywl.h"
 #include "replay.h"
@@ -28,6 +29,7 @@ static void seterr(char *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, PM_ERR_LEN, fmt, ap);
     va_end(ap);
+    pm_msg_escape(err, PM_ERR_LEN);
 }
 
 #define MAX_WORDS 32
@@ -51,6 +53,7 @@ static int fail(struct parse *p, const char *fmt, ...)
     if (w >= 0 && w < PM_ERR_LEN)
         vsnprintf(p->err + w, PM_ERR_LEN - (size_t)w, fmt, ap);
     va_end(ap);
+    pm_msg_escape(p->err, PM_ERR_LEN);   /* words of the file, quoted: no control byte */
     return -1;
 }
 
@@ -570,8 +573,10 @@ static char *read_file(const char *path, char err[PM_ERR_LEN])
 {
     size_t n;
     char *buf = pm_file_read_all(path, UINT64_C(16) << 20, &n, err);
-    if (!buf)
+    if (!buf) {
+        pm_msg_escape(err, PM_ERR_LEN);
         return NULL;
+    }
     if (memchr(buf, 0, n)) {
         free(buf);
         seterr(err, "%s: not a text file", path);

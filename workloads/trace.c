@@ -10,6 +10,7 @@
  */
 #include "trace_internal.h"
 #include "fileio.h"
+#include "msgescape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -127,6 +128,7 @@ void trace_err_prefix(char dst[PM_ERR_LEN], const char *prefix, const char *msg)
         for (const char *s = *part; *s && n < PM_ERR_LEN - 1; s++)
             dst[n++] = *s;
     dst[n] = '\0';
+    pm_msg_escape(dst, PM_ERR_LEN);
 }
 
 /* ---- decoding and checking ---- */
@@ -527,6 +529,7 @@ int pm_trace_open_mem(const void *buf, size_t len, const char *name, struct pm_t
     t->file = buf;
     t->file_len = len;
     if (load(t, err)) {
+        pm_msg_escape(err, PM_ERR_LEN);   /* words of the input, quoted: no control byte */
         pm_trace_close(t);
         return -1;
     }
@@ -539,8 +542,10 @@ int pm_trace_open(const char *path, struct pm_trace **out, char err[PM_ERR_LEN])
     *out = NULL;
     uint64_t size;
     int fd = pm_file_open_read(path, SIZE_MAX, &size, err);
-    if (fd < 0)
+    if (fd < 0) {
+        pm_msg_escape(err, PM_ERR_LEN);   /* the path itself may hold one */
         return -1;
+    }
     struct pm_trace *t = trace_new(path, err);
     if (!t) {
         close(fd);
@@ -563,6 +568,7 @@ int pm_trace_open(const char *path, struct pm_trace **out, char err[PM_ERR_LEN])
     }
     close(fd);
     if (load(t, err)) {
+        pm_msg_escape(err, PM_ERR_LEN);
         pm_trace_close(t);
         return -1;
     }

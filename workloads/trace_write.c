@@ -13,6 +13,7 @@
  * pm_trace_writer_abort, pm_trace_convert, pm_trace_format_for_path.
  */
 #include "trace_internal.h"
+#include "msgescape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +57,7 @@ static int writer_fail(struct pm_trace_writer *w, const char *fmt, ...)
     vsnprintf(problem, sizeof problem, fmt, ap);
     va_end(ap);
     snprintf(w->err, sizeof w->err, "%s: %s", writer_name(w), problem);
+    pm_msg_escape(w->err, sizeof w->err);
     w->failed = true;
     return -1;
 }
