@@ -448,20 +448,54 @@ static _Noreturn void child_fail(int fd, const char *msg)
     _exit(1);
 }
 
+/* A series that cannot be written fails its run (in the child: one line on
+ * stderr, exit 1, which the parent records as failed with that line as the
+ * reason). Recording the run ok without its series would lose the series
+ * silently, and a run recorded ok is never run again by --resume; a failed
+ * one is, so the loss is repaired by the next --resume. */
+static _Noreturn void series_fail(const char *path, int err)
+{
+    fprintf(stderr, "pymemlab: run: cannot write the series file %s: %s\n", path, strerror(err));
+    fflush(stderr);
+    _exit(1);
+}
+
 /* Opens DIR/series/ID.csv.tmp; the caller renames it after a whole run. */
 static FILE *series_open(const struct cfg *c, const char *id, char *tmp, size_t len)
 {
     snprintf(tmp, len, "%.3800s/series/%s.csv.tmp", c->out, id);
-    return fopen(tmp, "w");
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        series_fail(tmp, errno);
+    return f;
 }
 
+/* ok: the run itself succeeded (else its own error is reported and the file
+ * goes). A write error of the series itself ends the run (series_fail). */
 static void series_commit(FILE *f, const char *tmp, bool ok)
 {
-    bool good = fclose(f) == 0 && ok;
     char final[PATH_MAX + 64];
     snprintf(final, sizeof final, "%.*s", (int)(strlen(tmp) - 4), tmp);
-    if (!good || rename(tmp, final))
+    errno = 0;
+    bool write_error = fflush(f) != 0 || ferror(f);
+    int e = errno ? errno : EIO;
+    if (fclose(f) != 0 && !write_error) {
+        write_error = true;
+        e = errno;
+    }
+    if (write_error) {
         remove(tmp);
+        series_fail(final, e);
+    }
+    if (!ok) {
+        remove(tmp);
+        return;
+    }
+    if (rename(tmp, final)) {
+        e = errno;
+        remove(tmp);
+        series_fail(final, e);
+    }
 }
 
 static void child_py(const struct cfg *c, const struct pm_suite_item *it, const char *spec,

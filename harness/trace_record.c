@@ -374,8 +374,20 @@ int cmd_trace_record(int argc, char **argv)
         if (v)
             fprintf(stderr, "pymemlab: note: %" PRIu64 " %s\n", v, notes[i].what);
     }
-    if (*meta(t, "recorder.error"))
+    bool stopped = !finished && *meta(t, "recorder.error") && WIFEXITED(status);
+    if (*meta(t, "recorder.error") && !stopped)
         fprintf(stderr, "pymemlab: warning: the recorder stopped early: %s\n", meta(t, "recorder.error"));
+    if (stopped) {
+        /* the recorder gave up (disk full...) while the program went on: the
+         * trace lacks every later op, and says so by its header */
+        fprintf(stderr,
+                "pymemlab: the recorder stopped early: %s; %s keeps the %" PRIu64 " whole ops recorded until "
+                "then, unfinished; read it with --lenient (trace stats, trace info, trace convert, replay)\n",
+                meta(t, "recorder.error"), out, kept);
+        pm_trace_close(t);
+        free(cmdline);
+        return PM_EXIT_FAIL;
+    }
     pm_trace_close(t);
     free(cmdline);
     if (!finished) {

@@ -3,7 +3,9 @@
 # parameters are checked before the results folder is made (item 7); a
 # folder in use is refused (item 5); results.csv is rebuilt from
 # results.jsonl on --resume (item 6); the runner's helpers die with it and
-# the temporary traces of interrupted generations are removed (item 4).
+# the temporary traces of interrupted generations are removed (item 4); a
+# run whose series cannot be written is recorded failed, with the reason,
+# and --resume runs it again (item 8).
 source "$PM_SOURCE_DIR/tests/cli/reliability.bash"
 
 # ---- item 7: a suite's gen parameters are checked before the folder is made ----
@@ -93,5 +95,25 @@ run_small --out r4b || fail "run r4b: $(cat run.err)"
 [ ! -e "r4b/traces/gen-churn-0badc0de.pmt.$dead.pmt.tmp" ] && [ ! -e "r4b/traces/gen-churn-0badc0de.pmt.$dead.pmt" ] ||
   fail "stale temporary traces of a dead helper were kept: $(ls r4b/traces)"
 [ -e "r4b/traces/gen-churn-0badc0de.pmt.$$.pmt.tmp" ] || fail "a live process's temporary trace was removed"
+
+# ---- item 8: a run whose series cannot be written is recorded failed, with the reason ----
+printf 'reps 1\ntimeout 60\ngen churn ops=20K live=500 seed=7\n' >one.suite
+mkdir -p r8/series
+ln -s /dev/full r8/series/gen-churn__system__1.csv.tmp   # every write: ENOSPC
+"$P" run --suite one.suite --backends system --out r8 >/dev/null 2>r8.err || fail "run r8: exit $? ($(cat r8.err))"
+got=$(python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    j = json.loads(l); print(j["status"], j["series"], j["reason"])' r8/results.jsonl)
+[ "$got" = "failed None exit 1: pymemlab: run: cannot write the series file r8/series/gen-churn__system__1.csv: No space left on device" ] ||
+  fail "a run whose series could not be written: $got"
+# --resume runs it again, and with a writable series folder it is ok
+rm -f r8/series/gen-churn__system__1.csv.tmp   # (the failed run removed it)
+"$P" run --suite one.suite --backends system --out r8 --resume >/dev/null 2>r8.err || fail "resume r8: $(cat r8.err)"
+got=$(python3 -c '
+import json, sys
+print(json.loads(open(sys.argv[1]).readlines()[-1])["series"])' r8/results.jsonl)
+[ "$got" = "series/gen-churn__system__1.csv" ] && [ -s r8/series/gen-churn__system__1.csv ] ||
+  fail "resume after a lost series: series $got"
 
 exit $status
