@@ -1,6 +1,8 @@
 /* harness/cli.c — error convention, strict argument parsing, backend creation
  * for subcommands. See cli.h. */
 #include "cli.h"
+#include "fileio.h"
+#include "msgescape.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -113,6 +115,20 @@ pm_heap_t *pm_cli_backend(const char *spec, const struct allocator_ops **ops)
     if (!h)
         pm_usage_error("%s", err);
     return h;
+}
+
+void pm_cli_out_check(const char *cmd, const char *path)
+{
+    char err[PM_ERR_LEN];
+    if (!pm_out_check(path, true, err))
+        pm_usage_error("%s: %s", cmd, pm_msg_escape(err, sizeof err));
+}
+
+void pm_cli_out_check_target(const char *cmd, const char *path)
+{
+    char err[PM_ERR_LEN];
+    if (!pm_out_check_target(path, true, err))
+        pm_usage_error("%s: %s", cmd, pm_msg_escape(err, sizeof err));
 }
 
 bool pm_cli_keeps_contents(const char *spec)

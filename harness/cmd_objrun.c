@@ -117,6 +117,8 @@ int cmd_objrun(int argc, char **argv)
     if (!backend)
         pm_usage_error("objrun: --backend is required (see 'pymemlab backends')");
     const char *path = argv[optind];
+    if (record)
+        pm_cli_out_check("objrun", record);
 
     size_t len;
     char *text = read_file(path, &len);

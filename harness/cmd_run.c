@@ -30,6 +30,7 @@
  * another configuration), before any result file is touched.
  */
 #include "cli.h"
+#include "fileio.h"
 #include "metrics.h"
 #include "pm_build_info.h"
 #include "pyrun.h"
@@ -1310,9 +1311,11 @@ static void abs_path(const char *p, char *out, size_t len)
 
 static void emit_jobs(const struct cfg *c, const struct run *plan, size_t n)
 {
-    FILE *f = fopen(c->emit_jobs, "w");
-    if (!f)
-        pm_usage_error("run: cannot write --emit-jobs file '%s': %s", c->emit_jobs, strerror(errno));
+    struct pm_out o;
+    char err[PM_ERR_LEN];
+    if (pm_out_open(&o, c->emit_jobs, err))
+        pm_usage_error("run: --emit-jobs %s", err);
+    FILE *f = o.f;
     char exe[PATH_MAX] = "pymemlab", suite[PATH_MAX], out[PATH_MAX], traces[PATH_MAX];
     ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[l > 0 ? l : 0] = 0;
@@ -1362,8 +1365,8 @@ static void emit_jobs(const struct cfg *c, const struct run *plan, size_t n)
         shell_quote(f, part);
         fputc('\n', f);
     }
-    if (fclose(f))
-        pm_run_error("run: cannot write '%s'", c->emit_jobs);
+    if (pm_out_commit(&o, true, err))
+        pm_run_error("run: %s", err);
     printf("%zu job lines in %s (line N runs into %s/part-N); then:\n  pymemlab merge %s/part-* --out %s\n",
            n, c->emit_jobs, out, out, out);
 }
@@ -1508,6 +1511,8 @@ int cmd_run(int argc, char **argv)
         pm_usage_error("run: unexpected argument '%s' (see 'pymemlab help run')", argv[optind]);
     if (c.emit_jobs && (c.only || c.resume))
         pm_usage_error("run: --emit-jobs writes the jobs; it takes no --only or --resume");
+    if (c.emit_jobs)
+        pm_cli_out_check("run: --emit-jobs", c.emit_jobs);
     if (c.baseline && !pm_backend_find(c.baseline))
         pm_usage_error("run: unknown backend '%s' in --baseline", c.baseline);
     if (!c.mem_limit_given)

@@ -57,6 +57,7 @@ int cmd_trace_import(int argc, char **argv)
         pm_usage_error("trace import: needs a LOG to read");
     if (!out)
         pm_usage_error("trace import: -o OUT is required");
+    pm_cli_out_check("trace import", out);
     char err[PM_ERR_LEN];
     uint64_t log_size;
     int log_fd = pm_file_open_read(log, UINT64_MAX, &log_size, err);

@@ -98,6 +98,28 @@ static char *dir_of(const char *path)
 
 bool pm_out_check(const char *path, bool overwrite, char err[PM_ERR_LEN])
 {
+    if (!pm_out_check_target(path, overwrite, err))
+        return false;
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 5);
+    if (!tmp) {
+        snprintf(err, PM_ERR_LEN, "%s: out of memory", path);
+        return false;
+    }
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+    struct stat st;
+    bool ok = true;
+    if (lstat(tmp, &st) == 0) {
+        snprintf(err, PM_ERR_LEN, "%s: exists (another writer's, or a crashed one's: remove it)", tmp);
+        ok = false;
+    }
+    free(tmp);
+    return ok;
+}
+
+bool pm_out_check_target(const char *path, bool overwrite, char err[PM_ERR_LEN])
+{
     size_t n = strlen(path);
     if (n == 0) {
         snprintf(err, PM_ERR_LEN, "empty output path");
@@ -129,20 +151,6 @@ bool pm_out_check(const char *path, bool overwrite, char err[PM_ERR_LEN])
         ok = false;
     }
     free(d);
-    if (!ok)
-        return false;
-    char *tmp = malloc(n + 5);
-    if (!tmp) {
-        snprintf(err, PM_ERR_LEN, "%s: out of memory", path);
-        return false;
-    }
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp", 5);
-    if (lstat(tmp, &st) == 0) {
-        snprintf(err, PM_ERR_LEN, "%s: exists (another writer's, or a crashed one's: remove it)", tmp);
-        ok = false;
-    }
-    free(tmp);
     return ok;
 }
 

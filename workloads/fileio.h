@@ -35,6 +35,9 @@ char *pm_file_read_all(const char *path, uint64_t max_bytes, size_t *len, char e
  * !overwrite, names a folder (or ends in '/'), its folder is missing, not a
  * folder or not writable, or PATH.tmp exists. */
 bool pm_out_check(const char *path, bool overwrite, char err[PM_ERR_LEN]);
+/* The same without the PATH.tmp rule (for a caller that owns PATH.tmp:
+ * trace record --salvage renames it to PATH). */
+bool pm_out_check_target(const char *path, bool overwrite, char err[PM_ERR_LEN]);
 
 /* An output in progress: writes go to f (PATH.tmp). */
 struct pm_out {

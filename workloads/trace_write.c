@@ -14,6 +14,7 @@
  */
 #include "trace_internal.h"
 #include "msgescape.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -307,6 +308,13 @@ int pm_trace_writer_close(struct pm_trace_writer *w, char err[PM_ERR_LEN])
     }
     int fd = w->fd;
     w->fd = -1;
+    if (fsync(fd) && errno != EINVAL) {   /* durable before it takes the final name */
+        snprintf(err, PM_ERR_LEN, "%s: write error: %s", w->tmp, strerror(errno));
+        close(fd);
+        unlink(w->tmp);
+        writer_free(w);
+        return -1;
+    }
     if (close(fd)) {
         snprintf(err, PM_ERR_LEN, "%s: write error: %s", w->tmp, strerror(errno));
         unlink(w->tmp);
@@ -319,6 +327,7 @@ int pm_trace_writer_close(struct pm_trace_writer *w, char err[PM_ERR_LEN])
         writer_free(w);
         return -1;
     }
+    (void)pm_fsync_dir_of(w->path);
     writer_free(w);
     return 0;
 }
@@ -414,6 +423,12 @@ static int convert_text(struct pm_trace *t, const char *out_path, bool lenient, 
         unlink(tmp);
         goto out;
     }
+    if (fflush(f) || (fsync(fileno(f)) && errno != EINVAL) || ferror(f)) {
+        snprintf(err, PM_ERR_LEN, "%s: write error: %s", tmp, strerror(errno));
+        fclose(f);
+        unlink(tmp);
+        goto out;
+    }
     if (fclose(f)) {
         snprintf(err, PM_ERR_LEN, "%s: write error: %s", tmp, strerror(errno));
         unlink(tmp);
@@ -424,6 +439,7 @@ static int convert_text(struct pm_trace *t, const char *out_path, bool lenient, 
         unlink(tmp);
         goto out;
     }
+    (void)pm_fsync_dir_of(out_path);
     rc = 0;
 out:
     free(tmp);

@@ -8,7 +8,7 @@ source "$PM_SOURCE_DIR/tests/cli/reliability.bash"
 if ! command -v python3 >/dev/null; then echo "skip: no python3"; exit 0; fi
 mkdir full
 if ! mount -t tmpfs -o size=1536k tmpfs full 2>/dev/null; then echo "skip: cannot mount a tmpfs (not root?)"; exit 0; fi
-trap 'umount "$tmp/full" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'umount "$tmp/full" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 rc=0
 "$P" trace record -o full/x.pmt -- python3 -c 'l = []
 for i in range(400000): l.append(str(i))' >rec.out 2>rec.err || rc=$?
