@@ -120,10 +120,11 @@ enum {
     PM_BACKEND_REFERENCE = 1u << 1, /* third-party allocator, for comparison */
     PM_BACKEND_WRAPPER = 1u << 2,   /* wraps another backend (debug:NAME) */
     PM_BACKEND_TEST_ONLY = 1u << 3, /* not listed by `backends` */
+    PM_BACKEND_NO_CONTENTS = 1u << 4, /* blocks do not keep what is written in them (null) */
     /* Its memory is not what a program's heap would be (null: one ring that
      * blocks alias): footprint, fragmentation and retention are reported as
      * not applicable, never as numbers. */
-    PM_BACKEND_NO_MEMORY = 1u << 4,
+    PM_BACKEND_NO_MEMORY = 1u << 5,
 };
 
 struct allocator_ops {

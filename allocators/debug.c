@@ -375,8 +375,10 @@ static void dump_live(const pm_heap_t *h, struct dbg_buf *b, const unsigned char
             unsigned char c = p[-(ptrdiff_t)i];
             buf_put(b, "\n        at p-%zu: 0x%02x%s", i, c, c != DBG_FORBIDDEN ? " *** OUCH" : "");
         }
+        /* CPython 3.11's words (tests/test_debug_cpython.c); here the tail
+         * is read only if the size fits the inner block (below) */
         buf_put(b, "\n    Because memory is corrupted at the start, the count of bytes requested"
-                   "\n       may be bogus.");
+                   "\n       may be bogus, and checking the trailing pad bytes may segfault.");
     }
 
     if (n > DBG_MAX_REQUEST || n + DBG_EXTRA > room) {

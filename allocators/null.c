@@ -199,13 +199,15 @@ static struct pm_os *null_os(pm_heap_t *h) { return &h->os; }
 const struct allocator_ops pm_test_null_ops = {
     .name = "test-null",
     .description = "null with its memory figures shown (tests of the harness's own memory)",
-    .flags = PM_BACKEND_TEST_ONLY,
+    .flags = PM_BACKEND_TEST_ONLY | PM_BACKEND_NO_CONTENTS,
     NULL_OPS_BODY,
 };
 
 const struct allocator_ops pm_null_ops = {
     .name = "null",
     .description = "bump allocation in a 4 MiB ring, free is a no-op: the replay loop's own cost",
-    .flags = PM_BACKEND_NO_MEMORY,
+    /* blocks alias: nothing read back is what was written, and its memory is
+     * not a heap's */
+    .flags = PM_BACKEND_NO_MEMORY | PM_BACKEND_NO_CONTENTS,
     NULL_OPS_BODY,
 };

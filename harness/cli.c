@@ -1,6 +1,8 @@
 /* harness/cli.c — error convention, strict argument parsing, backend creation
  * for subcommands. See cli.h. */
 #include "cli.h"
+#include "fileio.h"
+#include "msgescape.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -113,6 +115,42 @@ pm_heap_t *pm_cli_backend(const char *spec, const struct allocator_ops **ops)
     if (!h)
         pm_usage_error("%s", err);
     return h;
+}
+
+void pm_cli_out_check(const char *cmd, const char *path)
+{
+    char err[PM_ERR_LEN];
+    if (!pm_out_check(path, true, err))
+        pm_usage_error("%s: %s", cmd, pm_msg_escape(err, sizeof err));
+}
+
+void pm_cli_out_check_target(const char *cmd, const char *path)
+{
+    char err[PM_ERR_LEN];
+    if (!pm_out_check_target(path, true, err))
+        pm_usage_error("%s: %s", cmd, pm_msg_escape(err, sizeof err));
+}
+
+bool pm_cli_keeps_contents(const char *spec)
+{
+    for (;;) {
+        const struct allocator_ops *ops = pm_backend_find(spec);
+        if (!ops)
+            return true;
+        if (ops->flags & PM_BACKEND_NO_CONTENTS)
+            return false;
+        const char *inner = strchr(spec, ':');
+        if (!(ops->flags & PM_BACKEND_WRAPPER) || !inner)
+            return true;
+        spec = inner + 1;       /* debug:INNER: what INNER keeps */
+    }
+}
+
+void pm_cli_need_contents(const char *cmd, const char *spec)
+{
+    if (!pm_cli_keeps_contents(spec))
+        pm_usage_error("%s: backend '%s' does not keep the contents of its blocks: object workloads "
+                       "cannot run on it", cmd, spec);
 }
 
 void pm_bad_option(const char *cmd, int opt, char **argv)

@@ -31,6 +31,23 @@ pm_heap_t *pm_cli_backend(const char *spec, const struct allocator_ops **ops);
 void pm_cli_misuse_abort(void *ctx, const char *backend, enum pm_misuse_kind kind,
                          const void *ptr, const char *detail);
 
+/* Whether the backend named by spec keeps the contents of its blocks: false
+ * for one flagged PM_BACKEND_NO_CONTENTS and for any wrapper around one
+ * (debug:null). Object workloads (pyrun, objrun, gcbench, run's py items)
+ * need it. An unknown name answers true (pm_cli_backend reports it). */
+bool pm_cli_keeps_contents(const char *spec);
+/* Exits 2 ("CMD: backend 'SPEC' does not keep ...") unless it does. */
+void pm_cli_need_contents(const char *cmd, const char *spec);
+
+/* Output paths are checked before the work starts (workloads/fileio.h,
+ * pm_out_check): a folder where a file is expected, a missing or unwritable
+ * folder, a leftover PATH.tmp exit 2 with "CMD: PATH: problem". An existing
+ * regular file is replaced when the work is done (atomically: PATH.tmp,
+ * fsync, rename), never before. */
+void pm_cli_out_check(const char *cmd, const char *path);
+/* The same without the PATH.tmp rule (trace record --salvage PATH.tmp). */
+void pm_cli_out_check_target(const char *cmd, const char *path);
+
 /* getopt_long wrapper conventions: call with opterr = 0, then on '?' or ':'
  * call this to exit 2 naming the offending option. */
 _Noreturn void pm_bad_option(const char *cmd, int optopt_val, char **argv);

@@ -44,6 +44,7 @@ int cmd_gcbench(int argc, char **argv)
     if (!backend)
         pm_usage_error("gcbench: --backend is required (see 'pymemlab backends')");
 
+    pm_cli_need_contents("gcbench", backend);
     const struct allocator_ops *ops;
     pm_heap_t *heap = pm_cli_backend(backend, &ops);
     char err[PM_ERR_LEN];

@@ -13,6 +13,7 @@
  * --out folder that holds results already.
  */
 #include "cli.h"
+#include "fileio.h"
 #include "results.h"
 
 #include <cjson/cJSON.h>
@@ -64,7 +65,12 @@ static int copy_file(const char *from, const char *to)
 {
     if (link(from, to) == 0)
         return 0;
-    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    char err[PM_ERR_LEN];
+    uint64_t size;
+    int fd = pm_file_open_read(from, UINT64_MAX, &size, err);   /* regular files only: never a FIFO's open */
+    FILE *in = fd >= 0 ? fdopen(fd, "rb") : NULL, *out = in ? fopen(to, "wb") : NULL;
+    if (fd >= 0 && !in)
+        close(fd);
     int rc = -1;
     if (in && out) {
         char buf[65536];

@@ -15,6 +15,7 @@
  * malformed script ("pymemlab: FILE:LINE: <problem>").
  */
 #include "cli.h"
+#include "fileio.h"
 #include "tee.h"
 #include "metrics.h"
 #include "pm_objscript.h"
@@ -54,33 +55,15 @@ static void objrun_collect(void *p, int line, int generation, int64_t returned,
                (long long)uncollectable);
 }
 
+/* Object scripts are read whole; 16 MiB is far beyond any hand-written one. */
+#define OBJRUN_MAX_SCRIPT (UINT64_C(16) << 20)
+
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        pm_usage_error("objrun: cannot open '%s'", path);
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-        }
-    }
-    bool bad = ferror(f);
-    fclose(f);
+    char err[PM_ERR_LEN];
+    char *buf = pm_file_read_all(path, OBJRUN_MAX_SCRIPT, len, err);
     if (!buf)
-        pm_run_error("objrun: out of memory reading '%s'", path);
-    if (bad)
-        pm_usage_error("objrun: cannot read '%s'", path);
-    *len = n;
+        pm_usage_error("objrun: %s", err);
     return buf;
 }
 
@@ -96,6 +79,18 @@ static void json_string(const char *s)
             putchar(*s);
     }
     putchar('"');
+}
+
+/* The --record-trace writer while it is open: every way out of objrun
+ * (pm_usage_error and pm_run_error exit) removes its OUT.tmp, so that a
+ * failed script leaves nothing behind and blocks no later recording. */
+static struct pm_trace_writer *record_writer;
+
+static void record_abort_at_exit(void)
+{
+    if (record_writer)
+        pm_trace_writer_abort(record_writer);
+    record_writer = NULL;
 }
 
 int cmd_objrun(int argc, char **argv)
@@ -122,6 +117,8 @@ int cmd_objrun(int argc, char **argv)
     if (!backend)
         pm_usage_error("objrun: --backend is required (see 'pymemlab backends')");
     const char *path = argv[optind];
+    if (record)
+        pm_cli_out_check("objrun", record);
 
     size_t len;
     char *text = read_file(path, &len);
@@ -131,6 +128,7 @@ int cmd_objrun(int argc, char **argv)
     if (!sc)
         pm_usage_error("%s", err);
 
+    pm_cli_need_contents("objrun", backend);
     const struct allocator_ops *ops, *inner_ops;
     pm_heap_t *inner = pm_cli_backend(backend, &inner_ops);
     pm_heap_t *heap = inner;
@@ -142,6 +140,8 @@ int cmd_objrun(int argc, char **argv)
         writer = pm_trace_writer_open(record, err);
         if (!writer)
             pm_usage_error("%s", err);
+        record_writer = writer;
+        atexit(record_abort_at_exit);
         pm_trace_writer_meta(writer, "generator", "pymemlab objrun");
         pm_trace_writer_meta(writer, "script", path);
         heap = pm_tee_open(inner_ops, inner, writer, PM_DOMAIN_OBJ, &ops, err);
@@ -178,12 +178,13 @@ int cmd_objrun(int argc, char **argv)
     pm_objscript_end(run);
     uint64_t left = pm_objspace_destroy(sp);
     if (writer) {
-        const char *why = pm_tee_error(heap);
+        char why[PM_ERR_LEN] = "";
+        if (pm_tee_error(heap))
+            snprintf(why, sizeof why, "%s", pm_tee_error(heap));   /* the tee's text goes with it */
         pm_tee_close(heap);
-        if (why) {
-            pm_trace_writer_abort(writer);
-            pm_run_error("objrun: --record-trace %s: %s", record, why);
-        }
+        if (why[0])
+            pm_run_error("objrun: --record-trace %s: %s", record, why);   /* OUT.tmp removed at exit */
+        record_writer = NULL;
         if (pm_trace_writer_close(writer, err))
             pm_run_error("objrun: %s", err);
     }

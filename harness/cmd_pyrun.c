@@ -19,6 +19,7 @@
  * and no series file created.
  */
 #include "cli.h"
+#include "fileio.h"
 #include "pyrun.h"
 #include "replay.h"
 #include "stats.h"
@@ -152,23 +153,27 @@ int cmd_pyrun(int argc, char **argv)
     int rc = pm_pyrun_check(workload, backend, scale, seed, &opts, err);
     if (rc)
         pm_usage_error("%s", err);
-    FILE *sf = NULL;
-    if (series && !(sf = fopen(series, "w")))
-        pm_usage_error("pyrun: cannot write the series file '%s'", series);
+    pm_cli_need_contents("pyrun", backend);
+    /* the series: checked now, written to SERIES.tmp after the runs, renamed
+     * over SERIES only when whole (an existing file is kept until then) */
+    if (series)
+        pm_cli_out_check("pyrun", series);
 
     struct pm_pyrun_result res = {0};
     rc = pm_pyrun_time(workload, backend, scale, seed, &opts, &res, err);
     if (!rc)
         rc = pm_pyrun_measure(workload, backend, scale, seed, &opts, &res, err);
-    if (!rc && sf && pm_pyrun_write_series(sf, &res, err))
-        rc = PM_PYRUN_FAIL;
-    if (sf && fclose(sf) && !rc) {
-        rc = PM_PYRUN_FAIL;
-        snprintf(err, sizeof err, "pyrun: cannot write the series file '%s'", series);
+    char serr[PM_ERR_LEN] = "";
+    if (!rc && series) {
+        struct pm_out so;
+        if (pm_out_open(&so, series, serr) == 0) {
+            if (pm_pyrun_write_series(so.f, &res, serr))
+                pm_out_abort(&so);
+            else
+                pm_out_commit(&so, true, serr);
+        }
     }
     if (rc) {
-        if (sf)
-            unlink(series);
         pm_pyrun_result_free(&res);
         if (rc == PM_PYRUN_USAGE)
             pm_usage_error("%s", err);
@@ -186,5 +191,7 @@ int cmd_pyrun(int argc, char **argv)
         print_text(&res);
     }
     pm_pyrun_result_free(&res);
+    if (serr[0])   /* the figures above are whole; the series file is what failed */
+        pm_run_error("pyrun: %s (the series is not written; the figures above are complete)", serr);
     return PM_EXIT_OK;
 }

@@ -34,6 +34,7 @@
  * another configuration), before any result file is touched.
  */
 #include "cli.h"
+#include "fileio.h"
 #include "fresh.h"
 #include "metrics.h"
 #include "pm_build_info.h"
@@ -44,6 +45,7 @@
 #include "suite.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -56,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -186,7 +189,7 @@ static void iso_now(char *buf, size_t len)
  * data), so it only replays traces, as the replay loop's own cost. */
 static bool holds_data(const char *spec)
 {
-    return strncmp(spec, "null", 4) || (spec[4] && spec[4] != ',');
+    return pm_cli_keeps_contents(spec);   /* the descriptor's flag: null, debug:null... */
 }
 
 static double item_timeout(const struct cfg *c, const struct pm_suite_item *it)
@@ -300,10 +303,16 @@ static int helper_run(const struct cfg *c, helper_fn fn, void *arg, char **out)
         pm_run_error("run: pipe: %s", strerror(errno));
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         pm_run_error("run: fork: %s", strerror(errno));
     if (pid == 0) {
+        /* the runner killed (SIGKILL, SIGTERM...): so is its helper, which
+         * would otherwise go on generating a trace nobody waits for */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
         close(fd[0]);
         FILE *f = fdopen(fd[1], "w");
         if (f) {
@@ -418,7 +427,7 @@ static void helper_generate(const struct cfg *c, FILE *out, void *arg)
         }
         if (pm_tracegen(it->pattern, &it->gen, w, err)) {
             pm_trace_writer_abort(w);
-            fprintf(out, "err\t%s:%u: gen %s: %s\n", c->suite.path, it->line, it->pattern, err);
+            fprintf(out, "err\t%s:%u: %s\n", c->suite.path, it->line, err);   /* err: "gen P: ..." */
             return;
         }
         if (pm_trace_writer_close(w, err) || rename(tmp, it->path)) {
@@ -456,20 +465,54 @@ static _Noreturn void child_fail(int fd, const char *msg)
     _exit(1);
 }
 
+/* A series that cannot be written fails its run (in the child: one line on
+ * stderr, exit 1, which the parent records as failed with that line as the
+ * reason). Recording the run ok without its series would lose the series
+ * silently, and a run recorded ok is never run again by --resume; a failed
+ * one is, so the loss is repaired by the next --resume. */
+static _Noreturn void series_fail(const char *path, int err)
+{
+    fprintf(stderr, "pymemlab: run: cannot write the series file %s: %s\n", path, strerror(err));
+    fflush(stderr);
+    _exit(1);
+}
+
 /* Opens DIR/series/ID.csv.tmp; the caller renames it after a whole run. */
 static FILE *series_open(const struct cfg *c, const char *id, char *tmp, size_t len)
 {
     snprintf(tmp, len, "%.3800s/series/%s.csv.tmp", c->out, id);
-    return fopen(tmp, "w");
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        series_fail(tmp, errno);
+    return f;
 }
 
+/* ok: the run itself succeeded (else its own error is reported and the file
+ * goes). A write error of the series itself ends the run (series_fail). */
 static void series_commit(FILE *f, const char *tmp, bool ok)
 {
-    bool good = fclose(f) == 0 && ok;
     char final[PATH_MAX + 64];
     snprintf(final, sizeof final, "%.*s", (int)(strlen(tmp) - 4), tmp);
-    if (!good || rename(tmp, final))
+    errno = 0;
+    bool write_error = fflush(f) != 0 || ferror(f);
+    int e = errno ? errno : EIO;
+    if (fclose(f) != 0 && !write_error) {
+        write_error = true;
+        e = errno;
+    }
+    if (write_error) {
         remove(tmp);
+        series_fail(final, e);
+    }
+    if (!ok) {
+        remove(tmp);
+        return;
+    }
+    if (rename(tmp, final)) {
+        e = errno;
+        remove(tmp);
+        series_fail(final, e);
+    }
 }
 
 static void child_py(const struct cfg *c, const struct pm_suite_item *it, const char *spec,
@@ -1223,6 +1266,20 @@ static int open_append(const char *dir, const char *name, bool *created)
     return fd;
 }
 
+/* Data rows of a CSV file (lines after the header), 0 if unreadable. */
+static size_t csv_rows(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t lines = 0;
+    int ch;
+    while ((ch = getc(f)) != EOF)
+        lines += ch == '\n';
+    fclose(f);
+    return lines ? lines - 1 : 0;
+}
+
 /* Rewrites results.csv from the records (resume: the CSV may lack the last
  * record or hold a partial line). */
 static void rewrite_csv(const char *dir, const struct pm_result *rows, size_t n)
@@ -1309,9 +1366,11 @@ static void abs_path(const char *p, char *out, size_t len)
 
 static void emit_jobs(const struct cfg *c, const struct run *plan, size_t n)
 {
-    FILE *f = fopen(c->emit_jobs, "w");
-    if (!f)
-        pm_usage_error("run: cannot write --emit-jobs file '%s': %s", c->emit_jobs, strerror(errno));
+    struct pm_out o;
+    char err[PM_ERR_LEN];
+    if (pm_out_open(&o, c->emit_jobs, err))
+        pm_usage_error("run: --emit-jobs %s", err);
+    FILE *f = o.f;
     char exe[PATH_MAX] = "pymemlab", suite[PATH_MAX], out[PATH_MAX], traces[PATH_MAX];
     ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[l > 0 ? l : 0] = 0;
@@ -1361,10 +1420,74 @@ static void emit_jobs(const struct cfg *c, const struct run *plan, size_t n)
         shell_quote(f, part);
         fputc('\n', f);
     }
-    if (fclose(f))
-        pm_run_error("run: cannot write '%s'", c->emit_jobs);
+    if (pm_out_commit(&o, true, err))
+        pm_run_error("run: %s", err);
     printf("%zu job lines in %s (line N runs into %s/part-N); then:\n  pymemlab merge %s/part-* --out %s\n",
            n, c->emit_jobs, out, out, out);
+}
+
+/* ---- the results folder: its lock, stale temporary traces ---- */
+
+/* Creates the results folder if need be and locks DIR/.lock (flock,
+ * exclusive) for the rest of the process: a second run or a --resume into a
+ * folder in use is refused with exit 2 before anything is written. The fd
+ * is never closed (the lock ends with the process; its children share it and
+ * die with it). The file is left in place: removing it would let a third run
+ * lock a new file while the second still holds the old one. */
+static void folder_lock(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        pm_usage_error("run: --out %s is not a folder", dir);
+    if (pm_mkdir_p(dir))
+        pm_usage_error("run: cannot create the results folder '%s': %s", dir, strerror(errno));
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0)
+        pm_usage_error("run: cannot lock the results folder: %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        if (errno == EWOULDBLOCK)
+            pm_usage_error("run: %s is in use by another run (%s is locked); wait for it to end or "
+                           "choose another --out", dir, path);
+        pm_usage_error("run: cannot lock the results folder: %s: %s", path, strerror(errno));
+    }
+}
+
+/* Removes what interrupted generations left in the traces folder: a helper
+ * writes NAME.PID.pmt.tmp, then NAME.PID.pmt, then renames it to NAME; such a
+ * file whose PID no longer exists on this machine is garbage. A PID in use
+ * (perhaps reused) keeps its file: never remove a live writer's. */
+static void traces_clean_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *name = e->d_name;
+        size_t n = strlen(name);
+        const char *end = name + n;
+        if (n > 8 && !strcmp(end - 8, ".pmt.tmp"))
+            end -= 8;
+        else if (n > 4 && !strcmp(end - 4, ".pmt"))
+            end -= 4;
+        else
+            continue;
+        const char *digits = end;
+        while (digits > name && digits[-1] >= '0' && digits[-1] <= '9')
+            digits--;
+        if (digits == end || end - digits > 9 || digits - name < 6 || strncmp(digits - 5, ".pmt.", 5))
+            continue;
+        long pid = strtol(digits, NULL, 10);
+        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[PATH_MAX + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (unlink(path) == 0)
+            fprintf(stderr, "pymemlab: removed %s (an interrupted generation's)\n", path);
+    }
+    closedir(d);
 }
 
 /* ---- the command ---- */
@@ -1448,6 +1571,8 @@ int cmd_run(int argc, char **argv)
         pm_usage_error("run: unexpected argument '%s' (see 'pymemlab help run')", argv[optind]);
     if (c.emit_jobs && (c.only || c.resume))
         pm_usage_error("run: --emit-jobs writes the jobs; it takes no --only or --resume");
+    if (c.emit_jobs)
+        pm_cli_out_check("run: --emit-jobs", c.emit_jobs);
     if (c.baseline && !pm_backend_find(c.baseline))
         pm_usage_error("run: unknown backend '%s' in --baseline", c.baseline);
     if (!c.mem_limit_given)
@@ -1529,8 +1654,8 @@ int cmd_run(int argc, char **argv)
             }
         }
     if (null_skipped && !c.only)
-        add_note(&c, "null runs the trace workloads only (it keeps no data: no object workload "
-                     "can run on it)");
+        add_note(&c, "backends that keep no block contents (null, debug:null) run the trace "
+                     "workloads only: no object workload can run on them");
     if (c.emit_jobs) {
         print_notes(&c);
         emit_jobs(&c, plan, nplan);
@@ -1542,7 +1667,9 @@ int cmd_run(int argc, char **argv)
         pm_usage_error("run: nothing to run (--only %s names a run the suite does not have)",
                        c.only ? c.only : "");
 
-    /* 3. the results folder: refuse one of another configuration */
+    /* 3. the results folder: locked first (so that what is read below
+     * cannot change under us), then refuse one of another configuration */
+    folder_lock(c.out);
     char prov_path[PATH_MAX + 32];
     snprintf(prov_path, sizeof prov_path, "%s/provenance.json", c.out);
     struct pm_result *old = NULL;
@@ -1609,9 +1736,20 @@ int cmd_run(int argc, char **argv)
     /* the files: a record cut short is dropped, the CSV rebuilt from the JSON */
     char jpath[PATH_MAX + 32];
     snprintf(jpath, sizeof jpath, "%s/results.jsonl", c.out);
+    char cpath[PATH_MAX + 32];
+    snprintf(cpath, sizeof cpath, "%s/results.csv", c.out);
+    bool have_csv = stat(cpath, &st) == 0;
     if (nold || partial) {
         if (truncate(jpath, partial))
             pm_run_error("run: cannot truncate '%s': %s", jpath, strerror(errno));
+    }
+    if (nold || partial || have_csv) {
+        /* results.jsonl is the source of truth: the CSV is rebuilt from it
+         * whatever it holds (a partial row, rows whose JSON was lost) */
+        size_t rows = csv_rows(cpath);
+        if (rows > nold)
+            fprintf(stderr, "pymemlab: note: %s had %zu rows, results.jsonl %zu records: rebuilt from "
+                            "results.jsonl\n", cpath, rows, nold);
         rewrite_csv(c.out, old, nold);
     }
     free(old);
@@ -1627,7 +1765,8 @@ int cmd_run(int argc, char **argv)
 
     print_notes(&c);
 
-    /* 4. the gen traces */
+    /* 4. the gen traces (after removing what interrupted ones left) */
+    traces_clean_stale(c.traces_dir);
     bool *need = calloc(c.suite.n, sizeof *need);
     if (!need)
         pm_run_error("run: out of memory");

@@ -151,6 +151,9 @@ static int trace_gen(int argc, char **argv)
     if (!out)
         pm_usage_error("trace gen: -o OUT is required");
     char err[PM_ERR_LEN];
+    if (pm_tracegen_check(pattern, &o, err))
+        pm_usage_error("%s", err);
+    pm_cli_out_check("trace gen", out);
     bool text = pm_trace_format_for_path(out) == PM_TRACE_TEXT;
     uint64_t t0 = pm_now_ns();
     struct pm_trace_writer *w = text ? pm_trace_writer_open_mem(err) : pm_trace_writer_open(out, err);
@@ -193,6 +196,7 @@ static int trace_convert(int argc, char **argv)
     struct sub_opts so = {0};
     parse_sub("convert", argc, argv, &so, 2, true, true, false);
     struct pm_trace *t = open_trace(so.pos[0]);
+    pm_cli_out_check("trace convert", so.pos[1]);
     if (so.lenient)
         lenient_note(t);
     char err[PM_ERR_LEN];

@@ -5,6 +5,8 @@
  * pm_suite_find, pm_suite_builtin_dir, pm_suite_builtin_names.
  */
 #include "suite.h"
+#include "fileio.h"
+#include "msgescape.h"
 #include "pm_build_info.h"
 #include "python/pywl.h"
 #include "replay.h"
@@ -27,6 +29,7 @@ static void seterr(char *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, PM_ERR_LEN, fmt, ap);
     va_end(ap);
+    pm_msg_escape(err, PM_ERR_LEN);
 }
 
 #define MAX_WORDS 32
@@ -50,6 +53,7 @@ static int fail(struct parse *p, const char *fmt, ...)
     if (w >= 0 && w < PM_ERR_LEN)
         vsnprintf(p->err + w, PM_ERR_LEN - (size_t)w, fmt, ap);
     va_end(ap);
+    pm_msg_escape(p->err, PM_ERR_LEN);   /* words of the file, quoted: no control byte */
     return -1;
 }
 
@@ -314,6 +318,11 @@ static int parse_gen(struct parse *p, char **w, int nw)
             return -1;
         params_add(it, word);
     }
+    /* the generator's own rules (ops too few for live, MIN > MAX...), now:
+     * `run` must refuse before it creates its results folder */
+    char gerr[PM_ERR_LEN];
+    if (pm_tracegen_check(pat->name, &it->gen, gerr))
+        return fail(p, "%s", gerr);
     if (!(it->gen.set & PM_GEN_SEED)) {
         it->gen.seed = 42;              /* pm_tracegen's default, written out */
         it->gen.set |= PM_GEN_SEED;
@@ -562,36 +571,12 @@ void pm_suite_builtin_names(char *buf, size_t len)
 
 static char *read_file(const char *path, char err[PM_ERR_LEN])
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        seterr(err, "cannot read suite file '%s': %s", path, strerror(errno));
+    size_t n;
+    char *buf = pm_file_read_all(path, UINT64_C(16) << 20, &n, err);
+    if (!buf) {
+        pm_msg_escape(err, PM_ERR_LEN);
         return NULL;
     }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (n + 1 == cap) {
-            char *nb = cap < (1u << 24) ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        seterr(err, "cannot read suite file '%s'%s", path,
-                 buf ? "" : ": larger than 16 MiB");
-        return NULL;
-    }
-    buf[n] = 0;
     if (memchr(buf, 0, n)) {
         free(buf);
         seterr(err, "%s: not a text file", path);

@@ -9,6 +9,7 @@
  * Entry point: cmd_trace_import.
  */
 #include "cli.h"
+#include "fileio.h"
 #include "metrics.h"
 #include "recording.h"
 #include "trace_cmds.h"
@@ -56,10 +57,15 @@ int cmd_trace_import(int argc, char **argv)
         pm_usage_error("trace import: needs a LOG to read");
     if (!out)
         pm_usage_error("trace import: -o OUT is required");
-    FILE *in = fopen(log, "r");
-    if (!in)
-        pm_usage_error("trace import: cannot read '%s': %s", log, strerror(errno));
+    pm_cli_out_check("trace import", out);
     char err[PM_ERR_LEN];
+    uint64_t log_size;
+    int log_fd = pm_file_open_read(log, UINT64_MAX, &log_size, err);
+    if (log_fd < 0)
+        pm_usage_error("trace import: %s", err);
+    FILE *in = fdopen(log_fd, "r");
+    if (!in)
+        pm_run_error("trace import: %s: %s", log, strerror(errno));
     struct pm_mtrace_report r;
     uint64_t t0 = pm_now_ns();
     if (pm_mtrace_import(in, log, NULL, &r, err)) {

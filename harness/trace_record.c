@@ -240,6 +240,7 @@ int cmd_trace_record(int argc, char **argv)
         if (optind < argc || mode)
             pm_usage_error("trace record: --salvage takes no COMMAND and no mode (trace record --salvage "
                            "OUT.tmp -o OUT)");
+        pm_cli_out_check_target("trace record", out);
         return salvage_recording(salvage, out);
     }
     if (optind >= argc)
@@ -258,6 +259,8 @@ int cmd_trace_record(int argc, char **argv)
         pm_usage_error("trace record: cannot get the current directory: %s", strerror(errno));
     if (snprintf(tmp, sizeof tmp, "%s%s%s.tmp", cwd, cwd[0] ? "/" : "", out) >= (int)sizeof tmp)
         pm_usage_error("trace record: output path too long");
+    if (access(tmp, F_OK) != 0)   /* (a leftover OUT.tmp: the message below, with --salvage) */
+        pm_cli_out_check("trace record", out);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         if (errno == EEXIST)
@@ -374,8 +377,20 @@ int cmd_trace_record(int argc, char **argv)
         if (v)
             fprintf(stderr, "pymemlab: note: %" PRIu64 " %s\n", v, notes[i].what);
     }
-    if (*meta(t, "recorder.error"))
+    bool stopped = !finished && *meta(t, "recorder.error") && WIFEXITED(status);
+    if (*meta(t, "recorder.error") && !stopped)
         fprintf(stderr, "pymemlab: warning: the recorder stopped early: %s\n", meta(t, "recorder.error"));
+    if (stopped) {
+        /* the recorder gave up (disk full...) while the program went on: the
+         * trace lacks every later op, and says so by its header */
+        fprintf(stderr,
+                "pymemlab: the recorder stopped early: %s; %s keeps the %" PRIu64 " whole ops recorded until "
+                "then, unfinished; read it with --lenient (trace stats, trace info, trace convert, replay)\n",
+                meta(t, "recorder.error"), out, kept);
+        pm_trace_close(t);
+        free(cmdline);
+        return PM_EXIT_FAIL;
+    }
     pm_trace_close(t);
     free(cmdline);
     if (!finished) {

@@ -326,7 +326,7 @@ static void test_mtrace_errors(void **state)
         {"> 0x10 0x8\n", "m.log:1: a realloc's '>' line without the '<' line before it"},
         {"< 0x10\n+ 0x20 0x8\n", "m.log:1: a realloc's '<' line without its '>' line"},
         {"+ 0x20 0x8\n< 0x20\n", "m.log:2: a realloc's '<' line without its '>' line (the log ends)"},
-        {"+ 0x20 0x8\n\x01\x02\n", "m.log:2: unrecognised mtrace line '\x01\x02' (expected '@ CALLER + ADDR SIZE', "
+        {"+ 0x20 0x8\n\x01\x02\n", "m.log:2: unrecognised mtrace line '\\x01\\x02' (expected '@ CALLER + ADDR SIZE', "
                                    "'- ADDR', '< ADDR', '> ADDR SIZE', '! ADDR SIZE', '= Start' or '= End')"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -212,7 +212,7 @@ static void test_suite_bad_lines(void **state)
     assert_int_equal(pm_suite_load("nosuch", &s, err), -1);
     assert_string_equal(err, "unknown suite 'nosuch' (known: default, full, quick; or give a file path)");
     assert_int_equal(pm_suite_load("/nonexistent/x.suite", &s, err), -1);
-    assert_string_equal(err, "cannot read suite file '/nonexistent/x.suite': No such file or directory");
+    assert_string_equal(err, "/nonexistent/x.suite: cannot open: No such file or directory");
 }
 
 /* ---- records ---- */

@@ -12,6 +12,7 @@
  *
  * Entry point: pm_mtrace_import.
  */
+#include "msgescape.h"
 #include "recording.h"
 #include "trace_internal.h"
 
@@ -292,5 +293,7 @@ int pm_mtrace_import(FILE *in, const char *name, struct pm_trace_writer *w, stru
     r->slots = pm_slotmap_slot_count(&m.map);
     free(buf);
     pm_slotmap_destroy(&m.map);
+    if (rc)
+        pm_msg_escape(err, PM_ERR_LEN);   /* the log's bytes, quoted: one line, no control byte */
     return rc;
 }

@@ -9,6 +9,8 @@
  * docs/trace-format.md.
  */
 #include "trace_internal.h"
+#include "fileio.h"
+#include "msgescape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -126,6 +128,7 @@ void trace_err_prefix(char dst[PM_ERR_LEN], const char *prefix, const char *msg)
         for (const char *s = *part; *s && n < PM_ERR_LEN - 1; s++)
             dst[n++] = *s;
     dst[n] = '\0';
+    pm_msg_escape(dst, PM_ERR_LEN);
 }
 
 /* ---- decoding and checking ---- */
@@ -330,11 +333,19 @@ bool trace_meta_value_ok(const char *value, size_t len, char *problem, size_t pl
 int trace_meta_add(struct pm_trace *t, const char *key, size_t klen, const char *value, size_t vlen,
                    char *problem, size_t plen)
 {
-    for (size_t i = 0; i < t->nmeta; i++)
-        if (strlen(t->meta[i].key) == klen && !memcmp(t->meta[i].key, key, klen)) {
-            snprintf(problem, plen, "duplicate metadata key '%.*s'", (int)(klen > 64 ? 64 : klen), key);
-            return -1;
-        }
+    /* The cap counts the bytes of the binary form ("key=value\n"), so the
+     * text parser refuses what the writer could not write. */
+    if (klen + vlen + 2 > PM_TRACE_MAX_META - t->meta_bytes) {
+        snprintf(problem, plen, "metadata over the 16 MiB limit");
+        return -1;
+    }
+    int added = pm_keyset_add(&t->meta_keys, key, klen);
+    if (added < 0)
+        goto oom;
+    if (added == 0) {
+        snprintf(problem, plen, "duplicate metadata key '%.*s'", (int)(klen > 64 ? 64 : klen), key);
+        return -1;
+    }
     if (t->nmeta == t->meta_cap) {
         size_t n = t->meta_cap ? 2 * t->meta_cap : 8;
         struct trace_meta *m = realloc(t->meta, n * sizeof *m);
@@ -353,6 +364,7 @@ int trace_meta_add(struct pm_trace *t, const char *key, size_t klen, const char 
     t->meta[t->nmeta].key = k;
     t->meta[t->nmeta].value = k + klen + 1;
     t->nmeta++;
+    t->meta_bytes += klen + vlen + 2;
     return 0;
 oom:
     snprintf(problem, plen, "out of memory for metadata");
@@ -517,6 +529,7 @@ int pm_trace_open_mem(const void *buf, size_t len, const char *name, struct pm_t
     t->file = buf;
     t->file_len = len;
     if (load(t, err)) {
+        pm_msg_escape(err, PM_ERR_LEN);   /* words of the input, quoted: no control byte */
         pm_trace_close(t);
         return -1;
     }
@@ -527,15 +540,10 @@ int pm_trace_open_mem(const void *buf, size_t len, const char *name, struct pm_t
 int pm_trace_open(const char *path, struct pm_trace **out, char err[PM_ERR_LEN])
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint64_t size;
+    int fd = pm_file_open_read(path, SIZE_MAX, &size, err);
     if (fd < 0) {
-        snprintf(err, PM_ERR_LEN, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        snprintf(err, PM_ERR_LEN, "%s: not a regular file", path);
-        close(fd);
+        pm_msg_escape(err, PM_ERR_LEN);   /* the path itself may hold one */
         return -1;
     }
     struct pm_trace *t = trace_new(path, err);
@@ -545,21 +553,22 @@ int pm_trace_open(const char *path, struct pm_trace **out, char err[PM_ERR_LEN])
     }
     static const uint8_t empty[1];
     t->file = empty;
-    t->file_len = (size_t)st.st_size;
-    if (st.st_size > 0) {
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    t->file_len = (size_t)size;
+    if (size > 0) {
+        void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
             snprintf(err, PM_ERR_LEN, "%s: cannot map: %s", path, strerror(errno));
             close(fd);
             pm_trace_close(t);
             return -1;
         }
-        madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+        madvise(m, (size_t)size, MADV_SEQUENTIAL);
         t->file = m;
         t->mapped = true;
     }
     close(fd);
     if (load(t, err)) {
+        pm_msg_escape(err, PM_ERR_LEN);
         pm_trace_close(t);
         return -1;
     }
@@ -576,6 +585,7 @@ void pm_trace_close(struct pm_trace *t)
     for (size_t i = 0; i < t->nmeta; i++)
         free(t->meta[i].key);
     free(t->meta);
+    pm_keyset_free(&t->meta_keys);
     free(t->text_ops);
     free(t->live);
     free(t->name);

@@ -404,6 +404,11 @@ extern const struct pm_tracegen_pattern pm_tracegen_patterns[];   /* NULL-termin
 int pm_tracegen(const char *pattern, const struct pm_tracegen_opts *o, struct pm_trace_writer *w,
                 char err[PM_ERR_LEN]);
 
+/* Checks pattern and options exactly as pm_tracegen does before it writes
+ * anything (unknown pattern, an option the pattern does not take, ranges, ops
+ * too few for live): 0, or -1 with err "gen PATTERN: problem". */
+int pm_tracegen_check(const char *pattern, const struct pm_tracegen_opts *o, char err[PM_ERR_LEN]);
+
 /* Parses "python" or "uniform:MIN-MAX" (K/M/G suffixes) into o. */
 bool pm_tracegen_parse_sizes(const char *s, struct pm_tracegen_opts *o);
 

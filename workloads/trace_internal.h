@@ -5,6 +5,7 @@
 #ifndef PM_TRACE_INTERNAL_H
 #define PM_TRACE_INTERNAL_H
 
+#include "keyset.h"
 #include "trace.h"
 
 /* Size of a problem text, short enough that "op N at byte B: " or
@@ -35,6 +36,8 @@ struct pm_trace {
     uint64_t partial_bytes;     /* unfinished: bytes of a trailing partial op */
     struct trace_meta *meta;    /* nmeta pairs in file order */
     size_t nmeta, meta_cap;
+    struct pm_keyset meta_keys; /* the keys of meta, for the linear duplicate check */
+    uint64_t meta_bytes;        /* sum of klen + vlen + 2 ("key=value\n"), <= PM_TRACE_MAX_META */
     uint64_t *live;             /* liveness bitmap for cursors, live_words words */
     size_t live_words;
 };

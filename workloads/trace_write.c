@@ -13,6 +13,8 @@
  * pm_trace_writer_abort, pm_trace_convert, pm_trace_format_for_path.
  */
 #include "trace_internal.h"
+#include "msgescape.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +39,7 @@ struct pm_trace_writer {
     size_t live_words;
     char *meta;             /* "key=value\n" lines */
     size_t meta_len, meta_cap;
+    struct pm_keyset meta_keys; /* the keys in meta, for the linear duplicate check */
     bool started;           /* header + metadata are in buf or written */
     bool failed;
     char err[PM_ERR_LEN];   /* the first error, "NAME: problem" */
@@ -55,6 +58,7 @@ static int writer_fail(struct pm_trace_writer *w, const char *fmt, ...)
     vsnprintf(problem, sizeof problem, fmt, ap);
     va_end(ap);
     snprintf(w->err, sizeof w->err, "%s: %s", writer_name(w), problem);
+    pm_msg_escape(w->err, sizeof w->err);
     w->failed = true;
     return -1;
 }
@@ -84,6 +88,7 @@ static void writer_free(struct pm_trace_writer *w)
     free(w->buf);
     free(w->live);
     free(w->meta);
+    pm_keyset_free(&w->meta_keys);
     free(w);
 }
 
@@ -132,17 +137,14 @@ int pm_trace_writer_meta(struct pm_trace_writer *w, const char *key, const char 
     if (!trace_meta_key_ok(key, klen, problem, sizeof problem) ||
         !trace_meta_value_ok(value, vlen, problem, sizeof problem))
         return writer_fail(w, "%s", problem);
-    /* duplicate? */
-    for (size_t i = 0; i < w->meta_len;) {
-        const char *line = w->meta + i, *eq = memchr(line, '=', w->meta_len - i);
-        const char *nl = memchr(line, '\n', w->meta_len - i);
-        if ((size_t)(eq - line) == klen && !memcmp(line, key, klen))
-            return writer_fail(w, "duplicate metadata key '%.40s'", key);
-        i += (size_t)(nl - line) + 1;
-    }
     size_t add = klen + 1 + vlen + 1;
     if (w->meta_len + add > PM_TRACE_MAX_META)
         return writer_fail(w, "metadata over the 16 MiB limit");
+    int added = pm_keyset_add(&w->meta_keys, key, klen);
+    if (added < 0)
+        return writer_fail(w, "out of memory");
+    if (added == 0)
+        return writer_fail(w, "duplicate metadata key '%.40s'", key);
     if (w->meta_len + add > w->meta_cap) {
         size_t n = w->meta_cap ? w->meta_cap : 256;
         while (n < w->meta_len + add)
@@ -306,6 +308,13 @@ int pm_trace_writer_close(struct pm_trace_writer *w, char err[PM_ERR_LEN])
     }
     int fd = w->fd;
     w->fd = -1;
+    if (fsync(fd) && errno != EINVAL) {   /* durable before it takes the final name */
+        snprintf(err, PM_ERR_LEN, "%s: write error: %s", w->tmp, strerror(errno));
+        close(fd);
+        unlink(w->tmp);
+        writer_free(w);
+        return -1;
+    }
     if (close(fd)) {
         snprintf(err, PM_ERR_LEN, "%s: write error: %s", w->tmp, strerror(errno));
         unlink(w->tmp);
@@ -318,6 +327,7 @@ int pm_trace_writer_close(struct pm_trace_writer *w, char err[PM_ERR_LEN])
         writer_free(w);
         return -1;
     }
+    (void)pm_fsync_dir_of(w->path);
     writer_free(w);
     return 0;
 }
@@ -413,6 +423,12 @@ static int convert_text(struct pm_trace *t, const char *out_path, bool lenient, 
         unlink(tmp);
         goto out;
     }
+    if (fflush(f) || (fsync(fileno(f)) && errno != EINVAL) || ferror(f)) {
+        snprintf(err, PM_ERR_LEN, "%s: write error: %s", tmp, strerror(errno));
+        fclose(f);
+        unlink(tmp);
+        goto out;
+    }
     if (fclose(f)) {
         snprintf(err, PM_ERR_LEN, "%s: write error: %s", tmp, strerror(errno));
         unlink(tmp);
@@ -423,6 +439,7 @@ static int convert_text(struct pm_trace *t, const char *out_path, bool lenient, 
         unlink(tmp);
         goto out;
     }
+    (void)pm_fsync_dir_of(out_path);
     rc = 0;
 out:
     free(tmp);

@@ -506,21 +506,24 @@ static const char *option_name(unsigned bit)
     }
 }
 
-int pm_tracegen(const char *pattern, const struct pm_tracegen_opts *given, struct pm_trace_writer *w,
-                char err[PM_ERR_LEN])
+/* The pattern's defaults applied to what was not given, and every parameter
+ * rule checked (range and ops-for-live): what pm_tracegen_check promises and
+ * pm_tracegen relies on. err: "gen PATTERN: problem". */
+static int tracegen_resolve(const char *pattern, const struct pm_tracegen_opts *given,
+                            struct pm_tracegen_opts *out, char err[PM_ERR_LEN])
 {
     const struct pm_tracegen_pattern *pat = pm_tracegen_patterns;
     while (pat->name && strcmp(pat->name, pattern))
         pat++;
     if (!pat->name) {
-        snprintf(err, PM_ERR_LEN, "gen: unknown pattern '%s' (known: lifo, fifo, churn, growth, survivors)",
+        snprintf(err, PM_ERR_LEN, "gen: unknown pattern '%.64s' (known: lifo, fifo, churn, growth, survivors)",
                  pattern);
         return -1;
     }
     for (unsigned bit = 1; bit <= PM_GEN_MAX_LEN; bit <<= 1)
         if ((given->set & bit) && !(pat->takes & bit)) {
             snprintf(err, PM_ERR_LEN, "gen %s: %s does not apply to this pattern (see docs/patterns.md)",
-                     pattern, option_name(bit));
+                     pat->name, option_name(bit));
             return -1;
         }
     /* defaults for what was not given */
@@ -544,20 +547,40 @@ int pm_tracegen(const char *pattern, const struct pm_tracegen_opts *given, struc
     if (!(o.set & PM_GEN_MAX_LEN))
         o.max_len = 10000;
 
-    struct gen g = {.w = w, .err = err, .pattern = pattern, .sizes = o.sizes};
-    if (o.live < 1 || o.live > (UINT64_C(1) << 31)) {
-        gen_fail(&g, "--live %" PRIu64 " is outside 1..2^31", o.live);
-        return -1;
-    }
-    if (o.sizes == PM_SIZES_UNIFORM && (o.size_min > o.size_max || o.size_max > PM_TRACE_MAX_SIZE)) {
-        gen_fail(&g, "--sizes uniform:%" PRIu64 "-%" PRIu64 " needs MIN <= MAX < 2^40", o.size_min, o.size_max);
-        return -1;
-    }
+    struct gen g = {.err = err, .pattern = pat->name};
+    if (o.live < 1 || o.live > (UINT64_C(1) << 31))
+        return gen_fail(&g, "--live %" PRIu64 " is outside 1..2^31", o.live);
+    if (o.sizes == PM_SIZES_UNIFORM && (o.size_min > o.size_max || o.size_max > PM_TRACE_MAX_SIZE))
+        return gen_fail(&g, "--sizes uniform:%" PRIu64 "-%" PRIu64 " needs MIN <= MAX < 2^40", o.size_min,
+                        o.size_max);
     if (o.keep_every < 1 || !(o.realloc_frac >= 0 && o.realloc_frac <= 1) || o.max_len < 1 ||
-        o.max_len > (UINT64_C(1) << 32) || o.again > (UINT64_C(1) << 31)) {
-        gen_fail(&g, "--keep-every >= 1, --realloc-frac in 0..1, --max-len in 1..2^32, --again <= 2^31");
+        o.max_len > (UINT64_C(1) << 32) || o.again > (UINT64_C(1) << 31))
+        return gen_fail(&g, "--keep-every >= 1, --realloc-frac in 0..1, --max-len in 1..2^32, --again <= 2^31");
+    /* fifo, churn and growth fill their live set, then drain it */
+    if ((!strcmp(pattern, "fifo") || !strcmp(pattern, "churn") || is_growth) && o.ops < 2 * o.live + 2)
+        return gen_fail(&g, "--ops %" PRIu64 " is too small for --live %" PRIu64 " (needs at least %" PRIu64 ")",
+                        o.ops, o.live, 2 * o.live + 2);
+    *out = o;
+    return 0;
+}
+
+int pm_tracegen_check(const char *pattern, const struct pm_tracegen_opts *o, char err[PM_ERR_LEN])
+{
+    struct pm_tracegen_opts resolved;
+    return tracegen_resolve(pattern, o, &resolved, err);
+}
+
+int pm_tracegen(const char *pattern, const struct pm_tracegen_opts *given, struct pm_trace_writer *w,
+                char err[PM_ERR_LEN])
+{
+    struct pm_tracegen_opts o;
+    if (tracegen_resolve(pattern, given, &o, err))
         return -1;
-    }
+    const struct pm_tracegen_pattern *pat = pm_tracegen_patterns;
+    while (strcmp(pat->name, pattern))
+        pat++;
+    bool is_lifo = !strcmp(pattern, "lifo"), is_growth = !strcmp(pattern, "growth");
+    struct gen g = {.w = w, .err = err, .pattern = pattern, .sizes = o.sizes};
     g.size_min = o.size_min;
     g.size_span = o.size_max - o.size_min + 1;
     for (unsigned c = 0; c < 32; c++) {

@@ -18,6 +18,6 @@ info=$("$PYMEMLAB" trace info "$tmp/system.pmt")
 grep -Eq "^domains +none 0 raw 0 mem 0 obj [1-9]" <<<"$info" || fail "ops tagged obj: $info"
 grep -q "final 0" <<<"$info" || fail "everything freed at the end: $info"
 "$PYMEMLAB" replay "$tmp/system.pmt" --backend pymalloc --reps 1 --check-every 1 >/dev/null || fail "replay of the recorded trace"
-expect_usage_error "pymemlab: $tmp/nodir/x.pmt*" objrun "$script" --backend system --record-trace "$tmp/nodir/x.pmt"
+expect_usage_error "pymemlab: objrun: $tmp/nodir/x.pmt*" objrun "$script" --backend system --record-trace "$tmp/nodir/x.pmt"
 [ ! -e "$tmp/nodir" ] || fail "created something for a bad path"
 echo ok

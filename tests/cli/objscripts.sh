@@ -88,7 +88,7 @@ for s in "$PM_SOURCE_DIR/fuzz/corpus/fuzz_objscript/62caa6fd5e4dc6c87c1b39bc16d7
 done
 rc=0
 got=$("$PYMEMLAB" objrun "$tmp/missing.txt" --backend system 2>&1) || rc=$?
-[ "$rc" = 2 ] && [ "$got" = "pymemlab: objrun: cannot open '$tmp/missing.txt'" ] ||
+[ "$rc" = 2 ] && [ "$got" = "pymemlab: objrun: $tmp/missing.txt: cannot open: No such file or directory" ] ||
   fail "missing script: exit $rc: $got"
 rc=0
 got=$("$PYMEMLAB" objrun "$PM_SOURCE_DIR/tests/objscripts/sizes.txt" --backend nosuch 2>&1) || rc=$?

@@ -119,7 +119,7 @@ bad "pymemlab: pyrun: unexpected argument 'web'" pyrun json web --backend system
 bad "pymemlab: pyrun: unknown option '--frob' (see 'pymemlab help pyrun')" pyrun json --backend system --frob
 bad "pymemlab: backend 'null' takes no inner backend*" pyrun json --backend null:system
 expect_usage_error "pymemlab: pyrun: --list takes no workload ('json')" pyrun --list json
-expect_usage_error "pymemlab: pyrun: cannot write the series file '$tmp/no/such/dir.csv'" \
+expect_usage_error "pymemlab: pyrun: $tmp/no/such/dir.csv: folder $tmp/no/such: No such file or directory" \
   pyrun json --backend system --scale 0.001 --series "$tmp/no/such/dir.csv"
 [ $status = 0 ] && echo "ok: error convention"
 exit $status

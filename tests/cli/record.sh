@@ -241,7 +241,7 @@ expect_error "pymemlab: badpair.log:1: a realloc's '<' line without its '>' line
     "$P" trace import --format mtrace badpair.log -o g.pmt
 expect_error "pymemlab: trace import: unknown --format 'valgrind' (known: mtrace)" \
     "$P" trace import --format valgrind hand.log -o g.pmt
-expect_error "pymemlab: trace import: cannot read 'no-such.log': No such file or directory" \
+expect_error "pymemlab: trace import: no-such.log: cannot open: No such file or directory" \
     "$P" trace import --format mtrace no-such.log -o g.pmt
 expect_error "pymemlab: trace import: --format is required (known: mtrace)" "$P" trace import hand.log -o g.pmt
 [ ! -e g.pmt ] && [ ! -e g.pmt.tmp ] || fail "a failed import left an output file"

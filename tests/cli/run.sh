@@ -269,7 +269,7 @@ expect_usage_error "pymemlab: run: unknown backend 'nosuch' in --backends (known
 expect_usage_error "pymemlab: pymalloc: *" run --suite "$tiny" --backends pymalloc,preset=nope --out "$tmp/bad"
 expect_usage_error "pymemlab: run: unknown workload 'nosuch' in --workloads (suite tiny has: web, gen-churn, surv)" \
   run --suite "$tiny" --workloads web,nosuch --out "$tmp/bad"
-printf 'py json scale=0.01\ngen churn ops=1K\nfrob x\n' >"$tmp/badline.suite"
+printf 'py json scale=0.01\ngen churn ops=1K live=100\nfrob x\n' >"$tmp/badline.suite"
 expect_usage_error "pymemlab: $tmp/badline.suite:3: unknown line kind 'frob' (expected py, gen, trace, reps or timeout)" \
   run --suite "$tmp/badline.suite" --out "$tmp/bad"
 printf 'trace /nonexistent/t.pmt\n' >"$tmp/missing.suite"

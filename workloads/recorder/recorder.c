@@ -156,6 +156,7 @@ static struct {
     char pythonmalloc[64];     /* the user's PYTHONMALLOC, if set */
     char how_ended[32];        /* "exit", "_exit" */
     char error[160];           /* why recording stopped early, if it did */
+    int stopped;               /* 1: rec_fail ran: ops are missing, the trace is left unfinished */
     char date[64];
     char command[REC_CMD_MAX + 4]; /* PM_RECORD_COMMAND, read at the start (the program may clear its environment) */
 } rec;
@@ -223,6 +224,7 @@ static void rec_fail(const char *why)
 {
     if (!rec.error[0])
         snprintf(rec.error, sizeof rec.error, "%s", why);
+    rec.stopped = 1;
     atomic_store(&rec.on, 0);
 }
 
@@ -723,8 +725,10 @@ static void rec_finish(const char *how)
                      rec.pythonmalloc[0] ? rec.pythonmalloc : "...");
         munmap(rec.win, REC_WINDOW);
         rec.win = NULL;
+        /* a recording that stopped early (disk full...) misses ops: its
+         * header stays unfinished, so that no reader takes it for whole */
         if (ftruncate(rec.fd, (off_t)rec.pos) == 0 && meta_write(1) == 0)
-            header_write(1);
+            header_write(!rec.stopped);
         close(rec.fd);
         rec.fd = -1;
     }
