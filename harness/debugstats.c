@@ -83,6 +83,8 @@ void pm_debugstats_print(FILE *f, const struct pm_pymalloc_report *r)
     print_one(f, "# bytes lost to quantization", r->bytes_lost_quantization);
     print_one(f, "# bytes lost to arena alignment", r->bytes_lost_arena_alignment);
     print_one(f, "Total", r->total);
+    if (!r->has_arena_map)       /* 3.8, 3.9: no radix tree */
+        return;
     fputs("\narena map counts\n", f);
     print_one(f, "# arena map mid nodes", r->map_mid_nodes);
     print_one(f, "# arena map bot nodes", r->map_bot_nodes);

@@ -27,9 +27,9 @@ expect_usage "pymemlab: pymalloc: arena size 100000 is not a multiple of the poo
   debugstats --backend pymalloc,arena=100000
 expect_usage "pymemlab: pymalloc: arena size 16384 holds fewer than 2 pools of 16384 bytes (an arena not aligned to the pool size loses one)" \
   debugstats --backend pymalloc,arena=16K
-expect_usage "pymemlab: pymalloc: unknown option 'size' (known: preset, arena, pool, large)" \
+expect_usage "pymemlab: pymalloc: unknown option 'size' (known: preset, arena, pool, large, placement)" \
   debugstats --backend pymalloc,size=4K
-expect_usage "pymemlab: pymalloc: unknown preset 'py27' (known: py38, py310)" \
+expect_usage "pymemlab: pymalloc: unknown preset 'py27' (known: 3.8, 3.9, 3.10, 3.11, 3.12, 3.13; py38 = 3.8, py310 = 3.10)" \
   debugstats --backend pymalloc,preset=py27
 expect_usage "pymemlab: pymalloc: bad pool size '4Q' (expected bytes, K/M/G allowed)" \
   debugstats --backend pymalloc,pool=4Q
