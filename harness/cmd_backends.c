@@ -27,11 +27,10 @@ int cmd_backends(int argc, char **argv)
             for (size_t i = 0; i < pm_cpython_version_count(); i++) {
                 const char *v, *desc;
                 const char *vwhy = pm_cpython_version_status(i, &v, &desc);
-                char vname[48];
-                snprintf(vname, sizeof vname, "  %s", v);
+                char vname[48];   /* a spec, so scripts can take column 1 as is */
+                snprintf(vname, sizeof vname, "cpython,version=%s", v);
                 snprintf(status, sizeof status, vwhy ? "unavailable: %s" : "available", vwhy);
-                printf("%-10s %-44s %-12s cpython,version=%s%s%s\n", vname, status, scope, v,
-                       *desc ? ": " : "", desc);
+                printf("%-10s %-44s %-12s %s\n", vname, status, scope, desc);
             }
         }
     }

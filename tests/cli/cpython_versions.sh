@@ -14,7 +14,7 @@ printf 'pmtrace 1\n@ops 6\n@slots 3\nalloc 0 100 obj\nalloc 1 1000 mem\nrealloc 
 "$PYMEMLAB" backends >"$tmp/b"
 n=0
 for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
-  line=$(grep -E "^  $v +" "$tmp/b") || fail "backends: no line for version $v"
+  line=$(grep -E "^cpython,version=$v +" "$tmp/b") || fail "backends: no line for version $v"
   if [[ "$line" == *" available "* ]]; then
     "$PYMEMLAB" replay "$tmp/t.txt" --backend "cpython,version=$v" --reps 1 --json >"$tmp/r.json" ||
       fail "replay on cpython,version=$v failed"
@@ -28,8 +28,8 @@ echo "ok: $n versions replayed"
 
 # an absent version
 PM_LIBPYTHON_3_9=/nonexistent/libpython3.9.so.1.0 "$PYMEMLAB" backends >"$tmp/b"
-has -E '^  3\.9 +unavailable: PM_LIBPYTHON_3_9=/nonexistent/libpython3\.9\.so\.1\.0: no such file' "$tmp/b" ||
-  fail "backends with PM_LIBPYTHON_3_9 unset: $(grep '^  3.9' "$tmp/b")"
+has -E '^cpython,version=3\.9 +unavailable: PM_LIBPYTHON_3_9=/nonexistent/libpython3\.9\.so\.1\.0: no such file' "$tmp/b" ||
+  fail "backends with PM_LIBPYTHON_3_9 unset: $(grep '^cpython,version=3.9' "$tmp/b")"
 PM_LIBPYTHON_3_9=/nonexistent/libpython3.9.so.1.0 expect_usage_error \
   "pymemlab: cpython,version=3.9: unavailable: PM_LIBPYTHON_3_9=/nonexistent/libpython3.9.so.1.0: no such file" \
   replay "$tmp/t.txt" --backend cpython,version=3.9
@@ -39,7 +39,7 @@ expect_usage_error "pymemlab: cpython: unknown option 'ver' (known: version)" \
   replay "$tmp/t.txt" --backend cpython,ver=3.12
 
 # a library of another version is refused
-lib313=$(sed -n 's/^  3\.13 .*obmalloc (\(.*\)), .*/\1/p' "$tmp/b")
+lib313=$(sed -n 's/^cpython,version=3\.13 .*obmalloc (\(.*\)), .*/\1/p' "$tmp/b")
 if [ -n "$lib313" ]; then
   PM_LIBPYTHON_3_12=$lib313 expect_usage_error "pymemlab: cpython,version=3.12: unavailable: $lib313 is CPython 3.13.*" \
     replay "$tmp/t.txt" --backend cpython,version=3.12
