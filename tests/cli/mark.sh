@@ -10,7 +10,10 @@
 #    model replayed to that mark (`debugstats --at-phase N`, the version's
 #    preset) gives the same class rows; sys._debugmallocstats() prints the
 #    pymalloc section (CPython skips it when the obj domain is hooked,
-#    unless the recorder puts the allocator back for it).
+#    unless the recorder puts the allocator back for it);
+#  - with arenas placed alike on both sides (PM_RECORD_ARENA_PLACEMENT and
+#    pymalloc's placement=), CPython's whole report at the mark and the
+#    model's are byte-identical.
 set -euo pipefail
 . "$(dirname "$0")/lib.bash"
 : "${PM_SOURCE_DIR:?}"
@@ -61,6 +64,17 @@ for vp in "${pythons[@]}"; do
     fail "$py: debugstats failed"
   grep -E '^ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+$' "$tmp/model" >"$tmp/model.rows"
   diff "$tmp/cpy.rows" "$tmp/model.rows" >"$tmp/d" || fail "$py: class rows differ at phase 1: $(cat "$tmp/d")"
+  # arenas placed the same on both sides (PM_RECORD_ARENA_PLACEMENT and
+  # placement=): the whole pymalloc report is byte-identical
+  for pl in aligned unaligned; do
+    [ "$v" = 3.8 ] || [ "$v" = 3.9 ] && [ "$pl" = unaligned ] && continue   # 4 KiB pools: always aligned
+    rm -f "$tmp/p.pmt"
+    PM_RECORD_ARENA_PLACEMENT=$pl "$PYMEMLAB" trace record -o "$tmp/p.pmt" -- "$py" "$tmp/prog.py" >"$tmp/out" 2>"$tmp/err" ||
+      fail "$py: trace record ($pl) failed"
+    awk '/^Small block threshold/{n++} n == 1 && !/^marks /' "$tmp/err" >"$tmp/cpy.full"
+    "$PYMEMLAB" debugstats --backend "pymalloc,preset=$v,placement=$pl" "$tmp/p.pmt" --at-phase 1 >"$tmp/model.full"
+    diff "$tmp/cpy.full" "$tmp/model.full" >"$tmp/d" || fail "$py: placement=$pl: reports differ: $(cat "$tmp/d")"
+  done
   echo "ok $v ($py)"
 done
 [ "${failures:-0}" = 0 ] && echo "marks from Python: all checks passed"

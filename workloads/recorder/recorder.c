@@ -36,6 +36,20 @@
  *   PM_RECORD_COMMAND  the command line, for the metadata
  *   PM_RECORD_NO_HOOKS  (tests) behave as if the process had no
  *                    PyMem_SetAllocator: the PYTHONMALLOC=malloc fallback
+ *   PM_RECORD_ARENA_PLACEMENT  aligned|unaligned: place CPython's 1 MiB
+ *                    arenas on a 16 KiB (pool) boundary, or one page past
+ *                    one, as `pymalloc,placement=aligned|unaligned` does in
+ *                    the model: both sides then have the same pools per
+ *                    arena, whatever the kernel does. Unset: arenas go
+ *                    where the kernel puts them; either way they are
+ *                    counted (metadata python.arena_maps, .._unaligned).
+ *
+ * mmap is interposed for that (CPython maps each arena with its own
+ * mmap(NULL, ARENA_SIZE, RW, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0), through the
+ * PLT; mmap64 in practice, CPython being built with _FILE_OFFSET_BITS=64):
+ * any such call of exactly 256 KiB or 1 MiB is taken for an arena.
+ * Every other call goes straight to the system call. glibc's malloc and the
+ * loader map memory without the PLT and are not seen.
  *
  * How it works
  *  - A thread-local guard: while a recorded call runs (and inside the
@@ -112,6 +126,15 @@ _Static_assert(REC_WINDOW >= 4 * PM_TRACE_OP_MAX, "an op always fits a fresh win
 PM_EXPORT int pm_record_active(void);
 PM_EXPORT int pm_record_mark(const char *label, int report);
 PM_EXPORT int pm_record_report(void);
+PM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+PM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
+/* The recorder's own mappings: straight to the system call, never through
+ * its mmap interposer (which takes the lock the caller may hold). */
+static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
 
 /* glibc's own entry points: the real allocator, without symbol lookup. */
 extern void *__libc_malloc(size_t n);
@@ -204,6 +227,10 @@ static struct {
     py_object *orig_dms;       /* the original sys._debugmallocstats (a reference) */
     /* phase marks */
     uint32_t nmarks;           /* marks written: the last one's number */
+    /* arenas (mmap of 256 KiB or 1 MiB, anonymous, RW) */
+    int arena_placement;       /* 0 as the kernel maps, 1 aligned, 2 unaligned (1 MiB only) */
+    uint64_t arena_maps;       /* arena-sized maps seen */
+    uint64_t arena_maps_unaligned;  /* of which not 16 KiB-aligned (after any placement) */
     char mark_labels[REC_MARK_LABELS][REC_MARK_LABEL_MAX + 1];
     int hooks_installed;       /* 1: our hooks went in */
     int fallback;              /* 1: python-domains without hooks: PYTHONMALLOC=malloc */
@@ -252,7 +279,7 @@ static void lock_give(void) { atomic_store_explicit(&rec.lock, 0, memory_order_r
 
 static void *map_anon(size_t n)
 {
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = sys_mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -369,7 +396,7 @@ static uint32_t *map_cell(uintptr_t a, int create)
             while (map.dir[i].chunk)
                 i = (i + 1) & (map.dir_cap - 1);
         }
-        void *leaf = mmap(NULL, MAP_LEAF_CELLS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+        void *leaf = sys_mmap(NULL, MAP_LEAF_CELLS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (leaf == MAP_FAILED)
             return NULL;
@@ -507,6 +534,12 @@ static size_t meta_compose(char *buf, size_t cap, int final)
         meta_add(buf, cap, &n, "python.hooks", "raw mem obj");
     if (rec.pythonmalloc[0])
         meta_add(buf, cap, &n, "python.pythonmalloc", rec.pythonmalloc);
+    if (rec.arena_placement)
+        meta_add(buf, cap, &n, "recorder.arena_placement", rec.arena_placement == 1 ? "aligned" : "unaligned");
+    if (final && rec.arena_maps) {
+        meta_add_u64(buf, cap, &n, "python.arena_maps", rec.arena_maps);
+        meta_add_u64(buf, cap, &n, "python.arena_maps_unaligned", rec.arena_maps_unaligned);
+    }
     for (uint32_t i = 0; i < rec.nmarks && i < REC_MARK_LABELS; i++)
         if (rec.mark_labels[i][0]) {
             char key[32];
@@ -569,7 +602,7 @@ static int window_slide(void)
         rec_fail("cannot extend the trace file (disk full?)");
         return -1;
     }
-    void *w = mmap(NULL, REC_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED, rec.fd, (off_t)off);
+    void *w = sys_mmap(NULL, REC_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED, rec.fd, (off_t)off);
     if (w == MAP_FAILED) {
         rec_fail("cannot map the trace file");
         return -1;
@@ -718,6 +751,8 @@ static void rec_init_core(void)
     const char *cmd = getenv("PM_RECORD_COMMAND");
     if (cmd)
         snprintf(rec.command, sizeof rec.command, "%.*s%s", REC_CMD_MAX, cmd, strlen(cmd) > REC_CMD_MAX ? "..." : "");
+    const char *place = getenv("PM_RECORD_ARENA_PLACEMENT");
+    rec.arena_placement = !place ? 0 : !strcmp(place, "aligned") ? 1 : !strcmp(place, "unaligned") ? 2 : 0;
     const char *pm = getenv("PYTHONMALLOC");
     if (pm && !getenv("PM_RECORD_SET_PYTHONMALLOC"))
         snprintf(rec.pythonmalloc, sizeof rec.pythonmalloc, "%s", pm);
@@ -1219,6 +1254,54 @@ PM_EXPORT void _Exit(int status)
     rec_finish("_exit");
     for (;;)
         syscall(SYS_exit_group, status);
+}
+
+/* ---- arenas ---- */
+
+#define ARENA_POOL ((uintptr_t)16 << 10)   /* CPython 3.10+'s pool size */
+
+
+/* Maps a 1 MiB arena at a pool boundary (+ one page if unaligned). */
+static void *arena_place(size_t len, int how)
+{
+    size_t page = (size_t)rec.page;
+    char *m = sys_mmap(NULL, len + ARENA_POOL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return MAP_FAILED;
+    char *start = (char *)(((uintptr_t)m + ARENA_POOL - 1) & ~(ARENA_POOL - 1));
+    if (how == 2)
+        start = start + page <= m + ARENA_POOL ? start + page : start - ARENA_POOL + page;
+    if (start > m)
+        syscall(SYS_munmap, m, (size_t)(start - m));
+    size_t tail = (size_t)(m + len + ARENA_POOL - (start + len));
+    if (tail)
+        syscall(SYS_munmap, start + len, tail);
+    return start;
+}
+
+PM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (addr || fd != -1 || off || prot != (PROT_READ | PROT_WRITE) ||
+        flags != (MAP_PRIVATE | MAP_ANONYMOUS) || (len != ((size_t)1 << 20) && len != ((size_t)256 << 10)) ||
+        !atomic_load_explicit(&rec.on, memory_order_relaxed) || rec.pid != getpid())
+        return sys_mmap(addr, len, prot, flags, fd, off);
+    void *p = rec.arena_placement && len == ((size_t)1 << 20) ? arena_place(len, rec.arena_placement)
+                                                             : sys_mmap(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED) {
+        /* no lock: realloc holds it across the real call, which may map an
+         * arena right here */
+        __atomic_fetch_add(&rec.arena_maps, 1, __ATOMIC_RELAXED);
+        if ((uintptr_t)p & (ARENA_POOL - 1))
+            __atomic_fetch_add(&rec.arena_maps_unaligned, 1, __ATOMIC_RELAXED);
+    }
+    return p;
+}
+
+/* CPython is built with _FILE_OFFSET_BITS=64: its calls bind to mmap64 (the
+ * same function on 64-bit glibc, off_t being 64 bits). */
+PM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
 }
 
 /* ---- the CPython domain hooks ---- */
