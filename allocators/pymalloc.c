@@ -1271,7 +1271,9 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
     if (!q)
         return NULL;
     memcpy(q, p, old < n ? old : n);
-    if (!w)
+    if (w)                        /* a new arena may have moved the bitmap region */
+        w = pool_bitmap_word(h, pool_of(h, p), (uintptr_t)p);
+    else
         slot = large_find(h, p);  /* the set may have been rehashed */
     free_validated(h, p, w, slot);
     return q;

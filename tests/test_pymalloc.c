@@ -433,6 +433,31 @@ static void test_placement(void **state)
     ops->destroy(h);
 }
 
+/* realloc whose new block needs a new arena while the old block's bitmap
+ * word is in hand: the bitmap region grows (moves) under it. Found by
+ * scripts/fidelity.sh on a 3.8 trace (a segfault). */
+static void test_realloc_across_bitmap_growth(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        pm_heap_t *h = make(k ? "pymalloc,preset=3.8" : "pymalloc");
+        enum { N = 12000 };
+        void **b = calloc(N, sizeof *b);
+        for (int i = 0; i < N; i++) {
+            b[i] = ops->malloc(h, 16);
+            assert_non_null(b[i]);
+            b[i] = ops->realloc(h, b[i], 512);   /* the 512-byte pools fill arena after arena */
+            assert_non_null(b[i]);
+        }
+        assert_true(stats_of(h).arenas > 4);      /* the region grows at 2 (1 MiB) or 8 (256 KiB) arenas */
+        pmt_check_clean(ops, h);
+        for (int i = 0; i < N; i++)
+            ops->free(h, b[i]);
+        free(b);
+        ops->destroy(h);
+    }
+}
+
 static void test_fullest_arena_first(void **state)
 {
     (void)state;
@@ -1198,6 +1223,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_kept_arena_38, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arena_map_310, setup, teardown),
         cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_realloc_across_bitmap_growth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lazy_carving, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_free_arena_and_trim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fullest_arena_first, setup, teardown),
