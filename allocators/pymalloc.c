@@ -2,8 +2,29 @@
  * allocator design (Objects/obmalloc.c), rebuilt as an instance.
  *
  * Entry points: pm_pymalloc_ops, pm_pymalloc_report(), pm_pymalloc_pool_info()
- * (pymalloc.h). Options: preset=py38|py310, arena=SIZE, pool=SIZE,
- * large=segfit|os.
+ * (pymalloc.h). Options: preset=3.8|3.9|3.10|3.11|3.12|3.13 (py38 = 3.8,
+ * py310 = 3.10; default 3.11), arena=SIZE, pool=SIZE, large=segfit|os,
+ * placement=os|aligned|unaligned.
+ *
+ * Versions (docs/cpython-versions.md has the table against each version's
+ * Objects/obmalloc.c). A preset sets the geometry (3.8, 3.9: 256 KiB arenas
+ * of 4 KiB pools; 3.10+: 1 MiB of 16 KiB) and the version's rules: 3.8
+ * unmaps every arena whose pools are all free, 3.9+ keeps one; the report
+ * has no arena map section before 3.10, and 3.10's radix nodes (48-bit keys,
+ * 10/10/8 bits) are smaller than 3.11's (64-bit keys, 15/15/14 bits): for
+ * 3.10 the report counts the nodes CPython 3.10 would make (map310_note),
+ * while ownership always uses our own tree below. arena= and pool= after a
+ * preset change the geometry and keep the version's rules.
+ *
+ * Placement. An arena is one mapping of exactly arena_size bytes, as
+ * CPython's (placement=os): the kernel places consecutive mappings next to
+ * each other, so arenas come in runs that share one alignment, and every
+ * other mapping the heap makes (arena table, bitmap region, radix nodes) is
+ * a whole number of pools so as not to break a run. placement=aligned maps
+ * every arena on a pool boundary (all pools usable), placement=unaligned
+ * one page past one (one pool lost per arena): fixed placement for
+ * experiments, and for matching a recorded CPython whose report shows all
+ * its arenas aligned or all not.
  *
  * Large requests (0 and > 512 bytes). CPython hands them to malloc, and a
  * realloc of a block pymalloc does not own goes to PyMem_RawRealloc whatever
@@ -34,8 +55,9 @@
  *    nfreepools == k, which keeps the re-sort after a pool release O(1).
  *  - An arena whose pools are all free is unmapped, except that one wholly
  *    free arena is kept (the one at the tail of usable_arenas, CPython's
- *    rule; we additionally never keep a second one, which CPython can do
- *    when arenas of 63 and 64 pools mix). trim() releases the kept one.
+ *    rule since 3.9; we additionally never keep a second one, which CPython
+ *    can do when arenas of 63 and 64 pools mix). trim() releases the kept
+ *    one. Version 3.8 keeps none.
  *  - The arena table starts at 16 entries and doubles; it only grows when
  *    usable_arenas is empty, so no list pointer into it goes stale.
  *
@@ -52,16 +74,19 @@
  * arena is mapped (carving never fails) and kept until destroy, as in
  * CPython.
  *
- * Double frees. Each arena mapping is arena_size + arena_size/128 bytes: the
- * tail is an allocation bitmap with one bit per 16-byte granule of the arena
- * (set = a block starts here and is handed out), outside the pool headers
- * so that pools hold exactly CPython's block counts. CPython pads the pool
- * header's first field (a union of the 4-byte count and a pointer) to 8
- * bytes; we keep the count in the low 4 and, in the otherwise unused high
- * 4, the distance from the pool to its slice of the bitmap, so malloc and
- * free reach the bit with no extra lookup. Cost: 0.78% of the arena (8 KiB
- * per 1 MiB arena; 2 KiB, rounded to one 4 KiB page, per 256 KiB arena) and
- * one read-modify-write of a bitmap word per malloc and per free.
+ * Double frees. Each arena has an allocation bitmap, one bit per 16-byte
+ * granule of the arena (set = a block starts here and is handed out),
+ * outside the pool headers so that pools hold exactly CPython's block
+ * counts. The bitmaps live in a region of their own (arena i's at
+ * bitmap_base + i * arena_size/128), which grows with the arena table, so
+ * arenas stay plain arena-sized mappings. CPython pads the pool header's
+ * first field (a union of the 4-byte count and a pointer) to 8 bytes; we
+ * keep the count in the low 4 and, in the otherwise unused high 4, the
+ * offset of the pool's slice of the bitmap from bitmap_base, so malloc and
+ * free reach the bit with one add of a heap field. Cost: 0.78% of the arena
+ * (8 KiB per 1 MiB arena, 2 KiB per 256 KiB arena) and one
+ * read-modify-write of a bitmap word per malloc and per free. The offset
+ * is 32 bits: at most 4 GiB of bitmap, i.e. 512 GiB of arenas.
  * free/realloc/usable_size of a pointer in no arena mapping and not a live
  * large block is FOREIGN_POINTER; one inside an arena but not the start of
  * a carved block (pool header, interior, lost alignment bytes, uncarved
@@ -125,7 +150,7 @@
 #define GRANULE_SHIFT 4                /* bitmap: one bit per 16 bytes */
 #define WORD_SHIFT (GRANULE_SHIFT + 6) /* bytes of arena per 64-bit bitmap word: 1024 */
 #define BITMAP_DIV 128                 /* bitmap bytes = arena bytes / 128 */
-#define ARENA_MAX ((size_t)1 << 30)    /* bitmap_delta (uint32) < 2 * arena size */
+#define ARENA_MAX ((size_t)1 << 30)    /* 16 arenas' bitmaps fit the 32-bit bitmap_off */
 #define POOL_MIN 1024                  /* smallest power of two >= 48 + 512 */
 #define LARGE_HDR 16                   /* bytes before a large block */
 #define LARGE_MAGIC UINT64_C(0x70796d616c6c6f63)
@@ -144,7 +169,7 @@ _Static_assert(sizeof(void *) == 8, "64-bit layout (48-byte pool header)");
 typedef struct pm_pool pm_pool;
 
 /* The pool header: CPython's pool_header field for field (the high half of
- * ref's padding holds bitmap_delta, see the file comment).
+ * ref's padding holds bitmap_off, see the file comment).
  * Invariants of a carved pool in use (count > 0), size = (szidx + 1) * 16:
  *   carved = (nextoffset - 48) / size;  count + length(freeblock list) == carved
  *   freeblock == NULL  <=>  count == carved == (pool_size - 48) / size
@@ -152,7 +177,7 @@ typedef struct pm_pool pm_pool;
 struct pm_pool {
     struct {
         uint32_t count;          /* blocks in use */
-        uint32_t bitmap_delta;   /* bytes from the pool to its bitmap slice */
+        uint32_t bitmap_off;     /* bytes from bitmap_base to the pool's bitmap slice */
     } ref;                       /* CPython: union {block *_padding; uint count;} */
     uint8_t *freeblock;          /* LIFO free list head; NULL = pool full */
     pm_pool *nextpool;           /* used[] ring, or freepools chain */
@@ -224,9 +249,18 @@ struct pm_cached_map {
     size_t size;                 /* bytes mapped */
 };
 
+enum pm_placement {
+    PLACE_OS,                    /* wherever the kernel maps A bytes (CPython's way) */
+    PLACE_ALIGNED,               /* every arena starts on a pool boundary */
+    PLACE_UNALIGNED,             /* every arena starts one page past a pool boundary */
+};
+
+#define MAP310_KEYS 32           /* distinct 3.10 radix nodes tracked for the report */
+
 struct pm_heap {
     /* hot: read on every malloc/free */
     enum pm_shape shape;         /* which compiled free() to use */
+    uint8_t *bitmap_base;        /* the bitmap region: arena i's bitmap at i * bitmap_bytes */
     /* large=segfit (the default): requests of 0 and > 512 bytes go to this
      * inner instance, charged to our OS account, as CPython hands them to
      * malloc; NULL with large=os (a mapping per block, the cache below). */
@@ -244,7 +278,12 @@ struct pm_heap {
     size_t pool_size;            /* P, bytes */
     uint32_t pools_per_arena;    /* A / P */
     unsigned root_bits, mid_bits, bot_bits;  /* radix levels: root + mid + bot = 64 - chunk_shift */
-    size_t arena_map_size;       /* A + A/128 (bitmap), before page rounding */
+    size_t bitmap_bytes;         /* A / 128: one arena's allocation bitmap */
+    size_t bitmap_map_size;      /* bytes of the bitmap region's mapping */
+    size_t table_map_size;       /* bytes of the arena table's mapping */
+    enum pm_placement placement; /* where arenas go (placement= option) */
+    unsigned version;            /* CPython emulated, 308..313 (preset=; 311 default) */
+    bool keep_free_arena;        /* 3.9+: one wholly free arena is kept mapped */
     size_t heap_map_size;        /* bytes of this struct's mapping */
 
     /* arenas */
@@ -258,6 +297,11 @@ struct pm_heap {
     uint64_t narenas_highwater;  /* max of narenas_current */
     uint32_t nwhole_free;        /* arenas in usable_arenas with every pool free (<= 1) */
     uint64_t mid_count, bot_count;  /* radix nodes allocated */
+    /* version 3.10: the radix nodes CPython 3.10 would have made (48-bit
+     * keys, 10/10/8 bits for 1 MiB arenas), for its report only */
+    unsigned map310_top_bits, map310_bot_bits, map310_arena_bits;
+    uint64_t map310_mid[MAP310_KEYS], map310_bot[MAP310_KEYS];
+    uint32_t map310_nmid, map310_nbot;   /* saturate at MAP310_KEYS: then a lower bound */
 
     /* large objects */
     void **large_set;            /* user pointers; NULL = empty slot */
@@ -299,9 +343,18 @@ static inline pm_pool *pool_of(const pm_heap_t *h, const void *p)
     return (pm_pool *)((uintptr_t)p & ~h->geom.pool_mask);
 }
 
-static inline uint64_t *arena_bitmap(const pm_heap_t *h, uintptr_t arena)
+/* Arena ao's allocation bitmap: slot (ao - arenas) of the bitmap region. */
+static inline uint64_t *arena_bitmap(const pm_heap_t *h, const struct pm_arena *ao)
 {
-    return (uint64_t *)(arena + h->arena_size);
+    return (uint64_t *)(h->bitmap_base + (size_t)(ao - h->arenas) * h->bitmap_bytes);
+}
+
+/* What a pool header at pa in arena ao keeps in ref.bitmap_off: bytes from
+ * bitmap_base to the pool's slice (one byte of bitmap per 128 of arena). */
+static inline uint32_t pool_bitmap_off(const pm_heap_t *h, const struct pm_arena *ao, uintptr_t pa)
+{
+    return (uint32_t)((size_t)(ao - h->arenas) * h->bitmap_bytes
+                      + ((pa - ao->address) >> (WORD_SHIFT - 3)));
 }
 
 /* --------------------------------------------------------------- radix tree */
@@ -394,10 +447,11 @@ static bool radix_reserve(pm_heap_t *h, uintptr_t start)
 
 /* The word holding the bit of a block at a in `pool`: pools are aligned to
  * at least 1 KiB, so each pool's slice of the arena bitmap is whole words. */
-static PM_ALWAYS_INLINE uint64_t *pool_bitmap_word(const pm_pool *pool, uintptr_t a)
+static PM_ALWAYS_INLINE uint64_t *pool_bitmap_word(const pm_heap_t *h, const pm_pool *pool,
+                                                    uintptr_t a)
 {
     uintptr_t base = (uintptr_t)pool;
-    return (uint64_t *)(base + pool->ref.bitmap_delta + (((a - base) >> WORD_SHIFT) << 3));
+    return (uint64_t *)(h->bitmap_base + pool->ref.bitmap_off + (((a - base) >> WORD_SHIFT) << 3));
 }
 
 static PM_ALWAYS_INLINE uint64_t bitmap_mask(uintptr_t a)
@@ -406,14 +460,42 @@ static PM_ALWAYS_INLINE uint64_t bitmap_mask(uintptr_t a)
 }
 
 /* Bit of address a (16-byte aligned, inside the arena at `arena`). */
-static bool bitmap_test(const pm_heap_t *h, uintptr_t arena, uintptr_t a)
+static bool bitmap_test(const pm_heap_t *h, const struct pm_arena *ao, uintptr_t a)
 {
-    const uint64_t *bm = arena_bitmap(h, arena);
-    uintptr_t bit = (a - arena) >> GRANULE_SHIFT;
+    const uint64_t *bm = arena_bitmap(h, ao);
+    uintptr_t bit = (a - ao->address) >> GRANULE_SHIFT;
     return (bm[bit >> 6] >> (bit & 63)) & 1;
 }
 
 /* ------------------------------------------------------------------ arenas */
+
+/* Makes the bitmap region hold the bitmap of arena slot `idx`: doubles it
+ * (arena i's bitmap is at i * bitmap_bytes, so the pool headers' offsets
+ * stay valid when the region moves). Like the arena table, it is a whole
+ * number of pools: then it shifts arenas mapped next to it by whole pools,
+ * which keeps their alignment (CPython's table lives on the malloc heap,
+ * away from the arenas). */
+static bool bitmap_region_fit(pm_heap_t *h, size_t idx)
+{
+    size_t need = (idx + 1) * h->bitmap_bytes;
+    if (need <= h->bitmap_map_size)
+        return true;
+    if (need > (size_t)UINT32_MAX + 1)
+        return false;            /* bitmap_off is 32 bits */
+    size_t bsize = h->bitmap_map_size ? h->bitmap_map_size : h->pool_size;
+    while (bsize < need)
+        bsize *= 2;
+    uint8_t *bm = pm_os_map(&h->os, bsize);
+    if (!bm)
+        return false;
+    if (h->bitmap_map_size) {
+        memcpy(bm, h->bitmap_base, h->bitmap_map_size);
+        pm_os_unmap(&h->os, h->bitmap_base, h->bitmap_map_size);
+    }
+    h->bitmap_base = bm;
+    h->bitmap_map_size = bsize;
+    return true;
+}
 
 static bool arena_table_grow(pm_heap_t *h)
 {
@@ -422,13 +504,15 @@ static bool arena_table_grow(pm_heap_t *h)
     if (n < old || n > (UINT32_MAX >> 1))
         return false;
     pm_assert_internal(h->usable_arenas == NULL && h->unused_arena_objects == NULL);
-    struct pm_arena *t = pm_os_map(&h->os, (size_t)n * sizeof *t);
+    size_t tsize = pm_round_up((size_t)n * sizeof(struct pm_arena), h->pool_size);
+    struct pm_arena *t = pm_os_map(&h->os, tsize);
     if (!t)
         return false;
     if (old) {
         memcpy(t, h->arenas, (size_t)old * sizeof *t);
-        pm_os_unmap(&h->os, h->arenas, (size_t)old * sizeof *t);
+        pm_os_unmap(&h->os, h->arenas, h->table_map_size);
     }
+    h->table_map_size = tsize;
     for (uint32_t i = old; i < n; i++) {
         t[i].address = 0;
         t[i].nextarena = i + 1 < n ? &t[i + 1] : NULL;
@@ -439,6 +523,46 @@ static bool arena_table_grow(pm_heap_t *h)
     return true;
 }
 
+/* Maps arena_size bytes for an arena as the placement option says. */
+static uint8_t *arena_map(pm_heap_t *h)
+{
+    if (h->placement == PLACE_OS)
+        return pm_os_map(&h->os, h->arena_size);
+    if (h->placement == PLACE_ALIGNED)
+        return pm_os_map_aligned(&h->os, h->arena_size, h->pool_size);
+    /* unaligned: map a pool more, keep [pool boundary + page, + A) */
+    size_t page = pm_os_page_size();
+    uint8_t *m = pm_os_map_aligned(&h->os, h->arena_size + h->pool_size, h->pool_size);
+    if (!m)
+        return NULL;
+    pm_os_unmap(&h->os, m, page);
+    pm_os_unmap(&h->os, m + page + h->arena_size, h->pool_size - page);
+    return m + page;
+}
+
+/* Version 3.10's report: note the radix nodes CPython 3.10 makes for an
+ * arena at a (arena_map_mark_used: the node of a, and of a + A when a is
+ * not A-aligned). It never frees them. */
+static void map310_note_key(uint64_t *keys, uint32_t *n, uint64_t key)
+{
+    uint32_t k = *n < MAP310_KEYS ? *n : MAP310_KEYS;
+    for (uint32_t i = 0; i < k; i++)
+        if (keys[i] == key)
+            return;
+    if (*n < MAP310_KEYS)
+        keys[*n] = key;
+    if (*n < UINT32_MAX)
+        (*n)++;
+}
+
+static void map310_note(pm_heap_t *h, uintptr_t a)
+{
+    const unsigned addr_bits = 48;
+    map310_note_key(h->map310_mid, &h->map310_nmid, (uint64_t)a >> (addr_bits - h->map310_top_bits));
+    map310_note_key(h->map310_bot, &h->map310_nbot,
+                    (uint64_t)a >> (h->map310_arena_bits + h->map310_bot_bits));
+}
+
 /* Maps a new arena into a free table slot. NULL on OOM. Only called when
  * usable_arenas is empty. */
 static struct pm_arena *arena_new(pm_heap_t *h)
@@ -446,15 +570,22 @@ static struct pm_arena *arena_new(pm_heap_t *h)
     if (!h->unused_arena_objects && !arena_table_grow(h))
         return NULL;
     struct pm_arena *ao = h->unused_arena_objects;
-    uint8_t *mem = pm_os_map(&h->os, h->arena_map_size);
+    if (!bitmap_region_fit(h, (size_t)(ao - h->arenas)))
+        return NULL;
+    uint8_t *mem = arena_map(h);
     if (!mem)
         return NULL;
     uintptr_t a = (uintptr_t)mem;
     if (!radix_reserve(h, a)) {
-        pm_os_unmap(&h->os, mem, h->arena_map_size);
+        pm_os_unmap(&h->os, mem, h->arena_size);
         return NULL;
     }
-    PM_POISON(mem, h->arena_size);   /* nothing handed out yet; the bitmap tail stays open */
+    if (h->version == 310) {
+        map310_note(h, a);
+        if (a & (((uintptr_t)1 << h->map310_arena_bits) - 1))
+            map310_note(h, a + h->arena_size);
+    }
+    PM_POISON(mem, h->arena_size);   /* nothing handed out yet */
     h->bot_hint_first = (a >> h->geom.mid_shift) << (h->geom.mid_shift - h->geom.chunk_shift);
     h->bot_hint = ((void **)h->root[a >> h->geom.root_shift])[(a >> h->geom.mid_shift)
                                                              & h->geom.mid_mask];
@@ -483,7 +614,7 @@ static void arena_release(pm_heap_t *h, struct pm_arena *ao)
          b += h->pool_size)
         radix_mark_pool(h, b, false);
     PM_UNPOISON((void *)ao->address, h->arena_size);   /* the shadow outlives the mapping */
-    pm_os_unmap(&h->os, (void *)ao->address, h->arena_map_size);
+    pm_os_unmap(&h->os, (void *)ao->address, h->arena_size);
     ao->address = 0;
     ao->nextarena = h->unused_arena_objects;
     h->unused_arena_objects = ao;
@@ -572,8 +703,7 @@ static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
         PM_UNPOISON(pool, POOL_OVERHEAD);   /* the header; the blocks stay poisoned */
         pool->arenaindex = (uint32_t)(ao - h->arenas);
         pool->szidx = DUMMY_SZIDX;
-        pool->ref.bitmap_delta = (uint32_t)((uintptr_t)arena_bitmap(h, ao->address)
-                                            + ((pa - ao->address) >> (WORD_SHIFT - 3)) - pa);
+        pool->ref.bitmap_off = pool_bitmap_off(h, ao, pa);
         ao->pool_address += h->pool_size;
         radix_mark_pool(h, pa, true);
     }
@@ -601,7 +731,7 @@ static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
     }
     if (!pool->freeblock)
         pool_extend(pool, c);
-    *pool_bitmap_word(pool, (uintptr_t)bp) |= bitmap_mask((uintptr_t)bp);
+    *pool_bitmap_word(h, pool, (uintptr_t)bp) |= bitmap_mask((uintptr_t)bp);
     h->used[c].nmalloc++;
     return bp;
 }
@@ -626,7 +756,7 @@ static PM_NOINLINE void pool_release(pm_heap_t *h, pm_pool *pool)
         /* Case 1: wholly free. Keep it only if it is (or would be) the tail
          * of usable_arenas and no other wholly free arena is kept. */
         bool tail = linked ? ao->nextarena == NULL : h->usable_arenas == NULL;
-        if (!tail || h->nwhole_free) {
+        if (!tail || h->nwhole_free || !h->keep_free_arena) {
             if (linked) {
                 if (ao->prevarena)
                     ao->prevarena->nextarena = ao->nextarena;
@@ -687,7 +817,7 @@ static PM_ALWAYS_INLINE uint8_t *small_alloc(pm_heap_t *h, size_t m)
     PM_UNPOISON(bp, class_size((unsigned)(m >> 4)));   /* handed out, link included */
     if (PM_UNLIKELY((pool->freeblock = *(uint8_t **)bp) == NULL))
         pool_extend(pool, pool->szidx);
-    uint64_t *w = pool_bitmap_word(pool, (uintptr_t)bp);
+    uint64_t *w = pool_bitmap_word(h, pool, (uintptr_t)bp);
     *w = *w | bitmap_mask((uintptr_t)bp);
     return bp;
 }
@@ -749,14 +879,13 @@ static PM_NOINLINE void small_misuse(pm_heap_t *h, const void *p, const char *ca
 {
     uintptr_t a = (uintptr_t)p;
     const struct pm_arena *ao = arena_containing(h, a);
-    uintptr_t arena = ao ? ao->address : 0;
     pm_pool *pool = pool_of(h, p);
     if (!ao) {
         misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "%s: not a block of this heap", call);
         return;
     }
     if ((a & (PM_ALIGNMENT - 1)) == 0 && small_block_start(h, ao, pool, a) &&
-        !bitmap_test(h, arena, a)) {
+        !bitmap_test(h, ao, a)) {
         misuse(h, PM_MISUSE_DOUBLE_FREE, p, "%s: block of %u bytes in pool %p is already free",
                call, class_size(pool->szidx), (void *)pool);
         return;
@@ -1023,7 +1152,7 @@ static PM_ALWAYS_INLINE void free_leaf_g(pm_heap_t *h, void *p, const struct pm_
         return;
     }
     pm_pool *pool = (pm_pool *)(a & ~g.pool_mask);
-    uint64_t *w = pool_bitmap_word(pool, a);
+    uint64_t *w = pool_bitmap_word(h, pool, a);
     uint64_t m = bitmap_mask(a);
     uint64_t word = *w;
     if (PM_UNLIKELY(!(word & m))) {
@@ -1086,7 +1215,7 @@ static uint64_t *pointer_lookup(pm_heap_t *h, void *p, size_t *slot, const char 
 {
     uintptr_t a = (uintptr_t)p;
     if (radix_owns_g(h, a, h->geom)) {
-        uint64_t *w = pool_bitmap_word(pool_of(h, p), a);
+        uint64_t *w = pool_bitmap_word(h, pool_of(h, p), a);
         if ((a & (PM_ALIGNMENT - 1)) || !(*w & bitmap_mask(a))) {
             small_misuse(h, p, call);
             *slot = SIZE_MAX;
@@ -1142,7 +1271,9 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
     if (!q)
         return NULL;
     memcpy(q, p, old < n ? old : n);
-    if (!w)
+    if (w)                        /* a new arena may have moved the bitmap region */
+        w = pool_bitmap_word(h, pool_of(h, p), (uintptr_t)p);
+    else
         slot = large_find(h, p);  /* the set may have been rehashed */
     free_validated(h, p, w, slot);
     return q;
@@ -1173,27 +1304,62 @@ struct geometry {
     uint64_t arena;              /* bytes */
     uint64_t pool;               /* bytes */
     bool large_os;               /* large=os: a mapping per large block */
+    unsigned version;            /* CPython emulated: 308, 309, 310, 311, 312, 313 */
+    enum pm_placement placement; /* placement= */
+};
+
+/* The presets: one per CPython version (docs/cpython-versions.md), and the
+ * older names. Geometry differs at 3.10; the arena release rule at 3.9;
+ * the report's arena map section appears at 3.10 and its node sizes change
+ * at 3.11. 3.12 and 3.13 behave as 3.11 for the default (GIL) build. */
+static const struct preset {
+    const char *name;
+    unsigned version;
+    uint32_t arena, pool;        /* bytes */
+} presets[] = {
+    {"3.8", 308, 256u << 10, 4u << 10},   {"3.9", 309, 256u << 10, 4u << 10},
+    {"3.10", 310, 1u << 20, 16u << 10},   {"3.11", 311, 1u << 20, 16u << 10},
+    {"3.12", 312, 1u << 20, 16u << 10},   {"3.13", 313, 1u << 20, 16u << 10},
+    {"py38", 308, 256u << 10, 4u << 10},  {"py310", 310, 1u << 20, 16u << 10},
 };
 
 static bool geometry_parse(const struct pm_config *cfg, struct geometry *g, char err[PM_ERR_LEN])
 {
-    g->arena = 1u << 20;         /* py310 */
+    g->arena = 1u << 20;         /* 3.11 */
     g->pool = 16u << 10;
     g->large_os = false;
+    g->version = 311;
+    g->placement = PLACE_OS;
     struct pm_opt_iter it = {cfg->options};
     const char *k, *v;
     size_t kl, vl;
     int r;
     while ((r = pm_opt_next(&it, &k, &kl, &v, &vl, err)) > 0) {
         if (pm_opt_key_is(k, kl, "preset")) {
-            if (vl == 4 && !memcmp(v, "py38", 4)) {
-                g->arena = 256u << 10;
-                g->pool = 4u << 10;
-            } else if (vl == 5 && !memcmp(v, "py310", 5)) {
-                g->arena = 1u << 20;
-                g->pool = 16u << 10;
-            } else {
-                snprintf(err, PM_ERR_LEN, "pymalloc: unknown preset '%.*s' (known: py38, py310)",
+            const struct preset *ps = NULL;
+            for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+                if (strlen(presets[i].name) == vl && !memcmp(v, presets[i].name, vl))
+                    ps = &presets[i];
+            if (!ps) {
+                snprintf(err, PM_ERR_LEN,
+                         "pymalloc: unknown preset '%.*s' (known: 3.8, 3.9, 3.10, 3.11, 3.12, "
+                         "3.13; py38 = 3.8, py310 = 3.10)", (int)vl, v);
+                return false;
+            }
+            g->arena = ps->arena;
+            g->pool = ps->pool;
+            g->version = ps->version;
+        } else if (pm_opt_key_is(k, kl, "placement")) {
+            static const char *const names[] = {"os", "aligned", "unaligned"};
+            bool found = false;
+            for (unsigned i = 0; i < 3; i++)
+                if (strlen(names[i]) == vl && !memcmp(v, names[i], vl)) {
+                    g->placement = (enum pm_placement)i;
+                    found = true;
+                }
+            if (!found) {
+                snprintf(err, PM_ERR_LEN,
+                         "pymalloc: unknown placement '%.*s' (known: os, aligned, unaligned)",
                          (int)vl, v);
                 return false;
             }
@@ -1217,7 +1383,8 @@ static bool geometry_parse(const struct pm_config *cfg, struct geometry *g, char
             }
         } else {
             snprintf(err, PM_ERR_LEN,
-                     "pymalloc: unknown option '%.*s' (known: preset, arena, pool, large)", (int)kl, k);
+                     "pymalloc: unknown option '%.*s' (known: preset, arena, pool, large, placement)",
+                     (int)kl, k);
             return false;
         }
     }
@@ -1247,6 +1414,12 @@ static bool geometry_parse(const struct pm_config *cfg, struct geometry *g, char
         snprintf(err, PM_ERR_LEN,
                  "pymalloc: arena size %llu holds fewer than 2 pools of %llu bytes (an arena "
                  "not aligned to the pool size loses one)", a, p);
+        return false;
+    }
+    if (g->placement == PLACE_UNALIGNED && p <= pm_os_page_size()) {
+        snprintf(err, PM_ERR_LEN,
+                 "pymalloc: placement=unaligned needs pools larger than a page (%zu bytes): "
+                 "every page-aligned arena is pool-aligned", pm_os_page_size());
         return false;
     }
     if (a > ARENA_MAX) {
@@ -1323,7 +1496,17 @@ static pm_heap_t *pymalloc_create(const struct pm_config *cfg, char err[PM_ERR_L
     const struct pm_geom py310 = GEOM_PY310, py38 = GEOM_PY38;
     h->shape = geom_equal(&h->geom, &py310) ? SHAPE_PY310
              : geom_equal(&h->geom, &py38) ? SHAPE_PY38 : SHAPE_GENERIC;
-    h->arena_map_size = h->arena_size + h->arena_size / BITMAP_DIV;
+    h->bitmap_bytes = h->arena_size / BITMAP_DIV;
+    h->placement = g.placement;
+    h->version = g.version;
+    h->keep_free_arena = g.version >= 309;
+    if (g.version == 310) {
+        unsigned ab = 63u - (unsigned)__builtin_clzll(g.arena);   /* CPython's ARENA_BITS */
+        unsigned key = 48 > ab ? 48 - ab : 0;
+        h->map310_arena_bits = ab;
+        h->map310_top_bits = (key + 2) / 3;
+        h->map310_bot_bits = key - 2 * h->map310_top_bits;
+    }
     h->heap_map_size = map_size;
     h->nfp2lasta = (struct pm_arena **)(mem + off_nfp);
     h->root = (void **)(mem + off_root);
@@ -1357,10 +1540,12 @@ static void pymalloc_destroy(pm_heap_t *h)
     for (uint32_t i = 0; i < h->maxarenas; i++)
         if (h->arenas[i].address) {
             PM_UNPOISON((void *)h->arenas[i].address, h->arena_size);
-            pm_os_unmap(&os, (void *)h->arenas[i].address, h->arena_map_size);
+            pm_os_unmap(&os, (void *)h->arenas[i].address, h->arena_size);
         }
     if (h->arenas)
-        pm_os_unmap(&os, h->arenas, (size_t)h->maxarenas * sizeof *h->arenas);
+        pm_os_unmap(&os, h->arenas, h->table_map_size);
+    if (h->bitmap_base)
+        pm_os_unmap(&os, h->bitmap_base, h->bitmap_map_size);
     if (h->mid_count) {
         for (size_t r = 0; r < ((size_t)1 << h->root_bits); r++) {
             void **mid = h->root[r];
@@ -1460,12 +1645,10 @@ static size_t pools_in_use(const struct pool_census *pc)
 static size_t meta_bytes(const pm_heap_t *h, const struct pool_census *pc)
 {
     size_t page = pm_os_page_size();
-    size_t bitmap_bytes = pm_round_up(h->arena_map_size, page) - h->arena_size;
     return pm_round_up(h->heap_map_size, page)
-         + pm_round_up((size_t)h->maxarenas * sizeof(struct pm_arena), page)
+         + h->table_map_size + h->bitmap_map_size
          + (size_t)h->mid_count * pm_round_up(sizeof(void *) << h->mid_bits, page)
          + (size_t)h->bot_count * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
-         + (size_t)h->narenas_current * bitmap_bytes
          + pools_in_use(pc) * POOL_OVERHEAD
          + pm_round_up(h->large_cap * sizeof(void *), page)
          + h->large_count * LARGE_HDR;
@@ -1543,11 +1726,21 @@ bool pm_pymalloc_report(const struct allocator_ops *ops, pm_heap_t *h,
     out->total = out->bytes_in_allocated_blocks + out->bytes_in_available_blocks
                + out->unused_pools * out->pool_size + out->bytes_lost_pool_headers
                + out->bytes_lost_quantization + out->bytes_lost_arena_alignment;
-    out->map_mid_nodes = h->mid_count;
-    out->map_bot_nodes = h->bot_count;
-    out->map_root_bytes = sizeof(void *) << h->root_bits;
-    out->map_mid_bytes = h->mid_count * (sizeof(void *) << h->mid_bits);
-    out->map_bot_bytes = h->bot_count * (sizeof(struct pm_leaf) << h->bot_bits);
+    out->version = h->version;
+    out->has_arena_map = h->version >= 310;
+    if (h->version == 310) {     /* CPython 3.10's nodes, not ours (map310_note) */
+        out->map_mid_nodes = h->map310_nmid;
+        out->map_bot_nodes = h->map310_nbot;
+        out->map_root_bytes = sizeof(void *) << h->map310_top_bits;
+        out->map_mid_bytes = h->map310_nmid * (sizeof(void *) << h->map310_top_bits);
+        out->map_bot_bytes = h->map310_nbot * (sizeof(struct pm_leaf) << h->map310_bot_bits);
+    } else {
+        out->map_mid_nodes = h->mid_count;
+        out->map_bot_nodes = h->bot_count;
+        out->map_root_bytes = sizeof(void *) << h->root_bits;
+        out->map_mid_bytes = h->mid_count * (sizeof(void *) << h->mid_bits);
+        out->map_bot_bytes = h->bot_count * (sizeof(struct pm_leaf) << h->bot_bits);
+    }
     out->map_total = out->map_root_bytes + out->map_mid_bytes + out->map_bot_bytes;
     return true;
 }
@@ -1558,7 +1751,7 @@ static bool small_live(const pm_heap_t *h, const void *p)
     uintptr_t a = (uintptr_t)p;
     if ((a & (PM_ALIGNMENT - 1)) || !radix_owns_g(h, a, h->geom))
         return false;
-    return (*pool_bitmap_word(pool_of(h, p), a) & bitmap_mask(a)) != 0;
+    return (*pool_bitmap_word(h, pool_of(h, p), a) & bitmap_mask(a)) != 0;
 }
 
 bool pm_pymalloc_pool_info(const struct allocator_ops *ops, pm_heap_t *h, const void *p,
@@ -1619,7 +1812,7 @@ static void violation(struct checker *ck, const char *fmt, ...)
 static size_t bitmap_count(const pm_heap_t *h, const struct pm_arena *ao, uintptr_t from,
                            uintptr_t to)
 {
-    const uint64_t *bm = arena_bitmap(h, ao->address);
+    const uint64_t *bm = arena_bitmap(h, ao);
     size_t n = 0;
     uintptr_t b0 = (from - ao->address) >> GRANULE_SHIFT, b1 = (to - ao->address) >> GRANULE_SHIFT;
     for (uintptr_t b = b0; b < b1;) {
@@ -1652,11 +1845,10 @@ static void check_pool(const pm_heap_t *h, struct checker *ck, const struct pm_a
     uintptr_t pa = (uintptr_t)pool;
     if (pool->arenaindex != i)
         violation(ck, "pool %p: arenaindex %u, expected %u", (const void *)pool, pool->arenaindex, i);
-    uint32_t delta = (uint32_t)((uintptr_t)arena_bitmap(h, ao->address)
-                                + ((pa - ao->address) >> (WORD_SHIFT - 3)) - pa);
-    if (pool->ref.bitmap_delta != delta)
-        violation(ck, "pool %p: bitmap delta %u, expected %u", (const void *)pool,
-                  pool->ref.bitmap_delta, delta);
+    uint32_t bm_off = pool_bitmap_off(h, ao, pa);
+    if (pool->ref.bitmap_off != bm_off)
+        violation(ck, "pool %p: bitmap offset %u, expected %u", (const void *)pool,
+                  pool->ref.bitmap_off, bm_off);
     size_t bits = bitmap_count(h, ao, pa, pa + h->pool_size);
     if (pool->ref.count == 0) {
         (*empty)++;
@@ -1696,7 +1888,7 @@ static void check_pool(const pm_heap_t *h, struct checker *ck, const struct pm_a
                       (const void *)pool, (const void *)b);
             return;
         }
-        if (bitmap_test(h, ao->address, (uintptr_t)b)) {
+        if (bitmap_test(h, ao, (uintptr_t)b)) {
             violation(ck, "pool %p: free block %p is marked allocated", (const void *)pool,
                       (const void *)b);
             return;
@@ -1961,8 +2153,8 @@ static unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     /* every byte the OS layer counts is accounted for */
     size_t page = pm_os_page_size();
     uint64_t mapped = pm_round_up(h->heap_map_size, page)
-                    + h->narenas_current * pm_round_up(h->arena_map_size, page)
-                    + (h->maxarenas ? pm_round_up((size_t)h->maxarenas * sizeof(struct pm_arena), page) : 0)
+                    + h->narenas_current * h->arena_size
+                    + h->table_map_size + h->bitmap_map_size
                     + mids * pm_round_up(sizeof(void *) << h->mid_bits, page)
                     + bots * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
                     + (h->large_cap ? pm_round_up(h->large_cap * sizeof(void *), page) : 0);

@@ -57,7 +57,11 @@ struct pm_pymalloc_report {
     size_t bytes_lost_arena_alignment; /* one pool per arena not pool-aligned */
     size_t total;                      /* sum of the six lines above (bytes) */
 
-    /* The ownership radix tree (CPython 3.10+ "arena map"). */
+    unsigned version;            /* CPython emulated: 308 .. 313 */
+    bool has_arena_map;          /* 3.10+: the report has the arena map section */
+    /* The ownership radix tree (CPython 3.10+ "arena map"): for version 3.10
+     * the nodes CPython 3.10 would hold (48-bit keys), else ours, which
+     * have 3.11's sizes. */
     size_t map_mid_nodes;        /* interior nodes allocated */
     size_t map_bot_nodes;        /* leaf nodes allocated */
     size_t map_root_bytes;       /* bytes of the root node */

@@ -1,5 +1,7 @@
-/* harness/cmd_backends.c — `pymemlab backends`: one line per backend. */
+/* harness/cmd_backends.c — `pymemlab backends`: one line per backend, and
+ * one per CPython version under `cpython`. */
 #include "cli.h"
+#include "cpython.h"
 
 #include <stdio.h>
 
@@ -20,6 +22,17 @@ int cmd_backends(int argc, char **argv)
         const char *scope = (o->flags & PM_BACKEND_WRAPPER) ? "as wrapped"
                           : (o->flags & PM_BACKEND_GLOBAL) ? "global" : "per-instance";
         printf("%-10s %-44s %-12s %s\n", name, status, scope, o->description);
+        if (o == &pm_cpython_ops) {
+            /* one line per version: cpython,version=V */
+            for (size_t i = 0; i < pm_cpython_version_count(); i++) {
+                const char *v, *desc;
+                const char *vwhy = pm_cpython_version_status(i, &v, &desc);
+                char vname[48];   /* a spec, so scripts can take column 1 as is */
+                snprintf(vname, sizeof vname, "cpython,version=%s", v);
+                snprintf(status, sizeof status, vwhy ? "unavailable: %s" : "available", vwhy);
+                printf("%-10s %-44s %-12s %s\n", vname, status, scope, desc);
+            }
+        }
     }
     return PM_EXIT_OK;
 }

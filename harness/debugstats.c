@@ -18,6 +18,12 @@
  * plus the list: a 56-byte object (40 + 16 GC) and its item array, grown by
  * realloc as list_resize does (new = n + n/8 + 6, rounded down to 4), which
  * leaves the small classes when it passes 512 bytes.
+ *
+ * A trace is replayed with `--domain pymalloc` by default: only the obj and
+ * mem requests, the ones CPython's pymalloc serves. Raw requests (PyMem_Raw*,
+ * glibc in CPython) and untagged ones (a program's own malloc, generated
+ * traces) would otherwise fill pools CPython never fills. `--domain all`
+ * feeds everything, as for a generated (untagged) trace.
  */
 #include "debugstats.h"
 #include "cli.h"
@@ -77,6 +83,8 @@ void pm_debugstats_print(FILE *f, const struct pm_pymalloc_report *r)
     print_one(f, "# bytes lost to quantization", r->bytes_lost_quantization);
     print_one(f, "# bytes lost to arena alignment", r->bytes_lost_arena_alignment);
     print_one(f, "Total", r->total);
+    if (!r->has_arena_map)       /* 3.8, 3.9: no radix tree */
+        return;
     fputs("\narena map counts\n", f);
     print_one(f, "# arena map mid nodes", r->map_mid_nodes);
     print_one(f, "# arena map bot nodes", r->map_bot_nodes);
@@ -157,16 +165,19 @@ static void exercise_free(const struct allocator_ops *o, pm_heap_t *h, struct ex
 /* Replays a trace into the heap (to its end or to a phase mark), reports,
  * then frees what the trace left live. */
 static int report_after_trace(const struct allocator_ops *o, pm_heap_t *h, const char *path,
-                              uint32_t phase)
+                              uint32_t phase, unsigned domains)
 {
     char err[PM_ERR_LEN];
     struct pm_trace *t;
     if (pm_trace_open(path, &t, err))
         pm_usage_error("%s", err);
     struct pm_replay_scan scan;
-    if (pm_replay_scan(t, 0, &scan, err))
+    if (pm_replay_scan(t, domains, &scan, err))
         pm_usage_error("%s: %s", path, err);
-    struct pm_replay_opts opts = {.touch = PM_TOUCH_PAGES};
+    if (scan.ops == 0 && domains)
+        pm_usage_error("%s: no ops in the chosen domain (an untagged trace needs --domain all)",
+                       path);
+    struct pm_replay_opts opts = {.touch = PM_TOUCH_PAGES, .domains = domains};
     struct pm_replay_held held;
     int rc = pm_replay_into(t, o, h, &opts, &scan, phase, &held, err);
     if (rc == 2)
@@ -190,9 +201,12 @@ int cmd_debugstats(int argc, char **argv)
 {
     const char *backend = NULL;
     uint64_t n = 100000, phase = 0;
+    unsigned domains = (1u << PM_DOMAIN_OBJ) | (1u << PM_DOMAIN_MEM);   /* pymalloc */
+    bool domain_given = false;
     static const struct option lo[] = {
         {"backend", required_argument, 0, 'b'}, {"exercise", required_argument, 0, 'e'},
-        {"at-phase", required_argument, 0, 'p'}, {0, 0, 0, 0}};
+        {"at-phase", required_argument, 0, 'p'}, {"domain", required_argument, 0, 'd'},
+        {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
@@ -200,6 +214,12 @@ int cmd_debugstats(int argc, char **argv)
         case 'b': backend = optarg; break;
         case 'e': n = pm_arg_count("--exercise", optarg, 0, UINT64_C(1) << 26); break;
         case 'p': phase = pm_arg_count("--at-phase", optarg, 1, UINT32_MAX); break;
+        case 'd':
+            if (!pm_replay_parse_domains(optarg, &domains))
+                pm_usage_error("debugstats: bad value for --domain: '%s' (expected obj, mem, raw, "
+                               "pymalloc or all)", optarg);
+            domain_given = true;
+            break;
         default: pm_bad_option("debugstats", c, argv);
         }
     }
@@ -208,6 +228,8 @@ int cmd_debugstats(int argc, char **argv)
         pm_usage_error("debugstats: unexpected argument '%s'", argv[optind]);
     if (phase && !trace_path)
         pm_usage_error("debugstats: --at-phase needs a TRACE");
+    if (domain_given && !trace_path)
+        pm_usage_error("debugstats: --domain needs a TRACE");
     if (!backend)
         pm_usage_error("debugstats: --backend is required (pymalloc[,options])");
     const struct allocator_ops *found = pm_backend_find(backend);
@@ -217,7 +239,7 @@ int cmd_debugstats(int argc, char **argv)
     const struct allocator_ops *o;
     pm_heap_t *h = pm_cli_backend(backend, &o);   /* exits 2 on unknown name, bad geometry */
     if (trace_path)
-        return report_after_trace(o, h, trace_path, (uint32_t)phase);
+        return report_after_trace(o, h, trace_path, (uint32_t)phase, domains);
     struct exercise x = {0};
     exercise_run(o, h, n, &x);
     char msg[PM_ERR_LEN];

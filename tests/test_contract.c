@@ -6,6 +6,7 @@
  * (its purpose is to measure the replay loop, see allocators/null.c).
  */
 #include "pm_test.h"
+#include "cpython.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +284,20 @@ int main(void)
             continue;
         }
         failed += run_one(o->name);
+        if (o == &pm_cpython_ops) {
+            /* and every CPython version found on the machine */
+            for (size_t i = 0; i < pm_cpython_version_count(); i++) {
+                const char *v, *desc;
+                const char *why = pm_cpython_version_status(i, &v, &desc);
+                char s[64];
+                snprintf(s, sizeof s, "cpython,version=%s", v);
+                if (why) {
+                    printf("contract[%s]: skipped, unavailable: %s\n", s, why);
+                    continue;
+                }
+                failed += run_one(s);
+            }
+        }
     }
     return failed ? 1 : 0;
 }

@@ -146,12 +146,60 @@ static void test_cpython_blocks_and_report(void **state)
     o->destroy(h);
 }
 
+/* Every CPython version found: its own obmalloc serves the blocks (the
+ * library's report shows them, with that version's arena size and, from
+ * 3.10, the arena map section), several versions side by side in one
+ * process. Absent versions are skipped, saying so. */
+static void test_cpython_versions(void **state)
+{
+    (void)state;
+    int tested = 0;
+    for (size_t i = 0; i < pm_cpython_version_count(); i++) {
+        const char *v, *desc;
+        const char *why = pm_cpython_version_status(i, &v, &desc);
+        if (why) {
+            printf("cpython,version=%s skipped, unavailable: %s\n", v, why);
+            continue;
+        }
+        char spec[64];
+        snprintf(spec, sizeof spec, "cpython,version=%s", v);
+        const struct allocator_ops *o;
+        pm_heap_t *h = pmt_create(spec, &o);
+        enum { N = 20000 };      /* 64 B blocks: 1.3 MB, several arenas of any version */
+        static void *b[N];
+        for (size_t k = 0; k < N; k++)
+            assert_non_null(b[k] = o->malloc(h, 64));
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        assert_non_null(f);
+        assert_true(pm_cpython_debugmallocstats_version(v, f));
+        fclose(f);
+        bool old = !strcmp(v, "3.8") || !strcmp(v, "3.9");
+        assert_non_null(strstr(text, old ? " arenas * 262144 bytes/arena" : " arenas * 1048576 bytes/arena"));
+        assert_true((strstr(text, "arena map counts") != NULL) == !old);
+        const char *row = strstr(text, "\n    3     64 ");   /* class 3 (64 B): >= N in use */
+        assert_non_null(row);
+        unsigned long pools = 0, used = 0;
+        assert_int_equal(sscanf(row + 13, "%lu %lu", &pools, &used), 2);
+        assert_true(used >= N);
+        free(text);
+        for (size_t k = 0; k < N; k++)
+            o->free(h, b[k]);
+        o->destroy(h);
+        tested++;
+    }
+    if (!tested)
+        skip();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_process_malloc_not_replaced),
         cmocka_unit_test(test_instances_are_private),
         cmocka_unit_test(test_cpython_blocks_and_report),
+        cmocka_unit_test(test_cpython_versions),
     };
     return cmocka_run_group_tests_name("refs", tests, NULL, NULL);
 }

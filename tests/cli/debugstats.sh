@@ -27,9 +27,9 @@ expect_usage "pymemlab: pymalloc: arena size 100000 is not a multiple of the poo
   debugstats --backend pymalloc,arena=100000
 expect_usage "pymemlab: pymalloc: arena size 16384 holds fewer than 2 pools of 16384 bytes (an arena not aligned to the pool size loses one)" \
   debugstats --backend pymalloc,arena=16K
-expect_usage "pymemlab: pymalloc: unknown option 'size' (known: preset, arena, pool, large)" \
+expect_usage "pymemlab: pymalloc: unknown option 'size' (known: preset, arena, pool, large, placement)" \
   debugstats --backend pymalloc,size=4K
-expect_usage "pymemlab: pymalloc: unknown preset 'py27' (known: py38, py310)" \
+expect_usage "pymemlab: pymalloc: unknown preset 'py27' (known: 3.8, 3.9, 3.10, 3.11, 3.12, 3.13; py38 = 3.8, py310 = 3.10)" \
   debugstats --backend pymalloc,preset=py27
 expect_usage "pymemlab: pymalloc: bad pool size '4Q' (expected bytes, K/M/G allowed)" \
   debugstats --backend pymalloc,pool=4Q
@@ -64,16 +64,35 @@ done
 # after a trace, or at one of its phase marks: survivors' phase 1 is "all
 # allocated" (20000 blocks live), its end keeps every 10th (2000 live)
 "$PYMEMLAB" trace gen survivors --live 20000 --keep-every 10 --sizes uniform:16-16 -o "$tmp/s.pmt" >/dev/null
-at1=$("$PYMEMLAB" debugstats --backend pymalloc "$tmp/s.pmt" --at-phase 1 | awk '$1 == 0 && $2 == 16 {print $4}')
-end=$("$PYMEMLAB" debugstats --backend pymalloc "$tmp/s.pmt" | awk '$1 == 0 && $2 == 16 {print $4}')
+at1=$("$PYMEMLAB" debugstats --backend pymalloc --domain all "$tmp/s.pmt" --at-phase 1 | awk '$1 == 0 && $2 == 16 {print $4}')
+end=$("$PYMEMLAB" debugstats --backend pymalloc --domain all "$tmp/s.pmt" | awk '$1 == 0 && $2 == 16 {print $4}')
 if [ "$at1" != 20000 ] || [ "$end" != 2000 ]; then
   echo "FAIL: blocks in use of class 0 at phase 1 '$at1' (want 20000), at the end '$end' (want 2000)"
   fails=$((fails + 1))
 fi
-rc=0; "$PYMEMLAB" debugstats --backend pymalloc "$tmp/s.pmt" --at-phase 7 >/dev/null 2>"$tmp/err" || rc=$?
+rc=0; "$PYMEMLAB" debugstats --backend pymalloc --domain all "$tmp/s.pmt" --at-phase 7 >/dev/null 2>"$tmp/err" || rc=$?
 if [ "$rc" -ne 2 ] || [ "$(cat "$tmp/err")" != "pymemlab: $tmp/s.pmt: no phase mark 7 in the trace" ]; then
   echo "FAIL: missing phase: rc=$rc"; cat "$tmp/err"; fails=$((fails + 1))
 fi
+
+# --domain: the issue-14 three-op trace. CPython's pymalloc serves only obj and
+# mem requests: by default 1 block in use (the untagged and raw ones are not
+# its), 3 with --domain all, 1 with --domain raw.
+printf 'pmtrace 1\n@ops 3\n@slots 3\nalloc 0 100 raw\nalloc 1 100\nalloc 2 100 obj\n' >"$tmp/three.txt"
+for want in "default 1" "pymalloc 1" "all 3" "raw 1" "obj 1"; do
+  set -- $want
+  if [ "$1" = default ]; then args=(); else args=(--domain "$1"); fi
+  got=$("$PYMEMLAB" debugstats --backend pymalloc "${args[@]}" "$tmp/three.txt" | awk '$1 == 6 && $2 == 112 {print $4}')
+  if [ "$got" != "$2" ]; then
+    echo "FAIL: three-op trace, --domain $1: blocks in use '$got' (want $2)"; fails=$((fails + 1))
+  fi
+done
+expect_usage "pymemlab: $tmp/three.txt: no ops in the chosen domain (an untagged trace needs --domain all)" \
+  debugstats --backend pymalloc --domain mem "$tmp/three.txt"
+expect_usage "pymemlab: debugstats: bad value for --domain: 'heap' (expected obj, mem, raw, pymalloc or all)" \
+  debugstats --backend pymalloc --domain heap "$tmp/three.txt"
+expect_usage "pymemlab: debugstats: --domain needs a TRACE" \
+  debugstats --backend pymalloc --domain all
 
 [ "$fails" -eq 0 ] && echo "debugstats CLI: all checks passed"
 exit $((fails > 0))

@@ -8,7 +8,24 @@
  * reallocarray, free, posix_memalign, aligned_alloc, memalign, valloc,
  * pvalloc (interposed: they call glibc's __libc_* functions, never dlsym, so
  * the loader's own early allocations cannot recurse), _exit and _Exit (the
- * trace is finished before the process goes), and the constructor/destructor.
+ * trace is finished before the process goes), the constructor/destructor,
+ * and for the program itself pm_record_mark() and pm_record_active() (a
+ * labelled phase mark, optionally with CPython's own pymalloc report taken
+ * at that very op: scripts/pymemlab_mark.py calls them through ctypes).
+ *
+ * sys._debugmallocstats() under the recorder. CPython prints its pymalloc
+ * section only when _PyMem_PymallocEnabled(), i.e. when the obj domain's
+ * malloc is _PyObject_Malloc itself (or the debug hooks over it); our obj
+ * hook makes it skip the section silently. Any hook that records obj
+ * requests has that effect. So the recorder, once the interpreter is
+ * initialised (the first Python request after Py_IsInitialized(), which
+ * queues a pending call run by the main thread at its next safe point),
+ * replaces sys._debugmallocstats with a function that puts the original
+ * obj allocator back for the duration of _PyObject_DebugMallocStats
+ * (which allocates nothing), then calls the original function for the rest
+ * of the report (the type free lists). The output is what an unrecorded
+ * run prints. Nothing is replaced when the hooks are not ours (fallback,
+ * PYTHONMALLOC, -X dev).
  *
  * Configuration, from the environment `trace record` sets:
  *   PM_RECORD_OUT    the trace file (absolute path); unset: the library idles
@@ -19,6 +36,20 @@
  *   PM_RECORD_COMMAND  the command line, for the metadata
  *   PM_RECORD_NO_HOOKS  (tests) behave as if the process had no
  *                    PyMem_SetAllocator: the PYTHONMALLOC=malloc fallback
+ *   PM_RECORD_ARENA_PLACEMENT  aligned|unaligned: place CPython's 1 MiB
+ *                    arenas on a 16 KiB (pool) boundary, or one page past
+ *                    one, as `pymalloc,placement=aligned|unaligned` does in
+ *                    the model: both sides then have the same pools per
+ *                    arena, whatever the kernel does. Unset: arenas go
+ *                    where the kernel puts them; either way they are
+ *                    counted (metadata python.arena_maps, .._unaligned).
+ *
+ * mmap is interposed for that (CPython maps each arena with its own
+ * mmap(NULL, ARENA_SIZE, RW, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0), through the
+ * PLT; mmap64 in practice, CPython being built with _FILE_OFFSET_BITS=64):
+ * any such call of exactly 256 KiB or 1 MiB is taken for an arena.
+ * Every other call goes straight to the system call. glibc's malloc and the
+ * loader map memory without the PLT and are not seen.
  *
  * How it works
  *  - A thread-local guard: while a recorded call runs (and inside the
@@ -69,6 +100,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +116,25 @@
 #define REC_META_MAX 8192                 /* metadata region: at most this many bytes */
 #define REC_META_SLACK 512                /* room reserved for what is learnt later */
 #define REC_CMD_MAX 2048                  /* longest command kept in the metadata */
+#define REC_MARK_LABELS 64                /* marks whose labels go into the metadata */
+#define REC_MARK_LABEL_MAX 56             /* bytes of a label kept */
+#define REC_MARK_ROOM (REC_MARK_LABELS * (REC_MARK_LABEL_MAX + 16))  /* metadata bytes for labels */
 _Static_assert(REC_WINDOW % 65536 == 0, "window is a multiple of any page size");
 _Static_assert(REC_WINDOW >= 4 * PM_TRACE_OP_MAX, "an op always fits a fresh window");
+
+/* Called by the recorded program (scripts/pymemlab_mark.py, via ctypes). */
+PM_EXPORT int pm_record_active(void);
+PM_EXPORT int pm_record_mark(const char *label, int report);
+PM_EXPORT int pm_record_report(void);
+PM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+PM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
+/* The recorder's own mappings: straight to the system call, never through
+ * its mmap interposer (which takes the lock the caller may hold). */
+static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
 
 /* glibc's own entry points: the real allocator, without symbol lookup. */
 extern void *__libc_malloc(size_t n);
@@ -110,6 +159,28 @@ enum { PY_DOMAIN_RAW = 0, PY_DOMAIN_MEM = 1, PY_DOMAIN_OBJ = 2, PY_NDOMAINS = 3 
 typedef void (*py_get_allocator_fn)(int domain, struct py_allocator *a);
 typedef void (*py_set_allocator_fn)(int domain, struct py_allocator *a);
 typedef const char *(*py_get_version_fn)(void);
+/* The few C-API entry points the sys._debugmallocstats replacement uses
+ * (stable ABI, all of 3.8 .. 3.13); PyObject is opaque to us. */
+typedef struct py_object py_object;
+struct py_method_def {
+    const char *ml_name;
+    py_object *(*ml_meth)(py_object *self, py_object *unused);
+    int ml_flags;
+    const char *ml_doc;
+};
+#define PY_METH_NOARGS 0x0004
+struct py_api {
+    int (*is_initialized)(void);
+    int (*add_pending_call)(int (*func)(void *), void *arg);
+    int (*debug_malloc_stats)(FILE *out);     /* _PyObject_DebugMallocStats */
+    py_object *(*sys_get_object)(const char *name);
+    int (*sys_set_object)(const char *name, py_object *v);
+    py_object *(*cfunction_new_ex)(struct py_method_def *ml, py_object *self, py_object *module);
+    py_object *(*call_object)(py_object *callable, py_object *args);
+    void (*incref)(py_object *o);
+    void (*decref)(py_object *o);
+    void (*err_clear)(void);
+};
 
 struct rec_hook {
     struct py_allocator prev;   /* the allocator we call */
@@ -150,6 +221,17 @@ static struct {
     /* CPython */
     struct rec_hook hooks[PY_NDOMAINS];
     py_get_allocator_fn py_get;
+    py_set_allocator_fn py_set;
+    struct py_api api;         /* resolved when the hooks go in; members may be NULL */
+    atomic_int patch_wait;     /* 1: replace sys._debugmallocstats once initialised */
+    py_object *orig_dms;       /* the original sys._debugmallocstats (a reference) */
+    /* phase marks */
+    uint32_t nmarks;           /* marks written: the last one's number */
+    /* arenas (mmap of 256 KiB or 1 MiB, anonymous, RW) */
+    int arena_placement;       /* 0 as the kernel maps, 1 aligned, 2 unaligned (1 MiB only) */
+    uint64_t arena_maps;       /* arena-sized maps seen */
+    uint64_t arena_maps_unaligned;  /* of which not 16 KiB-aligned (after any placement) */
+    char mark_labels[REC_MARK_LABELS][REC_MARK_LABEL_MAX + 1];
     int hooks_installed;       /* 1: our hooks went in */
     int fallback;              /* 1: python-domains without hooks: PYTHONMALLOC=malloc */
     char python_version[160];
@@ -198,7 +280,7 @@ static void lock_give(void) { atomic_store_explicit(&rec.lock, 0, memory_order_r
 
 static void *map_anon(size_t n)
 {
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = sys_mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -316,7 +398,7 @@ static uint32_t *map_cell(uintptr_t a, int create)
             while (map.dir[i].chunk)
                 i = (i + 1) & (map.dir_cap - 1);
         }
-        void *leaf = mmap(NULL, MAP_LEAF_CELLS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+        void *leaf = sys_mmap(NULL, MAP_LEAF_CELLS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (leaf == MAP_FAILED)
             return NULL;
@@ -454,6 +536,18 @@ static size_t meta_compose(char *buf, size_t cap, int final)
         meta_add(buf, cap, &n, "python.hooks", "raw mem obj");
     if (rec.pythonmalloc[0])
         meta_add(buf, cap, &n, "python.pythonmalloc", rec.pythonmalloc);
+    if (rec.arena_placement)
+        meta_add(buf, cap, &n, "recorder.arena_placement", rec.arena_placement == 1 ? "aligned" : "unaligned");
+    if (final && rec.arena_maps) {
+        meta_add_u64(buf, cap, &n, "python.arena_maps", rec.arena_maps);
+        meta_add_u64(buf, cap, &n, "python.arena_maps_unaligned", rec.arena_maps_unaligned);
+    }
+    for (uint32_t i = 0; i < rec.nmarks && i < REC_MARK_LABELS; i++)
+        if (rec.mark_labels[i][0]) {
+            char key[32];
+            snprintf(key, sizeof key, "phase.%u", (unsigned)(i + 1));
+            meta_add(buf, cap, &n, key, rec.mark_labels[i]);
+        }
     if (final) {
         meta_add(buf, cap, &n, "recorder.end", rec.how_ended);
         if (rec.error[0])
@@ -510,7 +604,7 @@ static int window_slide(void)
         rec_fail("cannot extend the trace file (disk full?)");
         return -1;
     }
-    void *w = mmap(NULL, REC_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED, rec.fd, (off_t)off);
+    void *w = sys_mmap(NULL, REC_WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED, rec.fd, (off_t)off);
     if (w == MAP_FAILED) {
         rec_fail("cannot map the trace file");
         return -1;
@@ -659,6 +753,8 @@ static void rec_init_core(void)
     const char *cmd = getenv("PM_RECORD_COMMAND");
     if (cmd)
         snprintf(rec.command, sizeof rec.command, "%.*s%s", REC_CMD_MAX, cmd, strlen(cmd) > REC_CMD_MAX ? "..." : "");
+    const char *place = getenv("PM_RECORD_ARENA_PLACEMENT");
+    rec.arena_placement = !place ? 0 : !strcmp(place, "aligned") ? 1 : !strcmp(place, "unaligned") ? 2 : 0;
     const char *pm = getenv("PYTHONMALLOC");
     if (pm && !getenv("PM_RECORD_SET_PYTHONMALLOC"))
         snprintf(rec.pythonmalloc, sizeof rec.pythonmalloc, "%s", pm);
@@ -674,7 +770,8 @@ static void rec_init_core(void)
     }
     static char probe[REC_META_MAX];
     size_t n = meta_compose(probe, sizeof probe, 1);
-    rec.meta_len = n + REC_META_SLACK > REC_META_MAX ? REC_META_MAX : n + REC_META_SLACK;
+    size_t want = n + REC_META_SLACK + REC_MARK_ROOM;
+    rec.meta_len = want > REC_META_MAX ? REC_META_MAX : want;
     rec.pos = PM_TRACE_HEADER_SIZE + rec.meta_len;
     if (header_write(0) || meta_write(0) || window_slide()) {
         close(rec.fd);
@@ -795,7 +892,155 @@ static void hook_install(void)
     for (int d = 0; d < PY_NDOMAINS; d++)
         set(d, &rec_hook_tables[d]);
     rec.py_get = get;
+    rec.py_set = set;
     rec.hooks_installed = 1;
+    struct py_api *a = &rec.api;
+    static const struct { const char *name; size_t off; } api_syms[] = {
+        {"Py_IsInitialized", offsetof(struct py_api, is_initialized)},
+        {"Py_AddPendingCall", offsetof(struct py_api, add_pending_call)},
+        {"_PyObject_DebugMallocStats", offsetof(struct py_api, debug_malloc_stats)},
+        {"PySys_GetObject", offsetof(struct py_api, sys_get_object)},
+        {"PySys_SetObject", offsetof(struct py_api, sys_set_object)},
+        {"PyCFunction_NewEx", offsetof(struct py_api, cfunction_new_ex)},
+        {"PyObject_CallObject", offsetof(struct py_api, call_object)},
+        {"Py_IncRef", offsetof(struct py_api, incref)},
+        {"Py_DecRef", offsetof(struct py_api, decref)},
+        {"PyErr_Clear", offsetof(struct py_api, err_clear)},
+    };
+    int all = 1;
+    for (size_t i = 0; i < sizeof api_syms / sizeof api_syms[0]; i++) {
+        void *f = dlsym(RTLD_DEFAULT, api_syms[i].name);
+        memcpy((char *)a + api_syms[i].off, &f, sizeof f);
+        all &= f != NULL;
+    }
+    if (all && !getenv("PM_RECORD_NO_DMS_PATCH"))
+        atomic_store(&rec.patch_wait, 1);
+}
+
+/* ---- CPython's own report, and marks ---- */
+
+/* Is the obj domain's allocator still our hook? */
+static int obj_hook_intact(void)
+{
+    struct py_allocator cur;
+    if (!rec.hooks_installed)
+        return 0;
+    rec.py_get(PY_DOMAIN_OBJ, &cur);
+    return cur.ctx == &rec.hooks[PY_DOMAIN_OBJ];
+}
+
+/* CPython's pymalloc report (_PyObject_DebugMallocStats) on stderr, with the
+ * original obj allocator put back for its duration so that CPython does not
+ * skip it. It allocates nothing, so no request goes unrecorded. Caller holds
+ * the GIL (and the guard). Returns what CPython returns: 1 if it printed. */
+static int py_report_unhooked(void)
+{
+    if (!rec.api.debug_malloc_stats)
+        return 0;
+    int ours = obj_hook_intact();
+    if (ours)
+        rec.py_set(PY_DOMAIN_OBJ, &rec.hooks[PY_DOMAIN_OBJ].prev);
+    int r = rec.api.debug_malloc_stats(stderr);
+    if (ours)
+        rec.py_set(PY_DOMAIN_OBJ, &rec_hook_tables[PY_DOMAIN_OBJ]);
+    fflush(stderr);
+    return r;
+}
+
+/* The replacement of sys._debugmallocstats: CPython's own implementation
+ * prints _PyObject_DebugMallocStats then a newline if it printed, then the
+ * type statistics; the original (called second) now does only the latter. */
+static py_object *dms_replacement(py_object *self, py_object *unused)
+{
+    (void)self;
+    (void)unused;
+    int saved = rec_guard;
+    rec_guard = 1;
+    if (py_report_unhooked())
+        fputc('\n', stderr);
+    rec_guard = saved;
+    return rec.api.call_object(rec.orig_dms, NULL);
+}
+
+static struct py_method_def dms_def = {
+    "_debugmallocstats", dms_replacement, PY_METH_NOARGS,
+    "_debugmallocstats($module, /)\n--\n\nPrint summary info to stderr about the state of "
+    "pymalloc's structures (pymemlab's recorder: with the pymalloc section).",
+};
+
+/* Pending call, main thread, GIL held: replaces sys._debugmallocstats. */
+static int dms_patch(void *arg)
+{
+    (void)arg;
+    if (!obj_hook_intact())
+        return 0;
+    py_object *orig = rec.api.sys_get_object("_debugmallocstats");   /* borrowed */
+    if (!orig)
+        return 0;
+    py_object *f = rec.api.cfunction_new_ex(&dms_def, NULL, NULL);
+    if (!f) {
+        rec.api.err_clear();
+        return 0;
+    }
+    rec.api.incref(orig);
+    rec.orig_dms = orig;
+    if (rec.api.sys_set_object("_debugmallocstats", f) < 0)
+        rec.api.err_clear();
+    rec.api.decref(f);
+    return 0;
+}
+
+/* From the Python hooks, after a request, until it fires once. */
+static void dms_patch_poll(void)
+{
+    if (rec.api.is_initialized() && atomic_exchange(&rec.patch_wait, 0))
+        rec.api.add_pending_call(dms_patch, NULL);
+}
+
+/* CPython's pymalloc report on stderr now, without a mark (GIL held).
+ * Returns 1 if CPython printed it. */
+PM_EXPORT int pm_record_report(void)
+{
+    int saved = rec_guard;
+    rec_guard = 1;
+    int r = py_report_unhooked();
+    rec_guard = saved;
+    return r;
+}
+
+/* 1 while this process is being recorded. */
+PM_EXPORT int pm_record_active(void)
+{
+    return atomic_load(&rec.on) && rec.pid == getpid();
+}
+
+/* Writes phase mark N = (marks so far) + 1 with `label` (metadata phase.N,
+ * the first REC_MARK_LABEL_MAX bytes of the first REC_MARK_LABELS marks);
+ * with `report`, CPython's pymalloc report goes to stderr at exactly that
+ * op (the lock is held across both: no request of any thread falls between
+ * them). Call it with the GIL held (ctypes.PyDLL). Returns N, or 0 when not
+ * recording (the report is then printed all the same if CPython is there,
+ * see scripts/pymemlab_mark.py). */
+PM_EXPORT int pm_record_mark(const char *label, int report)
+{
+    int saved = rec_guard;
+    rec_guard = 1;
+    int n = 0;
+    lock_take();
+    if (pm_record_active()) {
+        n = (int)++rec.nmarks;
+        op_put(PM_OP_PHASE, 0, (uint32_t)n, 0, 0);
+        if (label && *label && rec.nmarks <= REC_MARK_LABELS) {
+            snprintf(rec.mark_labels[n - 1], sizeof rec.mark_labels[n - 1], "%s", label);
+            if (meta_write(0))
+                rec_fail("cannot write the metadata");
+        }
+        if (report)
+            py_report_unhooked();
+    }
+    lock_give();
+    rec_guard = saved;
+    return n;
 }
 
 __attribute__((constructor)) static void rec_ctor(void)
@@ -1015,6 +1260,54 @@ PM_EXPORT void _Exit(int status)
         syscall(SYS_exit_group, status);
 }
 
+/* ---- arenas ---- */
+
+#define ARENA_POOL ((uintptr_t)16 << 10)   /* CPython 3.10+'s pool size */
+
+
+/* Maps a 1 MiB arena at a pool boundary (+ one page if unaligned). */
+static void *arena_place(size_t len, int how)
+{
+    size_t page = (size_t)rec.page;
+    char *m = sys_mmap(NULL, len + ARENA_POOL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return MAP_FAILED;
+    char *start = (char *)(((uintptr_t)m + ARENA_POOL - 1) & ~(ARENA_POOL - 1));
+    if (how == 2)
+        start = start + page <= m + ARENA_POOL ? start + page : start - ARENA_POOL + page;
+    if (start > m)
+        syscall(SYS_munmap, m, (size_t)(start - m));
+    size_t tail = (size_t)(m + len + ARENA_POOL - (start + len));
+    if (tail)
+        syscall(SYS_munmap, start + len, tail);
+    return start;
+}
+
+PM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (addr || fd != -1 || off || prot != (PROT_READ | PROT_WRITE) ||
+        flags != (MAP_PRIVATE | MAP_ANONYMOUS) || (len != ((size_t)1 << 20) && len != ((size_t)256 << 10)) ||
+        !atomic_load_explicit(&rec.on, memory_order_relaxed) || rec.pid != getpid())
+        return sys_mmap(addr, len, prot, flags, fd, off);
+    void *p = rec.arena_placement && len == ((size_t)1 << 20) ? arena_place(len, rec.arena_placement)
+                                                             : sys_mmap(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED) {
+        /* no lock: realloc holds it across the real call, which may map an
+         * arena right here */
+        __atomic_fetch_add(&rec.arena_maps, 1, __ATOMIC_RELAXED);
+        if ((uintptr_t)p & (ARENA_POOL - 1))
+            __atomic_fetch_add(&rec.arena_maps_unaligned, 1, __ATOMIC_RELAXED);
+    }
+    return p;
+}
+
+/* CPython is built with _FILE_OFFSET_BITS=64: its calls bind to mmap64 (the
+ * same function on 64-bit glibc, off_t being 64 bits). */
+PM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}
+
 /* ---- the CPython domain hooks ---- */
 
 static void *hook_malloc(void *ctx, size_t n)
@@ -1033,6 +1326,8 @@ static void *hook_malloc(void *ctx, size_t n)
         }
         lock_give();
     }
+    if (__builtin_expect(atomic_load_explicit(&rec.patch_wait, memory_order_relaxed), 0))
+        dms_patch_poll();
     rec_leave();
     return p;
 }
