@@ -10,7 +10,7 @@ int cmd_backends(int argc, char **argv)
     (void)argv;
     if (argc > 1)
         pm_usage_error("backends: takes no arguments ('%s')", argv[1]);
-    printf("%-10s %-44s %-12s %s\n", "backend", "status", "scope", "description");
+    printf("%-20s %-44s %-12s %s\n", "backend", "status", "scope", "description");
     for (const struct allocator_ops *const *b = pm_backends; *b; b++) {
         const struct allocator_ops *o = *b;
         if (o->flags & PM_BACKEND_TEST_ONLY)
@@ -21,7 +21,7 @@ int cmd_backends(int argc, char **argv)
         snprintf(status, sizeof status, why ? "unavailable: %s" : "available", why);
         const char *scope = (o->flags & PM_BACKEND_WRAPPER) ? "as wrapped"
                           : (o->flags & PM_BACKEND_GLOBAL) ? "global" : "per-instance";
-        printf("%-10s %-44s %-12s %s\n", name, status, scope, o->description);
+        printf("%-20s %-44s %-12s %s\n", name, status, scope, o->description);
         if (o == &pm_cpython_ops) {
             /* one line per version: cpython,version=V */
             for (size_t i = 0; i < pm_cpython_version_count(); i++) {
@@ -30,7 +30,7 @@ int cmd_backends(int argc, char **argv)
                 char vname[48];   /* a spec, so scripts can take column 1 as is */
                 snprintf(vname, sizeof vname, "cpython,version=%s", v);
                 snprintf(status, sizeof status, vwhy ? "unavailable: %s" : "available", vwhy);
-                printf("%-10s %-44s %-12s %s\n", vname, status, scope, desc);
+                printf("%-20s %-44s %-12s %s\n", vname, status, scope, desc);
             }
         }
     }

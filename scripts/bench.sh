@@ -12,7 +12,8 @@
 # Writes out/bench-<date>/report.md and prints it.
 #   PM_ROUNDS=10 scripts/bench.sh      more rounds
 #   PM_MODES=cold scripts/bench.sh     one mode
-#   PM_BACKENDS="pymalloc cpython" scripts/bench.sh
+#   PM_BACKENDS="pymalloc cpython,version=3.12" scripts/bench.sh   (default: every available
+#                                      backend but the other CPython versions, and debug:pymalloc)
 #   PM_OPS=2M scripts/bench.sh         a shorter run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ mkdir -p "$dir"
 if [ -n "${PM_BACKENDS:-}" ]; then
   backends=$PM_BACKENDS
 else
-  backends="$("$bin" backends | awk 'NR > 1 && $2 == "available" && $1 !~ /:/ {print $1}') debug:pymalloc"
+  backends="$("$bin" backends | awk 'NR > 1 && $2 == "available" && $1 !~ /[:,]/ {print $1}') debug:pymalloc"
 fi
 "$bin" trace gen churn --ops "$ops" --sizes python -o "$dir/churn.pmt" >/dev/null
 t0=$(date +%s)

@@ -99,7 +99,7 @@ if [ "$replay" = 1 ]; then
   if [ -n "${PM_BACKENDS:-}" ]; then
     backends=$PM_BACKENDS
   else
-    backends=$("$bin" backends | awk 'NR > 1 && $2 == "available" && $1 !~ /:/ {print $1}')
+    backends=$("$bin" backends | awk 'NR > 1 && $2 == "available" && $1 !~ /[:,]/ {print $1}')
   fi
   mode=${PM_MODE:-cold}
   for d in pymalloc all; do
