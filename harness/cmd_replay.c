@@ -80,6 +80,8 @@ int cmd_replay(int argc, char **argv)
                        argv[argc - 1]);
     if (!backend)
         pm_usage_error("replay: --backend is required (see 'pymemlab backends')");
+    if (series_path)    /* before any work: exit 2 on a path that cannot be written */
+        pm_cli_out_check("replay", series_path);
     if (timed_only && (series_path || o.check_every || o.latency_every))
         pm_usage_error("replay: --timed-only makes no sampled run: it takes no --series, --check-every or --latency-every");
     if (timed_only && !reps)

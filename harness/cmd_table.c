@@ -13,6 +13,7 @@
  * summary table, as summary.md has it.
  */
 #include "cli.h"
+#include "fileio.h"
 #include "results.h"
 #include "stats.h"
 
@@ -98,9 +99,12 @@ int cmd_table(int argc, char **argv)
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return table_dir(path, baseline);
-    FILE *f = fopen(path, "r");
+    char ferr[PM_ERR_LEN];
+    uint64_t fsize;
+    int fd = pm_file_open_read(path, UINT64_C(1) << 30, &fsize, ferr);   /* regular files only */
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!f)
-        pm_usage_error("table: cannot read '%s'", path);
+        pm_usage_error("table: %s", ferr);
     struct row *rows = NULL;
     size_t n = 0, cap = 0;
     char *line = NULL;

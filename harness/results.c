@@ -6,6 +6,7 @@
  * pm_read_json_file, pm_write_json_file, pm_mkdir_p.
  */
 #include "results.h"
+#include "fileio.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -302,11 +303,16 @@ int pm_results_load(const char *dir, struct pm_result **rows, size_t *n, long *p
     *partial_at = 0;
     if (pm_results_check_version(dir, NULL, err))
         return -1;
-    FILE *f = fopen(path, "r");
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return 0;
+    uint64_t fsize;
+    char ferr[PM_ERR_LEN];
+    int fd = pm_file_open_read(path, UINT64_C(1) << 34, &fsize, ferr);  /* regular files only */
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!f) {
-        if (errno == ENOENT)
-            return 0;
-        seterr(err, "cannot read '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        seterr(err, "%s", ferr);
         return -1;
     }
     size_t cap = 0;
@@ -875,19 +881,14 @@ void pm_prov_machine(cJSON *o)
 
 cJSON *pm_read_json_file(const char *path, char err[PM_ERR_LEN])
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        seterr(err, "cannot read '%s': %s", path, strerror(errno));
+    size_t len;
+    char ferr[PM_ERR_LEN];
+    char *text = pm_file_read_all(path, UINT64_C(1) << 28, &len, ferr);  /* regular files only */
+    if (!text) {
+        seterr(err, "%s", ferr);
         return NULL;
     }
-    struct sbuf b = {0};
-    char chunk[8192];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        sb_add(&b, chunk, r);
-    fclose(f);
-    char *text = sb_done(&b);
-    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    cJSON *o = cJSON_ParseWithLength(text, len);
     free(text);
     if (!o)
         seterr(err, "%s: not valid JSON", path);

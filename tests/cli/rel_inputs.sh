@@ -33,6 +33,14 @@ expect2 "pymemlab: ./fifo: not a regular file" run --suite ./fifo --out fifo-run
 [ ! -e fifo-run ] || fail "run --suite FIFO created its folder"
 expect2 "pymemlab: trace import: fifo: not a regular file" trace import --format mtrace fifo -o fifo.pmt
 [ ! -e fifo.pmt ] || fail "import of a FIFO created its output"
+expect2 "pymemlab: table: fifo: not a regular file" table fifo
+# a FIFO inside a results folder (table, plot, merge, run --resume read them)
+mkdir fres
+mkfifo fres/results.jsonl
+expect2 "pymemlab: table: fres/results.jsonl: not a regular file" table fres
+rm fres/results.jsonl
+mkfifo fres/provenance.json
+expect2 "pymemlab: table: fres/provenance.json: not a regular file" table fres
 # folders too
 mkdir adir
 expect2 "pymemlab: adir: not a regular file" trace info adir
