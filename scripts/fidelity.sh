@@ -16,6 +16,7 @@
 # reports are byte-identical), DIR/diffs/V-PROGRAM-P.diff for any that are
 # not, DIR/reports/ (both reports), and DIR/summary.md. Default DIR:
 # results/fidelity. A version that is not installed is skipped, saying so.
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=results/fidelity

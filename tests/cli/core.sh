@@ -57,7 +57,7 @@ grep -Eq "^b\.pmt +segfit +cold +24\.50 \[19\.00, 30\.00\] .* not distinguishabl
 expect_usage_error "pymemlab: table: --baseline 'nope' has no results in $tmp/r2.jsonl" table "$tmp/r2.jsonl" --baseline nope
 echo '{"trace":"x"' >"$tmp/bad.jsonl"
 expect_usage_error "pymemlab: $tmp/bad.jsonl:1: not a JSON object" table "$tmp/bad.jsonl"
-expect_usage_error "pymemlab: table: cannot read '$tmp/none.jsonl'" table "$tmp/none.jsonl"
+expect_usage_error "pymemlab: table: $tmp/none.jsonl: cannot open: No such file or directory" table "$tmp/none.jsonl"
 # a NUL byte in a metadata key (found by fuzz_trace; its reproducer in the corpus): refused like
 # any other bad key
 expect_usage_error "pymemlab: *metadata key*" trace info "$PM_SOURCE_DIR/fuzz/corpus/fuzz_trace/d6aa4c4301bc311df8c079c65e134c4c0db53333"
