@@ -193,6 +193,7 @@ int fw_run(const uint8_t *data, size_t size, enum fw_metric metric)
         fz_target = metric == FW_FRAG ? "fuzz_frag" : "fuzz_retention";
         nb = fz_backends(list, FZ_MAX_BACKENDS, FZ_WITH_VARIANTS);
     }
+    fz_recycle();
     struct fz_in in = {data, data + size};
     unsigned sel = fz_u8(&in);
     const struct fz_backend *b = fz_pick(list, nb, sel);
