@@ -26,6 +26,7 @@ int cmd_replay(int argc, char **argv)
 {
     const char *backend = NULL, *series_path = NULL, *domain = "all";
     uint64_t reps = PM_CI_MIN_N;
+    int timed_only = 0;
     enum pm_time_mode mode = PM_TIME_COLD;
     int json = 0;
     struct pm_replay_opts o = {.touch = PM_TOUCH_PAGES};
@@ -36,7 +37,7 @@ int cmd_replay(int argc, char **argv)
         {"domain", required_argument, 0, 'd'},       {"touch", required_argument, 0, 't'},
         {"lenient", no_argument, 0, 'l'},            {"latency-every", required_argument, 0, 'L'},
         {"engine", required_argument, 0, 'e'},       {"mode", required_argument, 0, 'm'},
-        {0, 0, 0, 0}};
+        {"timed-only", no_argument, 0, 'T'},         {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
@@ -44,6 +45,7 @@ int cmd_replay(int argc, char **argv)
         case 'b': backend = optarg; break;
         case 'r': reps = pm_arg_count("--reps", optarg, 0, 1000); break;
         case 'j': json = 1; break;
+        case 'T': timed_only = 1; break;
         case 'l': o.lenient = true; break;
         case 'c': o.check_every = pm_arg_count("--check-every", optarg, 1, UINT64_MAX); break;
         case 's': o.sample_every = pm_arg_count("--sample-every", optarg, 1, UINT64_MAX); break;
@@ -78,6 +80,10 @@ int cmd_replay(int argc, char **argv)
                        argv[argc - 1]);
     if (!backend)
         pm_usage_error("replay: --backend is required (see 'pymemlab backends')");
+    if (timed_only && (series_path || o.check_every || o.latency_every))
+        pm_usage_error("replay: --timed-only makes no sampled run: it takes no --series, --check-every or --latency-every");
+    if (timed_only && !reps)
+        pm_usage_error("replay: --timed-only needs --reps of at least 1");
     const char *path = argv[optind];
 
     /* Validate the backend spec before touching any output file (in a
@@ -111,7 +117,15 @@ int cmd_replay(int argc, char **argv)
     pm_cpu_snap_take(&snap0);
     uint64_t wall0 = pm_now_ns();
     struct pm_replay_result r;
-    int rc = pm_replay_measure_fresh(t, backend, &o, &scan, &r, err);
+    int rc = 0;
+    if (timed_only) {   /* the memory figures are not measured: null */
+        memset(&r, 0, sizeof r);
+        r.scan = scan;
+        r.no_memory = true;
+        r.frag4 = r.frag3 = r.frag_at_peak_live = r.retention = r.retention_trimmed = NAN;
+    } else {
+        rc = pm_replay_measure_fresh(t, backend, &o, &scan, &r, err);
+    }
     if (o.series) {
         if (fclose(o.series) || (rc == 0 && rename(tmp, series_path))) {
             remove(tmp);
@@ -187,7 +201,9 @@ int cmd_replay(int argc, char **argv)
             printf("page faults/op        %.5f  (minor, median of the timed reps)\n", fl->valuedouble);
         printf("peak live bytes       %llu  (at op %llu)\n", (unsigned long long)scan.peak_live_bytes,
                (unsigned long long)scan.peak_live_op);
-        if (r.no_memory) {
+        if (timed_only) {
+            printf("footprint, frag, retention: not measured (--timed-only)\n");
+        } else if (r.no_memory) {
             printf("footprint, frag, retention: not applicable (%s keeps no heap of a program's shape)\n",
                    backend);
         } else {

@@ -116,6 +116,9 @@ struct run {
 };
 
 static volatile sig_atomic_t interrupted;
+/* What cold/warm timing's extra process per run cost, and the runs' wall
+ * time, over this session (README: timing modes). */
+static double fresh_overhead_s, runs_wall_s;
 
 static void on_signal(int sig)
 {
@@ -493,6 +496,7 @@ static void child_py(const struct cfg *c, const struct pm_suite_item *it, const 
         child_fail(fd, "out of memory");
     if (res.measured)
         cJSON_AddNumberToObject(o, "trimmed_footprint_bytes", (double)res.trimmed_footprint_bytes);
+    cJSON_AddNumberToObject(o, "fresh_overhead_ns", (double)pm_fresh_overhead_ns(NULL));
     child_result(fd, o);
     cJSON_Delete(o);
     pm_pyrun_result_free(&res);
@@ -533,6 +537,7 @@ static void child_replay(const struct cfg *c, const struct pm_suite_item *it, co
     cJSON *j = pm_replay_json(spec, it->path, it->domain, &r, 1, &tm, c->mode);
     if (!j)
         child_fail(fd, "out of memory");
+    cJSON_AddNumberToObject(j, "fresh_overhead_ns", (double)pm_fresh_overhead_ns(NULL));
     child_result(fd, j);
     cJSON_Delete(j);
     pm_trace_close(t);
@@ -656,6 +661,7 @@ static void slot_record(const struct cfg *c, const struct slot *s, int status,
         out->seed = it->seed;
     }
     out->wall_s = (double)(pm_now_ns() - s->start_ns) / 1e9;
+    runs_wall_s += out->wall_s;
     out->max_rss_bytes = (uint64_t)ru->ru_maxrss * 1024u;
     {   /* the machine meanwhile: the other jobs of this suite count as ours */
         struct pm_cpu_snap cpu1;
@@ -716,6 +722,9 @@ static void slot_record(const struct cfg *c, const struct slot *s, int status,
         snprintf(out->status, sizeof out->status, "ok");
         pm_result_set_from_json(out, o, false);
         snprintf(out->time_mode, sizeof out->time_mode, "%s", pm_time_mode_name(c->mode));
+        const cJSON *fo = cJSON_GetObjectItemCaseSensitive(o, "fresh_overhead_ns");
+        if (cJSON_IsNumber(fo))
+            fresh_overhead_s += fo->valuedouble / 1e9;
         if (it->kind == PM_SUITE_PY)    /* the child's json has the pywl scale/seed */
             out->scale = it->scale;
         char id[256], path[PATH_MAX + 600];
@@ -1195,6 +1204,11 @@ static void session_end(cJSON *s, size_t done, double load_max, bool interrupted
     cJSON_AddStringToObject(s, "load_note",
                             "1-minute load average of the machine (all processes): start, "
                             "highest seen at a run's start, end");
+    cJSON_AddNumberToObject(s, "runs_wall_s", runs_wall_s);
+    cJSON_AddNumberToObject(s, "fresh_overhead_s", fresh_overhead_s);
+    cJSON_AddStringToObject(s, "fresh_note",
+                            "fresh_overhead_s: what the timed runs' own processes cost (fork, start, "
+                            "exit, wait), summed over the runs; runs_wall_s: the runs' wall time");
 }
 
 static int open_append(const char *dir, const char *name, bool *created)
@@ -1659,6 +1673,9 @@ int cmd_run(int argc, char **argv)
     close(fd_jsonl);
     close(fd_csv);
     session_end(sess, done, load_max, interrupted != 0);
+    if (runs_wall_s > 0)
+        fprintf(stderr, "pymemlab: the timed runs' fresh processes took %.2f s of the runs' %.1f s "
+                        "(%.2f%%)\n", fresh_overhead_s, runs_wall_s, 100 * fresh_overhead_s / runs_wall_s);
     if (pm_write_json_file(prov_path, prov))
         pm_run_error("run: cannot write '%s'", prov_path);
     if (interrupted) {

@@ -20,6 +20,7 @@
 #include "allocator.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* fn runs in the child; it fills out (outlen bytes, zeroed before) and
@@ -38,5 +39,10 @@ int pm_fresh_call(pm_fresh_fn fn, void *arg, void *out, size_t outlen, pid_t *ch
  * caller that stands for the run (the suite runner's child) re-raises it so
  * that the run is recorded as killed by that signal. */
 int pm_fresh_last_signal(void);
+
+/* What the fresh processes have cost this process so far: wall time of
+ * pm_fresh_call minus the time fn ran in the child (fork, the child's start
+ * and exit, the pipe, the wait), summed over *ncalls calls. */
+uint64_t pm_fresh_overhead_ns(uint64_t *ncalls);
 
 #endif

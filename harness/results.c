@@ -300,6 +300,8 @@ int pm_results_load(const char *dir, struct pm_result **rows, size_t *n, long *p
     *rows = NULL;
     *n = 0;
     *partial_at = 0;
+    if (pm_results_check_version(dir, NULL, err))
+        return -1;
     FILE *f = fopen(path, "r");
     if (!f) {
         if (errno == ENOENT)
@@ -589,6 +591,12 @@ const char *pm_summary_baseline_for(const struct pm_summary *s, const char *work
             return cands[i];
         if (i == 0)             /* an explicit baseline is not replaced */
             return NULL;
+    }
+    /* neither: the first backend (in order of appearance) timed on it */
+    for (size_t b = 0; b < s->nbackends; b++) {
+        const struct pm_agg *a = pm_summary_get(s, workload, s->backends[b]);
+        if (a && a->m[PM_AG_NS].n)
+            return s->backends[b];
     }
     return NULL;
 }

@@ -121,7 +121,8 @@ char *pm_result_csv_row(const struct pm_result *r);
 extern const char *const pm_result_v2_columns[];   /* NULL-terminated */
 
 /* Reads DIR/results.jsonl: every complete line must be a record with every
- * column of version 1 (else -1 and err names file and line). A last line without its
+ * column of version 1 (else -1 and err names file and line); a folder of a
+ * newer format version is refused (pm_results_check_version). A last line without its
  * newline (a write cut short) is left out and *partial_at set to its
  * offset (else to the file size). A missing file is 0 records. */
 int pm_results_load(const char *dir, struct pm_result **rows, size_t *n, long *partial_at,
@@ -177,8 +178,9 @@ int pm_summary_build(const struct pm_result *rows, size_t n, const char *baselin
  * provenance or without the key is version 1. *version (may be NULL) gets
  * it. */
 int pm_results_check_version(const char *dir, int *version, char err[PM_ERR_LEN]);
-/* The baseline of one workload: s->baseline if it has ok runs there, else
- * cpython, else system; NULL if none has. */
+/* The baseline of one workload: s->baseline if it has ok runs there (NULL
+ * if it has none), else cpython, else system, else the first backend timed
+ * on it; NULL if none was. */
 const char *pm_summary_baseline_for(const struct pm_summary *s, const char *workload);
 const struct pm_agg *pm_summary_get(const struct pm_summary *s, const char *workload,
                                     const char *backend);

@@ -2,6 +2,7 @@
 # scripts/bootstrap.sh — installs the Debian packages pymemlab uses, if any is
 # missing. As root it runs apt-get; otherwise it prints the exact command and
 # exits 1. Idempotent; one dpkg-query call when everything is present.
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 
 PKGS=(

@@ -2,6 +2,7 @@
 # scripts/build.sh PRESET — configures (once) and builds one CMake preset
 # (release, debug, asan, clang). Quiet on success; on failure prints the
 # build's output. Used by test.sh and run.sh.
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-release}

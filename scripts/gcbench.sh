@@ -5,6 +5,7 @@
 # python3, or $PYTHON, e.g. PYTHON=/usr/bin/python3.11 for Debian's build),
 # alternated K times (default 3) on the same graph, then the median ns per
 # tracked object of each and their ratio.
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 objects=1000000 backend=system rounds=3

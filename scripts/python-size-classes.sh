@@ -13,6 +13,7 @@
 # Counts malloc(n), calloc(k, n) as k*n and realloc(p, n) as requests of n
 # bytes; prints, per class (n-1)>>4 for 1 <= n <= 512, the count and its share
 # in parts per 10000. Usage: scripts/python-size-classes.sh [PYTHON]
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 py=${1:-/usr/bin/python3.11}
 tmp=$(mktemp -d)

@@ -8,7 +8,12 @@
 #   scripts/record-python.sh --overhead [N]  also run each program N times (default 5) unrecorded
 #                                            and recorded, alternating: median CPU and wall time
 #   scripts/record-python.sh --replay [R]    also replay each trace on every available backend,
-#                                            --domain pymalloc and --domain all, R timed reps (default 3)
+#                                            --domain pymalloc and --domain all, in R interleaved
+#                                            rounds (default 6): round r replays every backend once
+#                                            (a timed rep in a fresh process; the memory figures in
+#                                            round 1) before round r+1; median, 95% interval, ratio
+#                                            to cpython and "not distinguishable" by `pymemlab table`
+#   PM_MODE=warm ...                         the timing mode of --replay (default cold)
 #   PYTHON=/usr/bin/python3.11 ...           another interpreter (default: python3 on PATH,
 #                                            resolved to its real executable, past any pyenv shim)
 #   PM_SCALE=2 ...                           bigger programs (each program's own knob)
@@ -22,11 +27,12 @@
 # out/python-real-<date>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-overhead=0 runs=5 replay=0 reps=3
+overhead=0 runs=5 replay=0 reps=6
 while [ $# -gt 0 ]; do
   case $1 in
     --overhead) overhead=1; if [[ ${2:-} =~ ^[0-9]+$ ]]; then runs=$2; shift; fi ;;
     --replay) replay=1; if [[ ${2:-} =~ ^[0-9]+$ ]]; then reps=$2; shift; fi ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "record-python.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -95,18 +101,25 @@ if [ "$replay" = 1 ]; then
   else
     backends=$("$bin" backends | awk 'NR > 1 && $2 == "available" && $1 !~ /:/ {print $1}')
   fi
+  mode=${PM_MODE:-cold}
   for d in pymalloc all; do
-    res="$out/replay-$d.jsonl"
-    : >"$res"
+    raw="$out/replay-$d.rounds.jsonl" res="$out/replay-$d.jsonl"
+    : >"$raw"
     for p in "${recorded[@]}"; do
-      for b in $backends; do
-        printf '== replay %-18s %-10s --domain %-8s\r' "$p" "$b" "$d" >&2
-        "$bin" replay "workloads/traces/python-$p.pmt" --backend "$b" --domain "$d" --reps "$reps" --json >>"$res"
+      for r in $(seq "$reps"); do
+        for b in $backends; do
+          printf '== replay %-18s round %d/%d %-10s --domain %-8s\r' "$p" "$r" "$reps" "$b" "$d" >&2
+          extra=--timed-only
+          [ "$r" = 1 ] && extra=
+          "$bin" replay "workloads/traces/python-$p.pmt" --backend "$b" --domain "$d" --reps 1 \
+            --mode "$mode" $extra --json >>"$raw"
+        done
       done
     done
+    python3 scripts/lib/merge-rounds.py "$raw" >"$res"
     printf '\n' >&2
     echo
-    echo "== replay --domain $d: ns/op median of $reps timed runs (trace decoding excluded)"
+    echo "== replay --domain $d, $mode: ns/op median of $reps interleaved rounds (trace decoding excluded)"
     "$bin" table "$res" | tee "$out/replay-$d.txt"
   done
 fi

@@ -9,6 +9,7 @@
 # the plots from these files.
 #
 #   scripts/reference-results.sh          (PM_SUITE etc. as for run.sh)
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${PM_OUT:-out/reference-$(date -u +%Y%m%d-%H%M%S)}

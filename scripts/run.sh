@@ -11,6 +11,7 @@
 #   PM_BACKENDS=pymalloc,cpython scripts/run.sh   only these backends
 #   PM_REPS=5 scripts/run.sh            repetitions (default: the suite's)
 #   scripts/run.sh --resume --out res   other arguments go to `pymemlab run`
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh

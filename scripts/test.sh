@@ -2,6 +2,7 @@
 # scripts/test.sh — the tests: bootstrap, build, run every test with ctest.
 #   scripts/test.sh            release build, then the asan (ASan+UBSan) build
 #   PM_TEST_PRESETS="release" scripts/test.sh    only the presets named
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh

@@ -35,13 +35,26 @@ expect_usage_error "pymemlab: backend 'system' takes no options ('x=1')" micro -
 expect_usage_error "pymemlab: null: bad ring size '1' (64K..16G)" micro --backend null,ring=1
 
 # table: reads replay-style JSON lines
+# (an older line without ns_per_op_reps counts as one rep)
 cat >"$tmp/r.jsonl" <<'J'
 {"trace":"t/a.pmt","backend":"system","ns_per_op":20,"peak_footprint_bytes":1048576,"frag4":0.5,"retention":0.9}
-{"trace":"t/a.pmt","backend":"null","ns_per_op":4,"peak_footprint_bytes":0,"frag4":0,"retention":0}
+{"trace":"t/a.pmt","backend":"null","ns_per_op":4,"peak_footprint_bytes":null,"frag4":null,"retention":null}
 {"trace":"t/a.pmt","backend":"pymalloc","ns_per_op":10,"peak_footprint_bytes":2097152,"frag4":0.25,"retention":1}
 J
 out=$("$PYMEMLAB" table "$tmp/r.jsonl")
-grep -Eq "^a\.pmt +pymalloc +10\.00 +0\.50 +6\.00 +2\.0 +0\.250 +1\.000" <<<"$out" || fail "table row: $out"
+grep -Eq "^a\.pmt +pymalloc +\? +10\.00 \[10\.00, 10\.00\]\* +0\.50 \[0\.50, 0\.50\] +not distinguishable +6\.00 +- +2\.0 +0\.250 +1\.000" <<<"$out" ||
+  fail "table row: $out"
+grep -Eq "^a\.pmt +null .* +- +- +-$" <<<"$out" || fail "table: null's memory figures are not '-': $out"
+# reps: intervals; disjoint intervals are ranked, overlapping ones are not
+cat >"$tmp/r2.jsonl" <<'J'
+{"trace":"b.pmt","backend":"cpython","time_mode":"cold","ns_per_op_reps":[20,21,22,20,21,22]}
+{"trace":"b.pmt","backend":"pymalloc","time_mode":"cold","ns_per_op_reps":[10,11,12,10,11,12]}
+{"trace":"b.pmt","backend":"segfit","time_mode":"cold","ns_per_op_reps":[19,25,30,24,23,26]}
+J
+out=$("$PYMEMLAB" table "$tmp/r2.jsonl")
+grep -Eq "^b\.pmt +pymalloc +cold +11\.00 \[10\.00, 12\.00\] .* faster" <<<"$out" || fail "table: faster: $out"
+grep -Eq "^b\.pmt +segfit +cold +24\.50 \[19\.00, 30\.00\] .* not distinguishable" <<<"$out" || fail "table: n.d.: $out"
+expect_usage_error "pymemlab: table: --baseline 'nope' has no results in $tmp/r2.jsonl" table "$tmp/r2.jsonl" --baseline nope
 echo '{"trace":"x"' >"$tmp/bad.jsonl"
 expect_usage_error "pymemlab: $tmp/bad.jsonl:1: not a JSON object" table "$tmp/bad.jsonl"
 expect_usage_error "pymemlab: table: cannot read '$tmp/none.jsonl'" table "$tmp/none.jsonl"

@@ -289,4 +289,26 @@ expect_usage_error "pymemlab: run: unexpected argument 'x' (see 'pymemlab help r
 [ ! -e "$tmp/bad" ] || fail "bad input created the results folder"
 [ ! -e "$tmp/out" ] || fail "bad input created out/"
 [ $status = 0 ] && echo "ok: bad input"
+
+# ---- a results folder of format 1 (before timing modes) still loads ----
+mkdir -p "$tmp/v1"
+python3 - "$tmp/iso" "$tmp/v1" <<'EOF2' || fail "making a format-1 folder"
+import json, sys
+src, dst = sys.argv[1], sys.argv[2]
+v2 = {"time_mode", "minflt_per_op", "load1_start", "load1_end", "steal_pct", "busy_cpus", "own_cpus", "loaded"}
+with open(dst + "/results.jsonl", "w") as out:
+    for line in open(src + "/results.jsonl"):
+        d = {k: v for k, v in json.loads(line).items() if k not in v2}
+        out.write(json.dumps(d) + "\n")
+p = json.load(open(src + "/provenance.json"))
+del p["results_version"]
+p["config"].pop("time_mode", None)
+json.dump(p, open(dst + "/provenance.json", "w"))
+EOF2
+"$PYMEMLAB" table "$tmp/v1" >/dev/null || fail "table cannot read a format-1 folder"
+"$PYMEMLAB" plot "$tmp/v1" >/dev/null 2>&1 || fail "plot cannot read a format-1 folder"
+sed -i 's/^{/{"results_version": 9, /' "$tmp/v1/provenance.json"
+expect_usage_error "pymemlab: table: $tmp/v1: results format version 9; this pymemlab reads versions 1 to 2" table "$tmp/v1"
+expect_usage_error "pymemlab: plot: $tmp/v1: results format version 9; this pymemlab reads versions 1 to 2" plot "$tmp/v1"
+[ $status = 0 ] && echo "ok: results of format 1 load, newer formats are refused"
 exit $status

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# tests/cli/scripts.sh — every script in scripts/ answers --help (and -h)
+# with its own description, exit 0, without running anything: build tools,
+# package managers and pymemlab are replaced by stubs that record a call,
+# and any call fails the test.
+set -uo pipefail
+source "$(dirname "$0")/lib.bash"
+src=${PM_SOURCE_DIR:?}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/bin"
+for tool in cmake ctest apt-get dpkg-query ninja gnuplot python3 afl-fuzz clang gcc make; do
+  printf '#!/bin/sh\necho "%s $*" >>"%s/called"\nexit 1\n' "$tool" "$tmp" >"$tmp/bin/$tool"
+  chmod +x "$tmp/bin/$tool"
+done
+status=0
+for s in "$src"/scripts/*.sh; do
+  name=$(basename "$s")
+  case $name in fuzz*.sh) continue ;; esac   # fuzz scripts: their own tests (tests/cli/fuzz.sh)
+  for flag in --help -h; do
+    rm -f "$tmp/called"
+    out=$(cd "$tmp" && PATH="$tmp/bin:$PATH" PYMEMLAB="$tmp/bin/cmake" timeout 20 bash "$s" "$flag" 2>&1)
+    rc=$?
+    [ $rc = 0 ] || { echo "FAIL: $name $flag: exit $rc: $(head -3 <<<"$out")" >&2; status=1; continue; }
+    [ ! -e "$tmp/called" ] || { echo "FAIL: $name $flag ran: $(cat "$tmp/called")" >&2; status=1; }
+    grep -q "scripts/$name" <<<"$out" || { echo "FAIL: $name $flag: no description: $out" >&2; status=1; }
+  done
+done
+[ $status = 0 ] && echo "ok: every script answers --help without running anything"
+exit $status
