@@ -1,9 +1,11 @@
 /* allocators/os.c — mmap/munmap/madvise with per-instance accounting and
  * fault injection. See os.h. Never prints; failures return NULL with errno. */
 #include "os.h"
+#include "pm_asan.h"
 #include "pm_assert.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -12,6 +14,151 @@ static size_t page_size_cached;
 static uint64_t total_mapped;   /* over every instance: destroy must bring it back */
 
 uint64_t pm_os_total_mapped(void) { return total_mapped; }
+
+/* ---- the mapping cache (os.h) ---- */
+
+/* A cached range keeps its bookkeeping in its own first bytes (it is ours
+ * and unused; they are zeroed again when it is handed out): a chain per
+ * size bucket for lookups and one list in insertion order for eviction. */
+struct cache_range {
+    size_t size;                     /* page multiple */
+    struct cache_range *next_same, **prev_same;   /* the bucket's chain */
+    struct cache_range *older, *newer;
+};
+
+#define CACHE_BUCKETS 1024
+
+static struct {
+    struct cache_range *bucket[CACHE_BUCKETS];
+    struct cache_range *oldest, *newest;
+    uint64_t n, bytes, max_bytes, max_entries;
+    uint64_t hits, misses;
+} cache;
+static uint64_t kernel_mapped;   /* mmap'd here minus munmap'd here */
+
+static size_t cache_bucket(size_t size) { return (size / pm_os_page_size()) % CACHE_BUCKETS; }
+
+static void kernel_unmap(void *p, size_t size)
+{
+    int saved = errno;
+    munmap(p, size);
+    errno = saved;
+    kernel_mapped -= size;
+}
+
+/* Unlinks r from its bucket and the age list; its header bytes are zeroed. */
+static void cache_unlink(struct cache_range *r)
+{
+    *r->prev_same = r->next_same;
+    if (r->next_same)
+        r->next_same->prev_same = r->prev_same;
+    if (r->older)
+        r->older->newer = r->newer;
+    else
+        cache.oldest = r->newer;
+    if (r->newer)
+        r->newer->older = r->older;
+    else
+        cache.newest = r->older;
+    cache.n--;
+    cache.bytes -= r->size;
+    memset(r, 0, sizeof *r);
+}
+
+static void cache_shrink(uint64_t max_bytes, uint64_t max_entries)
+{
+    while (cache.oldest && (cache.bytes > max_bytes || cache.n > max_entries)) {
+        struct cache_range *r = cache.oldest;
+        size_t size = r->size;
+        cache_unlink(r);
+        kernel_unmap(r, size);
+    }
+}
+
+void pm_os_cache_set(uint64_t max_bytes, unsigned max_entries)
+{
+    cache.max_bytes = max_entries ? max_bytes : 0;
+    cache.max_entries = cache.max_bytes ? max_entries : 0;
+    cache_shrink(cache.max_bytes, cache.max_entries);
+}
+
+void pm_os_cache_flush(void) { cache_shrink(0, 0); }
+
+void pm_os_cache_info(struct pm_os_cache_info *out)
+{
+    out->cached_bytes = cache.bytes;
+    out->cached_ranges = cache.n;
+    out->kernel_mapped = kernel_mapped;
+    out->hits = cache.hits;
+    out->misses = cache.misses;
+}
+
+/* Zeroes the resident pages of [p, p + size): what a fresh mapping reads
+ * as. Pages not resident (never touched, or decommitted) read as zero. */
+static void zero_resident(char *p, size_t size)
+{
+    size_t page = pm_os_page_size(), npages = size / page;
+    unsigned char vec[1024];
+    for (size_t first = 0; first < npages; first += sizeof vec) {
+        size_t k = npages - first < sizeof vec ? npages - first : sizeof vec;
+        if (mincore(p + first * page, k * page, vec) != 0) {
+            memset(p + first * page, 0, k * page);   /* cannot tell: zero it all */
+            continue;
+        }
+        for (size_t i = 0; i < k;) {
+            if (!(vec[i] & 1)) {
+                i++;
+                continue;
+            }
+            size_t j = i;
+            while (j < k && (vec[j] & 1))
+                j++;
+            memset(p + (first + i) * page, 0, (j - i) * page);
+            i = j;
+        }
+    }
+}
+
+/* Keeps [p, p + size) for reuse; false if the cache is off or it does not fit. */
+static bool cache_put(char *p, size_t size)
+{
+    if (!cache.max_entries || size > cache.max_bytes)
+        return false;
+    cache_shrink(cache.max_bytes - size, cache.max_entries - 1);
+    int saved = errno;
+    PM_UNPOISON(p, size);
+    zero_resident(p, size);
+    errno = saved;
+    struct cache_range *r = (struct cache_range *)p, **head = &cache.bucket[cache_bucket(size)];
+    *r = (struct cache_range){.size = size, .next_same = *head, .prev_same = head,
+                              .older = cache.newest};
+    if (*head)
+        (*head)->prev_same = &r->next_same;
+    *head = r;
+    if (cache.newest)
+        cache.newest->newer = r;
+    else
+        cache.oldest = r;
+    cache.newest = r;
+    cache.n++;
+    cache.bytes += size;
+    return true;
+}
+
+/* A cached range of exactly `size` bytes aligned to `align`, or NULL. */
+static char *cache_take(size_t size, size_t align)
+{
+    if (!cache.max_entries)
+        return NULL;
+    for (struct cache_range *r = cache.bucket[cache_bucket(size)]; r; r = r->next_same)
+        if (r->size == size && ((uintptr_t)r & (align - 1)) == 0) {
+            cache_unlink(r);
+            cache.hits++;
+            return (char *)r;
+        }
+    cache.misses++;
+    return NULL;
+}
 
 size_t pm_os_page_size(void)
 {
@@ -68,6 +215,11 @@ void *pm_os_map_aligned(struct pm_os *os, size_t size, size_t align)
         return NULL;
     }
     size = pm_round_up(size, page);
+    char *hit = cache_take(size, align);
+    if (hit) {
+        account_map(os, size);
+        return hit;
+    }
     size_t span = align > page ? size + align - page : size;
     int saved = errno;
     char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -86,6 +238,7 @@ void *pm_os_map_aligned(struct pm_os *os, size_t size, size_t align)
             munmap(start + size, tail);
         p = start;
     }
+    kernel_mapped += size;
     errno = saved;
     account_map(os, size);
     return p;
@@ -97,9 +250,8 @@ void pm_os_unmap(struct pm_os *os, void *p, size_t size)
         return;
     size = pm_round_up(size, pm_os_page_size());
     pm_assert(os->mapped >= size);
-    int saved = errno;
-    munmap(p, size);
-    errno = saved;
+    if (!cache_put(p, size))
+        kernel_unmap(p, size);
     os->mapped -= size;
     total_mapped -= size;
     os->unmap_calls++;

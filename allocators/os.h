@@ -2,7 +2,8 @@
  * memory. Counts bytes mapped per instance (struct pm_os) and injects faults.
  *
  * Entry points: pm_os_init, pm_os_map, pm_os_map_aligned, pm_os_unmap,
- * pm_os_decommit, pm_os_set_faults, pm_os_page_size.
+ * pm_os_decommit, pm_os_set_faults, pm_os_page_size; the mapping cache
+ * (pm_os_cache_set, pm_os_cache_flush, pm_os_cache_info), off by default.
  *
  * Invariant: os->mapped == sum of sizes of live mappings (page-rounded);
  * os->peak_mapped >= os->mapped.
@@ -47,6 +48,37 @@ void pm_os_unmap(struct pm_os *os, void *p, size_t size);
 /* Gives the pages' memory back while keeping the mapping; they read as zero
  * afterwards. Does not change os->mapped (address space stays reserved). */
 void pm_os_decommit(struct pm_os *os, void *p, size_t size);
+
+/* THE MAPPING CACHE (for fuzzers: a heap created and destroyed per input
+ * spent most of its time in mmap, munmap and the page faults of fresh
+ * mappings). With a budget set, pm_os_unmap keeps a range in a per-process
+ * cache instead of unmapping it, and pm_os_map(_aligned) takes a cached
+ * range of exactly the size asked (and aligned as asked) before it maps.
+ * What a fresh mapping promises still holds for a recycled one: it reads as
+ * zero (each resident page, as mincore() reports it, is zeroed when the
+ * range enters the cache; pages never touched, or decommitted, read as
+ * zero already) and, under ASan, it is unpoisoned. The accounting is that
+ * of mappings: a cached range counts in no instance's `mapped` and not in
+ * pm_os_total_mapped() (a destroy that gives everything back still brings
+ * it to its value before create); the cache's own bytes are
+ * pm_os_cache_info's. Fault injection applies before the cache is looked
+ * at (a call that must fail fails). Single-threaded, like the accounting.
+ *
+ * pm_os_cache_set(max_bytes, max_entries): 0 turns the cache off (the
+ * default) and unmaps what it holds; else ranges beyond either limit are
+ * unmapped (oldest first). pm_os_cache_flush(): unmaps every cached range.
+ * pm_os_cache_info: bytes and ranges held, and the bytes mapped from the
+ * kernel by this layer and not yet unmapped (== pm_os_total_mapped() +
+ * cached bytes: a leak check that sees through the cache). */
+void pm_os_cache_set(uint64_t max_bytes, unsigned max_entries);
+void pm_os_cache_flush(void);
+struct pm_os_cache_info {
+    uint64_t cached_bytes;     /* in the cache now */
+    uint64_t cached_ranges;
+    uint64_t kernel_mapped;    /* mmap'd by this layer and not munmap'd */
+    uint64_t hits, misses;     /* map calls served from the cache, not */
+};
+void pm_os_cache_info(struct pm_os_cache_info *out);
 
 static inline size_t pm_round_up(size_t n, size_t align)
 {

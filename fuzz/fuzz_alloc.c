@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_target = "fuzz_alloc";
         n = fz_backends(list, FZ_MAX_BACKENDS, FZ_WITH_VARIANTS | FZ_WITH_DEBUG | FZ_WITH_ALIASING);
     }
+    fz_recycle();
     struct fz_in in = {data, data + size};
     const struct fz_backend *b = fz_pick(list, n, fz_u8(&in));
     fz_heap_open(&m, b, NULL);

@@ -196,6 +196,43 @@ const struct fz_backend *fz_pick(const struct fz_backend *list, size_t n, unsign
     return &list[sel % n];
 }
 
+/* ---- recycled mappings ---- */
+
+static uint64_t recycle_base;   /* pm_os_total_mapped() before the first input */
+
+static void recycle_verify(const char *when)
+{
+    pm_os_cache_flush();
+    struct pm_os_cache_info ci;
+    pm_os_cache_info(&ci);
+    FZ_REQUIRE(ci.cached_bytes == 0 && ci.cached_ranges == 0, "%s: the cache kept %llu bytes",
+               when, (unsigned long long)ci.cached_bytes);
+    FZ_REQUIRE(pm_os_total_mapped() == recycle_base && ci.kernel_mapped == recycle_base,
+               "%s: %llu bytes mapped through the OS layer (%llu from the kernel), %llu before "
+               "the first input", when, (unsigned long long)pm_os_total_mapped(),
+               (unsigned long long)ci.kernel_mapped, (unsigned long long)recycle_base);
+}
+
+static void recycle_at_exit(void) { recycle_verify("at exit"); }
+
+void fz_recycle(void)
+{
+    static uint64_t inputs;
+    static bool on;
+    if (!inputs++) {
+        const char *e = getenv("PM_FUZZ_RECYCLE");
+        on = !(e && !strcmp(e, "0"));
+        recycle_base = pm_os_total_mapped();
+        if (on) {
+            pm_os_cache_set(FZ_CACHE_BYTES, FZ_CACHE_RANGES);
+            atexit(recycle_at_exit);
+        }
+        return;
+    }
+    if (on && inputs % FZ_FLUSH_EVERY == 0)
+        recycle_verify("periodic leak check");
+}
+
 /* ---- misuse ---- */
 
 void fz_misuse_record(void *ctx, const char *backend, enum pm_misuse_kind kind, const void *ptr,

@@ -259,6 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!(all[i].props & FZ_GLOBAL))
                 list[n++] = all[i];
     }
+    fz_recycle();
     struct fz_in in = {data, data + size};
     df_open(&d, list, n);
     while (fz_more(&in)) {

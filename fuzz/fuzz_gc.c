@@ -578,6 +578,7 @@ static void close_space(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_target = "fuzz_gc";
+    fz_recycle();
     struct fz_in in = {data, data + size};
     open_space();
     while (fz_more(&in)) {

@@ -64,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_target = "fuzz_oom";
         n = fz_backends(list, FZ_MAX_BACKENDS, FZ_WITH_VARIANTS | FZ_WITH_DEBUG | FZ_WITH_ALIASING);
     }
+    fz_recycle();
     struct fz_in in = {data, data + size};
     const struct fz_backend *b = fz_pick(list, n, fz_u8(&in));
     unsigned plan = fz_u8(&in);

@@ -31,15 +31,25 @@ static __attribute__((noinline)) void fw_level_branch(unsigned level)
     }
 }
 
+struct fw_order {                   /* an allocation, in the order they were made */
+    uint32_t slot;
+    uint32_t seq;                   /* == s.seq[slot] while that block lives */
+};
+
 struct fw_state {
     const struct allocator_ops *ops;
     pm_heap_t *h;
     struct fz_misuse mis;
     unsigned char *p[FW_SLOTS];
     uint32_t n[FW_SLOTS];           /* requested size of each live slot */
-    uint16_t free_stack[FW_SLOTS];  /* free slots; the last freed on top */
+    uint32_t seq[FW_SLOTS];         /* allocation number of each live slot */
+    uint32_t free_stack[FW_SLOTS];  /* freed slots; the last freed on top */
     unsigned free_top;
-    unsigned hi;                    /* slots used so far: max slot + 1 */
+    unsigned hi;                    /* slots used so far: max slot + 1; above are free */
+    uint32_t nseq;                  /* allocations so far */
+    struct fw_order order[FW_ORDER];   /* live blocks by allocation order (and stale entries) */
+    unsigned norder;
+    unsigned fill_from;             /* order[] index where the last fill began */
     uint64_t live, peak_live;
     bool record;
     struct pm_trace_op *rec;        /* the ops made, for saving a worst case */
@@ -66,11 +76,30 @@ static size_t fw_size(struct fz_in *in)
     return b < 0x80 ? (size_t)FW_MIN_SIZE << (b % 11) : FW_MIN_SIZE + (size_t)(b & 0x7f) * 128;
 }
 
-static void fw_alloc(size_t n)
+static void fw_order_compact(void)
 {
-    if (!s.free_top || s.live + n > FW_MAX_LIVE)
-        return;
-    unsigned slot = s.free_stack[--s.free_top];
+    unsigned j = 0, from = 0;
+    for (unsigned i = 0; i < s.norder; i++) {
+        if (i == s.fill_from)
+            from = j;
+        struct fw_order o = s.order[i];
+        if (s.p[o.slot] && s.seq[o.slot] == o.seq)
+            s.order[j++] = o;
+    }
+    s.fill_from = s.fill_from >= s.norder ? j : from;
+    s.norder = j;
+}
+
+static bool fw_alloc(size_t n)
+{
+    if ((!s.free_top && s.hi == FW_SLOTS) || s.live + n > FW_MAX_LIVE)
+        return false;
+    if (s.norder == FW_ORDER) {
+        fw_order_compact();
+        if (s.norder == FW_ORDER)
+            return false;
+    }
+    unsigned slot = s.free_top ? s.free_stack[--s.free_top] : s.hi;
     unsigned char *p = s.ops->malloc(s.h, n);
     FZ_REQUIRE(p, "%s: malloc(%zu) = NULL with %llu bytes live", s.ops->name, n,
                (unsigned long long)s.live);
@@ -81,7 +110,10 @@ static void fw_alloc(size_t n)
         s.peak_live = s.live;
     if (slot >= s.hi)
         s.hi = slot + 1;
+    s.seq[slot] = ++s.nseq;
+    s.order[s.norder++] = (struct fw_order){slot, s.nseq};
     rec_op(PM_OP_ALLOC, slot, n);
+    return true;
 }
 
 static void fw_free(unsigned slot)
@@ -91,22 +123,76 @@ static void fw_free(unsigned slot)
     s.ops->free(s.h, s.p[slot]);
     s.p[slot] = NULL;
     s.live -= s.n[slot];
-    s.free_stack[s.free_top++] = (uint16_t)slot;   /* reused first, as a recorder does */
+    s.free_stack[s.free_top++] = slot;   /* reused first, as a recorder does */
     rec_op(PM_OP_FREE, slot, 0);
+}
+
+/* The extended op's sizes: the smallest request of each pymalloc class
+ * (16c + 1, at least 16), of each buddy block (2^k * 8 + 1) and of each
+ * segfit block (32 * 2^k - 23), then fw_size's. */
+static size_t fw_size_x(unsigned b)
+{
+    if (b < 32)
+        return b ? 16 * (size_t)b + 1 : FW_MIN_SIZE;
+    if (b < 43)
+        return b == 32 ? FW_MIN_SIZE : ((size_t)8 << (b - 32)) + 1;
+    if (b < 53)
+        return b == 43 ? FW_MIN_SIZE : ((size_t)32 << (b - 43)) - 23;
+    uint8_t c = (uint8_t)b;
+    struct fz_in one = {&c, &c + 1};
+    return fw_size(&one);
+}
+
+/* Frees all but every k-th live block (in allocation order) among those of
+ * the last fill (`last`) or all. */
+static void fw_keep_one_in(unsigned k, bool last)
+{
+    fw_order_compact();
+    unsigned i = last ? s.fill_from : 0, c = 0;
+    for (; i < s.norder; i++) {
+        struct fw_order o = s.order[i];
+        if (!(s.p[o.slot] && s.seq[o.slot] == o.seq))
+            continue;
+        if (c++ % k)
+            fw_free(o.slot);
+    }
+    fw_order_compact();
 }
 
 static void fw_op(unsigned op, struct fz_in *in)
 {
     switch (op & 7) {
     case 0:
-    case 1:
         fw_alloc(fw_size(in));
         break;
+    case 1: {   /* extended: fill, keep one in k (last fill / all), alloc */
+        unsigned sub = fz_u8(in), arg = fz_u8(in);
+        switch (sub & 3) {
+        case 0: {
+            size_t n = fw_size_x(arg);
+            fw_order_compact();
+            s.fill_from = s.norder;
+            while (fw_alloc(n))
+                ;
+            break;
+        }
+        case 1:
+        case 2: {
+            unsigned k = arg < 64 ? arg + 2 : arg < 128 ? 66 + (arg - 64) * 4 : 322 + (arg - 128) * 8;
+            fw_keep_one_in(k, (sub & 3) == 1);
+            break;
+        }
+        default:
+            fw_alloc(fw_size_x(arg));
+            break;
+        }
+        break;
+    }
     case 2: {
         unsigned count = fz_u8(in) + 1;
         size_t n = fw_size(in);
         for (unsigned i = 0; i < count; i++)
-            fw_alloc(n);
+            (void)fw_alloc(n);
         break;
     }
     case 3:
@@ -193,17 +279,18 @@ int fw_run(const uint8_t *data, size_t size, enum fw_metric metric)
         fz_target = metric == FW_FRAG ? "fuzz_frag" : "fuzz_retention";
         nb = fz_backends(list, FZ_MAX_BACKENDS, FZ_WITH_VARIANTS);
     }
+    fz_recycle();
     struct fz_in in = {data, data + size};
     unsigned sel = fz_u8(&in);
     const struct fz_backend *b = fz_pick(list, nb, sel);
     unsigned bi = fz_env_backend() ? 0 : sel % (unsigned)nb;
     const char *dir = getenv("PM_FUZZ_WORST_DIR");
 
-    memset(s.p, 0, sizeof s.p);
-    s.free_top = FW_SLOTS;
-    for (unsigned i = 0; i < FW_SLOTS; i++)
-        s.free_stack[i] = (uint16_t)(FW_SLOTS - 1 - i);
+    memset(s.p, 0, s.hi * sizeof *s.p);   /* slots at and above hi were never used */
+    s.free_top = 0;
     s.hi = 0;
+    s.nseq = 0;
+    s.norder = s.fill_from = 0;
     s.live = s.peak_live = 0;
     s.nrec = 0;
     s.record = dir && *dir;

@@ -9,7 +9,18 @@
  * contents, with their option variants ($PM_FUZZ_BACKEND overrides: fuzz
  * one backend per campaign to get its worst case); then ops, an op byte
  * (low 3 bits) and its arguments:
- *   0-1 alloc SIZE       one block into a free slot
+ *   0   alloc SIZE       one block into a free slot
+ *   1   extended SUB ARG (SUB % 4): 0 fill: blocks of size X(ARG) until
+ *                        the live bound or the slots stop it; 1 keep one
+ *                        in K: free all but every K-th live block of the
+ *                        last fill, in allocation order (K = ARG + 2 below
+ *                        64, then steps of 4 and 8 up to 1338); 2 the same
+ *                        over every live block; 3 alloc X(ARG). X(b): the
+ *                        smallest request of pymalloc class b (b < 32), of
+ *                        buddy block 16 << (b - 32) (b < 43), of segfit
+ *                        block 32 << (b - 43) (b < 53), else SIZE's rule.
+ *                        (The ops docs/worst-cases.md's constructions are
+ *                        made of; before, op 1 was alloc SIZE.)
  *   2   run COUNT SIZE   COUNT + 1 blocks (1..256) of SIZE
  *   3-4 free SLOT16      the block in that slot (modulo the slots used)
  *   5   every STRIDE PHASE   free every (STRIDE % 16 + 2)-th live block,
@@ -19,7 +30,7 @@
  *   7   range FROM LEN   free the live blocks of slots FROM16 .. + LEN
  * SIZE is one byte: below 0x80 a power of two 16 << (b % 11) (16 B .. 16
  * KiB), else 16 + (b & 0x7f) * 128. Live bytes never exceed FW_MAX_LIVE (an
- * alloc that would pass it is skipped), slots are FW_SLOTS.
+ * alloc that would pass it is skipped), slots are FW_SLOTS (a fill stops there).
  *
  * THE FIGURES (M: bytes the backend has mapped, stats.mapped_bytes and
  * peak_mapped_bytes, metadata included; L: requested bytes live):
@@ -45,7 +56,8 @@
 
 #include "fuzz_common.h"
 
-#define FW_SLOTS 16384
+#define FW_SLOTS ((unsigned)1 << 19)   /* 8 MiB of 16-byte blocks */
+#define FW_ORDER ((unsigned)1 << 20)   /* allocation-order entries (live and stale) */
 #define FW_MAX_LIVE ((uint64_t)8 << 20)   /* bytes live at most */
 #define FW_MIN_PEAK ((uint64_t)4 << 20)   /* figures count from this peak live up */
 #define FW_MIN_SIZE 16

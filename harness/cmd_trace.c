@@ -117,6 +117,7 @@ static int trace_gen(int argc, char **argv)
         {"seed", required_argument, 0, 's'},       {"sizes", required_argument, 0, 'z'},
         {"keep-every", required_argument, 0, 'k'}, {"realloc-frac", required_argument, 0, 'r'},
         {"again", required_argument, 0, 'a'},      {"max-len", required_argument, 0, 'm'},
+        {"against", required_argument, 0, 'A'},    {"live-max", required_argument, 0, 'L'},
         {"output", required_argument, 0, 'o'},     {0, 0, 0, 0}};
     struct pm_tracegen_opts o = {0};
     const char *out = NULL, *pattern = NULL;
@@ -137,6 +138,8 @@ static int trace_gen(int argc, char **argv)
         case 'r': o.realloc_frac = pm_arg_double("--realloc-frac", optarg, 0, 1); o.set |= PM_GEN_REALLOC_FRAC; break;
         case 'a': o.again = pm_arg_count("--again", optarg, 0, UINT64_C(1) << 31); o.set |= PM_GEN_AGAIN; break;
         case 'm': o.max_len = pm_arg_count("--max-len", optarg, 1, UINT64_C(1) << 32); o.set |= PM_GEN_MAX_LEN; break;
+        case 'A': o.against = optarg; o.set |= PM_GEN_AGAINST; break;
+        case 'L': o.live_max = pm_arg_size("--live-max", optarg, 1, UINT64_C(1) << 40); o.set |= PM_GEN_LIVE_MAX; break;
         case 'o': out = optarg; break;
         default: pm_bad_option("trace", c, argv);
         }
@@ -147,7 +150,7 @@ static int trace_gen(int argc, char **argv)
         pattern = argv[i];
     }
     if (!pattern)
-        pm_usage_error("trace gen: needs a PATTERN (lifo, fifo, churn, growth, survivors)");
+        pm_usage_error("trace gen: needs a PATTERN (lifo, fifo, churn, growth, survivors, adversary)");
     if (!out)
         pm_usage_error("trace gen: -o OUT is required");
     char err[PM_ERR_LEN];

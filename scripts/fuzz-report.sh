@@ -5,7 +5,8 @@
 # on every engine (default: libFuzzer and AFL++) for S seconds each
 # (default 600), one core per campaign, the engines of one target side by
 # side (2 cores), through scripts/fuzz.sh (which merges new inputs into
-# fuzz/corpus/ and saves worst cases). Writes out/fuzz-report-STAMP/report.md:
+# its work copy of the corpus, build/fuzz-ENGINE/work/TARGET/corpus, never
+# into fuzz/corpus/, and saves worst cases). Writes out/fuzz-report-STAMP/report.md:
 # one row per target and engine (executions, execs/s, corpus growth,
 # crashes) and the worst-case tables of fuzz_frag and fuzz_retention.
 # Exit 1 if any campaign found a crash, 2 on bad arguments.
@@ -56,7 +57,7 @@ row() {   # target engine -> one markdown row from the fuzz.sh log
     execs=$(grep -o 'main execs_done=[0-9]*' "$log" | tail -1 | cut -d= -f2)
     eps=$(grep -o 'main execs_per_sec=[0-9.]*' "$log" | tail -1 | cut -d= -f2)
   fi
-  corpus=$(sed -n 's/^ *fuzz\/corpus\/[a-z_]*: \([0-9]* -> [0-9]*\) inputs/\1/p' "$log" | tail -1)
+  corpus=$(sed -n 's/^ *[^ ]*corpus[^ ]*: \([0-9]* -> [0-9]*\) inputs/\1/p' "$log" | tail -1)
   if grep -q '^== no crash found' "$log"; then result="no finding"; else result="**crash**, see $log"; fi
   printf '| %s | %s | %s s | %s | %s | %s | %s |\n' "$t" "$e" "$time" "${execs:--}" "${eps:--}" "${corpus:--}" "$result"
 }

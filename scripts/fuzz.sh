@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # scripts/fuzz.sh TARGET [--engine libfuzzer|afl] [--backend SPEC] [--time S] [--jobs N] [--seeds]
+#                        [--merge-into-tree]
 #
 # Builds the fuzz targets (preset fuzz-libfuzzer or fuzz-afl: build/fuzz-*),
 # fuzzes TARGET (fuzz/README.md) for S seconds (default 600) on N cores
 # (default 1) starting from its committed corpus fuzz/corpus/TARGET (and,
 # with --seeds, from fresh fuzz/seeds.py output) with fuzz/dict/TARGET.dict
-# where there is one, then minimises and merges the new inputs back into
-# fuzz/corpus/TARGET and prints where crashes went. TARGET `all` runs every
-# target in turn for S seconds each.
+# where there is one, then minimises the new inputs and merges them into
+# build/fuzz-ENGINE/work/TARGET/corpus (a copy of fuzz/corpus/TARGET plus
+# what the run added; the tracked corpus is never written unless
+# --merge-into-tree says so) and prints where crashes went. TARGET `all`
+# runs every target in turn for S seconds each.
+#
+#   --merge-into-tree   merge into fuzz/corpus/TARGET itself (to commit).
 #
 #   --engine libfuzzer  (default) -fork=N for N > 1; new inputs merged back
 #                       with -merge=1 -use_counters=0 (only inputs that reach
@@ -37,7 +42,7 @@ usage() { echo "fuzz.sh: $*" >&2; exit 2; }
 [ $# -ge 1 ] || usage "a target is required: ${TARGETS[*]} or all"
 target=$1
 shift
-engine=libfuzzer backend="" time=600 jobs=1 seeds=0
+engine=libfuzzer backend="" time=600 jobs=1 seeds=0 into_tree=0
 while [ $# -gt 0 ]; do
   case $1 in
     --engine) [ $# -ge 2 ] || usage "--engine needs a value"; engine=$2; shift 2 ;;
@@ -45,7 +50,8 @@ while [ $# -gt 0 ]; do
     --time) [ $# -ge 2 ] || usage "--time needs a value"; time=$2; shift 2 ;;
     --jobs) [ $# -ge 2 ] || usage "--jobs needs a value"; jobs=$2; shift 2 ;;
     --seeds) seeds=1; shift ;;
-    *) usage "unknown argument '$1' (TARGET [--engine libfuzzer|afl] [--backend B] [--time S] [--jobs N] [--seeds])" ;;
+    --merge-into-tree) into_tree=1; shift ;;
+    *) usage "unknown argument '$1' (TARGET [--engine libfuzzer|afl] [--backend B] [--time S] [--jobs N] [--seeds] [--merge-into-tree])" ;;
   esac
 done
 case $engine in libfuzzer|afl) ;; *) usage "--engine must be libfuzzer or afl, not '$engine'" ;; esac
@@ -83,6 +89,20 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_sta
 
 crashed=0
 
+# Where new inputs are merged: the tracked corpus only when asked; else a
+# fresh copy of it in the work directory (prints its path).
+merge_dest() {
+  local t=$1 work=$2
+  if [ $into_tree = 1 ]; then
+    echo "fuzz/corpus/$t"
+  else
+    rm -rf "$work/corpus"
+    mkdir -p "$work/corpus"
+    cp "fuzz/corpus/$t"/* "$work/corpus/" 2>/dev/null || true
+    echo "$work/corpus"
+  fi
+}
+
 # fuzz_frag / fuzz_retention: where worst cases go, and their table.
 worst_setup() {
   case $1 in fuzz_frag|fuzz_retention) mkdir -p "$2/worst"; export PM_FUZZ_WORST_DIR=$PWD/$2/worst ;;
@@ -105,7 +125,7 @@ worst_table() {
 
 run_libfuzzer() {
   local t=$1 bin=$build/fuzz/$1 work=$build/work/$1
-  mkdir -p "$work/new" "$work/crashes" "fuzz/corpus/$t"
+  mkdir -p "$work/new" "$work/crashes"
   local args=(-max_total_time="$time" -timeout=10 -rss_limit_mb=2048 -max_len=4096
               -artifact_prefix="$work/crashes/" -print_final_stats=1)
   [ -f "fuzz/dict/$t.dict" ] && args+=(-dict="fuzz/dict/$t.dict")
@@ -120,15 +140,16 @@ run_libfuzzer() {
   "$bin" "${args[@]}" "${dirs[@]}" >"$work/log" 2>&1 || true
   grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$work/log" || \
     grep -E '#[0-9]+ +DONE|cov:' "$work/log" | tail -1 || true
-  echo "-- merging inputs with new edges into fuzz/corpus/$t (-merge=1 -use_counters=0)"
-  local n0 n1
-  n0=$(find "fuzz/corpus/$t" -type f | wc -l)
+  local dest n0 n1
+  dest=$(merge_dest "$t" "$work")
+  echo "-- merging inputs with new edges into $dest (-merge=1 -use_counters=0)"
+  n0=$(find "$dest" -type f | wc -l)
   local merge_from=("$work/new")
   [ $seeds = 1 ] && merge_from+=("$build/work/seeds/$t")
-  "$bin" -merge=1 -use_counters=0 -rss_limit_mb=2048 -timeout=10 "fuzz/corpus/$t" "${merge_from[@]}" >"$work/merge.log" 2>&1 || \
+  "$bin" -merge=1 -use_counters=0 -rss_limit_mb=2048 -timeout=10 "$dest" "${merge_from[@]}" >"$work/merge.log" 2>&1 || \
     { echo "merge failed, see $work/merge.log" >&2; crashed=1; }
-  n1=$(find "fuzz/corpus/$t" -type f | wc -l)
-  echo "   fuzz/corpus/$t: $n0 -> $n1 inputs"
+  n1=$(find "$dest" -type f | wc -l)
+  echo "   $dest: $n0 -> $n1 inputs"
   if [ "$(find "$work/crashes" -type f | wc -l)" -gt "$before" ] || grep -qE '^==[0-9]+== ?ERROR|^SUMMARY: ' "$work/log"; then
     crashed=1
     echo "!! $t found a crash: see $work/log; inputs:"
@@ -140,7 +161,7 @@ run_libfuzzer() {
 run_afl() {
   local t=$1 bin=$build/fuzz/$1 work=$build/work/$1
   rm -rf "$work/out" "$work/cmin" "$work/in"
-  mkdir -p "$work/in" "fuzz/corpus/$t"
+  mkdir -p "$work/in"
   cp "fuzz/corpus/$t"/* "$work/in/" 2>/dev/null || true
   [ $seeds = 1 ] && cp "$build/work/seeds/$t"/* "$work/in/"
   [ "$(find "$work/in" -type f | wc -l)" -gt 0 ] || printf '\0' >"$work/in/empty"
@@ -163,21 +184,23 @@ run_afl() {
     [ -f "$s" ] || continue
     awk -F' *: *' '/^(execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs|run_time)/{printf "   %s %s=%s", FILENAME ~ /main/ ? "main" : "sec", $1, $2} END{print ""}' "$s"
   done
-  echo "-- minimising the queues (afl-cmin) and adding new inputs to fuzz/corpus/$t"
+  local dest
+  dest=$(merge_dest "$t" "$work")
+  echo "-- minimising the queues (afl-cmin) and adding new inputs to $dest"
   local q=("$work/out"/*/queue)
   mkdir -p "$work/allq"
   for d in "${q[@]}"; do cp "$d"/id:* "$work/allq/" 2>/dev/null || true; done
   if AFL_QUIET=1 afl-cmin -e -i "$work/allq" -o "$work/cmin" -m none -t 5000 -- "$bin" >"$work/cmin.log" 2>&1; then
     local n0 n1
-    n0=$(find "fuzz/corpus/$t" -type f | wc -l)
+    n0=$(find "$dest" -type f | wc -l)
     declare -A have=()
-    for f in "fuzz/corpus/$t"/*; do [ -f "$f" ] && have[$(sha1sum <"$f" | cut -c1-40)]=1; done
+    for f in "$dest"/*; do [ -f "$f" ] && have[$(sha1sum <"$f" | cut -c1-40)]=1; done
     for f in "$work/cmin"/*; do
       h=$(sha1sum <"$f" | cut -c1-40)
-      [ -n "${have[$h]:-}" ] || cp "$f" "fuzz/corpus/$t/$h"
+      [ -n "${have[$h]:-}" ] || cp "$f" "$dest/$h"
     done
-    n1=$(find "fuzz/corpus/$t" -type f | wc -l)
-    echo "   fuzz/corpus/$t: $n0 -> $n1 inputs"
+    n1=$(find "$dest" -type f | wc -l)
+    echo "   $dest: $n0 -> $n1 inputs"
   else
     echo "afl-cmin failed, see $work/cmin.log" >&2
   fi

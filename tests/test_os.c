@@ -117,6 +117,57 @@ static void test_unknown_backend_lists_known(void **state)
     assert_non_null(strstr(err, "takes no options"));
 }
 
+/* The mapping cache: a recycled range is the same memory, zeroed, counted
+ * as a mapping again; faults still apply first; a flush gives back all. */
+static void test_cache_recycles_zeroed(void **state)
+{
+    (void)state;
+    struct pm_os os;
+    pm_os_init(&os, NULL);
+    size_t page = pm_os_page_size();
+    struct pm_os_cache_info ci0, ci;
+    pm_os_cache_info(&ci0);
+    pm_os_cache_set((uint64_t)64 << 20, 16);
+    char *a = pm_os_map_aligned(&os, 8 * page, 1 << 20);
+    assert_non_null(a);
+    memset(a, 0xAB, 2 * page);          /* two pages dirty */
+    a[7 * page] = 1;
+    pm_os_unmap(&os, a, 8 * page);
+    assert_int_equal(os.mapped, 0);
+    pm_os_cache_info(&ci);
+    assert_int_equal(ci.cached_bytes, 8 * page);
+    assert_int_equal(ci.kernel_mapped, ci0.kernel_mapped + 8 * page);
+    char *b = pm_os_map(&os, 8 * page);  /* page alignment: the same range fits */
+    assert_ptr_equal(b, a);
+    for (size_t i = 0; i < 8 * page; i++)
+        if (b[i]) fail_msg("byte %zu of a recycled range is %d", i, b[i]);
+    assert_int_equal(os.mapped, 8 * page);
+    pm_os_unmap(&os, b, 8 * page);
+    struct pm_os_faults f = {.fail_from = 1};
+    pm_os_set_faults(&os, &f);
+    errno = 0;
+    assert_null(pm_os_map(&os, 8 * page));   /* a fault wins over the cache */
+    assert_int_equal(errno, ENOMEM);
+    pm_os_set_faults(&os, NULL);
+    char *c = pm_os_map(&os, 4 * page);      /* another size: a fresh mapping */
+    assert_non_null(c);
+    assert_ptr_not_equal(c, a);
+    pm_os_unmap(&os, c, 4 * page);
+    pm_os_cache_set((uint64_t)64 << 20, 1);  /* one range: the older goes */
+    pm_os_cache_info(&ci);
+    assert_int_equal(ci.cached_ranges, 1);
+    pm_os_cache_flush();
+    pm_os_cache_info(&ci);
+    assert_int_equal(ci.cached_bytes, 0);
+    assert_int_equal(ci.kernel_mapped, ci0.kernel_mapped);
+    pm_os_cache_set(0, 0);
+    char *d = pm_os_map(&os, page);
+    pm_os_unmap(&os, d, page);                /* off: unmapped at once */
+    pm_os_cache_info(&ci);
+    assert_int_equal(ci.cached_ranges, 0);
+    assert_int_equal(pm_os_total_mapped(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_decommit_keeps_mapping_zeroes_pages),
         cmocka_unit_test(test_option_and_size_parsing),
         cmocka_unit_test(test_unknown_backend_lists_known),
+        cmocka_unit_test(test_cache_recycles_zeroed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

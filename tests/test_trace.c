@@ -1065,7 +1065,7 @@ static void test_generator_option_errors(void **state)
         struct pm_tracegen_opts o;
         const char *msg;
     } cases[] = {
-        {"heap", {0}, "gen: unknown pattern 'heap' (known: lifo, fifo, churn, growth, survivors)"},
+        {"heap", {0}, "gen: unknown pattern 'heap' (known: lifo, fifo, churn, growth, survivors, adversary)"},
         {"survivors", {.set = PM_GEN_OPS, .ops = 10}, "gen survivors: --ops does not apply to this pattern (see docs/patterns.md)"},
         {"lifo", {.set = PM_GEN_REALLOC_FRAC}, "gen lifo: --realloc-frac does not apply to this pattern (see docs/patterns.md)"},
         {"churn", {.set = PM_GEN_OPS | PM_GEN_LIVE, .ops = 100, .live = 50},

@@ -13,7 +13,7 @@
  *  text      pm_trace_op_format, pm_trace_write_text (the canonical text form).
  *  convert   pm_trace_convert (binary <-> text through a validating cursor).
  *  slots     struct pm_slotmap: pointer -> dense slot, freed slots reused LIFO.
- *  generate  pm_tracegen (lifo, fifo, churn, growth, survivors).
+ *  generate  pm_tracegen (lifo, fifo, churn, growth, survivors, adversary).
  *
  * A trace names blocks by dense slot numbers: ALLOC/CALLOC/ALIGNED put a new
  * block into a slot that must be free; REALLOC resizes the live block of a
@@ -375,6 +375,8 @@ enum {
     PM_GEN_REALLOC_FRAC = 1u << 5,
     PM_GEN_AGAIN = 1u << 6,
     PM_GEN_MAX_LEN = 1u << 7,
+    PM_GEN_AGAINST = 1u << 8,
+    PM_GEN_LIVE_MAX = 1u << 9,
 };
 
 struct pm_tracegen_opts {
@@ -389,6 +391,8 @@ struct pm_tracegen_opts {
     uint64_t again;        /* survivors: blocks allocated after the frees */
     double realloc_frac;   /* churn: share of steady-state ops that are reallocs */
     uint64_t max_len;      /* growth: longest list, in items */
+    const char *against;   /* adversary: pymalloc, segfit or buddy */
+    uint64_t live_max;     /* adversary: requested bytes live at most */
 };
 
 struct pm_tracegen_pattern {

@@ -1,5 +1,6 @@
 /* workloads/tracegen.c — generated traces: lifo, fifo, churn, growth,
- * survivors (documented with their options in docs/patterns.md).
+ * survivors, adversary (documented with their options in docs/patterns.md;
+ * the adversary's constructions and figures in docs/worst-cases.md).
  *
  * Every pattern is a function of its options and seed only (integer
  * arithmetic, our own PRNG: xoshiro256** seeded by splitmix64), so the same
@@ -12,8 +13,10 @@
 #include "pm_assert.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 const struct pm_tracegen_pattern pm_tracegen_patterns[] = {
     {"lifo", PM_GEN_OPS | PM_GEN_LIVE | PM_GEN_SEED | PM_GEN_SIZES,
@@ -26,6 +29,8 @@ const struct pm_tracegen_pattern pm_tracegen_patterns[] = {
      "lists growing by realloc with CPython's list over-allocation rule"},
     {"survivors", PM_GEN_LIVE | PM_GEN_SEED | PM_GEN_SIZES | PM_GEN_KEEP_EVERY | PM_GEN_AGAIN,
      "allocate N small blocks, free all but every k-th, optionally allocate again"},
+    {"adversary", PM_GEN_AGAINST | PM_GEN_LIVE_MAX | PM_GEN_SIZES,
+     "the worst-case construction against one backend (docs/worst-cases.md)"},
     {NULL, 0, NULL},
 };
 
@@ -470,6 +475,259 @@ static int gen_survivors(struct gen *g, const struct pm_tracegen_opts *o)
     return 0;
 }
 
+/* ---- adversary (docs/worst-cases.md) ---- */
+
+/* Geometry of the backends at their defaults, as docs/worst-cases.md uses
+ * it. The figures derived from it are written into the trace's metadata;
+ * tests/cli/worst.sh replays the trace and holds them against replay's. */
+#define ADV_PY_POOL 16384u             /* pymalloc: pool bytes */
+#define ADV_PY_POOL_HDR 48u            /* pool header */
+#define ADV_PY_ARENA_MAP ((uint64_t)(1u << 20) + (1u << 20) / 128)   /* arena + bitmap */
+#define ADV_PY_POOLS_MIN 63u           /* pools per arena when it is not pool-aligned */
+#define ADV_BUDDY_REGION ((uint64_t)1 << 20)
+#define ADV_BUDDY_META ((uint64_t)24576)   /* 3 bits per 16-byte granule, pages */
+#define ADV_SEG_REGION ((uint64_t)1 << 20)
+#define ADV_SEG_CAP (ADV_SEG_REGION - ADV_SEG_REGION / 32 - 48)   /* block bytes per region */
+#define ADV_INF (UINT64_C(1) << 62)
+
+struct adv_blk {
+    uint64_t addr;       /* model address: pymalloc pool number; buddy byte offset;
+                            segfit region << 32 | offset in its block area */
+    uint32_t slot;
+    uint32_t req;        /* bytes requested */
+    uint32_t block;      /* bytes of the block it gets */
+};
+
+struct adv {
+    struct gen *g;
+    bool emit;           /* false: a dry run that only computes the figures */
+    struct adv_blk *b;   /* live blocks, by ascending model address */
+    size_t n, cap;
+    uint64_t live, peak_live;
+    uint64_t top;        /* buddy: next fresh byte; pymalloc: pools carved */
+    uint64_t region, off;   /* segfit: current region, bytes used in it */
+    uint32_t phases;
+};
+
+static int adv_alloc(struct adv *a, uint64_t req, uint64_t block, uint64_t addr)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 4096;
+        struct adv_blk *b = realloc(a->b, cap * sizeof *b);
+        if (!b)
+            return gen_fail(a->g, "out of memory");
+        a->b = b;
+        a->cap = cap;
+    }
+    uint32_t slot = 0;
+    if (a->emit) {
+        if (alloc_new(a->g, 0, req, &slot))
+            return -1;
+    }
+    a->b[a->n++] = (struct adv_blk){addr, slot, (uint32_t)req, (uint32_t)block};
+    a->live += req;
+    if (a->live > a->peak_live)
+        a->peak_live = a->live;
+    return 0;
+}
+
+/* Frees the blocks whose keep[] is false, keeping the others in order. */
+static int adv_thin(struct adv *a, const bool *keep)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        if (keep[i]) {
+            a->b[j++] = a->b[i];
+            continue;
+        }
+        a->live -= a->b[i].req;
+        if (a->emit && free_slot(a->g, 0, a->b[i].slot))
+            return -1;
+    }
+    a->n = j;
+    a->phases++;
+    return a->emit ? emit_phase(a->g, a->phases) : 0;
+}
+
+/* pymalloc: for each size class in turn, allocate as many blocks of the
+ * smallest request of the class as the live bound allows (they fill fresh
+ * pools: no pool of the class exists yet), then free all but the first
+ * block of each pool. The pools stay pinned and only their class can use
+ * their free blocks, so each class adds about max-live bytes of pools. */
+static int adv_pymalloc(struct adv *a, uint64_t lo, uint64_t hi, uint64_t max_live, bool **keep)
+{
+    for (unsigned c = 0; c < 32; c++) {
+        uint64_t block = 16 * (uint64_t)(c + 1), req = 16 * (uint64_t)c + 1;
+        if (req < lo)
+            req = lo;
+        if (req > block)
+            continue;
+        if (req > hi)
+            break;
+        uint64_t per_pool = (ADV_PY_POOL - ADV_PY_POOL_HDR) / block, first = a->n;
+        uint64_t count = (max_live - a->live) / req;
+        for (uint64_t i = 0; i < count; i++)
+            if (adv_alloc(a, req, block, a->top + i / per_pool))
+                return -1;
+        a->top += (count + per_pool - 1) / per_pool;
+        bool *k = realloc(*keep, (a->n + 1) * sizeof **keep);
+        if (!k)
+            return gen_fail(a->g, "out of memory");
+        *keep = k;
+        for (size_t i = 0; i < a->n; i++)
+            k[i] = i < first || (i - first) % per_pool == 0;
+        if (adv_thin(a, k))
+            return -1;
+    }
+    /* then one block in every 32nd pool: each arena (63 or 64 pools) keeps
+     * one, so every arena stays mapped (the retention figure) */
+    for (size_t i = 0; i < a->n; i++)
+        (*keep)[i] = a->b[i].addr % 32 == 0;
+    return adv_thin(a, *keep);
+}
+
+/* buddy and segfit: Robson's ladder. Phase k allocates blocks of size B_k
+ * (B_0 the smallest, doubling) with the smallest request that gets such a
+ * block, as many as the live bound allows; they go to fresh memory, as no
+ * free block of B_k or more exists in the memory used so far. Then as many
+ * blocks as possible are freed (the old ones too) such that still no free
+ * block of B_{k+1} can form there: buddy keeps the first live block of
+ * each aligned window of B_{k+1} bytes, segfit keeps a block only where
+ * freeing it would leave a hole of B_{k+1} or more (coalescing is
+ * immediate, so a hole is all the bytes between two live blocks). */
+static uint64_t adv_segfit_block(uint64_t req)
+{
+    uint64_t b = (req + 8 + 15) & ~(uint64_t)15;
+    return b < 32 ? 32 : b;
+}
+
+static int adv_ladder(struct adv *a, bool buddy, uint64_t lo, uint64_t hi, uint64_t max_live, bool **keep)
+{
+    uint64_t B[40], R[40];
+    unsigned levels = 0;
+    for (unsigned k = 0; k < 30 && levels < 40; k++) {
+        uint64_t blk = (buddy ? 16 : 32) << k, req;
+        if (buddy)
+            req = k == 0 ? lo : (blk / 2 + 1 > lo ? blk / 2 + 1 : lo);
+        else
+            req = k == 0 ? lo : (blk - 23 > lo ? blk - 23 : lo);
+        if (req > hi)
+            break;
+        bool fits = buddy ? req <= blk && (blk == 16 || req > blk / 2) : adv_segfit_block(req) == blk;
+        if (!fits || req == 0)
+            continue;
+        B[levels] = blk;
+        R[levels++] = req;
+    }
+    if (!levels)
+        return gen_fail(a->g, "no block size of %s fits --sizes %" PRIu64 "-%" PRIu64,
+                        buddy ? "buddy" : "segfit", lo, hi);
+    for (unsigned k = 0; k <= levels; k++) {
+        if (k < levels) {
+            uint64_t count = (max_live - a->live) / R[k];
+            if (buddy)
+                a->top = (a->top + B[k] - 1) & ~(B[k] - 1);
+            for (uint64_t i = 0; i < count; i++) {
+                uint64_t addr;
+                if (buddy) {
+                    addr = a->top;
+                    a->top += B[k];
+                } else {
+                    if (a->off + B[k] > ADV_SEG_CAP) {
+                        a->region++;
+                        a->off = 0;
+                    }
+                    addr = a->region << 32 | a->off;
+                    a->off += B[k];
+                }
+                if (adv_alloc(a, R[k], B[k], addr))
+                    return -1;
+            }
+        }
+        bool *kp = realloc(*keep, (a->n + 1) * sizeof **keep);
+        if (!kp)
+            return gen_fail(a->g, "out of memory");
+        *keep = kp;
+        /* after the last phase: one block per region, so every region
+         * stays mapped (the retention figure) */
+        bool last = k == levels;
+        uint64_t w = last ? (buddy ? ADV_BUDDY_REGION : UINT64_C(1) << 32) : B[k + 1 < levels ? k + 1 : k] * (k + 1 < levels ? 1 : 2);
+        uint64_t kept_win = UINT64_MAX, kept_end = 0, kept_region = UINT64_MAX;
+        for (size_t i = 0; i < a->n; i++) {
+            const struct adv_blk *b = &a->b[i];
+            if (buddy || last) {
+                uint64_t win = b->addr / w;
+                kp[i] = win != kept_win;
+                if (kp[i])
+                    kept_win = win;
+                continue;
+            }
+            uint64_t rg = b->addr >> 32, o = b->addr & 0xffffffffu;
+            uint64_t prev_end = rg == kept_region ? kept_end : 0;
+            uint64_t next = i + 1 < a->n && (a->b[i + 1].addr >> 32) == rg ? a->b[i + 1].addr & 0xffffffffu
+                            : rg < a->region                             ? ADV_SEG_CAP
+                                                                         : ADV_INF;
+            kp[i] = next - prev_end >= w;
+            if (kp[i]) {
+                kept_region = rg;
+                kept_end = o + b->block;
+            }
+        }
+        if (adv_thin(a, kp))
+            return -1;
+    }
+    return 0;
+}
+
+static int gen_adversary(struct gen *g, const struct pm_tracegen_opts *o)
+{
+    bool py = !strcmp(o->against, "pymalloc"), buddy = !strcmp(o->against, "buddy");
+    if (!py && !buddy && strcmp(o->against, "segfit"))
+        return gen_fail(g, "--against %s: known are pymalloc, segfit, buddy", o->against);
+    if (o->sizes != PM_SIZES_UNIFORM)
+        return gen_fail(g, "needs --sizes uniform:MIN-MAX (the size range the adversary may use)");
+    uint64_t lo = o->size_min ? o->size_min : 1, hi = o->size_max, max_live = o->live_max;
+    struct adv a = {0};
+    bool *keep = NULL;
+    int rc = 0;
+    uint64_t mapped = 0;
+    /* a dry run for the figures (metadata precedes the ops), then the trace */
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        free(a.b);
+        a = (struct adv){.g = g, .emit = pass == 1};
+        rc = py ? adv_pymalloc(&a, lo, hi, max_live, &keep) : adv_ladder(&a, buddy, lo, hi, max_live, &keep);
+        if (rc || pass == 1)
+            break;
+        if (py)
+            mapped = (a.top + ADV_PY_POOLS_MIN - 1) / ADV_PY_POOLS_MIN * ADV_PY_ARENA_MAP;
+        else if (buddy)
+            mapped = (a.top + ADV_BUDDY_REGION - 1) / ADV_BUDDY_REGION * (ADV_BUDDY_REGION + ADV_BUDDY_META);
+        else
+            mapped = (a.region + 1) * ADV_SEG_REGION;
+        if (!a.peak_live) {
+            rc = gen_fail(g, "--live-max %" PRIu64 " is below the smallest request", max_live);
+            break;
+        }
+        char buf[64];
+        pm_trace_writer_meta(g->w, "adversary.against", o->against);
+        meta_u64(g, "adversary.derived_peak_mapped", mapped);
+        meta_u64(g, "adversary.derived_peak_live", a.peak_live);
+        meta_u64(g, "adversary.derived_final_live", a.live);
+        snprintf(buf, sizeof buf, "%.4f", (double)mapped / (double)a.peak_live);
+        pm_trace_writer_meta(g->w, "adversary.derived_frag", buf);
+        snprintf(buf, sizeof buf, "%.4f", (double)(mapped - a.live) / (double)a.peak_live);
+        pm_trace_writer_meta(g->w, "adversary.derived_retention", buf);
+        /* Robson (1974) for sizes lo..hi (n = hi / lo units) and this peak live */
+        double n = (double)hi / (double)lo, m = (double)a.peak_live / (double)lo;
+        snprintf(buf, sizeof buf, "%.4f", (m * (log2(n) / 2 + 1) - n + 1) / m);
+        pm_trace_writer_meta(g->w, "adversary.robson_ratio", buf);
+        meta_u64(g, "adversary.phases", a.phases);
+    }
+    free(a.b);
+    free(keep);
+    return rc;
+}
+
 /* ---- entry ---- */
 
 bool pm_tracegen_parse_sizes(const char *s, struct pm_tracegen_opts *o)
@@ -502,6 +760,8 @@ static const char *option_name(unsigned bit)
     case PM_GEN_REALLOC_FRAC: return "--realloc-frac";
     case PM_GEN_AGAIN: return "--again";
     case PM_GEN_MAX_LEN: return "--max-len";
+    case PM_GEN_AGAINST: return "--against";
+    case PM_GEN_LIVE_MAX: return "--live-max";
     default: return "?";
     }
 }
@@ -516,11 +776,11 @@ static int tracegen_resolve(const char *pattern, const struct pm_tracegen_opts *
     while (pat->name && strcmp(pat->name, pattern))
         pat++;
     if (!pat->name) {
-        snprintf(err, PM_ERR_LEN, "gen: unknown pattern '%.64s' (known: lifo, fifo, churn, growth, survivors)",
+        snprintf(err, PM_ERR_LEN, "gen: unknown pattern '%.64s' (known: lifo, fifo, churn, growth, survivors, adversary)",
                  pattern);
         return -1;
     }
-    for (unsigned bit = 1; bit <= PM_GEN_MAX_LEN; bit <<= 1)
+    for (unsigned bit = 1; bit <= PM_GEN_LIVE_MAX; bit <<= 1)
         if ((given->set & bit) && !(pat->takes & bit)) {
             snprintf(err, PM_ERR_LEN, "gen %s: %s does not apply to this pattern (see docs/patterns.md)",
                      pat->name, option_name(bit));
@@ -529,15 +789,24 @@ static int tracegen_resolve(const char *pattern, const struct pm_tracegen_opts *
     /* defaults for what was not given */
     struct pm_tracegen_opts o = *given;
     bool is_lifo = !strcmp(pattern, "lifo"), is_growth = !strcmp(pattern, "growth"),
-         is_surv = !strcmp(pattern, "survivors");
+         is_surv = !strcmp(pattern, "survivors"), is_adv = !strcmp(pattern, "adversary");
+    if (is_adv && !(given->set & PM_GEN_AGAINST)) {
+        snprintf(err, PM_ERR_LEN, "gen adversary: --against pymalloc|segfit|buddy is required");
+        return -1;
+    }
     if (!(o.set & PM_GEN_OPS))
         o.ops = 20000000;
     if (!(o.set & PM_GEN_LIVE))
         o.live = is_lifo || is_growth ? 1000 : is_surv ? 1000000 : 100000;
     if (!(o.set & PM_GEN_SEED))
         o.seed = 42;
-    if (!(o.set & PM_GEN_SIZES))
-        o.sizes = PM_SIZES_PYTHON;
+    if (!(o.set & PM_GEN_SIZES)) {
+        o.sizes = is_adv ? PM_SIZES_UNIFORM : PM_SIZES_PYTHON;
+        o.size_min = 16;        /* adversary: the range fuzz_frag searches */
+        o.size_max = 16384;
+    }
+    if (!(o.set & PM_GEN_LIVE_MAX))
+        o.live_max = (uint64_t)8 << 20;
     if (!(o.set & PM_GEN_KEEP_EVERY))
         o.keep_every = 100;
     if (!(o.set & PM_GEN_AGAIN))
@@ -595,8 +864,12 @@ int pm_tracegen(const char *pattern, const struct pm_tracegen_opts *given, struc
     pm_trace_writer_meta(w, "pattern", pattern);
     if (pat->takes & PM_GEN_OPS)
         meta_u64(&g, "ops", o.ops);
-    meta_u64(&g, "live", o.live);
-    meta_u64(&g, "seed", o.seed);
+    if (is_adv) {
+        meta_u64(&g, "live_max", o.live_max);
+    } else {
+        meta_u64(&g, "live", o.live);
+        meta_u64(&g, "seed", o.seed);
+    }
     if (pat->takes & PM_GEN_SIZES) {
         if (o.sizes == PM_SIZES_UNIFORM)
             snprintf(buf, sizeof buf, "uniform:%" PRIu64 "-%" PRIu64, o.size_min, o.size_max);
@@ -622,6 +895,7 @@ int pm_tracegen(const char *pattern, const struct pm_tracegen_opts *given, struc
              : !strcmp(pattern, "fifo")    ? gen_fifo(&g, &o)
              : !strcmp(pattern, "churn")   ? gen_churn(&g, &o)
              : is_growth                   ? gen_growth(&g, &o)
+             : is_adv                      ? gen_adversary(&g, &o)
                                            : gen_survivors(&g, &o);
     free(g.free_slots);
     if (!rc && pm_trace_writer_error(w)) {   /* e.g. a phase label the writer refused */

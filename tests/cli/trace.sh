@@ -106,7 +106,7 @@ expect_error "pymemlab: op.txt:5: unknown op 'alocc' (known: alloc, calloc, real
     "$P" trace dump op.txt
 
 # command-line mistakes
-expect_error "pymemlab: gen: unknown pattern 'heap' (known: lifo, fifo, churn, growth, survivors)" \
+expect_error "pymemlab: gen: unknown pattern 'heap' (known: lifo, fifo, churn, growth, survivors, adversary)" \
     "$P" trace gen heap -o heap.pmt
 [ ! -e heap.pmt ] && [ ! -e heap.pmt.tmp ] || fail "gen of an unknown pattern created a file"
 expect_error "pymemlab: gen survivors: --ops does not apply to this pattern (see docs/patterns.md)" \
