@@ -24,7 +24,12 @@ for f in "$out"/series/*__1.csv; do
            { held = $0; heldnr = NR }
            END { if (heldnr > last) print held }' "$f" >"results.new/series/$(basename "$f")"
 done
-rm -rf results
-mv results.new results
+# results/ also holds other suites' folders (validation/, fidelity/): only
+# what this script writes is replaced
+mkdir -p results
+rm -rf results/series results/plots results/results.csv results/results.jsonl results/summary.md \
+  results/provenance.json
+mv results.new/* results/
+rmdir results.new
 build/release/pymemlab plot results >/dev/null
 echo "results/ refreshed from $out ($(du -sh results | cut -f1))"
