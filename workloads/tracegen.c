@@ -848,7 +848,8 @@ int pm_tracegen(const char *pattern, const struct pm_tracegen_opts *given, struc
     const struct pm_tracegen_pattern *pat = pm_tracegen_patterns;
     while (strcmp(pat->name, pattern))
         pat++;
-    bool is_lifo = !strcmp(pattern, "lifo"), is_growth = !strcmp(pattern, "growth");
+    bool is_lifo = !strcmp(pattern, "lifo"), is_growth = !strcmp(pattern, "growth"),
+         is_adv = !strcmp(pattern, "adversary");
     struct gen g = {.w = w, .err = err, .pattern = pattern, .sizes = o.sizes};
     g.size_min = o.size_min;
     g.size_span = o.size_max - o.size_min + 1;
