@@ -13,19 +13,20 @@
 
 const struct pm_command pm_commands[] = {
     {"backends", cmd_backends, "", "list every backend: available or why not, global or per-instance"},
-    {"micro", cmd_micro, "--backend B [--ops N] [--live N] [--seed S] [--json]",
+    {"micro", cmd_micro, "--backend B [--ops N] [--live N] [--seed S] [--reps N] [--mode cold|warm] [--json]",
      "random free-then-malloc churn micro-benchmark (ns per op)"},
     {"replay", cmd_replay,
-     "TRACE --backend B [--reps N] [--json] [--check-every N] [--sample-every N] [--series FILE] "
-     "[--domain obj|mem|raw|pymalloc|all] [--touch none|pages|full] [--lenient]",
+     "TRACE --backend B [--reps N] [--mode cold|warm] [--timed-only] [--json] [--check-every N] "
+     "[--sample-every N] [--series FILE] [--domain obj|mem|raw|pymalloc|all] [--touch none|pages|full] "
+     "[--lenient] [--engine windows|per-op] [--latency-every N]",
      "replay a trace on a backend: ns/op, footprint, fragmentation, retention"},
-    {"table", cmd_table, "RESULTS.jsonl [--baseline B]", "print a comparison table from replay --json lines"},
+    {"table", cmd_table, "RESULTS.jsonl|DIR [--baseline B]", "print a comparison table (intervals, not distinguishable) from replay --json lines or a results folder"},
     {"gcbench", cmd_gcbench, "--backend B [--objects N] [--json]", "time one full collection of N containers, half in unreachable 2-cycles (ns per tracked object)"},
     {"objrun", cmd_objrun, "SCRIPT --backend B [--json] [--record-trace OUT]", "run an object script (docs/objscript.md): collector activity and memory figures"},
     {"trace", cmd_trace, "gen PATTERN [--ops N] [--live N] [--seed S] [--sizes python|uniform:MIN-MAX] [--keep-every K] [--again N] [--realloc-frac F] [--max-len N] [--against pymalloc|segfit|buddy] [--live-max BYTES] -o OUT | convert IN OUT [--to text|binary] [--lenient] | dump TRACE [--lenient] | info TRACE [--lenient] | bench TRACE [--reps N] | record -o OUT [--python-domains|--all] -- COMMAND ARGS... | record --salvage OUT.tmp -o OUT | import --format mtrace LOG -o OUT | stats TRACE [--json] [--lenient]", "allocation traces: generate, convert binary <-> text, dump, inspect, time decoding, record a program, import an mtrace log, statistics"},
     {"debugstats", cmd_debugstats, "--backend pymalloc[,OPTS] [--exercise N | TRACE [--at-phase N] [--domain obj|mem|raw|pymalloc|all]]", "pymalloc arenas/pools report in sys._debugmallocstats() layout"},
-    {"pyrun", cmd_pyrun, "WORKLOAD --backend B [--scale N] [--seed S] [--reps N] [--json] [--series FILE] [--sample-every N] | --list", "run a Python-like workload (docs/workloads.md) live on a backend: time, footprint, fragmentation, retention, GC"},
-    {"run", cmd_run, "[--suite S|FILE] [--backends a,b,...] [--workloads w,...] [--reps N] [--jobs J] [--out DIR] [--baseline B] [--resume [--force]] [--timeout SEC] [--mem-limit SIZE|none] [--series-every N] [--latency-every N] [--emit-jobs FILE] [--only W:B:R] [--traces-dir DIR]", "the main job: run a suite (docs/suites.md) on every backend into a results folder"}, {"plot", cmd_plot, "DIR [--scripts DIR]", "draw a results folder's plots (gnuplot): DIR/plots/*.png and *.svg"}, {"merge", cmd_merge, "DIR... --out DIR [--force]", "combine results folders (e.g. --emit-jobs parts) into one"},
+    {"pyrun", cmd_pyrun, "WORKLOAD --backend B [--scale N] [--seed S] [--reps N] [--mode cold|warm] [--json] [--series FILE] [--sample-every N] [--latency-every N] | --list", "run a Python-like workload (docs/workloads.md) live on a backend: time, footprint, fragmentation, retention, GC"},
+    {"run", cmd_run, "[--suite S|FILE] [--backends a,b,...] [--workloads w,...] [--reps N] [--mode cold|warm] [--jobs J] [--out DIR] [--baseline B] [--resume [--force]] [--timeout SEC] [--mem-limit SIZE|none] [--series-every N] [--latency-every N] [--emit-jobs FILE] [--only W:B:R] [--traces-dir DIR]", "the main job: run a suite (docs/suites.md) on every backend into a results folder"}, {"plot", cmd_plot, "DIR [--scripts DIR]", "draw a results folder's plots (gnuplot): DIR/plots/*.png and *.svg"}, {"merge", cmd_merge, "DIR... --out DIR [--force]", "combine results folders (e.g. --emit-jobs parts) into one"},
     {"validate", cmd_validate, "[--allocators LIST] [--reps N] [--json] [--out DIR] [--sample-us US] [--replay-glibc fixed|dynamic] -- COMMAND ARGS...",
      "run a program natively under each allocator and replay its recorded trace on the matching backend: does replay "
      "predict the native anonymous RSS? (docs/validation.md)"},
