@@ -3,7 +3,10 @@
  * handler, and the static-TLS re-exec needed to dlopen jemalloc. */
 #include "cli.h"
 #include "pm_assert.h"
+#include "pm_build_info.h"
+#include "results.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +41,48 @@ static void usage(FILE *f)
     fprintf(f, "usage: pymemlab COMMAND [ARGS]\n\ncommands:\n");
     for (const struct pm_command *c = pm_commands; c->name; c++)
         fprintf(f, "  %-11s %s\n", c->name, c->summary);
-    fprintf(f, "  %-11s %s\n", "help", "help COMMAND: the arguments of a command");
+    fprintf(f, "  %-11s %s\n", "help", "help COMMAND (or COMMAND --help): the arguments of a command");
+    fprintf(f, "  %-11s %s\n", "--version", "the commit, the build and the reference libraries found");
+}
+
+/* `pymemlab --version`: the source commit (asked of git in the source tree
+ * the binary was built from; "unknown" without it), the build, and every
+ * reference library with its version or why it is unavailable. */
+static int print_version(void)
+{
+    char cmd[4300], commit[128] = "";
+    snprintf(cmd, sizeof cmd, "git -C '%s' describe --always --dirty 2>/dev/null", PM_BUILD_SOURCE_DIR);
+    fflush(stdout);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        if (!fgets(commit, sizeof commit, p))
+            commit[0] = 0;
+        pclose(p);
+    }
+    commit[strcspn(commit, "\n")] = 0;
+    printf("pymemlab, commit %s, %s build, %s\n", commit[0] ? commit : "unknown",
+           PM_BUILD_TYPE[0] ? PM_BUILD_TYPE : "default", PM_BUILD_COMPILER);
+    printf("results format %d\n", PM_RESULTS_VERSION);
+    for (const struct allocator_ops *const *b = pm_backends; *b; b++) {
+        if (!((*b)->flags & PM_BACKEND_REFERENCE))
+            continue;
+        const char *why = (*b)->unavailable ? (*b)->unavailable() : NULL;
+        printf("  %-10s %s\n", (*b)->name, why ? why : (*b)->description);
+    }
+    return PM_EXIT_OK;
+}
+
+/* `-h`/`--help` among a command's own arguments (before any `--`, after
+ * which they belong to the program a command runs). */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return false;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return true;
+    }
+    return false;
 }
 
 static void assert_print(const char *file, int line, const char *expr)
@@ -77,6 +121,11 @@ int main(int argc, char **argv)
         return PM_EXIT_USAGE;
     }
     const char *name = argv[1];
+    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+        ensure_static_tls(argv);    /* jemalloc is only loadable after it */
+        unsetenv("PM_NO_REEXEC");
+        return print_version();
+    }
     if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
         if (argc > 2) {
             for (const struct pm_command *c = pm_commands; c->name; c++)
@@ -89,6 +138,11 @@ int main(int argc, char **argv)
         usage(stdout);
         return PM_EXIT_OK;
     }
+    for (const struct pm_command *c = pm_commands; c->name; c++)
+        if (!strcmp(c->name, name) && wants_help(argc, argv)) {
+            printf("usage: pymemlab %s %s\n%s\n", c->name, c->usage, c->summary);
+            return PM_EXIT_OK;
+        }
     for (const struct pm_command *c = pm_commands; c->name; c++)
         if (!strcmp(c->name, name)) {
             ensure_static_tls(argv);

@@ -34,6 +34,21 @@ expect_usage_error "pymemlab: micro: unexpected argument 'extra'" micro --backen
 expect_usage_error "pymemlab: backend 'system' takes no options ('x=1')" micro --backend system,x=1
 expect_usage_error "pymemlab: null: bad ring size '1' (64K..16G)" micro --backend null,ring=1
 
+# --version, and -h/--help on every command (exit 0, its usage line); after
+# `--` they belong to the program a command runs
+out=$("$PYMEMLAB" --version) || fail "--version: exit $?"
+grep -q "^pymemlab, commit .*, .* build, " <<<"$out" && grep -q "^results format 2" <<<"$out" &&
+  grep -Eq "^  (system|mimalloc|jemalloc|tcmalloc|cpython) " <<<"$out" || fail "--version: $out"
+for cmd in backends micro replay table gcbench objrun trace debugstats pyrun run plot merge validate; do
+  for flag in -h --help; do
+    out=$("$PYMEMLAB" $cmd $flag) || fail "$cmd $flag: exit $?"
+    grep -q "^usage: pymemlab $cmd " <<<"$out" || fail "$cmd $flag: $out"
+  done
+done
+out=$("$PYMEMLAB" replay nosuch.pmt --backend system --help) || fail "replay ... --help: exit $?"
+"$PYMEMLAB" trace record -o "$tmp/help.pmt" -- true --help >/dev/null 2>&1 || fail "record -- true --help: exit $?"
+[ -s "$tmp/help.pmt" ] || fail "record -- true --help: --help after -- was taken as the command's"
+
 # table: reads replay-style JSON lines
 # (an older line without ns_per_op_reps counts as one rep)
 cat >"$tmp/r.jsonl" <<'J'
