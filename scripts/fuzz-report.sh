@@ -10,6 +10,7 @@
 # one row per target and engine (executions, execs/s, corpus growth,
 # crashes) and the worst-case tables of fuzz_frag and fuzz_retention.
 # Exit 1 if any campaign found a crash, 2 on bad arguments.
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

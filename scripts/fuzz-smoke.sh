@@ -7,6 +7,7 @@
 # changed). Prints one line per target; on a crash prints the end of the
 # fuzzer's log and the input that crashed, copied to
 # build/fuzz-smoke/crash-TARGET-*, and exits 1 once every target has run.
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}

@@ -11,6 +11,7 @@
 # over the whole run, the corpus load included). Prints a markdown table
 # (target, engine, then execs/s per LABEL) and /proc/loadavg before and
 # after each campaign. Exit 2 on bad arguments.
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() { echo "fuzz-speed.sh: $*" >&2; exit 2; }

@@ -33,6 +33,7 @@
 #
 # Work files: build/fuzz-ENGINE/work/TARGET/. Exit 0 if no crash was found,
 # 1 if one was (paths printed), 2 on bad arguments (one line).
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

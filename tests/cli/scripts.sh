@@ -16,7 +16,7 @@ done
 status=0
 for s in "$src"/scripts/*.sh; do
   name=$(basename "$s")
-  case $name in fuzz*.sh) continue ;; esac   # fuzz scripts: their own tests (tests/cli/fuzz.sh)
+
   for flag in --help -h; do
     rm -f "$tmp/called"
     out=$(cd "$tmp" && PATH="$tmp/bin:$PATH" PYMEMLAB="$tmp/bin/cmake" timeout 20 bash "$s" "$flag" 2>&1)
