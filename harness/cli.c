@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static _Noreturn void vfail(int code, const char *fmt, va_list ap)
 {
@@ -159,4 +160,23 @@ void pm_bad_option(const char *cmd, int opt, char **argv)
     if (opt == ':')
         pm_usage_error("%s: option '%s' needs a value (see 'pymemlab help %s')", cmd, word, cmd);
     pm_usage_error("%s: unknown option '%s' (see 'pymemlab help %s')", cmd, word, cmd);
+}
+
+void pm_exec_or_report(int fd, char **cmd)
+{
+    execvp(cmd[0], cmd);
+    int e = errno;
+    ssize_t w = write(fd, &e, sizeof e);
+    (void)w;
+    _exit(127);
+}
+
+int pm_exec_errno(int fd)
+{
+    int e = 0;
+    ssize_t got;
+    while ((got = read(fd, &e, sizeof e)) < 0 && errno == EINTR)
+        ;
+    close(fd);
+    return got == (ssize_t)sizeof e ? (e ? e : EIO) : 0;
 }

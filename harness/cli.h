@@ -50,6 +50,15 @@ void pm_cli_out_check_target(const char *cmd, const char *path);
 
 /* getopt_long wrapper conventions: call with opterr = 0, then on '?' or ':'
  * call this to exit 2 naming the offending option. */
+/* Running a program in a forked child, with exec failures reported back:
+ * the child calls pm_exec_or_report(fd, cmd) with the write end of a
+ * CLOEXEC pipe (execvp; on failure its errno goes down the pipe and the
+ * child exits 127); the parent closes that end and calls
+ * pm_exec_errno(read end), which closes it and returns 0 when the exec
+ * succeeded (the pipe closed on exec), else the child's errno. */
+_Noreturn void pm_exec_or_report(int fd, char **cmd);
+int pm_exec_errno(int fd);
+
 _Noreturn void pm_bad_option(const char *cmd, int optopt_val, char **argv);
 
 struct pm_command {

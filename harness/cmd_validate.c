@@ -290,18 +290,10 @@ static void run_native(char **cmd, const struct vsel *s, const char *probe, cons
         child_redirect(0, "/dev/null", O_RDONLY);
         child_redirect(1, "/dev/null", O_WRONLY);
         child_redirect(2, errlog, O_WRONLY | O_CREAT | O_TRUNC);
-        execvp(cmd[0], cmd);
-        int e = errno;
-        ssize_t w = write(pfd[1], &e, sizeof e);
-        (void)w;
-        _exit(127);
+        pm_exec_or_report(pfd[1], cmd);
     }
     close(pfd[1]);
-    int exec_errno = 0;
-    ssize_t got;
-    while ((got = read(pfd[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR)
-        ;
-    close(pfd[0]);
+    int exec_errno = pm_exec_errno(pfd[0]);
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -351,7 +343,7 @@ static void run_native(char **cmd, const struct vsel *s, const char *probe, cons
     r->wall_s = (double)(pm_now_ns() - t0) / 1e9;
     if (fd >= 0)
         close(fd);
-    if (got == (ssize_t)sizeof exec_errno) {
+    if (exec_errno) {
         snprintf(r->status, sizeof r->status, "cannot run: %s", strerror(exec_errno));
         return;
     }

@@ -296,18 +296,10 @@ int cmd_trace_record(int argc, char **argv)
         sigaction(SIGQUIT, &old_quit, NULL);
         close(pfd[0]);
         child_env(lib, tmp, mode, cmdline);
-        execvp(cmd[0], cmd);
-        int e = errno;
-        ssize_t w = write(pfd[1], &e, sizeof e);
-        (void)w;
-        _exit(127);
+        pm_exec_or_report(pfd[1], cmd);
     }
     close(pfd[1]);
-    int exec_errno = 0;
-    ssize_t got;
-    while ((got = read(pfd[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR)
-        ;
-    close(pfd[0]);
+    int exec_errno = pm_exec_errno(pfd[0]);
     int status = 0;
     struct rusage ru = {0};
     while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
@@ -315,7 +307,7 @@ int cmd_trace_record(int argc, char **argv)
     double secs = (double)(pm_now_ns() - t0) / 1e9;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
-    if (got == (ssize_t)sizeof exec_errno) {
+    if (exec_errno) {
         remove(tmp);
         pm_usage_error("trace record: cannot run '%s': %s", cmd[0], strerror(exec_errno));
     }
