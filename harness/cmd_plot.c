@@ -1,17 +1,26 @@
 /* harness/cmd_plot.c — `pymemlab plot DIR [--scripts DIR]`: draws a results
  * folder's plots with gnuplot, PNG and SVG, into DIR/plots/:
  *
- *   throughput.*          ns/op per workload relative to the baseline, one
- *                         bar per backend, error bars the ratio's 95%
- *                         interval (a bar whose interval holds 1 is not
- *                         distinguishable from the baseline)
- *   footprint.*           peak footprint per workload (peak live marked)
+ *   throughput.*          ns/op per workload relative to the baseline: a
+ *                         point per backend with the ratio's 95% interval,
+ *                         hollow where it is not distinguishable from the
+ *                         baseline (log axis: points, never bars)
+ *   geomean.*             per backend the geometric mean of those ratios
+ *                         over the workloads, bootstrap 95% interval
+ *   footprint.*           peak footprint per workload, min-max of the
+ *                         runs (peak live marked)
  *   frag4.*, retention.*  heat maps: workload x backend
- *   latency.*             per-call latency: p50..p99 box, p99.9 whisker,
- *                         max point, per workload and backend
- *   memory-WORKLOAD.*     footprint over time, one line per backend (null
- *                         left out: its footprint is its ring), and the
- *                         live bytes (the same on every backend)
+ *   latency.*             per-call latency: p50 marker, p99 tick, line to
+ *                         p99.9, x at the max; a 0 (below the timer's
+ *                         step) drawn on a "< resolution" row
+ *   memory-WORKLOAD.*     footprint over time, one line per backend (its
+ *                         own dash and markers; a line identical to an
+ *                         earlier one within 1% says "(≈other)"), the live bytes,
+ *                         and the workload's phase marks as vertical lines
+ *
+ * Backends without memory figures (PM_BACKEND_NO_MEMORY: null, debug:null)
+ * are left out of every memory figure. Every figure carries the stamp of
+ * figures.h (commit, date, load) and the sampling rate the runs used.
  *
  * This file writes the figures' data (DIR/plots/data/) from results.jsonl
  * (the summary over reps, results.h) and runs the gnuplot scripts of
@@ -19,6 +28,7 @@
  * tree's), which do all the drawing. gnuplot missing: exit 2 with one line.
  */
 #include "cli.h"
+#include "figures.h"
 #include "pm_build_info.h"
 #include "results.h"
 
@@ -43,7 +53,11 @@ struct plot {
     struct pm_summary s;
     char baseline_note[256];    /* which baseline each workload used */
     unsigned reps;
-    double range[2][2];         /* throughput, footprint: least and largest value drawn */
+    double range[3][2];         /* throughput, footprint, geomean: least and largest value drawn */
+    size_t mem[256], nmem;      /* the backends with memory figures (not null), indices */
+    char stamp[256];            /* commit, date, load (figures.h) */
+    unsigned lat_every;         /* latency sampling: one call in lat_every */
+    double lat_res;             /* the smallest non-zero latency figure (ns) */
 };
 
 static bool have_exe(const char *name, char *out, size_t len)
@@ -69,7 +83,7 @@ static bool have_exe(const char *name, char *out, size_t len)
 
 static FILE *data_open(const struct plot *p, const char *name)
 {
-    char path[PATH_MAX + 64];
+    char path[PATH_MAX + 256];
     snprintf(path, sizeof path, "%s/%s", p->data, name);
     FILE *f = fopen(path, "w");
     if (!f)
@@ -91,61 +105,99 @@ static void num(FILE *f, double v, double scale)
         fprintf(f, " ?");
 }
 
-/* One row per workload: name, then per backend median, min, max of a
- * statistic (scaled). extra(): more columns at the end. */
-static void write_bars(struct plot *p, const char *name, int metric, double scale,
-                       bool ratio, bool live_col, double range[2])
+/* Positions within a workload's cluster: backend slot k of m at x = w + off. */
+static double slot(size_t w, size_t k, size_t m)
 {
-    range[0] = INFINITY;
-    range[1] = -INFINITY;
-    FILE *f = data_open(p, name);
-    fprintf(f, "workload");
-    for (size_t b = 0; b < p->s.nbackends; b++)
-        fprintf(f, " %s %s_min %s_max", p->s.backends[b], p->s.backends[b], p->s.backends[b]);
-    if (live_col)
-        fprintf(f, " peak_live");
-    fputc('\n', f);
-    for (size_t w = 0; w < p->s.nworkloads; w++) {
-        fprintf(f, "%s", p->s.workloads[w]);
-        double live = NAN;
-        for (size_t b = 0; b < p->s.nbackends; b++) {
-            const struct pm_agg *a = pm_summary_get(&p->s, p->s.workloads[w], p->s.backends[b]);
-            /* the ratio: median and its 95% bootstrap interval (stats.h) */
-            struct pm_stat rs = {0, NAN, NAN, NAN};
-            if (a && ratio && isfinite(a->ratio_ci.med))
-                rs = (struct pm_stat){(unsigned)a->ratio_ci.n, a->ratio_ci.med,
-                                      isfinite(a->ratio_ci.lo) ? a->ratio_ci.lo : a->ratio_ci.med,
-                                      isfinite(a->ratio_ci.hi) ? a->ratio_ci.hi : a->ratio_ci.med};
-            const struct pm_stat *st = !a ? NULL : ratio ? &rs : &a->m[metric];
-            if (st && st->n) {
-                if (st->min / scale < range[0])
-                    range[0] = st->min / scale;
-                if (st->max / scale > range[1])
-                    range[1] = st->max / scale;
-                num(f, st->med, scale);
-                num(f, st->min, scale);
-                num(f, st->max, scale);
-            } else {
-                fprintf(f, " ? ? ?");
-            }
-            if (a && a->m[PM_AG_PEAK_LIVE].n && !isfinite(live))
-                live = a->m[PM_AG_PEAK_LIVE].med;
-        }
-        if (live_col) {
-            num(f, live, scale);
-            if (live / scale < range[0])
-                range[0] = live / scale;
-            if (live / scale > range[1])
-                range[1] = live / scale;
-        }
-        fputc('\n', f);
-    }
-    data_close(f, name);
+    return (double)w - 0.4 + 0.8 * ((double)k + 0.5) / (double)(m ? m : 1);
 }
 
-/* Heat map cells "x y value label textcolor" (x backend, y workload from
- * the top); a cell without runs has value "?" and label "n/a". `dark`:
- * the value above which the cell is dark enough for white text. */
+static void widen(double range[2], double lo, double hi)
+{
+    if (isfinite(lo) && lo > 0 && lo < range[0])
+        range[0] = lo;
+    if (isfinite(hi) && hi > 0 && hi > range[1])
+        range[1] = hi;
+}
+
+/* Throughput: one data block per backend (gnuplot `index b`), one row per
+ * workload it ran: x, ratio to the baseline (median), its 95% interval,
+ * distinct (1: faster or slower; 0: not distinguishable, or the baseline
+ * itself), workload. */
+static void write_throughput(struct plot *p)
+{
+    double *range = p->range[0];
+    range[0] = INFINITY;
+    range[1] = -INFINITY;
+    FILE *f = data_open(p, "throughput.dat");
+    fprintf(f, "# x ratio lo hi distinct workload (one block per backend, in BACKENDS order)\n");
+    for (size_t b = 0; b < p->s.nbackends; b++) {
+        fprintf(f, "# %s\n", p->s.backends[b]);
+        /* a block without rows would merge with the next: gnuplot's index
+         * counts blocks between pairs of blank lines. One row off the x
+         * range keeps it. */
+        fprintf(f, "-99 1 1 1 0 -\n");
+        for (size_t w = 0; w < p->s.nworkloads; w++) {
+            const struct pm_agg *a = pm_summary_get(&p->s, p->s.workloads[w], p->s.backends[b]);
+            if (!a || !isfinite(a->ratio_ci.med))
+                continue;
+            double lo = isfinite(a->ratio_ci.lo) ? a->ratio_ci.lo : a->ratio_ci.med;
+            double hi = isfinite(a->ratio_ci.hi) ? a->ratio_ci.hi : a->ratio_ci.med;
+            bool distinct = !a->is_baseline && !a->indistinct && a->ns_ci.n >= 2;
+            fprintf(f, "%.4f %.6g %.6g %.6g %d %s\n", slot(w, b, p->s.nbackends), a->ratio_ci.med, lo, hi,
+                    distinct, p->s.workloads[w]);
+            widen(range, lo, hi);
+        }
+        fprintf(f, "\n\n");
+    }
+    data_close(f, "throughput.dat");
+}
+
+/* Footprint: one block per backend with memory figures (MEM_BACKENDS):
+ * x, median MiB, min, max, workload; then a last block: the workloads'
+ * peak live bytes, x, MiB. */
+static void write_footprint(struct plot *p)
+{
+    double *range = p->range[1];
+    range[0] = INFINITY;
+    range[1] = -INFINITY;
+    FILE *f = data_open(p, "footprint.dat");
+    fprintf(f, "# x median_MiB min max workload (one block per backend in MEM_BACKENDS, then peak live)\n");
+    const double mib = 1048576.0;
+    for (size_t k = 0; k < p->nmem; k++) {
+        size_t b = p->mem[k];
+        fprintf(f, "# %s\n-99 1 1 1 -\n", p->s.backends[b]);    /* off the x range: see write_throughput */
+        for (size_t w = 0; w < p->s.nworkloads; w++) {
+            const struct pm_agg *a = pm_summary_get(&p->s, p->s.workloads[w], p->s.backends[b]);
+            const struct pm_stat *st = a ? &a->m[PM_AG_PEAK_FP] : NULL;
+            if (!st || !st->n || !(st->med > 0))
+                continue;
+            fprintf(f, "%.4f %.6g %.6g %.6g %s\n", slot(w, k, p->nmem), st->med / mib, st->min / mib,
+                    st->max / mib, p->s.workloads[w]);
+            widen(range, st->min / mib, st->max / mib);
+        }
+        fprintf(f, "\n\n");
+    }
+    fprintf(f, "# peak live bytes\n-99 1\n");
+    for (size_t w = 0; w < p->s.nworkloads; w++) {
+        double live = NAN;
+        for (size_t b = 0; b < p->s.nbackends && !isfinite(live); b++) {
+            const struct pm_agg *a = pm_summary_get(&p->s, p->s.workloads[w], p->s.backends[b]);
+            if (a && a->m[PM_AG_PEAK_LIVE].n)
+                live = a->m[PM_AG_PEAK_LIVE].med;
+        }
+        if (live > 0) {
+            fprintf(f, "%zu %.6g\n", w, live / mib);
+            widen(range, live / mib, live / mib);
+        }
+    }
+    fprintf(f, "\n\n");
+    data_close(f, "footprint.dat");
+}
+
+/* Heat map cells "x y value label textcolor" (x backend among MEM_BACKENDS,
+ * y workload from the top); a cell without runs has value "?" and label
+ * "n/a". `dark`: the value above which the cell is dark enough for white
+ * text. */
 static void write_heat(const struct plot *p, const char *name, int metric, double dark)
 {
     char file[64];
@@ -154,10 +206,10 @@ static void write_heat(const struct plot *p, const char *name, int metric, doubl
     fprintf(f, "# backend_index workload_index %s label textcolor\n", name);
     size_t nw = p->s.nworkloads;
     for (size_t w = 0; w < nw; w++) {
-        for (size_t b = 0; b < p->s.nbackends; b++) {
-            const struct pm_agg *a = pm_summary_get(&p->s, p->s.workloads[w], p->s.backends[b]);
+        for (size_t k = 0; k < p->nmem; k++) {
+            const struct pm_agg *a = pm_summary_get(&p->s, p->s.workloads[w], p->s.backends[p->mem[k]]);
             double v = a && a->m[metric].n ? a->m[metric].med : NAN;
-            fprintf(f, "%zu %zu", b, nw - 1 - w);
+            fprintf(f, "%zu %zu", k, nw - 1 - w);
             num(f, v, 1);
             if (isfinite(v))
                 fprintf(f, " %.2f %d\n", v, v > dark ? 0xffffff : 0);
@@ -168,14 +220,24 @@ static void write_heat(const struct plot *p, const char *name, int metric, doubl
     data_close(f, file);
 }
 
+/* a gnuplot string literal's body: " and \ escaped */
+static void gp_str(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
 static void write_tics(const struct plot *p)
 {
     FILE *f = data_open(p, "tics.gp");
-    fprintf(f, "# generated by pymemlab plot: tic labels and counts\n");
-    fprintf(f, "NB = %zu\nNW = %zu\nREPS = %u\n", p->s.nbackends, p->s.nworkloads, p->reps);
+    fprintf(f, "# generated by pymemlab plot: tic labels, counts, the stamp\n");
+    fprintf(f, "NB = %zu\nNW = %zu\nNBM = %zu\nREPS = %u\n", p->s.nbackends, p->s.nworkloads, p->nmem, p->reps);
     fprintf(f, "HEAT_XTICS = \"set xtics (");
-    for (size_t b = 0; b < p->s.nbackends; b++)
-        fprintf(f, "%s\\\"%s\\\" %zu", b ? ", " : "", p->s.backends[b], b);
+    for (size_t k = 0; k < p->nmem; k++)
+        fprintf(f, "%s\\\"%s\\\" %zu", k ? ", " : "", p->s.backends[p->mem[k]], k);
     fprintf(f, ")\"\nHEAT_YTICS = \"set ytics (");
     for (size_t w = 0; w < p->s.nworkloads; w++)
         fprintf(f, "%s\\\"%s\\\" %zu", w ? ", " : "", p->s.workloads[w], p->s.nworkloads - 1 - w);
@@ -185,43 +247,109 @@ static void write_tics(const struct plot *p)
     fprintf(f, ")\"\nBACKENDS = \"");
     for (size_t b = 0; b < p->s.nbackends; b++)
         fprintf(f, "%s%s", b ? " " : "", p->s.backends[b]);
-    fprintf(f, "\"\nBASELINE_NOTE = \"%s\"\n", p->baseline_note);
+    fprintf(f, "\"\nMEM_BACKENDS = \"");
+    for (size_t k = 0; k < p->nmem; k++)
+        fprintf(f, "%s%s", k ? " " : "", p->s.backends[p->mem[k]]);
+    fprintf(f, "\"\nMEM_LT = \"");
+    for (size_t k = 0; k < p->nmem; k++)
+        fprintf(f, "%s%zu", k ? " " : "", p->mem[k] + 1);
+    fprintf(f, "\"\nNOMEM_NOTE = \"");
+    bool any = false;
+    for (size_t b = 0; b < p->s.nbackends; b++)
+        if (!pm_fig_has_memory(p->s.backends[b])) {
+            fprintf(f, "%s%s", any ? ", " : "not shown (no memory figures): ", p->s.backends[b]);
+            any = true;
+        }
+    fprintf(f, "\"\nBASELINE_NOTE = \"");
+    gp_str(f, p->baseline_note);
+    fprintf(f, "\"\nSTAMP = \"");
+    gp_str(f, p->stamp);
+    fprintf(f, "\"\nLAT_EVERY = %u\nLAT_RES = %.6g\n", p->lat_every, p->lat_res);
     /* log axes: a little room below and above what is drawn */
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         double lo = p->range[i][0], hi = p->range[i][1];
         if (!(lo > 0) || !isfinite(hi) || hi < lo) {
-            lo = 0.1;
-            hi = 10;
+            lo = i == 1 ? 0.1 : 0.5;
+            hi = i == 1 ? 10 : 2;
         }
-        fprintf(f, "%s_YMIN = %.6g\n%s_YMAX = %.6g\n", i ? "FP" : "THR", lo / 1.4, i ? "FP" : "THR", hi * 1.4);
+        if (i != 1) {   /* ratios: 1 always in view */
+            lo = fmin(lo, 1);
+            hi = fmax(hi, 1);
+        }
+        static const char *const nm[] = {"THR", "FP", "GEO"};
+        fprintf(f, "%s_YMIN = %.6g\n%s_YMAX = %.6g\n", nm[i], lo / 1.3, nm[i], hi * 1.3);
     }
     data_close(f, "tics.gp");
 }
 
-/* Latency: one row per (workload, backend): x position, p50, p99, p99.9,
- * max, backend index (the color). */
-static void write_latency(const struct plot *p)
+/* A latency value on the log axis: 0 (below the timer's step after its
+ * floor is subtracted) goes to the "< resolution" row at LAT_RES / 2. */
+static void lat_num(FILE *f, double v, double res)
 {
+    if (!isfinite(v))
+        fprintf(f, " ?");
+    else
+        fprintf(f, " %.6g", v > 0 ? v : res / 2);
+}
+
+/* Latency: one block per backend, one row per workload: x, p50, p99,
+ * p99.9, max (ns, medians over reps; 0 drawn at LAT_RES / 2), workload. */
+static void write_latency(struct plot *p)
+{
+    /* the resolution: the smallest non-zero percentile of any run (the
+     * timer's step, 10 ns on the reference machine) */
+    double res = INFINITY;
+    for (size_t i = 0; i < p->s.n; i++)
+        for (int m = PM_AG_LAT_P50; m <= PM_AG_LAT_P999; m++) {
+            const struct pm_stat *st = &p->s.rows[i].m[m];
+            if (st->n && st->min > 0 && st->min < res)
+                res = st->min;
+        }
+    p->lat_res = isfinite(res) ? res : 10;
     FILE *f = data_open(p, "latency.dat");
-    fprintf(f, "# x p50 p99 p999 max backend_index workload backend (ns, medians over reps)\n");
-    double width = 0.8 / (double)(p->s.nbackends ? p->s.nbackends : 1);
+    fprintf(f, "# x p50 p99 p999 max workload (ns, medians over reps; one block per backend; 0 shown as %.3g)\n",
+            p->lat_res / 2);
     for (size_t b = 0; b < p->s.nbackends; b++) {
+        fprintf(f, "# %s\n-99 1 1 1 1 -\n", p->s.backends[b]);  /* off the x range: see write_throughput */
         for (size_t w = 0; w < p->s.nworkloads; w++) {
             const struct pm_agg *a = pm_summary_get(&p->s, p->s.workloads[w], p->s.backends[b]);
             if (!a || !a->m[PM_AG_LAT_P50].n)
                 continue;
-            double x = (double)w - 0.4 + width * ((double)b + 0.5);
-            fprintf(f, "%.4f", x);
-            /* a log axis has no 0: a call faster than the timer's step shows at 1 ns */
-            num(f, fmax(a->m[PM_AG_LAT_P50].med, 1), 1);
-            num(f, fmax(a->m[PM_AG_LAT_P99].med, 1), 1);
-            num(f, fmax(a->m[PM_AG_LAT_P999].med, 1), 1);
-            num(f, fmax(a->m[PM_AG_LAT_MAX].med, 1), 1);
-            fprintf(f, " %zu %s %s\n", b + 1, p->s.workloads[w], p->s.backends[b]);
+            fprintf(f, "%.4f", slot(w, b, p->s.nbackends));
+            lat_num(f, a->m[PM_AG_LAT_P50].med, p->lat_res);
+            lat_num(f, a->m[PM_AG_LAT_P99].med, p->lat_res);
+            lat_num(f, a->m[PM_AG_LAT_P999].med, p->lat_res);
+            lat_num(f, a->m[PM_AG_LAT_MAX].med, p->lat_res);
+            fprintf(f, " %s\n", p->s.workloads[w]);
         }
-        fprintf(f, "\n\n");     /* one data block per backend: index b */
+        fprintf(f, "\n\n");
     }
     data_close(f, "latency.dat");
+}
+
+/* Geometric means: one row per backend: index, mean, lo, hi, distinct,
+ * workloads in the mean, backend. */
+static void write_geomean(struct plot *p, const struct pm_result *rows, size_t n)
+{
+    struct pm_geo *g = calloc(p->s.nbackends ? p->s.nbackends : 1, sizeof *g);
+    if (!g || pm_geomeans(rows, n, &p->s, g))
+        pm_run_error("plot: out of memory");
+    double *range = p->range[2];
+    range[0] = INFINITY;
+    range[1] = -INFINITY;
+    FILE *f = data_open(p, "geomean.dat");
+    fprintf(f, "# backend_index geomean lo hi distinct workloads backend\n");
+    for (size_t b = 0; b < p->s.nbackends; b++) {
+        if (!g[b].ci.n || !isfinite(g[b].ci.med))
+            continue;
+        double lo = isfinite(g[b].ci.lo) ? g[b].ci.lo : g[b].ci.med;
+        double hi = isfinite(g[b].ci.hi) ? g[b].ci.hi : g[b].ci.med;
+        fprintf(f, "%zu %.6g %.6g %.6g %d %zu %s\n", b, g[b].ci.med, lo, hi, !g[b].indistinct, g[b].ci.n,
+                p->s.backends[b]);
+        widen(range, lo, hi);
+    }
+    data_close(f, "geomean.dat");
+    free(g);
 }
 
 static int run_gnuplot(const struct plot *p, const char *script, const char *const *args, int nargs)
@@ -259,16 +387,100 @@ static int run_gnuplot(const struct plot *p, const char *script, const char *con
     return 0;
 }
 
+/* A series CSV's footprint column (op,live_bytes,footprint_bytes,...):
+ * malloc'd, *n values; NULL if unreadable. */
+static double *series_fp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    double *v = NULL;
+    size_t cap = 0;
+    *n = 0;
+    char line[1024];
+    if (!fgets(line, sizeof line, f)) {     /* the header */
+        fclose(f);
+        return NULL;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *c = strchr(line, ',');
+        c = c ? strchr(c + 1, ',') : NULL;
+        if (!c)
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            double *nv = realloc(v, cap * sizeof *v);
+            if (!nv)
+                break;
+            v = nv;
+        }
+        v[(*n)++] = strtod(c + 1, NULL);
+    }
+    fclose(f);
+    return v;
+}
+
+/* Whether two footprint series are the same within 1% of the larger peak
+ * throughout (one line would hide the other). */
+static bool series_same(const double *a, size_t na, const double *b, size_t nb)
+{
+    if (!a || !b || na != nb || !na)
+        return false;
+    double peak = 0;
+    for (size_t i = 0; i < na; i++)
+        peak = fmax(peak, fmax(a[i], b[i]));
+    for (size_t i = 0; i < na; i++)
+        if (fabs(a[i] - b[i]) > 0.01 * peak)
+            return false;
+    return true;
+}
+
+/* The phase marks of a series (column 5, "phase:NAME") as gnuplot
+ * commands: a vertical line and a label each, into DIR/plots/data/FILE. */
+static void write_marks(const struct plot *p, const char *series, const char *file)
+{
+    FILE *out = data_open(p, file);
+    fprintf(out, "# phase marks of %s\n", series);
+    FILE *f = fopen(series, "r");
+    char line[1024];
+    int k = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        char *c = line;
+        for (int i = 0; i < 4 && c; i++) {
+            c = strchr(c, ',');
+            if (c)
+                c++;
+        }
+        if (!c || strncmp(c, "phase:", 6))
+            continue;
+        c[strcspn(c, "\r\n")] = 0;
+        double op = strtod(line, NULL);
+        k++;
+        fprintf(out, "set arrow %d from first %.6g, graph 0 to first %.6g, graph 1 nohead dt 3 lw 1 lc rgb \"#777777\" back\n",
+                100 + k, op / 1e6, op / 1e6);
+        fprintf(out, "set label %d \"", 100 + k);
+        gp_str(out, c + 6);
+        fprintf(out, "\" at first %.6g, graph %.3f left offset 0.3,0 font \",9\" tc rgb \"#555555\" front\n", op / 1e6,
+                0.97 - 0.04 * (k % 3));
+    }
+    if (f)
+        fclose(f);
+    fprintf(out, "MARKS = %d\n", k);
+    data_close(out, file);
+}
+
 /* The series of the first ok rep of each backend on a workload. */
 static void plot_memory(struct plot *p, const struct pm_result *rows, size_t n, const char *workload,
                         int *failed, int *made)
 {
-    char files[8192] = "", titles[4096] = "", colors[512] = "";
-    size_t fu = 0, tu = 0, cu = 0;
+    char files[8192] = "", titles[4096] = "", colors[512] = "", every[512] = "";
+    size_t fu = 0, tu = 0, cu = 0, eu = 0;
     int count = 0;
-    for (size_t b = 0; b < p->s.nbackends; b++) {
+    char paths[64][PATH_MAX + 600];
+    size_t bidx[64];
+    for (size_t b = 0; b < p->s.nbackends && count < 64; b++) {
         /* null's footprint is its ring, whatever the workload: left out */
-        if (!strcmp(p->s.backends[b], "null"))
+        if (!pm_fig_has_memory(p->s.backends[b]))
             continue;
         const struct pm_result *pick = NULL;
         for (size_t i = 0; i < n && !pick; i++)
@@ -281,30 +493,58 @@ static void plot_memory(struct plot *p, const struct pm_result *rows, size_t n, 
             }
         if (!pick)
             continue;
-        char abs[PATH_MAX + 600];
+        char *abs = paths[count];
         if (p->dir[0] == '/')
-            snprintf(abs, sizeof abs, "%s/%s", p->dir, pick->series);
+            snprintf(abs, sizeof paths[0], "%s/%s", p->dir, pick->series);
         else {
             char cwd[PATH_MAX];
             if (!getcwd(cwd, sizeof cwd))
                 continue;
-            snprintf(abs, sizeof abs, "%.2000s/%.1000s/%.500s", cwd, p->dir, pick->series);
+            snprintf(abs, sizeof paths[0], "%.2000s/%.1000s/%.500s", cwd, p->dir, pick->series);
         }
         if (strchr(abs, ' '))
             pm_usage_error("plot: series path '%s' has a space (gnuplot's word lists cannot hold it)", abs);
-        fu += (size_t)snprintf(files + fu, sizeof files - fu, "%s%s", count ? " " : "", abs);
-        tu += (size_t)snprintf(titles + tu, sizeof titles - tu, "%s%s", count ? " " : "", pick->backend);
-        cu += (size_t)snprintf(colors + cu, sizeof colors - cu, "%s%zu", count ? " " : "", b + 1);
-        count++;
-        if (fu >= sizeof files - 1 || tu >= sizeof titles - 1)
-            break;
+        bidx[count++] = b;
     }
     if (!count)
         return;
+    /* the footprint columns: a line the same as an earlier one says so */
+    double *fp[64];
+    size_t nfp[64];
+    for (int i = 0; i < count; i++)
+        fp[i] = series_fp(paths[i], &nfp[i]);
+    size_t longest = 1;
+    for (int i = 0; i < count; i++)
+        longest = nfp[i] > longest ? nfp[i] : longest;
+    /* markers: about 12 per line, each backend's shifted so none sits on another's */
+    size_t step = longest / 12 ? longest / 12 : 1;
+    for (int i = 0; i < count; i++) {
+        const char *b = p->s.backends[bidx[i]];
+        fu += (size_t)snprintf(files + fu, sizeof files - fu, "%s%s", i ? " " : "", paths[i]);
+        int same = -1;
+        for (int j = 0; j < i && same < 0; j++)
+            if (series_same(fp[i], nfp[i], fp[j], nfp[j]))
+                same = j;
+        if (same >= 0)
+            tu += (size_t)snprintf(titles + tu, sizeof titles - tu, "%s%s(≈%s)", i ? " " : "", b,
+                                   p->s.backends[bidx[same]]);
+        else
+            tu += (size_t)snprintf(titles + tu, sizeof titles - tu, "%s%s", i ? " " : "", b);
+        cu += (size_t)snprintf(colors + cu, sizeof colors - cu, "%s%zu", i ? " " : "", bidx[i] + 1);
+        eu += (size_t)snprintf(every + eu, sizeof every - eu, "%s%zu:%zu", i ? " " : "", step,
+                               1 + step * (size_t)i / (size_t)count);
+        if (fu >= sizeof files - 1 || tu >= sizeof titles - 1 || cu >= sizeof colors - 1 || eu >= sizeof every - 1)
+            pm_run_error("plot: %s: too many series for one figure", workload);
+    }
+    for (int i = 0; i < count; i++)
+        free(fp[i]);
+    char marks[128];
+    snprintf(marks, sizeof marks, "marks-%.100s.gp", workload);
+    write_marks(p, paths[0], marks);
     char out[PATH_MAX + 64];
     snprintf(out, sizeof out, "%s/memory-%s", p->plots, workload);
-    const char *args[] = {out, workload, files, titles, colors};
-    if (run_gnuplot(p, "memory.gp", args, 5))
+    const char *args[] = {out, workload, files, titles, colors, every, marks};
+    if (run_gnuplot(p, "memory.gp", args, 7))
         (*failed)++;
     else
         (*made)++;
@@ -402,21 +642,30 @@ int cmd_plot(int argc, char **argv)
         pm_run_error("plot: %s: %s", p.plots, strerror(errno));
     snprintf(p.plots, sizeof p.plots, "%s", abs_plots);
 
-    write_bars(&p, "throughput.dat", PM_AG_NS, 1, true, false, p.range[0]);
-    write_bars(&p, "footprint.dat", PM_AG_PEAK_FP, 1048576.0, false, true, p.range[1]);
+    for (size_t b = 0; b < p.s.nbackends; b++)
+        if (pm_fig_has_memory(p.s.backends[b]) && p.nmem < sizeof p.mem / sizeof p.mem[0])
+            p.mem[p.nmem++] = b;
+    pm_fig_stamp(prov, p.stamp, sizeof p.stamp);
+    p.lat_every = pm_fig_lat_every(prov, rows, n);
+    write_throughput(&p);
+    write_footprint(&p);
+    write_latency(&p);
+    write_geomean(&p, rows, n);
     write_tics(&p);
     write_heat(&p, "frag4", PM_AG_FRAG4, 0.9);
     write_heat(&p, "retention", PM_AG_RETENTION, 0.6);
-    write_latency(&p);
-
     int failed = 0, made = 0;
     static const char *const figs[][2] = {{"throughput.gp", "throughput"},
                                            {"footprint.gp", "footprint"},
                                            {"heatmap.gp", "frag4"},
                                            {"heatmap.gp", "retention"},
-                                           {"latency.gp", "latency"}};
+                                           {"latency.gp", "latency"},
+                                           {"geomean.gp", "geomean"}};
     for (size_t i = 0; i < sizeof figs / sizeof figs[0]; i++) {
         char out[PATH_MAX + 64];
+        /* only null ran: no memory figures to draw */
+        if (!p.nmem && (!strcmp(figs[i][1], "footprint") || !strcmp(figs[i][0], "heatmap.gp")))
+            continue;
         snprintf(out, sizeof out, "%s/%s", p.plots, figs[i][1]);
         const char *args[] = {out, figs[i][1]};
         if (run_gnuplot(&p, figs[i][0], args, 2))

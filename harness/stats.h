@@ -6,6 +6,8 @@
  *   pm_ci_ratio       the ratio of two medians with a bootstrap percentile
  *                     interval (fixed seed: the same data give the same
  *                     interval)
+ *   pm_ci_geomean_ratio  the geometric mean of several such ratios (one per
+ *                     workload), bootstrap interval
  *   pm_ci_overlap     whether two intervals overlap: then the two figures
  *                     are "not distinguishable" and are not ranked
  *
@@ -38,6 +40,12 @@ void pm_ci_median(const double *x, size_t n, struct pm_ci *out);
  * is 0. */
 void pm_ci_ratio(const double *a, size_t na, const double *b, size_t nb, unsigned resamples,
                  struct pm_ci *out);
+/* The geometric mean over k pairs (a[i], b[i]) of median(a[i]) / median(b[i])
+ * (pairs without samples on both sides, or with a median <= 0, left out;
+ * out->n = the pairs used), interval from `resamples` bootstrap resamples
+ * (2000 if 0) of every sample set at once (fixed seed). */
+void pm_ci_geomean_ratio(const double *const *a, const size_t *na, const double *const *b,
+                         const size_t *nb, size_t k, unsigned resamples, struct pm_ci *out);
 /* Both intervals known and overlapping (closed intervals). */
 bool pm_ci_overlap(const struct pm_ci *a, const struct pm_ci *b);
 /* Median of n values (NAN skipped); NAN if none. */

@@ -5,7 +5,7 @@ load 'tics.gp'
 load system('dirname '.ARG0).'/common.gp'
 NAME = ARG2
 H = 120 + 34 * NW
-W = 260 + 120 * NB
+W = 260 + 120 * NBM
 if (NAME eq "frag4") {
     set title "frag4 = peak footprint / peak live bytes − 1 (median of the runs; lower is better; colors capped at 1.5)"
     set cbrange [0:1.5]
@@ -21,7 +21,7 @@ eval HEAT_XTICS
 eval HEAT_YTICS
 set xtics rotate by -30 left nomirror
 set ytics nomirror
-set xrange [-0.5:NB-0.5]
+set xrange [-0.5:NBM-0.5]
 set yrange [-0.5:NW-0.5]
 set tics scale 0
 set xlabel "backend"
