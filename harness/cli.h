@@ -81,5 +81,6 @@ int cmd_debugstats(int argc, char **argv);
 int cmd_pyrun(int argc, char **argv);
 int cmd_run(int argc, char **argv); int cmd_plot(int argc, char **argv); int cmd_merge(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

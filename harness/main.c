@@ -30,6 +30,8 @@ const struct pm_command pm_commands[] = {
     {"debugstats", cmd_debugstats, "--backend pymalloc[,OPTS] [--exercise N | TRACE [--at-phase N] [--domain obj|mem|raw|pymalloc|all]]", "pymalloc arenas/pools report in sys._debugmallocstats() layout"},
     {"pyrun", cmd_pyrun, "WORKLOAD --backend B [--scale N] [--seed S] [--reps N] [--mode cold|warm] [--json] [--series FILE] [--sample-every N] [--latency-every N] | --list", "run a Python-like workload (docs/workloads.md) live on a backend: time, footprint, fragmentation, retention, GC"},
     {"run", cmd_run, "[--suite S|FILE] [--backends a,b,...] [--workloads w,...] [--reps N] [--mode cold|warm] [--jobs J] [--out DIR] [--baseline B] [--resume [--force]] [--timeout SEC] [--mem-limit SIZE|none] [--series-every N] [--latency-every N] [--emit-jobs FILE] [--only W:B:R] [--traces-dir DIR]", "the main job: run a suite (docs/suites.md) on every backend into a results folder"}, {"plot", cmd_plot, "DIR [--scripts DIR]", "draw a results folder's plots (gnuplot): DIR/plots/*.png and *.svg"}, {"merge", cmd_merge, "DIR... --out DIR [--force]", "combine results folders (e.g. --emit-jobs parts) into one"},
+    {"report", cmd_report, "DIR [--out FILE]",
+     "one self-contained HTML page of a results folder: tables with intervals, every figure, provenance, validation"},
     {"validate", cmd_validate, "[--allocators LIST] [--reps N] [--json] [--out DIR] [--sample-us US] [--replay-glibc fixed|dynamic] -- COMMAND ARGS...",
      "run a program natively under each allocator and replay its recorded trace on the matching backend: does replay "
      "predict the native anonymous RSS? (docs/validation.md)"},
