@@ -13,6 +13,7 @@ PKGS=(
   libgoogle-perftools-dev                 # tcmalloc
   libpython3.11-dev python3.11            # the real CPython 3.11 obmalloc, recorder
   gnuplot-nox                             # plots
+  chromium                                # tests/cli/report.sh: the HTML report in a real headless browser
   python3-pygments python3-docutils       # real programs of the validation suite (scripts/validate.sh)
   afl++ libclang-rt-14-dev                # fuzzing (AFL++, libFuzzer runtime)
   valgrind
