@@ -440,7 +440,8 @@ static bool series_same(const double *a, size_t na, const double *b, size_t nb)
 static void write_marks(const struct plot *p, const char *series, const char *file)
 {
     FILE *out = data_open(p, file);
-    fprintf(out, "# phase marks of %s\n", series);
+    const char *base = strrchr(series, '/');
+    fprintf(out, "# phase marks of %s\n", base ? base + 1 : series);
     FILE *f = fopen(series, "r");
     char line[1024];
     int k = 0;

@@ -10,7 +10,7 @@ load 'tics.gp'
 load system('dirname '.ARG0).'/common.gp'
 load ARG7
 set datafile separator ","
-set title sprintf("%s: footprint (anonymous RSS above the baseline) over time, one line per backend (a(≈b): within 1%% of b throughout); black dashed: live bytes requested%s", ARG2, MARKS > 0 ? "; dotted verticals: phases" : "")
+set title sprintf("%s: footprint (anonymous RSS above the baseline) over time, one line per backend\nblack dashed: live bytes requested%s; a(≈b): within 1%% of b's line throughout", ARG2, MARKS > 0 ? "; dotted verticals: the workload's phases" : "")
 set xlabel "allocator calls (millions)"
 set ylabel "MiB"
 set grid lc rgb "#eeeeee"
