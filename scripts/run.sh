@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/run.sh — the main job: bootstrap, build (release), run a suite on
 # every available backend with `pymemlab run` (docs/suites.md), then draw
-# its plots with `pymemlab plot`. The results folder holds results.csv,
-# results.jsonl, summary.md, provenance.json, series/, plots/.
+# its plots with `pymemlab plot` and its page with `pymemlab report`. The
+# results folder holds results.csv, results.jsonl, summary.md,
+# provenance.json, series/, plots/, report.html.
 #
 #   scripts/run.sh                      the default suite (under 10 minutes on 2 quiet cores)
 #   PM_SUITE=quick scripts/run.sh       under a minute; PM_SUITE=full: opt-in, about an hour
@@ -36,4 +37,5 @@ if [ -z "$out" ]; then   # the folder given with --out
   done
 fi
 "$bin" plot "$out"
-echo "results: $out (summary.md, results.csv, plots/)"
+"$bin" report "$out"
+echo "results: $out (report.html, summary.md, results.csv, plots/)"
