@@ -57,6 +57,7 @@ struct plot {
     size_t mem[256], nmem;      /* the backends with memory figures (not null), indices */
     char stamp[256];            /* commit, date, load (figures.h) */
     unsigned lat_every;         /* latency sampling: one call in lat_every */
+    unsigned ratios;            /* backends with a geometric mean (0: no baseline ran) */
     double lat_res;             /* the smallest non-zero latency figure (ns) */
 };
 
@@ -264,7 +265,7 @@ static void write_tics(const struct plot *p)
     gp_str(f, p->baseline_note);
     fprintf(f, "\"\nSTAMP = \"");
     gp_str(f, p->stamp);
-    fprintf(f, "\"\nLAT_EVERY = %u\nLAT_RES = %.6g\n", p->lat_every, p->lat_res);
+    fprintf(f, "\"\nLAT_EVERY = %u\nLAT_RES = %.6g\nRATIOS = %u\n", p->lat_every, p->lat_res, p->ratios);
     /* log axes: a little room below and above what is drawn */
     for (int i = 0; i < 3; i++) {
         double lo = p->range[i][0], hi = p->range[i][1];
@@ -339,9 +340,11 @@ static void write_geomean(struct plot *p, const struct pm_result *rows, size_t n
     range[1] = -INFINITY;
     FILE *f = data_open(p, "geomean.dat");
     fprintf(f, "# backend_index geomean lo hi distinct workloads backend\n");
+    fprintf(f, "-99 1 1 1 0 0 -\n");   /* off the x range: a file without rows makes gnuplot warn */
     for (size_t b = 0; b < p->s.nbackends; b++) {
         if (!g[b].ci.n || !isfinite(g[b].ci.med))
             continue;
+        p->ratios++;
         double lo = isfinite(g[b].ci.lo) ? g[b].ci.lo : g[b].ci.med;
         double hi = isfinite(g[b].ci.hi) ? g[b].ci.hi : g[b].ci.med;
         fprintf(f, "%zu %.6g %.6g %.6g %d %zu %s\n", b, g[b].ci.med, lo, hi, !g[b].indistinct, g[b].ci.n,
@@ -612,7 +615,7 @@ int cmd_plot(int argc, char **argv)
         for (size_t w = 0; w < p.s.nworkloads; w++) {
             const char *b = pm_summary_baseline_for(&p.s, p.s.workloads[w]);
             if (!b)
-                b = "none";
+                b = p.s.baseline[0] ? p.s.baseline : "none";
             if (!first)
                 first = b;
             else if (strcmp(first, b))

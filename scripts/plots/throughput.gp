@@ -21,6 +21,7 @@ set arrow 1000 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb "bla
 set key outside right top vertical title "backend" Left reverse samplen 1.5
 set bars 0.6
 set bmargin 8
+if (RATIOS == 0) { set label 97 sprintf("no ratio to draw: the baseline (%s) has no ok runs", BASELINE_NOTE) at graph 0.5, graph 0.75 center font ",13" }
 eval PNG
 set output ARG1.'.png'
 plot for [b=0:NB-1] 'throughput.dat' index b using 1:($5 == 1 ? $2 : NaN):3:4 with yerrorbars lt b+1 dt 1 pt ptf(b+1) ps 1.1 title word(BACKENDS, b+1), \

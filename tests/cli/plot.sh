@@ -2,7 +2,8 @@
 # tests/cli/plot.sh — `pymemlab plot` on the folders a user makes, checked
 # through the figures' data files (DIR/plots/data) and the SVGs:
 #  - any baseline or none: a folder without cpython and system, a single
-#    backend, only null; every figure drawn, gnuplot silent (no warning);
+#    backend, only null, a baseline that did not run; every figure drawn,
+#    gnuplot silent (no warning);
 #  - null (no memory figures) left out of every memory figure and named as
 #    left out; its timing kept;
 #  - the geometric-mean figure against a known answer computed here from
@@ -124,6 +125,18 @@ for b in blocks:
             assert all(v == "?" or float(v) > 0 for v in l.split()[1:5]), l
 PY
 grep -q '&lt; [0-9]* ns (resolution)' "$tmp/zero/plots/latency.svg" || fail "latency.svg: no '< N ns (resolution)' row"
+
+# ---- a baseline with no runs (provenance names one that did not run) ----
+cp -r "$tmp/nobase" "$tmp/gone"
+rm -rf "$tmp/gone/plots"
+python3 - "$tmp/gone/provenance.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["config"]["baseline"] = "nope"
+json.dump(d, open(sys.argv[1], "w"))
+PY
+plot gone
+grep -q 'no ratio to draw: the baseline (nope) has no ok runs' "$tmp/gone/plots/geomean.svg" || fail "gone: geomean does not say why it is empty"
 
 # ---- a single backend ----
 run single system web,surv
