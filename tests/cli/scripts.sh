@@ -26,5 +26,11 @@ for s in "$src"/scripts/*.sh; do
     grep -q "scripts/$name" <<<"$out" || { echo "FAIL: $name $flag: no description: $out" >&2; status=1; }
   done
 done
+# bad settings of run.sh are refused before anything runs
+rm -f "$tmp/called"
+out=$(cd "$tmp" && PATH="$tmp/bin:$PATH" PM_RECORD=yes timeout 20 bash "$src/scripts/run.sh" 2>&1)
+rc=$?
+[ $rc = 2 ] && [ ! -e "$tmp/called" ] && grep -q "PM_RECORD must be auto, 0 or 1, not 'yes'" <<<"$out" ||
+  { echo "FAIL: run.sh PM_RECORD=yes: exit $rc, called: $(cat "$tmp/called" 2>/dev/null): $out" >&2; status=1; }
 [ $status = 0 ] && echo "ok: every script answers --help without running anything"
 exit $status
