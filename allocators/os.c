@@ -93,9 +93,27 @@ void pm_os_cache_info(struct pm_os_cache_info *out)
     out->misses = cache.misses;
 }
 
-/* Zeroes the resident pages of [p, p + size): what a fresh mapping reads
- * as. Pages not resident (never touched, or decommitted) read as zero. */
-static void zero_resident(char *p, size_t size)
+/* True if the page at p reads as zero. Reading costs no fault: a page only
+ * ever read is mapped to the kernel's zero page, which mincore() counts as
+ * resident, and writing zeros into it would take a copy-on-write fault and
+ * a TLB flush per page (measured: the largest single cost of a fuzz input
+ * before this test). */
+__attribute__((no_sanitize_address)) static bool page_is_zero(const char *p, size_t page)
+{
+    const uint64_t *w = (const uint64_t *)(const void *)p;
+    uint64_t acc = 0;
+    for (size_t i = 0; i < page / sizeof *w; i += 8) {
+        acc |= w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7];
+        if (acc)
+            return false;
+    }
+    return true;
+}
+
+/* Zeroes the resident pages of [p, p + size) that are not zero already:
+ * what a fresh mapping reads as. Pages not resident (never touched, or
+ * decommitted) read as zero. */
+static __attribute__((noinline, no_sanitize_address)) void zero_resident(char *p, size_t size)
 {
     size_t page = pm_os_page_size(), npages = size / page;
     unsigned char vec[1024];
@@ -111,24 +129,22 @@ static void zero_resident(char *p, size_t size)
                 continue;
             }
             size_t j = i;
-            while (j < k && (vec[j] & 1))
+            while (j < k && (vec[j] & 1) && !page_is_zero(p + (first + j) * page, page))
                 j++;
+            if (j == i) {   /* resident and already zero */
+                i++;
+                continue;
+            }
             memset(p + (first + i) * page, 0, (j - i) * page);
             i = j;
         }
     }
 }
 
-/* Keeps [p, p + size) for reuse; false if the cache is off or it does not fit. */
-static bool cache_put(char *p, size_t size)
+/* Links [p, p + size), already zero where it is resident, into the cache
+ * as its newest range. */
+static void cache_insert(char *p, size_t size)
 {
-    if (!cache.max_entries || size > cache.max_bytes)
-        return false;
-    cache_shrink(cache.max_bytes - size, cache.max_entries - 1);
-    int saved = errno;
-    PM_UNPOISON(p, size);
-    zero_resident(p, size);
-    errno = saved;
     struct cache_range *r = (struct cache_range *)p, **head = &cache.bucket[cache_bucket(size)];
     *r = (struct cache_range){.size = size, .next_same = *head, .prev_same = head,
                               .older = cache.newest};
@@ -142,10 +158,26 @@ static bool cache_put(char *p, size_t size)
     cache.newest = r;
     cache.n++;
     cache.bytes += size;
+}
+
+/* Keeps [p, p + size) for reuse; false if the cache is off or it does not fit. */
+static bool cache_put(char *p, size_t size)
+{
+    if (!cache.max_entries || size > cache.max_bytes)
+        return false;
+    cache_shrink(cache.max_bytes - size, cache.max_entries - 1);
+    int saved = errno;
+    PM_UNPOISON(p, size);
+    zero_resident(p, size);
+    errno = saved;
+    cache_insert(p, size);
     return true;
 }
 
-/* A cached range of exactly `size` bytes aligned to `align`, or NULL. */
+/* A cached range of exactly `size` bytes aligned to `align`, or NULL.
+ * (Cutting a request out of a larger cached range was tried and dropped:
+ * in fuzz_alloc 2,200 of 2,300 misses in 3,000 inputs are requests no
+ * mapping can serve, the rest too few to matter.) */
 static char *cache_take(size_t size, size_t align)
 {
     if (!cache.max_entries)

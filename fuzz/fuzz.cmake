@@ -19,6 +19,16 @@ if(PM_FUZZ STREQUAL "libfuzzer" OR PM_FUZZ STREQUAL "afl")
                       -fno-omit-frame-pointer -g)
   add_link_options(-fsanitize=address,undefined)
   add_compile_definitions(PM_ASAN=1 PM_FUZZING=1)
+  # Oracles and bookkeeping loops get no coverage instrumentation
+  # (fuzz/coverage-ignore.txt says which and why): libFuzzer through clang's
+  # ignorelist, AFL++ through its denylist, read by afl-clang-fast at compile
+  # time from the environment (so the compiler runs under `cmake -E env`).
+  set(PM_FUZZ_IGNORELIST ${CMAKE_CURRENT_LIST_DIR}/coverage-ignore.txt)
+  if(PM_FUZZ STREQUAL "libfuzzer")
+    add_compile_options(-fsanitize-coverage-ignorelist=${PM_FUZZ_IGNORELIST})
+  else()
+    set(CMAKE_C_COMPILER_LAUNCHER ${CMAKE_COMMAND} -E env AFL_LLVM_DENYLIST=${PM_FUZZ_IGNORELIST})
+  endif()
 elseif(PM_FUZZ)
   message(FATAL_ERROR "PM_FUZZ must be libfuzzer, afl or empty, not '${PM_FUZZ}'")
 endif()
