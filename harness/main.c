@@ -23,6 +23,8 @@ const struct pm_command pm_commands[] = {
      "[--sample-every N] [--series FILE] [--domain obj|mem|raw|pymalloc|all] [--touch none|pages|full] "
      "[--lenient] [--engine windows|per-op] [--latency-every N]",
      "replay a trace on a backend: ns/op, footprint, fragmentation, retention"},
+    {"compare", cmd_compare, "DIR_A DIR_B [--json]",
+     "compare two results folders (same workloads and backends): B/A ns/op with 95% intervals, footprint ratios"},
     {"table", cmd_table, "RESULTS.jsonl|DIR [--baseline B]", "print a comparison table (intervals, not distinguishable) from replay --json lines or a results folder"},
     {"gcbench", cmd_gcbench, "--backend B [--objects N] [--json]", "time one full collection of N containers, half in unreachable 2-cycles (ns per tracked object)"},
     {"objrun", cmd_objrun, "SCRIPT --backend B [--json] [--record-trace OUT]", "run an object script (docs/objscript.md): collector activity and memory figures"},
