@@ -34,6 +34,7 @@
  * another configuration), before any result file is touched.
  */
 #include "cli.h"
+#include "paths.h"
 #include "fileio.h"
 #include "fresh.h"
 #include "metrics.h"
@@ -1181,6 +1182,13 @@ static const char *config_diff(const cJSON *a, const cJSON *b)
 
 static void git_commit(cJSON *o)
 {
+    if (pm_install_prefix()) {   /* installed: the commit cmake --install wrote (paths.h) */
+        char c[128];
+        pm_source_commit(c, sizeof c);
+        cJSON_AddStringToObject(o, "commit", c[0] ? c : "unknown");
+        cJSON_AddStringToObject(o, "installed", pm_install_prefix());
+        return;
+    }
     char cmd[PATH_MAX + 128];
     snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse HEAD 2>/dev/null", PM_BUILD_SOURCE_DIR);
     fflush(stdout);

@@ -47,6 +47,7 @@
  * Entry point: cmd_validate.
  */
 #include "cli.h"
+#include "paths.h"
 #include "metrics.h"
 #include "trace.h"
 
@@ -152,11 +153,8 @@ static void lib_next_to_exe(const char *env, const char *name, char out[PATH_MAX
     const char *e = getenv(env);
     if (e && *e) {
         snprintf(out, PATH_MAX, "%s", e);
-    } else {
-        char exe[PATH_MAX];
-        self_exe(exe);
-        *strrchr(exe, '/') = '\0';
-        snprintf(out, PATH_MAX, "%.*s/%s", PATH_MAX - 40, exe, name);
+    } else if (!pm_helper_lib(name, out, PATH_MAX)) {   /* next to the binary, or installed */
+        pm_usage_error("validate: cannot find this binary (/proc/self/exe)");
     }
     if (out[0] != '/' || access(out, R_OK))
         pm_usage_error("validate: the probe library '%s' is missing: build the pmprobe target, or set %s", out, env);

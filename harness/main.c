@@ -2,6 +2,7 @@
  * per file under harness/. Owns the process: output, exit codes, the assert
  * handler, and the static-TLS re-exec needed to dlopen jemalloc. */
 #include "cli.h"
+#include "paths.h"
 #include "pm_assert.h"
 #include "pm_build_info.h"
 #include "results.h"
@@ -52,19 +53,21 @@ static void usage(FILE *f)
  * reference library with its version or why it is unavailable. */
 static int print_version(void)
 {
-    char cmd[4300], commit[128] = "";
-    snprintf(cmd, sizeof cmd, "git -C '%s' describe --always --dirty 2>/dev/null", PM_BUILD_SOURCE_DIR);
-    fflush(stdout);
-    FILE *p = popen(cmd, "r");
-    if (p) {
-        if (!fgets(commit, sizeof commit, p))
-            commit[0] = 0;
-        pclose(p);
-    }
-    commit[strcspn(commit, "\n")] = 0;
+    char commit[128];
+    pm_source_commit(commit, sizeof commit);
     printf("pymemlab, commit %s, %s build, %s\n", commit[0] ? commit : "unknown",
            PM_BUILD_TYPE[0] ? PM_BUILD_TYPE : "default", PM_BUILD_COMPILER);
     printf("results format %d\n", PM_RESULTS_VERSION);
+    /* where the data comes from (paths.h): an installed prefix or the source tree */
+    const char *prefix = pm_install_prefix();
+    char rec[4200], probe[4200];
+    if (!pm_helper_lib("libpmrecord.so", rec, sizeof rec))
+        snprintf(rec, sizeof rec, "?");
+    if (!pm_helper_lib("libpmprobe.so", probe, sizeof probe))
+        snprintf(probe, sizeof probe, "?");
+    printf("data from %s: %s\n", prefix ? "install prefix" : "source tree", prefix ? prefix : PM_BUILD_SOURCE_DIR);
+    printf("  suites     %s\n  plots      %s\n  docs       %s\n  recorder   %s\n  probe      %s\n",
+           pm_suites_dir(), pm_plot_scripts_dir(), pm_docs_dir(), rec, probe);
     for (const struct allocator_ops *const *b = pm_backends; *b; b++) {
         if (!((*b)->flags & PM_BACKEND_REFERENCE))
             continue;

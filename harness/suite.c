@@ -5,6 +5,7 @@
  * pm_suite_find, pm_suite_builtin_dir, pm_suite_builtin_names.
  */
 #include "suite.h"
+#include "paths.h"
 #include "fileio.h"
 #include "msgescape.h"
 #include "pm_build_info.h"
@@ -569,8 +570,7 @@ int pm_suite_parse(const char *text, const char *path, struct pm_suite *s, char 
 
 const char *pm_suite_builtin_dir(void)
 {
-    const char *e = getenv("PYMEMLAB_SUITE_DIR");
-    return e && *e ? e : PM_BUILD_SOURCE_DIR "/workloads/suites";
+    return pm_suites_dir();   /* $PYMEMLAB_SUITE_DIR, installed, or the source tree's */
 }
 
 void pm_suite_builtin_names(char *buf, size_t len)
