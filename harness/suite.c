@@ -487,10 +487,12 @@ static int parse_backend(struct parse *p, char **w, int nw)
     char label[128], err[PM_ERR_LEN];
     if (pm_backend_label(full, label, sizeof label, err))
         return fail(p, "%s", err);
-    size_t used = strlen(p->s->backends);
-    if (used + strlen(full) + 2 > sizeof p->s->backends)
+    size_t used = strlen(p->s->backends), fl = strlen(full);
+    if (used + fl + 2 > sizeof p->s->backends)
         return fail(p, "too many backends");
-    snprintf(p->s->backends + used, sizeof p->s->backends - used, "%s%s", used ? "," : "", full);
+    if (used)
+        p->s->backends[used++] = ',';
+    memcpy(p->s->backends + used, full, fl + 1);
     return 0;
 }
 

@@ -48,8 +48,11 @@ tr=$(jget r.json "d['trimmed_footprint_bytes']")
   fail "retention $(jget r.json "d['retention']") != 1"
 awk -v f="$(jget r.json "d['frag4']")" -v p="$pk" 'BEGIN {e = p / 4080000 - 1; exit !(f > e - 1e-9 && f < e + 1e-9)}' ||
   fail "frag4 is not peak footprint / peak live - 1"
-# the timed run's faults: one per page of blocks (1000), plus a few
-awk -v m="$(jget r.json "d['minflt_per_op']")" 'BEGIN {exit !(m * 2000 >= 1000 && m * 2000 <= 1010)}' ||
+# the timed run's faults: one per page of blocks (1000), plus a few (not
+# under ASan, whose shadow memory faults too)
+asan=0
+if ldd "$P" | has libasan; then asan=1; fi
+[ "$asan" = 1 ] || awk -v m="$(jget r.json "d['minflt_per_op']")" 'BEGIN {exit !(m * 2000 >= 1000 && m * 2000 <= 1010)}' ||
   fail "minor faults per op $(jget r.json "d['minflt_per_op']") are not 1000 / 2000"
 "$P" replay b.txt --backend "lib:$B" --reps 1 --timed-only | has '^backend  *bump (lib:' ||
   fail "replay's text does not name the backend bump (derived from libbump.so)"
