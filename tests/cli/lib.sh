@@ -57,6 +57,9 @@ if ldd "$P" | has libasan; then asan=1; fi
 "$P" replay b.txt --backend "lib:$B" --reps 1 --timed-only | has '^backend  *bump (lib:' ||
   fail "replay's text does not name the backend bump (derived from libbump.so)"
 
+"$P" pyrun json --backend "lib:$B" --scale 0.01 --reps 1 --json | has '^{"backend":"bump",' ||
+  fail "pyrun --json does not name the backend bump"
+
 # 2. bad input: one line, exit 2
 expect_usage_error "pymemlab: lib: /nonexistent/libx.so: No such file or directory" \
   replay b.txt --backend lib:/nonexistent/libx.so
