@@ -172,6 +172,18 @@ pm_heap_t *pm_backend_create(const char *spec, const struct pm_config *base,
  * wrapper wraps (debug:null has PM_BACKEND_NO_MEMORY); 0 if unknown. */
 unsigned pm_backend_spec_flags(const char *spec);
 
+/* What results, tables and plots call the backend of `spec`: NAME for
+ * "lib:PATH[,name=NAME]" (lib.c), the spec itself for every other. 0, or
+ * -1 with err (a malformed lib spec). */
+int pm_backend_label(const char *spec, char *out, size_t len, char err[PM_ERR_LEN]);
+
+/* "lib:PATH[,name=NAME]" after "lib:": the path and the name (given or
+ * derived from the path, lib.c). 0, or -1 with err. */
+int pm_lib_spec_parse(const char *opts, char path[4096], char name[64], char err[PM_ERR_LEN]);
+
+/* The address of `sym` in the library of a lib:PATH instance (tests). */
+void *pm_lib_symbol(pm_heap_t *h, const char *sym);
+
 /* "a, b, c": the names of every listed backend, for error messages. */
 void pm_backend_names(char *buf, size_t len);
 

@@ -7,6 +7,7 @@
  */
 #include "allocator.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ extern const struct allocator_ops pm_test_hang_ops;
 extern const struct allocator_ops pm_test_abort_ops;
 extern const struct allocator_ops pm_buddy_ops;
 extern const struct allocator_ops pm_segfit_ops;
+extern const struct allocator_ops pm_lib_ops;
 
 const struct allocator_ops *const pm_backends[] = {
     &pm_pymalloc_ops,
@@ -58,7 +60,26 @@ const struct allocator_ops *pm_backend_find(const char *spec)
     for (const struct allocator_ops *const *b = pm_backends; *b; b++)
         if (strlen((*b)->name) == n && memcmp((*b)->name, spec, n) == 0)
             return *b;
+    if (n == 3 && !memcmp(spec, "lib", 3))
+        return &pm_lib_ops;     /* lib:PATH, outside the table (lib.c says why) */
     return NULL;
+}
+
+int pm_backend_label(const char *spec, char *out, size_t len, char err[PM_ERR_LEN])
+{
+    if (pm_backend_find(spec) == &pm_lib_ops && spec[3] == ':') {
+        char path[PATH_MAX], name[64];
+        if (pm_lib_spec_parse(spec + 4, path, name, err))
+            return -1;
+        snprintf(out, len, "%s", name);
+        return 0;
+    }
+    if (pm_backend_find(spec) == &pm_lib_ops) {
+        snprintf(err, PM_ERR_LEN, "backend 'lib' needs a library: write lib:PATH[,name=NAME]");
+        return -1;
+    }
+    snprintf(out, len, "%s", spec);
+    return 0;
 }
 
 unsigned pm_backend_spec_flags(const char *spec)
@@ -91,6 +112,8 @@ void pm_backend_names(char *buf, size_t len)
             break;
         used += (size_t)w;
     }
+    if (used && used + 11 < len)
+        snprintf(buf + used, len - used, ", lib:PATH");
 }
 
 pm_heap_t *pm_backend_create(const char *spec, const struct pm_config *base,
@@ -108,12 +131,16 @@ pm_heap_t *pm_backend_create(const char *spec, const struct pm_config *base,
     size_t n = spec_name_len(spec);
     const char *rest = spec + n;
     bool wrapper = (ops->flags & PM_BACKEND_WRAPPER) != 0;
+    if (ops == &pm_lib_ops && *rest != ':') {
+        snprintf(err, PM_ERR_LEN, "backend 'lib' needs a library: write lib:PATH[,name=NAME]");
+        return NULL;
+    }
     if (wrapper && *rest != ':') {
         snprintf(err, PM_ERR_LEN, "backend '%s' wraps another: write %s:NAME",
                  ops->name, ops->name);
         return NULL;
     }
-    if (!wrapper && *rest == ':') {
+    if (!wrapper && *rest == ':' && ops != &pm_lib_ops) {
         snprintf(err, PM_ERR_LEN, "backend '%s' takes no inner backend ('%s')",
                  ops->name, spec);
         return NULL;

@@ -74,6 +74,7 @@ int cmd_backends(int argc, char **argv);
 int cmd_micro(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_table(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 int cmd_objrun(int argc, char **argv);
 int cmd_gcbench(int argc, char **argv);
 int cmd_trace(int argc, char **argv);

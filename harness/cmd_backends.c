@@ -34,5 +34,9 @@ int cmd_backends(int argc, char **argv)
             }
         }
     }
+    /* lib:PATH is not in the table: it has no instance without a library */
+    const struct allocator_ops *lib = pm_backend_find("lib");
+    printf("%-20s %-44s %-12s %s\n", "lib:PATH[,name=N]", "available (given a library)", "global",
+           lib->description);
     return PM_EXIT_OK;
 }

@@ -29,6 +29,7 @@
  */
 #include "cli.h"
 #include "figures.h"
+#include "paths.h"
 #include "pm_build_info.h"
 #include "results.h"
 
@@ -581,8 +582,8 @@ int cmd_plot(int argc, char **argv)
         pm_usage_error("plot: gnuplot not found (install gnuplot-nox, or set PYMEMLAB_GNUPLOT)");
     p.gnuplot = gp;
     if (!scripts)
-        scripts = getenv("PYMEMLAB_PLOT_SCRIPTS");
-    snprintf(p.scripts, sizeof p.scripts, "%s", scripts && *scripts ? scripts : PM_BUILD_SOURCE_DIR "/scripts/plots");
+        scripts = pm_plot_scripts_dir();   /* $PYMEMLAB_PLOT_SCRIPTS, installed, or the source tree's */
+    snprintf(p.scripts, sizeof p.scripts, "%s", scripts);
     if (p.scripts[0] != '/') {
         char cwd[PATH_MAX], rel[PATH_MAX];
         snprintf(rel, sizeof rel, "%s", p.scripts);

@@ -179,6 +179,9 @@ int cmd_pyrun(int argc, char **argv)
             pm_usage_error("%s", err);
         pm_run_error("%s", err);
     }
+    /* shown as in results: a lib:PATH backend by its NAME (the spec was checked) */
+    if (pm_backend_label(backend, res.backend, sizeof res.backend, err))
+        snprintf(res.backend, sizeof res.backend, "%.127s", backend);
     if (json) {
         cJSON *o = pm_pyrun_json(&res);
         char *s = o ? cJSON_PrintUnformatted(o) : NULL;

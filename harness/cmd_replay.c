@@ -165,9 +165,15 @@ int cmd_replay(int argc, char **argv)
                      ((double)(wall1 - wall0) / 1e9);
     bool loaded = pm_load_is_loaded(&load, own_cpu, 0.0);
 
-    cJSON *j = pm_replay_json(backend, path, domain, &r, reps, tm, mode);
+    /* results and tables show a lib:PATH backend by its NAME */
+    char label[128];
+    if (pm_backend_label(backend, label, sizeof label, err))
+        pm_usage_error("replay: %s", err);
+    cJSON *j = pm_replay_json(label, path, domain, &r, reps, tm, mode);
     if (!j)
         pm_run_error("replay: out of memory writing JSON");
+    if (strcmp(label, backend))
+        cJSON_AddStringToObject(j, "spec", backend);
     if (json) {
         cJSON_AddStringToObject(j, "engine", o.engine == PM_ENGINE_PER_OP ? "per-op" : "windows");
         cJSON *ld = cJSON_AddObjectToObject(j, "load");
@@ -192,7 +198,10 @@ int cmd_replay(int argc, char **argv)
         const cJSON *fl = cJSON_GetObjectItemCaseSensitive(j, "minflt_per_op");
         printf("trace                 %s (%llu ops, %llu slots used)\n", path,
                (unsigned long long)scan.ops, (unsigned long long)scan.nslots);
-        printf("backend               %s\n", backend);
+        if (strcmp(label, backend))
+            printf("backend               %s (%s)\n", label, backend);
+        else
+            printf("backend               %s\n", backend);
         if (reps && cJSON_IsNumber(med))
             printf("ns/op                 %.2f  [%.2f, %.2f] (%.1f%% interval of the median of %llu %s reps, "
                    "each in a fresh process; %s dispatch)\n",

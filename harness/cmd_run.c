@@ -34,6 +34,7 @@
  * another configuration), before any result file is touched.
  */
 #include "cli.h"
+#include "paths.h"
 #include "fileio.h"
 #include "fresh.h"
 #include "metrics.h"
@@ -76,8 +77,9 @@
 /* ---- configuration ---- */
 
 struct backend {
-    char spec[128];
-    char file[128];             /* the spec made file-name safe */
+    char spec[PATH_MAX + 64];
+    char label[128];            /* what results show: the spec, or a lib:PATH's NAME */
+    char file[128];             /* the label made file-name safe */
     char description[256];      /* from the backend (library versions) */
 };
 
@@ -367,7 +369,12 @@ static void helper_backends(const struct cfg *c, FILE *out, void *arg)
             return;
         }
         ops->destroy(h);
-        fprintf(out, "ok\t%s\t%s\n", c->backends[i].spec, ops->description);
+        char path[PATH_MAX], name[64], real[PATH_MAX];
+        if (!strncmp(c->backends[i].spec, "lib:", 4) && !pm_lib_spec_parse(c->backends[i].spec + 4, path, name, err))
+            fprintf(out, "ok\t%s\tmalloc library %s\n", c->backends[i].spec,
+                    realpath(path, real) ? real : path);
+        else
+            fprintf(out, "ok\t%s\t%s\n", c->backends[i].spec, ops->description);
     }
 }
 
@@ -694,7 +701,7 @@ static void slot_record(const struct cfg *c, const struct slot *s, int status,
     pm_result_init(out);
     snprintf(out->workload, sizeof out->workload, "%s", it->name);
     snprintf(out->kind, sizeof out->kind, "%s", kind_name(it->kind));
-    snprintf(out->backend, sizeof out->backend, "%s", b->spec);
+    snprintf(out->backend, sizeof out->backend, "%s", b->label);
     out->rep = s->run.rep;
     snprintf(out->params, sizeof out->params, "%s", it->params);
     if (it->kind == PM_SUITE_PY) {
@@ -857,7 +864,7 @@ static void progress_line(struct progress *p, const struct pm_result *r, const c
 static void run_label(const struct cfg *c, const struct run *r, char *buf, size_t len)
 {
     snprintf(buf, len, "%s on %s, rep %u", c->suite.items[r->item].name,
-             c->backends[r->backend].spec, r->rep);
+             c->backends[r->backend].label, r->rep);
 }
 
 /* Runs the plan; returns how many ran (interrupted: fewer). */
@@ -993,6 +1000,16 @@ static void parse_only(struct cfg *c)
     c->only_r = (unsigned)pm_arg_count("--only", last + 1, 1, 1000);
 }
 
+/* The label and file name of b->spec (checked: a malformed lib spec is
+ * bad input). */
+static void backend_named(struct backend *b)
+{
+    char err[PM_ERR_LEN];
+    if (pm_backend_label(b->spec, b->label, sizeof b->label, err))
+        pm_usage_error("run: %s", err);
+    file_safe(b->file, sizeof b->file, b->label);
+}
+
 static void add_backend(struct cfg *c, const char *spec, const char *desc)
 {
     struct backend *nb = realloc(c->backends, (c->nbackends + 1) * sizeof *nb);
@@ -1004,7 +1021,7 @@ static void add_backend(struct cfg *c, const char *spec, const char *desc)
     if (strlen(spec) >= sizeof b->spec)
         pm_usage_error("run: backend spec too long: '%s'", spec);
     snprintf(b->spec, sizeof b->spec, "%s", spec);
-    file_safe(b->file, sizeof b->file, spec);
+    backend_named(b);
     snprintf(b->description, sizeof b->description, "%s", desc ? desc : "");
 }
 
@@ -1022,7 +1039,7 @@ static void parse_backends(struct cfg *c)
             struct backend *b = &c->backends[c->nbackends - 1];
             size_t l = strlen(b->spec);
             snprintf(b->spec + l, sizeof b->spec - l, ",%s", tok);
-            file_safe(b->file, sizeof b->file, b->spec);
+            backend_named(b);
             continue;
         }
         if (!pm_backend_find(tok)) {
@@ -1038,7 +1055,7 @@ static void parse_backends(struct cfg *c)
     for (size_t i = 0; i < c->nbackends; i++)
         for (size_t j = 0; j < i; j++)
             if (!strcmp(c->backends[i].file, c->backends[j].file))
-                pm_usage_error("run: backend '%s' given twice in --backends", c->backends[i].spec);
+                pm_usage_error("run: backend '%s' given twice in --backends", c->backends[i].label);
 }
 
 static void check_backends(struct cfg *c)
@@ -1165,6 +1182,13 @@ static const char *config_diff(const cJSON *a, const cJSON *b)
 
 static void git_commit(cJSON *o)
 {
+    if (pm_install_prefix()) {   /* installed: the commit cmake --install wrote (paths.h) */
+        char c[128];
+        pm_source_commit(c, sizeof c);
+        cJSON_AddStringToObject(o, "commit", c[0] ? c : "unknown");
+        cJSON_AddStringToObject(o, "installed", pm_install_prefix());
+        return;
+    }
     char cmd[PATH_MAX + 128];
     snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse HEAD 2>/dev/null", PM_BUILD_SOURCE_DIR);
     fflush(stdout);
@@ -1210,6 +1234,7 @@ static cJSON *provenance_new(const struct cfg *c)
     for (size_t i = 0; i < c->nbackends; i++) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "spec", c->backends[i].spec);
+        cJSON_AddStringToObject(e, "name", c->backends[i].label);
         cJSON_AddStringToObject(e, "description", c->backends[i].description);
         cJSON_AddItemToArray(b, e);
     }
@@ -1319,7 +1344,7 @@ static void summarize(const struct cfg *c, const cJSON *prov)
         bool mine = it && c->wanted[it - c->suite.items] && !strcmp(it->params, rows[i].params);
         bool be = false;
         for (size_t b = 0; b < c->nbackends && !be; b++)
-            be = !strcmp(c->backends[b].spec, rows[i].backend);
+            be = !strcmp(c->backends[b].label, rows[i].backend);
         if (mine && be)
             rows[k++] = rows[i];
     }
@@ -1412,7 +1437,7 @@ static void emit_jobs(const struct cfg *c, const struct run *plan, size_t n)
         shell_quote(f, traces);
         char only[300], part[PATH_MAX + 32];
         snprintf(only, sizeof only, "%s:%s:%u", c->suite.items[r->item].name,
-                 c->backends[r->backend].spec, r->rep);
+                 c->backends[r->backend].label, r->rep);
         fputs(" --only ", f);
         shell_quote(f, only);
         snprintf(part, sizeof part, "%s/part-%0*zu", out, width, i + 1);
@@ -1573,8 +1598,6 @@ int cmd_run(int argc, char **argv)
         pm_usage_error("run: --emit-jobs writes the jobs; it takes no --only or --resume");
     if (c.emit_jobs)
         pm_cli_out_check("run: --emit-jobs", c.emit_jobs);
-    if (c.baseline && !pm_backend_find(c.baseline))
-        pm_usage_error("run: unknown backend '%s' in --baseline", c.baseline);
     if (!c.mem_limit_given)
         c.mem_limit = default_mem_limit();
     c.suite_spec = suite;
@@ -1587,9 +1610,19 @@ int cmd_run(int argc, char **argv)
         add_note(&c, "%.*s", (int)strcspn(l, "\n"), l);
     c.reps = reps ? reps : c.suite.reps ? c.suite.reps : DEFAULT_REPS;
     parse_workloads(&c);
+    if (!c.backends_arg && c.suite.backends[0])
+        c.backends_arg = c.suite.backends;     /* the suite's `backend` lines */
     c.default_backends = c.backends_arg == NULL;
     if (c.backends_arg)
         parse_backends(&c);
+    if (c.baseline && !pm_backend_find(c.baseline) && !strchr(c.baseline, ':')) {
+        /* a lib:PATH backend's NAME is a baseline too, if a backend has it */
+        bool named = false;
+        for (size_t i = 0; i < c.nbackends && !named; i++)
+            named = !strcmp(c.backends[i].label, c.baseline);
+        if (!named)
+            pm_usage_error("run: unknown backend '%s' in --baseline", c.baseline);
+    }
     if (c.only) {
         parse_only(&c);
         if (!pm_suite_find(&c.suite, c.only_w))
@@ -1609,7 +1642,7 @@ int cmd_run(int argc, char **argv)
     if (c.only) {
         bool found = false;
         for (size_t i = 0; i < c.nbackends && !found; i++)
-            found = !strcmp(c.backends[i].spec, c.only_b);
+            found = !strcmp(c.backends[i].spec, c.only_b) || !strcmp(c.backends[i].label, c.only_b);
         if (!found)
             pm_usage_error("run: --only: backend '%s' is not among the suite's backends", c.only_b);
     }
@@ -1648,7 +1681,8 @@ int cmd_run(int argc, char **argv)
                     continue;
                 }
                 if (c.only && (rep != c.only_r || strcmp(c.suite.items[i].name, c.only_w) ||
-                               strcmp(c.backends[b].spec, c.only_b)))
+                               (strcmp(c.backends[b].spec, c.only_b) &&
+                                strcmp(c.backends[b].label, c.only_b))))
                     continue;
                 plan[nplan++] = (struct run){i, b, rep};
             }
@@ -1719,7 +1753,7 @@ int cmd_run(int argc, char **argv)
         for (size_t k = nold; k-- > 0 && !done;) {
             const struct pm_result *r = &old[k];
             if (r->rep == plan[i].rep && !strcmp(r->workload, it->name) &&
-                !strcmp(r->backend, c.backends[plan[i].backend].spec) &&
+                !strcmp(r->backend, c.backends[plan[i].backend].label) &&
                 !strcmp(r->params, it->params)) {
                 if (!strcmp(r->status, "ok"))
                     done = true;

@@ -47,6 +47,7 @@
  * Entry point: cmd_validate.
  */
 #include "cli.h"
+#include "paths.h"
 #include "metrics.h"
 #include "trace.h"
 
@@ -152,11 +153,8 @@ static void lib_next_to_exe(const char *env, const char *name, char out[PATH_MAX
     const char *e = getenv(env);
     if (e && *e) {
         snprintf(out, PATH_MAX, "%s", e);
-    } else {
-        char exe[PATH_MAX];
-        self_exe(exe);
-        *strrchr(exe, '/') = '\0';
-        snprintf(out, PATH_MAX, "%.*s/%s", PATH_MAX - 40, exe, name);
+    } else if (!pm_helper_lib(name, out, PATH_MAX)) {   /* next to the binary, or installed */
+        pm_usage_error("validate: cannot find this binary (/proc/self/exe)");
     }
     if (out[0] != '/' || access(out, R_OK))
         pm_usage_error("validate: the probe library '%s' is missing: build the pmprobe target, or set %s", out, env);
@@ -174,6 +172,33 @@ static bool soname_path(const char *soname, char out[PATH_MAX])
         snprintf(out, PATH_MAX, "%s", lm->l_name);
     dlclose(h);
     return ok;
+}
+
+#define NLIBCONF 8              /* lib:PATH allocators on one command line */
+
+/* A lib:PATH[,name=NAME] allocator: the library preloaded natively (with
+ * PYTHONMALLOC=malloc for Python: every request goes to it) and the lib
+ * backend replaying. */
+static struct vconf libconfs[NLIBCONF];
+static char libconf_str[NLIBCONF][3][PATH_MAX + 64];
+
+static const struct vconf *libconf_add(size_t i, const char *spec)
+{
+    char path[PATH_MAX], name[64], err[PM_ERR_LEN], full[PATH_MAX];
+    if (pm_lib_spec_parse(spec + 4, path, name, err))
+        pm_usage_error("validate: %s", err);
+    if (strchr(path, '/')) {
+        if (!realpath(path, full))
+            pm_usage_error("validate: lib: %s: %s", path, strerror(errno));
+    } else if (!soname_path(path, full)) {
+        pm_usage_error("validate: lib: cannot find %s to preload", path);
+    }
+    char (*str)[PATH_MAX + 64] = libconf_str[i];
+    snprintf(str[0], sizeof str[0], "%s", name);
+    snprintf(str[1], sizeof str[1], "lib:%.4000s,name=%.48s", full, name);
+    snprintf(str[2], sizeof str[2], "%s", full);
+    libconfs[i] = (struct vconf){str[0], str[1], str[1], false, true, str[2]};
+    return &libconfs[i];
 }
 
 /* In a child: the environment main.c's re-exec changed, put back. */
@@ -594,8 +619,8 @@ int cmd_validate(int argc, char **argv)
     bool python = looks_like_python(cmd[0]);
 
     /* The configurations, checked before anything runs. */
-    struct vsel sel[NCONF];
-    size_t nsel = 0;
+    struct vsel sel[NCONF + NLIBCONF];
+    size_t nsel = 0, nlib = 0;
     char names[256] = "";
     for (size_t i = 0; i < NCONF; i++)
         if (python || !vconfs[i].python_only)
@@ -605,7 +630,21 @@ int cmd_validate(int argc, char **argv)
     for (size_t i = 0; !list && i < NCONF; i++)
         if (python || !vconfs[i].python_only)
             sel[nsel++].c = &vconfs[i];
+    /* lib:PATH[,name=NAME]: a word with '=' after it belongs to it */
+    char libspec[NLIBCONF][PATH_MAX + 64];
     for (char *save = NULL, *tok = strtok_r(lcopy, ",", &save); list && tok; tok = strtok_r(NULL, ",", &save)) {
+        if (nlib && strchr(tok, '=') && !strchr(tok, ':')) {
+            size_t l = strlen(libspec[nlib - 1]);
+            snprintf(libspec[nlib - 1] + l, sizeof libspec[0] - l, ",%s", tok);
+            continue;
+        }
+        if (!strncmp(tok, "lib:", 4)) {
+            if (nlib == NLIBCONF)
+                pm_usage_error("validate: more than %d lib: allocators", NLIBCONF);
+            snprintf(libspec[nlib++], sizeof libspec[0], "%s", tok);
+            sel[nsel++].c = NULL;       /* filled below, once its options are read */
+            continue;
+        }
         const struct vconf *f = NULL;
         for (size_t i = 0; i < NCONF; i++)
             if (!strcmp(vconfs[i].name, tok))
@@ -622,9 +661,17 @@ int cmd_validate(int argc, char **argv)
         sel[nsel++].c = f;
     }
     free(lcopy);
+    for (size_t k = 0, l = 0; k < nsel; k++)
+        if (!sel[k].c) {
+            sel[k].c = libconf_add(l, libspec[l]);
+            for (size_t j = 0; j < k; j++)
+                if (!strcmp(sel[j].c->name, sel[k].c->name))
+                    pm_usage_error("validate: allocator '%s' listed twice", sel[k].c->name);
+            l++;
+        }
     if (!nsel)
         pm_usage_error("validate: --allocators names no allocator (known: %s)", names);
-    struct vnative nat[NCONF];
+    struct vnative nat[NCONF + NLIBCONF];
     size_t nnat = 0;
     for (size_t k = 0; k < nsel; k++) {
         struct vsel *s = &sel[k];

@@ -2,6 +2,7 @@
  * per file under harness/. Owns the process: output, exit codes, the assert
  * handler, and the static-TLS re-exec needed to dlopen jemalloc. */
 #include "cli.h"
+#include "paths.h"
 #include "pm_assert.h"
 #include "pm_build_info.h"
 #include "results.h"
@@ -23,6 +24,8 @@ const struct pm_command pm_commands[] = {
      "[--sample-every N] [--series FILE] [--domain obj|mem|raw|pymalloc|all] [--touch none|pages|full] "
      "[--lenient] [--engine windows|per-op] [--latency-every N]",
      "replay a trace on a backend: ns/op, footprint, fragmentation, retention"},
+    {"compare", cmd_compare, "DIR_A DIR_B [--json]",
+     "compare two results folders (same workloads and backends): B/A ns/op with 95% intervals, footprint ratios"},
     {"table", cmd_table, "RESULTS.jsonl|DIR [--baseline B]", "print a comparison table (intervals, not distinguishable) from replay --json lines or a results folder"},
     {"gcbench", cmd_gcbench, "--backend B [--objects N] [--json]", "time one full collection of N containers, half in unreachable 2-cycles (ns per tracked object)"},
     {"objrun", cmd_objrun, "SCRIPT --backend B [--json] [--record-trace OUT]", "run an object script (docs/objscript.md): collector activity and memory figures"},
@@ -52,19 +55,21 @@ static void usage(FILE *f)
  * reference library with its version or why it is unavailable. */
 static int print_version(void)
 {
-    char cmd[4300], commit[128] = "";
-    snprintf(cmd, sizeof cmd, "git -C '%s' describe --always --dirty 2>/dev/null", PM_BUILD_SOURCE_DIR);
-    fflush(stdout);
-    FILE *p = popen(cmd, "r");
-    if (p) {
-        if (!fgets(commit, sizeof commit, p))
-            commit[0] = 0;
-        pclose(p);
-    }
-    commit[strcspn(commit, "\n")] = 0;
+    char commit[128];
+    pm_source_commit(commit, sizeof commit);
     printf("pymemlab, commit %s, %s build, %s\n", commit[0] ? commit : "unknown",
            PM_BUILD_TYPE[0] ? PM_BUILD_TYPE : "default", PM_BUILD_COMPILER);
     printf("results format %d\n", PM_RESULTS_VERSION);
+    /* where the data comes from (paths.h): an installed prefix or the source tree */
+    const char *prefix = pm_install_prefix();
+    char rec[4200], probe[4200];
+    if (!pm_helper_lib("libpmrecord.so", rec, sizeof rec))
+        snprintf(rec, sizeof rec, "?");
+    if (!pm_helper_lib("libpmprobe.so", probe, sizeof probe))
+        snprintf(probe, sizeof probe, "?");
+    printf("data from %s: %s\n", prefix ? "install prefix" : "source tree", prefix ? prefix : PM_BUILD_SOURCE_DIR);
+    printf("  suites     %s\n  plots      %s\n  docs       %s\n  recorder   %s\n  probe      %s\n",
+           pm_suites_dir(), pm_plot_scripts_dir(), pm_docs_dir(), rec, probe);
     for (const struct allocator_ops *const *b = pm_backends; *b; b++) {
         if (!((*b)->flags & PM_BACKEND_REFERENCE))
             continue;

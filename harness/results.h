@@ -40,7 +40,7 @@ struct cJSON;
 #define PM_RESULT_COLUMNS(X)                                                                  \
     X(workload, S, "workload name from the suite")                                            \
     X(kind, S, "py (object workload run live), gen (generated trace) or trace (trace file)")  \
-    X(backend, S, "backend spec")                                                             \
+    X(backend, S, "backend spec (lib:PATH: its NAME)")                                        \
     X(rep, U, "repetition, 1-based")                                                          \
     X(status, S, "ok or failed")                                                              \
     X(failure, S, "failed runs: signal, timeout, sanitizer, exit or error; empty when ok")    \

@@ -5,6 +5,7 @@
  * pm_suite_find, pm_suite_builtin_dir, pm_suite_builtin_names.
  */
 #include "suite.h"
+#include "paths.h"
 #include "fileio.h"
 #include "msgescape.h"
 #include "pm_build_info.h"
@@ -463,6 +464,38 @@ static int parse_directive(struct parse *p, char **w, int nw)
     return 0;
 }
 
+/* `backend SPEC`: one backend of the suite's own list (used when `run`
+ * is given no --backends). A lib:PATH with a relative PATH holding a '/'
+ * is relative to the suite's folder. */
+static int parse_backend(struct parse *p, char **w, int nw)
+{
+    if (nw != 2)
+        return fail(p, "backend: one spec expected (backend NAME[,k=v...] or backend lib:PATH[,name=NAME])");
+    const char *spec = w[1];
+    const struct allocator_ops *ops = pm_backend_find(spec);
+    if (!ops) {
+        char names[200];
+        pm_backend_names(names, sizeof names);
+        return fail(p, "unknown backend '%s' (known: %s)", spec, names);
+    }
+    char full[PATH_MAX + 64];
+    char dir[PATH_MAX];
+    if (!strncmp(spec, "lib:", 4) && spec[4] != '/' && memchr(spec + 4, '/', strcspn(spec + 4, ",")))
+        snprintf(full, sizeof full, "lib:%.3900s/%s", realpath(p->dir, dir) ? dir : p->dir, spec + 4);
+    else
+        snprintf(full, sizeof full, "%s", spec);
+    char label[128], err[PM_ERR_LEN];
+    if (pm_backend_label(full, label, sizeof label, err))
+        return fail(p, "%s", err);
+    size_t used = strlen(p->s->backends), fl = strlen(full);
+    if (used + fl + 2 > sizeof p->s->backends)
+        return fail(p, "too many backends");
+    if (used)
+        p->s->backends[used++] = ',';
+    memcpy(p->s->backends + used, full, fl + 1);
+    return 0;
+}
+
 static int parse_line(struct parse *p, char *line)
 {
     char *hash = strchr(line, '#');
@@ -485,7 +518,9 @@ static int parse_line(struct parse *p, char *line)
         return parse_trace(p, w, nw);
     if (!strcmp(w[0], "reps") || !strcmp(w[0], "timeout"))
         return parse_directive(p, w, nw);
-    return fail(p, "unknown line kind '%s' (expected py, gen, trace, reps or timeout)", w[0]);
+    if (!strcmp(w[0], "backend"))
+        return parse_backend(p, w, nw);
+    return fail(p, "unknown line kind '%s' (expected py, gen, trace, reps, timeout or backend)", w[0]);
 }
 
 int pm_suite_parse(const char *text, const char *path, struct pm_suite *s, char err[PM_ERR_LEN])
@@ -537,8 +572,7 @@ int pm_suite_parse(const char *text, const char *path, struct pm_suite *s, char 
 
 const char *pm_suite_builtin_dir(void)
 {
-    const char *e = getenv("PYMEMLAB_SUITE_DIR");
-    return e && *e ? e : PM_BUILD_SOURCE_DIR "/workloads/suites";
+    return pm_suites_dir();   /* $PYMEMLAB_SUITE_DIR, installed, or the source tree's */
 }
 
 void pm_suite_builtin_names(char *buf, size_t len)

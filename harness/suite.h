@@ -16,6 +16,8 @@
  *         [timeout=SEC]
  *   reps N            (the suite's default repetitions)
  *   timeout SEC       (the suite's default time limit per run)
+ *   backend SPEC      (one of the suite's backends, used when `run` has no
+ *                      --backends; lib:PATH relative to the suite's folder)
  * with '#' comments. Relative trace paths are relative to the suite file's
  * folder. Every item gets a workload name, unique in the suite (py: NAME;
  * gen: gen-PATTERN; trace: the file's name without .pmt/.txt, then suffix=;
@@ -66,6 +68,7 @@ struct pm_suite {
     char *text;                         /* its contents (malloc'd) */
     unsigned reps;                      /* `reps N`; 0: not given */
     double timeout_s;                   /* `timeout SEC`; 0: not given */
+    char backends[4096];                /* `backend SPEC` lines, comma-joined; "" if none */
     struct pm_suite_item *items;        /* in file order (malloc'd) */
     size_t n;
     char *notes;                        /* "line 12: skipped ..." lines, or NULL */

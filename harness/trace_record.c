@@ -21,6 +21,7 @@
  * Entry point: cmd_trace_record.
  */
 #include "cli.h"
+#include "paths.h"
 #include "metrics.h"
 #include "recording.h"
 #include "trace_cmds.h"
@@ -50,15 +51,10 @@ static void recorder_lib(char out[PATH_MAX])
         if (snprintf(out, PATH_MAX, "%s", env) >= PATH_MAX)
             pm_usage_error("trace record: PM_RECORDER_LIB is too long");
     } else {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0)
+        /* next to this binary, or PREFIX/lib/pymemlab when installed (paths.h) */
+        if (!pm_helper_lib(RECORDER_LIB, out, PATH_MAX))
             pm_usage_error("trace record: cannot find this binary (/proc/self/exe) to find %s next to it; set "
                            "PM_RECORDER_LIB", RECORDER_LIB);
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        *slash = '\0';
-        snprintf(out, PATH_MAX, "%.*s/%s", PATH_MAX - 20, exe, RECORDER_LIB);
     }
     if (out[0] != '/')
         pm_usage_error("trace record: the recorder library '%s' must be an absolute path", out);

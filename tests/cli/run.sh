@@ -270,7 +270,7 @@ expect_usage_error "pymemlab: pymalloc: *" run --suite "$tiny" --backends pymall
 expect_usage_error "pymemlab: run: unknown workload 'nosuch' in --workloads (suite tiny has: web, gen-churn, surv)" \
   run --suite "$tiny" --workloads web,nosuch --out "$tmp/bad"
 printf 'py json scale=0.01\ngen churn ops=1K live=100\nfrob x\n' >"$tmp/badline.suite"
-expect_usage_error "pymemlab: $tmp/badline.suite:3: unknown line kind 'frob' (expected py, gen, trace, reps or timeout)" \
+expect_usage_error "pymemlab: $tmp/badline.suite:3: unknown line kind 'frob' (expected py, gen, trace, reps, timeout or backend)" \
   run --suite "$tmp/badline.suite" --out "$tmp/bad"
 printf 'trace /nonexistent/t.pmt\n' >"$tmp/missing.suite"
 expect_usage_error "pymemlab: $tmp/missing.suite:1: trace '/nonexistent/t.pmt' not found *" \
