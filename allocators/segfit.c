@@ -121,6 +121,7 @@
  *  free). No code in other builds: the macros are plain accesses there.
  */
 #include "segfit.h"
+#include "pm_addrset.h"
 #include "pm_asan.h"
 #include "pm_assert.h"
 
@@ -189,17 +190,6 @@ _Static_assert(SEG_SIDE_MAX_SIZE / 16 + SEG_SIDE_CLASS0 > SEG_SIDE_USED_BIG &&
                SEG_MIN_BLOCK / 16 + SEG_SIDE_CLASS0 > SEG_SIDE_USED_BIG, "class codes above the state codes");
 _Static_assert(SEG_QUICK_MAX_BLOCK <= SEG_SIDE_MAX_SIZE, "quick-list sizes have their own side code");
 
-/* An open-addressing hash set of addresses (0 = empty slot), linear probing
- * with backward-shift deletion; its table is mapped through the OS layer.
- * count * 2 <= cap. */
-struct seg_set {
-    uintptr_t *slot;            /* cap entries */
-    size_t cap;                 /* power of two */
-    size_t count;               /* keys stored */
-    unsigned bits;              /* log2(cap) */
-    unsigned shift;             /* keys are >> shift before hashing (alignment) */
-};
-
 struct pm_heap {
     /* hot: the fast paths read these */
     struct seg_block *quick[SEG_QUICK_CLASSES];   /* LIFO per block size / 16 */
@@ -208,7 +198,7 @@ struct pm_heap {
     size_t quick_max_req;                         /* requests served by quick lists */
     size_t quick_max_block;                       /* their block size */
     uintptr_t region_mask;                        /* ~(R - 1) */
-    struct seg_set regions;                       /* region bases */
+    struct pm_addrset regions;                    /* region bases */
     uint64_t cached_bytes;                        /* sum of cached block sizes */
     struct pm_stats st;                           /* counters (mapped etc. filled by stats) */
     /* geometry and options */
@@ -231,7 +221,7 @@ struct pm_heap {
     struct seg_region *empty_head, *empty_tail;   /* live == 0, newest at head */
     uint64_t empty_bytes;       /* R * regions on the empty list */
     /* large blocks */
-    struct seg_set larges;      /* payload addresses */
+    struct pm_addrset larges;   /* payload addresses */
     uint64_t large_usable;      /* sum of usable bytes of large blocks */
     uint64_t large_mapped;      /* sum of their mapping sizes */
     struct pm_config cfg;
@@ -359,93 +349,15 @@ void pm_segfit_mapping(size_t block_size, unsigned sl_count, unsigned *fl, unsig
     mapping(block_size, floor_log2(sl_count), fl, sl);
 }
 
-/* ---- hash sets of addresses ---- */
-
-static inline size_t set_home(const struct seg_set *s, uintptr_t key)
+/* Adds key (not present), growing the set first if needed. false on OOM. */
+static bool set_add(struct pm_os *os, struct pm_addrset *s, uintptr_t key)
 {
-    return (size_t)(((uint64_t)(key >> s->shift) * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - s->bits));
-}
-
-static inline bool set_has(const struct seg_set *s, uintptr_t key)
-{
-    size_t mask = s->cap - 1;
-    for (size_t i = set_home(s, key);; i = (i + 1) & mask) {
-        uintptr_t k = s->slot[i];
-        if (k == key)
-            return true;
-        if (!k)
-            return false;
-    }
-}
-
-static bool set_init(struct pm_os *os, struct seg_set *s, unsigned shift)
-{
-    size_t bytes = pm_os_page_size();
-    s->slot = pm_os_map(os, bytes);
-    if (!s->slot)
+    if (!pm_addrset_reserve(s, os))
         return false;
-    s->cap = bytes / sizeof *s->slot;
-    s->bits = floor_log2(s->cap);
-    s->count = 0;
-    s->shift = shift;
+    uintptr_t *e = pm_addrset_insert(s, key);
+    pm_assert_internal(e != NULL);
+    (void)e;
     return true;
-}
-
-static void set_put(struct seg_set *s, uintptr_t key)
-{
-    size_t mask = s->cap - 1, i = set_home(s, key);
-    while (s->slot[i])
-        i = (i + 1) & mask;
-    s->slot[i] = key;
-    s->count++;
-}
-
-/* Adds key (not present); grows the table first if needed. false on OOM. */
-static bool set_add(struct pm_os *os, struct seg_set *s, uintptr_t key)
-{
-    if ((s->count + 1) * 2 > s->cap) {
-        struct seg_set bigger = *s;
-        bigger.cap = s->cap * 2;
-        bigger.bits = s->bits + 1;
-        bigger.count = 0;
-        bigger.slot = pm_os_map(os, bigger.cap * sizeof *s->slot);
-        if (!bigger.slot)
-            return false;
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->slot[i])
-                set_put(&bigger, s->slot[i]);
-        pm_os_unmap(os, s->slot, s->cap * sizeof *s->slot);
-        *s = bigger;
-    }
-    set_put(s, key);
-    return true;
-}
-
-static void set_remove(struct seg_set *s, uintptr_t key)
-{
-    size_t mask = s->cap - 1, i = set_home(s, key);
-    while (s->slot[i] != key) {
-        pm_assert_internal(s->slot[i] != 0);
-        i = (i + 1) & mask;
-    }
-    /* backward shift: pull later entries of the run into the hole if their
-     * home is not strictly between the hole and their position */
-    for (size_t j = (i + 1) & mask; s->slot[j]; j = (j + 1) & mask) {
-        size_t k = set_home(s, s->slot[j]);
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stays) {
-            s->slot[i] = s->slot[j];
-            i = j;
-        }
-    }
-    s->slot[i] = 0;
-    s->count--;
-}
-
-static void set_free(struct pm_os *os, struct seg_set *s)
-{
-    pm_os_unmap(os, s->slot, s->cap * sizeof *s->slot);
-    s->slot = NULL;
 }
 
 /* ---- the free block index ---- */
@@ -607,7 +519,7 @@ static void region_release(pm_heap_t *h, struct seg_region *r)
         h->region_list = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    set_remove(&h->regions, (uintptr_t)r);
+    pm_addrset_remove(&h->regions, (uintptr_t)r);
     h->st.arenas--;
     PM_UNPOISON(r, h->region_size);             /* the shadow outlives the mapping */
     pm_os_unmap(h->acct, r, h->region_size);
@@ -755,8 +667,8 @@ static struct seg_region *block_check_used(pm_heap_t *h, void *p, bool *large)
         return NULL;
     }
     struct seg_region *r = (struct seg_region *)(a & h->region_mask);
-    if (!set_has(&h->regions, (uintptr_t)r)) {
-        if (set_has(&h->larges, a))
+    if (!pm_addrset_has(&h->regions, (uintptr_t)r)) {
+        if (pm_addrset_has(&h->larges, a))
             *large = true;
         else
             seg_misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "");
@@ -815,7 +727,7 @@ static void large_free(pm_heap_t *h, void *p)
 {
     struct seg_large *l = large_hdr(p);
     size_t map_size = (size_t)l->map_size;
-    set_remove(&h->larges, (uintptr_t)p);
+    pm_addrset_remove(&h->larges, (uintptr_t)p);
     h->large_usable -= map_size - SEG_LARGE_HDR;
     h->large_mapped -= map_size;
     h->st.large_blocks--;
@@ -915,7 +827,7 @@ static void seg_free(pm_heap_t *h, void *p)
      * miss: the block was touched last when it was allocated). */
     if (__builtin_expect(a && !(a & (SEG_ALIGN - 1)), 1)) {
         struct seg_region *r = (struct seg_region *)(a & h->region_mask);
-        if (__builtin_expect(set_has(&h->regions, (uintptr_t)r), 1)) {
+        if (__builtin_expect(pm_addrset_has(&h->regions, (uintptr_t)r), 1)) {
             unsigned code = side_code(r, p);
             size_t c = code - SEG_SIDE_CLASS0;
             if (__builtin_expect(code > SEG_SIDE_USED_BIG && c <= h->quick_max_block >> 4 &&
@@ -938,9 +850,9 @@ static void seg_free(pm_heap_t *h, void *p)
 static size_t seg_usable(pm_heap_t *h, void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    if (set_has(&h->regions, a & h->region_mask))
+    if (pm_addrset_has(&h->regions, a & h->region_mask))
         return blk_size(blk_of_payload(p)) - SEG_HDR;
-    if (set_has(&h->larges, a))
+    if (pm_addrset_has(&h->larges, a))
         return (size_t)large_hdr(p)->map_size - SEG_LARGE_HDR;
     return 0;
 }
@@ -1065,7 +977,7 @@ static void seg_stats(pm_heap_t *h, struct pm_stats *out)
     out->peak_mapped_bytes = h->acct->peak_mapped;
     out->used_bytes = h->busy_bytes - h->cached_bytes - SEG_HDR * small_live + h->large_usable;
     out->meta_bytes = heap_struct_bytes()
-                    + (h->regions.cap + h->larges.cap) * sizeof(uintptr_t)
+                    + pm_addrset_bytes(&h->regions) + pm_addrset_bytes(&h->larges)
                     + h->st.arenas * (h->region_hdr + 2 * SEG_HDR)
                     + SEG_HDR * small_live
                     + SEG_LARGE_HDR * h->st.large_blocks;
@@ -1188,7 +1100,7 @@ static bool chk_is_block(pm_heap_t *h, struct seg_block *b)
 {
     uintptr_t a = (uintptr_t)b;
     struct seg_region *r = (struct seg_region *)(a & h->region_mask);
-    if (a % SEG_ALIGN != SEG_HDR || !set_has(&h->regions, (uintptr_t)r))
+    if (a % SEG_ALIGN != SEG_HDR || !pm_addrset_has(&h->regions, (uintptr_t)r))
         return false;
     if (a < (uintptr_t)region_first(h, r) || a >= (uintptr_t)region_sentinel(h, r))
         return false;
@@ -1295,7 +1207,7 @@ static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
             chk_fail(&c, "region list longer than the region set (%llu)", (unsigned long long)max_regions);
             break;
         }
-        if ((uintptr_t)r & ~h->region_mask || !set_has(&h->regions, (uintptr_t)r)) {
+        if ((uintptr_t)r & ~h->region_mask || !pm_addrset_has(&h->regions, (uintptr_t)r)) {
             chk_fail(&c, "region %p is not aligned or not in the region set", (void *)r);
             break;
         }
@@ -1329,7 +1241,7 @@ static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     /* large blocks */
     uint64_t nlarge = 0, lmapped = 0, lusable = 0;
     size_t page = pm_os_page_size();
-    for (size_t i = 0; i < h->larges.cap; i++) {
+    for (size_t i = 0; i < pm_addrset_cap(&h->larges); i++) {
         uintptr_t p = h->larges.slot[i];
         if (!p)
             continue;
@@ -1355,7 +1267,7 @@ static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     if (w.used_blocks + nlarge != h->st.live_blocks)
         chk_fail(&c, "live blocks: walk %llu small + %llu large, stats %llu", (unsigned long long)w.used_blocks,
                  (unsigned long long)nlarge, (unsigned long long)h->st.live_blocks);
-    uint64_t mapped = heap_struct_bytes() + (h->regions.cap + h->larges.cap) * sizeof(uintptr_t)
+    uint64_t mapped = heap_struct_bytes() + pm_addrset_bytes(&h->regions) + pm_addrset_bytes(&h->larges)
                     + w.regions * h->region_size + lmapped;
     if (h->acct == &h->os && mapped != h->acct->mapped)   /* a shared account holds others' too */
         chk_fail(&c, "OS layer maps %llu bytes, regions + large + tables + heap = %llu",
@@ -1475,13 +1387,14 @@ static pm_heap_t *seg_create(const struct pm_config *cfg, char err[PM_ERR_LEN])
     } else {
         h->acct = acct;
     }
-    if (!set_init(h->acct, &h->regions, floor_log2(region))) {
+    size_t set_cap = pm_os_page_size() / sizeof(uintptr_t);   /* one page each */
+    if (!pm_addrset_init(&h->regions, h->acct, set_cap, 1, floor_log2(region), true)) {
         seg_unmap_self(h);
         snprintf(err, PM_ERR_LEN, "segfit: out of memory");
         return NULL;
     }
-    if (!set_init(h->acct, &h->larges, floor_log2(pm_os_page_size()))) {
-        set_free(h->acct, &h->regions);
+    if (!pm_addrset_init(&h->larges, h->acct, set_cap, 1, floor_log2(pm_os_page_size()), true)) {
+        pm_addrset_fini(&h->regions, h->acct);
         seg_unmap_self(h);
         snprintf(err, PM_ERR_LEN, "segfit: out of memory");
         return NULL;
@@ -1510,13 +1423,13 @@ static void seg_destroy(pm_heap_t *h)
         PM_UNPOISON(r, h->region_size);
         pm_os_unmap(h->acct, r, h->region_size);
     }
-    for (size_t i = 0; i < h->larges.cap; i++)
+    for (size_t i = 0; i < pm_addrset_cap(&h->larges); i++)
         if (h->larges.slot[i]) {
             struct seg_large *l = large_hdr((void *)h->larges.slot[i]);
             pm_os_unmap(h->acct, l, (size_t)l->map_size);
         }
-    set_free(h->acct, &h->regions);
-    set_free(h->acct, &h->larges);
+    pm_addrset_fini(&h->regions, h->acct);
+    pm_addrset_fini(&h->larges, h->acct);
     seg_unmap_self(h);
 }
 
