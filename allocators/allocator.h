@@ -49,6 +49,7 @@
 #ifndef PM_ALLOCATOR_H
 #define PM_ALLOCATOR_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -58,6 +59,18 @@
 #define PM_ERR_LEN 256
 #define PM_ALIGNMENT 16
 #define PM_SMALL_MAX 512
+
+/* The byte count of calloc(count, size) in *total; false and errno ENOMEM
+ * if it overflows size_t (the contract's calloc failure). Every backend's
+ * calloc starts with it. */
+static inline bool pm_calloc_bytes(size_t count, size_t size, size_t *total)
+{
+    if (__builtin_mul_overflow(count, size, total)) {
+        errno = ENOMEM;
+        return false;
+    }
+    return true;
+}
 #define PM_STAT_NA UINT64_MAX
 
 /* One list of stats fields: the struct, the CSV header, the JSON and the

@@ -578,11 +578,9 @@ static void *buddy_malloc(pm_heap_t *h, size_t n)
 
 static void *buddy_calloc(pm_heap_t *h, size_t count, size_t n)
 {
-    if (n && count > SIZE_MAX / n) {
-        errno = ENOMEM;
+    size_t total;
+    if (!pm_calloc_bytes(count, n, &total))
         return NULL;
-    }
-    size_t total = count * n;
     void *p = buddy_malloc(h, total);
     if (p && total <= h->region_size)   /* large blocks are fresh, zeroed mappings */
         memset(p, 0, total);

@@ -471,11 +471,10 @@ static void *debug_malloc(pm_heap_t *h, size_t n) { return debug_malloc_dom(h, n
 
 static void *debug_calloc(pm_heap_t *h, size_t k, size_t n)
 {
-    if (n && k > SIZE_MAX / n) {
-        errno = ENOMEM;
+    size_t total;
+    if (!pm_calloc_bytes(k, n, &total))
         return NULL;
-    }
-    void *p = block_alloc(h, k * n, 'm', true, false);
+    void *p = block_alloc(h, total, 'm', true, false);
     if (p)
         h->nmalloc++;
     return p;

@@ -780,11 +780,9 @@ static void *seg_malloc(pm_heap_t *h, size_t n)
 
 static void *seg_calloc(pm_heap_t *h, size_t k, size_t n)
 {
-    if (n && k > SIZE_MAX / n) {
-        errno = ENOMEM;
+    size_t total;
+    if (!pm_calloc_bytes(k, n, &total))
         return NULL;
-    }
-    size_t total = k * n;
     void *p = seg_malloc(h, total);
     if (p && total <= h->large_threshold)       /* large mappings are zero-filled */
         memset(p, 0, total);
