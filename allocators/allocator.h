@@ -55,6 +55,9 @@
 #include <stdbool.h>
 
 #include "os.h"
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 #define PM_ERR_LEN 256
 #define PM_ALIGNMENT 16
@@ -209,4 +212,5 @@ static inline void pm_misuse_report(const struct pm_config *cfg, uint64_t *count
         cfg->on_misuse(cfg->misuse_ctx, backend, kind, ptr, detail ? detail : "");
 }
 
+PM_API_END
 #endif

@@ -48,6 +48,9 @@
 
 #include "allocator.h"   /* PM_ERR_LEN, enum pm_domain */
 #include "pm_addrset.h"  /* struct pm_slotmap */
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 enum pm_op_kind { PM_OP_ALLOC = 1, PM_OP_CALLOC, PM_OP_REALLOC, PM_OP_FREE, PM_OP_ALIGNED, PM_OP_PHASE };
 
@@ -417,4 +420,5 @@ int pm_tracegen_check(const char *pattern, const struct pm_tracegen_opts *o, cha
 /* Parses "python" or "uniform:MIN-MAX" (K/M/G suffixes) into o. */
 bool pm_tracegen_parse_sizes(const char *s, struct pm_tracegen_opts *o);
 
+PM_API_END
 #endif
