@@ -532,6 +532,77 @@ static void region_emptied(pm_heap_t *h, struct seg_region *r)
         region_release(h, h->empty_tail);       /* the longest unused first */
 }
 
+/* ---- validity predicates ----
+ *
+ * The invariants of one block, O(1), safe on any block reached by walking a
+ * valid region. check() walks every region with them; the expensive asserts
+ * (PM_ASSERT_LEVEL 3, the asan preset) call them after every change of the
+ * block structure (a split in block_use, a merge in block_release), where a
+ * broken invariant is caught at the change that broke it. */
+
+/* Is the size of b plausible (a walk can step over b)? */
+static bool block_size_ok(const pm_heap_t *h, struct seg_region *r, struct seg_block *b)
+{
+    size_t size = SIZE(b);
+    return size >= SEG_MIN_BLOCK && size % SEG_ALIGN == 0 &&
+           size <= (size_t)((char *)region_sentinel(h, r) - (char *)b);
+}
+
+/* NULL if block b of region r is valid given whether the block before it is
+ * free; else what is wrong. A free block: side code FREE, footer == size, no
+ * free block before it (coalesced). A busy one: side code of its size, or
+ * CACHED (quick lists, small sizes only). Both: PREV_FREE == prev_free. */
+static const char *block_fault(const pm_heap_t *h, struct seg_region *r, struct seg_block *b,
+                               bool prev_free)
+{
+    uint64_t hdr = HDR(b);
+    size_t size = SIZE(b);
+    if (!block_size_ok(h, r, b))
+        return "bad size";
+    unsigned code = side_code(r, blk_payload(b));
+    if (!(hdr & SEG_BUSY) ? code != SEG_SIDE_FREE : code != SEG_SIDE_CACHED && code != side_code_used(size))
+        return "side map code disagrees with the header";
+    if (!!(hdr & SEG_PREV_FREE) != prev_free)
+        return prev_free ? "PREV_FREE flag clear after a free block" : "PREV_FREE flag set after a busy block";
+    if (hdr & (SEG_FLAGS & ~(uint64_t)(SEG_BUSY | SEG_PREV_FREE)))
+        return "unknown header flags";
+    if (!(hdr & SEG_BUSY)) {
+        if (WORD(blk_footer(b, size)) != size)
+            return "footer differs from the size (damaged footer)";
+        if (prev_free)
+            return "adjacent to a free predecessor (not coalesced)";
+    } else if (code == SEG_SIDE_CACHED && size > SEG_QUICK_MAX_BLOCK) {
+        return "cached but larger than the quick lists' blocks";
+    }
+    return NULL;
+}
+
+/* b (free or busy, its predecessor busy) and the block after it are valid:
+ * the state right after a merge or a split at b. */
+__attribute__((unused)) static bool block_and_next_ok(const pm_heap_t *h, struct seg_region *r, struct seg_block *b)
+{
+    if (block_fault(h, r, b, false))
+        return false;
+    struct seg_block *n = blk_at(b, SIZE(b));
+    bool b_free = !(HDR(b) & SEG_BUSY);
+    if (n == region_sentinel(h, r))
+        return (HDR(n) & ~(uint64_t)SEG_PREV_FREE) == SEG_BUSY && !!(HDR(n) & SEG_PREV_FREE) == b_free;
+    return block_fault(h, r, n, b_free) == NULL;
+}
+
+/* Free block b of `size` bytes is on the list of its bin. */
+__attribute__((unused)) static bool block_in_bin(const pm_heap_t *h, struct seg_block *b, size_t size)
+{
+    unsigned fl, sl;
+    mapping(size, h->sl_log, &fl, &sl);
+    if (!(h->fl_bitmap >> fl & 1) || !(h->sl_bitmap[fl] >> sl & 1))
+        return false;
+    for (struct seg_block *x = h->bins[fl][sl]; x; x = NEXT(x))
+        if (x == b)
+            return true;
+    return false;
+}
+
 /* ---- block state changes (slow path) ---- */
 
 /* Makes free block b (out of the bins) a used block of `size` bytes,
@@ -563,6 +634,7 @@ static size_t block_use(pm_heap_t *h, struct seg_region *r, struct seg_block *b,
     side_set(r, b, side_code_used(have));
     r->live += have;
     h->busy_bytes += have;
+    pm_assert_expensive(block_and_next_ok(h, r, b));
     return have;
 }
 
@@ -599,6 +671,7 @@ static void block_release(pm_heap_t *h, struct seg_region *r, struct seg_block *
     WORD_CLOSE(blk_footer(b, size));
     blk_at(b, size)->hdr |= SEG_PREV_FREE;      /* busy or the sentinel: open */
     bin_insert(h, b, size);
+    pm_assert_expensive(block_and_next_ok(h, r, b) && block_in_bin(h, b, size));
     if (r->live == 0)
         region_emptied(h, r);
 }
@@ -1042,33 +1115,20 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
     while ((char *)b < end) {
         uint64_t hdr = HDR(b);
         size_t size = SIZE(b);
-        if (size < SEG_MIN_BLOCK || size % SEG_ALIGN || size > (size_t)(end - (char *)b)) {
-            chk_fail(c, "block %p in region %p has bad size %zu", blk_payload(b), (void *)r, size);
-            return;             /* cannot walk on */
+        const char *why = block_fault(h, r, b, prev_free);
+        if (why) {
+            chk_fail(c, "block %p (%s, %zu bytes) in region %p: %s", blk_payload(b),
+                     hdr & SEG_BUSY ? "busy" : "free", size, (void *)r, why);
+            if (!block_size_ok(h, r, b))
+                return;         /* cannot walk on */
         }
         blocks++;
-        unsigned code = side_code(r, blk_payload(b));
-        if (!(hdr & SEG_BUSY) ? code != SEG_SIDE_FREE : code != SEG_SIDE_CACHED && code != side_code_used(size))
-            chk_fail(c, "block %p (%s, %zu bytes): side map code %u", blk_payload(b),
-                     hdr & SEG_BUSY ? "busy" : "free", size, code);
-        if (!!(hdr & SEG_PREV_FREE) != prev_free)
-            chk_fail(c, "block %p: PREV_FREE flag %d but previous block is %s", blk_payload(b),
-                     !!(hdr & SEG_PREV_FREE), prev_free ? "free" : "busy");
-        if (hdr & (SEG_FLAGS & ~(uint64_t)(SEG_BUSY | SEG_PREV_FREE)))
-            chk_fail(c, "block %p: unknown flags %#llx", blk_payload(b), (unsigned long long)hdr & SEG_FLAGS);
         if (!(hdr & SEG_BUSY)) {
-            if (WORD(blk_footer(b, size)) != size)
-                chk_fail(c, "free block %p: footer %llu != size %zu", blk_payload(b),
-                         (unsigned long long)WORD(blk_footer(b, size)), size);
-            if (prev_free)
-                chk_fail(c, "free blocks %p and its predecessor are adjacent (not coalesced)", blk_payload(b));
             w->free_blocks++;
             w->free_bytes += size;
         } else {
             busy += size;
-            if (code == SEG_SIDE_CACHED) {
-                if (size > SEG_QUICK_MAX_BLOCK)
-                    chk_fail(c, "cached block %p is too large (%zu)", blk_payload(b), size);
+            if (side_code(r, blk_payload(b)) == SEG_SIDE_CACHED) {
                 w->cached_blocks++;
                 w->cached_bytes += size;
             } else
