@@ -368,6 +368,82 @@ static __attribute__((noinline, cold)) void region_release(pm_heap_t *h, struct 
     h->regions--;
 }
 
+enum group_field { FIELD_USED, FIELD_FREE, FIELD_CODE };
+
+static uint64_t group_word(const struct buddy_group *gr, enum group_field f)
+{
+    return f == FIELD_USED ? gr->used : f == FIELD_FREE ? gr->free : gr->code;
+}
+
+/* Any bit of field f set for granules [g, g + len)? */
+static bool range_any(const struct buddy_group *groups, enum group_field f, uint64_t g, uint64_t len)
+{
+    while (len) {
+        unsigned q = (unsigned)(g & 63);
+        uint64_t take = 64 - q < len ? 64 - q : len;
+        uint64_t mask = take == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << take) - 1) << q;
+        if (group_word(&groups[g >> 6], f) & mask)
+            return true;
+        g += take;
+        len -= take;
+    }
+    return false;
+}
+
+/* ---- validity predicates ------------------------------------------------
+ *
+ * The invariants of one block, from its region's state words alone. check()
+ * tiles every region with them; the expensive asserts (PM_ASSERT_LEVEL 3,
+ * the asan preset) call them after every change of the block structure (a
+ * split, a merge), at the change that would break them. */
+
+enum block_fault {
+    BLOCK_OK,
+    BLOCK_NO_START,             /* neither used nor free: blocks do not tile */
+    BLOCK_USED_AND_FREE,
+    BLOCK_BAD_LEVEL,            /* level too high, misaligned or past the region */
+    BLOCK_OVERLAP,              /* another block starts inside it */
+    BLOCK_STRAY_CODE,           /* level-code bits inside it past its own */
+    BLOCK_NOT_COALESCED,        /* free, and so is its buddy at the same level */
+};
+
+/* The fault of the block starting at granule g (of a region with
+ * 2^top granules); its level in *lv (when not BLOCK_NO_START). */
+static enum block_fault block_fault(const pm_heap_t *h, const struct buddy_group *groups, uint64_t g,
+                                    unsigned *lv)
+{
+    uint64_t n = UINT64_C(1) << h->top;
+    const struct buddy_group *gr = &groups[g >> 6];
+    bool u = (gr->used & bit_at(g)) != 0, f = (gr->free & bit_at(g)) != 0;
+    if (!u && !f)
+        return BLOCK_NO_START;
+    unsigned l = *lv = code_level(gr, (unsigned)(g & 63));
+    uint64_t len = UINT64_C(1) << (l < 63 ? l : 63);
+    if (l > h->top || (g & (len - 1)) || g + len > n)
+        return BLOCK_BAD_LEVEL;
+    if (u && f)
+        return BLOCK_USED_AND_FREE;
+    if (len > 1 && (range_any(groups, FIELD_USED, g + 1, len - 1) || range_any(groups, FIELD_FREE, g + 1, len - 1)))
+        return BLOCK_OVERLAP;
+    if (range_any(groups, FIELD_CODE, g + l, len - l))
+        return BLOCK_STRAY_CODE;
+    if (f && l < h->top) {
+        uint64_t gb = g ^ len;
+        const struct buddy_group *bg = &groups[gb >> 6];
+        if ((bg->free & bit_at(gb)) && code_level(bg, (unsigned)(gb & 63)) == l)
+            return BLOCK_NOT_COALESCED;
+    }
+    return BLOCK_OK;
+}
+
+/* The block at granule g is valid and of level j (for the asserts). */
+__attribute__((unused)) static bool block_ok(const pm_heap_t *h, const struct buddy_group *groups,
+                                             uint64_t g, unsigned j)
+{
+    unsigned lv = 0;
+    return block_fault(h, groups, g, &lv) == BLOCK_OK && lv == j;
+}
+
 /* Splits the block of level k at granule g down to level j, pushing each
  * upper half on its list; the lower part keeps g and becomes level j. */
 static inline void block_split(pm_heap_t *h, struct buddy_group *groups, uintptr_t base,
@@ -382,6 +458,7 @@ static inline void block_split(pm_heap_t *h, struct buddy_group *groups, uintptr
         gh->free |= bit_at(gu);
         PM_POISON(block_at(base, gu, h->min_order), (size_t)1 << (k + h->min_order));
         list_push(h, k, block_at(base, gu, h->min_order));
+        pm_assert_expensive(block_ok(h, groups, gu, k));
     }
 }
 
@@ -415,6 +492,7 @@ static __attribute__((noinline)) void block_merge(pm_heap_t *h, struct buddy_slo
     }
     groups[g >> 6].free |= bit_at(g);
     list_push(h, j, block_at(base, g, mo));
+    pm_assert_expensive(block_ok(h, groups, g, j));
 }
 
 /* ---- misuse -------------------------------------------------------------- */
@@ -1003,28 +1081,6 @@ static void violation(struct check_ctx *c, const char *fmt, ...)
     c->bad++;
 }
 
-enum group_field { FIELD_USED, FIELD_FREE, FIELD_CODE };
-
-static uint64_t group_word(const struct buddy_group *gr, enum group_field f)
-{
-    return f == FIELD_USED ? gr->used : f == FIELD_FREE ? gr->free : gr->code;
-}
-
-/* Any bit of field f set for granules [g, g + len)? */
-static bool range_any(const struct buddy_group *groups, enum group_field f, uint64_t g, uint64_t len)
-{
-    while (len) {
-        unsigned q = (unsigned)(g & 63);
-        uint64_t take = 64 - q < len ? 64 - q : len;
-        uint64_t mask = take == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << take) - 1) << q;
-        if (group_word(&groups[g >> 6], f) & mask)
-            return true;
-        g += take;
-        len -= take;
-    }
-    return false;
-}
-
 static void check_region(const pm_heap_t *h, uintptr_t base, const struct buddy_group *groups,
                          struct check_ctx *c)
 {
@@ -1034,45 +1090,45 @@ static void check_region(const pm_heap_t *h, uintptr_t base, const struct buddy_
                    range_any(groups, FIELD_CODE, n, 64 - n)))
         violation(c, "buddy: region %p has state bits past its end", (void *)base);
     for (uint64_t g = 0; g < n;) {
-        const struct buddy_group *gr = &groups[g >> 6];
-        unsigned q = (unsigned)(g & 63);
-        bool u = (gr->used & bit_at(g)) != 0, f = (gr->free & bit_at(g)) != 0;
         void *addr = (void *)(base + (g << mo));
-        if (!u && !f) {
+        unsigned lv = 0;
+        enum block_fault why = block_fault(h, groups, g, &lv);
+        uint64_t len = UINT64_C(1) << (lv < 63 ? lv : 63);
+        switch (why) {
+        case BLOCK_OK:
+            break;
+        case BLOCK_NO_START:
             violation(c, "buddy: no block starts at %p: blocks do not tile region %p", addr, (void *)base);
             return;
-        }
-        if (u && f)
-            violation(c, "buddy: block %p is marked both used and free", addr);
-        unsigned lv = code_level(gr, q);
-        uint64_t len = UINT64_C(1) << (lv < 63 ? lv : 63);
-        if (lv > h->top || (g & (len - 1)) || g + len > n) {
-            violation(c, "buddy: block %p has level %u, which does not fit region %p",
-                      addr, lv, (void *)base);
+        case BLOCK_BAD_LEVEL:
+            violation(c, "buddy: block %p has level %u, which does not fit region %p", addr, lv,
+                      (void *)base);
             return;
-        }
-        if (len > 1 && (range_any(groups, FIELD_USED, g + 1, len - 1) ||
-                        range_any(groups, FIELD_FREE, g + 1, len - 1)))
+        case BLOCK_USED_AND_FREE:
+            violation(c, "buddy: block %p is marked both used and free", addr);
+            break;
+        case BLOCK_OVERLAP:
             violation(c, "buddy: another block starts inside the %zu-byte block %p: blocks overlap",
                       (size_t)len << mo, addr);
-        if (range_any(groups, FIELD_CODE, g + lv, len - lv))
-            violation(c, "buddy: stray level-code bits inside the %zu-byte block %p",
-                      (size_t)len << mo, addr);
-        if (u) {
+            break;
+        case BLOCK_STRAY_CODE:
+            violation(c, "buddy: stray level-code bits inside the %zu-byte block %p", (size_t)len << mo,
+                      addr);
+            break;
+        case BLOCK_NOT_COALESCED:   /* reported once, at the lower buddy */
+            if (!(g & len))
+                violation(c, "buddy: free buddies %p and %p of %zu bytes are not coalesced", addr,
+                          (void *)(base + ((g ^ len) << mo)), (size_t)len << mo);
+            break;
+        }
+        if (groups[g >> 6].used & bit_at(g)) {
             c->used += (uint64_t)len << mo;
             c->live++;
             c->live_level[lv]++;
         } else {
             c->free_blocks[lv]++;
-            if (lv == h->top) {
+            if (lv == h->top)
                 c->empty++;
-            } else if (!(g & len)) {   /* lower buddy: the upper must not be free at lv too */
-                uint64_t gb = g + len;
-                const struct buddy_group *bg = &groups[gb >> 6];
-                if ((bg->free & bit_at(gb)) && code_level(bg, (unsigned)(gb & 63)) == lv)
-                    violation(c, "buddy: free buddies %p and %p of %zu bytes are not coalesced", addr,
-                              (void *)(base + (gb << mo)), (size_t)len << mo);
-            }
         }
         g += len;
     }
