@@ -66,6 +66,17 @@ PM_API_BEGIN
 /* The byte count of calloc(count, size) in *total; false and errno ENOMEM
  * if it overflows size_t (the contract's calloc failure). Every backend's
  * calloc starts with it. */
+/* What a check() has found: the violations counted, and the first one's
+ * message "WHO: what" in msg (PM_ERR_LEN), as check() returns them. The one
+ * formatter of every backend's check (pm_check_fail, options.c); a wrapper
+ * passes on its inner backend's count, which keeps the inner's message. */
+struct pm_check_report {
+    char *msg;                  /* PM_ERR_LEN, "" until the first violation */
+    const char *who;            /* the backend named in the message */
+    unsigned long bad;          /* violations so far */
+};
+void pm_check_fail(struct pm_check_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static inline bool pm_calloc_bytes(size_t count, size_t size, size_t *total)
 {
     if (__builtin_mul_overflow(count, size, total)) {

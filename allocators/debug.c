@@ -639,39 +639,36 @@ static void check_describe(const pm_heap_t *h, const unsigned char *p, enum dbg_
  * of every live block: O(cap + sum of pads). Reports, never aborts. */
 static unsigned long debug_check(pm_heap_t *h, char msg[PM_ERR_LEN])
 {
-    unsigned long bad = 0;
+    struct pm_check_report r = {.msg = msg, .who = h->name};
     msg[0] = 0;
     if (h->in_ops->check)
-        bad += h->in_ops->check(h->in, msg);
-#define DBG_VIOLATION(...) \
-    do { if (!bad++) snprintf(msg, PM_ERR_LEN, __VA_ARGS__); } while (0)
+        r.bad = h->in_ops->check(h->in, msg);
     const struct pm_addrset *s = &h->live;
     if (pm_addrset_cap(s) < DBG_SET_MIN || !pm_addrset_valid(s))
-        DBG_VIOLATION("%s: live set broken (cap %zu, count %zu; an entry unreachable from its"
-                      " home slot, or a wrong count)", h->name, pm_addrset_cap(s), s->count);
+        pm_check_fail(&r, "live set broken (cap %zu, count %zu; an entry unreachable from its"
+                      " home slot, or a wrong count)", pm_addrset_cap(s), s->count);
     for (size_t i = 0; i < pm_addrset_cap(s); i++) {
         uintptr_t key = s->slot[i];
         if (!key)
             continue;
         if (key % PM_ALIGNMENT) {
-            DBG_VIOLATION("%s: live set holds misaligned pointer %p", h->name, (void *)key);
+            pm_check_fail(&r, "live set holds misaligned pointer %p", (void *)key);
             continue;
         }
         const unsigned char *p = (const unsigned char *)key;
         enum dbg_fault f = block_verify(h, p, 0, true);
         if (f != DBG_OK) {
-            if (!bad++)
+            if (!r.bad++)
                 check_describe(h, p, f, msg);
         }
     }
     if (h->nmalloc - h->nfree != s->count)
-        DBG_VIOLATION("%s: %llu mallocs - %llu frees != %zu live blocks", h->name,
+        pm_check_fail(&r, "%llu mallocs - %llu frees != %zu live blocks",
                       (unsigned long long)h->nmalloc, (unsigned long long)h->nfree, s->count);
     if (h->inner_dups)
-        DBG_VIOLATION("%s: the inner backend handed out a live block again (%llu times)",
-                      h->name, (unsigned long long)h->inner_dups);
-#undef DBG_VIOLATION
-    return bad;
+        pm_check_fail(&r, "the inner backend handed out a live block again (%llu times)",
+                      (unsigned long long)h->inner_dups);
+    return r.bad;
 }
 
 /* The inner's trim, and the live set shrinks to the smallest table that

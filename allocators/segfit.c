@@ -126,7 +126,6 @@
 #include "pm_assert.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1081,23 +1080,6 @@ void pm_segfit_info(pm_heap_t *h, struct pm_segfit_info *out)
 
 /* ---- check ---- */
 
-struct seg_chk {
-    unsigned long bad;          /* violations found */
-    char *msg;                  /* PM_ERR_LEN: the first one */
-};
-
-__attribute__((format(printf, 2, 3)))
-static void chk_fail(struct seg_chk *c, const char *fmt, ...)
-{
-    if (c->bad++ == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = snprintf(c->msg, PM_ERR_LEN, "segfit: ");
-        vsnprintf(c->msg + w, PM_ERR_LEN - (size_t)w, fmt, ap);
-        va_end(ap);
-    }
-}
-
 /* Totals found by walking the regions. */
 struct seg_walk {
     uint64_t free_blocks, free_bytes;
@@ -1106,7 +1088,7 @@ struct seg_walk {
     uint64_t regions, empty;
 };
 
-static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, struct seg_walk *w)
+static void chk_region(pm_heap_t *h, struct seg_region *r, struct pm_check_report *c, struct seg_walk *w)
 {
     char *end = (char *)region_sentinel(h, r);
     struct seg_block *b = region_first(h, r);
@@ -1117,7 +1099,7 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
         size_t size = SIZE(b);
         const char *why = block_fault(h, r, b, prev_free);
         if (why) {
-            chk_fail(c, "block %p (%s, %zu bytes) in region %p: %s", blk_payload(b),
+            pm_check_fail(c, "block %p (%s, %zu bytes) in region %p: %s", blk_payload(b),
                      hdr & SEG_BUSY ? "busy" : "free", size, (void *)r, why);
             if (!block_size_ok(h, r, b))
                 return;         /* cannot walk on */
@@ -1138,17 +1120,17 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
         b = blk_at(b, size);
     }
     if ((char *)b != end)
-        chk_fail(c, "region %p: blocks end at %p, not at the sentinel %p", (void *)r, (void *)b, (void *)end);
+        pm_check_fail(c, "region %p: blocks end at %p, not at the sentinel %p", (void *)r, (void *)b, (void *)end);
     else if ((b->hdr & ~(uint64_t)SEG_PREV_FREE) != SEG_BUSY || !!(b->hdr & SEG_PREV_FREE) != prev_free)
-        chk_fail(c, "region %p: sentinel header %#llx damaged", (void *)r, (unsigned long long)b->hdr);
+        pm_check_fail(c, "region %p: sentinel header %#llx damaged", (void *)r, (unsigned long long)b->hdr);
     uint64_t marked = 0;        /* with the codes checked above: marks = starts */
     for (size_t i = 0; i < h->region_size / 32; i++)
         marked += r->side[i] != 0;
     if (marked != blocks)
-        chk_fail(c, "region %p: %llu side map entries for %llu blocks", (void *)r,
+        pm_check_fail(c, "region %p: %llu side map entries for %llu blocks", (void *)r,
                  (unsigned long long)marked, (unsigned long long)blocks);
     if (r->live != busy)
-        chk_fail(c, "region %p: live %llu != busy bytes walked %llu", (void *)r,
+        pm_check_fail(c, "region %p: live %llu != busy bytes walked %llu", (void *)r,
                  (unsigned long long)r->live, (unsigned long long)busy);
     w->busy_bytes += busy;
 }
@@ -1165,132 +1147,132 @@ static bool chk_is_block(pm_heap_t *h, struct seg_block *b)
     return side_code(r, blk_payload(b)) != 0;
 }
 
-static void chk_bins(pm_heap_t *h, struct seg_chk *c, const struct seg_walk *w)
+static void chk_bins(pm_heap_t *h, struct pm_check_report *c, const struct seg_walk *w)
 {
     uint64_t n = 0, bytes = 0;
     unsigned sl_count = 1u << h->sl_log;
     for (unsigned fl = 0; fl < SEG_FL_MAX; fl++) {
         if (!!(h->fl_bitmap >> fl & 1) != (h->sl_bitmap[fl] != 0))
-            chk_fail(c, "fl bitmap bit %u disagrees with sl bitmap %#llx", fl,
+            pm_check_fail(c, "fl bitmap bit %u disagrees with sl bitmap %#llx", fl,
                      (unsigned long long)h->sl_bitmap[fl]);
         if (sl_count < 64 && h->sl_bitmap[fl] >> sl_count)
-            chk_fail(c, "sl bitmap %u has bits beyond %u subdivisions", fl, sl_count);
+            pm_check_fail(c, "sl bitmap %u has bits beyond %u subdivisions", fl, sl_count);
         for (unsigned sl = 0; sl < SEG_SL_MAX; sl++) {
             struct seg_block *b = h->bins[fl][sl], *prev = NULL;
             bool bit = h->sl_bitmap[fl] >> sl & 1;
             if (sl >= sl_count) {
                 if (b)
-                    chk_fail(c, "bin (%u,%u) beyond the %u subdivisions is not empty", fl, sl, sl_count);
+                    pm_check_fail(c, "bin (%u,%u) beyond the %u subdivisions is not empty", fl, sl, sl_count);
                 continue;
             }
             if (bit != (b != NULL))
-                chk_fail(c, "bin (%u,%u): bitmap bit %d but list %s", fl, sl, bit, b ? "non-empty" : "empty");
+                pm_check_fail(c, "bin (%u,%u): bitmap bit %d but list %s", fl, sl, bit, b ? "non-empty" : "empty");
             for (; b; prev = b, b = NEXT(b)) {
                 if (n > w->free_blocks) {
-                    chk_fail(c, "bins hold more entries than the %llu free blocks (cycle?)",
+                    pm_check_fail(c, "bins hold more entries than the %llu free blocks (cycle?)",
                              (unsigned long long)w->free_blocks);
                     return;
                 }
                 if (!chk_is_block(h, b)) {
-                    chk_fail(c, "bin (%u,%u) entry %p is not a block of this heap", fl, sl, (void *)b);
+                    pm_check_fail(c, "bin (%u,%u) entry %p is not a block of this heap", fl, sl, (void *)b);
                     return;
                 }
                 if (HDR(b) & SEG_BUSY)
-                    chk_fail(c, "bin (%u,%u) entry %p is not free", fl, sl, blk_payload(b));
+                    pm_check_fail(c, "bin (%u,%u) entry %p is not free", fl, sl, blk_payload(b));
                 unsigned f, s;
                 mapping(SIZE(b), h->sl_log, &f, &s);
                 if (f != fl || s != sl)
-                    chk_fail(c, "free block %p of %zu bytes is in bin (%u,%u), belongs in (%u,%u)",
+                    pm_check_fail(c, "free block %p of %zu bytes is in bin (%u,%u), belongs in (%u,%u)",
                              blk_payload(b), SIZE(b), fl, sl, f, s);
                 if (PREV(b) != prev)
-                    chk_fail(c, "bin (%u,%u) entry %p: back link broken", fl, sl, blk_payload(b));
+                    pm_check_fail(c, "bin (%u,%u) entry %p: back link broken", fl, sl, blk_payload(b));
                 n++;
                 bytes += SIZE(b);
             }
         }
     }
     if (n != w->free_blocks || bytes != w->free_bytes)
-        chk_fail(c, "bins hold %llu blocks / %llu bytes, the walk found %llu free blocks / %llu bytes",
+        pm_check_fail(c, "bins hold %llu blocks / %llu bytes, the walk found %llu free blocks / %llu bytes",
                  (unsigned long long)n, (unsigned long long)bytes,
                  (unsigned long long)w->free_blocks, (unsigned long long)w->free_bytes);
     if (n != h->free_blocks || bytes != h->free_bytes)
-        chk_fail(c, "free counters %llu blocks / %llu bytes, bins hold %llu / %llu",
+        pm_check_fail(c, "free counters %llu blocks / %llu bytes, bins hold %llu / %llu",
                  (unsigned long long)h->free_blocks, (unsigned long long)h->free_bytes,
                  (unsigned long long)n, (unsigned long long)bytes);
 }
 
-static void chk_quick(pm_heap_t *h, struct seg_chk *c, const struct seg_walk *w)
+static void chk_quick(pm_heap_t *h, struct pm_check_report *c, const struct seg_walk *w)
 {
     uint64_t n = 0, bytes = 0;
     for (unsigned k = 0; k < SEG_QUICK_CLASSES; k++) {
         uint64_t in_list = 0;
         if (h->quick_count[k] > h->quick_cap)
-            chk_fail(c, "quick list %u holds %u blocks, cap %u", k, h->quick_count[k], h->quick_cap);
+            pm_check_fail(c, "quick list %u holds %u blocks, cap %u", k, h->quick_count[k], h->quick_cap);
         for (struct seg_block *b = h->quick[k]; b; b = NEXT(b)) {
             if (in_list > h->quick_count[k] || in_list > h->quick_cap) {
-                chk_fail(c, "quick list %u longer than its count %u (cycle?)", k, h->quick_count[k]);
+                pm_check_fail(c, "quick list %u longer than its count %u (cycle?)", k, h->quick_count[k]);
                 return;
             }
             if (!chk_is_block(h, b)) {
-                chk_fail(c, "quick list %u entry %p is not a block of this heap", k, (void *)b);
+                pm_check_fail(c, "quick list %u entry %p is not a block of this heap", k, (void *)b);
                 return;
             }
             if (!(HDR(b) & SEG_BUSY) || side_code(region_of_block(h, b), blk_payload(b)) != SEG_SIDE_CACHED)
-                chk_fail(c, "quick list %u entry %p is not marked cached", k, blk_payload(b));
+                pm_check_fail(c, "quick list %u entry %p is not marked cached", k, blk_payload(b));
             if (SIZE(b) != (size_t)k << 4)
-                chk_fail(c, "quick list %u entry %p has size %zu", k, blk_payload(b), SIZE(b));
+                pm_check_fail(c, "quick list %u entry %p has size %zu", k, blk_payload(b), SIZE(b));
             in_list++;
             bytes += SIZE(b);
         }
         if (in_list != h->quick_count[k])
-            chk_fail(c, "quick list %u holds %llu blocks, count says %u", k,
+            pm_check_fail(c, "quick list %u holds %llu blocks, count says %u", k,
                      (unsigned long long)in_list, h->quick_count[k]);
         n += in_list;
     }
     if (n != w->cached_blocks || bytes != w->cached_bytes || bytes != h->cached_bytes)
-        chk_fail(c, "quick lists hold %llu blocks / %llu bytes, walk found %llu / %llu, counter %llu",
+        pm_check_fail(c, "quick lists hold %llu blocks / %llu bytes, walk found %llu / %llu, counter %llu",
                  (unsigned long long)n, (unsigned long long)bytes, (unsigned long long)w->cached_blocks,
                  (unsigned long long)w->cached_bytes, (unsigned long long)h->cached_bytes);
 }
 
 static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
 {
-    struct seg_chk c = {0, msg};
+    struct pm_check_report c = {.msg = msg, .who = "segfit"};
     struct seg_walk w = {0};
     msg[0] = 0;
     /* regions: the list, the set and the empty list agree */
     uint64_t max_regions = h->regions.count, nonlive = 0;
     for (struct seg_region *r = h->region_list, *prev = NULL; r; prev = r, r = r->next) {
         if (w.regions >= max_regions) {
-            chk_fail(&c, "region list longer than the region set (%llu)", (unsigned long long)max_regions);
+            pm_check_fail(&c, "region list longer than the region set (%llu)", (unsigned long long)max_regions);
             break;
         }
         if ((uintptr_t)r & ~h->region_mask || !pm_addrset_has(&h->regions, (uintptr_t)r)) {
-            chk_fail(&c, "region %p is not aligned or not in the region set", (void *)r);
+            pm_check_fail(&c, "region %p is not aligned or not in the region set", (void *)r);
             break;
         }
         if (r->prev != prev)
-            chk_fail(&c, "region %p: back link broken", (void *)r);
+            pm_check_fail(&c, "region %p: back link broken", (void *)r);
         w.regions++;
         nonlive += r->live == 0;
         chk_region(h, r, &c, &w);
     }
     if (w.regions != h->regions.count || w.regions != h->st.arenas)
-        chk_fail(&c, "%llu regions listed, %zu in the set, stats say %llu", (unsigned long long)w.regions,
+        pm_check_fail(&c, "%llu regions listed, %zu in the set, stats say %llu", (unsigned long long)w.regions,
                  h->regions.count, (unsigned long long)h->st.arenas);
     for (struct seg_region *r = h->empty_tail; r; r = r->eprev) {
         if (w.empty++ > w.regions) {
-            chk_fail(&c, "empty list longer than the region list (cycle?)");
+            pm_check_fail(&c, "empty list longer than the region list (cycle?)");
             break;
         }
         if (r->live != 0)
-            chk_fail(&c, "region %p on the empty list has %llu live bytes", (void *)r, (unsigned long long)r->live);
+            pm_check_fail(&c, "region %p on the empty list has %llu live bytes", (void *)r, (unsigned long long)r->live);
     }
     if (nonlive != w.empty || w.empty * h->region_size != h->empty_bytes)
-        chk_fail(&c, "%llu regions without live bytes, %llu on the empty list, empty_bytes %llu",
+        pm_check_fail(&c, "%llu regions without live bytes, %llu on the empty list, empty_bytes %llu",
                  (unsigned long long)nonlive, (unsigned long long)w.empty, (unsigned long long)h->empty_bytes);
     if (h->empty_bytes > h->release_keep)
-        chk_fail(&c, "empty regions hold %llu bytes, above release=%zu", (unsigned long long)h->empty_bytes,
+        pm_check_fail(&c, "empty regions hold %llu bytes, above release=%zu", (unsigned long long)h->empty_bytes,
                  h->release_keep);
     if (c.bad)
         return c.bad;          /* the lists below may point into bad regions */
@@ -1307,7 +1289,7 @@ static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
         struct seg_large *l = large_hdr((void *)p);
         if (((uintptr_t)l & (page - 1)) || l->magic != SEG_LARGE_MAGIC || l->map_size % page ||
             l->map_size <= h->large_threshold) {
-            chk_fail(&c, "large block %p: header damaged", (void *)p);
+            pm_check_fail(&c, "large block %p: header damaged", (void *)p);
             continue;
         }
         lmapped += l->map_size;
@@ -1315,31 +1297,31 @@ static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     }
     if (nlarge != h->larges.count || nlarge != h->st.large_blocks || lmapped != h->large_mapped ||
         lusable != h->large_usable)
-        chk_fail(&c, "large blocks: %llu in the set (count %zu, stats %llu), %llu bytes mapped (counter %llu)",
+        pm_check_fail(&c, "large blocks: %llu in the set (count %zu, stats %llu), %llu bytes mapped (counter %llu)",
                  (unsigned long long)nlarge, h->larges.count, (unsigned long long)h->st.large_blocks,
                  (unsigned long long)lmapped, (unsigned long long)h->large_mapped);
     /* totals */
     if (w.busy_bytes != h->busy_bytes)
-        chk_fail(&c, "busy bytes: walk %llu, counter %llu", (unsigned long long)w.busy_bytes,
+        pm_check_fail(&c, "busy bytes: walk %llu, counter %llu", (unsigned long long)w.busy_bytes,
                  (unsigned long long)h->busy_bytes);
     if (w.used_blocks + nlarge != h->st.live_blocks)
-        chk_fail(&c, "live blocks: walk %llu small + %llu large, stats %llu", (unsigned long long)w.used_blocks,
+        pm_check_fail(&c, "live blocks: walk %llu small + %llu large, stats %llu", (unsigned long long)w.used_blocks,
                  (unsigned long long)nlarge, (unsigned long long)h->st.live_blocks);
     uint64_t mapped = heap_struct_bytes() + pm_addrset_bytes(&h->regions) + pm_addrset_bytes(&h->larges)
                     + w.regions * h->region_size + lmapped;
     if (h->acct == &h->os && mapped != h->acct->mapped)   /* a shared account holds others' too */
-        chk_fail(&c, "OS layer maps %llu bytes, regions + large + tables + heap = %llu",
+        pm_check_fail(&c, "OS layer maps %llu bytes, regions + large + tables + heap = %llu",
                  (unsigned long long)h->acct->mapped, (unsigned long long)mapped);
     if (w.regions * (h->max_block) != w.free_bytes + w.busy_bytes)
-        chk_fail(&c, "blocks do not tile the regions: %llu free + %llu busy != %llu",
+        pm_check_fail(&c, "blocks do not tile the regions: %llu free + %llu busy != %llu",
                  (unsigned long long)w.free_bytes, (unsigned long long)w.busy_bytes,
                  (unsigned long long)(w.regions * h->max_block));
     struct pm_stats st;
     seg_stats(h, &st);
     if (st.used_bytes != w.busy_bytes - w.cached_bytes - SEG_HDR * w.used_blocks + lusable)
-        chk_fail(&c, "used_bytes %llu disagrees with the walk", (unsigned long long)st.used_bytes);
+        pm_check_fail(&c, "used_bytes %llu disagrees with the walk", (unsigned long long)st.used_bytes);
     if (st.nmalloc - st.nfree != st.live_blocks)
-        chk_fail(&c, "nmalloc %llu - nfree %llu != live blocks %llu", (unsigned long long)st.nmalloc,
+        pm_check_fail(&c, "nmalloc %llu - nfree %llu != live blocks %llu", (unsigned long long)st.nmalloc,
                  (unsigned long long)st.nfree, (unsigned long long)st.live_blocks);
     return c.bad;
 }
