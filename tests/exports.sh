@@ -4,7 +4,10 @@
 # library: its defined GLOBAL/WEAK functions and variables of DEFAULT
 # visibility (what a shared object or program linking it would export);
 # for an executable: its dynamic symbol table, less the C library's
-# variables copied into it (versioned names such as stdout@GLIBC_2.2.5). A library must also export
+# variables copied into it (versioned names such as stdout@GLIBC_2.2.5).
+# ASan's ODR indicators (__odr_asan.NAME, one per exported variable) count
+# as NAME; the sanitizer runtimes' own names (__asan_*, __ubsan_*, ...) are
+# theirs. A library must also export
 # at least one pm_ name (the check reads the right thing).
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
@@ -19,7 +22,7 @@ for lib in "$@"; do
     esac
     # Num: Value Size Type Bind Vis Ndx Name
     exported=$(awk '$4 ~ /^(FUNC|OBJECT|TLS|IFUNC)$/ && $5 ~ /^(GLOBAL|WEAK)$/ && $6 == "DEFAULT" && $7 != "UND" {print $8}' <<<"$syms" \
-               | grep -v '@' | sort -u)
+               | grep -v '@' | grep -Ev '^__(asan|ubsan|lsan|sanitizer)_' | sed 's/^__odr_asan[.]//' | sort -u)
     bad=$(grep -v '^pm_' <<<"$exported" | grep -v '^$')
     if [ -n "$bad" ]; then
         echo "$lib exports $(wc -l <<<"$bad") names outside pm_*:"
