@@ -94,16 +94,14 @@ static inline bool pm_addrset_init(struct pm_addrset *s, struct pm_os *os, size_
                                    unsigned width, unsigned shift, bool spread)
 {
     pm_assert(cap >= 2 && !(cap & (cap - 1)) && (width == 1 || width == 2) && shift < 64);
-    s->slot = pm_os_map(os, cap * width * sizeof(uintptr_t));
-    if (!s->slot)
-        return false;
     s->mask = cap - 1;
     s->count = 0;
     s->width = (unsigned char)width;
     s->shift = (unsigned char)shift;
     s->bits = (unsigned char)__builtin_ctzll((unsigned long long)cap);
     s->spread = spread;
-    return true;
+    s->slot = pm_os_map(os, cap * width * sizeof(uintptr_t));   /* NULL: fini is a no-op */
+    return s->slot != NULL;
 }
 
 static inline void pm_addrset_fini(struct pm_addrset *s, struct pm_os *os)
@@ -118,12 +116,13 @@ static inline void pm_addrset_fini(struct pm_addrset *s, struct pm_os *os)
  * the value), or NULL if key was already in (set unchanged). */
 static inline uintptr_t *pm_addrset_insert(struct pm_addrset *s, uintptr_t key)
 {
-    pm_assert_internal(key != 0 && 2 * (s->count + 1) <= pm_addrset_cap(s));
+    pm_assert_internal(key != 0);
     size_t i = pm_addrset_home(s, key);
     uintptr_t *e;
     for (; (e = pm_addrset_entry(s, i))[0]; i = (i + 1) & s->mask)
         if (e[0] == key)
             return NULL;
+    pm_assert_internal(2 * (s->count + 1) <= pm_addrset_cap(s));
     e[0] = key;
     s->count++;
     return e;
