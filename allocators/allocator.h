@@ -49,15 +49,42 @@
 #ifndef PM_ALLOCATOR_H
 #define PM_ALLOCATOR_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
 
 #include "os.h"
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 #define PM_ERR_LEN 256
 #define PM_ALIGNMENT 16
 #define PM_SMALL_MAX 512
+
+/* The byte count of calloc(count, size) in *total; false and errno ENOMEM
+ * if it overflows size_t (the contract's calloc failure). Every backend's
+ * calloc starts with it. */
+/* What a check() has found: the violations counted, and the first one's
+ * message "WHO: what" in msg (PM_ERR_LEN), as check() returns them. The one
+ * formatter of every backend's check (pm_check_fail, options.c); a wrapper
+ * passes on its inner backend's count, which keeps the inner's message. */
+struct pm_check_report {
+    char *msg;                  /* PM_ERR_LEN, "" until the first violation */
+    const char *who;            /* the backend named in the message */
+    unsigned long bad;          /* violations so far */
+};
+void pm_check_fail(struct pm_check_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline bool pm_calloc_bytes(size_t count, size_t size, size_t *total)
+{
+    if (__builtin_mul_overflow(count, size, total)) {
+        errno = ENOMEM;
+        return false;
+    }
+    return true;
+}
 #define PM_STAT_NA UINT64_MAX
 
 /* One list of stats fields: the struct, the CSV header, the JSON and the
@@ -208,4 +235,5 @@ static inline void pm_misuse_report(const struct pm_config *cfg, uint64_t *count
         cfg->on_misuse(cfg->misuse_ctx, backend, kind, ptr, detail ? detail : "");
 }
 
+PM_API_END
 #endif

@@ -95,11 +95,11 @@
  * spread over whole octaves (see tests/test_buddy.c for the exact value).
  */
 #include "buddy.h"
+#include "pm_addrset.h"
 #include "pm_asan.h"
 #include "pm_assert.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,8 +111,8 @@ enum {
     BUDDY_DEFAULT_MAX = 20,     /* 1 MiB regions */
     BUDDY_LEVELS = BUDDY_MAX_ORDER_HI - BUDDY_MIN_ORDER_LO + 1,
     BUDDY_KEEP_EMPTY_MAX = 1024,
-    BUDDY_SLOT_LARGE = 1,       /* key bit: the slot is a large block */
-    BUDDY_SLOT_EMPTY = 2,       /* key of an empty slot: never a base nor odd */
+    BUDDY_SLOT_LARGE = 1,       /* key tag: a large block (address | 1) */
+    BUDDY_SLOT_REGION = 2,      /* key tag: a region (base | 2), so base 0 is never a key */
 };
 
 struct buddy_free {             /* the first 16 bytes of every free block */
@@ -132,14 +132,12 @@ struct buddy_group {            /* state of 64 consecutive granules of a region 
 _Static_assert(sizeof(struct buddy_group) == 24, "three words per 64 granules");
 _Static_assert(BUDDY_LEVELS - 1 < 64, "a level code of a region fits in one word");
 
-struct buddy_slot {             /* table entry: a region or a large block */
-    uintptr_t key;              /* region base, or large address | 1, or EMPTY */
-    union {
-        struct buddy_group *groups;   /* region: its state, region_size >> (min_order + 6) groups */
-        size_t size;                  /* large block: bytes mapped */
-    };
+struct buddy_slot {             /* a two-word entry of the ownership table (pm_addrset.h) */
+    uintptr_t key;              /* region base | 2, or large address | 1; 0: empty */
+    uintptr_t val;              /* region: its state, region_size >> (min_order + 6)
+                                   groups (slot_groups); large block: bytes mapped */
 };
-_Static_assert(sizeof(struct buddy_slot) == 16, "four slots per cache line");
+_Static_assert(sizeof(struct buddy_slot) == 2 * sizeof(uintptr_t), "four slots per cache line");
 
 struct pm_heap {
     /* hot: every malloc and free */
@@ -150,9 +148,8 @@ struct pm_heap {
     size_t granule_mask;        /* 2^min_order - 1 */
     unsigned min_order;         /* log2 of the smallest block, bytes */
     unsigned top;               /* max_order - min_order: the level of a region */
-    struct buddy_slot *slots;   /* ownership table, slot_mask + 1 entries */
-    size_t slot_mask;
-    unsigned key_shift;         /* max_order: a key's home is its region number */
+    struct pm_addrset slots;    /* ownership table: regions and large blocks; a key's
+                                   home is its region number (no hash, see below) */
     /* One counter store per operation: level j blocks handed out and given
      * back, cumulative. used_bytes = sum_j (nalloc[j] - nfreed[j]) << (j + min_order)
      * + large_bytes; a realloc that changes a level in place counts in both
@@ -164,7 +161,6 @@ struct pm_heap {
     size_t region_size;         /* 2^max_order bytes */
     size_t meta_size;           /* bytes mapped for one region's groups */
     size_t self_size;           /* bytes mapped for this struct */
-    size_t slot_count;          /* regions + large blocks in the table */
     uint64_t regions;           /* regions mapped now, empty ones included */
     uint64_t empty_regions;     /* wholly free regions kept, on lists[top] */
     uint64_t keep_empty;        /* at most this many empty regions are kept */
@@ -211,92 +207,45 @@ static inline struct buddy_free *block_at(uintptr_t base, uint64_t g, unsigned m
  * No multiplicative hash: mmap places regions mostly side by side, so
  * consecutive region numbers fill consecutive slots without collisions, and
  * the lookup on every free and malloc saves a multiply's latency. */
-static inline size_t slot_home(const pm_heap_t *h, uintptr_t key)
+static bool slots_init(struct pm_addrset *t, struct pm_os *os, unsigned max_order)
 {
-    return (size_t)(key >> h->key_shift) & h->slot_mask;
+    size_t cap = pm_os_page_size() / sizeof(struct buddy_slot);   /* one page */
+    return pm_addrset_init(t, os, cap, 2, max_order, false);
 }
 
-static __attribute__((noinline)) struct buddy_slot *slot_probe(const pm_heap_t *h, uintptr_t key,
-                                                               size_t i)
+static inline struct buddy_slot *slot_of(uintptr_t *e) { return (struct buddy_slot *)e; }
+static inline struct buddy_slot *slot_at(const pm_heap_t *h, size_t i)
 {
-    for (;; i = (i + 1) & h->slot_mask) {
-        struct buddy_slot *s = &h->slots[i];
-        if (s->key == key)
-            return s;
-        if (s->key == BUDDY_SLOT_EMPTY)
-            return NULL;
-    }
+    return slot_of(pm_addrset_entry(&h->slots, i));
 }
 
-/* The entry of `key` or NULL; the home slot is checked inline. */
-static inline struct buddy_slot *slot_find(const pm_heap_t *h, uintptr_t key)
+/* The entry of the region based at base, or NULL. */
+static inline struct buddy_slot *region_find(const pm_heap_t *h, uintptr_t base)
 {
-    size_t i = slot_home(h, key);
-    struct buddy_slot *s = &h->slots[i];
-    if (__builtin_expect(s->key == key, 1))
-        return s;
-    return slot_probe(h, key, i);
+    return slot_of(pm_addrset_find(&h->slots, base | BUDDY_SLOT_REGION));
 }
 
-static void slots_clear(struct buddy_slot *slots, size_t n)
+static inline struct buddy_group *slot_groups(const struct buddy_slot *s)
 {
-    for (size_t i = 0; i < n; i++)
-        slots[i].key = BUDDY_SLOT_EMPTY;
+    return (struct buddy_group *)s->val;
+}
+static inline size_t slot_size(const struct buddy_slot *s) { return (size_t)s->val; }
+static inline uintptr_t slot_addr(const struct buddy_slot *s)
+{
+    return s->key & ~(uintptr_t)(BUDDY_SLOT_LARGE | BUDDY_SLOT_REGION);
 }
 
-static void slot_put(struct buddy_slot *slots, size_t mask, unsigned shift,
-                     const struct buddy_slot *e)
+/* Adds an entry; room must have been reserved (pm_addrset_reserve). */
+static void slot_insert(pm_heap_t *h, uintptr_t key, uintptr_t val)
 {
-    size_t i = (size_t)(e->key >> shift) & mask;
-    while (slots[i].key != BUDDY_SLOT_EMPTY)
-        i = (i + 1) & mask;
-    slots[i] = *e;
+    uintptr_t *e = pm_addrset_insert(&h->slots, key);
+    pm_assert_internal(e != NULL);
+    e[1] = val;
 }
 
-/* Makes room for one more entry (load <= 1/2), doubling the table. */
-static bool slot_reserve(pm_heap_t *h)
-{
-    size_t cap = h->slot_mask + 1;
-    if ((h->slot_count + 1) * 2 <= cap)
-        return true;
-    struct buddy_slot *t = pm_os_map(&h->os, 2 * cap * sizeof *t);
-    if (!t)
-        return false;
-    slots_clear(t, 2 * cap);
-    unsigned shift = h->key_shift;
-    for (size_t i = 0; i < cap; i++)
-        if (h->slots[i].key != BUDDY_SLOT_EMPTY)
-            slot_put(t, 2 * cap - 1, shift, &h->slots[i]);
-    pm_os_unmap(&h->os, h->slots, cap * sizeof *t);
-    h->slots = t;
-    h->slot_mask = 2 * cap - 1;
-    return true;
-}
-
-static void slot_insert(pm_heap_t *h, const struct buddy_slot *e)
-{
-    pm_assert_internal((h->slot_count + 1) * 2 <= h->slot_mask + 1);
-    slot_put(h->slots, h->slot_mask, h->key_shift, e);
-    h->slot_count++;
-}
-
-/* Linear probing deletion by backward shift (no tombstones). */
 static void slot_remove(pm_heap_t *h, struct buddy_slot *s)
 {
-    size_t i = (size_t)(s - h->slots), mask = h->slot_mask;
-    for (size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
-        if (h->slots[j].key == BUDDY_SLOT_EMPTY)
-            break;
-        size_t home = slot_home(h, h->slots[j].key);
-        /* entry j may move to the hole at i iff its home is not in (i, j] */
-        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (!stays) {
-            h->slots[i] = h->slots[j];
-            i = j;
-        }
-    }
-    h->slots[i].key = BUDDY_SLOT_EMPTY;
-    h->slot_count--;
+    pm_addrset_remove_entry(&h->slots, &s->key);
 }
 
 /* ---- free lists ----------------------------------------------------------
@@ -389,7 +338,7 @@ static inline struct buddy_free links_read(const pm_heap_t *h, const struct budd
 static __attribute__((noinline, cold)) uintptr_t region_new(pm_heap_t *h,
                                                            struct buddy_group **groups_out)
 {
-    if (!slot_reserve(h))
+    if (!pm_addrset_reserve(&h->slots, &h->os))
         return 0;
     struct buddy_group *groups = pm_os_map(&h->os, h->meta_size);
     if (!groups)
@@ -400,8 +349,7 @@ static __attribute__((noinline, cold)) uintptr_t region_new(pm_heap_t *h,
         return 0;
     }
     PM_POISON(base, h->region_size);   /* nothing of it is handed out yet */
-    struct buddy_slot e = {.key = (uintptr_t)base, .groups = groups};
-    slot_insert(h, &e);
+    slot_insert(h, (uintptr_t)base | BUDDY_SLOT_REGION, (uintptr_t)groups);
     groups[0].code = code_mask(0, h->top);
     h->regions++;
     *groups_out = groups;
@@ -410,13 +358,89 @@ static __attribute__((noinline, cold)) uintptr_t region_new(pm_heap_t *h,
 
 static __attribute__((noinline, cold)) void region_release(pm_heap_t *h, struct buddy_slot *s)
 {
-    void *base = (void *)s->key;
-    struct buddy_group *groups = s->groups;
+    void *base = (void *)slot_addr(s);
+    struct buddy_group *groups = slot_groups(s);
     slot_remove(h, s);
     PM_UNPOISON(base, h->region_size);   /* the shadow outlives the mapping */
     pm_os_unmap(&h->os, base, h->region_size);
     pm_os_unmap(&h->os, groups, h->meta_size);
     h->regions--;
+}
+
+enum group_field { FIELD_USED, FIELD_FREE, FIELD_CODE };
+
+static uint64_t group_word(const struct buddy_group *gr, enum group_field f)
+{
+    return f == FIELD_USED ? gr->used : f == FIELD_FREE ? gr->free : gr->code;
+}
+
+/* Any bit of field f set for granules [g, g + len)? */
+static bool range_any(const struct buddy_group *groups, enum group_field f, uint64_t g, uint64_t len)
+{
+    while (len) {
+        unsigned q = (unsigned)(g & 63);
+        uint64_t take = 64 - q < len ? 64 - q : len;
+        uint64_t mask = take == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << take) - 1) << q;
+        if (group_word(&groups[g >> 6], f) & mask)
+            return true;
+        g += take;
+        len -= take;
+    }
+    return false;
+}
+
+/* ---- validity predicates ------------------------------------------------
+ *
+ * The invariants of one block, from its region's state words alone. check()
+ * tiles every region with them; the expensive asserts (PM_ASSERT_LEVEL 3,
+ * the asan preset) call them after every change of the block structure (a
+ * split, a merge), at the change that would break them. */
+
+enum block_fault {
+    BLOCK_OK,
+    BLOCK_NO_START,             /* neither used nor free: blocks do not tile */
+    BLOCK_USED_AND_FREE,
+    BLOCK_BAD_LEVEL,            /* level too high, misaligned or past the region */
+    BLOCK_OVERLAP,              /* another block starts inside it */
+    BLOCK_STRAY_CODE,           /* level-code bits inside it past its own */
+    BLOCK_NOT_COALESCED,        /* free, and so is its buddy at the same level */
+};
+
+/* The fault of the block starting at granule g (of a region with
+ * 2^top granules); its level in *lv (when not BLOCK_NO_START). */
+static enum block_fault block_fault(const pm_heap_t *h, const struct buddy_group *groups, uint64_t g,
+                                    unsigned *lv)
+{
+    uint64_t n = UINT64_C(1) << h->top;
+    const struct buddy_group *gr = &groups[g >> 6];
+    bool u = (gr->used & bit_at(g)) != 0, f = (gr->free & bit_at(g)) != 0;
+    if (!u && !f)
+        return BLOCK_NO_START;
+    unsigned l = *lv = code_level(gr, (unsigned)(g & 63));
+    uint64_t len = UINT64_C(1) << (l < 63 ? l : 63);
+    if (l > h->top || (g & (len - 1)) || g + len > n)
+        return BLOCK_BAD_LEVEL;
+    if (u && f)
+        return BLOCK_USED_AND_FREE;
+    if (len > 1 && (range_any(groups, FIELD_USED, g + 1, len - 1) || range_any(groups, FIELD_FREE, g + 1, len - 1)))
+        return BLOCK_OVERLAP;
+    if (range_any(groups, FIELD_CODE, g + l, len - l))
+        return BLOCK_STRAY_CODE;
+    if (f && l < h->top) {
+        uint64_t gb = g ^ len;
+        const struct buddy_group *bg = &groups[gb >> 6];
+        if ((bg->free & bit_at(gb)) && code_level(bg, (unsigned)(gb & 63)) == l)
+            return BLOCK_NOT_COALESCED;
+    }
+    return BLOCK_OK;
+}
+
+/* The block at granule g is valid and of level j (for the asserts). */
+__attribute__((unused)) static bool block_ok(const pm_heap_t *h, const struct buddy_group *groups,
+                                             uint64_t g, unsigned j)
+{
+    unsigned lv = 0;
+    return block_fault(h, groups, g, &lv) == BLOCK_OK && lv == j;
 }
 
 /* Splits the block of level k at granule g down to level j, pushing each
@@ -433,6 +457,7 @@ static inline void block_split(pm_heap_t *h, struct buddy_group *groups, uintptr
         gh->free |= bit_at(gu);
         PM_POISON(block_at(base, gu, h->min_order), (size_t)1 << (k + h->min_order));
         list_push(h, k, block_at(base, gu, h->min_order));
+        pm_assert_expensive(block_ok(h, groups, gu, k));
     }
 }
 
@@ -442,7 +467,7 @@ static inline void block_split(pm_heap_t *h, struct buddy_group *groups, uintptr
 static __attribute__((noinline)) void block_merge(pm_heap_t *h, struct buddy_slot *s,
                                                   uintptr_t base, uint64_t g, unsigned j)
 {
-    struct buddy_group *groups = s->groups;
+    struct buddy_group *groups = slot_groups(s);
     unsigned top = h->top, mo = h->min_order;
     while (j < top) {
         uint64_t gb = g ^ (UINT64_C(1) << j);
@@ -466,6 +491,7 @@ static __attribute__((noinline)) void block_merge(pm_heap_t *h, struct buddy_slo
     }
     groups[g >> 6].free |= bit_at(g);
     list_push(h, j, block_at(base, g, mo));
+    pm_assert_expensive(block_ok(h, groups, g, j));
 }
 
 /* ---- misuse -------------------------------------------------------------- */
@@ -497,13 +523,13 @@ static __attribute__((noinline, cold)) void pointer_misuse(pm_heap_t *h, const v
     char d[PM_ERR_LEN];
     enum pm_misuse_kind kind;
     uintptr_t a = (uintptr_t)p, base = a & ~h->region_mask;
-    struct buddy_slot *s = base ? slot_find(h, base) : NULL;
+    struct buddy_slot *s = region_find(h, base);
     if (s) {
         unsigned lv;
-        uint64_t gs = block_enclosing(h, s->groups, (a - base) >> h->min_order, &lv);
+        uint64_t gs = block_enclosing(h, slot_groups(s), (a - base) >> h->min_order, &lv);
         uintptr_t start = base + (gs << h->min_order);
         size_t size = (size_t)1 << (lv + h->min_order);
-        bool is_free = (s->groups[gs >> 6].free & bit_at(gs)) != 0;
+        bool is_free = (slot_groups(s)[gs >> 6].free & bit_at(gs)) != 0;
         if (is_free && !((a - start) & h->granule_mask)) {
             kind = PM_MISUSE_DOUBLE_FREE;
             snprintf(d, sizeof d, "%salready free (free %zu-byte block at %p)", op, size,
@@ -516,14 +542,13 @@ static __attribute__((noinline, cold)) void pointer_misuse(pm_heap_t *h, const v
     } else {
         kind = PM_MISUSE_FOREIGN_POINTER;
         snprintf(d, sizeof d, "%snot in any buddy region or large block", op);
-        for (size_t i = 0; i <= h->slot_mask; i++) {
-            const struct buddy_slot *e = &h->slots[i];
-            uintptr_t start = e->key & ~(uintptr_t)BUDDY_SLOT_LARGE;
-            if (e->key != BUDDY_SLOT_EMPTY && (e->key & BUDDY_SLOT_LARGE) && a > start &&
-                a - start < e->size) {
+        for (size_t i = 0; i < pm_addrset_cap(&h->slots); i++) {
+            const struct buddy_slot *e = slot_at(h, i);
+            uintptr_t start = slot_addr(e);
+            if ((e->key & BUDDY_SLOT_LARGE) && a > start && a - start < slot_size(e)) {
                 kind = PM_MISUSE_MISALIGNED_POINTER;
                 snprintf(d, sizeof d, "%s%zu bytes into the large %zu-byte block at %p", op,
-                         (size_t)(a - start), e->size, (void *)start);
+                         (size_t)(a - start), slot_size(e), (void *)start);
                 break;
             }
         }
@@ -540,13 +565,12 @@ static __attribute__((noinline)) void *large_malloc(pm_heap_t *h, size_t n)
         return NULL;
     }
     size_t size = pm_round_up(n, pm_os_page_size());
-    if (!slot_reserve(h))
+    if (!pm_addrset_reserve(&h->slots, &h->os))
         return NULL;
     void *p = pm_os_map(&h->os, size);
     if (!p)
         return NULL;
-    struct buddy_slot e = {.key = (uintptr_t)p | BUDDY_SLOT_LARGE, .size = size};
-    slot_insert(h, &e);
+    slot_insert(h, (uintptr_t)p | BUDDY_SLOT_LARGE, size);
     h->large_blocks++;
     h->large_bytes += size;
     h->large_nmalloc++;
@@ -557,13 +581,13 @@ static inline struct buddy_slot *large_find(const pm_heap_t *h, uintptr_t a)
 {
     if (a & (pm_os_page_size() - 1))
         return NULL;
-    return slot_find(h, a | BUDDY_SLOT_LARGE);
+    return slot_of(pm_addrset_find(&h->slots, a | BUDDY_SLOT_LARGE));
 }
 
 static __attribute__((noinline)) void large_free(pm_heap_t *h, struct buddy_slot *s)
 {
-    void *p = (void *)(s->key & ~(uintptr_t)BUDDY_SLOT_LARGE);
-    size_t size = s->size;
+    void *p = (void *)slot_addr(s);
+    size_t size = slot_size(s);
     slot_remove(h, s);
     pm_os_unmap(&h->os, p, size);
     h->large_blocks--;
@@ -584,9 +608,9 @@ static __attribute__((noinline)) void *malloc_split(pm_heap_t *h, unsigned j)
     if (av) {
         k = j + (unsigned)__builtin_ctzll(av);
         b = (uintptr_t)list_pop(h, k);
-        struct buddy_slot *s = slot_find(h, b & ~h->region_mask);
+        struct buddy_slot *s = region_find(h, b & ~h->region_mask);
         pm_assert_internal(s != NULL);
-        groups = s->groups;
+        groups = slot_groups(s);
         if (k == h->top)
             h->empty_regions--;
     } else {
@@ -616,10 +640,10 @@ static void *buddy_malloc(pm_heap_t *h, size_t n)
         return malloc_split(h, j);
     uintptr_t b = (uintptr_t)list_pop(h, j);
     uintptr_t base = b & ~h->region_mask;
-    struct buddy_slot *s = slot_find(h, base);
+    struct buddy_slot *s = region_find(h, base);
     pm_assert_internal(s != NULL);
     uint64_t g = (b - base) >> h->min_order;
-    struct buddy_group *gr = &s->groups[g >> 6];
+    struct buddy_group *gr = &slot_groups(s)[g >> 6];
     pm_assert_internal((gr->free & bit_at(g)) && !(gr->used & bit_at(g)) &&
                        code_level(gr, (unsigned)(g & 63)) == j);
     gr->free &= ~bit_at(g);
@@ -631,11 +655,9 @@ static void *buddy_malloc(pm_heap_t *h, size_t n)
 
 static void *buddy_calloc(pm_heap_t *h, size_t count, size_t n)
 {
-    if (n && count > SIZE_MAX / n) {
-        errno = ENOMEM;
+    size_t total;
+    if (!pm_calloc_bytes(count, n, &total))
         return NULL;
-    }
-    size_t total = count * n;
     void *p = buddy_malloc(h, total);
     if (p && total <= h->region_size)   /* large blocks are fresh, zeroed mappings */
         memset(p, 0, total);
@@ -647,7 +669,7 @@ static void *buddy_calloc(pm_heap_t *h, size_t count, size_t n)
 static __attribute__((noinline)) void free_merge(pm_heap_t *h, void *p, unsigned j)
 {
     uintptr_t a = (uintptr_t)p, base = a & ~h->region_mask;
-    struct buddy_slot *s = slot_find(h, base);
+    struct buddy_slot *s = region_find(h, base);
     pm_assert_internal(s != NULL);
     block_merge(h, s, base, (a - base) >> h->min_order, j);
 }
@@ -670,13 +692,13 @@ static void buddy_free(pm_heap_t *h, void *p)
     /* the links go into p's line: start fetching it now, in parallel with
      * the state word (both are usually cache misses) */
     __builtin_prefetch(p, 1, 3);
-    struct buddy_slot *s = slot_find(h, base);
+    struct buddy_slot *s = region_find(h, base);
     if (__builtin_expect(s == NULL, 0)) {
         free_outside(h, p);
         return;
     }
     uint64_t g = (a - base) >> h->min_order;
-    struct buddy_group *gr = &s->groups[g >> 6];
+    struct buddy_group *gr = &slot_groups(s)[g >> 6];
     if (__builtin_expect(!(gr->used & bit_at(g)) || (a & h->granule_mask), 0)) {
         pointer_misuse(h, p, "");
         return;
@@ -702,11 +724,11 @@ static bool block_lookup(const pm_heap_t *h, uintptr_t a, struct buddy_slot **s_
                          uint64_t *g_out, unsigned *lv_out)
 {
     uintptr_t base = a & ~h->region_mask;
-    struct buddy_slot *s = base ? slot_find(h, base) : NULL;
+    struct buddy_slot *s = region_find(h, base);
     if (!s || (a & h->granule_mask))
         return false;
     uint64_t g = (a - base) >> h->min_order;
-    const struct buddy_group *gr = &s->groups[g >> 6];
+    const struct buddy_group *gr = &slot_groups(s)[g >> 6];
     if (!(gr->used & bit_at(g)))
         return false;
     *s_out = s;
@@ -723,14 +745,14 @@ static size_t buddy_usable(pm_heap_t *h, void *p)
     if (block_lookup(h, (uintptr_t)p, &s, &g, &lv))
         return (size_t)1 << (lv + h->min_order);
     s = p ? large_find(h, (uintptr_t)p) : NULL;
-    return s ? s->size : 0;   /* not ours: 0, no misuse report (a query) */
+    return s ? slot_size(s) : 0;   /* not ours: 0, no misuse report (a query) */
 }
 
 /* Grows the block of level k at g to level j in place if the upper buddies
  * of every level in between are whole free blocks. */
 static bool block_grow(pm_heap_t *h, struct buddy_slot *s, uint64_t g, unsigned k, unsigned j)
 {
-    struct buddy_group *groups = s->groups;
+    struct buddy_group *groups = slot_groups(s);
     if (g & ((UINT64_C(1) << j) - 1))
         return false;
     for (unsigned l = k; l < j; l++) {
@@ -743,7 +765,7 @@ static bool block_grow(pm_heap_t *h, struct buddy_slot *s, uint64_t g, unsigned 
         uint64_t gb = g + (UINT64_C(1) << l);
         struct buddy_group *bg = &groups[gb >> 6];
         bg->free &= ~bit_at(gb);
-        list_unlink(h, l, block_at(s->key, gb, h->min_order));
+        list_unlink(h, l, block_at(slot_addr(s), gb, h->min_order));
         bg->code &= ~code_mask(gb, l);
         groups[g >> 6].code |= bit_at(g) << l;
     }
@@ -766,7 +788,7 @@ static void *buddy_realloc(pm_heap_t *h, void *p, size_t n)
             if (j == k)
                 return p;
             if (j < k) {   /* shrink in place: the upper halves become free */
-                block_split(h, s->groups, s->key, g, k, j);
+                block_split(h, slot_groups(s), slot_addr(s), g, k, j);
                 h->nfreed[k]++;
                 h->nalloc[j]++;
                 h->inplace++;
@@ -781,7 +803,7 @@ static void *buddy_realloc(pm_heap_t *h, void *p, size_t n)
             }
         }
     } else if ((s = large_find(h, a)) != NULL) {
-        old = s->size;
+        old = slot_size(s);
         if (n > h->region_size && n <= SIZE_MAX / 2 && pm_round_up(n, pm_os_page_size()) == old)
             return p;
     } else {
@@ -815,7 +837,7 @@ static struct buddy_totals heap_totals(const pm_heap_t *h)
 
 static uint64_t heap_meta_bytes(const pm_heap_t *h, uint64_t regions)
 {
-    return h->self_size + (h->slot_mask + 1) * sizeof(struct buddy_slot) + regions * h->meta_size;
+    return h->self_size + pm_addrset_bytes(&h->slots) + regions * h->meta_size;
 }
 
 static void buddy_stats(pm_heap_t *h, struct pm_stats *out)
@@ -840,7 +862,7 @@ static void buddy_trim(pm_heap_t *h)
 {
     while (h->avail & (UINT64_C(1) << h->top)) {
         struct buddy_free *b = list_pop(h, h->top);
-        struct buddy_slot *s = slot_find(h, (uintptr_t)b);
+        struct buddy_slot *s = region_find(h, (uintptr_t)b);
         pm_assert_internal(s != NULL);
         h->empty_regions--;
         region_release(h, s);
@@ -859,19 +881,19 @@ static void buddy_trim(pm_heap_t *h)
 static void buddy_destroy(pm_heap_t *h)
 {
     struct pm_os os = h->os;
-    for (size_t i = 0; i <= h->slot_mask; i++) {
-        const struct buddy_slot *e = &h->slots[i];
-        if (e->key == BUDDY_SLOT_EMPTY)
+    for (size_t i = 0; i < pm_addrset_cap(&h->slots); i++) {
+        const struct buddy_slot *e = slot_at(h, i);
+        if (!e->key)
             continue;
         if (e->key & BUDDY_SLOT_LARGE) {
-            pm_os_unmap(&os, (void *)(e->key & ~(uintptr_t)BUDDY_SLOT_LARGE), e->size);
+            pm_os_unmap(&os, (void *)slot_addr(e), slot_size(e));
         } else {
-            PM_UNPOISON((void *)e->key, h->region_size);
-            pm_os_unmap(&os, (void *)e->key, h->region_size);
-            pm_os_unmap(&os, e->groups, h->meta_size);
+            PM_UNPOISON((void *)slot_addr(e), h->region_size);
+            pm_os_unmap(&os, (void *)slot_addr(e), h->region_size);
+            pm_os_unmap(&os, slot_groups(e), h->meta_size);
         }
     }
-    pm_os_unmap(&os, h->slots, (h->slot_mask + 1) * sizeof *h->slots);
+    pm_addrset_fini(&h->slots, &os);
     pm_os_unmap(&os, h, h->self_size);
 }
 
@@ -1011,8 +1033,7 @@ static pm_heap_t *buddy_create(const struct pm_config *cfg, char err[PM_ERR_LEN]
     pm_os_init(&os, &cfg->faults);
     size_t page = pm_os_page_size();
     pm_heap_t *h = pm_os_map(&os, sizeof *h);
-    struct buddy_slot *slots = h ? pm_os_map(&os, page) : NULL;
-    if (!slots) {
+    if (!h || !slots_init(&h->slots, &os, max_order)) {
         if (h)
             pm_os_unmap(&os, h, sizeof *h);
         snprintf(err, PM_ERR_LEN, "buddy: out of memory");
@@ -1027,10 +1048,6 @@ static pm_heap_t *buddy_create(const struct pm_config *cfg, char err[PM_ERR_LEN]
     size_t groups = ((size_t)1 << h->top) / 64;
     h->meta_size = pm_round_up((groups ? groups : 1) * sizeof(struct buddy_group), page);
     h->self_size = pm_round_up(sizeof *h, page);
-    slots_clear(slots, page / sizeof *slots);
-    h->slots = slots;
-    h->slot_mask = page / sizeof *slots - 1;
-    h->key_shift = max_order;
     h->keep_empty = keep_empty;
     for (unsigned j = 0; j < BUDDY_LEVELS; j++)
         h->lists[j].next = h->lists[j].prev = &h->lists[j];
@@ -1043,47 +1060,13 @@ static pm_heap_t *buddy_create(const struct pm_config *cfg, char err[PM_ERR_LEN]
 /* ---- check --------------------------------------------------------------- */
 
 struct check_ctx {
-    char *msg;
-    unsigned long bad;
+    struct pm_check_report r;               /* the count and first message */
     uint64_t used, live, empty;             /* from the region walk */
     uint64_t regions, large, large_bytes;   /* from the table */
     uint64_t free_blocks[BUDDY_LEVELS];     /* free blocks per level, region walk */
     uint64_t live_level[BUDDY_LEVELS];      /* used blocks per level, region walk */
 };
 
-__attribute__((format(printf, 2, 3)))
-static void violation(struct check_ctx *c, const char *fmt, ...)
-{
-    if (!c->bad) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->msg, PM_ERR_LEN, fmt, ap);
-        va_end(ap);
-    }
-    c->bad++;
-}
-
-enum group_field { FIELD_USED, FIELD_FREE, FIELD_CODE };
-
-static uint64_t group_word(const struct buddy_group *gr, enum group_field f)
-{
-    return f == FIELD_USED ? gr->used : f == FIELD_FREE ? gr->free : gr->code;
-}
-
-/* Any bit of field f set for granules [g, g + len)? */
-static bool range_any(const struct buddy_group *groups, enum group_field f, uint64_t g, uint64_t len)
-{
-    while (len) {
-        unsigned q = (unsigned)(g & 63);
-        uint64_t take = 64 - q < len ? 64 - q : len;
-        uint64_t mask = take == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << take) - 1) << q;
-        if (group_word(&groups[g >> 6], f) & mask)
-            return true;
-        g += take;
-        len -= take;
-    }
-    return false;
-}
 
 static void check_region(const pm_heap_t *h, uintptr_t base, const struct buddy_group *groups,
                          struct check_ctx *c)
@@ -1092,47 +1075,47 @@ static void check_region(const pm_heap_t *h, uintptr_t base, const struct buddy_
     unsigned mo = h->min_order;
     if (n < 64 && (range_any(groups, FIELD_USED, n, 64 - n) || range_any(groups, FIELD_FREE, n, 64 - n) ||
                    range_any(groups, FIELD_CODE, n, 64 - n)))
-        violation(c, "buddy: region %p has state bits past its end", (void *)base);
+        pm_check_fail(&c->r, "region %p has state bits past its end", (void *)base);
     for (uint64_t g = 0; g < n;) {
-        const struct buddy_group *gr = &groups[g >> 6];
-        unsigned q = (unsigned)(g & 63);
-        bool u = (gr->used & bit_at(g)) != 0, f = (gr->free & bit_at(g)) != 0;
         void *addr = (void *)(base + (g << mo));
-        if (!u && !f) {
-            violation(c, "buddy: no block starts at %p: blocks do not tile region %p", addr, (void *)base);
-            return;
-        }
-        if (u && f)
-            violation(c, "buddy: block %p is marked both used and free", addr);
-        unsigned lv = code_level(gr, q);
+        unsigned lv = 0;
+        enum block_fault why = block_fault(h, groups, g, &lv);
         uint64_t len = UINT64_C(1) << (lv < 63 ? lv : 63);
-        if (lv > h->top || (g & (len - 1)) || g + len > n) {
-            violation(c, "buddy: block %p has level %u, which does not fit region %p",
-                      addr, lv, (void *)base);
+        switch (why) {
+        case BLOCK_OK:
+            break;
+        case BLOCK_NO_START:
+            pm_check_fail(&c->r, "no block starts at %p: blocks do not tile region %p", addr, (void *)base);
             return;
+        case BLOCK_BAD_LEVEL:
+            pm_check_fail(&c->r, "block %p has level %u, which does not fit region %p", addr, lv,
+                      (void *)base);
+            return;
+        case BLOCK_USED_AND_FREE:
+            pm_check_fail(&c->r, "block %p is marked both used and free", addr);
+            break;
+        case BLOCK_OVERLAP:
+            pm_check_fail(&c->r, "another block starts inside the %zu-byte block %p: blocks overlap",
+                      (size_t)len << mo, addr);
+            break;
+        case BLOCK_STRAY_CODE:
+            pm_check_fail(&c->r, "stray level-code bits inside the %zu-byte block %p", (size_t)len << mo,
+                      addr);
+            break;
+        case BLOCK_NOT_COALESCED:   /* reported once, at the lower buddy */
+            if (!(g & len))
+                pm_check_fail(&c->r, "free buddies %p and %p of %zu bytes are not coalesced", addr,
+                          (void *)(base + ((g ^ len) << mo)), (size_t)len << mo);
+            break;
         }
-        if (len > 1 && (range_any(groups, FIELD_USED, g + 1, len - 1) ||
-                        range_any(groups, FIELD_FREE, g + 1, len - 1)))
-            violation(c, "buddy: another block starts inside the %zu-byte block %p: blocks overlap",
-                      (size_t)len << mo, addr);
-        if (range_any(groups, FIELD_CODE, g + lv, len - lv))
-            violation(c, "buddy: stray level-code bits inside the %zu-byte block %p",
-                      (size_t)len << mo, addr);
-        if (u) {
+        if (groups[g >> 6].used & bit_at(g)) {
             c->used += (uint64_t)len << mo;
             c->live++;
             c->live_level[lv]++;
         } else {
             c->free_blocks[lv]++;
-            if (lv == h->top) {
+            if (lv == h->top)
                 c->empty++;
-            } else if (!(g & len)) {   /* lower buddy: the upper must not be free at lv too */
-                uint64_t gb = g + len;
-                const struct buddy_group *bg = &groups[gb >> 6];
-                if ((bg->free & bit_at(gb)) && code_level(bg, (unsigned)(gb & 63)) == lv)
-                    violation(c, "buddy: free buddies %p and %p of %zu bytes are not coalesced", addr,
-                              (void *)(base + (gb << mo)), (size_t)len << mo);
-            }
         }
         g += len;
     }
@@ -1143,38 +1126,38 @@ static void check_lists(const pm_heap_t *h, struct check_ctx *c)
     uint64_t bound = c->regions << h->top;   /* no list can be longer */
     unsigned mo = h->min_order;
     if (h->avail >> h->top >> 1)
-        violation(c, "buddy: avail has bits above the top level: %#llx", (unsigned long long)h->avail);
+        pm_check_fail(&c->r, "avail has bits above the top level: %#llx", (unsigned long long)h->avail);
     for (unsigned j = 0; j <= h->top; j++) {
         const struct buddy_free *sent = &h->lists[j], *prev = sent;
         uint64_t count = 0;
         bool nonempty = sent->next != sent;
         if (nonempty != ((h->avail >> j) & 1))
-            violation(c, "buddy: avail bit %u is %d but list %u is %s", j, (int)((h->avail >> j) & 1), j,
+            pm_check_fail(&c->r, "avail bit %u is %d but list %u is %s", j, (int)((h->avail >> j) & 1), j,
                       nonempty ? "not empty" : "empty");
         for (const struct buddy_free *b = sent->next; b != sent; prev = b, b = links_read(h, b).next) {
             uintptr_t a = (uintptr_t)b, base = a & ~h->region_mask;
-            const struct buddy_slot *s = base ? slot_find(h, base) : NULL;
+            const struct buddy_slot *s = region_find(h, base);
             if (!s) {
-                violation(c, "buddy: list of %zu-byte blocks holds %p, outside every region",
+                pm_check_fail(&c->r, "list of %zu-byte blocks holds %p, outside every region",
                           (size_t)1 << (j + mo), (const void *)b);
                 break;
             }
             if (++count > bound) {
-                violation(c, "buddy: list of %zu-byte blocks does not come back to its head",
+                pm_check_fail(&c->r, "list of %zu-byte blocks does not come back to its head",
                           (size_t)1 << (j + mo));
                 break;
             }
             if (prev != sent && links_read(h, b).prev != prev)   /* the first's prev may be stale */
-                violation(c, "buddy: block %p on list %u has a wrong prev link", (const void *)b, j);
+                pm_check_fail(&c->r, "block %p on list %u has a wrong prev link", (const void *)b, j);
             uint64_t g = (a - base) >> mo;
-            const struct buddy_group *gr = &s->groups[g >> 6];
+            const struct buddy_group *gr = &slot_groups(s)[g >> 6];
             if (((a - base) & (((uintptr_t)1 << (j + mo)) - 1)) || !(gr->free & bit_at(g)) ||
                 code_level(gr, (unsigned)(g & 63)) != j)
-                violation(c, "buddy: block %p on the list of %zu-byte blocks is not marked free at that size",
+                pm_check_fail(&c->r, "block %p on the list of %zu-byte blocks is not marked free at that size",
                           (const void *)b, (size_t)1 << (j + mo));
         }
         if (count != c->free_blocks[j])
-            violation(c, "buddy: %llu blocks of %zu bytes are marked free but %llu are on their list",
+            pm_check_fail(&c->r, "%llu blocks of %zu bytes are marked free but %llu are on their list",
                       (unsigned long long)c->free_blocks[j], (size_t)1 << (j + mo),
                       (unsigned long long)count);
     }
@@ -1182,62 +1165,58 @@ static void check_lists(const pm_heap_t *h, struct check_ctx *c)
 
 static unsigned long buddy_check(pm_heap_t *h, char msg[PM_ERR_LEN])
 {
-    struct check_ctx c = {.msg = msg};
+    struct check_ctx c = {.r = {.msg = msg, .who = "buddy"}};
     msg[0] = 0;
-    size_t cap = h->slot_mask + 1, entries = 0;
-    for (size_t i = 0; i < cap; i++) {
-        const struct buddy_slot *e = &h->slots[i];
-        if (e->key == BUDDY_SLOT_EMPTY)
+    if (!pm_addrset_valid(&h->slots))
+        pm_check_fail(&c.r, "ownership table broken (%zu entries counted; an entry cannot be "
+                  "found from its home slot, or the count is wrong)", h->slots.count);
+    for (size_t i = 0; i < pm_addrset_cap(&h->slots); i++) {
+        const struct buddy_slot *e = slot_at(h, i);
+        if (!e->key)
             continue;
-        entries++;
-        if (slot_find(h, e->key) != e)
-            violation(&c, "buddy: table entry %#lx cannot be found from its home slot",
-                      (unsigned long)e->key);
         if (e->key & BUDDY_SLOT_LARGE) {
             c.large++;
-            c.large_bytes += e->size;
-            if (e->size <= h->region_size || (e->key & (pm_os_page_size() - 1) & ~(uintptr_t)1))
-                violation(&c, "buddy: large block %#lx has a bad size %zu or address",
-                          (unsigned long)e->key, e->size);
-        } else if (e->key & h->region_mask) {
-            violation(&c, "buddy: region %#lx is not aligned to its size", (unsigned long)e->key);
+            c.large_bytes += slot_size(e);
+            if (slot_size(e) <= h->region_size || (e->key & (pm_os_page_size() - 1) & ~(uintptr_t)1))
+                pm_check_fail(&c.r, "large block %#lx has a bad size %zu or address",
+                          (unsigned long)e->key, slot_size(e));
+        } else if (!(e->key & BUDDY_SLOT_REGION) || (slot_addr(e) & h->region_mask)) {
+            pm_check_fail(&c.r, "region %#lx is not aligned to its size", (unsigned long)e->key);
         } else {
             c.regions++;
-            check_region(h, e->key, e->groups, &c);
+            check_region(h, slot_addr(e), slot_groups(e), &c);
         }
     }
-    if (entries != h->slot_count)
-        violation(&c, "buddy: %zu table entries, %zu counted", entries, h->slot_count);
     check_lists(h, &c);
     uint64_t meta = heap_meta_bytes(h, c.regions);
     struct buddy_totals t = heap_totals(h);
     if (c.regions != h->regions || c.large != h->large_blocks || c.large_bytes != h->large_bytes)
-        violation(&c, "buddy: %llu regions and %llu large blocks (%llu bytes) found, "
+        pm_check_fail(&c.r, "%llu regions and %llu large blocks (%llu bytes) found, "
                       "stats say %llu, %llu (%llu)",
                   (unsigned long long)c.regions, (unsigned long long)c.large,
                   (unsigned long long)c.large_bytes, (unsigned long long)h->regions,
                   (unsigned long long)h->large_blocks, (unsigned long long)h->large_bytes);
     if (c.used + c.large_bytes != t.used)
-        violation(&c, "buddy: blocks in use add up to %llu bytes, stats say %llu",
+        pm_check_fail(&c.r, "blocks in use add up to %llu bytes, stats say %llu",
                   (unsigned long long)(c.used + c.large_bytes), (unsigned long long)t.used);
     if (c.live + c.large != t.nmalloc - t.nfree)
-        violation(&c, "buddy: %llu blocks in use found, stats say %llu (nmalloc %llu - nfree %llu)",
+        pm_check_fail(&c.r, "%llu blocks in use found, stats say %llu (nmalloc %llu - nfree %llu)",
                   (unsigned long long)(c.live + c.large), (unsigned long long)(t.nmalloc - t.nfree),
                   (unsigned long long)t.nmalloc, (unsigned long long)t.nfree);
     for (unsigned j = 0; j <= h->top; j++)
         if (h->nalloc[j] - h->nfreed[j] != c.live_level[j])
-            violation(&c, "buddy: %llu blocks of %zu bytes in use found, counters say %llu",
+            pm_check_fail(&c.r, "%llu blocks of %zu bytes in use found, counters say %llu",
                       (unsigned long long)c.live_level[j], (size_t)1 << (j + h->min_order),
                       (unsigned long long)(h->nalloc[j] - h->nfreed[j]));
     if (c.empty != h->empty_regions || h->empty_regions > h->keep_empty)
-        violation(&c, "buddy: %llu empty regions found, stats say %llu (keep at most %llu)",
+        pm_check_fail(&c.r, "%llu empty regions found, stats say %llu (keep at most %llu)",
                   (unsigned long long)c.empty, (unsigned long long)h->empty_regions,
                   (unsigned long long)h->keep_empty);
     if (h->os.mapped != meta + c.regions * h->region_size + c.large_bytes)
-        violation(&c, "buddy: %llu bytes mapped, but metadata + regions + large blocks = %llu",
+        pm_check_fail(&c.r, "%llu bytes mapped, but metadata + regions + large blocks = %llu",
                   (unsigned long long)h->os.mapped,
                   (unsigned long long)(meta + c.regions * h->region_size + c.large_bytes));
-    return c.bad;
+    return c.r.bad;
 }
 
 /* ---- introspection (buddy.h) --------------------------------------------- */

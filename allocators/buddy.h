@@ -9,6 +9,9 @@
 #define PM_BUDDY_H
 
 #include "allocator.h"
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 extern const struct allocator_ops pm_buddy_ops;
 
@@ -19,4 +22,5 @@ size_t pm_buddy_free_blocks(pm_heap_t *h, unsigned order);
 /* The heap's smallest and largest block orders (log2 of bytes). */
 void pm_buddy_orders(pm_heap_t *h, unsigned *min_order, unsigned *max_order);
 
+PM_API_END
 #endif

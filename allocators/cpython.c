@@ -379,7 +379,10 @@ static void *py_malloc_(pm_heap_t *h, size_t n)
 
 static void *py_calloc_(pm_heap_t *h, size_t k, size_t n)
 {
-    void *p = (n && k > SIZE_MAX / n) ? NULL : h->v->calloc(k, n);
+    size_t total;
+    if (!pm_calloc_bytes(k, n, &total))
+        return NULL;
+    void *p = h->v->calloc(k, n);
     if (!p)
         errno = ENOMEM;
     return p;

@@ -12,6 +12,9 @@
 #include <stdio.h>
 
 #include "allocator.h"
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 extern const struct allocator_ops pm_cpython_ops;
 
@@ -37,4 +40,5 @@ const char *pm_cpython_version_status(size_t i, const char **name, const char **
  * once created), else 0. */
 double pm_cpython_init_ms(const char *version);
 
+PM_API_END
 #endif

@@ -74,6 +74,7 @@
  * With a per-instance inner, destroy() leaves that to the inner's destroy().
  */
 #include "allocator.h"
+#include "pm_addrset.h"
 #include "pm_assert.h"
 
 #include <errno.h>
@@ -100,21 +101,13 @@ _Static_assert(DBG_HEAD == PM_ALIGNMENT,
 _Static_assert(DBG_EXTRA == 24, "the documented per-block overhead is 3S = 24 bytes");
 _Static_assert(DBG_MAX_REQUEST < SIZE_MAX - DBG_EXTRA, "request + overhead must not overflow");
 _Static_assert((DBG_SET_MIN & (DBG_SET_MIN - 1)) == 0, "live set capacity is a power of two");
-_Static_assert(sizeof(uintptr_t) == 8, "the live set hashes 64-bit addresses");
-
-struct dbg_set {                /* live user pointers; 0 marks an empty slot */
-    uintptr_t *slot;            /* cap entries, mapped through h->os */
-    size_t cap;                 /* slots, a power of two >= DBG_SET_MIN */
-    size_t count;               /* occupied slots; invariant 2 * count <= cap */
-    unsigned shift;             /* 64 - log2(cap): hash = (key * K) >> shift */
-};
 
 struct pm_heap {
     struct pm_config cfg;       /* the caller's: misuse handler (options dropped) */
     const struct allocator_ops *in_ops; /* the wrapped backend */
     pm_heap_t *in;              /* its instance */
     struct pm_os os;            /* this struct and the live set's table */
-    struct dbg_set live;        /* invariant: live.count == nmalloc - nfree */
+    struct pm_addrset live;     /* user pointers; live.count == nmalloc - nfree */
     uint64_t nmalloc;           /* successful malloc/calloc/realloc(NULL) calls */
     uint64_t nfree;             /* successful frees */
     uint64_t misuse;            /* misuse reports made by the wrapper */
@@ -193,88 +186,13 @@ static enum dbg_fault block_verify(const pm_heap_t *h, const unsigned char *p, c
 
 /* ---- the live set ---- */
 
-#define SET_NONE SIZE_MAX
-
-static size_t set_hash(const struct dbg_set *s, uintptr_t key)
+/* An empty live set: DBG_SET_MIN entries, Fibonacci-hashed whole addresses. */
+static bool set_init(struct pm_os *os, struct pm_addrset *s)
 {
-    return (size_t)(((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >> s->shift);
+    return pm_addrset_init(s, os, DBG_SET_MIN, 1, 0, true);
 }
 
-static size_t set_find(const struct dbg_set *s, uintptr_t key)
-{
-    size_t mask = s->cap - 1;
-    for (size_t i = set_hash(s, key);; i = (i + 1) & mask) {
-        if (s->slot[i] == key)
-            return i;
-        if (s->slot[i] == 0)
-            return SET_NONE;
-    }
-}
-
-/* Adds key; capacity must have been reserved. False if it was already in. */
-static bool set_insert(struct dbg_set *s, uintptr_t key)
-{
-    size_t mask = s->cap - 1;
-    size_t i = set_hash(s, key);
-    for (; s->slot[i]; i = (i + 1) & mask)
-        if (s->slot[i] == key)
-            return false;
-    s->slot[i] = key;
-    s->count++;
-    pm_assert_internal(2 * s->count <= s->cap);
-    return true;
-}
-
-/* Removes the key in slot i, shifting back the entries of its probe run so
- * that every key stays reachable from its home slot without tombstones. */
-static void set_remove_at(struct dbg_set *s, size_t i)
-{
-    size_t mask = s->cap - 1;
-    for (size_t j = (i + 1) & mask; s->slot[j]; j = (j + 1) & mask) {
-        size_t home = set_hash(s, s->slot[j]);
-        /* the entry at j may fill the hole at i iff home is not in (i, j] */
-        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (!stays) {
-            s->slot[i] = s->slot[j];
-            i = j;
-        }
-    }
-    s->slot[i] = 0;
-    s->count--;
-}
-
-static unsigned log2_size(size_t v)
-{
-    unsigned k = 0;
-    while (((size_t)1 << k) < v)
-        k++;
-    return k;
-}
-
-/* Moves the set into a fresh table of cap slots; false (set unchanged) if
- * the OS layer has no memory. */
-static bool set_rebuild(pm_heap_t *h, size_t cap)
-{
-    struct dbg_set n = {.cap = cap, .shift = 64 - log2_size(cap)};
-    pm_assert_internal(2 * h->live.count <= cap);
-    n.slot = pm_os_map(&h->os, cap * sizeof *n.slot);
-    if (!n.slot)
-        return false;
-    for (size_t i = 0; i < h->live.cap; i++)
-        if (h->live.slot[i])
-            set_insert(&n, h->live.slot[i]);
-    pm_os_unmap(&h->os, h->live.slot, h->live.cap * sizeof *h->live.slot);
-    h->live = n;
-    return true;
-}
-
-/* Makes room for one more key. */
-static bool set_reserve(pm_heap_t *h)
-{
-    if (__builtin_expect(2 * (h->live.count + 1) <= h->live.cap, 1))
-        return true;
-    return set_rebuild(h, 2 * h->live.cap);
-}
+static bool set_reserve(pm_heap_t *h) { return pm_addrset_reserve(&h->live, &h->os); }
 
 /* ---- reading memory that may not be ours ---- */
 
@@ -508,36 +426,37 @@ static unsigned char *block_alloc(pm_heap_t *h, size_t n, char api, bool zero, b
     unsigned char *p = block_decorate(base, n, api);
     if (fill)
         memset(p, DBG_CLEAN, n);
-    if (!set_insert(&h->live, (uintptr_t)p))
+    if (!pm_addrset_insert(&h->live, (uintptr_t)p))
         h->inner_dups++;
     return p;
 }
 
-/* Frees a verified live block in slot i: 0xDD over all of it, then inner. */
-static void block_release(pm_heap_t *h, unsigned char *p, size_t slot)
+/* Frees a verified live block (e its live set entry): 0xDD over all of it,
+ * then inner. */
+static void block_release(pm_heap_t *h, unsigned char *p, uintptr_t *e)
 {
     size_t n = size_read(p - DBG_HEAD);
-    set_remove_at(&h->live, slot);
+    pm_addrset_remove_entry(&h->live, e);
     memset(p - DBG_HEAD, DBG_DEAD, n + DBG_EXTRA);
     h->in_ops->free(h->in, p - DBG_HEAD);
 }
 
-/* Finds and verifies p for free/realloc with API api. Returns its slot, or
- * SET_NONE after reporting the misuse. */
-static size_t block_claim(pm_heap_t *h, unsigned char *p, char api)
+/* Finds and verifies p for free/realloc with API api. Returns its live set
+ * entry, or NULL after reporting the misuse. */
+static uintptr_t *block_claim(pm_heap_t *h, unsigned char *p, char api)
 {
-    size_t slot = set_find(&h->live, (uintptr_t)p);
-    if (slot == SET_NONE) {
+    uintptr_t *e = pm_addrset_find(&h->live, (uintptr_t)p);
+    if (!e) {
         report_not_live(h, p);
-        return SET_NONE;
+        return NULL;
     }
     enum dbg_fault f = block_verify(h, p, api, false);
     if (f != DBG_OK) {
         /* again with the size bound: a bad tail may be a bad size field */
         report_live(h, p, block_verify(h, p, api, true), api);
-        return SET_NONE;
+        return NULL;
     }
-    return slot;
+    return e;
 }
 
 static void *debug_malloc_dom(pm_heap_t *h, size_t n, enum pm_domain d)
@@ -552,11 +471,10 @@ static void *debug_malloc(pm_heap_t *h, size_t n) { return debug_malloc_dom(h, n
 
 static void *debug_calloc(pm_heap_t *h, size_t k, size_t n)
 {
-    if (n && k > SIZE_MAX / n) {
-        errno = ENOMEM;
+    size_t total;
+    if (!pm_calloc_bytes(k, n, &total))
         return NULL;
-    }
-    void *p = block_alloc(h, k * n, 'm', true, false);
+    void *p = block_alloc(h, total, 'm', true, false);
     if (p)
         h->nmalloc++;
     return p;
@@ -567,10 +485,10 @@ static void debug_free_dom(pm_heap_t *h, void *vp, enum pm_domain d)
     if (!vp)
         return;
     unsigned char *p = vp;
-    size_t slot = block_claim(h, p, api_of_domain(d));
-    if (slot == SET_NONE)
+    uintptr_t *e = block_claim(h, p, api_of_domain(d));
+    if (!e)
         return;
-    block_release(h, p, slot);
+    block_release(h, p, e);
     h->nfree++;
 }
 
@@ -585,7 +503,7 @@ static void *debug_realloc(pm_heap_t *h, void *vp, size_t n)
     if (!vp)
         return debug_malloc(h, n);
     unsigned char *p = vp;
-    if (block_claim(h, p, 'm') == SET_NONE)
+    if (!block_claim(h, p, 'm'))
         return NULL;
     size_t old = size_read(p - DBG_HEAD);
     unsigned char *q = block_alloc(h, n, 'm', false, false);
@@ -594,16 +512,16 @@ static void *debug_realloc(pm_heap_t *h, void *vp, size_t n)
     memcpy(q, p, old < n ? old : n);
     if (n > old)
         memset(q + old, DBG_CLEAN, n - old);
-    /* block_alloc may have rebuilt the set: find p's slot again */
-    size_t slot = set_find(&h->live, (uintptr_t)p);
-    pm_assert_internal(slot != SET_NONE);
-    block_release(h, p, slot);
+    /* block_alloc may have rebuilt the set: find p's entry again */
+    uintptr_t *e = pm_addrset_find(&h->live, (uintptr_t)p);
+    pm_assert_internal(e != NULL);
+    block_release(h, p, e);
     return q;
 }
 
 static size_t debug_usable(pm_heap_t *h, void *p)
 {
-    pm_assert_internal(set_find(&h->live, (uintptr_t)p) != SET_NONE);
+    pm_assert_internal(pm_addrset_has(&h->live, (uintptr_t)p));
     (void)h;
     return size_read((const unsigned char *)p - DBG_HEAD);
 }
@@ -631,8 +549,7 @@ static pm_heap_t *debug_create(const struct pm_config *cfg, char err[PM_ERR_LEN]
     struct pm_os os;
     pm_os_init(&os, NULL);
     pm_heap_t *h = pm_os_map(&os, sizeof *h);
-    uintptr_t *slots = h ? pm_os_map(&os, DBG_SET_MIN * sizeof *slots) : NULL;
-    if (!slots) {
+    if (!h || !set_init(&os, &h->live)) {
         pm_os_unmap(&os, h, sizeof *h);
         in_ops->destroy(in);
         snprintf(err, PM_ERR_LEN, "debug: out of memory");
@@ -642,8 +559,6 @@ static pm_heap_t *debug_create(const struct pm_config *cfg, char err[PM_ERR_LEN]
     h->cfg.options = NULL;
     h->in_ops = in_ops;
     h->in = in;
-    h->live = (struct dbg_set){.slot = slots, .cap = DBG_SET_MIN,
-                               .shift = 64 - log2_size(DBG_SET_MIN)};
     snprintf(h->name, sizeof h->name, "debug:%s", in_ops->name);
     h->os = os;
     return h;
@@ -652,12 +567,12 @@ static pm_heap_t *debug_create(const struct pm_config *cfg, char err[PM_ERR_LEN]
 static void debug_destroy(pm_heap_t *h)
 {
     if (h->in_ops->flags & PM_BACKEND_GLOBAL)
-        for (size_t i = 0; i < h->live.cap; i++)
+        for (size_t i = 0; i < pm_addrset_cap(&h->live); i++)
             if (h->live.slot[i])
                 h->in_ops->free(h->in, (unsigned char *)h->live.slot[i] - DBG_HEAD);
     h->in_ops->destroy(h->in);
     struct pm_os os = h->os;
-    pm_os_unmap(&os, h->live.slot, h->live.cap * sizeof *h->live.slot);
+    pm_addrset_fini(&h->live, &os);
     pm_os_unmap(&os, h, sizeof *h);
 }
 
@@ -724,47 +639,36 @@ static void check_describe(const pm_heap_t *h, const unsigned char *p, enum dbg_
  * of every live block: O(cap + sum of pads). Reports, never aborts. */
 static unsigned long debug_check(pm_heap_t *h, char msg[PM_ERR_LEN])
 {
-    unsigned long bad = 0;
+    struct pm_check_report r = {.msg = msg, .who = h->name};
     msg[0] = 0;
     if (h->in_ops->check)
-        bad += h->in_ops->check(h->in, msg);
-#define DBG_VIOLATION(...) \
-    do { if (!bad++) snprintf(msg, PM_ERR_LEN, __VA_ARGS__); } while (0)
-    const struct dbg_set *s = &h->live;
-    if (s->cap < DBG_SET_MIN || (s->cap & (s->cap - 1)) || 2 * s->count > s->cap ||
-        s->shift != 64 - log2_size(s->cap))
-        DBG_VIOLATION("%s: live set geometry broken (cap %zu, count %zu)", h->name, s->cap,
-                      s->count);
-    size_t seen = 0;
-    for (size_t i = 0; i < s->cap; i++) {
+        r.bad = h->in_ops->check(h->in, msg);
+    const struct pm_addrset *s = &h->live;
+    if (pm_addrset_cap(s) < DBG_SET_MIN || !pm_addrset_valid(s))
+        pm_check_fail(&r, "live set broken (cap %zu, count %zu; an entry unreachable from its"
+                      " home slot, or a wrong count)", pm_addrset_cap(s), s->count);
+    for (size_t i = 0; i < pm_addrset_cap(s); i++) {
         uintptr_t key = s->slot[i];
         if (!key)
             continue;
-        seen++;
         if (key % PM_ALIGNMENT) {
-            DBG_VIOLATION("%s: live set holds misaligned pointer %p", h->name, (void *)key);
+            pm_check_fail(&r, "live set holds misaligned pointer %p", (void *)key);
             continue;
         }
-        if (set_find(s, key) != i)
-            DBG_VIOLATION("%s: live set entry %p unreachable from its home slot", h->name,
-                          (void *)key);
         const unsigned char *p = (const unsigned char *)key;
         enum dbg_fault f = block_verify(h, p, 0, true);
         if (f != DBG_OK) {
-            if (!bad++)
+            if (!r.bad++)
                 check_describe(h, p, f, msg);
         }
     }
-    if (seen != s->count)
-        DBG_VIOLATION("%s: live set counts %zu entries, holds %zu", h->name, s->count, seen);
     if (h->nmalloc - h->nfree != s->count)
-        DBG_VIOLATION("%s: %llu mallocs - %llu frees != %zu live blocks", h->name,
+        pm_check_fail(&r, "%llu mallocs - %llu frees != %zu live blocks",
                       (unsigned long long)h->nmalloc, (unsigned long long)h->nfree, s->count);
     if (h->inner_dups)
-        DBG_VIOLATION("%s: the inner backend handed out a live block again (%llu times)",
-                      h->name, (unsigned long long)h->inner_dups);
-#undef DBG_VIOLATION
-    return bad;
+        pm_check_fail(&r, "the inner backend handed out a live block again (%llu times)",
+                      (unsigned long long)h->inner_dups);
+    return r.bad;
 }
 
 /* The inner's trim, and the live set shrinks to the smallest table that
@@ -776,8 +680,8 @@ static void debug_trim(pm_heap_t *h)
     size_t cap = DBG_SET_MIN;
     while (cap < 4 * h->live.count)
         cap *= 2;
-    if (cap < h->live.cap)
-        set_rebuild(h, cap);    /* on failure the larger table stays */
+    if (cap < pm_addrset_cap(&h->live))
+        pm_addrset_resize(&h->live, &h->os, cap);   /* on failure the larger table stays */
 }
 
 /* Fault plans set through this account act on the inner backend, where the

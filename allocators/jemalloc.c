@@ -157,7 +157,10 @@ static void *je_malloc_(pm_heap_t *h, size_t n)
 
 static void *je_calloc_(pm_heap_t *h, size_t k, size_t n)
 {
-    size_t sz = (n && k > SIZE_MAX / n) ? 0 : pm_ref_size(k * n);
+    size_t total;
+    if (!pm_calloc_bytes(k, n, &total))
+        return NULL;
+    size_t sz = pm_ref_size(total);
     void *p = sz ? je.mallocx(sz, h->flags | MALLOCX_ZERO) : NULL;
     if (!p)
         errno = ENOMEM;

@@ -113,7 +113,10 @@ static void *mim_malloc(pm_heap_t *h, size_t n)
 
 static void *mim_calloc(pm_heap_t *h, size_t k, size_t n)
 {
-    size_t sz = (n && k > SIZE_MAX / n) ? 0 : pm_ref_size(k * n);
+    size_t total;
+    if (!pm_calloc_bytes(k, n, &total))
+        return NULL;
+    size_t sz = pm_ref_size(total);
     void *p = sz ? mim.heap_zalloc(h->heap, sz) : NULL;
     if (!p)
         errno = ENOMEM;

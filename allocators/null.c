@@ -129,13 +129,12 @@ static void *null_malloc(pm_heap_t *h, size_t n)
 
 static void *null_calloc(pm_heap_t *h, size_t k, size_t n)
 {
-    if (n && k > SIZE_MAX / n) {
-        errno = ENOMEM;
+    size_t total;
+    if (!pm_calloc_bytes(k, n, &total))
         return NULL;
-    }
-    void *p = null_malloc(h, k * n);
+    void *p = null_malloc(h, total);
     if (p)
-        memset(p, 0, k * n);
+        memset(p, 0, total);
     return p;
 }
 
@@ -175,12 +174,11 @@ static void null_stats(pm_heap_t *h, struct pm_stats *out)
 
 static unsigned long null_check(pm_heap_t *h, char msg[PM_ERR_LEN])
 {
+    struct pm_check_report r = {.msg = msg, .who = "null"};
     msg[0] = 0;
-    if (h->cur > h->ring_size) {
-        snprintf(msg, PM_ERR_LEN, "null: bump offset %zu past ring end %zu", h->cur, h->ring_size);
-        return 1;
-    }
-    return 0;
+    if (h->cur > h->ring_size)
+        pm_check_fail(&r, "bump offset %zu past ring end %zu", h->cur, h->ring_size);
+    return r.bad;
 }
 
 static void null_trim(pm_heap_t *h) { (void)h; }

@@ -4,6 +4,7 @@
 #include "allocator.h"
 #include "pm_assert.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,19 @@ _Noreturn void pm_assert_fail(const char *file, int line, const char *expr)
     if (pm_assert_handler)
         pm_assert_handler(file, line, expr);
     abort();
+}
+
+void pm_check_fail(struct pm_check_report *r, const char *fmt, ...)
+{
+    if (r->bad++ == 0) {
+        int w = snprintf(r->msg, PM_ERR_LEN, "%s: ", r->who);
+        if (w < 0 || w >= PM_ERR_LEN)
+            return;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->msg + w, PM_ERR_LEN - (size_t)w, fmt, ap);
+        va_end(ap);
+    }
 }
 
 const char *pm_misuse_name(enum pm_misuse_kind kind)

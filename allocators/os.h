@@ -13,6 +13,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 /* Map calls are numbered from 1 per instance. Zero fields mean "off". */
 struct pm_os_faults {
@@ -85,4 +88,5 @@ static inline size_t pm_round_up(size_t n, size_t align)
     return (n + align - 1) & ~(align - 1);
 }
 
+PM_API_END
 #endif

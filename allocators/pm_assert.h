@@ -9,6 +9,9 @@
  */
 #ifndef PM_ASSERT_H
 #define PM_ASSERT_H
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 #ifndef PM_ASSERT_LEVEL
 #define PM_ASSERT_LEVEL 0
@@ -37,4 +40,5 @@ _Noreturn void pm_assert_fail(const char *file, int line, const char *expr);
 #define pm_assert_expensive(cond) ((void)sizeof(!(cond)))
 #endif
 
+PM_API_END
 #endif

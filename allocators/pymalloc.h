@@ -22,6 +22,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 #define PM_PYMALLOC_NCLASSES 32         /* PM_SMALL_MAX / PM_ALIGNMENT */
 #define PM_PYMALLOC_POOL_OVERHEAD 48    /* bytes of pool header */
@@ -97,4 +100,5 @@ struct pm_pymalloc_pool_info {
 bool pm_pymalloc_pool_info(const struct allocator_ops *ops, pm_heap_t *h, const void *p,
                            struct pm_pymalloc_pool_info *info);
 
+PM_API_END
 #endif

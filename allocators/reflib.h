@@ -21,6 +21,9 @@
 #include <stdint.h>
 
 #include "allocator.h"
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 /* One symbol to resolve: `slot` points at a function-pointer variable. */
 struct pm_refsym {
@@ -64,4 +67,5 @@ static inline size_t pm_ref_size(size_t n)
     return n ? (n + PM_ALIGNMENT - 1) & ~(size_t)(PM_ALIGNMENT - 1) : PM_ALIGNMENT;
 }
 
+PM_API_END
 #endif

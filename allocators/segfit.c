@@ -121,11 +121,11 @@
  *  free). No code in other builds: the macros are plain accesses there.
  */
 #include "segfit.h"
+#include "pm_addrset.h"
 #include "pm_asan.h"
 #include "pm_assert.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -189,17 +189,6 @@ _Static_assert(SEG_SIDE_MAX_SIZE / 16 + SEG_SIDE_CLASS0 > SEG_SIDE_USED_BIG &&
                SEG_MIN_BLOCK / 16 + SEG_SIDE_CLASS0 > SEG_SIDE_USED_BIG, "class codes above the state codes");
 _Static_assert(SEG_QUICK_MAX_BLOCK <= SEG_SIDE_MAX_SIZE, "quick-list sizes have their own side code");
 
-/* An open-addressing hash set of addresses (0 = empty slot), linear probing
- * with backward-shift deletion; its table is mapped through the OS layer.
- * count * 2 <= cap. */
-struct seg_set {
-    uintptr_t *slot;            /* cap entries */
-    size_t cap;                 /* power of two */
-    size_t count;               /* keys stored */
-    unsigned bits;              /* log2(cap) */
-    unsigned shift;             /* keys are >> shift before hashing (alignment) */
-};
-
 struct pm_heap {
     /* hot: the fast paths read these */
     struct seg_block *quick[SEG_QUICK_CLASSES];   /* LIFO per block size / 16 */
@@ -208,7 +197,7 @@ struct pm_heap {
     size_t quick_max_req;                         /* requests served by quick lists */
     size_t quick_max_block;                       /* their block size */
     uintptr_t region_mask;                        /* ~(R - 1) */
-    struct seg_set regions;                       /* region bases */
+    struct pm_addrset regions;                    /* region bases */
     uint64_t cached_bytes;                        /* sum of cached block sizes */
     struct pm_stats st;                           /* counters (mapped etc. filled by stats) */
     /* geometry and options */
@@ -231,7 +220,7 @@ struct pm_heap {
     struct seg_region *empty_head, *empty_tail;   /* live == 0, newest at head */
     uint64_t empty_bytes;       /* R * regions on the empty list */
     /* large blocks */
-    struct seg_set larges;      /* payload addresses */
+    struct pm_addrset larges;   /* payload addresses */
     uint64_t large_usable;      /* sum of usable bytes of large blocks */
     uint64_t large_mapped;      /* sum of their mapping sizes */
     struct pm_config cfg;
@@ -359,93 +348,15 @@ void pm_segfit_mapping(size_t block_size, unsigned sl_count, unsigned *fl, unsig
     mapping(block_size, floor_log2(sl_count), fl, sl);
 }
 
-/* ---- hash sets of addresses ---- */
-
-static inline size_t set_home(const struct seg_set *s, uintptr_t key)
+/* Adds key (not present), growing the set first if needed. false on OOM. */
+static bool set_add(struct pm_os *os, struct pm_addrset *s, uintptr_t key)
 {
-    return (size_t)(((uint64_t)(key >> s->shift) * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - s->bits));
-}
-
-static inline bool set_has(const struct seg_set *s, uintptr_t key)
-{
-    size_t mask = s->cap - 1;
-    for (size_t i = set_home(s, key);; i = (i + 1) & mask) {
-        uintptr_t k = s->slot[i];
-        if (k == key)
-            return true;
-        if (!k)
-            return false;
-    }
-}
-
-static bool set_init(struct pm_os *os, struct seg_set *s, unsigned shift)
-{
-    size_t bytes = pm_os_page_size();
-    s->slot = pm_os_map(os, bytes);
-    if (!s->slot)
+    if (!pm_addrset_reserve(s, os))
         return false;
-    s->cap = bytes / sizeof *s->slot;
-    s->bits = floor_log2(s->cap);
-    s->count = 0;
-    s->shift = shift;
+    uintptr_t *e = pm_addrset_insert(s, key);
+    pm_assert_internal(e != NULL);
+    (void)e;
     return true;
-}
-
-static void set_put(struct seg_set *s, uintptr_t key)
-{
-    size_t mask = s->cap - 1, i = set_home(s, key);
-    while (s->slot[i])
-        i = (i + 1) & mask;
-    s->slot[i] = key;
-    s->count++;
-}
-
-/* Adds key (not present); grows the table first if needed. false on OOM. */
-static bool set_add(struct pm_os *os, struct seg_set *s, uintptr_t key)
-{
-    if ((s->count + 1) * 2 > s->cap) {
-        struct seg_set bigger = *s;
-        bigger.cap = s->cap * 2;
-        bigger.bits = s->bits + 1;
-        bigger.count = 0;
-        bigger.slot = pm_os_map(os, bigger.cap * sizeof *s->slot);
-        if (!bigger.slot)
-            return false;
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->slot[i])
-                set_put(&bigger, s->slot[i]);
-        pm_os_unmap(os, s->slot, s->cap * sizeof *s->slot);
-        *s = bigger;
-    }
-    set_put(s, key);
-    return true;
-}
-
-static void set_remove(struct seg_set *s, uintptr_t key)
-{
-    size_t mask = s->cap - 1, i = set_home(s, key);
-    while (s->slot[i] != key) {
-        pm_assert_internal(s->slot[i] != 0);
-        i = (i + 1) & mask;
-    }
-    /* backward shift: pull later entries of the run into the hole if their
-     * home is not strictly between the hole and their position */
-    for (size_t j = (i + 1) & mask; s->slot[j]; j = (j + 1) & mask) {
-        size_t k = set_home(s, s->slot[j]);
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stays) {
-            s->slot[i] = s->slot[j];
-            i = j;
-        }
-    }
-    s->slot[i] = 0;
-    s->count--;
-}
-
-static void set_free(struct pm_os *os, struct seg_set *s)
-{
-    pm_os_unmap(os, s->slot, s->cap * sizeof *s->slot);
-    s->slot = NULL;
 }
 
 /* ---- the free block index ---- */
@@ -607,7 +518,7 @@ static void region_release(pm_heap_t *h, struct seg_region *r)
         h->region_list = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    set_remove(&h->regions, (uintptr_t)r);
+    pm_addrset_remove(&h->regions, (uintptr_t)r);
     h->st.arenas--;
     PM_UNPOISON(r, h->region_size);             /* the shadow outlives the mapping */
     pm_os_unmap(h->acct, r, h->region_size);
@@ -618,6 +529,77 @@ static void region_emptied(pm_heap_t *h, struct seg_region *r)
     empty_push(h, r);
     while (h->empty_bytes > h->release_keep)
         region_release(h, h->empty_tail);       /* the longest unused first */
+}
+
+/* ---- validity predicates ----
+ *
+ * The invariants of one block, O(1), safe on any block reached by walking a
+ * valid region. check() walks every region with them; the expensive asserts
+ * (PM_ASSERT_LEVEL 3, the asan preset) call them after every change of the
+ * block structure (a split in block_use, a merge in block_release), where a
+ * broken invariant is caught at the change that broke it. */
+
+/* Is the size of b plausible (a walk can step over b)? */
+static bool block_size_ok(const pm_heap_t *h, struct seg_region *r, struct seg_block *b)
+{
+    size_t size = SIZE(b);
+    return size >= SEG_MIN_BLOCK && size % SEG_ALIGN == 0 &&
+           size <= (size_t)((char *)region_sentinel(h, r) - (char *)b);
+}
+
+/* NULL if block b of region r is valid given whether the block before it is
+ * free; else what is wrong. A free block: side code FREE, footer == size, no
+ * free block before it (coalesced). A busy one: side code of its size, or
+ * CACHED (quick lists, small sizes only). Both: PREV_FREE == prev_free. */
+static const char *block_fault(const pm_heap_t *h, struct seg_region *r, struct seg_block *b,
+                               bool prev_free)
+{
+    uint64_t hdr = HDR(b);
+    size_t size = SIZE(b);
+    if (!block_size_ok(h, r, b))
+        return "bad size";
+    unsigned code = side_code(r, blk_payload(b));
+    if (!(hdr & SEG_BUSY) ? code != SEG_SIDE_FREE : code != SEG_SIDE_CACHED && code != side_code_used(size))
+        return "side map code disagrees with the header";
+    if (!!(hdr & SEG_PREV_FREE) != prev_free)
+        return prev_free ? "PREV_FREE flag clear after a free block" : "PREV_FREE flag set after a busy block";
+    if (hdr & (SEG_FLAGS & ~(uint64_t)(SEG_BUSY | SEG_PREV_FREE)))
+        return "unknown header flags";
+    if (!(hdr & SEG_BUSY)) {
+        if (WORD(blk_footer(b, size)) != size)
+            return "footer differs from the size (damaged footer)";
+        if (prev_free)
+            return "adjacent to a free predecessor (not coalesced)";
+    } else if (code == SEG_SIDE_CACHED && size > SEG_QUICK_MAX_BLOCK) {
+        return "cached but larger than the quick lists' blocks";
+    }
+    return NULL;
+}
+
+/* b (free or busy, its predecessor busy) and the block after it are valid:
+ * the state right after a merge or a split at b. */
+__attribute__((unused)) static bool block_and_next_ok(const pm_heap_t *h, struct seg_region *r, struct seg_block *b)
+{
+    if (block_fault(h, r, b, false))
+        return false;
+    struct seg_block *n = blk_at(b, SIZE(b));
+    bool b_free = !(HDR(b) & SEG_BUSY);
+    if (n == region_sentinel(h, r))
+        return (HDR(n) & ~(uint64_t)SEG_PREV_FREE) == SEG_BUSY && !!(HDR(n) & SEG_PREV_FREE) == b_free;
+    return block_fault(h, r, n, b_free) == NULL;
+}
+
+/* Free block b of `size` bytes is on the list of its bin. */
+__attribute__((unused)) static bool block_in_bin(const pm_heap_t *h, struct seg_block *b, size_t size)
+{
+    unsigned fl, sl;
+    mapping(size, h->sl_log, &fl, &sl);
+    if (!(h->fl_bitmap >> fl & 1) || !(h->sl_bitmap[fl] >> sl & 1))
+        return false;
+    for (struct seg_block *x = h->bins[fl][sl]; x; x = NEXT(x))
+        if (x == b)
+            return true;
+    return false;
 }
 
 /* ---- block state changes (slow path) ---- */
@@ -651,6 +633,7 @@ static size_t block_use(pm_heap_t *h, struct seg_region *r, struct seg_block *b,
     side_set(r, b, side_code_used(have));
     r->live += have;
     h->busy_bytes += have;
+    pm_assert_expensive(block_and_next_ok(h, r, b));
     return have;
 }
 
@@ -687,6 +670,7 @@ static void block_release(pm_heap_t *h, struct seg_region *r, struct seg_block *
     WORD_CLOSE(blk_footer(b, size));
     blk_at(b, size)->hdr |= SEG_PREV_FREE;      /* busy or the sentinel: open */
     bin_insert(h, b, size);
+    pm_assert_expensive(block_and_next_ok(h, r, b) && block_in_bin(h, b, size));
     if (r->live == 0)
         region_emptied(h, r);
 }
@@ -755,8 +739,8 @@ static struct seg_region *block_check_used(pm_heap_t *h, void *p, bool *large)
         return NULL;
     }
     struct seg_region *r = (struct seg_region *)(a & h->region_mask);
-    if (!set_has(&h->regions, (uintptr_t)r)) {
-        if (set_has(&h->larges, a))
+    if (!pm_addrset_has(&h->regions, (uintptr_t)r)) {
+        if (pm_addrset_has(&h->larges, a))
             *large = true;
         else
             seg_misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "");
@@ -815,7 +799,7 @@ static void large_free(pm_heap_t *h, void *p)
 {
     struct seg_large *l = large_hdr(p);
     size_t map_size = (size_t)l->map_size;
-    set_remove(&h->larges, (uintptr_t)p);
+    pm_addrset_remove(&h->larges, (uintptr_t)p);
     h->large_usable -= map_size - SEG_LARGE_HDR;
     h->large_mapped -= map_size;
     h->st.large_blocks--;
@@ -868,11 +852,9 @@ static void *seg_malloc(pm_heap_t *h, size_t n)
 
 static void *seg_calloc(pm_heap_t *h, size_t k, size_t n)
 {
-    if (n && k > SIZE_MAX / n) {
-        errno = ENOMEM;
+    size_t total;
+    if (!pm_calloc_bytes(k, n, &total))
         return NULL;
-    }
-    size_t total = k * n;
     void *p = seg_malloc(h, total);
     if (p && total <= h->large_threshold)       /* large mappings are zero-filled */
         memset(p, 0, total);
@@ -915,7 +897,7 @@ static void seg_free(pm_heap_t *h, void *p)
      * miss: the block was touched last when it was allocated). */
     if (__builtin_expect(a && !(a & (SEG_ALIGN - 1)), 1)) {
         struct seg_region *r = (struct seg_region *)(a & h->region_mask);
-        if (__builtin_expect(set_has(&h->regions, (uintptr_t)r), 1)) {
+        if (__builtin_expect(pm_addrset_has(&h->regions, (uintptr_t)r), 1)) {
             unsigned code = side_code(r, p);
             size_t c = code - SEG_SIDE_CLASS0;
             if (__builtin_expect(code > SEG_SIDE_USED_BIG && c <= h->quick_max_block >> 4 &&
@@ -938,9 +920,9 @@ static void seg_free(pm_heap_t *h, void *p)
 static size_t seg_usable(pm_heap_t *h, void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    if (set_has(&h->regions, a & h->region_mask))
+    if (pm_addrset_has(&h->regions, a & h->region_mask))
         return blk_size(blk_of_payload(p)) - SEG_HDR;
-    if (set_has(&h->larges, a))
+    if (pm_addrset_has(&h->larges, a))
         return (size_t)large_hdr(p)->map_size - SEG_LARGE_HDR;
     return 0;
 }
@@ -1065,7 +1047,7 @@ static void seg_stats(pm_heap_t *h, struct pm_stats *out)
     out->peak_mapped_bytes = h->acct->peak_mapped;
     out->used_bytes = h->busy_bytes - h->cached_bytes - SEG_HDR * small_live + h->large_usable;
     out->meta_bytes = heap_struct_bytes()
-                    + (h->regions.cap + h->larges.cap) * sizeof(uintptr_t)
+                    + pm_addrset_bytes(&h->regions) + pm_addrset_bytes(&h->larges)
                     + h->st.arenas * (h->region_hdr + 2 * SEG_HDR)
                     + SEG_HDR * small_live
                     + SEG_LARGE_HDR * h->st.large_blocks;
@@ -1098,23 +1080,6 @@ void pm_segfit_info(pm_heap_t *h, struct pm_segfit_info *out)
 
 /* ---- check ---- */
 
-struct seg_chk {
-    unsigned long bad;          /* violations found */
-    char *msg;                  /* PM_ERR_LEN: the first one */
-};
-
-__attribute__((format(printf, 2, 3)))
-static void chk_fail(struct seg_chk *c, const char *fmt, ...)
-{
-    if (c->bad++ == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = snprintf(c->msg, PM_ERR_LEN, "segfit: ");
-        vsnprintf(c->msg + w, PM_ERR_LEN - (size_t)w, fmt, ap);
-        va_end(ap);
-    }
-}
-
 /* Totals found by walking the regions. */
 struct seg_walk {
     uint64_t free_blocks, free_bytes;
@@ -1123,7 +1088,7 @@ struct seg_walk {
     uint64_t regions, empty;
 };
 
-static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, struct seg_walk *w)
+static void chk_region(pm_heap_t *h, struct seg_region *r, struct pm_check_report *c, struct seg_walk *w)
 {
     char *end = (char *)region_sentinel(h, r);
     struct seg_block *b = region_first(h, r);
@@ -1132,33 +1097,20 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
     while ((char *)b < end) {
         uint64_t hdr = HDR(b);
         size_t size = SIZE(b);
-        if (size < SEG_MIN_BLOCK || size % SEG_ALIGN || size > (size_t)(end - (char *)b)) {
-            chk_fail(c, "block %p in region %p has bad size %zu", blk_payload(b), (void *)r, size);
-            return;             /* cannot walk on */
+        const char *why = block_fault(h, r, b, prev_free);
+        if (why) {
+            pm_check_fail(c, "block %p (%s, %zu bytes) in region %p: %s", blk_payload(b),
+                     hdr & SEG_BUSY ? "busy" : "free", size, (void *)r, why);
+            if (!block_size_ok(h, r, b))
+                return;         /* cannot walk on */
         }
         blocks++;
-        unsigned code = side_code(r, blk_payload(b));
-        if (!(hdr & SEG_BUSY) ? code != SEG_SIDE_FREE : code != SEG_SIDE_CACHED && code != side_code_used(size))
-            chk_fail(c, "block %p (%s, %zu bytes): side map code %u", blk_payload(b),
-                     hdr & SEG_BUSY ? "busy" : "free", size, code);
-        if (!!(hdr & SEG_PREV_FREE) != prev_free)
-            chk_fail(c, "block %p: PREV_FREE flag %d but previous block is %s", blk_payload(b),
-                     !!(hdr & SEG_PREV_FREE), prev_free ? "free" : "busy");
-        if (hdr & (SEG_FLAGS & ~(uint64_t)(SEG_BUSY | SEG_PREV_FREE)))
-            chk_fail(c, "block %p: unknown flags %#llx", blk_payload(b), (unsigned long long)hdr & SEG_FLAGS);
         if (!(hdr & SEG_BUSY)) {
-            if (WORD(blk_footer(b, size)) != size)
-                chk_fail(c, "free block %p: footer %llu != size %zu", blk_payload(b),
-                         (unsigned long long)WORD(blk_footer(b, size)), size);
-            if (prev_free)
-                chk_fail(c, "free blocks %p and its predecessor are adjacent (not coalesced)", blk_payload(b));
             w->free_blocks++;
             w->free_bytes += size;
         } else {
             busy += size;
-            if (code == SEG_SIDE_CACHED) {
-                if (size > SEG_QUICK_MAX_BLOCK)
-                    chk_fail(c, "cached block %p is too large (%zu)", blk_payload(b), size);
+            if (side_code(r, blk_payload(b)) == SEG_SIDE_CACHED) {
                 w->cached_blocks++;
                 w->cached_bytes += size;
             } else
@@ -1168,17 +1120,17 @@ static void chk_region(pm_heap_t *h, struct seg_region *r, struct seg_chk *c, st
         b = blk_at(b, size);
     }
     if ((char *)b != end)
-        chk_fail(c, "region %p: blocks end at %p, not at the sentinel %p", (void *)r, (void *)b, (void *)end);
+        pm_check_fail(c, "region %p: blocks end at %p, not at the sentinel %p", (void *)r, (void *)b, (void *)end);
     else if ((b->hdr & ~(uint64_t)SEG_PREV_FREE) != SEG_BUSY || !!(b->hdr & SEG_PREV_FREE) != prev_free)
-        chk_fail(c, "region %p: sentinel header %#llx damaged", (void *)r, (unsigned long long)b->hdr);
+        pm_check_fail(c, "region %p: sentinel header %#llx damaged", (void *)r, (unsigned long long)b->hdr);
     uint64_t marked = 0;        /* with the codes checked above: marks = starts */
     for (size_t i = 0; i < h->region_size / 32; i++)
         marked += r->side[i] != 0;
     if (marked != blocks)
-        chk_fail(c, "region %p: %llu side map entries for %llu blocks", (void *)r,
+        pm_check_fail(c, "region %p: %llu side map entries for %llu blocks", (void *)r,
                  (unsigned long long)marked, (unsigned long long)blocks);
     if (r->live != busy)
-        chk_fail(c, "region %p: live %llu != busy bytes walked %llu", (void *)r,
+        pm_check_fail(c, "region %p: live %llu != busy bytes walked %llu", (void *)r,
                  (unsigned long long)r->live, (unsigned long long)busy);
     w->busy_bytes += busy;
 }
@@ -1188,139 +1140,139 @@ static bool chk_is_block(pm_heap_t *h, struct seg_block *b)
 {
     uintptr_t a = (uintptr_t)b;
     struct seg_region *r = (struct seg_region *)(a & h->region_mask);
-    if (a % SEG_ALIGN != SEG_HDR || !set_has(&h->regions, (uintptr_t)r))
+    if (a % SEG_ALIGN != SEG_HDR || !pm_addrset_has(&h->regions, (uintptr_t)r))
         return false;
     if (a < (uintptr_t)region_first(h, r) || a >= (uintptr_t)region_sentinel(h, r))
         return false;
     return side_code(r, blk_payload(b)) != 0;
 }
 
-static void chk_bins(pm_heap_t *h, struct seg_chk *c, const struct seg_walk *w)
+static void chk_bins(pm_heap_t *h, struct pm_check_report *c, const struct seg_walk *w)
 {
     uint64_t n = 0, bytes = 0;
     unsigned sl_count = 1u << h->sl_log;
     for (unsigned fl = 0; fl < SEG_FL_MAX; fl++) {
         if (!!(h->fl_bitmap >> fl & 1) != (h->sl_bitmap[fl] != 0))
-            chk_fail(c, "fl bitmap bit %u disagrees with sl bitmap %#llx", fl,
+            pm_check_fail(c, "fl bitmap bit %u disagrees with sl bitmap %#llx", fl,
                      (unsigned long long)h->sl_bitmap[fl]);
         if (sl_count < 64 && h->sl_bitmap[fl] >> sl_count)
-            chk_fail(c, "sl bitmap %u has bits beyond %u subdivisions", fl, sl_count);
+            pm_check_fail(c, "sl bitmap %u has bits beyond %u subdivisions", fl, sl_count);
         for (unsigned sl = 0; sl < SEG_SL_MAX; sl++) {
             struct seg_block *b = h->bins[fl][sl], *prev = NULL;
             bool bit = h->sl_bitmap[fl] >> sl & 1;
             if (sl >= sl_count) {
                 if (b)
-                    chk_fail(c, "bin (%u,%u) beyond the %u subdivisions is not empty", fl, sl, sl_count);
+                    pm_check_fail(c, "bin (%u,%u) beyond the %u subdivisions is not empty", fl, sl, sl_count);
                 continue;
             }
             if (bit != (b != NULL))
-                chk_fail(c, "bin (%u,%u): bitmap bit %d but list %s", fl, sl, bit, b ? "non-empty" : "empty");
+                pm_check_fail(c, "bin (%u,%u): bitmap bit %d but list %s", fl, sl, bit, b ? "non-empty" : "empty");
             for (; b; prev = b, b = NEXT(b)) {
                 if (n > w->free_blocks) {
-                    chk_fail(c, "bins hold more entries than the %llu free blocks (cycle?)",
+                    pm_check_fail(c, "bins hold more entries than the %llu free blocks (cycle?)",
                              (unsigned long long)w->free_blocks);
                     return;
                 }
                 if (!chk_is_block(h, b)) {
-                    chk_fail(c, "bin (%u,%u) entry %p is not a block of this heap", fl, sl, (void *)b);
+                    pm_check_fail(c, "bin (%u,%u) entry %p is not a block of this heap", fl, sl, (void *)b);
                     return;
                 }
                 if (HDR(b) & SEG_BUSY)
-                    chk_fail(c, "bin (%u,%u) entry %p is not free", fl, sl, blk_payload(b));
+                    pm_check_fail(c, "bin (%u,%u) entry %p is not free", fl, sl, blk_payload(b));
                 unsigned f, s;
                 mapping(SIZE(b), h->sl_log, &f, &s);
                 if (f != fl || s != sl)
-                    chk_fail(c, "free block %p of %zu bytes is in bin (%u,%u), belongs in (%u,%u)",
+                    pm_check_fail(c, "free block %p of %zu bytes is in bin (%u,%u), belongs in (%u,%u)",
                              blk_payload(b), SIZE(b), fl, sl, f, s);
                 if (PREV(b) != prev)
-                    chk_fail(c, "bin (%u,%u) entry %p: back link broken", fl, sl, blk_payload(b));
+                    pm_check_fail(c, "bin (%u,%u) entry %p: back link broken", fl, sl, blk_payload(b));
                 n++;
                 bytes += SIZE(b);
             }
         }
     }
     if (n != w->free_blocks || bytes != w->free_bytes)
-        chk_fail(c, "bins hold %llu blocks / %llu bytes, the walk found %llu free blocks / %llu bytes",
+        pm_check_fail(c, "bins hold %llu blocks / %llu bytes, the walk found %llu free blocks / %llu bytes",
                  (unsigned long long)n, (unsigned long long)bytes,
                  (unsigned long long)w->free_blocks, (unsigned long long)w->free_bytes);
     if (n != h->free_blocks || bytes != h->free_bytes)
-        chk_fail(c, "free counters %llu blocks / %llu bytes, bins hold %llu / %llu",
+        pm_check_fail(c, "free counters %llu blocks / %llu bytes, bins hold %llu / %llu",
                  (unsigned long long)h->free_blocks, (unsigned long long)h->free_bytes,
                  (unsigned long long)n, (unsigned long long)bytes);
 }
 
-static void chk_quick(pm_heap_t *h, struct seg_chk *c, const struct seg_walk *w)
+static void chk_quick(pm_heap_t *h, struct pm_check_report *c, const struct seg_walk *w)
 {
     uint64_t n = 0, bytes = 0;
     for (unsigned k = 0; k < SEG_QUICK_CLASSES; k++) {
         uint64_t in_list = 0;
         if (h->quick_count[k] > h->quick_cap)
-            chk_fail(c, "quick list %u holds %u blocks, cap %u", k, h->quick_count[k], h->quick_cap);
+            pm_check_fail(c, "quick list %u holds %u blocks, cap %u", k, h->quick_count[k], h->quick_cap);
         for (struct seg_block *b = h->quick[k]; b; b = NEXT(b)) {
             if (in_list > h->quick_count[k] || in_list > h->quick_cap) {
-                chk_fail(c, "quick list %u longer than its count %u (cycle?)", k, h->quick_count[k]);
+                pm_check_fail(c, "quick list %u longer than its count %u (cycle?)", k, h->quick_count[k]);
                 return;
             }
             if (!chk_is_block(h, b)) {
-                chk_fail(c, "quick list %u entry %p is not a block of this heap", k, (void *)b);
+                pm_check_fail(c, "quick list %u entry %p is not a block of this heap", k, (void *)b);
                 return;
             }
             if (!(HDR(b) & SEG_BUSY) || side_code(region_of_block(h, b), blk_payload(b)) != SEG_SIDE_CACHED)
-                chk_fail(c, "quick list %u entry %p is not marked cached", k, blk_payload(b));
+                pm_check_fail(c, "quick list %u entry %p is not marked cached", k, blk_payload(b));
             if (SIZE(b) != (size_t)k << 4)
-                chk_fail(c, "quick list %u entry %p has size %zu", k, blk_payload(b), SIZE(b));
+                pm_check_fail(c, "quick list %u entry %p has size %zu", k, blk_payload(b), SIZE(b));
             in_list++;
             bytes += SIZE(b);
         }
         if (in_list != h->quick_count[k])
-            chk_fail(c, "quick list %u holds %llu blocks, count says %u", k,
+            pm_check_fail(c, "quick list %u holds %llu blocks, count says %u", k,
                      (unsigned long long)in_list, h->quick_count[k]);
         n += in_list;
     }
     if (n != w->cached_blocks || bytes != w->cached_bytes || bytes != h->cached_bytes)
-        chk_fail(c, "quick lists hold %llu blocks / %llu bytes, walk found %llu / %llu, counter %llu",
+        pm_check_fail(c, "quick lists hold %llu blocks / %llu bytes, walk found %llu / %llu, counter %llu",
                  (unsigned long long)n, (unsigned long long)bytes, (unsigned long long)w->cached_blocks,
                  (unsigned long long)w->cached_bytes, (unsigned long long)h->cached_bytes);
 }
 
 static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
 {
-    struct seg_chk c = {0, msg};
+    struct pm_check_report c = {.msg = msg, .who = "segfit"};
     struct seg_walk w = {0};
     msg[0] = 0;
     /* regions: the list, the set and the empty list agree */
     uint64_t max_regions = h->regions.count, nonlive = 0;
     for (struct seg_region *r = h->region_list, *prev = NULL; r; prev = r, r = r->next) {
         if (w.regions >= max_regions) {
-            chk_fail(&c, "region list longer than the region set (%llu)", (unsigned long long)max_regions);
+            pm_check_fail(&c, "region list longer than the region set (%llu)", (unsigned long long)max_regions);
             break;
         }
-        if ((uintptr_t)r & ~h->region_mask || !set_has(&h->regions, (uintptr_t)r)) {
-            chk_fail(&c, "region %p is not aligned or not in the region set", (void *)r);
+        if ((uintptr_t)r & ~h->region_mask || !pm_addrset_has(&h->regions, (uintptr_t)r)) {
+            pm_check_fail(&c, "region %p is not aligned or not in the region set", (void *)r);
             break;
         }
         if (r->prev != prev)
-            chk_fail(&c, "region %p: back link broken", (void *)r);
+            pm_check_fail(&c, "region %p: back link broken", (void *)r);
         w.regions++;
         nonlive += r->live == 0;
         chk_region(h, r, &c, &w);
     }
     if (w.regions != h->regions.count || w.regions != h->st.arenas)
-        chk_fail(&c, "%llu regions listed, %zu in the set, stats say %llu", (unsigned long long)w.regions,
+        pm_check_fail(&c, "%llu regions listed, %zu in the set, stats say %llu", (unsigned long long)w.regions,
                  h->regions.count, (unsigned long long)h->st.arenas);
     for (struct seg_region *r = h->empty_tail; r; r = r->eprev) {
         if (w.empty++ > w.regions) {
-            chk_fail(&c, "empty list longer than the region list (cycle?)");
+            pm_check_fail(&c, "empty list longer than the region list (cycle?)");
             break;
         }
         if (r->live != 0)
-            chk_fail(&c, "region %p on the empty list has %llu live bytes", (void *)r, (unsigned long long)r->live);
+            pm_check_fail(&c, "region %p on the empty list has %llu live bytes", (void *)r, (unsigned long long)r->live);
     }
     if (nonlive != w.empty || w.empty * h->region_size != h->empty_bytes)
-        chk_fail(&c, "%llu regions without live bytes, %llu on the empty list, empty_bytes %llu",
+        pm_check_fail(&c, "%llu regions without live bytes, %llu on the empty list, empty_bytes %llu",
                  (unsigned long long)nonlive, (unsigned long long)w.empty, (unsigned long long)h->empty_bytes);
     if (h->empty_bytes > h->release_keep)
-        chk_fail(&c, "empty regions hold %llu bytes, above release=%zu", (unsigned long long)h->empty_bytes,
+        pm_check_fail(&c, "empty regions hold %llu bytes, above release=%zu", (unsigned long long)h->empty_bytes,
                  h->release_keep);
     if (c.bad)
         return c.bad;          /* the lists below may point into bad regions */
@@ -1329,7 +1281,7 @@ static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     /* large blocks */
     uint64_t nlarge = 0, lmapped = 0, lusable = 0;
     size_t page = pm_os_page_size();
-    for (size_t i = 0; i < h->larges.cap; i++) {
+    for (size_t i = 0; i < pm_addrset_cap(&h->larges); i++) {
         uintptr_t p = h->larges.slot[i];
         if (!p)
             continue;
@@ -1337,7 +1289,7 @@ static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
         struct seg_large *l = large_hdr((void *)p);
         if (((uintptr_t)l & (page - 1)) || l->magic != SEG_LARGE_MAGIC || l->map_size % page ||
             l->map_size <= h->large_threshold) {
-            chk_fail(&c, "large block %p: header damaged", (void *)p);
+            pm_check_fail(&c, "large block %p: header damaged", (void *)p);
             continue;
         }
         lmapped += l->map_size;
@@ -1345,31 +1297,31 @@ static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     }
     if (nlarge != h->larges.count || nlarge != h->st.large_blocks || lmapped != h->large_mapped ||
         lusable != h->large_usable)
-        chk_fail(&c, "large blocks: %llu in the set (count %zu, stats %llu), %llu bytes mapped (counter %llu)",
+        pm_check_fail(&c, "large blocks: %llu in the set (count %zu, stats %llu), %llu bytes mapped (counter %llu)",
                  (unsigned long long)nlarge, h->larges.count, (unsigned long long)h->st.large_blocks,
                  (unsigned long long)lmapped, (unsigned long long)h->large_mapped);
     /* totals */
     if (w.busy_bytes != h->busy_bytes)
-        chk_fail(&c, "busy bytes: walk %llu, counter %llu", (unsigned long long)w.busy_bytes,
+        pm_check_fail(&c, "busy bytes: walk %llu, counter %llu", (unsigned long long)w.busy_bytes,
                  (unsigned long long)h->busy_bytes);
     if (w.used_blocks + nlarge != h->st.live_blocks)
-        chk_fail(&c, "live blocks: walk %llu small + %llu large, stats %llu", (unsigned long long)w.used_blocks,
+        pm_check_fail(&c, "live blocks: walk %llu small + %llu large, stats %llu", (unsigned long long)w.used_blocks,
                  (unsigned long long)nlarge, (unsigned long long)h->st.live_blocks);
-    uint64_t mapped = heap_struct_bytes() + (h->regions.cap + h->larges.cap) * sizeof(uintptr_t)
+    uint64_t mapped = heap_struct_bytes() + pm_addrset_bytes(&h->regions) + pm_addrset_bytes(&h->larges)
                     + w.regions * h->region_size + lmapped;
     if (h->acct == &h->os && mapped != h->acct->mapped)   /* a shared account holds others' too */
-        chk_fail(&c, "OS layer maps %llu bytes, regions + large + tables + heap = %llu",
+        pm_check_fail(&c, "OS layer maps %llu bytes, regions + large + tables + heap = %llu",
                  (unsigned long long)h->acct->mapped, (unsigned long long)mapped);
     if (w.regions * (h->max_block) != w.free_bytes + w.busy_bytes)
-        chk_fail(&c, "blocks do not tile the regions: %llu free + %llu busy != %llu",
+        pm_check_fail(&c, "blocks do not tile the regions: %llu free + %llu busy != %llu",
                  (unsigned long long)w.free_bytes, (unsigned long long)w.busy_bytes,
                  (unsigned long long)(w.regions * h->max_block));
     struct pm_stats st;
     seg_stats(h, &st);
     if (st.used_bytes != w.busy_bytes - w.cached_bytes - SEG_HDR * w.used_blocks + lusable)
-        chk_fail(&c, "used_bytes %llu disagrees with the walk", (unsigned long long)st.used_bytes);
+        pm_check_fail(&c, "used_bytes %llu disagrees with the walk", (unsigned long long)st.used_bytes);
     if (st.nmalloc - st.nfree != st.live_blocks)
-        chk_fail(&c, "nmalloc %llu - nfree %llu != live blocks %llu", (unsigned long long)st.nmalloc,
+        pm_check_fail(&c, "nmalloc %llu - nfree %llu != live blocks %llu", (unsigned long long)st.nmalloc,
                  (unsigned long long)st.nfree, (unsigned long long)st.live_blocks);
     return c.bad;
 }
@@ -1475,13 +1427,14 @@ static pm_heap_t *seg_create(const struct pm_config *cfg, char err[PM_ERR_LEN])
     } else {
         h->acct = acct;
     }
-    if (!set_init(h->acct, &h->regions, floor_log2(region))) {
+    size_t set_cap = pm_os_page_size() / sizeof(uintptr_t);   /* one page each */
+    if (!pm_addrset_init(&h->regions, h->acct, set_cap, 1, floor_log2(region), true)) {
         seg_unmap_self(h);
         snprintf(err, PM_ERR_LEN, "segfit: out of memory");
         return NULL;
     }
-    if (!set_init(h->acct, &h->larges, floor_log2(pm_os_page_size()))) {
-        set_free(h->acct, &h->regions);
+    if (!pm_addrset_init(&h->larges, h->acct, set_cap, 1, floor_log2(pm_os_page_size()), true)) {
+        pm_addrset_fini(&h->regions, h->acct);
         seg_unmap_self(h);
         snprintf(err, PM_ERR_LEN, "segfit: out of memory");
         return NULL;
@@ -1510,13 +1463,13 @@ static void seg_destroy(pm_heap_t *h)
         PM_UNPOISON(r, h->region_size);
         pm_os_unmap(h->acct, r, h->region_size);
     }
-    for (size_t i = 0; i < h->larges.cap; i++)
+    for (size_t i = 0; i < pm_addrset_cap(&h->larges); i++)
         if (h->larges.slot[i]) {
             struct seg_large *l = large_hdr((void *)h->larges.slot[i]);
             pm_os_unmap(h->acct, l, (size_t)l->map_size);
         }
-    set_free(h->acct, &h->regions);
-    set_free(h->acct, &h->larges);
+    pm_addrset_fini(&h->regions, h->acct);
+    pm_addrset_fini(&h->larges, h->acct);
     seg_unmap_self(h);
 }
 

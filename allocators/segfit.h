@@ -7,6 +7,9 @@
 #define PM_SEGFIT_H
 
 #include "allocator.h"
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 extern const struct allocator_ops pm_segfit_ops;
 
@@ -34,4 +37,5 @@ struct pm_segfit_info {
 /* h must be a segfit heap. */
 void pm_segfit_info(pm_heap_t *h, struct pm_segfit_info *out);
 
+PM_API_END
 #endif

@@ -46,11 +46,10 @@ static void *system_malloc(pm_heap_t *h, size_t n)
 static void *system_calloc(pm_heap_t *h, size_t k, size_t n)
 {
     (void)h;
-    if (n && k > SIZE_MAX / n) {    /* checked here: ASan's calloc aborts on it */
-        errno = ENOMEM;
+    size_t total;
+    if (!pm_calloc_bytes(k, n, &total))   /* checked here: ASan's calloc aborts on it */
         return NULL;
-    }
-    if (k == 0 || n == 0)
+    if (total == 0)
         return calloc(1, 1);        /* a unique pointer for a zero-byte request */
     return calloc(k, n);
 }

@@ -102,7 +102,10 @@ static void *tc_malloc_(pm_heap_t *h, size_t n)
 static void *tc_calloc_(pm_heap_t *h, size_t k, size_t n)
 {
     (void)h;
-    size_t sz = (n && k > SIZE_MAX / n) ? 0 : pm_ref_size(k * n);
+    size_t total;
+    if (!pm_calloc_bytes(k, n, &total))
+        return NULL;
+    size_t sz = pm_ref_size(total);
     void *p = sz ? tc.calloc(1, sz) : NULL;
     if (!p)
         errno = ENOMEM;

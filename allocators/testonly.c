@@ -99,11 +99,12 @@ static void *t_malloc(pm_heap_t *h, size_t n)
 
 static void *t_calloc(pm_heap_t *h, size_t k, size_t n)
 {
-    if (n && k > SIZE_MAX / n)
+    size_t total;
+    if (!pm_calloc_bytes(k, n, &total))
         return NULL;
-    void *p = t_malloc(h, k * n);
+    void *p = t_malloc(h, total);
     if (p)
-        memset(p, 0, k * n);
+        memset(p, 0, total);
     return p;
 }
 

@@ -7,6 +7,9 @@
 
 #include "allocator.h"
 #include "pymalloc.h"
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 /* Prints r in CPython 3.11's layout: the class table (classes without pools
  * left out), the arena lines, the byte accounting ending in Total (== arenas
@@ -17,4 +20,5 @@ void pm_debugstats_print(FILE *f, const struct pm_pymalloc_report *r);
  * pymalloc heap, 1 if the report does not add up. Returns PM_EXIT_OK. */
 int pm_debugstats_report_heap(FILE *f, const struct allocator_ops *ops, pm_heap_t *h);
 
+PM_API_END
 #endif

@@ -22,6 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 /* fn runs in the child; it fills out (outlen bytes, zeroed before) and
  * returns 0, 1 (the measured thing failed) or 2 (bad input), err filled when
@@ -45,4 +48,5 @@ int pm_fresh_last_signal(void);
  * and exit, the pipe, the wait), summed over *ncalls calls. */
 uint64_t pm_fresh_overhead_ns(uint64_t *ncalls);
 
+PM_API_END
 #endif

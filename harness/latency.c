@@ -1,6 +1,7 @@
 /* harness/latency.c — the sampled latency histogram. See latency.h. */
 #include "latency.h"
 #include "metrics.h"
+#include "pm_random.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -9,19 +10,10 @@
 _Static_assert(PM_LAT_BUCKETS >= (59u << PM_LAT_SUB_BITS) + (1u << PM_LAT_SUB_BITS),
                "the histogram covers every 64-bit value");
 
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 /* The gap to the next timed op: uniform in 1..2N-1 (mean N). */
 static uint64_t next_gap(struct pm_lat *l)
 {
-    return l->every <= 1 ? 1 : 1 + xorshift(&l->rng) % (2 * l->every - 1);
+    return l->every <= 1 ? 1 : 1 + pm_xorshift64(&l->rng) % (2 * l->every - 1);
 }
 
 void pm_lat_init(struct pm_lat *l, uint64_t every)

@@ -47,6 +47,10 @@
 #define PM_LAT_TSC 0
 #endif
 
+#include "pm_api.h"
+
+PM_API_BEGIN
+
 #define PM_LAT_SUB_BITS 5                           /* 32 sub-buckets per octave */
 #define PM_LAT_BUCKETS (64u << PM_LAT_SUB_BITS)      /* 2048 counters */
 #define PM_LAT_DEFAULT_EVERY 64
@@ -92,4 +96,5 @@ void pm_lat_summarize(const struct pm_lat *l, struct pm_lat_summary *out);
 struct cJSON;
 void pm_lat_json(struct cJSON *o, const struct pm_lat_summary *s);
 
+PM_API_END
 #endif

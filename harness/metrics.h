@@ -18,6 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 static inline uint64_t pm_now_ns(void)
 {
@@ -29,8 +32,6 @@ static inline uint64_t pm_now_ns(void)
 /* Anonymous resident bytes of this process (RssAnon), from /proc/self/statm
  * (resident - shared pages). Returns 0 if unreadable. About 2 us a call. */
 uint64_t pm_rss_anon_bytes(void);
-
-#endif
 
 /* ---- machine load around a measurement ----
  * A snapshot of /proc/stat's "cpu" line and /proc/loadavg; two of them give
@@ -58,3 +59,6 @@ void pm_load_between(const struct pm_cpu_snap *a, const struct pm_cpu_snap *b, s
 #define PM_LOAD_OTHER_MAX 0.5
 #define PM_LOAD_STEAL_MAX 5.0
 bool pm_load_is_loaded(const struct pm_load *l, double own_cpus, double expected);
+
+PM_API_END
+#endif

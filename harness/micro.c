@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "fresh.h"
 #include "metrics.h"
+#include "pm_random.h"
 #include "replay.h"
 #include "stats.h"
 
@@ -20,15 +21,6 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-static inline uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
 
 static inline size_t pick_size(uint64_t r) { return 16 + (size_t)(r % 497); }
 
@@ -50,7 +42,7 @@ static int churn(const struct allocator_ops *o, pm_heap_t *h, void **slot, uint6
 {
     uint64_t t0 = pm_now_ns();
     for (uint64_t k = 0; k < pairs; k++) {
-        uint64_t r = xorshift(rng);
+        uint64_t r = pm_xorshift64(rng);
         uint64_t i = (r >> 32) % live;
         size_t n = pick_size(r);
         o->free(h, slot[i]);
@@ -89,7 +81,7 @@ static int micro_rep(void *arg, void *outp, char err[PM_ERR_LEN])
     uint64_t rng = a->seed * 0x9E3779B97F4A7C15u + 1;
     int rc = 0;
     for (uint64_t i = 0; i < a->live && !rc; i++) {
-        size_t n = pick_size(xorshift(&rng));
+        size_t n = pick_size(pm_xorshift64(&rng));
         char *p = o->malloc(h, n);
         if (!p) {
             snprintf(err, PM_ERR_LEN, "out of memory while filling");

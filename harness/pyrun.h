@@ -59,6 +59,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 struct cJSON;
 
@@ -167,4 +170,5 @@ struct cJSON *pm_pyrun_json(const struct pm_pyrun_result *res);
 int pm_pyrun_write_series(FILE *f, const struct pm_pyrun_result *res, char err[PM_ERR_LEN]);
 void pm_pyrun_result_free(struct pm_pyrun_result *res);
 
+PM_API_END
 #endif

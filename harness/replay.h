@@ -37,6 +37,9 @@
 #include "trace.h"
 
 #include <stdio.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 enum pm_touch { PM_TOUCH_NONE, PM_TOUCH_PAGES, PM_TOUCH_FULL };
 
@@ -180,4 +183,5 @@ struct cJSON *pm_replay_json(const char *backend, const char *trace, const char 
 /* Parses "obj|mem|raw|pymalloc|all" into a domain mask; false if unknown. */
 bool pm_replay_parse_domains(const char *s, unsigned *mask);
 
+PM_API_END
 #endif

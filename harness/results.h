@@ -30,6 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 struct cJSON;
 
@@ -207,4 +210,5 @@ int pm_write_json_file(const char *path, const struct cJSON *o);
 /* Creates a folder and its parents (mkdir -p). 0 or -1 (errno). */
 int pm_mkdir_p(const char *path);
 
+PM_API_END
 #endif

@@ -1,5 +1,6 @@
 /* harness/stats.c — see stats.h. */
 #include "stats.h"
+#include "pm_random.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -75,18 +76,10 @@ void pm_ci_median(const double *x, size_t n, struct pm_ci *out)
     free(s);
 }
 
-static uint64_t splitmix(uint64_t *st)
-{
-    uint64_t z = (*st += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
 static double resample_median(const double *s, size_t m, double *tmp, uint64_t *st)
 {
     for (size_t i = 0; i < m; i++)
-        tmp[i] = s[splitmix(st) % m];
+        tmp[i] = s[pm_splitmix64(st) % m];
     qsort(tmp, m, sizeof *tmp, cmp_d);
     return median_sorted(tmp, m);
 }

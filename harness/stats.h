@@ -22,6 +22,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 #define PM_CI_LEVEL 0.95
 #define PM_CI_MIN_N 6           /* the fewest samples whose min..max covers the median at 95% */
@@ -51,4 +54,5 @@ bool pm_ci_overlap(const struct pm_ci *a, const struct pm_ci *b);
 /* Median of n values (NAN skipped); NAN if none. */
 double pm_median(const double *x, size_t n);
 
+PM_API_END
 #endif

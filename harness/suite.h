@@ -37,6 +37,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 #define PM_SUITE_NAME_MAX 48            /* workload names, bytes without the NUL */
 #define PM_SUITE_PARAMS_MAX 512
@@ -90,4 +93,5 @@ const char *pm_suite_builtin_dir(void);
 /* "default, full, quick" (sorted), for messages. */
 void pm_suite_builtin_names(char *buf, size_t len);
 
+PM_API_END
 #endif

@@ -42,6 +42,9 @@
 #include <stdint.h>
 
 #include "allocator.h"
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 typedef struct pm_objspace pm_objspace_t;
 typedef struct pm_object pm_object_t;
@@ -341,4 +344,5 @@ unsigned long pm_gc_external_refs(pm_objspace_t *sp,
 int pm_gc_add_callback(pm_objspace_t *sp, pm_gc_callback_fn fn, void *ctx);
 void pm_gc_remove_callback(pm_objspace_t *sp, pm_gc_callback_fn fn, void *ctx);
 
+PM_API_END
 #endif

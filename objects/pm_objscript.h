@@ -16,6 +16,9 @@
 #define PM_OBJSCRIPT_H
 
 #include "pm_object.h"
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 struct pm_objscript;
 struct pm_objscript_run;
@@ -71,4 +74,5 @@ const struct pm_objscript_stats *pm_objscript_stats(const struct pm_objscript_ru
 int pm_objscript_finish(struct pm_objscript_run *r, char err[PM_ERR_LEN]);
 void pm_objscript_end(struct pm_objscript_run *r);
 
+PM_API_END
 #endif

@@ -1,6 +1,7 @@
 /* tests/pm_test.c — shared helpers for the cmocka tests. */
 #include "pm_test.h"
 #include "pm_asan.h"
+#include "pm_random.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -30,11 +31,8 @@ void pmt_check_clean(const struct allocator_ops *ops, pm_heap_t *h)
 
 uint64_t pmt_rand(uint64_t *s)
 {
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x ? x : 0x9E3779B97F4A7C15u;
+    uint64_t x = pm_xorshift64(s);
+    return x ? x : (*s = 0x9E3779B97F4A7C15u);
 }
 
 int pmt_run_child(void (*body)(void *), void *arg, char *out, size_t n)

@@ -1117,7 +1117,7 @@ static void test_slotmap_reuse_lifo(void **state)
     assert_int_equal(pm_slotmap_put(&m, p[5]), 0);
     assert_int_equal(pm_slotmap_put(&m, p[6]), 3);    /* then a new one */
     assert_int_equal(pm_slotmap_slot_count(&m), 4);
-    assert_int_equal(m.live, 4);
+    assert_int_equal(pm_slotmap_live(&m), 4);
     pm_slotmap_destroy(&m);
 }
 
@@ -1156,7 +1156,7 @@ static void test_slotmap_stress(void **state)
         if (live > peak)
             peak = live;
     }
-    assert_int_equal(m.live, live);
+    assert_int_equal(pm_slotmap_live(&m), live);
     /* LIFO reuse keeps slots dense: never more slots than the peak live count */
     assert_int_equal(pm_slotmap_slot_count(&m), peak);
     for (int i = 0; i < N; i++)

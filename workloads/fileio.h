@@ -21,6 +21,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 /* Opens path read-only (O_CLOEXEC, blocking mode restored after the check):
  * a regular file of at most max_bytes. Returns the fd and its size in *size,
@@ -59,4 +62,5 @@ void pm_out_abort(struct pm_out *o);
 /* fsync of the folder holding path (best effort: 0 or -1 with errno). */
 int pm_fsync_dir_of(const char *path);
 
+PM_API_END
 #endif

@@ -9,6 +9,9 @@
 #define PM_KEYSET_H
 
 #include <stddef.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 struct pm_keyset {
     struct pm_keyset_slot *slots;  /* cap entries, key NULL when empty */
@@ -21,4 +24,5 @@ struct pm_keyset {
 int pm_keyset_add(struct pm_keyset *s, const char *key, size_t len);
 void pm_keyset_free(struct pm_keyset *s);
 
+PM_API_END
 #endif

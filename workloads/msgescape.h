@@ -13,10 +13,14 @@
 #define PM_MSGESCAPE_H
 
 #include <stddef.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 /* Escapes msg (NUL-terminated, in a buffer of cap bytes) in place; a result
  * longer than cap - 1 is cut after a whole escape and ends in "...".
  * Returns msg. */
 char *pm_msg_escape(char *msg, size_t cap);
 
+PM_API_END
 #endif

@@ -289,7 +289,7 @@ int pm_mtrace_import(FILE *in, const char *name, struct pm_trace_writer *w, stru
         m.line = pending_line;
         rc = mt_fail(&m, "a realloc's '<' line without its '>' line (the log ends)");
     }
-    r->live_at_end = m.map.live;
+    r->live_at_end = pm_slotmap_live(&m.map);
     r->slots = pm_slotmap_slot_count(&m.map);
     free(buf);
     pm_slotmap_destroy(&m.map);

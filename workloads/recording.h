@@ -12,6 +12,9 @@
 #include "trace.h"
 
 #include <stdio.h>
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 /* The recorder writes through a preallocated, zero-filled mapping and
  * commits each op by writing its length byte last, so a recording whose
@@ -58,4 +61,5 @@ struct pm_mtrace_report {
 int pm_mtrace_import(FILE *in, const char *name, struct pm_trace_writer *w, struct pm_mtrace_report *r,
                      char err[PM_ERR_LEN]);
 
+PM_API_END
 #endif

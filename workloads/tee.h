@@ -14,6 +14,9 @@
 
 #include "allocator.h"
 #include "trace.h"
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 /* Wraps (inner_ops, inner). Every op is written with `domain`. Returns the
  * tee's heap and sets *ops_out, or NULL with err filled. The tee does not
@@ -26,4 +29,5 @@ void pm_tee_close(pm_heap_t *tee);
 /* NULL, or why recording stopped. */
 const char *pm_tee_error(const pm_heap_t *tee);
 
+PM_API_END
 #endif

@@ -47,6 +47,10 @@
 #include <string.h>
 
 #include "allocator.h"   /* PM_ERR_LEN, enum pm_domain */
+#include "pm_addrset.h"  /* struct pm_slotmap */
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 enum pm_op_kind { PM_OP_ALLOC = 1, PM_OP_CALLOC, PM_OP_REALLOC, PM_OP_FREE, PM_OP_ALIGNED, PM_OP_PHASE };
 
@@ -335,15 +339,13 @@ enum pm_trace_format pm_trace_format_for_path(const char *path);
 /* ---- pointer -> slot ----
  * For writers that see pointers (a recorder, the object layer): each live
  * pointer has a dense slot; a freed slot is reused first (LIFO), so slot_count
- * stays close to the peak number of live blocks. Memory comes from mmap, never
- * malloc, so a malloc interposer may use it. Open addressing with linear
- * probing, load <= 1/2; a stack of free slots.
- * Invariant: live + free_top == next_slot. */
+ * stays close to the peak number of live blocks. Memory comes from mmap
+ * through the OS layer, never malloc, so a malloc interposer may use it. The
+ * table is a pm_addrset (open addressing, load <= 1/2); a stack of free
+ * slots. Invariant: map.count + free_top == next_slot. */
 struct pm_slotmap {
-    uintptr_t *keys;      /* pointers; 0 = empty entry */
-    uint32_t *vals;       /* slot of keys[i] */
-    size_t cap;           /* entries, a power of two */
-    size_t live;          /* pointers in the map */
+    struct pm_os os;      /* the mappings below (os.h) */
+    struct pm_addrset map;/* pointer -> slot (the value word) */
     uint32_t *free_slots; /* stack of freed slots */
     size_t free_top;      /* entries in free_slots */
     size_t free_cap;
@@ -359,6 +361,8 @@ int64_t pm_slotmap_take(struct pm_slotmap *m, const void *ptr);
 /* The slot of ptr, or -1. */
 int64_t pm_slotmap_get(const struct pm_slotmap *m, const void *ptr);
 static inline uint64_t pm_slotmap_slot_count(const struct pm_slotmap *m) { return m->next_slot; }
+/* Pointers in the map now. */
+static inline size_t pm_slotmap_live(const struct pm_slotmap *m) { return m->map.count; }
 
 /* ---- generators (tracegen.c, docs/patterns.md) ---- */
 
@@ -416,4 +420,5 @@ int pm_tracegen_check(const char *pattern, const struct pm_tracegen_opts *o, cha
 /* Parses "python" or "uniform:MIN-MAX" (K/M/G suffixes) into o. */
 bool pm_tracegen_parse_sizes(const char *s, struct pm_tracegen_opts *o);
 
+PM_API_END
 #endif

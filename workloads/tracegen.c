@@ -11,6 +11,7 @@
  */
 #include "trace.h"
 #include "pm_assert.h"
+#include "pm_random.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -44,52 +45,11 @@ static const uint32_t python_class_counts[32] = {
     5729,   971,     564,     642,     456,    417,   352,   4947,
 };
 
-/* ---- PRNG: xoshiro256**, seeded with splitmix64 ---- */
-
-struct rng {
-    uint64_t s[4];
-};
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(struct rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t rng_next(struct rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
-/* Uniform in [0, n), n >= 1 (Lemire's multiply-shift; the bias is < n/2^64). */
-static inline uint64_t rng_below(struct rng *r, uint64_t n)
-{
-    return (uint64_t)(((unsigned __int128)rng_next(r) * n) >> 64);
-}
-
 /* ---- generator state ---- */
 
 struct gen {
     struct pm_trace_writer *w;
-    struct rng rng;
+    struct pm_rng rng;
     char *err;                  /* PM_ERR_LEN */
     const char *pattern;
     unsigned sizes;             /* enum pm_sizes_kind */
@@ -127,12 +87,12 @@ static int emit_phase(struct gen *g, uint32_t n) { return emit(g, PM_OP_PHASE, 0
 static uint64_t size_pick(struct gen *g)
 {
     if (g->sizes == PM_SIZES_UNIFORM)
-        return g->size_min + rng_below(&g->rng, g->size_span);
-    uint64_t r = rng_below(&g->rng, g->total);
+        return g->size_min + pm_rng_below(&g->rng, g->size_span);
+    uint64_t r = pm_rng_below(&g->rng, g->total);
     unsigned c = 0;
     while (r >= g->cum[c])
         c++;
-    return 16 * (uint64_t)c + 1 + rng_below(&g->rng, 16);
+    return 16 * (uint64_t)c + 1 + pm_rng_below(&g->rng, 16);
 }
 
 static int64_t slot_get(struct gen *g)
@@ -184,7 +144,7 @@ static int gen_lifo(struct gen *g, const struct pm_tracegen_opts *o)
 {
     uint64_t left = o->ops;
     while (left >= 2) {
-        uint64_t d = 1 + rng_below(&g->rng, o->live);
+        uint64_t d = 1 + pm_rng_below(&g->rng, o->live);
         if (d > left / 2)
             d = left / 2;
         for (uint64_t i = 0; i < d; i++)
@@ -293,14 +253,14 @@ static int gen_churn(struct gen *g, const struct pm_tracegen_opts *o)
         uint64_t b = ops - emitted - ls.n - 1;
         if (b == 0)
             break;
-        bool do_realloc = b == 1 || (ls.n && thr && (rng_next(&g->rng) >> 11) < thr);
+        bool do_realloc = b == 1 || (ls.n && thr && (pm_rng_next(&g->rng) >> 11) < thr);
         if (do_realloc) {
             pm_assert(ls.n > 0);
-            uint32_t s = ls.slots[rng_below(&g->rng, ls.n)];
+            uint32_t s = ls.slots[pm_rng_below(&g->rng, ls.n)];
             if (emit(g, PM_OP_REALLOC, 0, s, size_pick(g)))
                 goto out;
-        } else if (rng_below(&g->rng, 2 * target) < ls.n) {
-            uint32_t s = liveset_remove_at(&ls, rng_below(&g->rng, ls.n));
+        } else if (pm_rng_below(&g->rng, 2 * target) < ls.n) {
+            uint32_t s = liveset_remove_at(&ls, pm_rng_below(&g->rng, ls.n));
             if (free_slot(g, 0, s))
                 goto out;
         } else {
@@ -351,9 +311,9 @@ static uint64_t list_target(struct gen *g, uint64_t max_len)
     unsigned octaves = 0;
     while (octaves < 63 && (UINT64_C(1) << octaves) <= max_len)
         octaves++;
-    uint64_t lo = UINT64_C(1) << rng_below(&g->rng, octaves);
+    uint64_t lo = UINT64_C(1) << pm_rng_below(&g->rng, octaves);
     uint64_t hi = 2 * lo - 1 < max_len ? 2 * lo - 1 : max_len;
-    return lo + rng_below(&g->rng, hi - lo + 1);
+    return lo + pm_rng_below(&g->rng, hi - lo + 1);
 }
 
 static int list_create(struct gen *g, struct list *l, uint64_t max_len)
@@ -409,7 +369,7 @@ static int gen_growth(struct gen *g, const struct pm_tracegen_opts *o)
         uint64_t b = ops - emitted - drain - 1;
         if (b == 0)
             break;
-        uint64_t i = rng_below(&g->rng, n);
+        uint64_t i = pm_rng_below(&g->rng, n);
         struct list *l = &lists[i];
         if (b == 1) {
             if (!with_items)
@@ -857,7 +817,7 @@ int pm_tracegen(const char *pattern, const struct pm_tracegen_opts *given, struc
         g.total += python_class_counts[c];
         g.cum[c] = g.total;
     }
-    rng_seed(&g.rng, o.seed);
+    pm_rng_seed(&g.rng, o.seed);
 
     /* metadata: the pattern and every option that shapes it */
     char buf[96];

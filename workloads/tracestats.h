@@ -31,6 +31,9 @@
 #define PM_TRACESTATS_H
 
 #include "trace.h"
+#include "pm_api.h"
+
+PM_API_BEGIN
 
 #define PM_STATS_CLASSES 34      /* 0: 0 bytes, 1..32: pymalloc classes, 33: > 512 */
 #define PM_STATS_GROUPS (1 + PM_STATS_CLASSES)   /* lifetime groups: all, then each class */
@@ -73,4 +76,5 @@ static inline unsigned pm_stats_class(uint64_t n)
  * trace) or "out of memory ...". */
 int pm_trace_stats(struct pm_trace *t, bool lenient, struct pm_trace_stats *s, char err[PM_ERR_LEN]);
 
+PM_API_END
 #endif

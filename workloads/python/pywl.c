@@ -62,14 +62,6 @@ int pywl_run(const struct pywl *wl, pm_objspace_t *sp, const struct pywl_params 
 
 /* ---- the run state ---- */
 
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
 void w_init(struct pywl_w *w, pm_objspace_t *sp, const struct pywl_params *p, uint64_t salt,
             const struct pywl_hooks *hooks, char err[PM_ERR_LEN])
 {
@@ -78,9 +70,7 @@ void w_init(struct pywl_w *w, pm_objspace_t *sp, const struct pywl_params *p, ui
     w->hooks = hooks ? hooks : &none;
     w->failed = false;
     w->err = err;
-    uint64_t x = p->seed ^ (salt * 0xD1B54A32D192ED03u);
-    for (int i = 0; i < 4; i++)
-        w->s[i] = splitmix(&x);
+    pm_rng_seed(&w->rng, p->seed ^ (salt * 0xD1B54A32D192ED03u));
     /* printable ASCII without the quote and backslash, as JSON would keep */
     static const char alphabet[] =
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,:;/=+*#@!?()[]{}<>";

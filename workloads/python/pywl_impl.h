@@ -22,6 +22,7 @@
 #ifndef PYWL_IMPL_H
 #define PYWL_IMPL_H
 
+#include "pm_random.h"
 #include "pywl.h"
 
 #include <stdbool.h>
@@ -36,7 +37,7 @@ extern char pywl_zeros[PYWL_ZEROS]; /* never written: reads map the zero page */
 struct pywl_w {
     pm_objspace_t *sp;
     const struct pywl_hooks *hooks; /* never NULL (an empty set when none given) */
-    uint64_t s[4];                  /* xoshiro256** state */
+    struct pm_rng rng;              /* xoshiro256** (pm_random.h) */
     bool failed;                    /* an object call failed: every wrapper is a no-op */
     char *err;                      /* the caller's err[PM_ERR_LEN] */
     char text[PYWL_TEXT];           /* random printable ASCII */
@@ -74,28 +75,12 @@ static inline void w_end(struct pywl_w *w)
         w->hooks->end(w->hooks->ctx);
 }
 
-/* ---- random numbers (xoshiro256**) ---- */
+/* ---- random numbers (xoshiro256**, pm_random.h) ---- */
 
-static inline uint64_t w_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t w_rand(struct pywl_w *w)
-{
-    uint64_t *s = w->s;
-    uint64_t r = w_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = w_rotl(s[3], 45);
-    return r;
-}
+static inline uint64_t w_rand(struct pywl_w *w) { return pm_rng_next(&w->rng); }
 
 /* Uniform in [0, n); n > 0. */
-static inline uint64_t w_below(struct pywl_w *w, uint64_t n)
-{
-    return (uint64_t)(((unsigned __int128)w_rand(w) * n) >> 64);
-}
+static inline uint64_t w_below(struct pywl_w *w, uint64_t n) { return pm_rng_below(&w->rng, n); }
 
 /* Uniform in [lo, hi]. */
 static inline uint64_t w_range(struct pywl_w *w, uint64_t lo, uint64_t hi)
@@ -104,7 +89,7 @@ static inline uint64_t w_range(struct pywl_w *w, uint64_t lo, uint64_t hi)
 }
 
 /* Uniform in [0, 1). */
-static inline double w_unit(struct pywl_w *w) { return (double)(w_rand(w) >> 11) * 0x1p-53; }
+static inline double w_unit(struct pywl_w *w) { return pm_rng_unit(&w->rng); }
 
 /* true with probability p */
 static inline bool w_chance(struct pywl_w *w, double p) { return w_unit(w) < p; }
