@@ -42,5 +42,9 @@ void pm_ci_ratio(const double *a, size_t na, const double *b, size_t nb, unsigne
 bool pm_ci_overlap(const struct pm_ci *a, const struct pm_ci *b);
 /* Median of n values (NAN skipped); NAN if none. */
 double pm_median(const double *x, size_t n);
+/* The q-quantile (0 <= q <= 1) of n values (NAN skipped), linear
+ * interpolation between order statistics (R's type 7: p50 of 1..4 is 2.5,
+ * p99 of 1..100 is 99.01); NAN if none. Issue 20: GC pause p50/p99. */
+double pm_quantile(const double *x, size_t n, double q);
 
 #endif

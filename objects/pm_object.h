@@ -380,15 +380,18 @@ struct pm_gc_event {
     int64_t collected, uncollectable;
 };
 typedef void (*pm_gc_observer_fn)(pm_objspace_t *sp, void *ctx, const struct pm_gc_event *ev);
-/* One observer (NULL: none). With an observer the collector also sums the
- * bytes examined (one getsizeof per candidate, inside the pause). */
-void pm_gc_set_observer(pm_objspace_t *sp, pm_gc_observer_fn fn, void *ctx);
+/* One observer (NULL: none). bytes: the collector also sums the bytes
+ * examined (one getsizeof per candidate, inside the pause; else
+ * examined_bytes is 0). */
+void pm_gc_set_observer(pm_objspace_t *sp, pm_gc_observer_fn fn, void *ctx, bool bytes);
 
 /* Garbage held: tracked objects unreachable from outside the tracked
  * objects (and what only they hold), i.e. cyclic garbage not yet freed.
- * An exact O(heap) reachability pass over every list, using libc memory
- * for its work stack (never the space's backend: the request stream is
- * unchanged) and restoring every list's order and flags. Returns 0, or -1
+ * An exact O(heap) reachability pass over every list, with a work stack of
+ * 8 bytes per tracked object mapped from the OS and unmapped at the end
+ * (never the space's backend: the request stream is unchanged; nor libc's
+ * heap: a footprint read afterwards does not see it), restoring every
+ * list's order and flags. Returns 0, or -1
  * (out of libc memory, or called during a collection). */
 struct pm_gc_garbage_held {
     uint64_t objects;               /* GC objects unreachable */

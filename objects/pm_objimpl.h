@@ -206,6 +206,7 @@ struct pm_gc_state {
     struct pm_gc_head aging[PM_GC_MAX_AGING];   /* pep848: [0] youngest */
     pm_gc_observer_fn observer;
     void *observer_ctx;
+    bool observe_bytes;
     uint64_t examined, examined_bytes;          /* of the running collection */
 };
 

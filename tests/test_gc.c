@@ -1040,7 +1040,7 @@ static void test_inc314_increments(void **state)
     pm_gc_collect(SP, 2);
     assert_int_equal(pm_gc_count_objects(SP, 2), 10 * G);
     assert_int_equal(pm_gc_count_objects(SP, 1), 0);  /* 3.14: no generation 1 */
-    pm_gc_set_observer(SP, obs_fn, NULL);
+    pm_gc_set_observer(SP, obs_fn, NULL, true);
     memset(&OBS, 0, sizeof OBS);
     pm_object_t *keep[4];
     static const uint64_t want[4] = {11, 0, 0, 3};
@@ -1070,7 +1070,7 @@ static void test_inc314_increments(void **state)
     assert_int_equal(pm_gc_collect(SP, 1), 10);         /* work 0 + 3: young + group 1 */
     assert_int_equal(OBS.ev[5].examined, 11);
     assert_int_equal(OBS.ev[5].collected, 10);
-    pm_gc_set_observer(SP, NULL, NULL);
+    pm_gc_set_observer(SP, NULL, NULL, false);
     /* increments until the pending space is empty: a completed scan leaves
      * everything pending again, with the bits right (the check walks them) */
     pm_gc_set_threshold(SP, 1000000, 2, 0);
@@ -1109,7 +1109,7 @@ static void test_pep848_young_and_old(void **state)
     for (int i = 0; i < G; i++)
         grp[i] = new_group(10);
     pm_gc_collect(SP, 2);                               /* all pending; work_to_do 0 */
-    pm_gc_set_observer(SP, obs_fn, NULL);
+    pm_gc_set_observer(SP, obs_fn, NULL, true);
     memset(&OBS, 0, sizeof OBS);
     pm_object_t *keep[3], *gar = pm_list_new(SP, 0, NULL);
     pm_list_append(SP, gar, gar);
@@ -1145,7 +1145,7 @@ static void test_pep848_young_and_old(void **state)
     assert_int_equal(pm_gc_collect(SP, 1), 10);
     assert_int_equal(OBS.ev[8].examined, 40);
     assert_int_equal(OBS.ev[8].collected, 10);
-    pm_gc_set_observer(SP, NULL, NULL);
+    pm_gc_set_observer(SP, NULL, NULL, false);
     pmo_check(SP);
     pm_decref(SP, ten);
     for (int k = 0; k < 3; k++)
@@ -1173,7 +1173,7 @@ static void test_pause_fake_clock(void **state)
     struct pm_objspace_config cfg = {.gc = collector, .gc_clock = fake_clock};
     pmo_env_open(&e, spec, &cfg);
     fake_now = 0;
-    pm_gc_set_observer(e.sp, obs_fn, NULL);
+    pm_gc_set_observer(e.sp, obs_fn, NULL, false);
     memset(&OBS, 0, sizeof OBS);
     for (int k = 0; k < 5; k++) {
         pm_object_t *l = pm_list_new(e.sp, 0, NULL);
@@ -1192,7 +1192,7 @@ static void test_pause_fake_clock(void **state)
     struct pm_gc_gen_stats st[3];
     pm_gc_get_stats(e.sp, st);
     assert_int_equal(st[2].time_ns, 5000);
-    pm_gc_set_observer(e.sp, NULL, NULL);
+    pm_gc_set_observer(e.sp, NULL, NULL, false);
     pmo_env_close(&e);
 }
 
