@@ -895,7 +895,8 @@ static const char *pep_collect(pm_objspace_t *sp, int generation, struct region 
     }
 }
 
-/* Called when alloc_bytes reached threshold0 KiB: young and old alternate,
+/* Called when alloc_bytes (gross bytes requested, every request: the PEP's
+ * "gross memory allocated") reached threshold0 KiB: young and old alternate,
  * the first being old (the PEP's young_next = False). */
 static int pep_auto_generation(pm_objspace_t *sp)
 {

@@ -65,6 +65,7 @@ static inline void account_alloc(pm_objspace_t *sp, size_t n)
 {
     sp->live_bytes += n;
     sp->live_blocks++;
+    sp->gc.alloc_bytes += n;        /* pep848's trigger: gross bytes requested */
     if (sp->live_bytes > sp->peak_live_bytes)
         sp->peak_live_bytes = sp->live_bytes;
 }
@@ -321,7 +322,6 @@ pm_object_t *gc_alloc(pm_objspace_t *sp, const struct pm_type *tp, size_t basic)
     /* _PyObject_GC_Link: count the allocation, maybe collect */
     struct pm_gc_state *gc = &sp->gc;
     gc->gen[0].count++;
-    gc->alloc_bytes += n;
     if (gc->enabled && gc->gen[0].threshold && !gc->collecting && gc_collection_due(sp))
         gc_collect_generations(sp);
     return from_gc(g);

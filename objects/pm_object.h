@@ -358,7 +358,8 @@ void pm_gc_remove_callback(pm_objspace_t *sp, pm_gc_callback_fn fn, void *ctx);
  *           one (pending/visited spaces), work_to_do pacing
  *   pep848  PEP 848 draft: nursery, aging spaces, old pending/visited;
  *           young and old (incremental) collections alternate, triggered
- *           by gross bytes of GC allocations
+ *           by gross bytes requested (threshold0 KiB, all requests: objects
+ *           and their arrays), checked at GC allocations
  * gc/gcmodule.c describes each and where the model had to choose. */
 /* NULL-terminated list of the collector names. */
 const char *const *pm_gc_collector_names(void);

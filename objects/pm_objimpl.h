@@ -198,7 +198,7 @@ struct pm_gc_state {
     uintptr_t track_bit;            /* OLDSPACE bit value given at gc_track */
     int64_t heap_size;              /* tracked objects (3.14's heap_size) */
     int64_t work_to_do;             /* inc314/pep848 pacing */
-    uint64_t alloc_bytes;           /* pep848: gross GC-allocation bytes since the last
+    uint64_t alloc_bytes;           /* pep848: gross bytes requested since the last
                                        automatic collection */
     bool young_next;                /* pep848: next automatic collection is young */
     bool automatic;                 /* the running collection was triggered by allocation */
