@@ -1,6 +1,7 @@
 /* harness/cmd_pyrun.c — `pymemlab pyrun WORKLOAD --backend B [--scale N]
  * [--seed S] [--reps N] [--json] [--series FILE] [--sample-every N]
- * [--latency-every N] [--gc NAME] [--gc-threshold T0,T1,T2] [--gc-held]` and
+ * [--latency-every N] [--gc NAME] [--gc-threshold T0,T1,T2] [--gc-held]
+ * [--gc-pauses FILE]` and
  * `pymemlab pyrun --list`: runs one Python-like workload
  * (workloads/python/, docs/workloads.md) live on a backend and prints the
  * metrics (README's Metrics section): first one sampled run (memory figures,
@@ -19,7 +20,8 @@
  * thresholds (gc.set_threshold), --gc-held measures the garbage held at
  * samples 16 sampling intervals apart (an O(heap) pass each, docs/gc.md) and the bytes examined.
  * The measured run also reports every collection's pause (p50, p99, max,
- * total) and the objects examined.
+ * total) and the objects examined; --gc-pauses FILE writes its pauses, one
+ * per line in ns, in order (every other one past 65536, pyrun.h).
  *
  * Exit codes: 0 ok; 1 the run failed (MemoryError, leaked blocks); 2 bad
  * input (unknown workload or backend, bad value), with one line on stderr
@@ -116,6 +118,7 @@ int cmd_pyrun(int argc, char **argv)
     const char *gc = NULL;
     int64_t gc_threshold[3];
     bool gc_threshold_set = false, gc_held = false;
+    const char *pauses_file = NULL;
     static const struct option lo[] = {
         {"backend", required_argument, 0, 'b'}, {"scale", required_argument, 0, 'n'},
         {"seed", required_argument, 0, 's'},    {"reps", required_argument, 0, 'r'},
@@ -123,7 +126,8 @@ int cmd_pyrun(int argc, char **argv)
         {"sample-every", required_argument, 0, 'e'}, {"list", no_argument, 0, 'l'},
         {"latency-every", required_argument, 0, 'L'}, {"mode", required_argument, 0, 'm'},
         {"gc", required_argument, 0, 'g'}, {"gc-threshold", required_argument, 0, 't'},
-        {"gc-held", no_argument, 0, 'H'}, {0, 0, 0, 0}};
+        {"gc-held", no_argument, 0, 'H'}, {"gc-pauses", required_argument, 0, 'P'},
+        {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
@@ -147,6 +151,7 @@ int cmd_pyrun(int argc, char **argv)
             gc_threshold_set = true;
             break;
         case 'H': gc_held = true; break;
+        case 'P': pauses_file = optarg; break;
         default: pm_bad_option("pyrun", c, argv);
         }
     }
@@ -187,6 +192,8 @@ int cmd_pyrun(int argc, char **argv)
      * over SERIES only when whole (an existing file is kept until then) */
     if (series)
         pm_cli_out_check("pyrun", series);
+    if (pauses_file)
+        pm_cli_out_check("pyrun", pauses_file);
 
     struct pm_pyrun_result res = {0};
     rc = pm_pyrun_time(workload, backend, scale, seed, &opts, &res, err);
@@ -200,6 +207,19 @@ int cmd_pyrun(int argc, char **argv)
                 pm_out_abort(&so);
             else
                 pm_out_commit(&so, true, serr);
+        }
+    }
+    if (!rc && pauses_file && !serr[0]) {
+        struct pm_out po;
+        if (pm_out_open(&po, pauses_file, serr) == 0) {
+            for (size_t i = 0; i < res.gc_npause; i++)
+                fprintf(po.f, "%llu\n", (unsigned long long)res.gc_pause_ns[i]);
+            if (fflush(po.f) || ferror(po.f)) {
+                snprintf(serr, sizeof serr, "cannot write %s", pauses_file);
+                pm_out_abort(&po);
+            } else {
+                pm_out_commit(&po, true, serr);
+            }
         }
     }
     if (rc) {

@@ -264,11 +264,12 @@ static void probe_gc_event(pm_objspace_t *sp, void *ctx, const struct pm_gc_even
     p->pause[p->npause++] = ev->pause_ns;
 }
 
-static struct pm_pyrun_sample probe_read(struct probe *p, uint64_t op, uint64_t live)
+static struct pm_pyrun_sample probe_read_held(struct probe *p, uint64_t op, uint64_t live,
+                                             bool row)
 {
     uint64_t held = PM_STAT_NA;
     /* at most one pass per 16 sampling intervals: the pass is O(heap) */
-    if (p->gc_held && op >= p->held_next) {  /* before the RSS read: its stack is unmapped */
+    if (row && p->gc_held && op >= p->held_next) {  /* before the RSS read: its stack is unmapped */
         p->held_next = op + 16 * p->every;
         struct pm_gc_garbage_held gh;
         if (pm_gc_garbage_held(p->sp, &gh) == 0) {
@@ -285,6 +286,12 @@ static struct pm_pyrun_sample probe_read(struct probe *p, uint64_t op, uint64_t 
         .mapped_bytes = p->os ? p->os->mapped : PM_STAT_NA,
         .garbage_held_bytes = held,
     };
+}
+
+/* A sample for the series (garbage held measured when due). */
+static struct pm_pyrun_sample probe_read(struct probe *p, uint64_t op, uint64_t live)
+{
+    return probe_read_held(p, op, live, true);
 }
 
 /* Keeps the samples at the largest F and (marked rows) the largest L. */
@@ -332,7 +339,7 @@ static void probe_sample(void *ctx)
     pm_objspace_counters(p->sp, &st);
     uint64_t op = st.requests - p->req0;
     if ((!p->have_live || st.live_bytes > p->at_live.live_bytes) && op >= p->live_next) {
-        p->at_live = probe_read(p, op, st.live_bytes);
+        p->at_live = probe_read_held(p, op, st.live_bytes, false);   /* not a row */
         p->have_live = true;
         p->live_next = op + (p->every / 8 ? p->every / 8 : 1);
         probe_note(p, &p->at_live);
