@@ -179,7 +179,7 @@ static void test_suite_bad_lines(void **state)
         const char *text, *want;
     } cases[] = {
         {"py json\nfrob x\n", "/x/t.suite:2: unknown line kind 'frob' (expected py, gen, trace, reps or timeout)"},
-        {"py nosuch\n", "/x/t.suite:1: unknown workload 'nosuch' (known: json, compiler, web, cycles, build, survivors, churn)"},
+        {"py nosuch\n", "/x/t.suite:1: unknown workload 'nosuch' (known: json, compiler, web, cycles, build, survivors, churn, service, bigheap)"},
         {"py json scale=0\n", "/x/t.suite:1: bad value for scale: '0' (expected a number in 0.0001..10000)"},
         {"py json seed=-1\n", "/x/t.suite:1: bad value for seed: '-1' (expected a whole number)"},
         {"py json frob=1\n", "/x/t.suite:1: py: unknown option 'frob' (known: scale, seed, name, timeout)"},
