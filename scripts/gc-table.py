@@ -47,6 +47,7 @@ for r in runs:
         gcs.append(r["gc"])
 cols = [("gc_pause_p99_ns", "pause p99 (ms)", 1e6), ("gc_pause_max_ns", "pause max (ms)", 1e6),
         ("gc_pause_total_ns", "total GC time (ms)", 1e6),
+        ("gc_examined_max", "most objects examined by one collection", 1),
         ("peak_footprint_bytes", "peak footprint (MiB)", 2 ** 20),
         ("gc_peak_garbage_held_bytes", "peak garbage held (MiB)", 2 ** 20)]
 loads = [r["load1_start"] for r in runs] + [r["load1_end"] for r in runs]

@@ -25,7 +25,8 @@ set grid
 do for [i=1:nw] {
   w = word(workloads, i)
   set title w
-  plot for [j=1:ng] dir."/plots/pausecdf-".w."-".word(gcs, j).".dat" using 1:2 with steps lt j title word(gcs, j)
+  plot for [j=1:ng] dir."/plots/pausecdf-".w."-".word(gcs, j).".dat" using 1:2 with steps lt j title word(gcs, j), \
+       for [j=1:ng] dir."/plots/pausecdf-".w."-".word(gcs, j).".dat" using 1:2 with points lt j pt 7 ps 0.4 notitle
 }
 unset multiplot
 unset logscale x
