@@ -478,7 +478,6 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     p.pause = malloc(PM_PYRUN_MAX_PAUSES * sizeof *p.pause);
     if (!p.pause) {
         free(p.rows);
-        free(p.pause);
         snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the pauses");
         return PM_PYRUN_FAIL;
     }
@@ -488,7 +487,6 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     pm_heap_t *h = open_backend(backend_spec, o, &p.ops, err);
     if (!h) {
         free(p.rows);
-        free(p.pause);
         free(p.pause);
         return PM_PYRUN_USAGE;
     }
@@ -504,7 +502,7 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
         if (!wrap) {
             p.ops->destroy(h);
             free(p.rows);
-        free(p.pause);
+            free(p.pause);
             snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the latency histogram");
             return PM_PYRUN_FAIL;
         }

@@ -950,13 +950,6 @@ void pm_gc_set_observer(pm_objspace_t *sp, pm_gc_observer_fn fn, void *ctx, bool
     sp->gc.observe_bytes = fn && bytes;
 }
 
-bool gc_collection_due(const pm_objspace_t *sp)
-{
-    const struct pm_gc_state *gc = &sp->gc;
-    if (gc->col->bytes_trigger)
-        return gc->alloc_bytes >= (uint64_t)gc->gen[0].threshold * 1024u;
-    return gc->gen[0].count > gc->gen[0].threshold;
-}
 
 /* One collection, timed, counted in the stats, given to the observer. */
 static int64_t run_collection(pm_objspace_t *sp, int generation, int64_t *collected,
@@ -1237,6 +1230,7 @@ void gc_space_init(pm_objspace_t *sp)
     if (gc->col->incremental && !gc->col->young_visited)
         gc->track_bit = PM_GC_PREV_OLDSPACE;
     gc->work_to_do = gc->col->bytes_trigger ? -100000 : 0;
+    gc->bytes_trigger = gc->col->bytes_trigger;
     gc->naging = gc->col->bytes_trigger ? pep_aging_spaces(gc) : 0;
     gc_list_init(&gc->permanent);
     gc->enabled = true;

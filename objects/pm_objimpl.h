@@ -201,6 +201,7 @@ struct pm_gc_state {
     uint64_t alloc_bytes;           /* pep848: gross bytes requested since the last
                                        automatic collection */
     bool young_next;                /* pep848: next automatic collection is young */
+    bool bytes_trigger;             /* pep848: the trigger counts bytes */
     bool automatic;                 /* the running collection was triggered by allocation */
     int naging;                     /* pep848: aging spaces in use */
     struct pm_gc_head aging[PM_GC_MAX_AGING];   /* pep848: [0] youngest */
@@ -381,8 +382,15 @@ int64_t dict_lookup_ascii(pm_objspace_t *sp, pm_object_t *d, const char *s, size
                           int64_t hash, pm_object_t **found);
 struct pm_dictkeys *sharedkeys_new(pm_objspace_t *sp);
 void gc_collect_generations(pm_objspace_t *sp);
-/* gc_alloc: is an automatic collection due? (the space's collector) */
-bool gc_collection_due(const pm_objspace_t *sp);
+/* gc_alloc: is an automatic collection due? pep848 counts gross bytes
+ * requested (threshold0 KiB), the others GC allocations - frees. */
+static inline bool gc_collection_due(const pm_objspace_t *sp)
+{
+    const struct pm_gc_state *gc = &sp->gc;
+    if (gc->bytes_trigger)
+        return gc->alloc_bytes >= (uint64_t)gc->gen[0].threshold * 1024u;
+    return gc->gen[0].count > gc->gen[0].threshold;
+}
 bool str_equal(const pm_object_t *a, const pm_object_t *b);
 void tuple_maybe_untrack(pm_objspace_t *sp, pm_object_t *t);
 void dict_maybe_untrack(pm_objspace_t *sp, pm_object_t *d);
