@@ -13,9 +13,12 @@
  *   8-9  unlink A K: del list item / dict key / attribute
  *   10   drop A: the harness's own reference to A goes
  *   11   weakref A with a callback (A an instance)
- *   12,15 full collection (gc.collect(2))
+ *   12   partial collection gc.collect(byte % 2) (see collection_set)
+ *   15   full collection (gc.collect(2))
  *   13   class (byte % 3) gets finalizers: byte >> 2 bit 0 tp_finalize,
- *        bit 1 legacy tp_del
+ *        bit 1 legacy tp_del, bit 2: the finalizer resurrects (the
+ *        harness takes a new reference to self)
+ * Every input runs once per collector (gen311, gen313, inc314, pep848).
  *   14   clear gc.garbage
  * New objects are roots (the harness holds one reference). A list, dict or
  * tuple holds a hidden marker instance that dies exactly with it; every
@@ -27,7 +30,9 @@
  * finalizer flags. Refcount deaths cascade at once: an object no root, live
  * node or garbage entry refers to dies (a tp_finalize class: finalized; a
  * legacy class: tp_del). A full collection: U = live objects not reachable
- * from the roots and gc.garbage; G = legacy objects of U; everything in U
+ * from the roots and gc.garbage (a partial collection: the examined set S of
+ * the collector's generations, nodes outside S count as roots); G = legacy
+ * objects of U; everything in U
  * reachable from G is kept, the rest of U is collected (tp_finalize first,
  * once per object); clearing it may drop the last references to kept
  * objects, which then die by refcount; the legacy objects still alive are
@@ -69,6 +74,8 @@ struct gnode {
     /* edges: list items in order; dict/instance: edge[k] for key k, -1 if none */
     int edge[GC_EDGES];
     unsigned nedges;            /* list, tuple: items; dict/instance: GC_KEYS */
+    unsigned gen;               /* the shadow's generation (see gen_of_collect) */
+    bool probe_cleared;         /* the collector cleared its weakrefs (then resurrected) */
     unsigned finalized;         /* tp_finalize calls seen */
     unsigned legacy_dels;       /* tp_del calls seen */
     bool want_finalized;        /* the shadow's verdict */
@@ -79,6 +86,7 @@ struct gweak {
     pm_object_t *wr;
     int target;
     unsigned fired;
+    bool want_fired;            /* the shadow: its referent died or the collector cleared it */
     bool target_dead_when_fired;
 };
 
@@ -90,7 +98,8 @@ struct gstate {
     pm_object_t *cls[GC_CLASSES];
     pm_object_t *marker_cls;
     pm_object_t *cbobj;         /* the callback object of every weakref */
-    bool fin[GC_CLASSES], legacy[GC_CLASSES];
+    bool fin[GC_CLASSES], legacy[GC_CLASSES], resurrect[GC_CLASSES];
+    const char *collector;      /* the space's collector (every input runs on each) */
     struct gnode n[GC_NODES];
     unsigned nn;
     struct gweak w[GC_WEAKREFS];
@@ -124,6 +133,8 @@ static void hook_finalize(pm_objspace_t *sp, void *ctx, pm_object_t *self)
     struct gnode *x = node_of(self);
     FZ_REQUIRE(x, "tp_finalize called on an object that is no node (%s)", pm_object_type_name(self));
     x->finalized++;
+    if (g.resurrect[x->cls])
+        pm_incref(self);        /* resurrection: the harness holds it again */
 }
 
 static void hook_legacy(pm_objspace_t *sp, void *ctx, pm_object_t *self)
@@ -200,6 +211,15 @@ static void shadow_die(unsigned i, bool by_refcount)
     if (by_refcount && x->kind == GK_INSTANCE && g.legacy[c])
         x->want_legacy_dels++;
     x->alive = false;
+    for (unsigned k = 0; k < g.nw; k++)
+        if (g.w[k].target == (int)i)
+            g.w[k].want_fired = true;
+}
+
+/* A node of a class whose finalizer resurrects, not finalized yet. */
+static bool resurrects(const struct gnode *x)
+{
+    return x->kind == GK_INSTANCE && g.fin[x->cls] && g.resurrect[x->cls] && !x->want_finalized;
 }
 
 /* Refcount deaths, cascading (a worklist of nodes whose count hit 0). */
@@ -212,6 +232,13 @@ static void shadow_cascade(void)
             work[top++] = i;
     while (top) {
         unsigned i = work[--top];
+        if (resurrects(&g.n[i])) {
+            /* PyObject_CallFinalizerFromDealloc: the finalizer runs first
+             * and resurrects it; its weakrefs stay */
+            g.n[i].want_finalized = true;
+            g.n[i].rooted = true;
+            continue;
+        }
         shadow_die(i, true);
         for (unsigned e = 0; e < g.n[i].nedges; e++) {
             int t = g.n[i].edge[e];
@@ -221,18 +248,93 @@ static void shadow_cascade(void)
     }
 }
 
-static void shadow_collect(void)
+/* The collection the op runs (generation, and which nodes it examines) as
+ * each collector defines it, modelled from the documentation, not the code:
+ *  gen311, gen313: gc.collect(g) examines generations 0..g, survivors go to
+ *    g+1 (2 stays 2); gen 0..2 in the shadow.
+ *  inc314: gc.collect(0) examines the young generation (0), survivors go to
+ *    the old one (2); gc.collect(2) everything. gc.collect(1) (an increment
+ *    paced by work_to_do) is not modelled: the op runs gc.collect(0).
+ *  pep848: nodes age through the nursery (0) and the aging spaces 1..A (A =
+ *    5 for threshold1 10), old = A + 1; gc.collect(0) examines the oldest
+ *    aging space only, survivors to old, every younger space ages by one.
+ *    gc.collect(1) (old increments) is not modelled: the op runs
+ *    gc.collect(0). */
+#define PEP_AGING 5
+#define PEP_OLD (PEP_AGING + 1)
+
+static bool is_collector(const char *name) { return !strcmp(g.collector, name); }
+
+/* in[i]: node i is examined by a collection of `generation`; returns the
+ * generation its survivors get. */
+static unsigned collection_set(int generation, bool in[GC_NODES])
 {
-    bool reachable[GC_NODES] = {0}, legacy[GC_NODES] = {0}, kept[GC_NODES] = {0};
+    bool gen = is_collector("gen311") || is_collector("gen313");
+    for (unsigned i = 0; i < g.nn; i++) {
+        const struct gnode *x = &g.n[i];
+        if (generation == 2)
+            in[i] = true;
+        else if (gen)
+            in[i] = x->gen <= (unsigned)generation;
+        else if (is_collector("inc314"))
+            in[i] = x->gen == 0;
+        else
+            in[i] = x->gen == PEP_AGING;
+        in[i] = in[i] && x->alive;
+    }
+    if (gen)
+        return generation == 2 ? 2 : (unsigned)generation + 1;
+    return is_collector("inc314") ? 2 : PEP_OLD;
+}
+
+static void shadow_collect(int generation)
+{
+    bool in[GC_NODES] = {0}, reachable[GC_NODES] = {0}, legacy[GC_NODES] = {0},
+         kept[GC_NODES] = {0}, back[GC_NODES] = {0};
+    unsigned target = collection_set(generation, in);
+    /* externally held: roots, gc.garbage, references from live nodes outside
+     * the examined set */
     roots_of(reachable);
+    for (unsigned j = 0; j < g.nn; j++)
+        if (g.n[j].alive && !in[j])
+            for (unsigned e = 0; e < g.n[j].nedges; e++)
+                if (g.n[j].edge[e] >= 0)
+                    reachable[g.n[j].edge[e]] = true;
     reach(reachable);
+    bool U[GC_NODES] = {0};
+    for (unsigned i = 0; i < g.nn; i++)
+        U[i] = in[i] && !reachable[i];
     /* G: the legacy objects of U; everything they reach is kept */
     for (unsigned i = 0; i < g.nn; i++)
-        legacy[i] = kept[i] = g.n[i].alive && !reachable[i] && g.n[i].kind == GK_INSTANCE &&
-                              g.legacy[g.n[i].cls];
+        legacy[i] = kept[i] = U[i] && g.n[i].kind == GK_INSTANCE && g.legacy[g.n[i].cls];
     reach(kept);
+    bool C[GC_NODES] = {0};
+    for (unsigned i = 0; i < g.nn; i++) {
+        C[i] = U[i] && !kept[i];
+        if (!C[i])
+            continue;
+        /* weakrefs to the collectable set are cleared first (3.11 order) */
+        g.n[i].probe_cleared = true;
+        for (unsigned k = 0; k < g.nw; k++)
+            if (g.w[k].target == (int)i)
+                g.w[k].want_fired = true;
+    }
+    /* finalizers run once on each; the resurrecting ones take a root */
+    bool ran = false;
+    for (unsigned i = 0; i < g.nn; i++) {
+        struct gnode *x = &g.n[i];
+        if (!C[i] || x->kind != GK_INSTANCE || !g.fin[x->cls] || x->want_finalized)
+            continue;
+        ran = true;
+        if (g.resurrect[x->cls])
+            back[i] = x->rooted = true;
+        x->want_finalized = true;
+    }
+    /* resurrection: what a resurrected object reaches survives */
+    if (ran)
+        reach(back);
     for (unsigned i = 0; i < g.nn; i++)
-        if (g.n[i].alive && !reachable[i] && !kept[i])
+        if (C[i] && !back[i])
             shadow_die(i, false);
     /* Clearing the collected objects drops their references to kept ones
      * before the legacy objects go to gc.garbage (delete_garbage runs before
@@ -242,6 +344,14 @@ static void shadow_collect(void)
     for (unsigned i = 0; i < g.nn; i++)
         if (legacy[i] && g.n[i].alive)
             g.garbage[i]++;
+    /* survivors (kept and resurrected included) move on */
+    for (unsigned i = 0; i < g.nn; i++)
+        if (in[i] && g.n[i].alive)
+            g.n[i].gen = target;
+    if (generation == 0 && is_collector("pep848"))
+        for (unsigned i = 0; i < g.nn; i++)
+            if (!in[i] && g.n[i].alive && g.n[i].gen < PEP_AGING)
+                g.n[i].gen++;
 }
 
 /* ---- checks ---- */
@@ -254,8 +364,10 @@ static void check_all(const char *when, bool deep)
     for (unsigned i = 0; i < g.nn; i++) {
         struct gnode *x = &g.n[i];
         bool alive = pm_weakref_get(g.sp, x->probe) != pm_none(g.sp);
-        FZ_REQUIRE(alive == x->alive, "%s: %s node %u is %s, the oracle says %s (op %llu)", when,
-                   kind_name(x->kind), i, alive ? "alive" : "dead", x->alive ? "alive" : "dead",
+        bool want_alive = x->alive && !x->probe_cleared;
+        FZ_REQUIRE(alive == want_alive, "%s: %s: %s node %u's probe is %s, the oracle says %s (op %llu)",
+                   g.collector, when, kind_name(x->kind), i, alive ? "alive" : "dead",
+                   want_alive ? "alive" : x->alive ? "cleared (resurrected)" : "dead",
                    (unsigned long long)g.nops);
         if (x->alive) {
             unsigned want = refs[i];
@@ -272,10 +384,11 @@ static void check_all(const char *when, bool deep)
     }
     for (unsigned k = 0; k < g.nw; k++) {
         const struct gweak *w = &g.w[k];
-        bool dead = !g.n[w->target].alive;
+        bool dead = w->want_fired;
         FZ_REQUIRE(w->fired == (unsigned)dead,
-                   "%s: the callback of weakref %u to node %u (%s) fired %u time(s) (op %llu)", when,
-                   k, w->target, dead ? "dead" : "alive", w->fired, (unsigned long long)g.nops);
+                   "%s: %s: the callback of weakref %u to node %u (%s) fired %u time(s) (op %llu)",
+                   g.collector, when, k, w->target, dead ? "dead" : "alive", w->fired,
+                   (unsigned long long)g.nops);
         FZ_REQUIRE(!w->fired || w->target_dead_when_fired,
                    "%s: weakref %u's callback saw its referent alive", when, k);
     }
@@ -490,13 +603,19 @@ static void op_weakref(int a)
         return;
     g.w[g.nw].wr = need(pm_weakref_new(g.sp, x->o, g.cbobj), "weakref");
     g.w[g.nw].target = a;
+    g.w[g.nw].want_fired = false;
+    g.w[g.nw].fired = 0;
     g.nw++;
 }
 
-static void op_collect(void)
+/* gc.collect(generation); the partial ones the model does not cover run
+ * as gc.collect(0) (see collection_set). */
+static void op_collect(int generation)
 {
-    shadow_collect();
-    pm_gc_collect(g.sp, 2);
+    if (generation == 1 && !is_collector("gen311") && !is_collector("gen313"))
+        generation = 0;
+    shadow_collect(generation);
+    pm_gc_collect(g.sp, generation);
 }
 
 static void op_clear_garbage(void)
@@ -511,19 +630,22 @@ static void op_finalizers(unsigned b)
     unsigned c = b % GC_CLASSES;
     g.fin[c] = (b >> 2) & 1;
     g.legacy[c] = (b >> 3) & 1;
+    g.resurrect[c] = (b >> 4) & 1;
     need_ok(pm_class_set_finalizers(g.cls[c], g.fin[c], g.legacy[c]), "set finalizers");
 }
 
 /* ---- the run ---- */
 
-static void open_space(void)
+static void open_space(const char *collector)
 {
     char err[PM_ERR_LEN];
     memset(&g, 0, sizeof g);
+    g.collector = collector;
     struct pm_config cfg = {.on_misuse = fz_misuse_record, .misuse_ctx = &g.mis};
     g.heap = pm_backend_create("debug:system", &cfg, &g.ops, err);
     FZ_REQUIRE(g.heap, "debug:system: %s", err);
-    g.sp = pm_objspace_create(g.ops, g.heap, NULL, err);
+    struct pm_objspace_config ocfg = {.gc = collector};
+    g.sp = pm_objspace_create(g.ops, g.heap, &ocfg, err);
     FZ_REQUIRE(g.sp, "objspace: %s", err);
     pm_gc_disable(g.sp);
     struct pm_objspace_hooks hooks = {.finalize = hook_finalize, .legacy_del = hook_legacy,
@@ -552,16 +674,22 @@ static void close_space(void)
                         "%u tp_del, %u of %u weakref callbacks fired\n",
                 (unsigned long long)g.nops, g.nn, alive, garbage, fin, dels, fired, g.nw);
     }
-    for (unsigned i = 0; i < g.nn; i++)
-        if (g.n[i].alive && g.n[i].rooted)
-            op_drop((int)i);
+    /* a finalizer may resurrect a node dropped here: drop until none is held */
+    for (bool again = true; again;) {
+        again = false;
+        for (unsigned i = 0; i < g.nn; i++)
+            if (g.n[i].alive && g.n[i].rooted) {
+                op_drop((int)i);
+                again = true;
+            }
+    }
     for (unsigned c = 0; c < GC_CLASSES; c++)
         op_finalizers(c);   /* flags off */
     op_clear_garbage();
-    op_collect();
+    op_collect(2);
     check_all("at the end", true);
     for (unsigned i = 0; i < g.nn; i++)
-        FZ_REQUIRE(!g.n[i].alive, "node %u alive at the end", i);
+        FZ_REQUIRE(!g.n[i].alive, "%s: node %u alive at the end", g.collector, i);
     for (unsigned i = 0; i < g.nn; i++)
         pm_decref(g.sp, g.n[i].probe);
     for (unsigned k = 0; k < g.nw; k++)
@@ -575,12 +703,10 @@ static void close_space(void)
     g.ops->destroy(g.heap);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void run_input(const uint8_t *data, size_t size, const char *collector)
 {
-    fz_target = "fuzz_gc";
-    fz_recycle();
     struct fz_in in = {data, data + size};
-    open_space();
+    open_space(collector);
     while (fz_more(&in)) {
         unsigned op = fz_u8(&in);
         int a, b;
@@ -628,8 +754,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 14:
             op_clear_garbage();
             break;
+        case 12:
+            op_collect(fz_u8(&in) % 2);
+            break;
         default:
-            op_collect();
+            op_collect(2);
             break;
         }
         shadow_cascade();
@@ -639,5 +768,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_all("after the op", k == 10 || k == 12 || k == 14 || k == 15 || g.nops % 8 == 0);
     }
     close_space();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fz_target = "fuzz_gc";
+    fz_recycle();
+    for (const char *const *c = pm_gc_collector_names(); *c; c++)
+        run_input(data, size, *c);
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "fileio.h"
 #include "msgescape.h"
+#include "pm_object.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -179,4 +180,30 @@ int pm_exec_errno(int fd)
         ;
     close(fd);
     return got == (ssize_t)sizeof e ? (e ? e : EIO) : 0;
+}
+
+/* ---- the collector options (issue 20) ---- */
+
+const char *pm_cli_gc_name(const char *cmd, const char *arg)
+{
+    if (!pm_gc_collector_known(arg) || !*arg)
+        pm_usage_error("%s: unknown collector for --gc: '%s' (known: gen311, gen313, inc314, "
+                       "pep848)", cmd, arg);
+    return arg;
+}
+
+void pm_cli_gc_thresholds(const char *cmd, const char *arg, int64_t out[3])
+{
+    const char *p = arg;
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 0 || v > (1LL << 31) || (i < 2 && *end != ',')
+            || (i == 2 && *end))
+            pm_usage_error("%s: bad value for --gc-threshold: '%s' (expected T0,T1,T2: three "
+                           "integers 0..2147483648)", cmd, arg);
+        out[i] = v;
+        p = end + 1;
+    }
 }

@@ -84,4 +84,11 @@ int cmd_run(int argc, char **argv); int cmd_plot(int argc, char **argv); int cmd
 int cmd_validate(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 
+/* ---- the collector options (issue 20): --gc NAME, --gc-threshold T0,T1,T2 ----
+ * pm_cli_gc_name: exits 2 naming the option and the known names if unknown.
+ * pm_cli_gc_thresholds: three integers 0..2^31 separated by commas, else
+ * exits 2. */
+const char *pm_cli_gc_name(const char *cmd, const char *arg);
+void pm_cli_gc_thresholds(const char *cmd, const char *arg, int64_t out[3]);
+
 #endif

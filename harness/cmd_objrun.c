@@ -1,4 +1,5 @@
-/* harness/cmd_objrun.c — `pymemlab objrun SCRIPT --backend B [--json]`: runs
+/* harness/cmd_objrun.c — `pymemlab objrun SCRIPT --backend B [--json]
+ * [--gc NAME] [--gc-threshold T0,T1,T2]`: runs
  * an object script (docs/objscript.md) on an object space over backend B and
  * prints what the collector did and the memory figures.
  *
@@ -9,6 +10,12 @@
  * at the end. After the script, the refcount invariant is checked (every
  * tracked object's references from outside the tracked objects equal the
  * names bound to it), every name is dropped and nothing may be left alive.
+ *
+ * --gc NAME: the collector (gen311 default, gen313, inc314, pep848);
+ * --gc-threshold sets its thresholds before the script runs (a script's
+ * own gc.set_threshold still wins). With either, the output also names the
+ * collector and its pauses (count, max, total; JSON keys gc, gc_pauses,
+ * gc_pause_max_ns, gc_pause_total_ns).
  *
  * Exit codes: 0 ok; 1 an `expect` failed, an invariant broke or the backend
  * ran out of memory ("pymemlab: FILE:LINE: ..."); 2 bad arguments or a
@@ -26,6 +33,20 @@
 #include <string.h>
 
 #define MAX_COLLECT_LINES 50
+
+struct objrun_pauses {
+    uint64_t n, max, total;
+};
+
+static void objrun_gc_event(pm_objspace_t *sp, void *ctx, const struct pm_gc_event *ev)
+{
+    (void)sp;
+    struct objrun_pauses *p = ctx;
+    p->n++;
+    p->total += ev->pause_ns;
+    if (ev->pause_ns > p->max)
+        p->max = ev->pause_ns;
+}
 
 struct objrun_ctx {
     uint64_t baseline;              /* anonymous RSS before the space */
@@ -95,11 +116,14 @@ static void record_abort_at_exit(void)
 
 int cmd_objrun(int argc, char **argv)
 {
-    const char *backend = NULL, *record = NULL;
+    const char *backend = NULL, *record = NULL, *gc = NULL;
     int json = 0;
+    int64_t gc_threshold[3];
+    bool gc_threshold_set = false;
     static const struct option lo[] = {
         {"backend", required_argument, 0, 'b'}, {"json", no_argument, 0, 'j'},
-        {"record-trace", required_argument, 0, 'r'}, {0, 0, 0, 0}};
+        {"record-trace", required_argument, 0, 'r'}, {"gc", required_argument, 0, 'g'},
+        {"gc-threshold", required_argument, 0, 't'}, {0, 0, 0, 0}};
     int ch;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
@@ -107,6 +131,11 @@ int cmd_objrun(int argc, char **argv)
         case 'b': backend = optarg; break;
         case 'j': json = 1; break;
         case 'r': record = optarg; break;
+        case 'g': gc = pm_cli_gc_name("objrun", optarg); break;
+        case 't':
+            pm_cli_gc_thresholds("objrun", optarg, gc_threshold);
+            gc_threshold_set = true;
+            break;
         default: pm_bad_option("objrun", ch, argv);
         }
     }
@@ -150,9 +179,16 @@ int cmd_objrun(int argc, char **argv)
     }
     struct objrun_ctx ctx = {.print = !json};
     ctx.baseline = pm_rss_anon_bytes();
-    pm_objspace_t *sp = pm_objspace_create(ops, heap, NULL, err);
+    struct pm_objspace_config cfg = {.gc = gc};
+    pm_objspace_t *sp = pm_objspace_create(ops, heap, &cfg, err);
     if (!sp)
         pm_run_error("objrun: %s", err);
+    bool show_gc = gc || gc_threshold_set;
+    if (gc_threshold_set)
+        pm_gc_set_threshold(sp, gc_threshold[0], gc_threshold[1], gc_threshold[2]);
+    struct objrun_pauses pauses = {0};
+    pm_gc_set_observer(sp, objrun_gc_event, &pauses, false);
+    const char *gc_name = pm_gc_collector(sp);
     struct pm_objscript_io io = {.ctx = &ctx, .on_collect = objrun_collect,
                                  .sample = objrun_sample, .sample_every = 256};
     struct pm_objscript_run *run = pm_objscript_start(sc, sp, &io);
@@ -168,6 +204,7 @@ int cmd_objrun(int argc, char **argv)
     }
     /* the figures of the script itself, before the cleanup */
     const struct pm_objscript_stats st = *pm_objscript_stats(run);
+    pm_gc_set_observer(sp, NULL, NULL, false);      /* the cleanup's collections not counted */
     struct pm_gc_gen_stats gs[3];
     pm_gc_get_stats(sp, gs);
     struct pm_objspace_stats os;
@@ -218,11 +255,16 @@ int cmd_objrun(int argc, char **argv)
         printf("], \"gc_time_ns\": %llu, \"finalizers\": %llu, \"legacy_dels\": %llu, "
                "\"weakref_callbacks\": %llu, \"peak_live_bytes\": %llu, "
                "\"peak_footprint_bytes\": %llu, \"live_bytes_end\": %llu, \"requests\": %llu, "
-               "\"invariants\": \"ok\"}\n",
+               "\"invariants\": \"ok\"",
                (unsigned long long)gc_ns, (unsigned long long)st.finalized,
                (unsigned long long)st.legacy_dels, (unsigned long long)st.callbacks,
                (unsigned long long)os.peak_live_bytes, (unsigned long long)ctx.peak_footprint,
                (unsigned long long)os.live_bytes, (unsigned long long)os.requests);
+        if (show_gc)
+            printf(", \"gc\": \"%s\", \"gc_pauses\": %llu, \"gc_pause_max_ns\": %llu, "
+                   "\"gc_pause_total_ns\": %llu", gc_name, (unsigned long long)pauses.n,
+                   (unsigned long long)pauses.max, (unsigned long long)pauses.total);
+        printf("}\n");
         return PM_EXIT_OK;
     }
     if (ctx.collect_lines > MAX_COLLECT_LINES)
@@ -232,6 +274,10 @@ int cmd_objrun(int argc, char **argv)
            (unsigned long long)collections, (unsigned long long)gs[0].collections,
            (unsigned long long)gs[1].collections, (unsigned long long)gs[2].collections,
            (double)gc_ns / 1e6);
+    if (show_gc)
+        printf("collector             %s: %llu pauses, max %.3f ms, total %.3f ms\n", gc_name,
+               (unsigned long long)pauses.n, (double)pauses.max / 1e6,
+               (double)pauses.total / 1e6);
     printf("collected             %llu\n", (unsigned long long)collected);
     printf("uncollectable         %llu\n", (unsigned long long)uncollectable);
     printf("finalizers run        %llu (legacy tp_del %llu), weakref callbacks %llu\n",

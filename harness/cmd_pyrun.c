@@ -1,6 +1,7 @@
 /* harness/cmd_pyrun.c — `pymemlab pyrun WORKLOAD --backend B [--scale N]
  * [--seed S] [--reps N] [--json] [--series FILE] [--sample-every N]
- * [--latency-every N]` and
+ * [--latency-every N] [--gc NAME] [--gc-threshold T0,T1,T2] [--gc-held]
+ * [--gc-pauses FILE]` and
  * `pymemlab pyrun --list`: runs one Python-like workload
  * (workloads/python/, docs/workloads.md) live on a backend and prints the
  * metrics (README's Metrics section): first one sampled run (memory figures,
@@ -13,6 +14,14 @@
  * in place of `trace`) plus gc_collections, gc_collected, gc_uncollectable,
  * gc_time_ns, seed and scale (pm_pyrun_json). --series FILE writes the
  * memory series as CSV (pm_pyrun_write_series).
+ *
+ * --gc NAME runs the workload under that collector (gen311 default, gen313,
+ * inc314, pep848: objects/pm_object.h), --gc-threshold replaces its
+ * thresholds (gc.set_threshold), --gc-held measures the garbage held at
+ * samples 16 sampling intervals apart (an O(heap) pass each, docs/gc.md) and the bytes examined.
+ * The measured run also reports every collection's pause (p50, p99, max,
+ * total) and the objects examined; --gc-pauses FILE writes its pauses, one
+ * per line in ns, in order (every other one past 65536, pyrun.h).
  *
  * Exit codes: 0 ok; 1 the run failed (MemoryError, leaked blocks); 2 bad
  * input (unknown workload or backend, bad value), with one line on stderr
@@ -30,6 +39,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static void pyrun_list(void)
@@ -78,6 +88,14 @@ static void print_text(const struct pm_pyrun_result *r)
     printf("%-26s %llu (collected %llu, uncollectable %llu), %.3f ms\n", "gc_collections",
            (unsigned long long)r->gc_collections, (unsigned long long)r->gc_collected,
            (unsigned long long)r->gc_uncollectable, (double)r->gc_time_ns / 1e6);
+    printf("%-26s %s: %llu pauses, p50 %.0f ns, p99 %.0f ns, max %llu ns, total %.3f ms\n",
+           "gc_pauses", r->gc, (unsigned long long)r->gc_pauses, r->gc_pause_p50_ns,
+           r->gc_pause_p99_ns, (unsigned long long)r->gc_pause_max_ns,
+           (double)r->gc_pause_total_ns / 1e6);
+    printf("%-26s %llu objects (at most %llu in one collection)\n", "gc_examined",
+           (unsigned long long)r->gc_examined, (unsigned long long)r->gc_examined_max);
+    if (r->gc_peak_garbage_held_bytes != PM_STAT_NA)
+        print_bytes("gc_peak_garbage_held", r->gc_peak_garbage_held_bytes);
     printf("%-26s", "phases");
     for (size_t i = 0; i < r->nphases; i++)
         printf(" %s@%llu", r->phases[i].name, (unsigned long long)r->phases[i].op);
@@ -97,12 +115,18 @@ int cmd_pyrun(int argc, char **argv)
     unsigned reps = PM_CI_MIN_N;
     enum pm_time_mode mode = PM_TIME_COLD;
     int json = 0, list = 0;
+    const char *gc = NULL;
+    int64_t gc_threshold[3];
+    bool gc_threshold_set = false, gc_held = false;
+    const char *pauses_file = NULL;
     static const struct option lo[] = {
         {"backend", required_argument, 0, 'b'}, {"scale", required_argument, 0, 'n'},
         {"seed", required_argument, 0, 's'},    {"reps", required_argument, 0, 'r'},
         {"json", no_argument, 0, 'j'},          {"series", required_argument, 0, 'o'},
         {"sample-every", required_argument, 0, 'e'}, {"list", no_argument, 0, 'l'},
         {"latency-every", required_argument, 0, 'L'}, {"mode", required_argument, 0, 'm'},
+        {"gc", required_argument, 0, 'g'}, {"gc-threshold", required_argument, 0, 't'},
+        {"gc-held", no_argument, 0, 'H'}, {"gc-pauses", required_argument, 0, 'P'},
         {0, 0, 0, 0}};
     int c;
     opterr = 0;
@@ -121,6 +145,13 @@ int cmd_pyrun(int argc, char **argv)
         case 'e': every = pm_arg_count("--sample-every", optarg, 1, UINT64_C(1) << 40); break;
         case 'l': list = 1; break;
         case 'L': lat_every = pm_arg_count("--latency-every", optarg, 1, UINT64_C(1) << 32); break;
+        case 'g': gc = pm_cli_gc_name("pyrun", optarg); break;
+        case 't':
+            pm_cli_gc_thresholds("pyrun", optarg, gc_threshold);
+            gc_threshold_set = true;
+            break;
+        case 'H': gc_held = true; break;
+        case 'P': pauses_file = optarg; break;
         default: pm_bad_option("pyrun", c, argv);
         }
     }
@@ -148,7 +179,10 @@ int cmd_pyrun(int argc, char **argv)
 
     struct pm_pyrun_opts opts = {.sample_every = every, .reps = reps,
                                  .on_misuse = pm_cli_misuse_abort, .latency_every = lat_every,
-                                 .mode = mode};
+                                 .mode = mode, .gc = gc, .gc_threshold_set = gc_threshold_set,
+                                 .gc_held = gc_held};
+    if (gc_threshold_set)
+        memcpy(opts.gc_threshold, gc_threshold, sizeof gc_threshold);
     char err[PM_ERR_LEN];
     int rc = pm_pyrun_check(workload, backend, scale, seed, &opts, err);
     if (rc)
@@ -158,6 +192,8 @@ int cmd_pyrun(int argc, char **argv)
      * over SERIES only when whole (an existing file is kept until then) */
     if (series)
         pm_cli_out_check("pyrun", series);
+    if (pauses_file)
+        pm_cli_out_check("pyrun", pauses_file);
 
     struct pm_pyrun_result res = {0};
     rc = pm_pyrun_time(workload, backend, scale, seed, &opts, &res, err);
@@ -171,6 +207,19 @@ int cmd_pyrun(int argc, char **argv)
                 pm_out_abort(&so);
             else
                 pm_out_commit(&so, true, serr);
+        }
+    }
+    if (!rc && pauses_file && !serr[0]) {
+        struct pm_out po;
+        if (pm_out_open(&po, pauses_file, serr) == 0) {
+            for (size_t i = 0; i < res.gc_npause; i++)
+                fprintf(po.f, "%llu\n", (unsigned long long)res.gc_pause_ns[i]);
+            if (fflush(po.f) || ferror(po.f)) {
+                snprintf(serr, sizeof serr, "cannot write %s", pauses_file);
+                pm_out_abort(&po);
+            } else {
+                pm_out_commit(&po, true, serr);
+            }
         }
     }
     if (rc) {

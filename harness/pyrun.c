@@ -78,6 +78,11 @@ int pm_pyrun_check(const char *workload, const char *backend_spec, double scale,
     int rc = check_params(workload, scale, seed, &wl, err);
     if (rc)
         return rc;
+    if (o->gc && !pm_gc_collector_known(o->gc)) {
+        snprintf(err, PM_ERR_LEN, "pyrun: unknown collector '%.64s' (known: gen311, gen313, "
+                 "inc314, pep848)", o->gc);
+        return PM_PYRUN_USAGE;
+    }
     if (!o->ops)    /* a fresh process: this one must not initialise a global backend */
         return pm_replay_check_spec(backend_spec, err) ? PM_PYRUN_USAGE : PM_PYRUN_OK;
     const struct allocator_ops *ops;
@@ -224,17 +229,69 @@ struct probe {
     uint64_t end_requests;          /* the space's requests when the end hook ran */
     uint64_t harness_requests;      /* requests made by the final collection */
     uint64_t gc[4];                 /* the collector's totals at the end hook */
+    bool gc_held;                   /* garbage held at samples */
+    uint64_t held_peak, held_next;  /* next op at which to measure it */
+    /* pauses: a buffer touched before the baseline */
+    uint64_t *pause;
+    size_t npause, pause_stride, pause_seen;
+    uint64_t pause_max, pause_total, examined, examined_max, examined_bytes;
 };
 
-static struct pm_pyrun_sample probe_read(struct probe *p, uint64_t op, uint64_t live)
+static void probe_gc_event(pm_objspace_t *sp, void *ctx, const struct pm_gc_event *ev)
 {
+    (void)sp;
+    struct probe *p = ctx;
+    if (p->ended)
+        return;                     /* the harness's own collection at the end hook */
+    p->pause_total += ev->pause_ns;
+    if (ev->pause_ns > p->pause_max)
+        p->pause_max = ev->pause_ns;
+    p->examined += ev->examined;
+    p->examined_bytes += ev->examined_bytes;
+    if (ev->examined > p->examined_max)
+        p->examined_max = ev->examined;
+    if (p->pause_seen++ % p->pause_stride)
+        return;
+    if (p->npause == PM_PYRUN_MAX_PAUSES) {   /* keep every other one from now on */
+        size_t k = 0;
+        for (size_t i = 0; i < p->npause; i += 2)
+            p->pause[k++] = p->pause[i];
+        p->npause = k;
+        p->pause_stride *= 2;
+        if ((p->pause_seen - 1) % p->pause_stride)
+            return;
+    }
+    p->pause[p->npause++] = ev->pause_ns;
+}
+
+static struct pm_pyrun_sample probe_read_held(struct probe *p, uint64_t op, uint64_t live,
+                                             bool row)
+{
+    uint64_t held = PM_STAT_NA;
+    /* at most one pass per 16 sampling intervals: the pass is O(heap) */
+    if (row && p->gc_held && op >= p->held_next) {  /* before the RSS read: its stack is unmapped */
+        p->held_next = op + 16 * p->every;
+        struct pm_gc_garbage_held gh;
+        if (pm_gc_garbage_held(p->sp, &gh) == 0) {
+            held = gh.bytes;
+            if (held > p->held_peak)
+                p->held_peak = held;
+        }
+    }
     uint64_t rss = pm_rss_anon_bytes();
     return (struct pm_pyrun_sample){
         .op = op,
         .live_bytes = live,
         .footprint_bytes = rss > p->baseline ? rss - p->baseline : 0,
         .mapped_bytes = p->os ? p->os->mapped : PM_STAT_NA,
+        .garbage_held_bytes = held,
     };
+}
+
+/* A sample for the series (garbage held measured when due). */
+static struct pm_pyrun_sample probe_read(struct probe *p, uint64_t op, uint64_t live)
+{
+    return probe_read_held(p, op, live, true);
 }
 
 /* Keeps the samples at the largest F and (marked rows) the largest L. */
@@ -282,7 +339,7 @@ static void probe_sample(void *ctx)
     pm_objspace_counters(p->sp, &st);
     uint64_t op = st.requests - p->req0;
     if ((!p->have_live || st.live_bytes > p->at_live.live_bytes) && op >= p->live_next) {
-        p->at_live = probe_read(p, op, st.live_bytes);
+        p->at_live = probe_read_held(p, op, st.live_bytes, false);   /* not a row */
         p->have_live = true;
         p->live_next = op + (p->every / 8 ? p->every / 8 : 1);
         probe_note(p, &p->at_live);
@@ -376,11 +433,20 @@ static void result_reset_measure(struct pm_pyrun_result *r)
 {
     free(r->series);
     r->series = NULL;
+    free(r->gc_pause_ns);
+    r->gc_pause_ns = NULL;
     r->nseries = 0;
     r->nphases = 0;
     r->frag4 = r->frag3 = r->frag_at_peak_live = r->retention = r->retention_trimmed = NAN;
     r->backend_peak_mapped_bytes = PM_STAT_NA;
     r->measured = false;
+    free(r->gc_pause_ns);
+    r->gc_pause_ns = NULL;
+    r->gc_npause = 0;
+    r->gc_pauses = 0;
+    r->gc_pause_p50_ns = r->gc_pause_p99_ns = NAN;
+    r->gc_pause_max_ns = r->gc_pause_total_ns = r->gc_examined = r->gc_examined_max = 0;
+    r->gc_examined_bytes = r->gc_peak_garbage_held_bytes = PM_STAT_NA;
     memset(&r->latency, 0, sizeof r->latency);
 }
 
@@ -409,9 +475,19 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
         return PM_PYRUN_FAIL;
     }
     memset(p.rows, 0xff, (p.cap + 1) * sizeof *p.rows);
+    p.pause = malloc(PM_PYRUN_MAX_PAUSES * sizeof *p.pause);
+    if (!p.pause) {
+        free(p.rows);
+        snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the pauses");
+        return PM_PYRUN_FAIL;
+    }
+    memset(p.pause, 0xff, PM_PYRUN_MAX_PAUSES * sizeof *p.pause);
+    p.pause_stride = 1;
+    p.gc_held = o->gc_held;
     pm_heap_t *h = open_backend(backend_spec, o, &p.ops, err);
     if (!h) {
         free(p.rows);
+        free(p.pause);
         return PM_PYRUN_USAGE;
     }
     p.heap = h;
@@ -426,6 +502,7 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
         if (!wrap) {
             p.ops->destroy(h);
             free(p.rows);
+            free(p.pause);
             snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the latency histogram");
             return PM_PYRUN_FAIL;
         }
@@ -437,7 +514,7 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
         sp_ops = &wops;
         sp_heap = (pm_heap_t *)(void *)wrap;
     }
-    struct pm_objspace_config cfg = {.flags = o->space_flags, .seed = seed};
+    struct pm_objspace_config cfg = {.flags = o->space_flags, .seed = seed, .gc = o->gc};
     pm_rss_anon_bytes();            /* opens /proc/self/statm before the baseline */
     p.baseline = pm_rss_anon_bytes();
     if (wrap)
@@ -448,10 +525,14 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
         run_error(err, workload, backend_spec, serr);
         p.ops->destroy(h);
         free(p.rows);
+        free(p.pause);
         free(wrap);
         return PM_PYRUN_FAIL;
     }
     p.sp = sp;
+    if (o->gc_threshold_set)
+        pm_gc_set_threshold(sp, o->gc_threshold[0], o->gc_threshold[1], o->gc_threshold[2]);
+    pm_gc_set_observer(sp, probe_gc_event, &p, o->gc_held);
     struct pm_objspace_stats st;
     pm_objspace_counters(sp, &st);
     p.req0 = st.requests;
@@ -468,6 +549,7 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
         close_run(sp, p.ops, h, workload, err);
         run_error(err, workload, backend_spec, werr);
         free(p.rows);
+        free(p.pause);
         free(wrap);
         return PM_PYRUN_FAIL;
     }
@@ -475,6 +557,7 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
         close_run(sp, p.ops, h, workload, err);
         snprintf(err, PM_ERR_LEN, "%s: the workload did not mark its end", workload);
         free(p.rows);
+        free(p.pause);
         free(wrap);
         return PM_PYRUN_FAIL;
     }
@@ -485,6 +568,27 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     res->gc_uncollectable = p.gc[2];
     if (res->reps == 0)
         res->gc_time_ns = p.gc[3];
+    snprintf(res->gc, sizeof res->gc, "%s", pm_gc_collector(sp));
+    res->gc_pauses = p.pause_seen;
+    res->gc_pause_max_ns = p.pause_max;
+    res->gc_pause_total_ns = p.pause_total;
+    res->gc_examined = p.examined;
+    res->gc_examined_max = p.examined_max;
+    res->gc_examined_bytes = o->gc_held ? p.examined_bytes : PM_STAT_NA;
+    res->gc_peak_garbage_held_bytes = o->gc_held ? p.held_peak : PM_STAT_NA;
+    if (p.npause) {
+        double *d = malloc(p.npause * sizeof *d);
+        if (d) {
+            for (size_t i = 0; i < p.npause; i++)
+                d[i] = (double)p.pause[i];
+            res->gc_pause_p50_ns = pm_quantile(d, p.npause, 0.50);
+            res->gc_pause_p99_ns = pm_quantile(d, p.npause, 0.99);
+            free(d);
+        }
+    }
+    res->gc_pause_ns = p.pause;
+    res->gc_npause = p.npause;
+    p.pause = NULL;
     rc = close_run(sp, p.ops, h, workload, err);
     if (wrap) {                     /* the teardown's requests are timed too */
         pm_lat_stop(&wrap->lat);
@@ -493,6 +597,7 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     }
     if (rc) {
         free(p.rows);
+        free(p.pause);
         return rc;
     }
     probe_insert_peak(&p);
@@ -545,6 +650,9 @@ static int time_once(const struct time_args *a, const struct allocator_ops *bops
         run_error(err, a->workload, a->backend_spec, serr);
         return PM_PYRUN_FAIL;
     }
+    if (a->o->gc_threshold_set)
+        pm_gc_set_threshold(sp, a->o->gc_threshold[0], a->o->gc_threshold[1],
+                            a->o->gc_threshold[2]);
     struct pm_objspace_stats st;
     pm_objspace_counters(sp, &st);
     uint64_t req0 = st.requests;
@@ -620,7 +728,7 @@ int pm_pyrun_time(const char *workload, const char *backend_spec, double scale, 
         return PM_PYRUN_FAIL;
     }
     struct time_args a = {.wl = wl, .workload = workload, .backend_spec = backend_spec, .o = o,
-                          .cfg = {.flags = o->space_flags, .seed = seed},
+                          .cfg = {.flags = o->space_flags, .seed = seed, .gc = o->gc},
                           .params = {scale, seed}};
     uint64_t ops = 0;
     for (unsigned i = 0; i < reps; i++) {
@@ -710,6 +818,20 @@ cJSON *pm_pyrun_json(const struct pm_pyrun_result *r)
     add_u64(o, "gc_collected", r->gc_collected, m);
     add_u64(o, "gc_uncollectable", r->gc_uncollectable, m);
     add_u64(o, "gc_time_ns", r->gc_time_ns, m || r->reps);
+    /* issue 20 */
+    if (m) {
+        cJSON_AddStringToObject(o, "gc", r->gc);
+        add_u64(o, "gc_pauses", r->gc_pauses, true);
+        add_num(o, "gc_pause_p50_ns", r->gc_pause_p50_ns);
+        add_num(o, "gc_pause_p99_ns", r->gc_pause_p99_ns);
+        add_u64(o, "gc_pause_max_ns", r->gc_pause_max_ns, true);
+        add_u64(o, "gc_pause_total_ns", r->gc_pause_total_ns, true);
+        add_u64(o, "gc_examined", r->gc_examined, true);
+        add_u64(o, "gc_examined_max", r->gc_examined_max, true);
+        add_u64(o, "gc_examined_bytes", r->gc_examined_bytes, r->gc_examined_bytes != PM_STAT_NA);
+        add_u64(o, "gc_peak_garbage_held_bytes", r->gc_peak_garbage_held_bytes,
+                r->gc_peak_garbage_held_bytes != PM_STAT_NA);
+    }
     /* a seed above 2^53 does not fit a JSON number exactly: write it as a string then */
     if (r->seed <= (UINT64_C(1) << 53))
         cJSON_AddNumberToObject(o, "seed", (double)r->seed);
@@ -725,7 +847,9 @@ cJSON *pm_pyrun_json(const struct pm_pyrun_result *r)
 
 int pm_pyrun_write_series(FILE *f, const struct pm_pyrun_result *r, char err[PM_ERR_LEN])
 {
-    fprintf(f, "op,live_bytes,footprint_bytes,mapped_bytes,mark\n");
+    bool held = r->gc_peak_garbage_held_bytes != PM_STAT_NA && r->measured;
+    fprintf(f, "op,live_bytes,footprint_bytes,mapped_bytes,mark%s\n",
+            held ? ",garbage_held_bytes" : "");
     for (size_t i = 0; i < r->nseries; i++) {
         const struct pm_pyrun_sample *s = &r->series[i];
         fprintf(f, "%llu,%llu,%llu,", (unsigned long long)s->op,
@@ -733,11 +857,16 @@ int pm_pyrun_write_series(FILE *f, const struct pm_pyrun_result *r, char err[PM_
         if (s->mapped_bytes != PM_STAT_NA)
             fprintf(f, "%llu", (unsigned long long)s->mapped_bytes);
         switch (s->mark) {
-        case PM_PYRUN_PHASE: fprintf(f, ",phase:%s\n", r->phases[s->phase].name); break;
-        case PM_PYRUN_PEAK_LIVE: fprintf(f, ",peak_live\n"); break;
-        case PM_PYRUN_END: fprintf(f, ",end\n"); break;
-        default: fprintf(f, ",\n"); break;
+        case PM_PYRUN_PHASE: fprintf(f, ",phase:%s", r->phases[s->phase].name); break;
+        case PM_PYRUN_PEAK_LIVE: fprintf(f, ",peak_live"); break;
+        case PM_PYRUN_END: fprintf(f, ",end"); break;
+        default: fprintf(f, ","); break;
         }
+        if (held && s->garbage_held_bytes != PM_STAT_NA)
+            fprintf(f, ",%llu", (unsigned long long)s->garbage_held_bytes);
+        else if (held)
+            fprintf(f, ",");
+        fprintf(f, "\n");
     }
     if (fflush(f) || ferror(f)) {
         snprintf(err, PM_ERR_LEN, "cannot write the series");
@@ -750,5 +879,7 @@ void pm_pyrun_result_free(struct pm_pyrun_result *r)
 {
     free(r->series);
     r->series = NULL;
+    free(r->gc_pause_ns);
+    r->gc_pause_ns = NULL;
     r->nseries = 0;
 }

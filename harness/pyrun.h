@@ -86,6 +86,8 @@ struct pm_pyrun_sample {
     uint64_t mapped_bytes;          /* M(op), PM_STAT_NA if the backend cannot say */
     uint16_t mark;                  /* enum pm_pyrun_mark */
     uint16_t phase;                 /* index into phases[] when mark == PM_PYRUN_PHASE */
+    uint64_t garbage_held_bytes;    /* issue 20: pm_gc_garbage_held at this sample,
+                                       PM_STAT_NA unless opts.gc_held */
 };
 
 struct pm_pyrun_phase {
@@ -106,7 +108,17 @@ struct pm_pyrun_opts {
     const struct allocator_ops *ops;
     uint64_t latency_every;         /* measured run: time one request in N; 0: off */
     int mode;                       /* timed runs: enum pm_time_mode (replay.h), 0 = cold */
+    /* ---- the collector (issue 20) ---- */
+    const char *gc;                 /* collector name (NULL: gen311) */
+    bool gc_threshold_set;          /* gc_threshold replaces the collector's defaults */
+    int64_t gc_threshold[3];
+    bool gc_held;                   /* measured run: garbage held at the samples at
+                                       least 16 sampling intervals apart (an O(heap)
+                                       pass each), and the bytes examined */
 };
+
+#define PM_PYRUN_MAX_PAUSES 65536       /* pauses kept; beyond, every other one
+                                           (stride doubles): max and total stay exact */
 
 struct pm_pyrun_result {
     char workload[32];
@@ -143,6 +155,18 @@ struct pm_pyrun_result {
     struct pm_pyrun_phase phases[PM_PYRUN_MAX_PHASES];
     size_t nphases;
     bool measured;                  /* pm_pyrun_measure filled the memory fields */
+    /* ---- the collector (issue 20; one block, to be folded into one record) ---- */
+    char gc[16];                    /* the collector's name */
+    uint64_t gc_pauses;             /* collections seen by the observer (measured run) */
+    double gc_pause_p50_ns, gc_pause_p99_ns; /* over the kept pauses (all, up to
+                                       PM_PYRUN_MAX_PAUSES); NAN without collections */
+    uint64_t gc_pause_max_ns, gc_pause_total_ns;
+    uint64_t gc_examined;           /* objects examined, all collections */
+    uint64_t gc_examined_max;       /* most in one collection */
+    uint64_t gc_examined_bytes;     /* PM_STAT_NA unless opts.gc_held */
+    uint64_t gc_peak_garbage_held_bytes; /* max over the samples; PM_STAT_NA unless gc_held */
+    uint64_t *gc_pause_ns;          /* the kept pauses, in order (malloc'd) */
+    size_t gc_npause;
     struct pm_lat_summary latency;  /* samples == 0 unless opts.latency_every */
 };
 
@@ -166,7 +190,8 @@ int pm_pyrun_time(const char *workload, const char *backend_spec, double scale, 
  * (pm_lat_json). NULL if out of memory. */
 struct cJSON *pm_pyrun_json(const struct pm_pyrun_result *res);
 /* CSV: op,live_bytes,footprint_bytes,mapped_bytes,mark — mapped_bytes empty
- * where unknown; mark empty, "phase:NAME", "peak_live" or "end". */
+ * where unknown; mark empty, "phase:NAME", "peak_live" or "end"; with
+ * opts.gc_held a sixth column garbage_held_bytes. */
 int pm_pyrun_write_series(FILE *f, const struct pm_pyrun_result *res, char err[PM_ERR_LEN]);
 void pm_pyrun_result_free(struct pm_pyrun_result *res);
 

@@ -258,9 +258,20 @@ int pm_results_append(int fd_jsonl, int fd_csv, const struct pm_result *r)
 const char *const pm_result_v2_columns[] = {"time_mode", "minflt_per_op", "load1_start", "load1_end",
                                             "steal_pct", "busy_cpus", "own_cpus", "loaded", NULL};
 
+/* Issue 20's columns: absent from results written before them (loaded as
+ * null). */
+static const char *const gc_columns[] = {"gc", "gc_pauses", "gc_pause_p50_ns",
+                                         "gc_pause_p99_ns", "gc_pause_max_ns",
+                                         "gc_pause_total_ns", "gc_examined", "gc_examined_max",
+                                         "gc_peak_garbage_held_bytes", NULL};
+
+/* A column a results file may lack: the v2 ones, and issue 20's. */
 static bool is_v2_column(const char *name)
 {
     for (const char *const *c = pm_result_v2_columns; *c; c++)
+        if (!strcmp(*c, name))
+            return true;
+    for (const char *const *c = gc_columns; *c; c++)
         if (!strcmp(*c, name))
             return true;
     return false;

@@ -84,7 +84,17 @@ struct cJSON;
     X(scale, D, "py: workload scale")                                                         \
     X(params, S, "the workload's canonical suite line")                                       \
     X(series, S, "the memory series file, relative to the results folder")                    \
-    X(reason, S, "failed runs: one line, what happened")
+    X(reason, S, "failed runs: one line, what happened")                                     \
+    /* ---- issue 20: the collector (one block; a later refactor folds it into one record) */ \
+    X(gc, S, "py: the cycle collector (gen311, gen313, inc314, pep848)")                       \
+    X(gc_pauses, U, "py: collections in the measured run")                                    \
+    X(gc_pause_p50_ns, D, "py: median collection pause, measured run")                        \
+    X(gc_pause_p99_ns, D, "py: 99th percentile pause")                                        \
+    X(gc_pause_max_ns, U, "py: longest pause")                                                \
+    X(gc_pause_total_ns, U, "py: sum of the pauses of the measured run")                      \
+    X(gc_examined, U, "py: objects the collections examined")                                 \
+    X(gc_examined_max, U, "py: most objects examined by one collection")                      \
+    X(gc_peak_garbage_held_bytes, U, "py: peak bytes unreachable but not yet freed (--gc-held)")
 
 #define PM_RESULT_TYPECHAR_S 'S'
 #define PM_RESULT_TYPECHAR_U 'U'

@@ -41,6 +41,21 @@ double pm_median(const double *x, size_t n)
     return r;
 }
 
+double pm_quantile(const double *x, size_t n, double q)
+{
+    size_t m;
+    double *s = sorted_finite(x, n, &m);
+    double r = NAN;
+    if (s && m) {
+        double h = (double)(m - 1) * (q < 0 ? 0 : q > 1 ? 1 : q);
+        size_t lo = (size_t)floor(h);
+        size_t hi = lo + 1 < m ? lo + 1 : lo;
+        r = s[lo] + (h - (double)lo) * (s[hi] - s[lo]);
+    }
+    free(s);
+    return r;
+}
+
 /* P(Bin(n, 1/2) <= j), summed in log space so that large n do not overflow. */
 static double binom_half_cdf(size_t n, size_t j)
 {

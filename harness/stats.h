@@ -53,6 +53,10 @@ void pm_ci_geomean_ratio(const double *const *a, const size_t *na, const double 
 bool pm_ci_overlap(const struct pm_ci *a, const struct pm_ci *b);
 /* Median of n values (NAN skipped); NAN if none. */
 double pm_median(const double *x, size_t n);
+/* The q-quantile (0 <= q <= 1) of n values (NAN skipped), linear
+ * interpolation between order statistics (R's type 7: p50 of 1..4 is 2.5,
+ * p99 of 1..100 is 99.01); NAN if none. Issue 20: GC pause p50/p99. */
+double pm_quantile(const double *x, size_t n, double q);
 
 PM_API_END
 #endif

@@ -49,6 +49,8 @@
 #include "pm_objimpl.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
 
 
@@ -66,9 +68,10 @@ static inline void gc_set_refs(struct pm_gc_head *g, uintptr_t refs)
 {
     g->gc_prev = (g->gc_prev & ~GC_PREV_MASK) | (refs << PM_GC_PREV_SHIFT);
 }
+#define GC_PREV_KEEP (PM_GC_PREV_FINALIZED | PM_GC_PREV_OLDSPACE)
 static inline void gc_reset_refs(struct pm_gc_head *g, uintptr_t refs)
 {
-    g->gc_prev = (g->gc_prev & PM_GC_PREV_FINALIZED) | PM_GC_PREV_COLLECTING
+    g->gc_prev = (g->gc_prev & GC_PREV_KEEP) | PM_GC_PREV_COLLECTING
                  | (refs << PM_GC_PREV_SHIFT);
 }
 static inline void gc_decref(struct pm_gc_head *g) { g->gc_prev -= (uintptr_t)1 << PM_GC_PREV_SHIFT; }
@@ -112,17 +115,20 @@ static size_t gc_list_size(const struct pm_gc_head *list)
 void gc_track(pm_objspace_t *sp, pm_object_t *o)
 {
     pm_assert_internal(type_is_gc(o->type) && !obj_is_tracked(o));
-    gc_list_append(as_gc(o), &sp->gc.gen[0].head);
+    struct pm_gc_head *g = as_gc(o);
+    g->gc_prev |= sp->gc.track_bit;
+    gc_list_append(g, &sp->gc.gen[0].head);
+    sp->gc.heap_size++;
 }
 
 void gc_untrack(pm_objspace_t *sp, pm_object_t *o)
 {
-    (void)sp;
     struct pm_gc_head *g = as_gc(o);
     if (!g->gc_next)
         return;
     gc_list_remove(g);
     g->gc_prev &= PM_GC_PREV_FINALIZED;
+    sp->gc.heap_size--;
 }
 
 void pm_gc_track(pm_objspace_t *sp, pm_object_t *o)
@@ -211,13 +217,25 @@ static int visit_reachable_ref(pm_object_t *o, void *arg)
     return 0;
 }
 
-static void update_refs(struct pm_gc_head *containers)
+static size_t update_refs(struct pm_gc_head *containers)
 {
+    size_t n = 0;
     for (struct pm_gc_head *g = gc_next(containers); g != containers; g = gc_next(g)) {
         pm_object_t *op = from_gc(g);
         pm_assert_internal(op->refcnt > 0);
         gc_reset_refs(g, op->refcnt);
+        n++;
     }
+    return n;
+}
+
+/* The bytes examined (observer set): getsizeof of every candidate. */
+static uint64_t list_bytes(const struct pm_gc_head *list)
+{
+    uint64_t b = 0;
+    for (const struct pm_gc_head *g = gc_next(list); g != list; g = gc_next(g))
+        b += pm_object_sizeof(from_gc(g));
+    return b;
 }
 
 static void subtract_refs(struct pm_gc_head *containers)
@@ -248,7 +266,7 @@ static void move_unreachable(struct pm_gc_head *young, struct pm_gc_head *unreac
              * traversal may append to young, so read next only after it. */
             pm_object_t *op = from_gc(g);
             TRAVERSE_INLINE(op, reachable_ref, young);
-            g->gc_prev = (g->gc_prev & PM_GC_PREV_FINALIZED) | (uintptr_t)prev;
+            g->gc_prev = (g->gc_prev & GC_PREV_KEEP) | (uintptr_t)prev;
             prev = g;
             reachable++;
             tuples += op->type == &pm_type_tuple;
@@ -270,10 +288,12 @@ static void move_unreachable(struct pm_gc_head *young, struct pm_gc_head *unreac
         *rc = (struct reach_counts){reachable, tuples, dicts};
 }
 
-static void deduce_unreachable(struct pm_gc_head *base, struct pm_gc_head *unreachable,
-                               struct reach_counts *rc)
+static void deduce_unreachable(pm_objspace_t *sp, struct pm_gc_head *base,
+                               struct pm_gc_head *unreachable, struct reach_counts *rc)
 {
-    update_refs(base);
+    if (sp->gc.observe_bytes)
+        sp->gc.examined_bytes += list_bytes(base);
+    sp->gc.examined += update_refs(base);
     subtract_refs(base);
     gc_list_init(unreachable);
     move_unreachable(base, unreachable, rc);
@@ -418,13 +438,13 @@ static size_t finalize_garbage(pm_objspace_t *sp, struct pm_gc_head *collectable
     return ran;
 }
 
-static void handle_resurrected_objects(struct pm_gc_head *unreachable,
+static void handle_resurrected_objects(pm_objspace_t *sp, struct pm_gc_head *unreachable,
                                        struct pm_gc_head *still_unreachable,
                                        struct pm_gc_head *old)
 {
     for (struct pm_gc_head *g = gc_next(unreachable); g != unreachable; g = gc_next(g))
         gc_clear_collecting(g);
-    deduce_unreachable(unreachable, still_unreachable, NULL);
+    deduce_unreachable(sp, unreachable, still_unreachable, NULL);
     for (struct pm_gc_head *g = gc_next(still_unreachable); g != still_unreachable;
          g = gc_next(g))
         g->gc_next &= ~PM_GC_NEXT_UNREACHABLE;
@@ -506,37 +526,33 @@ void gc_clear_freelists(pm_objspace_t *sp)
     dict_clear_freelist(sp);
 }
 
-static int64_t collect_main(pm_objspace_t *sp, int generation, int64_t *collected,
-                            int64_t *uncollectable)
-{
-    struct pm_gc_state *gc = &sp->gc;
-    uint64_t t0 = gc_now_ns();
-    if (generation + 1 < PM_GC_NUM_GENERATIONS)
-        gc->gen[generation + 1].count += 1;
-    for (int i = 0; i <= generation; i++)
-        gc->gen[i].count = 0;
-    for (int i = 0; i < generation; i++)
-        gc_list_merge(&gc->gen[i].head, &gc->gen[generation].head);
-    struct pm_gc_head *young = &gc->gen[generation].head;
-    struct pm_gc_head *old = generation < PM_GC_NUM_GENERATIONS - 1
-                                 ? &gc->gen[generation + 1].head : young;
+/* ---- one collection of a region (all collectors) ----
+ *
+ * Collects the objects of `young`: survivors (and resurrected objects) go to
+ * `old`; young == old is a full collection of that list. untrack_dicts: the
+ * survivors pass also untracks dicts (3.11's full collections). */
+struct region {
+    size_t candidates;              /* objects of young at the start */
+    size_t survivors;               /* reachable, minus tuples/dicts untracked */
+    int64_t collected, uncollectable;
+};
 
+static void collect_region(pm_objspace_t *sp, struct pm_gc_head *young, struct pm_gc_head *old,
+                           bool untrack_dicts, struct region *r)
+{
+    uint64_t examined0 = sp->gc.examined;
     struct pm_gc_head unreachable;
     struct reach_counts rc;
-    deduce_unreachable(young, &unreachable, &rc);
+    deduce_unreachable(sp, young, &unreachable, &rc);
+    r->candidates = (size_t)(sp->gc.examined - examined0);
 
     bool full = young == old;
     size_t survivors = rc.reachable;
-    if (rc.tuples || (full && rc.dicts))
-        survivors -= survivors_untrack(sp, young, full);
-    if (!full) {
-        if (generation == PM_GC_NUM_GENERATIONS - 2)
-            gc->long_lived_pending += (int64_t)survivors;
+    if (rc.tuples || (untrack_dicts && rc.dicts))
+        survivors -= survivors_untrack(sp, young, untrack_dicts);
+    r->survivors = survivors;
+    if (!full)
         gc_list_merge(young, old);
-    } else {
-        gc->long_lived_pending = 0;
-        gc->long_lived_total = (int64_t)survivors;
-    }
 
     struct pm_gc_head finalizers;
     gc_list_init(&finalizers);
@@ -551,7 +567,7 @@ static int64_t collect_main(pm_objspace_t *sp, int generation, int64_t *collecte
     struct pm_gc_head final_unreachable;
     gc_list_init(&final_unreachable);
     if (ran) {
-        handle_resurrected_objects(&unreachable, &final_unreachable, old);
+        handle_resurrected_objects(sp, &unreachable, &final_unreachable, old);
         ui.n = gc_list_size(&final_unreachable);
     } else {
         gc_list_merge(&unreachable, &final_unreachable);
@@ -562,17 +578,406 @@ static int64_t collect_main(pm_objspace_t *sp, int generation, int64_t *collecte
 
     int64_t n = gc_list_is_empty(&finalizers) ? 0 : (int64_t)gc_list_size(&finalizers);
     handle_legacy_finalizers(sp, &finalizers, old);
+    r->collected = m;
+    r->uncollectable = n;
+}
+
+/* ---- the collectors ---- */
+
+struct pm_gc_collector {
+    const char *name;
+    const char *describe;
+    int64_t thresholds[PM_GC_NUM_GENERATIONS];
+    bool incremental;               /* uses the pending/visited old spaces */
+    bool untrack_dicts;             /* full collections untrack dicts (3.11-3.13) */
+    bool young_visited;             /* pep848: young objects carry the visited bit */
+    bool bytes_trigger;             /* pep848: threshold0 KiB of GC allocations */
+    /* gc.collect(generation): returns the kind of collection it ran */
+    const char *(*collect)(pm_objspace_t *sp, int generation, struct region *r);
+    /* the automatic collection (gc_collect_generations): generation for the
+     * callbacks, or -1 when none is due after all */
+    int (*auto_generation)(pm_objspace_t *sp);
+};
+
+static uint64_t gc_clock(const pm_objspace_t *sp)
+{
+    return sp->cfg.gc_clock ? sp->cfg.gc_clock(sp->cfg.gc_clock_ctx) : gc_now_ns();
+}
+
+static inline bool gc_is_visited(const struct pm_gc_state *gc, const struct pm_gc_head *g)
+{
+    return (g->gc_prev & PM_GC_PREV_OLDSPACE) == gc->visited;
+}
+
+static inline void gc_set_space(struct pm_gc_head *g, uintptr_t bit)
+{
+    g->gc_prev = (g->gc_prev & ~PM_GC_PREV_OLDSPACE) | bit;
+}
+
+static void list_set_space(struct pm_gc_head *list, uintptr_t bit)
+{
+    for (struct pm_gc_head *g = gc_next(list); g != list; g = gc_next(g))
+        gc_set_space(g, bit);
+}
+
+/* -- gen311, gen313: 3.11's collect() and collect_generations() -- */
+
+static const char *const gen_kinds[PM_GC_NUM_GENERATIONS] = {"gen0", "gen1", "gen2"};
+
+static const char *gen_collect(pm_objspace_t *sp, int generation, struct region *r)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    if (generation + 1 < PM_GC_NUM_GENERATIONS)
+        gc->gen[generation + 1].count += 1;
+    for (int i = 0; i <= generation; i++)
+        gc->gen[i].count = 0;
+    for (int i = 0; i < generation; i++)
+        gc_list_merge(&gc->gen[i].head, &gc->gen[generation].head);
+    struct pm_gc_head *young = &gc->gen[generation].head;
+    struct pm_gc_head *old = generation < PM_GC_NUM_GENERATIONS - 1
+                                 ? &gc->gen[generation + 1].head : young;
+    bool full = young == old;
+    collect_region(sp, young, old, full && gc->col->untrack_dicts, r);
+    if (!full) {
+        if (generation == PM_GC_NUM_GENERATIONS - 2)
+            gc->long_lived_pending += (int64_t)r->survivors;
+    } else {
+        gc->long_lived_pending = 0;
+        gc->long_lived_total = (int64_t)r->survivors;
+    }
     if (generation == PM_GC_NUM_GENERATIONS - 1)
         gc_clear_freelists(sp);
+    return gen_kinds[generation];
+}
 
+static int gen_auto_generation(pm_objspace_t *sp)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    for (int i = PM_GC_NUM_GENERATIONS - 1; i >= 0; i--) {
+        if (gc->gen[i].count > gc->gen[i].threshold) {
+            if (i == PM_GC_NUM_GENERATIONS - 1 && gc->long_lived_pending < gc->long_lived_total / 4)
+                continue;
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* -- inc314 and pep848: old space in two halves, pending and visited -- */
+
+#define OLD_VISITED(gc) (&(gc)->gen[1].head)
+#define OLD_PENDING(gc) (&(gc)->gen[2].head)
+
+/* 3.14's completed_scavenge: the visited space becomes the pending one. The
+ * lists stay fixed (gen[1] visited, gen[2] pending): visited objects move
+ * to pending, and either the meaning of the bit flips (O(young): young
+ * objects are given their bit again) or, with a permanent generation whose
+ * objects must stay "visited", the moved objects get the other bit (O(old)). */
+static void completed_scavenge(struct pm_gc_state *gc)
+{
+    pm_assert_internal(gc_list_is_empty(OLD_PENDING(gc)));
+    if (gc_list_is_empty(&gc->permanent)) {
+        gc->visited ^= PM_GC_PREV_OLDSPACE;
+        gc->track_bit = gc->col->young_visited ? gc->visited : gc->visited ^ PM_GC_PREV_OLDSPACE;
+        list_set_space(&gc->gen[0].head, gc->track_bit);
+        for (int i = 0; i < gc->naging; i++)
+            list_set_space(&gc->aging[i], gc->track_bit);
+        gc_list_merge(OLD_VISITED(gc), OLD_PENDING(gc));
+    } else {
+        gc_list_merge(OLD_VISITED(gc), OLD_PENDING(gc));
+        list_set_space(OLD_PENDING(gc), gc->visited ^ PM_GC_PREV_OLDSPACE);
+    }
+    gc->work_to_do = 0;
+}
+
+struct closure_arg {
+    struct pm_gc_state *gc;
+    struct pm_gc_head *container;
+    size_t size;
+};
+
+/* visit_add_to_container: a tracked object not yet visited joins the region */
+static int visit_add_to_region(pm_object_t *o, void *arg)
+{
+    struct closure_arg *ca = arg;
+    if (!type_is_gc(o->type) || !obj_is_tracked(o))
+        return 0;
+    struct pm_gc_head *g = as_gc(o);
+    if (!gc_is_visited(ca->gc, g)) {
+        gc_set_space(g, ca->gc->visited);
+        gc_list_move(g, ca->container);
+        ca->size++;
+    }
+    return 0;
+}
+
+/* expand_region_transitively_reachable: from g (already in the container,
+ * its last object) to the end of the container. */
+static size_t expand_region(struct pm_gc_state *gc, struct pm_gc_head *container,
+                            struct pm_gc_head *g)
+{
+    struct closure_arg ca = {gc, container, 0};
+    for (; g != container; g = gc_next(g)) {
+        pm_object_t *op = from_gc(g);
+        op->type->traverse(op, visit_add_to_region, &ca);
+    }
+    return ca.size;
+}
+
+/* Takes the first pending object and the transitive closure of what it
+ * reaches among unvisited objects into `increment`; returns how many. */
+static size_t take_closure(struct pm_gc_state *gc, struct pm_gc_head *increment)
+{
+    struct pm_gc_head *g = gc_next(OLD_PENDING(gc));
+    gc_list_move(g, increment);
+    gc_set_space(g, gc->visited);
+    return 1 + expand_region(gc, increment, g);
+}
+
+/* Full collection of either incremental collector: everything to visited,
+ * one region, then a completed scan. */
+static const char *old_full(pm_objspace_t *sp, struct region *r)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    struct pm_gc_head *visited = OLD_VISITED(gc);
+    for (int i = gc->naging - 1; i >= 0; i--)
+        gc_list_merge(&gc->aging[i], &gc->gen[0].head);
+    gc_list_merge(&gc->gen[0].head, OLD_PENDING(gc));
+    list_set_space(OLD_PENDING(gc), gc->visited);
+    gc_list_merge(OLD_PENDING(gc), visited);
+    collect_region(sp, visited, visited, false, r);
+    for (int i = 0; i < PM_GC_NUM_GENERATIONS; i++)
+        gc->gen[i].count = 0;
+    completed_scavenge(gc);
+    gc_clear_freelists(sp);
+    return "full";
+}
+
+/* inc314 young collection (gc.collect(0)): survivors to visited */
+static const char *inc_young(pm_objspace_t *sp, struct region *r)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    list_set_space(&gc->gen[0].head, gc->visited);
+    collect_region(sp, &gc->gen[0].head, OLD_VISITED(gc), false, r);
+    gc->gen[0].count = 0;
+    gc->gen[1].count++;
+    return "young";
+}
+
+#define SCAN_RATE_DIVISOR 10
+
+static int64_t inc_scale_factor(const struct pm_gc_state *gc)
+{
+    return gc->gen[1].threshold < 2 ? 2 : gc->gen[1].threshold;
+}
+
+/* inc314: 3.14's gc_collect_increment, without the marking phase (the
+ * object layer has no interpreter roots: stacks, sysdict, builtins). */
+static const char *inc_increment(pm_objspace_t *sp, struct region *r)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    /* assess_work_to_do */
+    int64_t new_objects = gc->gen[0].count;
+    int64_t heap_fraction = gc->heap_size / SCAN_RATE_DIVISOR / inc_scale_factor(gc);
+    if (heap_fraction > 2 * new_objects)
+        heap_fraction = 2 * new_objects;
+    gc->gen[0].count = 0;
+    gc->work_to_do += new_objects + heap_fraction;
+    if (gc->work_to_do < 0)
+        return "increment";
+    struct pm_gc_head increment;
+    gc_list_init(&increment);
+    list_set_space(&gc->gen[0].head, gc->visited);
+    gc_list_merge(&gc->gen[0].head, &increment);
+    int64_t size = (int64_t)gc_list_size(&increment);
+    while (size < gc->work_to_do && !gc_list_is_empty(OLD_PENDING(gc)))
+        size += (int64_t)take_closure(gc, &increment);
+    collect_region(sp, &increment, OLD_VISITED(gc), false, r);
+    gc->work_to_do -= size;
+    if (gc_list_is_empty(OLD_PENDING(gc)))
+        completed_scavenge(gc);
+    return "increment";
+}
+
+static const char *inc_collect(pm_objspace_t *sp, int generation, struct region *r)
+{
+    switch (generation) {
+    case 0:
+        return inc_young(sp, r);
+    case 1:
+        return inc_increment(sp, r);
+    default:
+        return old_full(sp, r);
+    }
+}
+
+static int inc_auto_generation(pm_objspace_t *sp)
+{
+    return sp->gc.gen[0].count > sp->gc.gen[0].threshold ? 1 : -1;
+}
+
+/* -- pep848 -- */
+
+/* Aging spaces: threshold1 half spaces, rounded up to even, in pairs. */
+static int pep_aging_spaces(const struct pm_gc_state *gc)
+{
+    int64_t t1 = gc->gen[1].threshold < 0 ? 0 : gc->gen[1].threshold;
+    int64_t n = (t1 + 1) / 2;
+    return n > PM_GC_MAX_AGING ? PM_GC_MAX_AGING : (int)n;
+}
+
+/* threshold1 changed: surplus spaces merge into the new oldest one */
+static void pep_resize_aging(struct pm_gc_state *gc)
+{
+    int n = pep_aging_spaces(gc);
+    for (int i = gc->naging - 1; i >= n && i > 0; i--)
+        gc_list_merge(&gc->aging[i], &gc->aging[i - 1]);
+    if (n == 0 && gc->naging > 0)
+        gc_list_merge(&gc->aging[0], &gc->gen[0].head);
+    gc->naging = n;
+}
+
+/* young_collection(): the oldest aging space (the nursery when there is
+ * none) is collected, survivors to visited; spaces age by one. */
+static const char *pep_young(pm_objspace_t *sp, struct region *r)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    pep_resize_aging(gc);
+    int n = gc->naging;
+    struct pm_gc_head *oldest = n ? &gc->aging[n - 1] : &gc->gen[0].head;
+    collect_region(sp, oldest, OLD_VISITED(gc), false, r);
+    gc->work_to_do += (int64_t)(r->candidates - (size_t)r->collected);
+    for (int i = n - 1; i > 0; i--)
+        gc_list_merge(&gc->aging[i - 1], &gc->aging[i]);
+    if (n)
+        gc_list_merge(&gc->gen[0].head, &gc->aging[0]);
+    gc->gen[0].count = 0;
+    return "young";
+}
+
+/* old_collection(): increments (transitive closures from the least recently
+ * scanned pending object) while work_to_do > 0; survivors cost work, garbage
+ * found adds twice its size. No scan_reachable: no interpreter roots. */
+static const char *pep_old(pm_objspace_t *sp, struct region *r)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    *r = (struct region){0};
+    while (gc->work_to_do > 0) {
+        if (gc_list_is_empty(OLD_PENDING(gc))) {
+            completed_scavenge(gc);
+            break;
+        }
+        struct pm_gc_head increment;
+        gc_list_init(&increment);
+        take_closure(gc, &increment);
+        struct region ri;
+        collect_region(sp, &increment, OLD_VISITED(gc), false, &ri);
+        int64_t survivors = (int64_t)ri.candidates - ri.collected;
+        gc->work_to_do -= survivors;
+        gc->work_to_do += 2 * ri.collected;
+        r->candidates += ri.candidates;
+        r->survivors += ri.survivors;
+        r->collected += ri.collected;
+        r->uncollectable += ri.uncollectable;
+    }
+    return "old";
+}
+
+static const char *pep_collect(pm_objspace_t *sp, int generation, struct region *r)
+{
+    switch (generation) {
+    case 0:
+        return pep_young(sp, r);
+    case 1:
+        return pep_old(sp, r);
+    default:
+        return old_full(sp, r);
+    }
+}
+
+/* Called when alloc_bytes (gross bytes requested, every request: the PEP's
+ * "gross memory allocated") reached threshold0 KiB: young and old alternate,
+ * the first being old (the PEP's young_next = False). */
+static int pep_auto_generation(pm_objspace_t *sp)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    gc->alloc_bytes = 0;
+    bool young = gc->young_next;
+    gc->young_next = !young;
+    return young ? 0 : 1;
+}
+
+static const struct pm_gc_collector collectors[] = {
+    {"gen311", "CPython 3.8-3.12: generations 0/1/2, thresholds 700/10/10, long-lived rule",
+     {700, 10, 10}, false, true, false, false, gen_collect, gen_auto_generation},
+    {"gen313", "CPython 3.13, 3.14.5+, 3.15: as gen311 with threshold0 2000",
+     {2000, 10, 10}, false, true, false, false, gen_collect, gen_auto_generation},
+    {"inc314", "CPython 3.14.0-3.14.4: young + increments of the old generation (no mark phase)",
+     {2000, 10, 0}, true, false, false, false, inc_collect, inc_auto_generation},
+    {"pep848", "PEP 848 draft: nursery, aging spaces, incremental old; threshold0 KiB",
+     {2000, 10, 10}, true, false, true, true, pep_collect, pep_auto_generation},
+};
+#define NCOLLECTORS (sizeof collectors / sizeof collectors[0])
+
+static const char *const collector_names[NCOLLECTORS + 1] = {"gen311", "gen313", "inc314",
+                                                             "pep848", NULL};
+
+const char *const *pm_gc_collector_names(void) { return collector_names; }
+
+static const struct pm_gc_collector *collector_find(const char *name)
+{
+    if (!name || !*name)
+        return &collectors[0];
+    for (size_t i = 0; i < NCOLLECTORS; i++)
+        if (!strcmp(collectors[i].name, name))
+            return &collectors[i];
+    return NULL;
+}
+
+bool pm_gc_collector_known(const char *name) { return collector_find(name) != NULL; }
+const char *pm_gc_collector(const pm_objspace_t *sp) { return sp->gc.col->name; }
+
+const char *pm_gc_collector_describe(const char *name)
+{
+    const struct pm_gc_collector *c = collector_find(name);
+    return c ? c->describe : NULL;
+}
+
+void pm_gc_set_observer(pm_objspace_t *sp, pm_gc_observer_fn fn, void *ctx, bool bytes)
+{
+    sp->gc.observer = fn;
+    sp->gc.observer_ctx = ctx;
+    sp->gc.observe_bytes = fn && bytes;
+}
+
+
+/* One collection, timed, counted in the stats, given to the observer. */
+static int64_t run_collection(pm_objspace_t *sp, int generation, int64_t *collected,
+                              int64_t *uncollectable)
+{
+    struct pm_gc_state *gc = &sp->gc;
+    gc->examined = gc->examined_bytes = 0;
+    uint64_t t0 = gc_clock(sp);
+    struct region r = {0};
+    const char *kind = gc->col->collect(sp, generation, &r);
+    uint64_t t1 = gc_clock(sp);
     struct pm_gc_gen_stats *st = &gc->stats[generation];
     st->collections++;
-    st->collected += (uint64_t)m;
-    st->uncollectable += (uint64_t)n;
-    st->time_ns += gc_now_ns() - t0;
-    *collected = m;
-    *uncollectable = n;
-    return n + m;
+    st->collected += (uint64_t)r.collected;
+    st->uncollectable += (uint64_t)r.uncollectable;
+    st->time_ns += t1 - t0;
+    *collected = r.collected;
+    *uncollectable = r.uncollectable;
+    if (gc->observer) {
+        struct pm_gc_event ev = {
+            .generation = generation, .kind = kind, .automatic = gc->automatic,
+            .start_ns = t0, .pause_ns = t1 - t0, .examined = gc->examined,
+            .examined_bytes = gc->examined_bytes, .collected = r.collected,
+            .uncollectable = r.uncollectable,
+        };
+        gc->observer(sp, gc->observer_ctx, &ev);
+    }
+    return r.collected + r.uncollectable;
 }
 
 static void invoke_callbacks(pm_objspace_t *sp, bool start, int generation, int64_t collected,
@@ -592,7 +997,7 @@ static int64_t collect_with_callback(pm_objspace_t *sp, int generation)
 {
     invoke_callbacks(sp, true, generation, 0, 0);
     int64_t collected, uncollectable;
-    int64_t r = collect_main(sp, generation, &collected, &uncollectable);
+    int64_t r = run_collection(sp, generation, &collected, &uncollectable);
     invoke_callbacks(sp, false, generation, collected, uncollectable);
     return r;
 }
@@ -601,13 +1006,11 @@ void gc_collect_generations(pm_objspace_t *sp)
 {
     struct pm_gc_state *gc = &sp->gc;
     gc->collecting = true;
-    for (int i = PM_GC_NUM_GENERATIONS - 1; i >= 0; i--) {
-        if (gc->gen[i].count > gc->gen[i].threshold) {
-            if (i == PM_GC_NUM_GENERATIONS - 1 && gc->long_lived_pending < gc->long_lived_total / 4)
-                continue;
-            collect_with_callback(sp, i);
-            break;
-        }
+    int g = gc->col->auto_generation(sp);
+    if (g >= 0) {
+        gc->automatic = true;
+        collect_with_callback(sp, g);
+        gc->automatic = false;
     }
     gc->collecting = false;
 }
@@ -637,6 +1040,8 @@ void pm_gc_set_threshold(pm_objspace_t *sp, int64_t t0, int64_t t1, int64_t t2)
     sp->gc.gen[0].threshold = t0;
     sp->gc.gen[1].threshold = t1;
     sp->gc.gen[2].threshold = t2;
+    if (sp->gc.col->bytes_trigger && !sp->gc.collecting)
+        pep_resize_aging(&sp->gc);
 }
 
 void pm_gc_get_threshold(const pm_objspace_t *sp, int64_t out[3])
@@ -656,9 +1061,29 @@ void pm_gc_get_stats(const pm_objspace_t *sp, struct pm_gc_gen_stats out[3])
     memcpy(out, sp->gc.stats, sizeof sp->gc.stats);
 }
 
-static const struct pm_gc_head *gen_list(const pm_objspace_t *sp, int generation)
+/* The lists holding generation g (0..2) under the space's collector, 3:
+ * the permanent generation. inc314: 0 young, 1 none (3.14's gc.get_objects(1)
+ * is empty), 2 the old spaces; pep848: 1 is the aging spaces. */
+#define MAX_GEN_LISTS (PM_GC_MAX_AGING + 2)
+static int gen_lists(const pm_objspace_t *sp, int generation, const struct pm_gc_head **out)
 {
-    return generation == 3 ? &sp->gc.permanent : &sp->gc.gen[generation].head;
+    const struct pm_gc_state *gc = &sp->gc;
+    if (generation == 3) {
+        out[0] = &gc->permanent;
+        return 1;
+    }
+    if (!gc->col->incremental || generation == 0) {
+        out[0] = &gc->gen[generation].head;
+        return 1;
+    }
+    if (generation == 1) {
+        for (int i = 0; i < gc->naging; i++)
+            out[i] = &gc->aging[i];
+        return gc->naging;
+    }
+    out[0] = OLD_VISITED(gc);
+    out[1] = OLD_PENDING(gc);
+    return 2;
 }
 
 size_t pm_gc_count_objects(const pm_objspace_t *sp, int generation)
@@ -668,7 +1093,12 @@ size_t pm_gc_count_objects(const pm_objspace_t *sp, int generation)
                + pm_gc_count_objects(sp, 2);
     if (generation > 3)
         return 0;
-    return gc_list_size(gen_list(sp, generation));
+    const struct pm_gc_head *lists[MAX_GEN_LISTS];
+    int n = gen_lists(sp, generation, lists);
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += gc_list_size(lists[i]);
+    return total;
 }
 
 bool pm_gc_contains(const pm_objspace_t *sp, int generation, const pm_object_t *o)
@@ -679,10 +1109,12 @@ bool pm_gc_contains(const pm_objspace_t *sp, int generation, const pm_object_t *
                 return true;
         return false;
     }
-    const struct pm_gc_head *list = gen_list(sp, generation);
-    for (const struct pm_gc_head *g = gc_next(list); g != list; g = gc_next(g))
-        if (from_gc(g) == o)
-            return true;
+    const struct pm_gc_head *lists[MAX_GEN_LISTS];
+    int n = gen_lists(sp, generation, lists);
+    for (int i = 0; i < n; i++)
+        for (const struct pm_gc_head *g = gc_next(lists[i]); g != lists[i]; g = gc_next(g))
+            if (from_gc(g) == o)
+                return true;
     return false;
 }
 
@@ -698,16 +1130,18 @@ pm_object_t *pm_gc_get_objects(pm_objspace_t *sp, int generation)
         return NULL;
     int lo = generation < 0 ? 0 : generation, hi = generation < 0 ? 2 : generation;
     for (int i = lo; i <= hi; i++) {
-        const struct pm_gc_head *list = gen_list(sp, i);
-        for (const struct pm_gc_head *g = gc_next(list); g != list; g = gc_next(g)) {
-            pm_object_t *op = from_gc(g);
-            if (op == result)
-                continue;
-            if (pm_list_append(sp, result, op) < 0) {
-                pm_decref(sp, result);
-                return NULL;
+        const struct pm_gc_head *lists[MAX_GEN_LISTS];
+        int n = gen_lists(sp, i, lists);
+        for (int k = 0; k < n; k++)
+            for (const struct pm_gc_head *g = gc_next(lists[k]); g != lists[k]; g = gc_next(g)) {
+                pm_object_t *op = from_gc(g);
+                if (op == result)
+                    continue;
+                if (pm_list_append(sp, result, op) < 0) {
+                    pm_decref(sp, result);
+                    return NULL;
+                }
             }
-        }
     }
     return result;
 }
@@ -717,14 +1151,26 @@ void pm_gc_foreach(pm_objspace_t *sp, int generation, void (*fn)(void *ctx, pm_o
 {
     int lo = generation < 0 ? 0 : generation, hi = generation < 0 ? 3 : generation;
     for (int i = lo; i <= hi && i <= 3; i++) {
-        const struct pm_gc_head *list = gen_list(sp, i);
-        for (const struct pm_gc_head *g = gc_next(list); g != list; g = gc_next(g))
-            fn(ctx, from_gc(g));
+        const struct pm_gc_head *lists[MAX_GEN_LISTS];
+        int n = gen_lists(sp, i, lists);
+        for (int k = 0; k < n; k++)
+            for (const struct pm_gc_head *g = gc_next(lists[k]); g != lists[k]; g = gc_next(g))
+                fn(ctx, from_gc(g));
     }
 }
 
 void pm_gc_freeze(pm_objspace_t *sp)
 {
+    struct pm_gc_state *gc = &sp->gc;
+    if (gc->col->incremental) {
+        /* 3.14: the permanent generation must be "visited" */
+        for (int i = 0; i < gc->naging; i++) {
+            list_set_space(&gc->aging[i], gc->visited);
+            gc_list_merge(&gc->aging[i], &gc->permanent);
+        }
+        for (int i = 0; i < PM_GC_NUM_GENERATIONS; i++)
+            list_set_space(&gc->gen[i].head, gc->visited);
+    }
     for (int i = 0; i < PM_GC_NUM_GENERATIONS; i++) {
         gc_list_merge(&sp->gc.gen[i].head, &sp->gc.permanent);
         sp->gc.gen[0].count = 0;
@@ -733,7 +1179,9 @@ void pm_gc_freeze(pm_objspace_t *sp)
 
 void pm_gc_unfreeze(pm_objspace_t *sp)
 {
-    gc_list_merge(&sp->gc.permanent, &sp->gc.gen[PM_GC_NUM_GENERATIONS - 1].head);
+    /* incremental collectors: into the visited space (3.14's _PyGC_Unfreeze) */
+    gc_list_merge(&sp->gc.permanent, sp->gc.col->incremental ? OLD_VISITED(&sp->gc)
+                                                             : &sp->gc.gen[2].head);
 }
 
 size_t pm_gc_get_freeze_count(const pm_objspace_t *sp) { return gc_list_size(&sp->gc.permanent); }
@@ -766,12 +1214,24 @@ void pm_gc_remove_callback(pm_objspace_t *sp, pm_gc_callback_fn fn, void *ctx)
 void gc_space_init(pm_objspace_t *sp)
 {
     struct pm_gc_state *gc = &sp->gc;
-    static const int64_t thresholds[PM_GC_NUM_GENERATIONS] = {700, 10, 10};
+    gc->col = collector_find(sp->cfg.gc);
+    if (!gc->col)
+        gc->col = &collectors[0];       /* pm_objspace_create refused unknown names */
     for (int i = 0; i < PM_GC_NUM_GENERATIONS; i++) {
         gc_list_init(&gc->gen[i].head);
-        gc->gen[i].threshold = thresholds[i];
+        gc->gen[i].threshold = gc->col->thresholds[i];
         gc->gen[i].count = 0;
     }
+    for (int i = 0; i < PM_GC_MAX_AGING; i++)
+        gc_list_init(&gc->aging[i]);
+    /* the old-space bit: gen311/gen313 never read it (new objects get 0) */
+    gc->visited = gc->col->incremental ? 0 : PM_GC_PREV_OLDSPACE;
+    gc->track_bit = gc->col->young_visited ? gc->visited : 0;
+    if (gc->col->incremental && !gc->col->young_visited)
+        gc->track_bit = PM_GC_PREV_OLDSPACE;
+    gc->work_to_do = gc->col->bytes_trigger ? -100000 : 0;
+    gc->bytes_trigger = gc->col->bytes_trigger;
+    gc->naging = gc->col->bytes_trigger ? pep_aging_spaces(gc) : 0;
     gc_list_init(&gc->permanent);
     gc->enabled = true;
     gc->garbage = pm_list_new(sp, 0, NULL);     /* _PyGC_Init */
@@ -853,20 +1313,56 @@ static int visit_check_decref(pm_object_t *o, void *arg)
     return 0;
 }
 
+/* Every list of the space: generations, aging spaces, permanent. */
+#define MAX_LISTS (PM_GC_NUM_GENERATIONS + PM_GC_MAX_AGING + 1)
+static int all_lists(pm_objspace_t *sp, struct pm_gc_head **lists, const char **names)
+{
+    static const char *const aging_names[PM_GC_MAX_AGING] = {
+        "aging0", "aging1", "aging2", "aging3", "aging4", "aging5", "aging6", "aging7",
+        "aging8", "aging9", "aging10", "aging11", "aging12", "aging13", "aging14", "aging15"};
+    int n = 0;
+    for (int i = 0; i < PM_GC_NUM_GENERATIONS; i++) {
+        names[n] = gen_kinds[i];
+        lists[n++] = &sp->gc.gen[i].head;
+    }
+    for (int i = 0; i < sp->gc.naging; i++) {
+        names[n] = aging_names[i];
+        lists[n++] = &sp->gc.aging[i];
+    }
+    names[n] = "permanent";
+    lists[n++] = &sp->gc.permanent;
+    return n;
+}
+
+/* The old-space bit each list's objects must carry (incremental
+ * collectors); -1: not checked. */
+static intptr_t list_space(const pm_objspace_t *sp, const struct pm_gc_head *list)
+{
+    const struct pm_gc_state *gc = &sp->gc;
+    if (!gc->col->incremental)
+        return -1;
+    if (list == OLD_VISITED(gc) || list == &gc->permanent)
+        return (intptr_t)gc->visited;
+    if (list == OLD_PENDING(gc))
+        return (intptr_t)(gc->visited ^ PM_GC_PREV_OLDSPACE);
+    return (intptr_t)gc->track_bit;     /* young, aging */
+}
+
 static unsigned long refs_walk_all(pm_objspace_t *sp, struct refs_walk *w)
 {
-    struct pm_gc_head *lists[PM_GC_NUM_GENERATIONS + 1] = {
-        &sp->gc.gen[0].head, &sp->gc.gen[1].head, &sp->gc.gen[2].head, &sp->gc.permanent};
+    struct pm_gc_head *lists[MAX_LISTS];
+    const char *names[MAX_LISTS];
+    int nl = all_lists(sp, lists, names);
     uint64_t limit = sp->objects_alive + 1;
     /* links and flags first: only a sound list can be walked further */
-    for (int l = 0; l < 4; l++) {
+    for (int l = 0; l < nl; l++) {
         struct pm_gc_head *list = lists[l];
+        intptr_t space = list_space(sp, list);
         uint64_t n = 0;
         for (struct pm_gc_head *g = list; ; g = gc_next(g)) {
             struct pm_gc_head *next = (struct pm_gc_head *)(g->gc_next & ~PM_GC_NEXT_UNREACHABLE);
             if (!next || gc_prev(next) != g) {
-                refs_bad(w, "list %s: broken link after %lu objects", l == 3 ? "permanent"
-                         : l == 0 ? "gen0" : l == 1 ? "gen1" : "gen2", (unsigned long)n);
+                refs_bad(w, "list %s: broken link after %lu objects", names[l], (unsigned long)n);
                 return w->bad;
             }
             if (next == list)
@@ -877,8 +1373,11 @@ static unsigned long refs_walk_all(pm_objspace_t *sp, struct refs_walk *w)
             if (!type_is_gc(op->type) || op->refcnt == 0)
                 refs_bad(w, "tracked object of type %s with refcount %lu", op->type->name,
                          op->refcnt);
+            if (space >= 0 && (intptr_t)(next->gc_prev & PM_GC_PREV_OLDSPACE) != space)
+                refs_bad(w, "list %s: object with the wrong old-space bit (%lu)", names[l],
+                         (unsigned long)n);
             if (++n > limit) {
-                refs_bad(w, "list %s does not return to its head (%lu objects)", "?",
+                refs_bad(w, "list %s does not return to its head (%lu objects)", names[l],
                          (unsigned long)n);
                 return w->bad;
             }
@@ -886,24 +1385,126 @@ static unsigned long refs_walk_all(pm_objspace_t *sp, struct refs_walk *w)
     }
     if (w->bad)
         return w->bad;
-    for (int l = 0; l < 4; l++)
+    for (int l = 0; l < nl; l++)
         update_refs(lists[l]);
-    for (int l = 0; l < 4; l++)
+    for (int l = 0; l < nl; l++)
         for (struct pm_gc_head *g = gc_next(lists[l]); g != lists[l]; g = gc_next(g)) {
             pm_object_t *op = from_gc(g);
             op->type->traverse(op, visit_check_decref, w);
         }
-    for (int l = 0; l < 4; l++) {
+    for (int l = 0; l < nl; l++) {
         struct pm_gc_head *prev = lists[l];
         for (struct pm_gc_head *g = gc_next(lists[l]); g != lists[l]; g = gc_next(g)) {
             if (w->fn)
                 w->fn(w->ctx, from_gc(g), (int64_t)gc_get_refs(g));
-            g->gc_prev = (g->gc_prev & PM_GC_PREV_FINALIZED) | (uintptr_t)prev;
+            g->gc_prev = (g->gc_prev & GC_PREV_KEEP) | (uintptr_t)prev;
             prev = g;
         }
         lists[l]->gc_prev = (uintptr_t)prev;
     }
     return w->bad;
+}
+
+/* ---- garbage held (measurement) ---- */
+
+static int visit_mark_reachable(pm_object_t *o, void *arg)
+{
+    pm_object_t ***top = arg;
+    if (!type_is_gc(o->type))
+        return 0;
+    struct pm_gc_head *g = as_gc(o);
+    if (gc_is_collecting(g)) {
+        gc_clear_collecting(g);
+        *(*top)++ = o;
+    }
+    return 0;
+}
+
+struct held_walk {
+    pm_objspace_t *sp;
+    uint64_t bytes;
+    int dir;                        /* -1: count down, +1: restore */
+};
+
+/* Non-GC referents of garbage: their refcount drops by one per reference
+ * from the garbage; the ones reaching 0 are held only by it. Restored after. */
+static int visit_nongc_held(pm_object_t *o, void *arg)
+{
+    struct held_walk *hw = arg;
+    if (type_is_gc(o->type) || obj_is_static(hw->sp, o))
+        return 0;
+    if (hw->dir < 0) {
+        if (--o->refcnt == 0)
+            hw->bytes += pm_object_sizeof(o);
+    } else {
+        o->refcnt++;
+    }
+    return 0;
+}
+
+int pm_gc_garbage_held(pm_objspace_t *sp, struct pm_gc_garbage_held *out)
+{
+    *out = (struct pm_gc_garbage_held){0};
+    if (sp->gc.collecting)
+        return -1;
+    struct pm_gc_head *lists[MAX_LISTS];
+    const char *names[MAX_LISTS];
+    int nl = all_lists(sp, lists, names);
+    size_t n = 0;
+    for (int l = 0; l < nl; l++)
+        n += gc_list_size(lists[l]);
+    out->tracked = n;
+    /* mmap, not malloc: unmapped afterwards, so a footprint read after
+     * the pass does not include it */
+    size_t stack_bytes = (n + 1) * sizeof(pm_object_t *);
+    void *mem = mmap(NULL, stack_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return -1;
+    pm_object_t **stack = mem;
+    /* external references: as update_refs + subtract_refs over everything */
+    for (int l = 0; l < nl; l++)
+        update_refs(lists[l]);
+    for (int l = 0; l < nl; l++)
+        subtract_refs(lists[l]);
+    /* reachable: COLLECTING cleared, from the externally referenced */
+    pm_object_t **top = stack;
+    for (int l = 0; l < nl; l++)
+        for (struct pm_gc_head *g = gc_next(lists[l]); g != lists[l]; g = gc_next(g))
+            if (gc_get_refs(g) && gc_is_collecting(g)) {
+                gc_clear_collecting(g);
+                *top++ = from_gc(g);
+            }
+    while (top > stack) {
+        pm_object_t *op = *--top;
+        op->type->traverse(op, visit_mark_reachable, &top);
+    }
+    struct held_walk hw = {sp, 0, -1};
+    for (int dir = -1; dir <= 1; dir += 2) {
+        hw.dir = dir;
+        for (int l = 0; l < nl; l++)
+            for (struct pm_gc_head *g = gc_next(lists[l]); g != lists[l]; g = gc_next(g)) {
+                if (!gc_is_collecting(g))
+                    continue;
+                pm_object_t *op = from_gc(g);
+                if (dir < 0) {
+                    out->objects++;
+                    hw.bytes += pm_object_sizeof(op);
+                }
+                op->type->traverse(op, visit_nongc_held, &hw);
+            }
+    }
+    out->bytes = hw.bytes;
+    /* restore prev pointers and flags */
+    for (int l = 0; l < nl; l++) {
+        struct pm_gc_head *prev = lists[l];
+        for (struct pm_gc_head *g = gc_next(lists[l]); g != lists[l]; g = gc_next(g)) {
+            g->gc_prev = (g->gc_prev & GC_PREV_KEEP) | (uintptr_t)prev;
+            prev = g;
+        }
+        lists[l]->gc_prev = (uintptr_t)prev;
+    }
+    munmap(mem, stack_bytes);
+    return 0;
 }
 
 unsigned long pm_objspace_check(pm_objspace_t *sp, char msg[PM_ERR_LEN])

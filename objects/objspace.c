@@ -65,6 +65,7 @@ static inline void account_alloc(pm_objspace_t *sp, size_t n)
 {
     sp->live_bytes += n;
     sp->live_blocks++;
+    sp->gc.alloc_bytes += n;        /* pep848's trigger: gross bytes requested */
     if (sp->live_bytes > sp->peak_live_bytes)
         sp->peak_live_bytes = sp->live_bytes;
 }
@@ -231,6 +232,11 @@ pm_objspace_t *pm_objspace_create(const struct allocator_ops *ops, pm_heap_t *he
                                   const struct pm_objspace_config *cfg, char err[PM_ERR_LEN])
 {
     size_t total = SP_HEADER_BYTES + STATICS_BYTES;
+    if (cfg && !pm_gc_collector_known(cfg->gc)) {
+        snprintf(err, PM_ERR_LEN, "object space: unknown collector '%.64s' (gen311, gen313, "
+                 "inc314, pep848)", cfg->gc);
+        return NULL;
+    }
     pm_objspace_t *sp = ops->malloc(heap, total);
     if (!sp) {
         snprintf(err, PM_ERR_LEN, "object space: backend '%s' refused %zu bytes", ops->name,
@@ -316,10 +322,8 @@ pm_object_t *gc_alloc(pm_objspace_t *sp, const struct pm_type *tp, size_t basic)
     /* _PyObject_GC_Link: count the allocation, maybe collect */
     struct pm_gc_state *gc = &sp->gc;
     gc->gen[0].count++;
-    if (gc->gen[0].count > gc->gen[0].threshold && gc->enabled && gc->gen[0].threshold
-        && !gc->collecting) {
+    if (gc->enabled && gc->gen[0].threshold && !gc->collecting && gc_collection_due(sp))
         gc_collect_generations(sp);
-    }
     return from_gc(g);
 }
 

@@ -74,7 +74,9 @@ _Static_assert(sizeof(struct pm_gc_head) == 16, "PyGC_Head is 16 bytes on 64-bit
 
 #define PM_GC_PREV_FINALIZED  ((uintptr_t)1)    /* tp_finalize already ran */
 #define PM_GC_PREV_COLLECTING ((uintptr_t)2)    /* in the set being collected */
-#define PM_GC_PREV_SHIFT      2
+#define PM_GC_PREV_OLDSPACE   ((uintptr_t)4)    /* inc314/pep848: the old-space bit
+                                                   (3.14's _PyGC_NEXT_MASK_OLD_SPACE_1) */
+#define PM_GC_PREV_SHIFT      3
 #define PM_GC_NEXT_UNREACHABLE ((uintptr_t)1)
 
 #define PM_GC_NUM_GENERATIONS 3
@@ -95,6 +97,12 @@ struct pm_objspace_config {
     uint64_t seed;                  /* string hash seed (PYTHONHASHSEED) */
     uint64_t key_items_max;         /* dict keys: most items their nested tuples may
                                        expand to (0: PM_KEY_ITEMS_MAX), see below */
+    /* ---- collector selection (issue 20) ---- */
+    const char *gc;                 /* collector name (pm_gc_collector_names), NULL: gen311 */
+    /* Clock for collection pauses (ns); NULL: CLOCK_MONOTONIC. A fake clock
+     * makes pause figures exact in tests. */
+    uint64_t (*gc_clock)(void *ctx);
+    void *gc_clock_ctx;
 };
 
 /* Hashing and comparing a tuple key visits its items recursively, a tuple
@@ -343,6 +351,59 @@ unsigned long pm_gc_external_refs(pm_objspace_t *sp,
                                   void *ctx, char msg[PM_ERR_LEN]);
 int pm_gc_add_callback(pm_objspace_t *sp, pm_gc_callback_fn fn, void *ctx);
 void pm_gc_remove_callback(pm_objspace_t *sp, pm_gc_callback_fn fn, void *ctx);
+
+/* ---- collectors (issue 20) ----
+ * A space runs one collector, chosen by name at creation (config.gc):
+ *   gen311  3.8-3.12: generations 0/1/2, thresholds 700/10/10, the
+ *           long-lived-objects rule (the default)
+ *   gen313  3.13, 3.14.5+, 3.15: the same design, threshold0 2000
+ *   inc314  3.14.0-3.14.4: young generation plus increments of the old
+ *           one (pending/visited spaces), work_to_do pacing
+ *   pep848  PEP 848 draft: nursery, aging spaces, old pending/visited;
+ *           young and old (incremental) collections alternate, triggered
+ *           by gross bytes requested (threshold0 KiB, all requests: objects
+ *           and their arrays), checked at GC allocations
+ * gc/gcmodule.c describes each and where the model had to choose. */
+/* NULL-terminated list of the collector names. */
+const char *const *pm_gc_collector_names(void);
+bool pm_gc_collector_known(const char *name);
+const char *pm_gc_collector(const pm_objspace_t *sp);       /* this space's */
+/* One line describing a collector (NULL if unknown). */
+const char *pm_gc_collector_describe(const char *name);
+
+/* What one collection did, given to the observer after it ends. */
+struct pm_gc_event {
+    int generation;                 /* 0, 1, 2 as gc.callbacks see it */
+    const char *kind;               /* "gen0" "gen1" "gen2" "young" "increment" "old" "full" */
+    bool automatic;                 /* triggered by allocation, not gc.collect() */
+    uint64_t start_ns, pause_ns;    /* gc_clock at start, and end - start */
+    uint64_t examined;              /* objects whose references the collection
+                                       examined (update_refs candidates, resurrection
+                                       passes included) */
+    uint64_t examined_bytes;        /* sys.getsizeof of those objects */
+    int64_t collected, uncollectable;
+};
+typedef void (*pm_gc_observer_fn)(pm_objspace_t *sp, void *ctx, const struct pm_gc_event *ev);
+/* One observer (NULL: none). bytes: the collector also sums the bytes
+ * examined (one getsizeof per candidate, inside the pause; else
+ * examined_bytes is 0). */
+void pm_gc_set_observer(pm_objspace_t *sp, pm_gc_observer_fn fn, void *ctx, bool bytes);
+
+/* Garbage held: tracked objects unreachable from outside the tracked
+ * objects (and what only they hold), i.e. cyclic garbage not yet freed.
+ * An exact O(heap) reachability pass over every list, with a work stack of
+ * 8 bytes per tracked object mapped from the OS and unmapped at the end
+ * (never the space's backend: the request stream is unchanged; nor libc's
+ * heap: a footprint read afterwards does not see it), restoring every
+ * list's order and flags. Returns 0, or -1
+ * (out of libc memory, or called during a collection). */
+struct pm_gc_garbage_held {
+    uint64_t objects;               /* GC objects unreachable */
+    uint64_t bytes;                 /* their getsizeof, plus getsizeof of the
+                                       non-GC objects only they reference */
+    uint64_t tracked;               /* tracked objects walked */
+};
+int pm_gc_garbage_held(pm_objspace_t *sp, struct pm_gc_garbage_held *out);
 
 PM_API_END
 #endif

@@ -175,7 +175,13 @@ struct pm_gc_generation {
     int64_t count;                  /* gen 0: GC allocations - frees; others: younger collections */
 };
 
+#define PM_GC_MAX_AGING 16           /* pep848: most aging spaces */
+struct pm_gc_collector;
+
 struct pm_gc_state {
+    /* gen311/gen313: generations 0, 1, 2. inc314/pep848: gen[0] young
+     * (nursery), gen[1] the old visited space, gen[2] the old pending space
+     * (fixed lists: a completed scan merges visited into pending). */
     struct pm_gc_generation gen[PM_GC_NUM_GENERATIONS];
     struct pm_gc_head permanent;    /* frozen objects */
     bool enabled;
@@ -186,6 +192,23 @@ struct pm_gc_state {
     pm_object_t *garbage;           /* gc.garbage list */
     struct pm_gc_callback { pm_gc_callback_fn fn; void *ctx; } cb[PM_GC_MAX_CALLBACKS];
     int ncb;
+    /* ---- collectors (issue 20) ---- */
+    const struct pm_gc_collector *col;
+    uintptr_t visited;              /* OLDSPACE bit value of visited objects (0 or bit) */
+    uintptr_t track_bit;            /* OLDSPACE bit value given at gc_track */
+    int64_t heap_size;              /* tracked objects (3.14's heap_size) */
+    int64_t work_to_do;             /* inc314/pep848 pacing */
+    uint64_t alloc_bytes;           /* pep848: gross bytes requested since the last
+                                       automatic collection */
+    bool young_next;                /* pep848: next automatic collection is young */
+    bool bytes_trigger;             /* pep848: the trigger counts bytes */
+    bool automatic;                 /* the running collection was triggered by allocation */
+    int naging;                     /* pep848: aging spaces in use */
+    struct pm_gc_head aging[PM_GC_MAX_AGING];   /* pep848: [0] youngest */
+    pm_gc_observer_fn observer;
+    void *observer_ctx;
+    bool observe_bytes;
+    uint64_t examined, examined_bytes;          /* of the running collection */
 };
 
 #define TUPLE_MAXSAVESIZE 20        /* tuples of len 1..20 are kept */
@@ -296,7 +319,7 @@ static inline pm_object_t *from_gc(const struct pm_gc_head *g)
 }
 static inline bool type_is_gc(const struct pm_type *tp) { return (tp->flags & TPF_GC) != 0; }
 static inline bool obj_is_tracked(const pm_object_t *o) { return as_gc(o)->gc_next != 0; }
-#define GC_PREV_MASK (~(uintptr_t)3)
+#define GC_PREV_MASK (~(uintptr_t)7)
 static inline struct pm_gc_head *gc_next(const struct pm_gc_head *g)
 {
     return (struct pm_gc_head *)g->gc_next;
@@ -359,6 +382,15 @@ int64_t dict_lookup_ascii(pm_objspace_t *sp, pm_object_t *d, const char *s, size
                           int64_t hash, pm_object_t **found);
 struct pm_dictkeys *sharedkeys_new(pm_objspace_t *sp);
 void gc_collect_generations(pm_objspace_t *sp);
+/* gc_alloc: is an automatic collection due? pep848 counts gross bytes
+ * requested (threshold0 KiB), the others GC allocations - frees. */
+static inline bool gc_collection_due(const pm_objspace_t *sp)
+{
+    const struct pm_gc_state *gc = &sp->gc;
+    if (gc->bytes_trigger)
+        return gc->alloc_bytes >= (uint64_t)gc->gen[0].threshold * 1024u;
+    return gc->gen[0].count > gc->gen[0].threshold;
+}
 bool str_equal(const pm_object_t *a, const pm_object_t *b);
 void tuple_maybe_untrack(pm_objspace_t *sp, pm_object_t *t);
 void dict_maybe_untrack(pm_objspace_t *sp, pm_object_t *d);

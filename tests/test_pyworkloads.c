@@ -29,7 +29,8 @@ static double test_scale(const char *name)
 {
     static const struct { const char *name; double scale; } t[] = {
         {"json", 0.01}, {"compiler", 0.02}, {"web", 0.01}, {"cycles", 0.01},
-        {"build", 0.01}, {"survivors", 0.02}, {"churn", 0.02},
+        {"build", 0.01}, {"survivors", 0.02}, {"churn", 0.02}, {"service", 0.05},
+        {"bigheap", 0.01},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (!strcmp(t[i].name, name))
@@ -544,7 +545,7 @@ static void test_pyrun_bad_input(void **state)
     char err[PM_ERR_LEN];
     assert_int_equal(pm_pyrun_measure("nosuch", "system", 1, 1, NULL, &r, err), PM_PYRUN_USAGE);
     assert_string_equal(err, "unknown workload 'nosuch' (known: json, compiler, web, cycles, "
-                             "build, survivors, churn)");
+                             "build, survivors, churn, service, bigheap)");
     assert_int_equal(pm_pyrun_measure("json", "nosuch", 1, 1, NULL, &r, err), PM_PYRUN_USAGE);
     assert_non_null(strstr(err, "unknown backend 'nosuch'"));
     assert_int_equal(pm_pyrun_time("json", "system", 0, 1, NULL, &r, err), PM_PYRUN_USAGE);

@@ -36,7 +36,8 @@ static const char *const documented[] = {
     "retention_trimmed", "backend_peak_mapped_bytes", "gc_collections", "gc_collected",
     "gc_uncollectable", "gc_time_ns", "lat_samples", "lat_p50_ns", "lat_p99_ns", "lat_p999_ns",
     "lat_max_ns", "lat_floor_ns", "max_rss_bytes", "wall_s", "seed", "scale", "params", "series",
-    "reason", NULL,
+    "reason", "gc", "gc_pauses", "gc_pause_p50_ns", "gc_pause_p99_ns", "gc_pause_max_ns",
+    "gc_pause_total_ns", "gc_examined", "gc_examined_max", "gc_peak_garbage_held_bytes", NULL,
 };
 
 static char tmpdir[256];
@@ -179,7 +180,7 @@ static void test_suite_bad_lines(void **state)
         const char *text, *want;
     } cases[] = {
         {"py json\nfrob x\n", "/x/t.suite:2: unknown line kind 'frob' (expected py, gen, trace, reps, timeout or backend)"},
-        {"py nosuch\n", "/x/t.suite:1: unknown workload 'nosuch' (known: json, compiler, web, cycles, build, survivors, churn)"},
+        {"py nosuch\n", "/x/t.suite:1: unknown workload 'nosuch' (known: json, compiler, web, cycles, build, survivors, churn, service, bigheap)"},
         {"py json scale=0\n", "/x/t.suite:1: bad value for scale: '0' (expected a number in 0.0001..10000)"},
         {"py json seed=-1\n", "/x/t.suite:1: bad value for seed: '-1' (expected a whole number)"},
         {"py json frob=1\n", "/x/t.suite:1: py: unknown option 'frob' (known: scale, seed, name, timeout)"},
@@ -272,7 +273,7 @@ static void test_csv_quoting_and_nulls(void **state)
     r.frag4 = NAN;
     char *row = pm_result_csv_row(&r);
     assert_non_null(strstr(row, "w,gen,\"pymalloc,preset=py38\",2,failed,exit,,,"));
-    assert_non_null(strstr(row, ",\"exit 1: said \"\"no\"\"\"\n"));
+    assert_non_null(strstr(row, ",\"exit 1: said \"\"no\"\"\","));   /* issue 20's columns follow */
     /* every row has as many fields as the header (outside quotes) */
     int commas = 0;
     bool q = false;
@@ -431,6 +432,25 @@ static void test_latest_and_summary(void **state)
 }
 
 /* ---- intervals (stats.h) against hand-computed answers ---- */
+
+/* Issue 20: GC pause quantiles (R's type 7), on known answers. */
+static void test_quantile_known_answers(void **state)
+{
+    (void)state;
+    double a[4] = {4, 1, 3, 2};
+    assert_true(fabs(pm_quantile(a, 4, 0.5) - 2.5) < 1e-12);
+    assert_true(fabs(pm_quantile(a, 4, 0.0) - 1) < 1e-12);
+    assert_true(fabs(pm_quantile(a, 4, 1.0) - 4) < 1e-12);
+    double b[101];
+    for (int i = 0; i < 100; i++)
+        b[i] = 100 - i;                 /* 1..100, unsorted */
+    b[100] = NAN;                       /* skipped */
+    assert_true(fabs(pm_quantile(b, 101, 0.99) - 99.01) < 1e-9);
+    assert_true(fabs(pm_quantile(b, 101, 0.5) - 50.5) < 1e-9);
+    double one = 7;
+    assert_true(fabs(pm_quantile(&one, 1, 0.99) - 7) < 1e-12);
+    assert_true(isnan(pm_quantile(b + 100, 1, 0.5)));
+}
 
 static void test_median_interval_known_answers(void **state)
 {
@@ -605,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_suite_trace_globs),
         cmocka_unit_test(test_suite_bad_lines),
         cmocka_unit_test(test_columns_are_documented),
+        cmocka_unit_test(test_quantile_known_answers),
         cmocka_unit_test(test_csv_quoting_and_nulls),
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_results_load_cut_short_and_bad),

@@ -2,6 +2,9 @@
 # tests/cli/gcbench.sh — `pymemlab gcbench` on a small graph: exact collected
 # count (half of the containers), the JSON keys, the error convention; and
 # scripts/gcbench-cpython.py on the same graph when python3 is there.
+# Issue 20: every collector (--gc) collects the same half; pyrun, objrun and
+# gcbench refuse an unknown --gc or a bad --gc-threshold with exit 2 and one
+# line, writing nothing (no series file).
 set -euo pipefail
 : "${PYMEMLAB:?}" "${PM_SOURCE_DIR:?}"
 status=0
@@ -36,5 +39,46 @@ rc=0
 err=$("$PYMEMLAB" gcbench --objects 100 2>&1) || rc=$?
 [ "$rc" = 2 ] && [ "$err" = "pymemlab: gcbench: --backend is required (see 'pymemlab backends')" ] ||
   fail "no backend: $rc $err"
+for g in gen311 gen313 inc314 pep848; do
+  js=$("$PYMEMLAB" gcbench --objects 20000 --backend system --gc "$g" --json) || { fail "$g: exit $?"; continue; }
+  python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["gc"] == sys.argv[2] and d["collected"] == 10000 and d["objects"] == 20002, d
+' "$js" "$g" || fail "gcbench --gc $g: $js"
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for cmd in "gcbench --objects 100 --backend system" "pyrun cycles --backend system --series $tmp/s.csv" \
+           "objrun $PM_SOURCE_DIR/tests/objscripts/class_cycle.txt --backend system"; do
+  name=${cmd%% *}
+  rc=0
+  # shellcheck disable=SC2086
+  err=$("$PYMEMLAB" $cmd --gc gen312 2>&1) || rc=$?
+  [ "$rc" = 2 ] && [ "$err" = "pymemlab: $name: unknown collector for --gc: 'gen312' (known: gen311, gen313, inc314, pep848)" ] ||
+    fail "$name --gc gen312: $rc $err"
+  for bad in 1,2 1,2,3,4 a,b,c -1,2,3 "1,,3"; do
+    rc=0
+    # shellcheck disable=SC2086
+    err=$("$PYMEMLAB" $cmd --gc-threshold "$bad" 2>&1) || rc=$?
+    [ "$rc" = 2 ] && [ "$err" = "pymemlab: $name: bad value for --gc-threshold: '$bad' (expected T0,T1,T2: three integers 0..2147483648)" ] ||
+      fail "$name --gc-threshold $bad: $rc $err"
+  done
+done
+[ ! -e "$tmp/s.csv" ] || fail "pyrun wrote a series after a usage error"
+# pyrun --gc NAME: the JSON names the collector and its pauses; --gc-held the
+# garbage held and a sixth series column
+js=$("$PYMEMLAB" pyrun service --backend system --scale 0.02 --reps 1 --gc inc314 --gc-held \
+     --gc-threshold 100,10,0 --series "$tmp/s.csv" --json)
+python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["gc"] == "inc314", d
+assert d["gc_pauses"] > 0 and d["gc_pause_max_ns"] >= d["gc_pause_p99_ns"] >= d["gc_pause_p50_ns"] > 0, d
+assert d["gc_pause_total_ns"] >= d["gc_pause_max_ns"] and d["gc_examined"] > 0, d
+assert d["gc_peak_garbage_held_bytes"] > 0 and d["gc_examined_bytes"] > 0, d
+' "$js" || fail "pyrun --gc inc314: $js"
+head -1 "$tmp/s.csv" | grep -qx "op,live_bytes,footprint_bytes,mapped_bytes,mark,garbage_held_bytes" ||
+  fail "series header: $(head -1 "$tmp/s.csv")"
 [ $status = 0 ] && echo "ok: gcbench"
 exit $status

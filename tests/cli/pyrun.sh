@@ -16,8 +16,8 @@ trap 'rm -rf "$tmp"' EXIT
 # --list: one line per workload, name then summary
 list=$("$PYMEMLAB" pyrun --list)
 names=$(awk '{ print $1 }' <<<"$list" | tr '\n' ' ')
-[ "$names" = "json compiler web cycles build survivors churn " ] || fail "--list names: $names"
-[ "$(wc -l <<<"$list")" = 7 ] || fail "--list: $(wc -l <<<"$list") lines"
+[ "$names" = "json compiler web cycles build survivors churn service bigheap " ] || fail "--list names: $names"
+[ "$(wc -l <<<"$list")" = 9 ] || fail "--list: $(wc -l <<<"$list") lines"
 awk 'NF < 4 { exit 1 }' <<<"$list" || fail "--list: a line without a summary: $list"
 
 check_json() {   # JSON BACKEND WORKLOAD SCALE SEED
@@ -103,7 +103,7 @@ bad() {   # GLOB ARGS...
   expect_usage_error "$want" "$@" --series "$tmp/bad.csv"
   [ ! -e "$tmp/bad.csv" ] || { rm -f "$tmp/bad.csv"; fail "pyrun $*: series file created"; }
 }
-bad "pymemlab: pyrun: unknown workload 'nosuch' (known: json, compiler, web, cycles, build, survivors, churn)" \
+bad "pymemlab: pyrun: unknown workload 'nosuch' (known: json, compiler, web, cycles, build, survivors, churn, service, bigheap)" \
   pyrun nosuch --backend system
 bad "pymemlab: unknown backend 'nosuch' (known: *)" pyrun json --backend nosuch
 bad "pymemlab: bad value for --scale: '0' (expected a number in 0.0001..10000)" pyrun json --backend system --scale 0

@@ -14,7 +14,7 @@
 
 const struct pywl *const pywl_all[] = {
     &pywl_json, &pywl_compiler, &pywl_web, &pywl_cycles, &pywl_build, &pywl_survivors,
-    &pywl_churn, NULL,
+    &pywl_churn, &pywl_service, &pywl_bigheap, NULL,
 };
 
 char pywl_zeros[PYWL_ZEROS];

@@ -162,6 +162,6 @@ static inline void w_clear(struct pywl_w *w, pm_object_t **o)
 /* ---- the workloads (one file each) ---- */
 
 extern const struct pywl pywl_json, pywl_compiler, pywl_web, pywl_cycles, pywl_build,
-    pywl_survivors, pywl_churn;
+    pywl_survivors, pywl_churn, pywl_service, pywl_bigheap;
 
 #endif

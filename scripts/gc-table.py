@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""scripts/gc-table.py DIR BACKEND COMMIT — the table and figure data of
+scripts/gc-compare.sh (issue 20) from DIR/runs.jsonl: DIR/table.md (workload x
+collector, median over reps with a 95% interval from the order statistics, as
+the harness's pm_ci_median) and DIR/plots/ (pause CDFs and garbage-held
+series of rep 1, lists.gp for scripts/plots/gc.gp). --help prints this."""
+import json, math, os, platform, subprocess, sys, time
+
+if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+    print(__doc__)
+    sys.exit(0)
+if len(sys.argv) != 4:
+    print("gc-table.py: usage: gc-table.py DIR BACKEND COMMIT", file=sys.stderr)
+    sys.exit(2)
+d, backend, commit = sys.argv[1:]
+path = os.path.join(d, "runs.jsonl")
+try:
+    runs = [json.loads(l) for l in open(path) if l.strip()]
+except (OSError, ValueError) as e:
+    print("gc-table.py: %s: %s" % (path, e), file=sys.stderr)
+    sys.exit(2)
+
+
+def ci_median(xs):
+    """median and a distribution-free ~95% interval (order statistics)."""
+    xs = sorted(x for x in xs if x is not None and not math.isnan(x))
+    n = len(xs)
+    if not n:
+        return None
+    med = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+    # largest j with P(Bin(n,1/2) <= j) <= 0.025; interval [x_(j+1), x_(n-j)]
+    j, cdf = -1, 0.0
+    for i in range(n):
+        cdf += math.comb(n, i) / 2 ** n
+        if cdf > 0.025:
+            break
+        j = i
+    lo, hi = (xs[0], xs[-1]) if j < 0 else (xs[j + 1], xs[n - 2 - j])
+    return med, min(lo, med), max(hi, med)
+
+
+workloads, gcs = [], []
+for r in runs:
+    if r["workload"] not in workloads:
+        workloads.append(r["workload"])
+    if r["gc"] not in gcs:
+        gcs.append(r["gc"])
+cols = [("gc_pause_p99_ns", "pause p99 (ms)", 1e6), ("gc_pause_max_ns", "pause max (ms)", 1e6),
+        ("gc_pause_total_ns", "total GC time (ms)", 1e6),
+        ("gc_examined_max", "most objects examined by one collection", 1),
+        ("peak_footprint_bytes", "peak footprint (MiB)", 2 ** 20),
+        ("gc_peak_garbage_held_bytes", "peak garbage held (MiB)", 2 ** 20)]
+loads = [r["load1_start"] for r in runs] + [r["load1_end"] for r in runs]
+nrep = max(r["rep"] for r in runs)
+out = []
+out.append("# Collector comparison (issue 20)\n")
+out.append("Machine: %s, %d CPUs; %s UTC; commit %s; backend %s; %d rep(s) per cell, same "
+           "seed (same requests), each a fresh `pymemlab pyrun --reps 1 --gc NAME --gc-held`; "
+           "1-minute load average during the runs %.1f to %.1f (the machine was shared: timings "
+           "are loaded)." % (platform.node() or "?", os.cpu_count(),
+                             time.strftime("%Y-%m-%d %H:%M", time.gmtime()), commit, backend,
+                             nrep, min(loads), max(loads)))
+out.append("Each cell: median over the reps [95% interval from the order statistics; with "
+           "fewer than 6 reps that is [min, max]]. Pauses and GC time come from the measured "
+           "run, which also samples memory; garbage held is exact at the samples where it is "
+           "taken (docs/gc.md). Where two collectors' intervals overlap they are not "
+           "distinguishable.\n")
+out.append("| workload | collector | scale | collections | " + " | ".join(c[1] for c in cols) + " |")
+out.append("|---|---|---|---|" + "---|" * len(cols))
+for w in workloads:
+    for g in gcs:
+        rs = [r for r in runs if r["workload"] == w and r["gc"] == g]
+        if not rs:
+            continue
+        cells = []
+        for key, _, div in cols:
+            c = ci_median([(r.get(key) if r.get(key) is not None else float("nan")) / div for r in rs])
+            cells.append("-" if c is None else "%.3g [%.3g, %.3g]" % c)
+        coll = ci_median([r["gc_pauses"] for r in rs])
+        out.append("| %s | %s | %g | %d | %s |" % (w, g, rs[0]["scale"], coll[0], " | ".join(cells)))
+open(os.path.join(d, "table.md"), "w").write("\n".join(out) + "\n")
+print("\n".join(out))
+
+pd = os.path.join(d, "plots")
+os.makedirs(pd, exist_ok=True)
+for w in workloads:
+    for g in gcs:
+        p = os.path.join(d, "pauses", "%s-%s-1.txt" % (w, g))
+        xs = sorted(int(x) for x in open(p)) if os.path.exists(p) else []
+        with open(os.path.join(pd, "pausecdf-%s-%s.dat" % (w, g)), "w") as f:
+            f.write("# pause_ms fraction_of_collections_at_most\n")
+            for i, x in enumerate(xs):
+                f.write("%.6f %.6f\n" % (max(x, 1) / 1e6, (i + 1) / len(xs)))
+            if not xs:
+                f.write("? ?\n")
+        s = os.path.join(d, "series", "%s-%s-1.csv" % (w, g))
+        with open(os.path.join(pd, "held-%s-%s.dat" % (w, g)), "w") as f:
+            f.write("# op_millions garbage_held_MiB live_MiB\n")
+            if os.path.exists(s):
+                hdr = None
+                for line in open(s):
+                    v = line.rstrip("\n").split(",")
+                    if hdr is None:
+                        hdr = v
+                        continue
+                    row = dict(zip(hdr, v))
+                    if row.get("garbage_held_bytes"):
+                        f.write("%.6f %.6f %.6f\n" % (int(row["op"]) / 1e6,
+                                int(row["garbage_held_bytes"]) / 2 ** 20,
+                                int(row["live_bytes"]) / 2 ** 20))
+with open(os.path.join(pd, "lists.gp"), "w") as f:
+    f.write('workloads = "%s"\ngcs = "%s"\n' % (" ".join(workloads), " ".join(gcs)))
