@@ -28,9 +28,9 @@ python3 -c 'import fcntl, sys, time
 f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)' r5/.lock &
 holder=$!
 for _ in $(seq 50); do flock -n r5/.lock true 2>/dev/null || break; sleep 0.1; done
-expect2 "pymemlab: run: r5 is in use by another run (r5/.lock is locked); wait for it to end or choose another --out" \
+expect2 "pymemlab: run: r5 is in use by another run or merge (r5/.lock is locked); wait for it to end or choose another --out" \
   run --suite small.suite --backends system --out r5
-expect2 "pymemlab: run: r5 is in use by another run (r5/.lock is locked); wait for it to end or choose another --out" \
+expect2 "pymemlab: run: r5 is in use by another run or merge (r5/.lock is locked); wait for it to end or choose another --out" \
   run --suite small.suite --backends system --out r5 --resume
 [ -z "$(ls r5)" ] || fail "a refused run wrote into the locked folder: $(ls r5)"
 kill "$holder" 2>/dev/null || true
@@ -115,5 +115,32 @@ import json, sys
 print(json.loads(open(sys.argv[1]).readlines()[-1])["series"])' r8/results.jsonl)
 [ "$got" = "series/gen-churn__system__1.csv" ] && [ -s r8/series/gen-churn__system__1.csv ] ||
   fail "resume after a lost series: series $got"
+
+# ---- merge --out takes the lock run takes ----
+# a folder a running `run` holds: refused, exit 2, one line, nothing written
+printf 'gen churn ops=100M live=1000 seed=2\n' >longm.suite
+"$P" run --suite longm.suite --backends system --out rm >/dev/null 2>rm.err &
+runner=$!
+for _ in $(seq 100); do [ -e rm/.lock ] && ! flock -n rm/.lock true 2>/dev/null && break; sleep 0.1; done
+before=$(ls -A rm | tr '\n' ' ')
+expect2 "pymemlab: merge: rm is in use by another run or merge (rm/.lock is locked); wait for it to end or choose another --out" \
+  merge r5 --out rm
+[ "$(ls -A rm | tr '\n' ' ')" = "$before" ] && [ ! -e rm/results.csv ] && [ ! -e rm/summary.md ] ||
+  fail "a refused merge wrote into the folder a run holds: $(ls -A rm)"
+kill -9 "$runner" 2>/dev/null || true
+wait "$runner" 2>/dev/null || true
+# and a run into a folder a merge holds (a holder of the same lock) is refused the same way
+mkdir mm
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)' mm/.lock &
+holder=$!
+for _ in $(seq 50); do flock -n mm/.lock true 2>/dev/null || break; sleep 0.1; done
+expect2 "pymemlab: merge: mm is in use by another run or merge (mm/.lock is locked); wait for it to end or choose another --out" \
+  merge r5 --out mm
+[ "$(ls -A mm)" = .lock ] || fail "a refused merge wrote into a locked folder: $(ls -A mm)"
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+"$P" merge r5 --out mm >/dev/null 2>mm.err || fail "merge after the lock was released: $(cat mm.err)"
+[ -s mm/results.jsonl ] || fail "merge after the lock was released wrote no results"
 
 exit $status
