@@ -208,7 +208,8 @@ int cmd_merge(int argc, char **argv)
         pm_run_error("merge: out of memory");
     size_t n = 0;
     for (int i = 0; i < nparts; i++) {
-        memcpy(all + n, parts[i].rows, parts[i].n * sizeof *all);
+        if (parts[i].n)   /* (an empty folder's rows are NULL: no memcpy from NULL, even of 0 bytes) */
+            memcpy(all + n, parts[i].rows, parts[i].n * sizeof *all);
         n += parts[i].n;
     }
     n = pm_results_latest(all, n);
