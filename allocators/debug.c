@@ -59,7 +59,12 @@
  * the new block starts at the same address and is live, as a valid free of
  * that new block (no scheme can tell that apart; CPython neither). Memory
  * the inner backend gave back to the OS reads as "not readable": reported as
- * a foreign pointer, saying it may be a double free.
+ * a foreign pointer, saying it may be a double free. The report of a double
+ * free whose header is readable is CPython 3.11's dump of that header, line
+ * for line (API byte, the size field read big-endian, the leading pad),
+ * which is what CPython prints for the same misuse before it reads the tail
+ * at p + that (bogus) count and segfaults (tests/test_debug_cpython.c
+ * quotes it); the wrapper stops there and shows the first data bytes.
  *
  * STATS are the inner's, with the 3S bytes per live block moved from
  * used_bytes to meta_bytes and the live set and this struct added to
