@@ -58,6 +58,9 @@ def main():
             if x["cat"] not in cats:
                 cats.append(x["cat"])
         L.append("## %s build\n" % r["label"])
+        if r.get("commit"):
+            L.append("Commit %s, started %s, %d s, load average at its end %s.\n"
+                     % (r["commit"], r.get("start", "?"), r.get("secs", 0), " ".join(r.get("load", []))))
         L.append("| category | cases | " + " | ".join(OUTCOMES) + " |")
         L.append("| --- | ---: | " + " | ".join("---:" for _ in OUTCOMES) + " |")
         for c in cats + ["**total**"]:

@@ -1124,6 +1124,7 @@ def main():
         return 0
     res = []
     skipped = []
+    start = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     t0 = time.monotonic()
     for c in cs:
         if a.asan and c.skip_asan:
@@ -1144,7 +1145,11 @@ def main():
     print("%s%d cases in %.0f s: %s" % (a.label + ": " if a.label else "", len(res), time.monotonic() - t0,
                                         ", ".join("%s %d" % kv for kv in sorted(tot.items()))))
     if a.json:
-        json.dump({"label": a.label, "binary": binary, "asan": a.asan, "results": res, "skipped": skipped}, open(a.json, "w"), indent=1)
+        commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+        json.dump({"label": a.label, "binary": binary, "asan": a.asan, "results": res, "skipped": skipped,
+                   "commit": commit, "start": start, "secs": round(time.monotonic() - t0),
+                   "load": open("/proc/loadavg").read().split()[:3]}, open(a.json, "w"), indent=1)
     return 0 if all(r["outcome"] in ("clear-error", "ok") for r in res) else 1
 
 
