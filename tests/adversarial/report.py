@@ -82,6 +82,9 @@ def main():
             L.append("Every case was a clear error or a correct result.\n")
         chk = [x for x in res if x["outcome"] == "ok" and ("checked" in x["note"] or x["note"].startswith("exit 1")
                                                         or x["cat"] in ("signals", "two-runs"))]
+        if r.get("old_notes"):
+            L.append("(This run's notes predate the words 'the answer checked': its ok cases ran the same "
+                     "checks as the release run's, but the count below cannot tell them apart.)\n")
         L.append("Of the %d ok cases, %d had their answer checked (a known result, a whole output, a complete "
                  "results folder, the expected failure reported); the other %d are inputs that are valid as "
                  "written (a text trace with CRLF lines, an mtrace log without its Start line, a results.csv "

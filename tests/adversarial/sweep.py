@@ -1013,7 +1013,7 @@ def cases_misuse():
         for tn, t in traces.items():
             cs.append(Case("misuse", "%s on %s" % (tn, be),
                            ["replay", "x.txt", "--backend", be, "--reps", "1", "--check-every", "1"],
-                           files={"x.txt": t}, ok1="out of memory", timeout=60,
+                           files={"x.txt": t}, ok1="out of memory", timeout=180 if "aligned" in tn else 60,
                            check=replayed(len(t.splitlines()) - 1)))
         cs.append(Case("misuse", "objrun on " + be, ["objrun", "s.txt", "--backend", be],
                        files={"s.txt": "a = list\nappend a a\ndel a\ncollect\nexpect collected 1\n"},
