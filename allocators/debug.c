@@ -59,7 +59,12 @@
  * the new block starts at the same address and is live, as a valid free of
  * that new block (no scheme can tell that apart; CPython neither). Memory
  * the inner backend gave back to the OS reads as "not readable": reported as
- * a foreign pointer, saying it may be a double free.
+ * a foreign pointer, saying it may be a double free. The report of a double
+ * free whose header is readable is CPython 3.11's dump of that header, line
+ * for line (API byte, the size field read big-endian, the leading pad),
+ * which is what CPython prints for the same misuse before it reads the tail
+ * at p + that (bogus) count and segfaults (tests/test_debug_cpython.c
+ * quotes it); the wrapper stops there and shows the first data bytes.
  *
  * STATS are the inner's, with the 3S bytes per live block moved from
  * used_bytes to meta_bytes and the live set and this struct added to
@@ -252,13 +257,14 @@ __attribute__((format(printf, 2, 3))) static void buf_put(struct dbg_buf *b, con
         b->len += (size_t)w < room ? (size_t)w : room - 1;
 }
 
-/* "'m'" for a printable id, "0xdd" otherwise. */
+/* "'m'" for a printable id, "'\\xdd'" otherwise: CPython prints the raw
+ * byte between the quotes; the report stays printable ASCII. */
 static const char *api_text(unsigned char id, char out[8])
 {
     if (id >= 0x20 && id < 0x7F)
         snprintf(out, 8, "'%c'", id);
     else
-        snprintf(out, 8, "0x%02x", id);
+        snprintf(out, 8, "'\\x%02x'", id);
     return out;
 }
 
@@ -385,6 +391,39 @@ static void report_not_live(pm_heap_t *h, const unsigned char *p)
     bool dead = (head_ok && all_bytes(head + DBG_S, DBG_S, DBG_DEAD)) ||
                 (data_ok && all_bytes(data, DBG_S, DBG_DEAD));
     enum pm_misuse_kind kind = dead ? PM_MISUSE_DOUBLE_FREE : PM_MISUSE_FOREIGN_POINTER;
+    if (dead && head_ok) {
+        /* CPython's dump of the freed block, line for line as
+         * _PyObject_DebugDumpAddress prints it from the same bytes (the
+         * header as the inner backend's free left it: DEADBYTE, and the
+         * inner's free-list link over the first bytes), up to where CPython
+         * goes on to read the trailing pad at p + that bogus count (and
+         * segfaults, tests/test_debug_cpython.c): here the tail is not read. */
+        char idt[8];
+        buf_put(&b, "block already freed (not live; its bytes read as DEADBYTE 0x%02x)", DBG_DEAD);
+        buf_put(&b, "\nDebug memory block at address p=%p: API %s", (const void *)p, api_text(head[DBG_S], idt));
+        buf_put(&b, "\n    %zu bytes originally requested", size_read(head));
+        bool lead_ok = all_bytes(head + DBG_S + 1, DBG_S - 1, DBG_FORBIDDEN);
+        buf_put(&b, "\n    The %zu pad bytes at p-%zu are ", DBG_S - 1, DBG_S - 1);
+        if (lead_ok) {
+            buf_put(&b, "FORBIDDENBYTE, as expected.");
+        } else {
+            buf_put(&b, "not all FORBIDDENBYTE (0x%02x):", DBG_FORBIDDEN);
+            for (size_t i = DBG_S - 1; i >= 1; i--) {
+                unsigned char c = head[DBG_HEAD - i];
+                buf_put(&b, "\n        at p-%zu: 0x%02x%s", i, c, c != DBG_FORBIDDEN ? " *** OUCH" : "");
+            }
+            buf_put(&b, "\n    Because memory is corrupted at the start, the count of bytes requested"
+                        "\n       may be bogus, and checking the trailing pad bytes may segfault.");
+        }
+        buf_put(&b, "\n    The block is not live (freed): its trailing pad is not read.");
+        buf_put(&b, "\n    Data at p:");
+        if (data_ok)
+            dump_hex(&b, data, sizeof data);
+        else
+            buf_put(&b, " not readable");
+        pm_misuse_report(&h->cfg, &h->misuse, h->name, kind, p, h->report);
+        return;
+    }
     if (dead)
         buf_put(&b, "block already freed (not live; its bytes read as DEADBYTE 0x%02x)", DBG_DEAD);
     else if (!head_ok && !data_ok)

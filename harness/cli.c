@@ -4,21 +4,28 @@
 #include "fileio.h"
 #include "msgescape.h"
 #include "pm_object.h"
+#include "results.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+/* One line, always: the words of the input a message quotes (a command
+ * line argument, a path) have their control bytes escaped (msgescape.h). */
 static _Noreturn void vfail(int code, const char *fmt, va_list ap)
 {
     fflush(stdout);
-    fputs("pymemlab: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char msg[4096];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(stderr, "pymemlab: %s\n", pm_msg_escape(msg, sizeof msg));
     exit(code);
 }
 
@@ -205,5 +212,25 @@ void pm_cli_gc_thresholds(const char *cmd, const char *arg, int64_t out[3])
                            "integers 0..2147483648)", cmd, arg);
         out[i] = v;
         p = end + 1;
+    }
+}
+
+void pm_cli_folder_lock(const char *cmd, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        pm_usage_error("%s: --out %s is not a folder", cmd, dir);
+    if (pm_mkdir_p(dir))
+        pm_usage_error("%s: cannot create the results folder '%s': %s", cmd, dir, strerror(errno));
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0)
+        pm_usage_error("%s: cannot lock the results folder: %s: %s", cmd, path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        if (errno == EWOULDBLOCK)
+            pm_usage_error("%s: %s is in use by another run or merge (%s is locked); wait for it to "
+                           "end or choose another --out", cmd, dir, path);
+        pm_usage_error("%s: cannot lock the results folder: %s: %s", cmd, path, strerror(errno));
     }
 }

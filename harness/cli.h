@@ -58,6 +58,15 @@ void pm_cli_out_check_target(const char *cmd, const char *path);
  * succeeded (the pipe closed on exec), else the child's errno. */
 _Noreturn void pm_exec_or_report(int fd, char **cmd);
 int pm_exec_errno(int fd);
+/* Creates the results folder DIR if need be and locks DIR/.lock (flock,
+ * exclusive) for the rest of the process, for `run` and `merge --out`
+ * alike: a folder another run or merge holds is refused with exit 2
+ * ("CMD: DIR is in use by another run or merge ..."), before anything is
+ * written. The fd is never closed (the lock ends with the process; the
+ * children of run share it and die with it). The file is left in place:
+ * removing it would let a third process lock a new file while the second
+ * still holds the old one. */
+void pm_cli_folder_lock(const char *cmd, const char *dir);
 
 _Noreturn void pm_bad_option(const char *cmd, int optopt_val, char **argv);
 

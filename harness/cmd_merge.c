@@ -9,8 +9,9 @@
  * provenance makes them incomparable — another commit (or a dirty tree on
  * one side), CPU model, compiler, build type or flags —; the same run
  * (workload, backend, rep) in two folders; the same workload name with other
- * parameters. Always refused: an input that is not a results folder, and an
- * --out folder that holds results already.
+ * parameters. Always refused: an input that is not a results folder, an
+ * --out folder that holds results already, and one that a run or another
+ * merge holds (its .lock, taken as `run` takes it: pm_cli_folder_lock).
  */
 #include "cli.h"
 #include "fileio.h"
@@ -192,8 +193,11 @@ int cmd_merge(int argc, char **argv)
     struct stat st;
     if (stat(path, &st) == 0 && st.st_size > 0)
         pm_usage_error("merge: %s already holds results; choose another --out", out);
-    if (pm_mkdir_p(out))
-        pm_usage_error("merge: cannot create '%s': %s", out, strerror(errno));
+    /* the lock run takes: a folder a run (or another merge) holds is
+     * refused before anything is written; checked again under the lock */
+    pm_cli_folder_lock("merge", out);
+    if (stat(path, &st) == 0 && st.st_size > 0)
+        pm_usage_error("merge: %s already holds results; choose another --out", out);
 
     /* the records, in input order */
     size_t total = 0;
@@ -204,7 +208,8 @@ int cmd_merge(int argc, char **argv)
         pm_run_error("merge: out of memory");
     size_t n = 0;
     for (int i = 0; i < nparts; i++) {
-        memcpy(all + n, parts[i].rows, parts[i].n * sizeof *all);
+        if (parts[i].n)   /* (an empty folder's rows are NULL: no memcpy from NULL, even of 0 bytes) */
+            memcpy(all + n, parts[i].rows, parts[i].n * sizeof *all);
         n += parts[i].n;
     }
     n = pm_results_latest(all, n);

@@ -1453,32 +1453,6 @@ static void emit_jobs(const struct cfg *c, const struct run *plan, size_t n)
 
 /* ---- the results folder: its lock, stale temporary traces ---- */
 
-/* Creates the results folder if need be and locks DIR/.lock (flock,
- * exclusive) for the rest of the process: a second run or a --resume into a
- * folder in use is refused with exit 2 before anything is written. The fd
- * is never closed (the lock ends with the process; its children share it and
- * die with it). The file is left in place: removing it would let a third run
- * lock a new file while the second still holds the old one. */
-static void folder_lock(const char *dir)
-{
-    struct stat st;
-    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
-        pm_usage_error("run: --out %s is not a folder", dir);
-    if (pm_mkdir_p(dir))
-        pm_usage_error("run: cannot create the results folder '%s': %s", dir, strerror(errno));
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd < 0)
-        pm_usage_error("run: cannot lock the results folder: %s: %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB)) {
-        if (errno == EWOULDBLOCK)
-            pm_usage_error("run: %s is in use by another run (%s is locked); wait for it to end or "
-                           "choose another --out", dir, path);
-        pm_usage_error("run: cannot lock the results folder: %s: %s", path, strerror(errno));
-    }
-}
-
 /* Removes what interrupted generations left in the traces folder: a helper
  * writes NAME.PID.pmt.tmp, then NAME.PID.pmt, then renames it to NAME; such a
  * file whose PID no longer exists on this machine is garbage. A PID in use
@@ -1594,6 +1568,9 @@ int cmd_run(int argc, char **argv)
     }
     if (optind < argc)
         pm_usage_error("run: unexpected argument '%s' (see 'pymemlab help run')", argv[optind]);
+    if (c.force && !c.resume)
+        pm_usage_error("run: --force only applies with --resume (it continues a folder of another "
+                       "configuration)");
     if (c.emit_jobs && (c.only || c.resume))
         pm_usage_error("run: --emit-jobs writes the jobs; it takes no --only or --resume");
     if (c.emit_jobs)
@@ -1703,7 +1680,7 @@ int cmd_run(int argc, char **argv)
 
     /* 3. the results folder: locked first (so that what is read below
      * cannot change under us), then refuse one of another configuration */
-    folder_lock(c.out);
+    pm_cli_folder_lock("run", c.out);
     char prov_path[PATH_MAX + 32];
     snprintf(prov_path, sizeof prov_path, "%s/provenance.json", c.out);
     struct pm_result *old = NULL;
@@ -1813,8 +1790,11 @@ int cmd_run(int argc, char **argv)
         char *o;
         int hs = helper_run(&c, helper_generate, need, &o);
         if (!strncmp(o, "err\t", 4)) {
+            /* the gen lines were checked before the folder was made (item
+             * 7 of issue 19): what fails now is the machine (a full disk,
+             * no memory), not the input: exit 1 */
             o[strcspn(o, "\n")] = 0;
-            pm_usage_error("%s", o + 4);
+            pm_run_error("run: %s (no run started; --resume continues)", o + 4);
         }
         if (!WIFEXITED(hs) || WEXITSTATUS(hs))
             pm_run_error("run: generating the traces failed");

@@ -123,10 +123,11 @@ static void ensure_static_tls(char **argv)
 int main(int argc, char **argv)
 {
     pm_assert_handler = assert_print;
-    if (argc < 2) {
-        usage(stderr);
-        return PM_EXIT_USAGE;
-    }
+    char known[512] = "";
+    for (const struct pm_command *c = pm_commands; c->name; c++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", known[0] ? ", " : "", c->name);
+    if (argc < 2)
+        pm_usage_error("no command given (known: %s; pymemlab --help describes them)", known);
     const char *name = argv[1];
     if (!strcmp(name, "--version") || !strcmp(name, "version")) {
         ensure_static_tls(argv);    /* jemalloc is only loadable after it */
@@ -156,7 +157,5 @@ int main(int argc, char **argv)
             unsetenv("PM_NO_REEXEC");
             return c->run(argc - 1, argv + 1);
         }
-    fprintf(stderr, "pymemlab: unknown command '%s'\n", name);
-    usage(stderr);
-    return PM_EXIT_USAGE;
+    pm_usage_error("unknown command '%s' (known: %s; pymemlab --help describes them)", name, known);
 }

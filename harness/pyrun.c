@@ -14,6 +14,7 @@
 #include "python/pywl.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -868,8 +869,9 @@ int pm_pyrun_write_series(FILE *f, const struct pm_pyrun_result *r, char err[PM_
             fprintf(f, ",");
         fprintf(f, "\n");
     }
-    if (fflush(f) || ferror(f)) {
-        snprintf(err, PM_ERR_LEN, "cannot write the series");
+    errno = 0;
+    if (fflush(f) || ferror(f)) {   /* (a failed earlier write leaves ENOSPC in the stream's next flush) */
+        snprintf(err, PM_ERR_LEN, "cannot write the series: %s", strerror(errno ? errno : EIO));
         return PM_PYRUN_FAIL;
     }
     return PM_PYRUN_OK;

@@ -837,8 +837,9 @@ static int fresh_measure(void *arg, void *out, char err[PM_ERR_LEN])
 {
     struct fresh_args *a = arg;
     int rc = pm_replay_measure(a->t, a->spec, a->o, a->scan, out, err);
+    errno = 0;
     if (a->o->series && (fflush(a->o->series) || ferror(a->o->series)) && rc == 0) {
-        snprintf(err, PM_ERR_LEN, "cannot write the series");
+        snprintf(err, PM_ERR_LEN, "cannot write the series: %s", strerror(errno ? errno : EIO));
         rc = 1;
     }
     return rc;

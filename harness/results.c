@@ -304,6 +304,57 @@ int pm_results_check_version(const char *dir, int *version, char err[PM_ERR_LEN]
     return 0;
 }
 
+/* NULL if every column of record o holds what its type allows (a string
+ * of printable bytes or null; a count: an integer in 0..2^64 or null; a
+ * figure: a finite number or null; workload, backend and status present,
+ * rep >= 1), else the first column that does not, and why in *why. */
+static const char *record_bad_column(const cJSON *o, const char **why)
+{
+    for (const struct pm_result_column *c = pm_result_columns; c->name; c++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, c->name);
+        if (!v || cJSON_IsNull(v)) {
+            if (!strcmp(c->name, "workload") || !strcmp(c->name, "backend") || !strcmp(c->name, "status") ||
+                !strcmp(c->name, "rep")) {
+                *why = "is null";
+                if (v)
+                    return c->name;
+            }
+            continue;
+        }
+        switch (c->type) {
+        case 'S':
+            if (!cJSON_IsString(v)) {
+                *why = "is not a string";
+                return c->name;
+            }
+            for (const unsigned char *s = (const unsigned char *)v->valuestring; *s; s++)
+                if (*s < 0x20 || *s == 0x7f) {
+                    *why = "holds a control byte";
+                    return c->name;
+                }
+            if (strlen(v->valuestring) >= PM_RESULT_STR) {
+                *why = "is too long";
+                return c->name;
+            }
+            break;
+        case 'U':
+            if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 1.8e19) ||
+                v->valuedouble != floor(v->valuedouble) || (!strcmp(c->name, "rep") && v->valuedouble < 1)) {
+                *why = "is not a count";
+                return c->name;
+            }
+            break;
+        default:
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+                *why = "is not a finite number";
+                return c->name;
+            }
+            break;
+        }
+    }
+    return NULL;
+}
+
 int pm_results_load(const char *dir, struct pm_result **rows, size_t *n, long *partial_at,
                     char err[PM_ERR_LEN])
 {
@@ -341,15 +392,19 @@ int pm_results_load(const char *dir, struct pm_result **rows, size_t *n, long *p
         if (len == 1)
             continue;
         cJSON *o = cJSON_ParseWithLength(line, (size_t)len);
-        const char *missing = NULL;
+        const char *missing = NULL, *bad = NULL, *why = "";
         if (o && cJSON_IsObject(o)) {
             for (const struct pm_result_column *c = pm_result_columns; c->name && !missing; c++)
                 if (!cJSON_GetObjectItemCaseSensitive(o, c->name) && !is_v2_column(c->name))
                     missing = c->name;
+            if (!missing)
+                bad = record_bad_column(o, &why);
         }
-        if (!o || !cJSON_IsObject(o) || missing) {
+        if (!o || !cJSON_IsObject(o) || missing || bad) {
             if (missing)
                 seterr(err, "%s:%u: not a result record (no key '%s')", path, lineno, missing);
+            else if (bad)
+                seterr(err, "%s:%u: not a result record ('%s' %s)", path, lineno, bad, why);
             else
                 seterr(err, "%s:%u: not a JSON object", path, lineno);
             cJSON_Delete(o);

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -382,11 +383,26 @@ int cmd_trace_record(int argc, char **argv)
     pm_trace_close(t);
     free(cmdline);
     if (!finished) {
+        /* a recorder that could not even record its error (the disk was
+         * full before its first window) leaves no recorder.error: say what
+         * the file system shows */
+        char full[160] = "";
+        struct statvfs vfs;
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", out);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            slash[slash == dir] = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
+        if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (UINT64_C(2) << 20))
+            snprintf(full, sizeof full, " (the disk is full: %llu KiB free where the recorder extends the "
+                     "trace 1 MiB at a time)", (unsigned long long)vfs.f_bavail * vfs.f_frsize / 1024);
         fprintf(stderr,
-                "pymemlab: %s %s before the recording finished: %s keeps the %" PRIu64
+                "pymemlab: %s %s before the recording finished%s: %s keeps the %" PRIu64
                 " whole ops recorded until then (%" PRIu64 " bytes cut%s); read it with --lenient (trace stats, "
                 "trace info, trace convert, replay)\n",
-                cmd[0], WIFSIGNALED(status) ? "was killed" : "ended", out, kept, cut,
+                cmd[0], WIFSIGNALED(status) ? "was killed" : "ended", full, out, kept, cut,
                 sm.dropped_bytes ? ", a partial op dropped" : "");
         return PM_EXIT_FAIL;
     }

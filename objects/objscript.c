@@ -203,6 +203,13 @@ static int tokenize(struct parser *p, const char *line, size_t len)
                     break;
                 if (c == '\\' && i < len) {
                     char e = line[i++];
+                    if (e != 'n' && e != 't' && e != '"' && e != '\\') {
+                        free(buf);
+                        if (e >= 0x21 && e < 0x7f)
+                            return perr(p, "unknown escape '\\%c' in a string (known: \\\" \\\\ \\n \\t)", e);
+                        return perr(p, "unknown escape '\\' + byte 0x%02x in a string (known: \\\" \\\\ \\n \\t)",
+                                    (unsigned char)e);
+                    }
                     c = e == 'n' ? '\n' : e == 't' ? '\t' : e;
                 }
                 buf[n++] = c;

@@ -10,11 +10,38 @@
  * "Data at p:" must be the same, addresses aside.
  *
  * Cases: trailing pad overrun, leading pad underrun, wrong API (PyMem_Malloc
- * then PyObject_Free). Not compared: a double free, where the two differ by
- * design: CPython's freed block is all DEADBYTE, so its second free reads a
- * damaged header ("bad ID: Allocated using API '\xdd'" and a bogus size);
- * the wrapper knows its live blocks and says "block already freed"
- * (allocators/debug.c, DOUBLE FREE).
+ * then PyObject_Free), and a double free (PyMem_Free twice).
+ *
+ * The double free, as CPython 3.11.7 prints it here (PyMem_Malloc(10) is
+ * served by pymalloc under PYTHONMALLOC=debug; its first free fills the
+ * whole block, header included, with DEADBYTE, then pymalloc's free writes
+ * its free-list link over the first 8 bytes, the size field):
+ *
+ *   Debug memory block at address p=0x7f2aaf7b0820: API '<0xdd byte>'
+ *       4614073810503532544 bytes originally requested
+ *       The 7 pad bytes at p-7 are not all FORBIDDENBYTE (0xfd):
+ *           at p-7: 0xdd *** OUCH
+ *           ... (p-6 .. p-1 the same)
+ *       Because memory is corrupted at the start, the count of bytes requested
+ *          may be bogus, and checking the trailing pad bytes may segfault.
+ *       The 8 pad bytes at tail=0x4008fad9d9fa0820 are
+ *   (SIGSEGV, exit 139: "Fatal Python error: Segmentation fault" with
+ *   PYTHONFAULTHANDLER=1)
+ *
+ * The requested count is the free-list link (an address) read big-endian,
+ * so CPython reads the tail at p + that and dies before it prints its
+ * problem line; when the link is NULL (the block was its pool's only free
+ * one) it gets through and says "bad ID: Allocated using API '\xdd',
+ * verified using API 'm'". So CPython has no first line naming the problem
+ * for a double free, and no last line at all: what can match is the dump
+ * up to the tail, and it does: debug:pymalloc (whose free links its blocks
+ * at the same place) gives the same lines from the same bytes, the count
+ * aside (another address); its problem line comes first, as for every
+ * misuse ("block already freed ..."), and it stops before the tail ("The
+ * block is not live (freed): its trailing pad and data are not read.")
+ * rather than read at a bogus address ("The block is not live (freed): its
+ * trailing pad is not read.", then the first 8 data bytes). CPython's raw 0xdd byte in "API
+ * '...'" is written '\xdd' by the wrapper (its reports stay ASCII).
  *
  * Skipped (cmocka skip) when python3.11 is not installed.
  */
@@ -59,7 +86,10 @@ static const char script[] =
     "    ctypes.memset(p - 1, 0x78, 1)\n"
     "    api.PyMem_Free(p)\n"
     "elif case == 'wrongapi':\n"
-    "    api.PyObject_Free(p)\n";
+    "    api.PyObject_Free(p)\n"
+    "elif case == 'doublefree':\n"
+    "    api.PyMem_Free(p)\n"
+    "    api.PyMem_Free(p)\n";
 
 static bool have_python(void)
 {
@@ -183,6 +213,97 @@ static void do_wrong_api(const struct allocator_ops *ops, pm_heap_t *h)
     ops->free_dom(h, p, PM_DOMAIN_MEM);
 }
 
+/* s with CPython's raw non-ASCII bytes as \xNN and the count of "N bytes
+ * originally requested" as N. */
+static void normalise(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    const char *cnt = strstr(s, " bytes originally requested");
+    const char *cnt_start = cnt;
+    while (cnt_start && cnt_start > s && cnt_start[-1] >= '0' && cnt_start[-1] <= '9')
+        cnt_start--;
+    while (*s && o + 8 < cap) {
+        if (s == cnt_start && cnt_start != cnt) {
+            out[o++] = 'N';
+            s = cnt;
+            continue;
+        }
+        unsigned char c = (unsigned char)*s++;
+        if (c >= 0x80)
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = 0;
+}
+
+/* The lines from "Debug memory block" up to (not including) the one that
+ * starts "    The 8 pad bytes at tail=" or "    The block is not live". */
+static void dump_head(const char *text, char *out, size_t cap)
+{
+    const char *a = strstr(text, "Debug memory block");
+    assert_non_null(a);
+    const char *e = strstr(a, "\n    The 8 pad bytes at tail=");
+    const char *f = strstr(a, "\n    The block is not live");
+    if (!e || (f && f < e))
+        e = f;
+    assert_non_null(e);
+    size_t n = (size_t)(e - a);
+    assert_true(n < cap);
+    memcpy(out, a, n);
+    out[n] = 0;
+}
+
+static void test_double_free_as_cpython(void **state)
+{
+    (void)state;
+    if (!have_python())
+        skip();
+    char dir[] = "/tmp/pm-test-cpy-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    static char py[OUT_LEN], a[OUT_LEN], b[OUT_LEN], s1[OUT_LEN], s2[OUT_LEN];
+    cpython_output(dir, "doublefree", py, sizeof py);
+    char path[128];
+    snprintf(path, sizeof path, "%s/misuse.py", dir);
+    remove(path);
+    rmdir(dir);
+    /* what CPython says (see the header): the freed block's dump, its API
+     * byte DEADBYTE, its leading pad DEADBYTE */
+    if (!strstr(py, "Debug memory block at address p=") || !strstr(py, ": API '\xdd'\n") ||
+        !strstr(py, "at p-1: 0xdd *** OUCH"))
+        fail_msg("CPython's double-free output is not the one documented:\n%s", py);
+
+    struct rec r = {0};
+    struct pm_config cfg = {.on_misuse = record_misuse, .misuse_ctx = &r};
+    const struct allocator_ops *ops;
+    char err[PM_ERR_LEN];
+    pm_heap_t *h = pm_backend_create("debug:pymalloc", &cfg, &ops, err);
+    if (!h)
+        fail_msg("debug:pymalloc: %s", err);
+    void *keep = ops->malloc_dom(h, 10, PM_DOMAIN_MEM);   /* the pool stays in use: a non-NULL link, as in CPython */
+    void *p = ops->malloc_dom(h, 10, PM_DOMAIN_MEM);
+    void *q = ops->malloc_dom(h, 10, PM_DOMAIN_MEM);
+    ops->free_dom(h, q, PM_DOMAIN_MEM);
+    ops->free_dom(h, p, PM_DOMAIN_MEM);
+    ops->free_dom(h, p, PM_DOMAIN_MEM);
+    assert_int_equal(r.calls, 1);
+    if (strncmp(r.detail, "block already freed", 19))
+        fail_msg("debug:pymalloc's double-free report: %s", r.detail);
+
+    dump_head(py, a, sizeof a);
+    dump_head(r.detail, b, sizeof b);
+    strip_addresses(a, s1, sizeof s1);
+    strip_addresses(b, s2, sizeof s2);
+    normalise(s1, a, sizeof a);
+    normalise(s2, b, sizeof b);
+    if (strcmp(a, b))
+        fail_msg("double free: dump differs\n--- CPython 3.11:\n%s\n--- debug:pymalloc:\n%s", a, b);
+    if (!strstr(r.detail, "\n    The block is not live (freed): its trailing pad is not read.\n    Data at p:"))
+        fail_msg("debug:pymalloc's double-free report reads on past the header:\n%s", r.detail);
+    ops->free_dom(h, keep, PM_DOMAIN_MEM);
+    ops->destroy(h);
+}
+
 static void test_overrun_as_cpython(void **state)
 {
     (void)state;
@@ -207,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_overrun_as_cpython),
         cmocka_unit_test(test_underrun_as_cpython),
         cmocka_unit_test(test_wrong_api_as_cpython),
+        cmocka_unit_test(test_double_free_as_cpython),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

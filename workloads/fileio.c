@@ -130,6 +130,15 @@ bool pm_out_check_target(const char *path, bool overwrite, char err[PM_ERR_LEN])
         snprintf(err, PM_ERR_LEN, "%s: is a folder, not a file", path);
         return false;
     }
+    /* a device, FIFO or socket: the output goes to PATH.tmp and is renamed
+     * over PATH, which would put a regular file in its place (as root:
+     * /dev/full or /dev/null replaced) */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(err, PM_ERR_LEN, "%s: not a regular file (%s): outputs are written whole and renamed "
+                 "into place", path, S_ISCHR(st.st_mode) ? "a character device" : S_ISBLK(st.st_mode) ?
+                 "a block device" : S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "special");
+        return false;
+    }
     if (lstat(path, &st) == 0 && !overwrite) {
         snprintf(err, PM_ERR_LEN, "%s: exists (not overwritten)", path);
         return false;

@@ -35,8 +35,9 @@ int pm_file_open_read(const char *path, uint64_t max_bytes, uint64_t *size, char
 char *pm_file_read_all(const char *path, uint64_t max_bytes, size_t *len, char err[PM_ERR_LEN]);
 
 /* Whether path can become an output: false with err set when it exists and
- * !overwrite, names a folder (or ends in '/'), its folder is missing, not a
- * folder or not writable, or PATH.tmp exists. */
+ * !overwrite, names a folder (or ends in '/') or anything else that is not
+ * a regular file (a device, a FIFO: the rename would replace it), its
+ * folder is missing, not a folder or not writable, or PATH.tmp exists. */
 bool pm_out_check(const char *path, bool overwrite, char err[PM_ERR_LEN]);
 /* The same without the PATH.tmp rule (for a caller that owns PATH.tmp:
  * trace record --salvage renames it to PATH). */

@@ -35,8 +35,10 @@ static void tee_write(pm_heap_t *h, uint8_t kind, int64_t slot, uint64_t size, u
     struct pm_trace_op op = {.kind = kind, .domain = h->domain, .slot = (uint32_t)slot,
                              .size = size, .arg = arg};
     int saved = errno;
-    if (pm_trace_writer_op(h->w, &op))
-        tee_fail(h, "the trace writer failed (disk full?)");
+    if (pm_trace_writer_op(h->w, &op)) {
+        const char *why = pm_trace_writer_error(h->w);   /* names the file and the errno */
+        tee_fail(h, why && *why ? why : "the trace writer failed");
+    }
     errno = saved;
 }
 

@@ -97,7 +97,7 @@ print(sorted({json.loads(l)["backend"] for l in open("res/results.jsonl")}))')
 has '8 of 8 runs done, 0 to go' run2.err || fail "resume did not find the bump runs done: $(cat run2.err)"
 if command -v gnuplot >/dev/null; then
   "$P" plot res >/dev/null 2>plot.err || fail "plot failed: $(cat plot.err)"
-  head -1 res/plots/data/throughput.dat | has ' bump ' || fail "plot data has no bump column"
+  has '^# bump$' res/plots/data/throughput.dat || fail "plot data has no bump block"
 fi
 
 # 4. validate: preloaded natively, replayed on lib

@@ -53,6 +53,9 @@ expect_error() {
 expect_error 2 "pymemlab: s.txt:2: unknown statement 'frobnicate'" $'l = list\nfrobnicate l\n'
 expect_error 2 "pymemlab: s.txt:3: unterminated string" $'# c\n\nx = str "abc\n'
 expect_error 2 "pymemlab: s.txt:1: repeat without end" $'repeat 3\nl = list\n'
+# an escape the docs do not list is an error, not a dropped backslash (the sweep's "bad escape")
+expect_error 2 "pymemlab: s.txt:1: unknown escape '\\q' in a string (known: \\\" \\\\ \\n \\t)" $'a = str "\\q"\n'
+expect_error 2 "pymemlab: s.txt:1: unknown escape '\\' + byte 0x01 in a string (known: \\\" \\\\ \\n \\t)" $'a = str "\\\x01"\n'
 expect_error 2 "pymemlab: s.txt:1: end without repeat" $'end\n'
 expect_error 2 "pymemlab: s.txt:1: unknown kind 'lst' (none int float str istr bytes tuple list dict class new weakref getattr item deref objects garbage)" $'l = lst 1 2\n'
 expect_error 2 "pymemlab: s.txt:1: append takes 2 operands, not 1" $'append l\n'

@@ -53,6 +53,16 @@ while IFS= read -r line; do   # (trace record words it its own way, naming --sal
   expect2 "pymemlab: $(cmd_name "$line"): *left.out.tmp*exists (*" $line
 done < <(writers left.out)
 [ ! -e left.out ] || fail "left.out was created"
+# a FIFO or a device where the file would go: refused, never replaced by the
+# renamed output (as root that replaced /dev/full itself); a private device
+# node, never the machine's own
+mkfifo ofifo
+check_all ofifo "not a regular file (a FIFO): outputs are written whole and renamed into place"
+[ -p ofifo ] || fail "the FIFO was replaced"
+if mknod odev c 1 7 2>/dev/null; then
+  check_all odev "not a regular file (a character device): outputs are written whole and renamed into place"
+  [ -c odev ] || fail "the device node was replaced by a file"
+fi
 # a read-only file system
 mkdir rofs
 if mount -t tmpfs -o ro,size=64k tmpfs rofs 2>/dev/null; then

@@ -28,9 +28,9 @@ python3 -c 'import fcntl, sys, time
 f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)' r5/.lock &
 holder=$!
 for _ in $(seq 50); do flock -n r5/.lock true 2>/dev/null || break; sleep 0.1; done
-expect2 "pymemlab: run: r5 is in use by another run (r5/.lock is locked); wait for it to end or choose another --out" \
+expect2 "pymemlab: run: r5 is in use by another run or merge (r5/.lock is locked); wait for it to end or choose another --out" \
   run --suite small.suite --backends system --out r5
-expect2 "pymemlab: run: r5 is in use by another run (r5/.lock is locked); wait for it to end or choose another --out" \
+expect2 "pymemlab: run: r5 is in use by another run or merge (r5/.lock is locked); wait for it to end or choose another --out" \
   run --suite small.suite --backends system --out r5 --resume
 [ -z "$(ls r5)" ] || fail "a refused run wrote into the locked folder: $(ls r5)"
 kill "$holder" 2>/dev/null || true
@@ -115,5 +115,44 @@ import json, sys
 print(json.loads(open(sys.argv[1]).readlines()[-1])["series"])' r8/results.jsonl)
 [ "$got" = "series/gen-churn__system__1.csv" ] && [ -s r8/series/gen-churn__system__1.csv ] ||
   fail "resume after a lost series: series $got"
+
+# ---- merge --out takes the lock run takes ----
+# a folder a running `run` holds: refused, exit 2, one line, nothing written
+printf 'gen churn ops=100M live=1000 seed=2\n' >longm.suite
+"$P" run --suite longm.suite --backends system --out rm >/dev/null 2>rm.err &
+runner=$!
+for _ in $(seq 100); do [ -e rm/.lock ] && ! flock -n rm/.lock true 2>/dev/null && break; sleep 0.1; done
+expect2 "pymemlab: merge: rm is in use by another run or merge (rm/.lock is locked); wait for it to end or choose another --out" \
+  merge r5 --out rm
+# (the run itself writes results.csv, logs... meanwhile: what only a merge writes is looked for)
+! grep -q merged_from rm/provenance.json 2>/dev/null && [ ! -e rm/summary.md ] ||
+  fail "a refused merge wrote into the folder a run holds: $(ls -A rm)"
+kill -9 "$runner" 2>/dev/null || true
+wait "$runner" 2>/dev/null || true
+# and a run into a folder a merge holds (a holder of the same lock) is refused the same way
+mkdir mm
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)' mm/.lock &
+holder=$!
+for _ in $(seq 50); do flock -n mm/.lock true 2>/dev/null || break; sleep 0.1; done
+expect2 "pymemlab: merge: mm is in use by another run or merge (mm/.lock is locked); wait for it to end or choose another --out" \
+  merge r5 --out mm
+[ "$(ls -A mm)" = .lock ] || fail "a refused merge wrote into a locked folder: $(ls -A mm)"
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+"$P" merge r5 --out mm >/dev/null 2>mm.err || fail "merge after the lock was released: $(cat mm.err)"
+[ -s mm/results.jsonl ] || fail "merge after the lock was released wrote no results"
+# a folder with no records yet merges as 0 records (under UBSan: no memcpy from NULL)
+mkdir -p empty && cp r5/provenance.json empty/ && : >empty/results.jsonl
+"$P" merge empty r5 --out me >/dev/null 2>me.err || fail "merge of an empty folder: $(cat me.err)"
+[ "$(wc -l <me/results.jsonl)" = "$(wc -l <r5/results.jsonl)" ] || fail "merge of an empty folder and r5: $(wc -l <me/results.jsonl) records"
+
+# ---- results.jsonl records are checked, not half-read: a wrong type, a control byte ----
+cp -r r5 rt && sed -i '1s/"rep":1/"rep":"one"/' rt/results.jsonl
+expect2 "pymemlab: table: rt/results.jsonl:1: not a result record ('rep' is not a count)" table rt
+expect2 "pymemlab: run: rt/results.jsonl:1: not a result record ('rep' is not a count)" \
+  run --suite small.suite --backends system --out rt --resume
+cp -r r5 rc && sed -i '1s/"workload":"gen-churn"/"workload":"gen\\u001b[2Jchurn"/' rc/results.jsonl
+expect2 "pymemlab: table: rc/results.jsonl:1: not a result record ('workload' holds a control byte)" table rc
 
 exit $status
