@@ -134,8 +134,10 @@
 #include "pm_assert.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PM_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -249,6 +251,13 @@ struct pm_cached_map {
     size_t size;                 /* bytes mapped */
 };
 
+/* Where requests of 0 and > 512 bytes go (large= option). */
+enum pm_large {
+    LARGE_SYSTEM,                /* the C library's malloc, as CPython (default) */
+    LARGE_SEGFIT,                /* an inner segfit instance on our OS account */
+    LARGE_OS,                    /* a mapping per block, with a small cache */
+};
+
 enum pm_placement {
     PLACE_OS,                    /* wherever the kernel maps A bytes (CPython's way) */
     PLACE_ALIGNED,               /* every arena starts on a pool boundary */
@@ -261,9 +270,10 @@ struct pm_heap {
     /* hot: read on every malloc/free */
     enum pm_shape shape;         /* which compiled free() to use */
     uint8_t *bitmap_base;        /* the bitmap region: arena i's bitmap at i * bitmap_bytes */
-    /* large=segfit (the default): requests of 0 and > 512 bytes go to this
-     * inner instance, charged to our OS account, as CPython hands them to
-     * malloc; NULL with large=os (a mapping per block, the cache below). */
+    /* large=segfit: requests of 0 and > 512 bytes go to this inner
+     * instance, charged to our OS account; NULL with large=system (the C
+     * library's malloc, as CPython) and large=os (a mapping per block, the
+     * cache below). */
     const struct allocator_ops *inner_ops;
     pm_heap_t *inner;
     uintptr_t hint310_first;     /* bot_hint_first for a py310 heap, else out of reach */
@@ -304,11 +314,13 @@ struct pm_heap {
     uint32_t map310_nmid, map310_nbot;   /* saturate at MAP310_KEYS: then a lower bound */
 
     /* large objects */
+    enum pm_large large;         /* which path (large= option) */
     void **large_set;            /* user pointers; NULL = empty slot */
     size_t large_cap;            /* slots, a power of two (0 = not mapped yet) */
-    size_t large_count;          /* live large blocks */
-    size_t large_bytes;          /* sum of their usable sizes */
-    uint64_t large_nmalloc;      /* large blocks handed out, ever */
+    size_t large_count;          /* live large blocks (large=system: a counter, as
+                                  * CPython's raw_allocated_blocks) */
+    size_t large_bytes;          /* sum of their usable sizes (large=os only) */
+    uint64_t large_nmalloc;      /* large blocks handed out, ever (not large=segfit) */
     struct pm_cached_map cache[LARGE_CACHE_SLOTS];
     unsigned ncached;            /* entries of cache[] in use, oldest first */
 
@@ -1081,11 +1093,52 @@ static void large_release(pm_heap_t *h, size_t i)
     large_unmap_or_cache(h, hd, size);
 }
 
+/* Is a inside one of our arena mappings (but, the caller knows, in no
+ * carved pool)? Asked before a pointer goes to the C library. The radix
+ * leaf answers no for almost every address: no node, or no carved pool in
+ * the address's chunk; only a chunk that holds a carved pool of ours costs
+ * the O(arenas) scan. A pointer into an arena's never-carved tail whose
+ * chunk has no carved pool yet is missed and goes to the C library, as
+ * every non-arena pointer does in CPython. */
+static bool in_arena_mapping(const pm_heap_t *h, uintptr_t a)
+{
+    const struct pm_leaf *e = radix_leaf(h, a);
+    return e && e->pools && arena_containing(h, a);
+}
+
+/* large=system: the C library's heap, as CPython's PyMem_RawMalloc
+ * (0 bytes asks for 1). Live blocks and their usable bytes are counted
+ * for stats(); nothing else is kept. */
+static void *system_alloc(pm_heap_t *h, size_t n, bool zero)
+{
+    if (PM_UNLIKELY(n > LARGE_MAX)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
+    if (PM_LIKELY(p != NULL)) {
+        h->large_count++;
+        h->large_nmalloc++;
+        h->large_bytes += malloc_usable_size(p);
+    }
+    return p;
+}
+
 /* free() of a pointer that is not in an arena's pools (NULL included). */
 static PM_NOINLINE void large_free(pm_heap_t *h, void *p)
 {
     if (!p)
         return;
+    if (h->large == LARGE_SYSTEM) {
+        if (PM_UNLIKELY(in_arena_mapping(h, (uintptr_t)p))) {
+            large_bad_pointer(h, p, "free");
+            return;
+        }
+        h->large_count--;
+        h->large_bytes -= malloc_usable_size(p);
+        free(p);
+        return;
+    }
     if (h->inner) {
         if (arena_containing(h, (uintptr_t)p))
             large_bad_pointer(h, p, "free");
@@ -1106,6 +1159,8 @@ static PM_NOINLINE void large_free(pm_heap_t *h, void *p)
 /* 0 and > 512 bytes: the inner instance, or a mapping of our own. */
 static PM_NOINLINE void *large_any(pm_heap_t *h, size_t n, bool zero)
 {
+    if (h->large == LARGE_SYSTEM)
+        return system_alloc(h, n, zero);
     if (h->inner)
         return zero ? h->inner_ops->calloc(h->inner, 1, n) : h->inner_ops->malloc(h->inner, n);
     return large_alloc(h, n, zero);
@@ -1244,6 +1299,23 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
 {
     if (!p)
         return pymalloc_malloc(h, n);
+    if (h->large == LARGE_SYSTEM && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
+        /* not ours: the C library's realloc whatever n is (CPython's
+         * pymalloc_realloc "punts" to PyMem_RawRealloc) */
+        if (in_arena_mapping(h, (uintptr_t)p)) {
+            large_bad_pointer(h, p, "realloc");
+            return NULL;
+        }
+        if (PM_UNLIKELY(n > LARGE_MAX)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        size_t before = malloc_usable_size(p);
+        void *q = realloc(p, n ? n : 1);
+        if (q)
+            h->large_bytes = h->large_bytes - before + malloc_usable_size(q);
+        return q;
+    }
     if (h->inner && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
         /* not ours: the large path's realloc, whatever n is (CPython:
          * PyMem_RawRealloc for a block pymalloc does not own) */
@@ -1283,6 +1355,13 @@ static size_t pymalloc_usable_size(pm_heap_t *h, void *p)
 {
     if (!p)
         return 0;
+    if (h->large == LARGE_SYSTEM && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
+        if (in_arena_mapping(h, (uintptr_t)p)) {
+            large_bad_pointer(h, p, "usable_size");
+            return 0;
+        }
+        return malloc_usable_size(p);
+    }
     if (h->inner && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
         if (arena_containing(h, (uintptr_t)p)) {
             large_bad_pointer(h, p, "usable_size");
@@ -1303,7 +1382,7 @@ static size_t pymalloc_usable_size(pm_heap_t *h, void *p)
 struct geometry {
     uint64_t arena;              /* bytes */
     uint64_t pool;               /* bytes */
-    bool large_os;               /* large=os: a mapping per large block */
+    enum pm_large large;         /* large= */
     unsigned version;            /* CPython emulated: 308, 309, 310, 311, 312, 313 */
     enum pm_placement placement; /* placement= */
 };
@@ -1327,7 +1406,7 @@ static bool geometry_parse(const struct pm_config *cfg, struct geometry *g, char
 {
     g->arena = 1u << 20;         /* 3.11 */
     g->pool = 16u << 10;
-    g->large_os = false;
+    g->large = LARGE_SYSTEM;
     g->version = 311;
     g->placement = PLACE_OS;
     struct pm_opt_iter it = {cfg->options};
@@ -1372,12 +1451,15 @@ static bool geometry_parse(const struct pm_config *cfg, struct geometry *g, char
                 return false;
             }
         } else if (pm_opt_key_is(k, kl, "large")) {
-            if (vl == 2 && !memcmp(v, "os", 2)) {
-                g->large_os = true;
+            if (vl == 6 && !memcmp(v, "system", 6)) {
+                g->large = LARGE_SYSTEM;
+            } else if (vl == 2 && !memcmp(v, "os", 2)) {
+                g->large = LARGE_OS;
             } else if (vl == 6 && !memcmp(v, "segfit", 6)) {
-                g->large_os = false;
+                g->large = LARGE_SEGFIT;
             } else {
-                snprintf(err, PM_ERR_LEN, "pymalloc: unknown large path '%.*s' (known: segfit, os)",
+                snprintf(err, PM_ERR_LEN,
+                         "pymalloc: unknown large path '%.*s' (known: system, segfit, os)",
                          (int)vl, v);
                 return false;
             }
@@ -1519,7 +1601,8 @@ static pm_heap_t *pymalloc_create(const struct pm_config *cfg, char err[PM_ERR_L
     h->cfg = *cfg;
     h->cfg.options = NULL;      /* the caller's string may not outlive create */
     h->os = os;
-    if (!g.large_os) {
+    h->large = g.large;
+    if (g.large == LARGE_SEGFIT) {
         struct pm_config icfg = {.on_misuse = inner_misuse, .misuse_ctx = h, .account = &h->os};
         char ierr[PM_ERR_LEN];
         h->inner = pm_backend_create("segfit", &icfg, &h->inner_ops, ierr);
@@ -1582,6 +1665,8 @@ static void pymalloc_trim(pm_heap_t *h)
                 break;
             }
     }
+    if (h->large == LARGE_SYSTEM)
+        malloc_trim(0);          /* the C library's heap: process-wide, as the system backend */
     while (h->ncached) {
         h->ncached--;
         PM_UNPOISON(h->cache[h->ncached].base, h->cache[h->ncached].size);
@@ -1646,12 +1731,12 @@ static size_t meta_bytes(const pm_heap_t *h, const struct pool_census *pc)
 {
     size_t page = pm_os_page_size();
     return pm_round_up(h->heap_map_size, page)
-         + h->table_map_size + h->bitmap_map_size
+         + pm_round_up(h->table_map_size, page) + pm_round_up(h->bitmap_map_size, page)
          + (size_t)h->mid_count * pm_round_up(sizeof(void *) << h->mid_bits, page)
          + (size_t)h->bot_count * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
          + pools_in_use(pc) * POOL_OVERHEAD
          + pm_round_up(h->large_cap * sizeof(void *), page)
-         + h->large_count * LARGE_HDR;
+         + (h->large == LARGE_OS ? h->large_count * LARGE_HDR : 0);
 }
 
 static void pymalloc_stats(pm_heap_t *h, struct pm_stats *out)
@@ -2154,11 +2239,13 @@ static unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     size_t page = pm_os_page_size();
     uint64_t mapped = pm_round_up(h->heap_map_size, page)
                     + h->narenas_current * h->arena_size
-                    + h->table_map_size + h->bitmap_map_size
+                    + pm_round_up(h->table_map_size, page)   /* pools under a page: */
+                    + pm_round_up(h->bitmap_map_size, page)  /* the OS layer maps pages */
                     + mids * pm_round_up(sizeof(void *) << h->mid_bits, page)
                     + bots * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
                     + (h->large_cap ? pm_round_up(h->large_cap * sizeof(void *), page) : 0);
-    check_large(h, &ck, &mapped);
+    if (h->large != LARGE_SYSTEM)
+        check_large(h, &ck, &mapped);   /* large=system keeps only counters: nothing to walk */
     if (h->inner) {
         /* the shared account also holds the inner instance's mappings */
         char imsg[PM_ERR_LEN];
