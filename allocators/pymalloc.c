@@ -3,8 +3,8 @@
  *
  * Entry points: pm_pymalloc_ops, pm_pymalloc_report(), pm_pymalloc_pool_info()
  * (pymalloc.h). Options: preset=3.8|3.9|3.10|3.11|3.12|3.13 (py38 = 3.8,
- * py310 = 3.10; default 3.11), arena=SIZE, pool=SIZE, large=segfit|os,
- * placement=os|aligned|unaligned.
+ * py310 = 3.10; default 3.11), arena=SIZE, pool=SIZE,
+ * large=system|segfit|os, placement=os|aligned|unaligned.
  *
  * Versions (docs/cpython-versions.md has the table against each version's
  * Objects/obmalloc.c). A preset sets the geometry (3.8, 3.9: 256 KiB arenas
@@ -26,14 +26,31 @@
  * experiments, and for matching a recorded CPython whose report shows all
  * its arenas aligned or all not.
  *
- * Large requests (0 and > 512 bytes). CPython hands them to malloc, and a
- * realloc of a block pymalloc does not own goes to PyMem_RawRealloc whatever
- * the new size. By default (large=segfit) they go to an inner segfit
- * instance that maps through this heap's own OS account (pm_config.account),
- * so mapped bytes, faults and destroy cover it; its misuse reports come back
- * as pymalloc's. large=os keeps the older path below: a mapping per block
- * with an 8-entry cache (a grown list's item array then costs an mmap, a
- * copy and an munmap per resize: 2.6 us/op against 0.24 on a growth trace).
+ * Large requests (0 and > 512 bytes). CPython hands them to malloc
+ * (PyMem_RawMalloc; 0 bytes asks for 1), a realloc of a block pymalloc does
+ * not own goes to PyMem_RawRealloc whatever the new size ("we punt"), and a
+ * free of one to PyMem_RawFree; "owns" is the arena test. By default
+ * (large=system) the model does exactly that with the C library's
+ * malloc/calloc/realloc/free: a pointer in no carved pool of ours (the
+ * radix test below) is the C library's. Kept for stats(): counters of live
+ * large blocks and their malloc_usable_size() bytes (CPython keeps the
+ * count, raw_allocated_blocks). Not kept: any set of the blocks, so a
+ * foreign or double free of a large block is the C library's business (as
+ * in CPython: glibc may abort), destroy() cannot free large blocks left
+ * live (replay frees every block first), injected OS faults do not reach
+ * them, and the OS account (mapped, peak mapped: `backend_peak_mapped`)
+ * covers the small-object heap only; the process RSS (replay's footprint)
+ * includes the C library's heap, as for CPython. A pointer inside one of
+ * our arena mappings but in no carved pool is still caught (misuse, never
+ * passed to free()) where its radix chunk holds a carved pool. trim() calls
+ * malloc_trim(0), as the system backend. large=segfit (the default before
+ * issue 14 item 7) sends them to an inner segfit instance that maps
+ * through this heap's own OS account (pm_config.account), so mapped bytes,
+ * faults and destroy cover it, and its misuse reports come back as
+ * pymalloc's: the accounted path the fuzzers use. large=os keeps the older
+ * path below: a mapping per block with an 8-entry cache (a grown list's
+ * item array then costs an mmap, a copy and an munmap per resize: 2.6
+ * us/op against 0.24 on a growth trace).
  *
  * Layout. Requests of 1..512 bytes map to 32 classes, class = (n - 1) >> 4,
  * block = (class + 1) * 16. Arenas (arena_size bytes, page-aligned mappings
@@ -104,7 +121,7 @@
  * were measured against libpython3.11's PyObject_Malloc/PyObject_Free in
  * the loop of harness/micro.c.
  *
- * Large objects (0 bytes and > 512 bytes): one mapping per block with a
+ * large=os (0 bytes and > 512 bytes): one mapping per block with a
  * 16-byte header, live blocks kept in an open-addressing hash set keyed by
  * address (foreign and double frees detected), freed mappings kept in a
  * cache of LARGE_CACHE_SLOTS entries reused by size (at most 25% bigger than
@@ -126,8 +143,9 @@
  * access (LINK_OPEN/LINK_CLOSE: pool_extend, check()); malloc unpoisons the
  * block it pops before reading the link. A large=os mapping kept in the
  * cache is poisoned until reused; arenas and cached mappings are
- * unpoisoned before munmap. Large blocks of the default large=segfit path
- * are the inner segfit's to poison. No code in other builds.
+ * unpoisoned before munmap. Large blocks of the large=segfit path are the
+ * inner segfit's to poison, those of the default large=system ASan's own
+ * allocator's. No code in other builds.
  */
 #include "pymalloc.h"
 #include "pm_asan.h"
@@ -2265,7 +2283,8 @@ static unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
 
 const struct allocator_ops pm_pymalloc_ops = {
     .name = "pymalloc",
-    .description = "CPython's obmalloc design rebuilt: arenas, pools, 32 classes, radix-tree ownership",
+    .description = "CPython's obmalloc design rebuilt: arenas, pools, 32 classes, radix-tree ownership; "
+                   "0 and > 512 B to the C library's malloc (large=system)",
     .flags = 0,
     .create = pymalloc_create,
     .destroy = pymalloc_destroy,
