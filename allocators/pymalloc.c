@@ -32,18 +32,17 @@
  * free of one to PyMem_RawFree; "owns" is the arena test. By default
  * (large=system) the model does exactly that with the C library's
  * malloc/calloc/realloc/free: a pointer in no carved pool of ours (the
- * radix test below) is the C library's. Kept for stats(): counters of live
- * large blocks and their malloc_usable_size() bytes (CPython keeps the
- * count, raw_allocated_blocks). Not kept: any set of the blocks, so a
- * foreign or double free of a large block is the C library's business (as
- * in CPython: glibc may abort), destroy() cannot free large blocks left
- * live (replay frees every block first), injected OS faults do not reach
- * them, and the OS account (mapped, peak mapped: `backend_peak_mapped`)
- * covers the small-object heap only; the process RSS (replay's footprint)
- * includes the C library's heap, as for CPython. A pointer inside one of
- * our arena mappings but in no carved pool is still caught (misuse, never
- * passed to free()) where its radix chunk holds a carved pool. trim() calls
- * malloc_trim(0), as the system backend. large=segfit (the default before
+ * radix test below) is the C library's. Unlike CPython, the live large
+ * blocks are also kept in the hash set below (not to decide ownership: so
+ * that destroy() frees them as an instance should, check() counts them,
+ * and a foreign or double free is reported as misuse instead of reaching
+ * free(); about one hash probe per large call), with counters of them and
+ * of their malloc_usable_size() bytes for stats() (CPython keeps the
+ * count, raw_allocated_blocks). Injected OS faults reach only the set's
+ * own mapping, and the OS account (mapped, peak mapped:
+ * `backend_peak_mapped`) covers the small-object heap and the set only;
+ * the process RSS (replay's footprint) includes the C library's heap, as
+ * for CPython. trim() calls malloc_trim(0), as the system backend. large=segfit (the default before
  * issue 14 item 7) sends them to an inner segfit instance that maps
  * through this heap's own OS account (pm_config.account), so mapped bytes,
  * faults and destroy cover it, and its misuse reports come back as
@@ -1111,30 +1110,23 @@ static void large_release(pm_heap_t *h, size_t i)
     large_unmap_or_cache(h, hd, size);
 }
 
-/* Is a inside one of our arena mappings (but, the caller knows, in no
- * carved pool)? Asked before a pointer goes to the C library. The radix
- * leaf answers no for almost every address: no node, or no carved pool in
- * the address's chunk; only a chunk that holds a carved pool of ours costs
- * the O(arenas) scan. A pointer into an arena's never-carved tail whose
- * chunk has no carved pool yet is missed and goes to the C library, as
- * every non-arena pointer does in CPython. */
-static bool in_arena_mapping(const pm_heap_t *h, uintptr_t a)
-{
-    const struct pm_leaf *e = radix_leaf(h, a);
-    return e && e->pools && arena_containing(h, a);
-}
-
 /* large=system: the C library's heap, as CPython's PyMem_RawMalloc
- * (0 bytes asks for 1). Live blocks and their usable bytes are counted
- * for stats(); nothing else is kept. */
+ * (0 bytes asks for 1). Live blocks are kept in the large set (not for
+ * ownership, which the arena test decides before we get here: so that
+ * destroy() frees them, check() counts them and a foreign or double free
+ * is reported instead of reaching free()); they and their usable bytes are
+ * counted for stats(). */
 static void *system_alloc(pm_heap_t *h, size_t n, bool zero)
 {
     if (PM_UNLIKELY(n > LARGE_MAX)) {
         errno = ENOMEM;
         return NULL;
     }
+    if (PM_UNLIKELY(!large_set_reserve(h)))
+        return NULL;
     void *p = zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
     if (PM_LIKELY(p != NULL)) {
+        large_set_put(h, p);
         h->large_count++;
         h->large_nmalloc++;
         h->large_bytes += malloc_usable_size(p);
@@ -1148,10 +1140,12 @@ static PM_NOINLINE void large_free(pm_heap_t *h, void *p)
     if (!p)
         return;
     if (h->large == LARGE_SYSTEM) {
-        if (PM_UNLIKELY(in_arena_mapping(h, (uintptr_t)p))) {
+        size_t i = large_find(h, p);
+        if (PM_UNLIKELY(i == SIZE_MAX)) {
             large_bad_pointer(h, p, "free");
             return;
         }
+        large_set_remove_at(h, i);
         h->large_count--;
         h->large_bytes -= malloc_usable_size(p);
         free(p);
@@ -1320,7 +1314,8 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
     if (h->large == LARGE_SYSTEM && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
         /* not ours: the C library's realloc whatever n is (CPython's
          * pymalloc_realloc "punts" to PyMem_RawRealloc) */
-        if (in_arena_mapping(h, (uintptr_t)p)) {
+        size_t i = large_find(h, p);
+        if (i == SIZE_MAX) {
             large_bad_pointer(h, p, "realloc");
             return NULL;
         }
@@ -1330,8 +1325,13 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
         }
         size_t before = malloc_usable_size(p);
         void *q = realloc(p, n ? n : 1);
-        if (q)
+        if (q) {
             h->large_bytes = h->large_bytes - before + malloc_usable_size(q);
+            if (q != p) {
+                large_set_remove_at(h, i);   /* same count: no growth needed */
+                large_set_put(h, q);
+            }
+        }
         return q;
     }
     if (h->inner && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
@@ -1374,7 +1374,7 @@ static size_t pymalloc_usable_size(pm_heap_t *h, void *p)
     if (!p)
         return 0;
     if (h->large == LARGE_SYSTEM && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
-        if (in_arena_mapping(h, (uintptr_t)p)) {
+        if (large_find(h, p) == SIZE_MAX) {
             large_bad_pointer(h, p, "usable_size");
             return 0;
         }
@@ -1659,7 +1659,9 @@ static void pymalloc_destroy(pm_heap_t *h)
         }
     }
     for (size_t i = 0; i < h->large_cap; i++)
-        if (h->large_set[i]) {
+        if (h->large_set[i] && h->large == LARGE_SYSTEM) {
+            free(h->large_set[i]);
+        } else if (h->large_set[i]) {
             struct pm_large_hdr *hd = large_hdr(h->large_set[i]);
             pm_os_unmap(&os, hd, (size_t)hd->map_size);
         }
@@ -2195,6 +2197,15 @@ static void check_large(const pm_heap_t *h, struct checker *ck, uint64_t *mapped
         if (!p)
             continue;
         n++;
+        if (h->large == LARGE_SYSTEM) {    /* the C library's block: no header of ours */
+            if (large_find(h, p) != i)
+                violation(ck, "large block %p: not reachable by its hash", p);
+            if (radix_leaf(h, (uintptr_t)p) && leaf_has_pool(radix_leaf(h, (uintptr_t)p),
+                                                             (uintptr_t)p, h->geom))
+                violation(ck, "large block %p lies in a carved pool", p);
+            bytes += malloc_usable_size((void *)p);
+            continue;
+        }
         const struct pm_large_hdr *hd = large_hdr(p);
         if (hd->magic != (LARGE_MAGIC ^ (uint64_t)(uintptr_t)hd) || hd->map_size <= LARGE_HDR) {
             violation(ck, "large block %p: header damaged", p);
@@ -2262,8 +2273,7 @@ static unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
                     + mids * pm_round_up(sizeof(void *) << h->mid_bits, page)
                     + bots * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
                     + (h->large_cap ? pm_round_up(h->large_cap * sizeof(void *), page) : 0);
-    if (h->large != LARGE_SYSTEM)
-        check_large(h, &ck, &mapped);   /* large=system keeps only counters: nothing to walk */
+    check_large(h, &ck, &mapped);
     if (h->inner) {
         /* the shared account also holds the inner instance's mappings */
         char imsg[PM_ERR_LEN];
