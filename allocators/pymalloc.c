@@ -3,8 +3,8 @@
  *
  * Entry points: pm_pymalloc_ops, pm_pymalloc_report(), pm_pymalloc_pool_info()
  * (pymalloc.h). Options: preset=3.8|3.9|3.10|3.11|3.12|3.13 (py38 = 3.8,
- * py310 = 3.10; default 3.11), arena=SIZE, pool=SIZE, large=segfit|os,
- * placement=os|aligned|unaligned.
+ * py310 = 3.10; default 3.11), arena=SIZE, pool=SIZE,
+ * large=system|segfit|os, placement=os|aligned|unaligned.
  *
  * Versions (docs/cpython-versions.md has the table against each version's
  * Objects/obmalloc.c). A preset sets the geometry (3.8, 3.9: 256 KiB arenas
@@ -26,14 +26,30 @@
  * experiments, and for matching a recorded CPython whose report shows all
  * its arenas aligned or all not.
  *
- * Large requests (0 and > 512 bytes). CPython hands them to malloc, and a
- * realloc of a block pymalloc does not own goes to PyMem_RawRealloc whatever
- * the new size. By default (large=segfit) they go to an inner segfit
- * instance that maps through this heap's own OS account (pm_config.account),
- * so mapped bytes, faults and destroy cover it; its misuse reports come back
- * as pymalloc's. large=os keeps the older path below: a mapping per block
- * with an 8-entry cache (a grown list's item array then costs an mmap, a
- * copy and an munmap per resize: 2.6 us/op against 0.24 on a growth trace).
+ * Large requests (0 and > 512 bytes). CPython hands them to malloc
+ * (PyMem_RawMalloc; 0 bytes asks for 1), a realloc of a block pymalloc does
+ * not own goes to PyMem_RawRealloc whatever the new size ("we punt"), and a
+ * free of one to PyMem_RawFree; "owns" is the arena test. By default
+ * (large=system) the model does exactly that with the C library's
+ * malloc/calloc/realloc/free: a pointer in no carved pool of ours (the
+ * radix test below) is the C library's. Unlike CPython, the live large
+ * blocks are also kept in the hash set below (not to decide ownership: so
+ * that destroy() frees them as an instance should, check() counts them,
+ * and a foreign or double free is reported as misuse instead of reaching
+ * free(); about one hash probe per large call), with counters of them and
+ * of their malloc_usable_size() bytes for stats() (CPython keeps the
+ * count, raw_allocated_blocks). Injected OS faults reach only the set's
+ * own mapping, and the OS account (mapped, peak mapped:
+ * `backend_peak_mapped`) covers the small-object heap and the set only;
+ * the process RSS (replay's footprint) includes the C library's heap, as
+ * for CPython. trim() calls malloc_trim(0), as the system backend. large=segfit (the default before
+ * issue 14 item 7) sends them to an inner segfit instance that maps
+ * through this heap's own OS account (pm_config.account), so mapped bytes,
+ * faults and destroy cover it, and its misuse reports come back as
+ * pymalloc's: the accounted path the fuzzers use. large=os keeps the older
+ * path below: a mapping per block with an 8-entry cache (a grown list's
+ * item array then costs an mmap, a copy and an munmap per resize: 2.6
+ * us/op against 0.24 on a growth trace).
  *
  * Layout. Requests of 1..512 bytes map to 32 classes, class = (n - 1) >> 4,
  * block = (class + 1) * 16. Arenas (arena_size bytes, page-aligned mappings
@@ -104,7 +120,7 @@
  * were measured against libpython3.11's PyObject_Malloc/PyObject_Free in
  * the loop of harness/micro.c.
  *
- * Large objects (0 bytes and > 512 bytes): one mapping per block with a
+ * large=os (0 bytes and > 512 bytes): one mapping per block with a
  * 16-byte header, live blocks kept in an open-addressing hash set keyed by
  * address (foreign and double frees detected), freed mappings kept in a
  * cache of LARGE_CACHE_SLOTS entries reused by size (at most 25% bigger than
@@ -126,16 +142,19 @@
  * access (LINK_OPEN/LINK_CLOSE: pool_extend, check()); malloc unpoisons the
  * block it pops before reading the link. A large=os mapping kept in the
  * cache is poisoned until reused; arenas and cached mappings are
- * unpoisoned before munmap. Large blocks of the default large=segfit path
- * are the inner segfit's to poison. No code in other builds.
+ * unpoisoned before munmap. Large blocks of the large=segfit path are the
+ * inner segfit's to poison, those of the default large=system ASan's own
+ * allocator's. No code in other builds.
  */
 #include "pymalloc.h"
 #include "pm_asan.h"
 #include "pm_assert.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PM_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -249,6 +268,13 @@ struct pm_cached_map {
     size_t size;                 /* bytes mapped */
 };
 
+/* Where requests of 0 and > 512 bytes go (large= option). */
+enum pm_large {
+    LARGE_SYSTEM,                /* the C library's malloc, as CPython (default) */
+    LARGE_SEGFIT,                /* an inner segfit instance on our OS account */
+    LARGE_OS,                    /* a mapping per block, with a small cache */
+};
+
 enum pm_placement {
     PLACE_OS,                    /* wherever the kernel maps A bytes (CPython's way) */
     PLACE_ALIGNED,               /* every arena starts on a pool boundary */
@@ -261,9 +287,10 @@ struct pm_heap {
     /* hot: read on every malloc/free */
     enum pm_shape shape;         /* which compiled free() to use */
     uint8_t *bitmap_base;        /* the bitmap region: arena i's bitmap at i * bitmap_bytes */
-    /* large=segfit (the default): requests of 0 and > 512 bytes go to this
-     * inner instance, charged to our OS account, as CPython hands them to
-     * malloc; NULL with large=os (a mapping per block, the cache below). */
+    /* large=segfit: requests of 0 and > 512 bytes go to this inner
+     * instance, charged to our OS account; NULL with large=system (the C
+     * library's malloc, as CPython) and large=os (a mapping per block, the
+     * cache below). */
     const struct allocator_ops *inner_ops;
     pm_heap_t *inner;
     uintptr_t hint310_first;     /* bot_hint_first for a py310 heap, else out of reach */
@@ -304,11 +331,13 @@ struct pm_heap {
     uint32_t map310_nmid, map310_nbot;   /* saturate at MAP310_KEYS: then a lower bound */
 
     /* large objects */
+    enum pm_large large;         /* which path (large= option) */
     void **large_set;            /* user pointers; NULL = empty slot */
     size_t large_cap;            /* slots, a power of two (0 = not mapped yet) */
-    size_t large_count;          /* live large blocks */
-    size_t large_bytes;          /* sum of their usable sizes */
-    uint64_t large_nmalloc;      /* large blocks handed out, ever */
+    size_t large_count;          /* live large blocks (large=system: a counter, as
+                                  * CPython's raw_allocated_blocks) */
+    size_t large_bytes;          /* sum of their usable sizes (large=os only) */
+    uint64_t large_nmalloc;      /* large blocks handed out, ever (not large=segfit) */
     struct pm_cached_map cache[LARGE_CACHE_SLOTS];
     unsigned ncached;            /* entries of cache[] in use, oldest first */
 
@@ -1081,11 +1110,47 @@ static void large_release(pm_heap_t *h, size_t i)
     large_unmap_or_cache(h, hd, size);
 }
 
+/* large=system: the C library's heap, as CPython's PyMem_RawMalloc
+ * (0 bytes asks for 1). Live blocks are kept in the large set (not for
+ * ownership, which the arena test decides before we get here: so that
+ * destroy() frees them, check() counts them and a foreign or double free
+ * is reported instead of reaching free()); they and their usable bytes are
+ * counted for stats(). */
+static void *system_alloc(pm_heap_t *h, size_t n, bool zero)
+{
+    if (PM_UNLIKELY(n > LARGE_MAX)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (PM_UNLIKELY(!large_set_reserve(h)))
+        return NULL;
+    void *p = zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
+    if (PM_LIKELY(p != NULL)) {
+        large_set_put(h, p);
+        h->large_count++;
+        h->large_nmalloc++;
+        h->large_bytes += malloc_usable_size(p);
+    }
+    return p;
+}
+
 /* free() of a pointer that is not in an arena's pools (NULL included). */
 static PM_NOINLINE void large_free(pm_heap_t *h, void *p)
 {
     if (!p)
         return;
+    if (h->large == LARGE_SYSTEM) {
+        size_t i = large_find(h, p);
+        if (PM_UNLIKELY(i == SIZE_MAX)) {
+            large_bad_pointer(h, p, "free");
+            return;
+        }
+        large_set_remove_at(h, i);
+        h->large_count--;
+        h->large_bytes -= malloc_usable_size(p);
+        free(p);
+        return;
+    }
     if (h->inner) {
         if (arena_containing(h, (uintptr_t)p))
             large_bad_pointer(h, p, "free");
@@ -1106,6 +1171,8 @@ static PM_NOINLINE void large_free(pm_heap_t *h, void *p)
 /* 0 and > 512 bytes: the inner instance, or a mapping of our own. */
 static PM_NOINLINE void *large_any(pm_heap_t *h, size_t n, bool zero)
 {
+    if (h->large == LARGE_SYSTEM)
+        return system_alloc(h, n, zero);
     if (h->inner)
         return zero ? h->inner_ops->calloc(h->inner, 1, n) : h->inner_ops->malloc(h->inner, n);
     return large_alloc(h, n, zero);
@@ -1244,6 +1311,29 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
 {
     if (!p)
         return pymalloc_malloc(h, n);
+    if (h->large == LARGE_SYSTEM && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
+        /* not ours: the C library's realloc whatever n is (CPython's
+         * pymalloc_realloc "punts" to PyMem_RawRealloc) */
+        size_t i = large_find(h, p);
+        if (i == SIZE_MAX) {
+            large_bad_pointer(h, p, "realloc");
+            return NULL;
+        }
+        if (PM_UNLIKELY(n > LARGE_MAX)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        size_t before = malloc_usable_size(p);
+        void *q = realloc(p, n ? n : 1);
+        if (q) {
+            h->large_bytes = h->large_bytes - before + malloc_usable_size(q);
+            if (q != p) {
+                large_set_remove_at(h, i);   /* same count: no growth needed */
+                large_set_put(h, q);
+            }
+        }
+        return q;
+    }
     if (h->inner && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
         /* not ours: the large path's realloc, whatever n is (CPython:
          * PyMem_RawRealloc for a block pymalloc does not own) */
@@ -1283,6 +1373,13 @@ static size_t pymalloc_usable_size(pm_heap_t *h, void *p)
 {
     if (!p)
         return 0;
+    if (h->large == LARGE_SYSTEM && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
+        if (large_find(h, p) == SIZE_MAX) {
+            large_bad_pointer(h, p, "usable_size");
+            return 0;
+        }
+        return malloc_usable_size(p);
+    }
     if (h->inner && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
         if (arena_containing(h, (uintptr_t)p)) {
             large_bad_pointer(h, p, "usable_size");
@@ -1303,7 +1400,7 @@ static size_t pymalloc_usable_size(pm_heap_t *h, void *p)
 struct geometry {
     uint64_t arena;              /* bytes */
     uint64_t pool;               /* bytes */
-    bool large_os;               /* large=os: a mapping per large block */
+    enum pm_large large;         /* large= */
     unsigned version;            /* CPython emulated: 308, 309, 310, 311, 312, 313 */
     enum pm_placement placement; /* placement= */
 };
@@ -1327,7 +1424,7 @@ static bool geometry_parse(const struct pm_config *cfg, struct geometry *g, char
 {
     g->arena = 1u << 20;         /* 3.11 */
     g->pool = 16u << 10;
-    g->large_os = false;
+    g->large = LARGE_SYSTEM;
     g->version = 311;
     g->placement = PLACE_OS;
     struct pm_opt_iter it = {cfg->options};
@@ -1372,12 +1469,15 @@ static bool geometry_parse(const struct pm_config *cfg, struct geometry *g, char
                 return false;
             }
         } else if (pm_opt_key_is(k, kl, "large")) {
-            if (vl == 2 && !memcmp(v, "os", 2)) {
-                g->large_os = true;
+            if (vl == 6 && !memcmp(v, "system", 6)) {
+                g->large = LARGE_SYSTEM;
+            } else if (vl == 2 && !memcmp(v, "os", 2)) {
+                g->large = LARGE_OS;
             } else if (vl == 6 && !memcmp(v, "segfit", 6)) {
-                g->large_os = false;
+                g->large = LARGE_SEGFIT;
             } else {
-                snprintf(err, PM_ERR_LEN, "pymalloc: unknown large path '%.*s' (known: segfit, os)",
+                snprintf(err, PM_ERR_LEN,
+                         "pymalloc: unknown large path '%.*s' (known: system, segfit, os)",
                          (int)vl, v);
                 return false;
             }
@@ -1519,7 +1619,8 @@ static pm_heap_t *pymalloc_create(const struct pm_config *cfg, char err[PM_ERR_L
     h->cfg = *cfg;
     h->cfg.options = NULL;      /* the caller's string may not outlive create */
     h->os = os;
-    if (!g.large_os) {
+    h->large = g.large;
+    if (g.large == LARGE_SEGFIT) {
         struct pm_config icfg = {.on_misuse = inner_misuse, .misuse_ctx = h, .account = &h->os};
         char ierr[PM_ERR_LEN];
         h->inner = pm_backend_create("segfit", &icfg, &h->inner_ops, ierr);
@@ -1558,7 +1659,9 @@ static void pymalloc_destroy(pm_heap_t *h)
         }
     }
     for (size_t i = 0; i < h->large_cap; i++)
-        if (h->large_set[i]) {
+        if (h->large_set[i] && h->large == LARGE_SYSTEM) {
+            free(h->large_set[i]);
+        } else if (h->large_set[i]) {
             struct pm_large_hdr *hd = large_hdr(h->large_set[i]);
             pm_os_unmap(&os, hd, (size_t)hd->map_size);
         }
@@ -1582,6 +1685,8 @@ static void pymalloc_trim(pm_heap_t *h)
                 break;
             }
     }
+    if (h->large == LARGE_SYSTEM)
+        malloc_trim(0);          /* the C library's heap: process-wide, as the system backend */
     while (h->ncached) {
         h->ncached--;
         PM_UNPOISON(h->cache[h->ncached].base, h->cache[h->ncached].size);
@@ -1646,12 +1751,12 @@ static size_t meta_bytes(const pm_heap_t *h, const struct pool_census *pc)
 {
     size_t page = pm_os_page_size();
     return pm_round_up(h->heap_map_size, page)
-         + h->table_map_size + h->bitmap_map_size
+         + pm_round_up(h->table_map_size, page) + pm_round_up(h->bitmap_map_size, page)
          + (size_t)h->mid_count * pm_round_up(sizeof(void *) << h->mid_bits, page)
          + (size_t)h->bot_count * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
          + pools_in_use(pc) * POOL_OVERHEAD
          + pm_round_up(h->large_cap * sizeof(void *), page)
-         + h->large_count * LARGE_HDR;
+         + (h->large == LARGE_OS ? h->large_count * LARGE_HDR : 0);
 }
 
 static void pymalloc_stats(pm_heap_t *h, struct pm_stats *out)
@@ -2092,6 +2197,15 @@ static void check_large(const pm_heap_t *h, struct checker *ck, uint64_t *mapped
         if (!p)
             continue;
         n++;
+        if (h->large == LARGE_SYSTEM) {    /* the C library's block: no header of ours */
+            if (large_find(h, p) != i)
+                violation(ck, "large block %p: not reachable by its hash", p);
+            if (radix_leaf(h, (uintptr_t)p) && leaf_has_pool(radix_leaf(h, (uintptr_t)p),
+                                                             (uintptr_t)p, h->geom))
+                violation(ck, "large block %p lies in a carved pool", p);
+            bytes += malloc_usable_size((void *)p);
+            continue;
+        }
         const struct pm_large_hdr *hd = large_hdr(p);
         if (hd->magic != (LARGE_MAGIC ^ (uint64_t)(uintptr_t)hd) || hd->map_size <= LARGE_HDR) {
             violation(ck, "large block %p: header damaged", p);
@@ -2154,7 +2268,8 @@ static unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     size_t page = pm_os_page_size();
     uint64_t mapped = pm_round_up(h->heap_map_size, page)
                     + h->narenas_current * h->arena_size
-                    + h->table_map_size + h->bitmap_map_size
+                    + pm_round_up(h->table_map_size, page)   /* pools under a page: */
+                    + pm_round_up(h->bitmap_map_size, page)  /* the OS layer maps pages */
                     + mids * pm_round_up(sizeof(void *) << h->mid_bits, page)
                     + bots * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
                     + (h->large_cap ? pm_round_up(h->large_cap * sizeof(void *), page) : 0);
@@ -2178,7 +2293,8 @@ static unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
 
 const struct allocator_ops pm_pymalloc_ops = {
     .name = "pymalloc",
-    .description = "CPython's obmalloc design rebuilt: arenas, pools, 32 classes, radix-tree ownership",
+    .description = "CPython's obmalloc design rebuilt: arenas, pools, 32 classes, radix-tree ownership; "
+                   "0 and > 512 B to the C library's malloc (large=system)",
     .flags = 0,
     .create = pymalloc_create,
     .destroy = pymalloc_destroy,

@@ -80,6 +80,16 @@ static const struct {
     {"buddy", "min=32,max=4K,keep_empty=2"},
 };
 
+/* The options an own backend is fuzzed with by default: pymalloc's
+ * large=segfit keeps every block on its OS account (its default,
+ * large=system, hands large blocks to the C library as CPython does: those
+ * are outside the account that fuzz_oom faults and fuzz_frag/retention
+ * measure, and it cannot see a foreign free). */
+static const char *base_options(const char *name)
+{
+    return !strcmp(name, "pymalloc") ? ",large=segfit" : "";
+}
+
 /* Backends that report double, foreign, interior and misaligned frees and
  * ignore the call (allocator.h: "where the backend can detect it cheaply").
  * The debug wrapper always does (its live set). */
@@ -148,13 +158,13 @@ size_t fz_backends(struct fz_backend *out, size_t cap, unsigned which)
         bool aliases = fz_props_of(o->name, o) & FZ_ALIASES;
         if (aliases && !(which & FZ_WITH_ALIASING))
             continue;
-        n = add(out, n, cap, o, "%s%s", o->name, "");
+        n = add(out, n, cap, o, "%s%s", o->name, base_options(o->name));
         if (which & FZ_WITH_VARIANTS)
             for (size_t i = 0; i < sizeof fz_variants / sizeof *fz_variants; i++)
                 if (!strcmp(fz_variants[i].name, o->name))
                     n = add(out, n, cap, o, "%s,%s", o->name, fz_variants[i].options);
         if ((which & FZ_WITH_DEBUG) && dbg && !aliases)
-            n = add(out, n, cap, dbg, "debug:%s%s", o->name, "");
+            n = add(out, n, cap, dbg, "debug:%s%s", o->name, base_options(o->name));
     }
     if ((which & FZ_WITH_SYSTEM) && sys)
         n = add(out, n, cap, sys, "%s%s", sys->name, "");

@@ -13,6 +13,12 @@
  * past os->mapped without a NULL are a failure. `null` aliases blocks in its
  * ring and never maps for small blocks, so for it only large blocks (its own
  * mappings) are driven to failure.
+ *
+ * pymalloc is tested twice: `pymalloc,large=segfit` (every block on its OS
+ * account, the whole scenario) and plain `pymalloc`, whose default
+ * large=system hands large blocks to the C library as CPython does: they
+ * are outside the account and cannot be made to fail, so for it only the
+ * small blocks are driven to failure.
  */
 #include "pm_test.h"
 
@@ -83,12 +89,19 @@ static void alloc_until_null(const struct allocator_ops *o, pm_heap_t *h, struct
     }
 }
 
+struct oom_case {
+    const struct allocator_ops *o;
+    const char *spec;            /* backend spec given to create */
+    bool large_outside;          /* large blocks are not on the OS account */
+};
+
 static void test_oom(void **state)
 {
-    const struct allocator_ops *o = *state;
+    const struct oom_case *c = *state;
+    const struct allocator_ops *o = c->o;
     uint64_t mapped_before = pm_os_total_mapped();
     const struct allocator_ops *got;
-    pm_heap_t *h = pmt_create(o->name, &got);
+    pm_heap_t *h = pmt_create(c->spec, &got);
     assert_ptr_equal(got, o);
     struct pm_os *os = o->os(h);
     struct blocks b = {0};
@@ -113,17 +126,19 @@ static void test_oom(void **state)
         pmt_check_clean(o, h);
         blocks_verify(&b, o->name, "after small blocks ran out");
     }
-    alloc_until_null(o, h, &b, frozen, false, &rng);
-    pmt_check_clean(o, h);
+    if (!c->large_outside) {
+        alloc_until_null(o, h, &b, frozen, false, &rng);
+        pmt_check_clean(o, h);
 
-    /* a failing realloc or calloc leaves everything as it was */
-    errno = 0;
-    assert_null(o->realloc(h, b.v[0].p, OOM_LARGE));
-    assert_int_equal(errno, ENOMEM);
-    errno = 0;
-    assert_null(o->calloc(h, 1, OOM_LARGE));
-    assert_int_equal(errno, ENOMEM);
-    pmt_check_clean(o, h);
+        /* a failing realloc or calloc leaves everything as it was */
+        errno = 0;
+        assert_null(o->realloc(h, b.v[0].p, OOM_LARGE));
+        assert_int_equal(errno, ENOMEM);
+        errno = 0;
+        assert_null(o->calloc(h, 1, OOM_LARGE));
+        assert_int_equal(errno, ENOMEM);
+        pmt_check_clean(o, h);
+    }
     blocks_verify(&b, o->name, "after the failures");
     assert_true(os->failed_maps > 0);
     assert_int_equal(os->mapped, frozen);
@@ -160,6 +175,7 @@ int main(void)
 {
     enum { MAX = 64 };
     static struct CMUnitTest tests[MAX];
+    static struct oom_case cases[MAX];
     static char names[MAX][64];
     size_t n = 0;
     for (const struct allocator_ops *const *bk = pm_backends; *bk && n < MAX; bk++) {
@@ -171,10 +187,14 @@ int main(void)
             printf("oom[%s]: skipped, unavailable: %s\n", o->name, o->unavailable());
             continue;
         }
-        snprintf(names[n], sizeof names[n], "oom[%s]", o->name);
-        tests[n] = (struct CMUnitTest){
-            .name = names[n], .test_func = test_oom, .initial_state = (void *)o};
-        n++;
+        bool pymalloc = !strcmp(o->name, "pymalloc");
+        for (int twice = 0; twice <= (int)pymalloc && n < MAX; twice++) {
+            cases[n] = (struct oom_case){o, twice ? "pymalloc,large=segfit" : o->name, pymalloc && !twice};
+            snprintf(names[n], sizeof names[n], "oom[%s]", cases[n].spec);
+            tests[n] = (struct CMUnitTest){
+                .name = names[n], .test_func = test_oom, .initial_state = &cases[n]};
+            n++;
+        }
     }
     if (n == 0) {
         printf("oom: no own backend with an OS layer is registered\n");

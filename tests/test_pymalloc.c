@@ -17,6 +17,7 @@
 #include "pymalloc.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -726,7 +727,7 @@ static void test_bad_geometry_messages(void **state)
 static void test_out_of_memory(void **state)
 {
     (void)state;
-    pm_heap_t *h = make("pymalloc");
+    pm_heap_t *h = make("pymalloc,large=segfit");   /* large blocks on the account too */
     struct pm_os *os = ops->os(h);
     enum { N = 3000, MAX = 70000 };
     void **p = calloc(MAX, sizeof *p);
@@ -1079,16 +1080,16 @@ static void test_printer_golden_small_heap(void **state)
     ops->destroy(h);
 }
 
-/* The default large path (large=segfit): requests of 0 and > 512 bytes go to
- * an inner segfit instance charged to pymalloc's own OS account, as CPython
- * hands them to malloc. Misuse there is reported as pymalloc's; stats and
- * destroy cover it; a grown block reallocs inside the inner instance. */
+/* The accounted large path (large=segfit): requests of 0 and > 512 bytes go
+ * to an inner segfit instance charged to pymalloc's own OS account. Misuse
+ * there is reported as pymalloc's; stats and destroy cover it; a grown
+ * block reallocs inside the inner instance. */
 static void test_large_path_segfit(void **state)
 {
     (void)state;
     struct misuse_log log = {0};
     uint64_t before = pm_os_total_mapped();
-    pm_heap_t *h = make_logged("pymalloc", &log);
+    pm_heap_t *h = make_logged("pymalloc,large=segfit", &log);
     struct pm_stats st0 = stats_of(h);
     char *big = ops->malloc(h, 10000);
     assert_non_null(big);
@@ -1124,7 +1125,105 @@ static void test_large_path_segfit(void **state)
     ops->free(h, ok);
     char err[PM_ERR_LEN];
     assert_null(pm_backend_create("pymalloc,large=heap", NULL, NULL, err));
-    assert_string_equal(err, "pymalloc: unknown large path 'heap' (known: segfit, os)");
+    assert_string_equal(err, "pymalloc: unknown large path 'heap' (known: system, segfit, os)");
+    ops->destroy(h);
+    assert_int_equal(pm_os_total_mapped(), before);
+}
+
+/* The default large path (large=system): requests of 0 and > 512 bytes go
+ * to the C library's malloc, as CPython's PyMem_RawMalloc; a realloc of a
+ * block pymalloc does not own stays with the C library whatever the new
+ * size (CPython's pymalloc_realloc "punts"); ownership is the arena test.
+ * The blocks are counted in stats() (live, usable bytes) but not on the OS
+ * account; a pointer inside an arena mapping, a foreign pointer and a
+ * double free never reach free(); destroy() frees what is left. */
+static void test_large_path_system(void **state)
+{
+    (void)state;
+    struct misuse_log log = {0};
+    uint64_t before = pm_os_total_mapped();
+    pm_heap_t *h = make_logged("pymalloc,placement=aligned", &log);
+    pm_heap_t *h2 = make("pymalloc,large=system");     /* the option names the default */
+    ops->destroy(h2);
+    void *small = ops->malloc(h, 100);                 /* an arena exists */
+    struct pm_stats st0 = stats_of(h);
+    char *big = ops->malloc(h, 10000);
+    assert_non_null(big);
+    memset(big, 7, 10000);
+    char *z = ops->malloc(h, 0);
+    assert_non_null(z);
+    char *zc = ops->calloc(h, 100, 50);
+    assert_non_null(zc);
+    for (int i = 0; i < 5000; i++)
+        assert_int_equal(zc[i], 0);
+    struct pm_pymalloc_pool_info in;
+    assert_false(pm_pymalloc_pool_info(ops, h, big, &in));
+    assert_int_equal(ops->usable_size(h, big), malloc_usable_size(big));
+    struct pm_stats st = stats_of(h);
+    assert_int_equal(st.large_blocks, 3);
+    assert_int_equal(st.live_blocks, 4);
+    /* not on our account: only the large set's first table (512 slots) is */
+    assert_int_equal(st.mapped_bytes - st0.mapped_bytes, 512 * sizeof(void *));
+    assert_int_equal(st.used_bytes - st0.used_bytes,
+                     malloc_usable_size(big) + malloc_usable_size(z) + malloc_usable_size(zc));
+    /* shrunk to a small size, it stays with the C library */
+    char *shrunk = ops->realloc(h, big, 100);
+    assert_non_null(shrunk);
+    assert_false(pm_pymalloc_pool_info(ops, h, shrunk, &in));
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(shrunk[i], 7);
+    assert_int_equal(stats_of(h).large_blocks, 3);
+    /* a small block grown past 512 bytes moves to the C library */
+    char *grown = ops->realloc(h, small, 600);
+    assert_non_null(grown);
+    assert_false(pm_pymalloc_pool_info(ops, h, grown, &in));
+    assert_int_equal(stats_of(h).large_blocks, 4);
+    pmt_check_clean(ops, h);
+    /* an address inside an arena but in no carved pool: misuse, not free() */
+    void *keep[64];
+    unsigned nk = 0;
+    uintptr_t last = 0, q = 0;
+    for (;;) {
+        keep[nk] = ops->malloc(h, 512);
+        assert_true(pm_pymalloc_pool_info(ops, h, keep[nk], &in));
+        nk++;
+        if (in.pool == last)
+            continue;                                  /* fill the pool first */
+        last = in.pool;
+        q = last + (uintptr_t)16384 + 64;   /* the next, uncarved pool */
+        if ((q >> 20) == (last >> 20) && nk > 1)
+            break;                                     /* the same radix chunk as a carved pool */
+        assert_true(nk < 60);
+    }
+    ops->free(h, (void *)q);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.kind, PM_MISUSE_MISALIGNED_POINTER);
+    assert_null(ops->realloc(h, (void *)q, 10));
+    assert_int_equal(log.n, 2);
+    /* a foreign pointer and a large double free are reported, never freed */
+    int x;
+    ops->free(h, &x);
+    assert_int_equal(log.n, 3);
+    assert_int_equal(log.kind, PM_MISUSE_FOREIGN_POINTER);
+    void *twice = ops->malloc(h, 4000);
+    ops->free(h, twice);
+    ops->free(h, twice);
+    assert_int_equal(log.n, 4);
+    /* a large block left live is freed by destroy (LeakSanitizer checks it) */
+    pm_heap_t *h3 = make("pymalloc");
+    assert_non_null(ops->malloc(h3, 5000));
+    ops->destroy(h3);
+    for (unsigned i = 0; i < nk; i++)
+        ops->free(h, keep[i]);
+    ops->free(h, shrunk);
+    ops->free(h, grown);
+    ops->free(h, z);
+    ops->free(h, zc);
+    assert_int_equal(stats_of(h).large_blocks, 0);
+    assert_int_equal(stats_of(h).used_bytes, 0);
+    pmt_check_clean(ops, h);
+    char err[PM_ERR_LEN];
+    assert_null(pm_backend_create("pymalloc,large=", NULL, NULL, err));
     ops->destroy(h);
     assert_int_equal(pm_os_total_mapped(), before);
 }
@@ -1144,7 +1243,7 @@ static void test_large_path_segfit(void **state)
 static void test_asan_sees_free_blocks(void **state)
 {
     (void)state;
-    pm_heap_t *h = make("pymalloc");
+    pm_heap_t *h = make("pymalloc,large=segfit");   /* below: a block freed to the inner segfit */
     unsigned char *a = ops->malloc(h, 32), *b = ops->malloc(h, 32), *c = ops->malloc(h, 20);
     assert_int_equal(ops->usable_size(h, c), 32);
     pmt_asan_write(a, ops->usable_size(h, a), false);
@@ -1238,6 +1337,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_large_cache_reuse_and_trim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_path_segfit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_path_system, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_totals_add_up, setup, teardown),
         cmocka_unit_test(test_printer_matches_cpython_output),
         cmocka_unit_test_setup_teardown(test_printer_golden_small_heap, setup, teardown),

@@ -32,5 +32,16 @@ out=$(cd "$tmp" && PATH="$tmp/bin:$PATH" PM_RECORD=yes timeout 20 bash "$src/scr
 rc=$?
 [ $rc = 2 ] && [ ! -e "$tmp/called" ] && grep -q "PM_RECORD must be auto, 0 or 1, not 'yes'" <<<"$out" ||
   { echo "FAIL: run.sh PM_RECORD=yes: exit $rc, called: $(cat "$tmp/called" 2>/dev/null): $out" >&2; status=1; }
+# speed-vs-obmalloc.sh: bad arguments give one line naming the problem, exit 2, and run nothing
+for args in "--rounds 0" "--reps x" "--sets fidelity,validation" "--modes hot" "--domains obj" \
+            "--versions 3.7" "--out /nonexistent-dir/r.md" "--bogus" "--versions"; do
+  rm -f "$tmp/called"
+  # shellcheck disable=SC2086  # args is a list of arguments
+  out=$(cd "$tmp" && PATH="$tmp/bin:$PATH" timeout 20 bash "$src/scripts/speed-vs-obmalloc.sh" $args 2>&1)
+  rc=$?
+  [ $rc = 2 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q "^speed-vs-obmalloc.sh: " <<<"$out" ||
+    { echo "FAIL: speed-vs-obmalloc.sh $args: exit $rc: $out" >&2; status=1; }
+  [ ! -e "$tmp/called" ] || { echo "FAIL: speed-vs-obmalloc.sh $args ran: $(cat "$tmp/called")" >&2; status=1; }
+done
 [ $status = 0 ] && echo "ok: every script answers --help without running anything"
 exit $status

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""scripts/lib/speed-vs-obmalloc.py RUNS.jsonl — the tables of
+scripts/speed-vs-obmalloc.sh from its raw `replay --json` lines (each with
+program, version and set added): per trace, mode and domain the speed-up
+obmalloc ns/op / model ns/op with a bootstrap 95% interval and a verdict;
+per mode and domain the geometric mean with its interval. Markdown on
+stdout.
+
+Statistics as the harness's (harness/stats.c): the median's interval is
+distribution-free, [x(k), x(n+1-k)] with the largest k whose binomial
+coverage is at least 95% (min..max below 6 samples, whose level is then
+printed); a ratio's interval is the 2.5/97.5 percentile of 2000 bootstrap
+resamples (fixed seed); "not distinguishable" where the two ns/op
+intervals overlap. The geometric mean's interval resamples every trace's
+reps on both sides together."""
+import json
+import math
+import random
+import sys
+from collections import OrderedDict
+
+RESAMPLES = 2000
+SEED = 20261207
+
+
+def median(x):
+    s = sorted(x)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def ci_median(x):
+    """(median, lo, hi, level) as pm_ci_median."""
+    s = sorted(x)
+    n = len(s)
+
+    def cover(k):   # 1 - 2 P(Bin(n, 1/2) <= k - 1)
+        return 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2 ** n
+
+    k = 1
+    while k + 1 <= n // 2 and cover(k + 1) >= 0.95:
+        k += 1
+    return median(s), s[k - 1], s[n - k], cover(k)
+
+
+def resample(rng, x):
+    return [x[rng.randrange(len(x))] for _ in x]
+
+
+def speedup_ci(ref, model, rng):
+    est = median(ref) / median(model)
+    boot = sorted(median(resample(rng, ref)) / median(resample(rng, model))
+                  for _ in range(RESAMPLES))
+    return est, boot[int(0.025 * RESAMPLES)], boot[int(0.975 * RESAMPLES) - 1]
+
+
+def geomean_ci(pairs, rng):
+    est = math.exp(sum(math.log(median(r) / median(m)) for r, m in pairs) / len(pairs))
+    boot = []
+    for _ in range(RESAMPLES):
+        boot.append(math.exp(sum(math.log(median(resample(rng, r)) / median(resample(rng, m)))
+                                 for r, m in pairs) / len(pairs)))
+    boot.sort()
+    return est, boot[int(0.025 * RESAMPLES)], boot[int(0.975 * RESAMPLES) - 1]
+
+
+def fmt_ci(est, lo, hi, digits=2):
+    return f"{est:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0 if len(sys.argv) == 2 else 2)
+    groups = OrderedDict()   # (mode, domain) -> OrderedDict((version, set, program) -> {kind: row})
+    for n, line in enumerate(open(sys.argv[1]), 1):
+        try:
+            d = json.loads(line)
+        except ValueError:
+            sys.exit(f"speed-vs-obmalloc.py: {sys.argv[1]}:{n}: not a JSON object")
+        b = d["backend"]
+        kind = ("obmalloc" if b.startswith("cpython") else
+                "before" if "large=segfit" in b else "model")
+        g = groups.setdefault((d["time_mode"], d["domain"]), OrderedDict())
+        row = g.setdefault((d["version"], d["set"], d["program"]), {}).setdefault(
+            kind, {"reps": [], "calls": 0, "loaded": 0, "ops": d["ops"], "backend": b})
+        row["reps"] += [x for x in d["ns_per_op_reps"] if x == x]
+        row["calls"] += 1
+        row["loaded"] += 1 if d.get("load", {}).get("loaded") else 0
+    rng = random.Random(SEED)
+    any_before = any("before" in r for g in groups.values() for r in g.values())
+    summary = []
+    levels = set()
+    for (mode, domain), g in groups.items():
+        print(f"## {mode} mode, --domain {domain}")
+        print()
+        head = ("| CPython | set | program | ops | obmalloc ns/op | model ns/op | speed-up [95% CI] | verdict |"
+                + (" before: speed-up [95% CI] |" if any_before else "") + " loaded runs |")
+        print(head)
+        print("|" + " --- |" * (head.count("|") - 1))
+        pairs, pairs_before = [], []
+        verdicts = {"faster": 0, "slower": 0, "not distinguishable": 0}
+        for (version, set_, prog), rows in g.items():
+            if "obmalloc" not in rows or "model" not in rows or not rows["obmalloc"]["reps"] \
+                    or not rows["model"]["reps"]:
+                print(f"| {version} | {set_} | {prog} | | | | missing runs | |" + (" |" if any_before else ""))
+                continue
+            ref, mod = rows["obmalloc"], rows["model"]
+            cr, cm = ci_median(ref["reps"]), ci_median(mod["reps"])
+            levels.update((round(cr[3], 4), round(cm[3], 4)))
+            est, lo, hi = speedup_ci(ref["reps"], mod["reps"], rng)
+            if cm[2] < cr[1]:
+                verdict = "faster"
+            elif cm[1] > cr[2]:
+                verdict = "slower"
+            else:
+                verdict = "not distinguishable"
+            verdicts[verdict] += 1
+            pairs.append((ref["reps"], mod["reps"]))
+            cells = [version, set_, prog, str(ref["ops"]),
+                     fmt_ci(cr[0], cr[1], cr[2], 1), fmt_ci(cm[0], cm[1], cm[2], 1),
+                     fmt_ci(est, lo, hi), verdict]
+            if any_before:
+                if "before" in rows and rows["before"]["reps"]:
+                    pairs_before.append((ref["reps"], rows["before"]["reps"]))
+                    cells.append(fmt_ci(*speedup_ci(ref["reps"], rows["before"]["reps"], rng)))
+                else:
+                    cells.append("")
+            loaded = sum(r["loaded"] for r in rows.values())
+            calls = sum(r["calls"] for r in rows.values())
+            cells.append(f"{loaded} of {calls}")
+            print("| " + " | ".join(cells) + " |")
+        print()
+        gm = geomean_ci(pairs, rng) if pairs else None
+        gmb = geomean_ci(pairs_before, rng) if pairs_before else None
+        summary.append((mode, domain, len(pairs), gm, gmb, verdicts))
+    print("## Geometric mean of the speed-ups")
+    print()
+    print("| mode | domain | traces | geometric mean [95% CI] | goal 1.25 | faster | slower | not distinguishable |"
+          + (" before: geometric mean [95% CI] |" if any_before else ""))
+    print("| --- | --- | ---: | --- | --- | ---: | ---: | ---: |" + (" --- |" if any_before else ""))
+    for mode, domain, n, gm, gmb, v in summary:
+        if gm is None:
+            continue
+        goal = ("met" if gm[1] >= 1.25 else "not met" if gm[2] < 1.25
+                else "not distinguishable from 1.25")
+        line = (f"| {mode} | {domain} | {n} | {fmt_ci(*gm)} | {goal} | {v['faster']} | {v['slower']} | "
+                f"{v['not distinguishable']} |")
+        if any_before:
+            line += f" {fmt_ci(*gmb) if gmb else ''} |"
+        print(line)
+    print()
+    lv = ", ".join(f"{x:.1%}" for x in sorted(levels))
+    print("Speed-up: obmalloc ns/op ÷ model ns/op, ratio of medians (above 1: the model is faster); "
+          "ns/op: median [interval of the median] of the fresh-process reps "
+          f"(coverage of those intervals: {lv}; 95% needs 6 reps or more). Verdict: faster or slower only "
+          "where the two ns/op intervals do not overlap. Loaded runs: `replay` invocations the "
+          "harness flagged as taken while other work kept the machine busy (their figures are "
+          "not comparable with a quiet run).")
+
+
+if __name__ == "__main__":
+    main()
