@@ -4,7 +4,7 @@
  * [--gc-pauses FILE]` and
  * `pymemlab pyrun --list`: runs one Python-like workload
  * (workloads/python/, docs/workloads.md) live on a backend and prints the
- * metrics (README's Metrics section): first one sampled run (memory figures,
+ * metrics (docs/metrics.md): first one sampled run (memory figures,
  * the collector's counts, the series), and --reps (default 6) unsampled
  * timed runs, each in a fresh process (cold or warm, --mode), run first so
  * that this process has not used the backend when they fork (ns per op:

@@ -1,6 +1,6 @@
 /* harness/pyrun.c — a Python-like workload run live on a backend: the
  * sampled run (memory, GC, series), the timed runs, the JSON record and the
- * series CSV. See pyrun.h for the definitions and README's Metrics section.
+ * series CSV. See pyrun.h for the definitions and docs/metrics.md.
  *
  * Entry points: pm_pyrun_check, pm_pyrun_measure, pm_pyrun_time,
  * pm_pyrun_json, pm_pyrun_write_series, pm_pyrun_result_free.

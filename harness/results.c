@@ -885,7 +885,7 @@ int pm_summary_write_md(const char *path, const struct pm_summary *s, const cJSO
                "latency of one allocator call (sampled). loaded reps: reps during which other "
                "work kept more than 0.5 CPU busy beyond this suite's own runs, or CPU steal "
                "exceeded 5%% (from /proc/stat): their timings are not comparable with a quiet "
-               "machine's. Definitions: README, Metrics.\n\n");
+               "machine's. Definitions: docs/metrics.md.\n\n");
     pm_summary_print(f, s, true);
     return fclose(f) ? -1 : 0;
 }

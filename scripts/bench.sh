@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# scripts/bench.sh — the benchmark behind README's speed tables, in one run:
+# scripts/bench.sh — the benchmark behind the speed tables (docs/corrections.md), in one run:
 #   1. `pymemlab micro` (20M ops, 100k live blocks of 16..512 B) per backend,
 #   2. `pymemlab replay` of a 20M-op churn trace (CPython-like sizes) per backend,
 #      and on null with the per-op dispatch (`--engine per-op`),
-# in each timing mode (cold, warm: README, Metrics), ROUNDS interleaved rounds
+# in each timing mode (cold, warm: docs/metrics.md), ROUNDS interleaved rounds
 # (default 6): round r runs one rep of every backend before round r+1, each
 # rep in a fresh process. Each figure is the median of the rounds with its
 # 95% interval, ratios to cpython with theirs, "not distinguishable" where
@@ -45,7 +45,7 @@ for mode in $modes; do
       "$bin" micro --backend "$b" --ops "$ops" --reps 1 --mode "$mode" --json >>"$dir/micro-$mode.jsonl"
       "$bin" replay "$dir/churn.pmt" --backend "$b" --reps 1 --mode "$mode" --json >>"$dir/replay-$mode.jsonl"
     done
-    # the replay loop's cost with the dispatch of one branch per op (README)
+    # the replay loop's cost with the dispatch of one branch per op (docs/corrections.md)
     "$bin" replay "$dir/churn.pmt" --backend null --engine per-op --reps 1 --mode "$mode" --json |
       sed 's/"backend":"null"/"backend":"null (per-op dispatch)"/' >>"$dir/replay-$mode.jsonl"
   done

@@ -5,8 +5,8 @@
 # results folder holds results.csv, results.jsonl, summary.md,
 # provenance.json, series/, plots/, report.html.
 #
-#   scripts/run.sh                      the default suite (under 10 minutes on 2 quiet cores)
-#   PM_SUITE=quick scripts/run.sh       under a minute; PM_SUITE=full: opt-in, about an hour
+#   scripts/run.sh                      the default suite (8 minutes on 2 quiet cores, 2026-12-07)
+#   PM_SUITE=quick scripts/run.sh       about 75 s; PM_SUITE=full: opt-in, about an hour
 #   PM_SUITE=path/to/my.suite scripts/run.sh
 #   PM_OUT=res scripts/run.sh           results folder (default out/SUITE-DATE)
 #   PM_BACKENDS=pymalloc,cpython scripts/run.sh   only these backends

@@ -5,7 +5,7 @@
  *    parameters, trace globs (sorted, suffix=, optional);
  *  - a bad line is one message naming the file and the line number;
  *  - the CSV header and the JSON keys are exactly the documented columns
- *    (README's "Results" table lists the same, in this order);
+ *    (docs/main-job.md's results-columns table lists the same, in this order);
  *  - CSV quoting and nulls, the JSON round trip, results.jsonl with a line
  *    cut short or a bad line, the latest record of a run;
  *  - the summary: median and min-max over reps, ratio to the baseline;
@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The documented columns, in order (README, "Results"). */
+/* The documented columns, in order (docs/main-job.md, results columns). */
 static const char *const documented[] = {
     "workload", "kind", "backend", "rep", "status", "failure", "ops", "ns_per_op",
     "time_mode", "minflt_per_op", "load1_start", "load1_end", "steal_pct", "busy_cpus", "own_cpus",

@@ -7,7 +7,7 @@
 #    other run completes;
 #  - --resume after the runner was killed with SIGKILL mid-way gives the same
 #    final set of results as an uninterrupted run;
-#  - the CSV header and the JSON keys are exactly the columns README
+#  - the CSV header and the JSON keys are exactly the columns docs/main-job.md
 #    documents; CSV and JSONL hold the same records;
 #  - --emit-jobs lines run one cell each; merge combines them, and refuses
 #    incomparable folders, the same run twice, an --out with results;
@@ -84,19 +84,19 @@ grep -q "web on test-crash,after=300: 1 of 1 failed: signal" "$tmp/iso/summary.m
 grep -q "^gen-churn" "$tmp/iso.out" || fail "isolation: no summary on stdout"
 [ $status = 0 ] && echo "ok: isolation (crash, hang, abort recorded; the rest ran)"
 
-# ---- the columns: exactly README's ----
+# ---- the columns: exactly those of docs/main-job.md ----
 doc=$(awk '/<!-- results-columns:begin -->/{f=1; next} /<!-- results-columns:end -->/{f=0} f && /^\| `/ { gsub(/^\| `|`.*$/, ""); printf "%s%s", sep, $0; sep="," }' \
-  "$PM_SOURCE_DIR/README.md")
-[ -n "$doc" ] || fail "README: no results-columns table"
-[ "$(head -n1 "$tmp/iso/results.csv")" = "$doc" ] || fail "CSV header differs from README: $(head -n1 "$tmp/iso/results.csv") vs $doc"
-python3 - "$tmp/iso/results.jsonl" "$doc" <<'EOF' || fail "JSON keys differ from README"
+  "$PM_SOURCE_DIR/docs/main-job.md")
+[ -n "$doc" ] || fail "docs/main-job.md: no results-columns table"
+[ "$(head -n1 "$tmp/iso/results.csv")" = "$doc" ] || fail "CSV header differs from docs/main-job.md: $(head -n1 "$tmp/iso/results.csv") vs $doc"
+python3 - "$tmp/iso/results.jsonl" "$doc" <<'EOF' || fail "JSON keys differ from docs/main-job.md"
 import json, sys
 want = sys.argv[2].split(",")
 for l in open(sys.argv[1]):
     assert list(json.loads(l).keys()) == want
 EOF
 records "$tmp/iso" >/dev/null || fail "CSV and JSONL disagree"
-[ $status = 0 ] && echo "ok: CSV header and JSON keys are README's"
+[ $status = 0 ] && echo "ok: CSV header and JSON keys are those of docs/main-job.md"
 
 # ---- --resume after a SIGKILL gives the same results ----
 cat >"$tmp/slow.suite" <<'EOF'
