@@ -13,7 +13,8 @@
 #    unless the recorder puts the allocator back for it);
 #  - with arenas placed alike on both sides (PM_RECORD_ARENA_PLACEMENT and
 #    pymalloc's placement=), CPython's whole report at the mark and the
-#    model's are byte-identical.
+#    model's are byte-identical (on 3.10 but for the arena map's bottom-node
+#    lines, which depend on addresses).
 set -euo pipefail
 . "$(dirname "$0")/lib.bash"
 : "${PM_SOURCE_DIR:?}"
@@ -73,7 +74,20 @@ for vp in "${pythons[@]}"; do
       fail "$py: trace record ($pl) failed"
     awk '/^Small block threshold/{n++} n == 1 && !/^marks /' "$tmp/err" >"$tmp/cpy.full"
     "$PYMEMLAB" debugstats --backend "pymalloc,preset=$v,placement=$pl" "$tmp/p.pmt" --at-phase 1 >"$tmp/model.full"
-    diff "$tmp/cpy.full" "$tmp/model.full" >"$tmp/d" || fail "$py: placement=$pl: reports differ: $(cat "$tmp/d")"
+    if [ "$v" = 3.10 ]; then
+      # 3.10's arena-map bottom nodes cover 256 MiB of address space: how
+      # many the model's arenas and CPython's straddle depends on where two
+      # processes' mappings land, not on the model (docs/cpython-versions.md;
+      # CI saw 1 against 2 once). Those lines and the Total they feed are
+      # left out of the byte comparison on 3.10 only.
+      for f in cpy model; do
+        grep -v -E '^# (arena map bot nodes|bytes lost to arena map bot) |^Total ' "$tmp/$f.full" >"$tmp/$f.cmp" || true
+      done
+    else
+      cp "$tmp/cpy.full" "$tmp/cpy.cmp"
+      cp "$tmp/model.full" "$tmp/model.cmp"
+    fi
+    diff "$tmp/cpy.cmp" "$tmp/model.cmp" >"$tmp/d" || fail "$py: placement=$pl: reports differ: $(cat "$tmp/d")"
   done
   echo "ok $v ($py)"
 done
