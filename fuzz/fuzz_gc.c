@@ -54,6 +54,7 @@
 #include "pm_object.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define GC_NODES 48             /* nodes per input */
@@ -608,10 +609,31 @@ static void op_weakref(int a)
     g.nw++;
 }
 
+/* Partial collections (gc.collect(0), gc.collect(1)) are checked only with
+ * PM_FUZZ_GC_PARTIAL=1: the shadow's generations miss two ways an object
+ * re-enters the young generation (CPython's as the object layer's): a
+ * tp_finalize object resurrected from a refcount death is untracked and
+ * tracked again, so it lands in generation 0; a dict is tracked only when
+ * it first holds a container, and lands in generation 0 then. A partial
+ * collection then examines objects the shadow thinks are older (the CI
+ * smoke found it: fuzz/corpus/fuzz_gc/partial-retrack-8b1f548b, op 50).
+ * Until the shadow models tracking, every collection op is a full one. */
+static bool partial_on(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("PM_FUZZ_GC_PARTIAL");
+        on = e && !strcmp(e, "1");
+    }
+    return on;
+}
+
 /* gc.collect(generation); the partial ones the model does not cover run
  * as gc.collect(0) (see collection_set). */
 static void op_collect(int generation)
 {
+    if (!partial_on())
+        generation = 2;
     if (generation == 1 && !is_collector("gen311") && !is_collector("gen313"))
         generation = 0;
     shadow_collect(generation);
