@@ -28,6 +28,9 @@
 #   --modes cold   --domains pymalloc            a subset
 #   --before                                     also time pymalloc,preset=V,large=segfit (the model's
 #                                                accounted large path, its default before issue 14 item 7)
+#   --floor                                      also time the `null` backend (does nothing: its ns/op
+#                                                is the replay loop's own cost) and report the
+#                                                allocator-only speed-up (obmalloc - null) / (model - null)
 #   --traces DIR                                 where traces are recorded and reused (default
 #                                                out/speed-traces; delete it to record again)
 #   --out FILE                                   the report (default docs/speed-vs-obmalloc.md)
@@ -36,7 +39,7 @@ set -euo pipefail
 usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
 die() { echo "speed-vs-obmalloc.sh: $*" >&2; exit 2; }
 versions="3.8 3.9 3.10 3.11 3.12 3.13" sets="fidelity validation" modes="cold warm"
-domains="pymalloc all" rounds=1 reps=3 before=0 traces=out/speed-traces out=docs/speed-vs-obmalloc.md
+domains="pymalloc all" rounds=1 reps=3 before=0 floor=0 traces=out/speed-traces out=docs/speed-vs-obmalloc.md
 args=("$@")
 need() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value (see --help)"; }
 while [ $# -gt 0 ]; do
@@ -49,6 +52,7 @@ while [ $# -gt 0 ]; do
     --rounds) need "$@"; rounds=$2; shift 2 ;;
     --reps) need "$@"; reps=$2; shift 2 ;;
     --before) before=1; shift ;;
+    --floor) floor=1; shift ;;
     --traces) need "$@"; traces=$2; shift 2 ;;
     --out) need "$@"; out=$2; shift 2 ;;
     *) die "unknown argument '$1' (see --help)" ;;
@@ -138,6 +142,7 @@ for cs in "${cases[@]}"; do
   read -r name v set t <<<"$cs"
   backends=("cpython,version=$v" "pymalloc,preset=$v")
   [ "$before" = 1 ] && backends+=("pymalloc,preset=$v,large=segfit")
+  [ "$floor" = 1 ] && backends+=(null)
   for mode in $modes; do
     for dom in $domains; do
       for ((r = 1; r <= rounds; r++)); do
@@ -164,7 +169,7 @@ trap 'rm -f "$tmp"' EXIT
 {
   echo "# The pymalloc model against the real obmalloc"
   echo
-  echo "\`scripts/speed-vs-obmalloc.sh${args[*]:+ ${args[*]}}\` (rounds $rounds, reps $reps per round, \`--before\` $([ "$before" = 1 ] && echo on || echo off))."
+  echo "\`scripts/speed-vs-obmalloc.sh${args[*]:+ ${args[*]}}\` (rounds $rounds, reps $reps per round, \`--before\` $([ "$before" = 1 ] && echo on || echo off), \`--floor\` $([ "$floor" = 1 ] && echo on || echo off))."
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $cpu, $(nproc) cores, $(uname -r); commit $commit;"
   echo "$((t1 - t0)) s of timing; 1/5/15-minute load average $load0 before, $load1 after."
   [ ${#skipped[@]} -gt 0 ] && printf 'Skipped: %s.\n' "$(IFS=';'; echo "${skipped[*]}" | sed 's/;/; /g')"

@@ -3,8 +3,10 @@
 scripts/speed-vs-obmalloc.sh from its raw `replay --json` lines (each with
 program, version and set added): per trace, mode and domain the speed-up
 obmalloc ns/op / model ns/op with a bootstrap 95% interval and a verdict;
-per mode and domain the geometric mean with its interval. Markdown on
-stdout.
+per mode and domain the geometric mean with its interval. With `null`
+runs (--floor): the replay loop's own cost (null does nothing) and the
+allocator-only speed-up (obmalloc - null) / (model - null), its interval
+resampling all three. Markdown on stdout.
 
 Statistics as the harness's (harness/stats.c): the median's interval is
 distribution-free, [x(k), x(n+1-k)] with the largest k whose binomial
@@ -54,6 +56,39 @@ def speedup_ci(ref, model, rng):
     return est, boot[int(0.025 * RESAMPLES)], boot[int(0.975 * RESAMPLES) - 1]
 
 
+def net_speedup_ci(ref, model, floor, rng):
+    """(obmalloc - null) / (model - null): the speed-up of the allocators
+    alone, the replay loop's cost (the null backend's) taken out. None
+    where the model's median is not above the floor's."""
+    def net(r, m, f):
+        d = median(m) - median(f)
+        return (median(r) - median(f)) / d if d > 0 else float("nan")
+    est = net(ref, model, floor)
+    boot = sorted(net(resample(rng, ref), resample(rng, model), resample(rng, floor))
+                  for _ in range(RESAMPLES))
+    if est != est or any(b != b for b in boot):
+        return None
+    return est, boot[int(0.025 * RESAMPLES)], boot[int(0.975 * RESAMPLES) - 1]
+
+
+def geomean_net_ci(triples, rng):
+    def gm(ts):
+        vals = []
+        for r, m, f in ts:
+            d = median(m) - median(f)
+            n = median(r) - median(f)
+            if d <= 0 or n <= 0:
+                return float("nan")
+            vals.append(math.log(n / d))
+        return math.exp(sum(vals) / len(vals))
+    est = gm(triples)
+    boot = sorted(gm([(resample(rng, r), resample(rng, m), resample(rng, f)) for r, m, f in triples])
+                  for _ in range(RESAMPLES))
+    if est != est or any(b != b for b in boot):
+        return None
+    return est, boot[int(0.025 * RESAMPLES)], boot[int(0.975 * RESAMPLES) - 1]
+
+
 def geomean_ci(pairs, rng):
     est = math.exp(sum(math.log(median(r) / median(m)) for r, m in pairs) / len(pairs))
     boot = []
@@ -79,7 +114,7 @@ def main():
         except ValueError:
             sys.exit(f"speed-vs-obmalloc.py: {sys.argv[1]}:{n}: not a JSON object")
         b = d["backend"]
-        kind = ("obmalloc" if b.startswith("cpython") else
+        kind = ("obmalloc" if b.startswith("cpython") else "floor" if b == "null" else
                 "before" if "large=segfit" in b else "model")
         g = groups.setdefault((d["time_mode"], d["domain"]), OrderedDict())
         row = g.setdefault((d["version"], d["set"], d["program"]), {}).setdefault(
@@ -89,21 +124,25 @@ def main():
         row["loaded"] += 1 if d.get("load", {}).get("loaded") else 0
     rng = random.Random(SEED)
     any_before = any("before" in r for g in groups.values() for r in g.values())
+    any_floor = any("floor" in r for g in groups.values() for r in g.values())
     summary = []
     levels = set()
     for (mode, domain), g in groups.items():
         print(f"## {mode} mode, --domain {domain}")
         print()
         head = ("| CPython | set | program | ops | obmalloc ns/op | model ns/op | speed-up [95% CI] | verdict |"
-                + (" before: speed-up [95% CI] |" if any_before else "") + " loaded runs |")
+                + (" before: speed-up [95% CI] |" if any_before else "")
+                + (" null ns/op (loop floor) | allocator-only speed-up [95% CI] |" if any_floor else "")
+                + " loaded runs |")
         print(head)
         print("|" + " --- |" * (head.count("|") - 1))
-        pairs, pairs_before = [], []
+        pairs, pairs_before, triples = [], [], []
         verdicts = {"faster": 0, "slower": 0, "not distinguishable": 0}
         for (version, set_, prog), rows in g.items():
             if "obmalloc" not in rows or "model" not in rows or not rows["obmalloc"]["reps"] \
                     or not rows["model"]["reps"]:
-                print(f"| {version} | {set_} | {prog} | | | | missing runs | |" + (" |" if any_before else ""))
+                print(f"| {version} | {set_} | {prog} | | | | missing runs | |" + (" |" if any_before else "")
+                      + (" | |" if any_floor else ""))
                 continue
             ref, mod = rows["obmalloc"], rows["model"]
             cr, cm = ci_median(ref["reps"]), ci_median(mod["reps"])
@@ -126,6 +165,15 @@ def main():
                     cells.append(fmt_ci(*speedup_ci(ref["reps"], rows["before"]["reps"], rng)))
                 else:
                     cells.append("")
+            if any_floor:
+                if "floor" in rows and rows["floor"]["reps"]:
+                    fl = rows["floor"]["reps"]
+                    cf = ci_median(fl)
+                    net = net_speedup_ci(ref["reps"], mod["reps"], fl, rng)
+                    cells += [fmt_ci(cf[0], cf[1], cf[2], 1), fmt_ci(*net) if net else "n/a"]
+                    triples.append((ref["reps"], mod["reps"], fl))
+                else:
+                    cells += ["", ""]
             loaded = sum(r["loaded"] for r in rows.values())
             calls = sum(r["calls"] for r in rows.values())
             cells.append(f"{loaded} of {calls}")
@@ -133,13 +181,16 @@ def main():
         print()
         gm = geomean_ci(pairs, rng) if pairs else None
         gmb = geomean_ci(pairs_before, rng) if pairs_before else None
-        summary.append((mode, domain, len(pairs), gm, gmb, verdicts))
+        gmn = geomean_net_ci(triples, rng) if triples else None
+        summary.append((mode, domain, len(pairs), gm, gmb, verdicts, gmn))
     print("## Geometric mean of the speed-ups")
     print()
     print("| mode | domain | traces | geometric mean [95% CI] | goal 1.25 | faster | slower | not distinguishable |"
-          + (" before: geometric mean [95% CI] |" if any_before else ""))
-    print("| --- | --- | ---: | --- | --- | ---: | ---: | ---: |" + (" --- |" if any_before else ""))
-    for mode, domain, n, gm, gmb, v in summary:
+          + (" before: geometric mean [95% CI] |" if any_before else "")
+          + (" allocator-only geometric mean [95% CI] |" if any_floor else ""))
+    print("| --- | --- | ---: | --- | --- | ---: | ---: | ---: |" + (" --- |" if any_before else "")
+          + (" --- |" if any_floor else ""))
+    for mode, domain, n, gm, gmb, v, gmn in summary:
         if gm is None:
             continue
         goal = ("met" if gm[1] >= 1.25 else "not met" if gm[2] < 1.25
@@ -148,6 +199,8 @@ def main():
                 f"{v['not distinguishable']} |")
         if any_before:
             line += f" {fmt_ci(*gmb) if gmb else ''} |"
+        if any_floor:
+            line += f" {fmt_ci(*gmn) if gmn else 'n/a'} |"
         print(line)
     print()
     lv = ", ".join(f"{x:.1%}" for x in sorted(levels))
@@ -156,7 +209,12 @@ def main():
           f"(coverage of those intervals: {lv}; 95% needs 6 reps or more). Verdict: faster or slower only "
           "where the two ns/op intervals do not overlap. Loaded runs: `replay` invocations the "
           "harness flagged as taken while other work kept the machine busy (their figures are "
-          "not comparable with a quiet run).")
+          "not comparable with a quiet run)."
+          + (" Loop floor: the `null` backend's ns/op on the same trace, mode and domain (it does "
+             "nothing: what remains is the replay loop's own cost, which both sides pay); "
+             "allocator-only speed-up: (obmalloc - null) / (model - null), ratio of medians with a "
+             "bootstrap interval resampling all three; n/a where a resample's model median is not "
+             "above the floor's." if any_floor else ""))
 
 
 if __name__ == "__main__":
