@@ -92,7 +92,7 @@ F=$B/fig
 rm -rf "$F" "$B/results"
 mkdir -p "$F" "$B/results"
 # the terminal: W and H are the figure's pixel size in the scripts
-term="set terminal pdfcairo size W/170.0,H/170.0 font 'Sans,7' linewidth 1 noenhanced"
+term="set terminal pdfcairo size W/110.0,H/110.0 font 'Sans,11' fontscale 0.8 linewidth 1.2 noenhanced"
 cat >"$B/gnuplot-pdf" <<EOF
 #!/bin/sh
 exec $(command -v gnuplot) -e "PAPER_TERM=\"$term\"" "\$@"

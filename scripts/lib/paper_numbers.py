@@ -225,6 +225,9 @@ def suite(root, N):
         N.put(f"py.{b}.faster", cnt["faster"])
         N.put(f"py.{b}.slower", cnt["slower"])
         N.put(f"py.{b}.nd", cnt["not distinguishable"])
+    allv = [table[(w, b)]["verdict"] for w in py for b in backends if (w, b) in table and b not in (baseline[0], "null")]
+    N.put("py.pairs", len(allv))
+    N.put("py.nd", sum(v == "not distinguishable" for v in allv))
     # per program and backend: every cell of the J&W table is a macro too
     for w in py:
         for b in backends:
@@ -295,6 +298,7 @@ def suite(root, N):
     grel = "results/plots/data/geomean.dat"
     gtext = read(root, grel)
     gbody = []
+    geo_order = []
     for i, line in enumerate(gtext.splitlines(), start=1):
         if line.startswith("#") or not line.strip():
             continue
@@ -304,6 +308,7 @@ def suite(root, N):
         if f[0] == "-99":
             continue
         b = f[6]
+        geo_order.append(b)
         g, lo, hi = (fnum(x, grel, i) for x in f[1:4])
         N.put(f"geo.{b}", fmt(g, 2))
         N.put(f"geo.{b}.lo", fmt(lo, 2))
@@ -315,6 +320,16 @@ def suite(root, N):
         N.put(f"geo.{b}.verdict", word)
         gbody.append(f"{tex_escape(b)} & {fmt(g, 2)} & [{fmt(lo, 2)}, {fmt(hi, 2)}] & {f[5]} & {word} \\\\")
     N.put("tab.geo", "\n".join(gbody))
+    # the backends by verdict, each with its interval, as a sentence's list
+    for word, key in (("faster", "faster"), ("slower", "slower"), ("not distinguishable", "nd")):
+        items = [f"{tex_escape(b)} (\\geo{{{b}}})" for b in geo_order if N.d[f"geo.{b}.verdict"] == word and b != "null"]
+        if not items:
+            text = "none"
+        elif len(items) == 1:
+            text = items[0]
+        else:
+            text = ", ".join(items[:-1]) + " and " + items[-1]
+        N.put(f"geo.list.{key}", text)
     return workloads, backends
 
 
@@ -623,11 +638,11 @@ def strip_structure(text):
         text = blank(text[:b]) + text[b:]
     text = re.sub(r"(?<!\\)%[^\n]*", lambda m: blank(m.group(0)), text)
     # macro arguments that are names, not claims
-    text = re.sub(r"\\(pmn|pmtab|ref|label|cite|input|include|includegraphics|url|href|eqref|begin|end|pageref|autoref|fig|tab)\*?(\[[^\]]*\])?\{[^}]*\}",
+    text = re.sub(r"\\(pmn|pmtab|ref|label|cite|bibitem|input|include|includegraphics|url|href|eqref|begin|end|pageref|autoref)\*?(\[[^\]]*\])?\{[^}]*\}(?:(?<=\{tabular\})\{[^}]*\}|(?<=\{thebibliography\})\{[^}]*\})?",
                   lambda m: blank(m.group(0)), text)
     # lengths: 0.9\linewidth, 2pt, -1em, [t]...
     text = re.sub(r"-?[0-9]*\.?[0-9]+\s*\\(text|column|line)(width|height)", lambda m: blank(m.group(0)), text)
-    text = re.sub(r"-?[0-9]*\.?[0-9]+\s*(pt|em|ex|cm|mm|in|bp)\b", lambda m: blank(m.group(0)), text)
+    text = re.sub(r"-?[0-9]*\.?[0-9]+(pt|em|ex|cm|mm|in|bp)\b", lambda m: blank(m.group(0)), text)
     text = re.sub(r"\\(vspace|hspace|setlength|addtolength|arraystretch|renewcommand)\*?\{[^}]*\}(\{[^}]*\})?", lambda m: blank(m.group(0)), text)
     return text
 
@@ -669,9 +684,11 @@ def check(args):
     for t in texs:
         with open(t, encoding="utf-8") as f:
             raw = f.read()
-        for m in re.finditer(r"\\pm(?:n|tab)\{([^}]*)\}", raw):
+        body = re.sub(r"(?<!\\)%[^\n]*", "", raw[max(raw.find(r"\begin{document}"), 0):])
+        off = raw.count("\n", 0, max(raw.find(r"\begin{document}"), 0))
+        for m in re.finditer(r"\\pm(?:n|tab)\{([^}]*)\}", body):
             if m.group(1) not in defined:
-                line = raw.count("\n", 0, m.start()) + 1
+                line = off + body.count("\n", 0, m.start()) + 1
                 problems.append(f"{t}:{line}: \\pmn{{{m.group(1)}}}: no such number in {numbers}")
         text = strip_structure(raw)
         covered = [False] * len(text)
