@@ -13,17 +13,17 @@
 #      exit 2, the earlier output left as it was.
 set -uo pipefail
 SRC=${1:-${PM_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}}
-PN="python3 $SRC/scripts/lib/paper_numbers.py"
+PN=(python3 "$SRC/scripts/lib/paper_numbers.py")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 # 1. the committed results and text
-$PN gen --root "$SRC" --out "$tmp/numbers.tex" 2>"$tmp/err" || fail "gen on the committed results: $(cat "$tmp/err")"
+"${PN[@]}" gen --root "$SRC" --out "$tmp/numbers.tex" 2>"$tmp/err" || fail "gen on the committed results: $(cat "$tmp/err")"
 grep -q '^\\pmdef{geo.pymalloc}{' "$tmp/numbers.tex" || fail "numbers.tex has no geo.pymalloc"
 grep -q '^\\pmdef{tab.jw}{' "$tmp/numbers.tex" || fail "numbers.tex has no J&W table"
-$PN check "$SRC"/paper/*.tex --numbers "$tmp/numbers.tex" --allow "$SRC/paper/allowed-numbers.txt" >"$tmp/out" 2>&1 ||
+"${PN[@]}" check "$SRC"/paper/*.tex --numbers "$tmp/numbers.tex" --allow "$SRC/paper/allowed-numbers.txt" >"$tmp/out" 2>&1 ||
   fail "check on the committed paper: $(cat "$tmp/out")"
 
 # 2. planted hand-typed numbers and a bad key
@@ -32,7 +32,7 @@ plant() {  # plant NAME TEXT EXPECTED-IN-OUTPUT
   awk -v t="$2" '{print} /^\\section\{Results\}/ {print t}' "$SRC/paper/pymemlab.tex" >"$tmp/$1/pymemlab.tex"
   grep -qF -- "$2" "$tmp/$1/pymemlab.tex" || { fail "$1: could not plant"; return; }
   line=$(grep -nF -- "$2" "$tmp/$1/pymemlab.tex" | head -1 | cut -d: -f1)
-  $PN check "$tmp/$1/pymemlab.tex" --numbers "$tmp/numbers.tex" --allow "$SRC/paper/allowed-numbers.txt" >"$tmp/out" 2>&1
+  "${PN[@]}" check "$tmp/$1/pymemlab.tex" --numbers "$tmp/numbers.tex" --allow "$SRC/paper/allowed-numbers.txt" >"$tmp/out" 2>&1
   rc=$?
   [ $rc = 1 ] || fail "$1: checker exit $rc, not 1: $(cat "$tmp/out")"
   grep -qF "pymemlab.tex:$line: $3" "$tmp/out" || fail "$1: checker did not name line $line and '$3': $(cat "$tmp/out")"
@@ -49,7 +49,7 @@ cp -r "$SRC/results" "$tmp/root/results"
 mkdir -p "$tmp/root/docs"
 cp "$SRC/docs/speed-vs-obmalloc.md" "$SRC/docs/worst-cases.md" "$tmp/root/docs/"
 awk '$7 == "pymalloc" && $1 !~ /^#/ {$2 = 1.234567} {print}' "$SRC/results/plots/data/geomean.dat" >"$tmp/root/results/plots/data/geomean.dat"
-$PN gen --root "$tmp/root" --out "$tmp/changed.tex" 2>"$tmp/err" || fail "gen on changed results: $(cat "$tmp/err")"
+"${PN[@]}" gen --root "$tmp/root" --out "$tmp/changed.tex" 2>"$tmp/err" || fail "gen on changed results: $(cat "$tmp/err")"
 grep -qx '\\pmdef{geo.pymalloc}{1.23}' "$tmp/changed.tex" || fail "a changed geomean.dat did not change geo.pymalloc: $(grep 'geo.pymalloc}' "$tmp/changed.tex")"
 grep -qx '\\pmdef{geo.pymalloc}{1.23}' "$tmp/numbers.tex" && fail "the committed results give geo.pymalloc 1.23 too: the change test proves nothing"
 
@@ -67,14 +67,14 @@ expect_bad() {  # expect_bad NAME EXPECTED-MESSAGE CMD...
 cp "$SRC/results/summary.md" "$tmp/summary.orig"
 sed -i 's/^| python-json_roundtrip | pymalloc | 6\/6 | [0-9.]* \[/| python-json_roundtrip | pymalloc | 6\/6 | 71.6 [/' "$tmp/root/results/summary.md"
 grep -q '^| python-json_roundtrip | pymalloc | 6/6 | 71.6 \[' "$tmp/root/results/summary.md" || fail "could not plant a wrong median"
-expect_bad median "python-json_roundtrip on pymalloc: ns/op median 71.6 but results.csv" $PN gen --root "$tmp/root" --out "$tmp/out.tex"
+expect_bad median "python-json_roundtrip on pymalloc: ns/op median 71.6 but results.csv" "${PN[@]}" gen --root "$tmp/root" --out "$tmp/out.tex"
 cp "$tmp/summary.orig" "$tmp/root/results/summary.md"
 rm "$tmp/root/results/gc/table.md"
-expect_bad missing "results/gc/table.md: missing" $PN gen --root "$tmp/root" --out "$tmp/out.tex"
+expect_bad missing "results/gc/table.md: missing" "${PN[@]}" gen --root "$tmp/root" --out "$tmp/out.tex"
 printf '3.11\n' >"$tmp/allow.txt"
 expect_bad allow "allow.txt:1: an allowed phrase needs its reason" \
-  $PN check "$SRC/paper/pymemlab.tex" --numbers "$tmp/numbers.tex" --allow "$tmp/allow.txt"
-expect_bad outdir "its folder" $PN gen --root "$SRC" --out "$tmp/nonexistent/numbers.tex"
+  "${PN[@]}" check "$SRC/paper/pymemlab.tex" --numbers "$tmp/numbers.tex" --allow "$tmp/allow.txt"
+expect_bad outdir "its folder" "${PN[@]}" gen --root "$SRC" --out "$tmp/nonexistent/numbers.tex"
 
 [ $fails = 0 ] || { echo "paper_numbers: $fails failure(s)" >&2; exit 1; }
 echo "paper_numbers: ok (generated from results/, planted numbers caught, changes followed, bad input refused)"
