@@ -22,7 +22,7 @@ case "${1:-}" in
   "") ;;
   *) echo "bench.sh: unexpected argument '$1' (see --help)" >&2; exit 2 ;;
 esac
-scripts/bootstrap.sh
+scripts/bootstrap.sh run
 scripts/build.sh release
 bin=build/release/pymemlab
 rounds=${PM_ROUNDS:-6}

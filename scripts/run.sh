@@ -31,7 +31,7 @@ case $record in
   0|1) ;;
   *) echo "run.sh: PM_RECORD must be auto, 0 or 1, not '$record'" >&2; exit 2 ;;
 esac
-scripts/bootstrap.sh
+scripts/bootstrap.sh run
 scripts/build.sh release
 bin=build/release/pymemlab
 if [ "$record" = 1 ]; then

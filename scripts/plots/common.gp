@@ -21,4 +21,7 @@ PNG = "set terminal pngcairo size W,H font 'Sans,11' noenhanced background rgb '
 SVG = "set terminal svg size W,H font 'Sans,11' dynamic noenhanced background rgb 'white'"
 W = 1400
 H = 720
+# scripts/paper.sh sets PAPER_TERM (a `set terminal` line, e.g. pdfcairo):
+# every figure is then one vector file, written where its PNG would be
+if (exists("PAPER_TERM")) { PNG = PAPER_TERM; SVG = "set terminal unknown" }
 if (exists("STAMP")) { set label 99 STAMP at screen 0.005, screen 0.012 left font ",9" tc rgb "#666666" }

@@ -3,7 +3,7 @@
 # the 5% band. gnuplot -e "dir='results/validation'" scripts/plots/validation.gp
 if (!exists("dir")) dir = 'results/validation'
 allocs = system("cat ".dir."/allocators.txt")
-set terminal pngcairo size 900,800 font ",11"
+if (exists("PAPER_TERM")) { W = 900; H = 800; eval PAPER_TERM } else { set terminal pngcairo size 900,800 font ",11" }
 set output dir.'/predicted-vs-native.png'
 set title "Does replay predict reality? Peak anonymous RSS, predicted vs native"
 set xlabel "native peak (MiB, median of reps)"
