@@ -77,6 +77,7 @@ struct gnode {
     unsigned nedges;            /* list, tuple: items; dict/instance: GC_KEYS */
     unsigned gen;               /* the shadow's generation (see gen_of_collect) */
     bool probe_cleared;         /* the collector cleared its weakrefs (then resurrected) */
+    bool retracked;             /* resurrected from a refcount death (see shadow_cascade) */
     unsigned finalized;         /* tp_finalize calls seen */
     unsigned legacy_dels;       /* tp_del calls seen */
     bool want_finalized;        /* the shadow's verdict */
@@ -234,10 +235,15 @@ static void shadow_cascade(void)
     while (top) {
         unsigned i = work[--top];
         if (resurrects(&g.n[i])) {
-            /* PyObject_CallFinalizerFromDealloc: the finalizer runs first
-             * and resurrects it; its weakrefs stay */
+            /* subtype_dealloc: untracked, tracked again for the finalizer
+             * (PyObject_CallFinalizerFromDealloc), which runs first and
+             * resurrects it: it stays tracked, now in the young generation
+             * (0; it left whatever list it was on, even a collection's
+             * `finalizers`); its weakrefs stay */
             g.n[i].want_finalized = true;
             g.n[i].rooted = true;
+            g.n[i].gen = 0;
+            g.n[i].retracked = true;
             continue;
         }
         shadow_die(i, true);
@@ -341,21 +347,50 @@ static void shadow_collect(int generation)
      * before the legacy objects go to gc.garbage (delete_garbage runs before
      * handle_legacy_finalizers, as in CPython): a kept object referred to
      * only by collected ones dies by refcount then (tp_del runs). */
-    shadow_cascade();
-    for (unsigned i = 0; i < g.nn; i++)
-        if (legacy[i] && g.n[i].alive)
-            g.garbage[i]++;
-    /* survivors (kept and resurrected included) move on */
-    for (unsigned i = 0; i < g.nn; i++)
-        if (in[i] && g.n[i].alive)
+    /* survivors (kept and resurrected included) move on; the cascade may
+     * send some of them back to generation 0 */
+    bool moved[GC_NODES] = {0};
+    for (unsigned i = 0; i < g.nn; i++) {
+        g.n[i].retracked = false;
+        if (in[i] && g.n[i].alive) {
             g.n[i].gen = target;
+            moved[i] = true;
+        }
+    }
+    shadow_cascade();
+    /* A kept object (legacy, or reached from one) whose last reference went
+     * with the collected ones died by refcount above: gone, or resurrected
+     * by its tp_finalize and then tracked again in generation 0, off the
+     * collection's `finalizers` list: not appended to gc.garbage either
+     * (CPython 3.11's subtype_dealloc untracks it, handle_legacy_finalizers
+     * walks that list afterwards). */
+    for (unsigned i = 0; i < g.nn; i++) {
+        if (g.n[i].retracked)
+            moved[i] = false;
+        if (legacy[i] && g.n[i].alive && !g.n[i].retracked)
+            g.garbage[i]++;
+    }
+    /* pep848's young collection: every younger space ages by one (the
+     * nursery, objects tracked again above included, to the first aging
+     * space) */
     if (generation == 0 && is_collector("pep848"))
         for (unsigned i = 0; i < g.nn; i++)
-            if (!in[i] && g.n[i].alive && g.n[i].gen < PEP_AGING)
+            if (!moved[i] && g.n[i].alive && g.n[i].gen < PEP_AGING)
                 g.n[i].gen++;
 }
 
 /* ---- checks ---- */
+
+/* The generation list (pm_gc_contains) holding an object of the shadow's
+ * generation gen: gen311/gen313 0..2 as such; inc314 0 young, 2 old;
+ * pep848 0 the nursery, 1 any aging space (the API does not tell them
+ * apart), 2 old. */
+static int gen_list_of(unsigned gen)
+{
+    if (is_collector("pep848"))
+        return gen == 0 ? 0 : gen <= PEP_AGING ? 1 : 2;
+    return (int)gen;
+}
 
 /* deep: also pm_objspace_check (a walk of every tracked object). */
 static void check_all(const char *when, bool deep)
@@ -370,6 +405,17 @@ static void check_all(const char *when, bool deep)
                    g.collector, when, kind_name(x->kind), i, alive ? "alive" : "dead",
                    want_alive ? "alive" : x->alive ? "cleared (resurrected)" : "dead",
                    (unsigned long long)g.nops);
+        if (x->alive && deep) {
+            int lists = gen_list_of(x->gen);
+            FZ_REQUIRE(pm_gc_is_tracked(x->o) && pm_gc_contains(g.sp, lists, x->o),
+                       "%s: %s: %s node %u is %s, the oracle says it is in generation %u (list %d) (op %llu)",
+                       g.collector, when, kind_name(x->kind), i,
+                       !pm_gc_is_tracked(x->o) ? "untracked"
+                       : pm_gc_contains(g.sp, 0, x->o) ? "in list 0"
+                       : pm_gc_contains(g.sp, 1, x->o) ? "in list 1"
+                       : pm_gc_contains(g.sp, 2, x->o) ? "in list 2" : "in no generation",
+                       x->gen, lists, (unsigned long long)g.nops);
+        }
         if (x->alive) {
             unsigned want = refs[i];
             FZ_REQUIRE(x->o->refcnt == want, "%s: %s node %u has refcount %u, expected %u (op %llu)",
@@ -609,45 +655,10 @@ static void op_weakref(int a)
     g.nw++;
 }
 
-/* Partial collections (gc.collect(0), gc.collect(1)) are checked only with
- * PM_FUZZ_GC_PARTIAL=1: the shadow's generations miss two ways an object
- * re-enters the young generation (CPython's as the object layer's): a
- * tp_finalize object resurrected from a refcount death is untracked and
- * tracked again, so it lands in generation 0; a dict is tracked only when
- * it first holds a container, and lands in generation 0 then. A partial
- * collection then examines objects the shadow thinks are older (the CI
- * smoke found it: fuzz/corpus/fuzz_gc/partial-retrack-8b1f548b, op 50).
- * Until the shadow models tracking, every collection op is a full one. */
-static bool partial_on(void)
-{
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("PM_FUZZ_GC_PARTIAL");
-        on = e && !strcmp(e, "1");
-    }
-    return on;
-}
-
-/* Resurrecting finalizers are checked only with PM_FUZZ_GC_RESURRECT=1:
- * the CI smoke found a reference count the shadow gets wrong with them on
- * (fuzz/corpus/fuzz_gc/resurrect-refcount-28082ffb, op 46: a node at 1
- * where the shadow expects 2), not yet explained. */
-static bool resurrect_on(void)
-{
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("PM_FUZZ_GC_RESURRECT");
-        on = e && !strcmp(e, "1");
-    }
-    return on;
-}
-
 /* gc.collect(generation); the partial ones the model does not cover run
  * as gc.collect(0) (see collection_set). */
 static void op_collect(int generation)
 {
-    if (!partial_on())
-        generation = 2;
     if (generation == 1 && !is_collector("gen311") && !is_collector("gen313"))
         generation = 0;
     shadow_collect(generation);
@@ -666,7 +677,7 @@ static void op_finalizers(unsigned b)
     unsigned c = b % GC_CLASSES;
     g.fin[c] = (b >> 2) & 1;
     g.legacy[c] = (b >> 3) & 1;
-    g.resurrect[c] = resurrect_on() && ((b >> 4) & 1);
+    g.resurrect[c] = (b >> 4) & 1;
     need_ok(pm_class_set_finalizers(g.cls[c], g.fin[c], g.legacy[c]), "set finalizers");
 }
 
@@ -739,6 +750,37 @@ static void close_space(void)
     g.ops->destroy(g.heap);
 }
 
+/* PM_FUZZ_GC_TRACE=1: the op and every node's state on stderr (debugging) */
+static bool gc_trace(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("PM_FUZZ_GC_TRACE");
+        on = e && !strcmp(e, "1");
+    }
+    return on;
+}
+
+static void trace_state(unsigned op)
+{
+    unsigned refs[GC_NODES];
+    refs_all(refs);
+    fprintf(stderr, "%s op %llu: %u (kind %u)\n", g.collector, (unsigned long long)g.nops, op, op & 15);
+    for (unsigned i = 0; i < g.nn; i++) {
+        const struct gnode *x = &g.n[i];
+        fprintf(stderr, "  %u %s%s%s gen %u%s%s", i, kind_name(x->kind),
+                x->kind == GK_INSTANCE ? (x->cls == 0 ? "0" : x->cls == 1 ? "1" : "2") : "",
+                x->alive ? "" : " dead", x->gen, x->rooted ? " root" : "",
+                x->want_finalized ? " fin" : "");
+        if (x->alive)
+            fprintf(stderr, " rc %u/%u tracked %d ->", x->o->refcnt, refs[i], pm_gc_is_tracked(x->o));
+        for (unsigned e = 0; x->alive && e < x->nedges; e++)
+            if (x->edge[e] >= 0)
+                fprintf(stderr, " %d", x->edge[e]);
+        fprintf(stderr, "\n");
+    }
+}
+
 static void run_input(const uint8_t *data, size_t size, const char *collector)
 {
     struct fz_in in = {data, data + size};
@@ -798,6 +840,8 @@ static void run_input(const uint8_t *data, size_t size, const char *collector)
             break;
         }
         shadow_cascade();
+        if (gc_trace())
+            trace_state(op);
         g.nops++;
         /* the collector's lists: after ops that free objects, and every 8 ops */
         unsigned k = op & 15;
