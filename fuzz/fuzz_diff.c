@@ -50,6 +50,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DF_SLOTS 32
@@ -159,8 +160,8 @@ static void compare_classes(const struct df *d, const char *when)
 {
     if (d->real < 0 || d->model < 0)
         return;
-    static char *text;
-    static size_t len;
+    char *text = NULL;
+    size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     FZ_REQUIRE(f, "open_memstream failed");
     bool ok = pm_cpython_debugmallocstats(f);
@@ -168,6 +169,7 @@ static void compare_classes(const struct df *d, const char *when)
     FZ_REQUIRE(ok, "cpython: no debugmallocstats report");
     size_t real[PM_PYMALLOC_NCLASSES][3];
     parse_class_rows(text, real);
+    free(text);
     struct pm_pymalloc_report r;
     const struct df_heap *m = &d->heap[d->model];
     FZ_REQUIRE(pm_pymalloc_report(m->b->ops, m->h, &r), "%s: no pymalloc report", m->b->spec);

@@ -2,7 +2,7 @@
  * independent reachability oracle.
  *
  * Input: operations on an object graph over debug:system (automatic
- * collection disabled, so that only the input's full collections run and the
+ * collection disabled, so that only the input's collections run and the
  * shadow is exact at every step). Each op is a byte (low 4 bits) and its
  * arguments; a node argument is a byte picking among the nodes reachable
  * from the roots (ops never touch an object the program could not reach):
@@ -27,17 +27,24 @@
  *
  * THE SHADOW: nodes with their out-edges (list items in order, dict values
  * and attributes by key), roots, gc.garbage as a multiset, the classes'
- * finalizer flags. Refcount deaths cascade at once: an object no root, live
- * node or garbage entry refers to dies (a tp_finalize class: finalized; a
- * legacy class: tp_del). A full collection: U = live objects not reachable
- * from the roots and gc.garbage (a partial collection: the examined set S of
- * the collector's generations, nodes outside S count as roots); G = legacy
- * objects of U; everything in U
- * reachable from G is kept, the rest of U is collected (tp_finalize first,
- * once per object); clearing it may drop the last references to kept
- * objects, which then die by refcount; the legacy objects still alive are
- * appended to gc.garbage (CPython's order: delete_garbage, then
- * handle_legacy_finalizers).
+ * finalizer flags, each node's generation (see collection_set). New
+ * objects enter generation 0. Refcount deaths cascade at once: an object no
+ * root, live node or garbage entry refers to dies (a tp_finalize class:
+ * finalized; a legacy class: tp_del), except that a tp_finalize object not
+ * finalized yet whose finalizer resurrects survives (PEP 442: the finalizer
+ * runs once, from the dealloc), is tracked again and so re-enters
+ * generation 0. A collection examines a set S (all live nodes for a full
+ * one, the nodes of the collected generations for a partial one); U = the
+ * nodes of S not reachable from the roots, gc.garbage and the nodes outside
+ * S; G = legacy objects of U; everything in U reachable from G is kept, the
+ * rest of U is collected: its weakrefs cleared first, then tp_finalize once
+ * per object not finalized yet; the resurrecting ones (and all they reach)
+ * survive with a root; clearing the rest may drop the last references to
+ * kept objects, which then die by refcount (or are resurrected from there,
+ * into generation 0, off the collection's list of kept objects); the legacy
+ * objects still on it are appended to gc.garbage (CPython's order:
+ * delete_garbage, then handle_legacy_finalizers); the other survivors of S
+ * go to the generation the collector moves them to.
  *
  * CHECKED after every op: every node is alive exactly when the shadow says
  * (probe weakrefs), every live node's reference count equals roots + edges
@@ -45,8 +52,11 @@
  * dead object of a finalizing class and at most once on any, tp_del on
  * exactly those that died by refcount with the flag, each callback weakref
  * fired exactly when its referent died and saw it dead, gc.garbage holds
- * the shadow's multiset; pm_objspace_check() is clean after every drop,
- * collection and garbage clear, and every 8 ops. At the end: roots
+ * the shadow's multiset; after every drop, collection and garbage clear,
+ * and every 8 ops: every live node is tracked, in the generation list the
+ * shadow says (pm_gc_contains; pep848's aging spaces are one list there,
+ * which of them is checked by the collections of the oldest), and
+ * pm_objspace_check() is clean. At the end: roots
  * dropped, flags off, garbage cleared, a full collection leaves no node
  * alive, the space leaves no block.
  */
