@@ -13,7 +13,7 @@
  *   8-9  unlink A K: del list item / dict key / attribute
  *   10   drop A: the harness's own reference to A goes
  *   11   weakref A with a callback (A an instance)
- *   12   partial collection gc.collect(byte % 2) (see collection_set)
+ *   12   partial collection gc.collect(byte % 2) (see examined)
  *   15   full collection (gc.collect(2))
  *   13   class (byte % 3) gets finalizers: byte >> 2 bit 0 tp_finalize,
  *        bit 1 legacy tp_del, bit 2: the finalizer resurrects (the
@@ -27,7 +27,7 @@
  *
  * THE SHADOW: nodes with their out-edges (list items in order, dict values
  * and attributes by key), roots, gc.garbage as a multiset, the classes'
- * finalizer flags, each node's generation (see collection_set). New
+ * finalizer flags, each node's generation (see examined). New
  * objects enter generation 0. Refcount deaths cascade at once: an object no
  * root, live node or garbage entry refers to dies (a tp_finalize class:
  * finalized; a legacy class: tp_del), except that a tp_finalize object not
@@ -88,6 +88,12 @@ struct gnode {
     unsigned gen;               /* the shadow's generation (see gen_of_collect) */
     bool probe_cleared;         /* the collector cleared its weakrefs (then resurrected) */
     bool retracked;             /* resurrected from a refcount death (see shadow_cascade) */
+    /* GK_INSTANCE: its attributes live in inline values of `cap` entries
+     * until a key does not fit, then in a materialised __dict__ (a GC object
+     * of its own, tracked in generation 0 when made: see op_link) */
+    unsigned cap;
+    bool hasdict, dtracked;
+    unsigned dgen;
     unsigned finalized;         /* tp_finalize calls seen */
     unsigned legacy_dels;       /* tp_del calls seen */
     bool want_finalized;        /* the shadow's verdict */
@@ -111,6 +117,10 @@ struct gstate {
     pm_object_t *marker_cls;
     pm_object_t *cbobj;         /* the callback object of every weakref */
     bool fin[GC_CLASSES], legacy[GC_CLASSES], resurrect[GC_CLASSES];
+    /* each class's shared keys (CPython 3.11's split dict of the instances'
+     * attribute names): index of attribute k or -1, entries, usable */
+    int kix[GC_CLASSES][GC_KEYS];
+    unsigned kn[GC_CLASSES], kusable[GC_CLASSES];
     const char *collector;      /* the space's collector (every input runs on each) */
     struct gnode n[GC_NODES];
     unsigned nn;
@@ -282,52 +292,105 @@ static void shadow_cascade(void)
 
 static bool is_collector(const char *name) { return !strcmp(g.collector, name); }
 
-/* in[i]: node i is examined by a collection of `generation`; returns the
- * generation its survivors get. */
-static unsigned collection_set(int generation, bool in[GC_NODES])
+/* Whether an object of the shadow's generation gen is examined by a
+ * collection of `generation` (see above). */
+static bool examined(int generation, unsigned gen)
 {
-    bool gen = is_collector("gen311") || is_collector("gen313");
-    for (unsigned i = 0; i < g.nn; i++) {
-        const struct gnode *x = &g.n[i];
-        if (generation == 2)
-            in[i] = true;
-        else if (gen)
-            in[i] = x->gen <= (unsigned)generation;
-        else if (is_collector("inc314"))
-            in[i] = x->gen == 0;
-        else
-            in[i] = x->gen == PEP_AGING;
-        in[i] = in[i] && x->alive;
-    }
-    if (gen)
+    if (generation == 2)
+        return true;
+    if (is_collector("gen311") || is_collector("gen313"))
+        return gen <= (unsigned)generation;
+    if (is_collector("inc314"))
+        return gen == 0;
+    return gen == PEP_AGING;
+}
+
+/* The generation the survivors of a collection of `generation` go to. */
+static unsigned survivors_gen(int generation)
+{
+    if (is_collector("gen311") || is_collector("gen313"))
         return generation == 2 ? 2 : (unsigned)generation + 1;
     return is_collector("inc314") ? 2 : PEP_OLD;
 }
 
+/* The collection's graph: vertex i < GC_NODES is node i, vertex GC_NODES + i
+ * the materialised __dict__ of instance node i. An instance with one refers
+ * to it alone; the dict refers to the attributes. */
+#define GV (2 * GC_NODES)
+
+static bool vexists(unsigned v)
+{
+    if (v < GC_NODES)
+        return v < g.nn && g.n[v].alive;
+    const struct gnode *x = &g.n[v - GC_NODES];
+    return v - GC_NODES < g.nn && x->alive && x->hasdict;
+}
+
+/* Out-edges of vertex v into out[]; returns how many. */
+static unsigned vedges(unsigned v, unsigned out[GC_EDGES])
+{
+    const struct gnode *x = &g.n[v < GC_NODES ? v : v - GC_NODES];
+    if (v < GC_NODES && x->kind == GK_INSTANCE && x->hasdict) {
+        out[0] = GC_NODES + v;
+        return 1;
+    }
+    unsigned n = 0;
+    for (unsigned e = 0; e < x->nedges; e++)
+        if (x->edge[e] >= 0 && g.n[x->edge[e]].alive)
+            out[n++] = (unsigned)x->edge[e];
+    return n;
+}
+
+/* Marks in `seen` every vertex reachable from the marked ones. */
+static void vreach(bool seen[GV])
+{
+    unsigned stack[GV * GC_EDGES + GV], top = 0, out[GC_EDGES];
+    for (unsigned v = 0; v < GV; v++)
+        if (seen[v] && vexists(v))
+            stack[top++] = v;
+    while (top) {
+        unsigned v = stack[--top];
+        unsigned n = vedges(v, out);
+        for (unsigned k = 0; k < n; k++)
+            if (!seen[out[k]] && vexists(out[k])) {
+                seen[out[k]] = true;
+                stack[top++] = out[k];
+            }
+    }
+}
+
 static void shadow_collect(int generation)
 {
-    bool in[GC_NODES] = {0}, reachable[GC_NODES] = {0}, legacy[GC_NODES] = {0},
-         kept[GC_NODES] = {0}, back[GC_NODES] = {0};
-    unsigned target = collection_set(generation, in);
-    /* externally held: roots, gc.garbage, references from live nodes outside
-     * the examined set */
+    bool in[GV] = {0}, reachable[GV] = {0}, legacy[GC_NODES] = {0}, kept[GV] = {0},
+         back[GV] = {0};
+    unsigned target = survivors_gen(generation), out[GC_EDGES];
+    for (unsigned i = 0; i < g.nn; i++) {
+        const struct gnode *x = &g.n[i];
+        in[i] = x->alive && examined(generation, x->gen);
+        /* an untracked (empty) __dict__ is in no generation */
+        in[GC_NODES + i] = vexists(GC_NODES + i) && x->dtracked && examined(generation, x->dgen);
+    }
+    /* externally held: roots, gc.garbage, references from live objects
+     * outside the examined set (an instance's __dict__ of a younger
+     * generation is one: what it holds survives a collection of the
+     * instance's generation) */
     roots_of(reachable);
-    for (unsigned j = 0; j < g.nn; j++)
-        if (g.n[j].alive && !in[j])
-            for (unsigned e = 0; e < g.n[j].nedges; e++)
-                if (g.n[j].edge[e] >= 0)
-                    reachable[g.n[j].edge[e]] = true;
-    reach(reachable);
-    bool U[GC_NODES] = {0};
-    for (unsigned i = 0; i < g.nn; i++)
-        U[i] = in[i] && !reachable[i];
+    for (unsigned v = 0; v < GV; v++)
+        if (vexists(v) && !in[v])
+            for (unsigned k = 0, n = vedges(v, out); k < n; k++)
+                reachable[out[k]] = true;
+    vreach(reachable);
+    bool U[GV] = {0};
+    for (unsigned v = 0; v < GV; v++)
+        U[v] = in[v] && !reachable[v];
     /* G: the legacy objects of U; everything they reach is kept */
     for (unsigned i = 0; i < g.nn; i++)
         legacy[i] = kept[i] = U[i] && g.n[i].kind == GK_INSTANCE && g.legacy[g.n[i].cls];
-    reach(kept);
-    bool C[GC_NODES] = {0};
+    vreach(kept);
+    bool C[GV] = {0};
+    for (unsigned v = 0; v < GV; v++)
+        C[v] = U[v] && !kept[v];
     for (unsigned i = 0; i < g.nn; i++) {
-        C[i] = U[i] && !kept[i];
         if (!C[i])
             continue;
         /* weakrefs to the collectable set are cleared first (3.11 order) */
@@ -349,22 +412,31 @@ static void shadow_collect(int generation)
     }
     /* resurrection: what a resurrected object reaches survives */
     if (ran)
-        reach(back);
+        vreach(back);
+    /* (a collected __dict__ is its instance's: C[GC_NODES + i] implies C[i]
+     * and back[GC_NODES + i] follows back[i]) */
     for (unsigned i = 0; i < g.nn; i++)
         if (C[i] && !back[i])
             shadow_die(i, false);
-    /* Clearing the collected objects drops their references to kept ones
-     * before the legacy objects go to gc.garbage (delete_garbage runs before
-     * handle_legacy_finalizers, as in CPython): a kept object referred to
-     * only by collected ones dies by refcount then (tp_del runs). */
     /* survivors (kept and resurrected included) move on; the cascade may
-     * send some of them back to generation 0 */
-    bool moved[GC_NODES] = {0};
+     * send some of them back to generation 0. 3.11's full collections
+     * untrack the surviving dicts that hold no container (survivors_untrack,
+     * before the finalizers: the reachable ones): an instance's __dict__
+     * whose attributes were all deleted */
+    bool moved[GC_NODES] = {0}, dmoved[GC_NODES] = {0};
+    bool untrack_dicts = generation == 2 && (is_collector("gen311") || is_collector("gen313"));
     for (unsigned i = 0; i < g.nn; i++) {
-        g.n[i].retracked = false;
-        if (in[i] && g.n[i].alive) {
-            g.n[i].gen = target;
+        struct gnode *x = &g.n[i];
+        x->retracked = false;
+        if (in[i] && x->alive) {
+            x->gen = target;
             moved[i] = true;
+        }
+        if (in[GC_NODES + i] && x->alive) {
+            x->dgen = target;
+            dmoved[i] = true;
+            if (untrack_dicts && reachable[GC_NODES + i] && vedges(GC_NODES + i, out) == 0)
+                x->dtracked = false;
         }
     }
     shadow_cascade();
@@ -384,9 +456,13 @@ static void shadow_collect(int generation)
      * nursery, objects tracked again above included, to the first aging
      * space) */
     if (generation == 0 && is_collector("pep848"))
-        for (unsigned i = 0; i < g.nn; i++)
-            if (!moved[i] && g.n[i].alive && g.n[i].gen < PEP_AGING)
-                g.n[i].gen++;
+        for (unsigned i = 0; i < g.nn; i++) {
+            struct gnode *x = &g.n[i];
+            if (!moved[i] && x->alive && x->gen < PEP_AGING)
+                x->gen++;
+            if (!dmoved[i] && x->alive && x->hasdict && x->dtracked && x->dgen < PEP_AGING)
+                x->dgen++;
+        }
 }
 
 /* ---- checks ---- */
@@ -534,10 +610,18 @@ static void op_new(enum gk kind, unsigned cls, struct fz_in *in)
         return;
     pm_object_t *o = NULL;
     switch (kind) {
-    case GK_INSTANCE:
+    case GK_INSTANCE: {
         o = need(pm_instance_new(g.sp, g.cls[cls]), "instance");
-        new_node(kind, o)->cls = cls;
+        struct gnode *x = new_node(kind, o);
+        x->cls = cls;
+        /* init_inline_values: each instance takes a usable entry of the
+         * shared keys away (while more than one is left); its values have
+         * room for the keys there are and the usable ones */
+        if (g.kusable[cls] > 1)
+            g.kusable[cls]--;
+        x->cap = g.kn[cls] + g.kusable[cls];
         return;
+    }
     case GK_LIST:
         o = need(pm_list_new(g.sp, 0, NULL), "list");
         new_node(kind, o);
@@ -599,10 +683,35 @@ static void op_link(int a, int b, unsigned k)
         x->edge[k % GC_KEYS] = b;
         return;
     }
-    case GK_INSTANCE:
+    case GK_INSTANCE: {
+        /* the attribute goes into the inline values if its name is (or can
+         * be added) in the class's shared keys at an index the values have
+         * room for; otherwise the values move into a new __dict__, tracked
+         * (it holds containers) in generation 0. A __dict__ emptied and then
+         * untracked by a full collection is tracked again, in 0. */
+        unsigned c = x->cls, key = k % GC_KEYS;
+        if (!x->hasdict) {
+            int ix = g.kix[c][key];
+            if (ix < 0 && g.kusable[c] > 0) {
+                ix = g.kix[c][key] = (int)g.kn[c]++;
+                g.kusable[c]--;
+            }
+            if (ix < 0 || (unsigned)ix >= x->cap) {
+                x->hasdict = x->dtracked = true;
+                x->dgen = 0;
+            }
+        } else if (!x->dtracked) {
+            x->dtracked = true;
+            x->dgen = 0;
+        }
         need_ok(pm_setattr(g.sp, x->o, name, y->o), "setattr");
-        x->edge[k % GC_KEYS] = b;
+        x->edge[key] = b;
+        FZ_REQUIRE(pm_instance_has_dict(x->o) == x->hasdict,
+                   "%s: instance node %d: __dict__ %s after setting a%u, the oracle says %s (op %llu)",
+                   g.collector, a, pm_instance_has_dict(x->o) ? "materialised" : "not materialised",
+                   key, x->hasdict ? "materialised" : "not", (unsigned long long)g.nops);
         return;
+    }
     case GK_TUPLE:
         return;   /* immutable */
     }
@@ -666,7 +775,7 @@ static void op_weakref(int a)
 }
 
 /* gc.collect(generation); the partial ones the model does not cover run
- * as gc.collect(0) (see collection_set). */
+ * as gc.collect(0) (see examined). */
 static void op_collect(int generation)
 {
     if (generation == 1 && !is_collector("gen311") && !is_collector("gen313"))
@@ -712,6 +821,11 @@ static void open_space(const char *collector)
     for (unsigned c = 0; c < GC_CLASSES; c++)
         g.cls[c] = need(pm_class_new(g.sp, names[c], 0, NULL), "class");
     g.marker_cls = need(pm_class_new(g.sp, "Marker", 0, NULL), "class");
+    for (unsigned c = 0; c < GC_CLASSES; c++) {
+        g.kusable[c] = 30;   /* SHARED_KEYS_MAX_SIZE, CPython 3.11's too */
+        for (unsigned k = 0; k < GC_KEYS; k++)
+            g.kix[c][k] = -1;
+    }
     g.cbobj = need(pm_list_new(g.sp, 0, NULL), "list");
 }
 
@@ -778,12 +892,16 @@ static void trace_state(unsigned op)
     fprintf(stderr, "%s op %llu: %u (kind %u)\n", g.collector, (unsigned long long)g.nops, op, op & 15);
     for (unsigned i = 0; i < g.nn; i++) {
         const struct gnode *x = &g.n[i];
+        if (x->hasdict)
+            fprintf(stderr, "  dict of %u: gen %u%s\n", i, x->dgen, x->dtracked ? "" : " untracked");
         fprintf(stderr, "  %u %s%s%s gen %u%s%s", i, kind_name(x->kind),
                 x->kind == GK_INSTANCE ? (x->cls == 0 ? "0" : x->cls == 1 ? "1" : "2") : "",
                 x->alive ? "" : " dead", x->gen, x->rooted ? " root" : "",
                 x->want_finalized ? " fin" : "");
         if (x->alive)
-            fprintf(stderr, " rc %u/%u tracked %d ->", x->o->refcnt, refs[i], pm_gc_is_tracked(x->o));
+            fprintf(stderr, " rc %u/%u list %d ->", x->o->refcnt, refs[i],
+                    !pm_gc_is_tracked(x->o) ? -1 : pm_gc_contains(g.sp, 0, x->o) ? 0
+                    : pm_gc_contains(g.sp, 1, x->o) ? 1 : pm_gc_contains(g.sp, 2, x->o) ? 2 : 3);
         for (unsigned e = 0; x->alive && e < x->nedges; e++)
             if (x->edge[e] >= 0)
                 fprintf(stderr, " %d", x->edge[e]);
