@@ -27,7 +27,10 @@
  *
  * THE SHADOW: nodes with their out-edges (list items in order, dict values
  * and attributes by key), roots, gc.garbage as a multiset, the classes'
- * finalizer flags, each node's generation (see examined). New
+ * finalizer flags, each node's generation (see examined), each instance's
+ * attribute storage (inline values, or a materialised __dict__ with a
+ * generation of its own: see op_link; a younger __dict__ holds the
+ * attributes from outside a collection of its instance's generation). New
  * objects enter generation 0. Refcount deaths cascade at once: an object no
  * root, live node or garbage entry refers to dies (a tp_finalize class:
  * finalized; a legacy class: tp_del), except that a tp_finalize object not
