@@ -14,6 +14,29 @@
  * and at the end every block is freed and each own backend's destroy gives
  * back every byte it mapped.
  *
+ * THE REAL OBMALLOC. When libpython 3.11 is found (the `cpython` backend,
+ * allocators/cpython.c: CPython's own obmalloc, dlopen'ed), it runs the same
+ * operations too (contents compared as above; not asked the impossible
+ * requests) and the pymalloc model at the 3.11 preset (`pymalloc,large=
+ * segfit`: the default preset; the large path is not compared) must agree
+ * with it:
+ *   - usable sizes: a small request (1..512 bytes) gets a block of its size
+ *     class, (n + 15) & ~15 bytes (CPython's INDEX2SIZE(size class), which
+ *     the real obmalloc has no API to ask: the class counts below show which
+ *     class it used);
+ *   - per size class, every DF_COMPARE_EVERY operations, after trim, at the
+ *     end and again after everything is freed: pools holding a block,
+ *     blocks in use, available blocks, as sys._debugmallocstats() prints
+ *     them (the real one: libpython's _PyObject_DebugMallocStats, parsed;
+ *     the model's: pm_pymalloc_report). These do not depend on where arenas
+ *     land. The arena lines do (an arena not pool-aligned has 63 pools, not
+ *     64, so the same pools fill a different number of arenas; "unused
+ *     pools" and the bytes lines derived from them follow), and the real
+ *     obmalloc is one per process whose arenas outlive an input (3.9+ keeps
+ *     a wholly free arena): they are not compared.
+ * The real obmalloc is process-global (one per library per process): every
+ * input frees all it allocated, so each starts from empty pools.
+ *
  * Input: operations, each an op byte (low 3 bits), a slot byte and
  * arguments:
  *   0-1 malloc SIZE SEED     2 calloc COUNT SIZE     3-4 realloc SIZE SEED
@@ -22,14 +45,19 @@
  * byte: the bytes written are a function of it, the slot and the offset.
  */
 #include "fuzz_common.h"
+#include "cpython.h"
+#include "pymalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DF_SLOTS 32
 #define DF_BUDGET ((uint64_t)4 << 20)   /* requested bytes live, per backend */
 #define DF_COMPARE_EVERY 8
+#define DF_MODEL "pymalloc,large=segfit"   /* fz_backends' pymalloc: preset 3.11 */
+#define DF_REAL "cpython"                  /* version 3.11, the default */
 
 struct df_heap {
     const struct fz_backend *b;
@@ -39,8 +67,9 @@ struct df_heap {
 };
 
 struct df {
-    struct df_heap heap[FZ_MAX_BACKENDS];   /* heap[0] is system, the reference */
+    struct df_heap heap[FZ_MAX_BACKENDS + 1];   /* heap[0] is system, the reference */
     size_t nheaps;
+    int model, real;                        /* heap indices of pymalloc (3.11) and cpython, or -1 */
     size_t n[DF_SLOTS];                     /* requested size of each live slot */
     bool live[DF_SLOTS];
     uint64_t live_bytes;                    /* sum of n over live slots */
@@ -97,8 +126,67 @@ static void compare_all(const struct df *d, const char *when)
         compare_slot(d, s, when);
 }
 
+/* ---- the pymalloc model against the real obmalloc ---- */
+
+/* CPython 3.11's size class of a small request (obmalloc.c: ALIGNMENT 16,
+ * SMALL_REQUEST_THRESHOLD 512); -1 for 0 and large requests (raw malloc). */
+static int py_class(size_t n)
+{
+    return n >= 1 && n <= 512 ? (int)((n - 1) >> 4) : -1;
+}
+
+/* The class table of a sys._debugmallocstats() text: rows[c] = {pools,
+ * blocks in use, avail blocks}; classes not printed have none. */
+static void parse_class_rows(const char *text, size_t rows[PM_PYMALLOC_NCLASSES][3])
+{
+    memset(rows, 0, sizeof(size_t) * PM_PYMALLOC_NCLASSES * 3);
+    const char *p = strstr(text, "-----   ----");
+    FZ_REQUIRE(p, "cpython: no class table in the debugmallocstats report");
+    p = strchr(p, '\n');
+    while (p && p[1] != '\n' && p[1]) {
+        unsigned cls, size;
+        size_t pools, used, avail;
+        FZ_REQUIRE(sscanf(p + 1, "%u %u %zu %zu %zu", &cls, &size, &pools, &used, &avail) == 5 &&
+                       cls < PM_PYMALLOC_NCLASSES && size == 16 * (cls + 1),
+                   "cpython: unreadable class row in the debugmallocstats report: %.60s", p + 1);
+        rows[cls][0] = pools;
+        rows[cls][1] = used;
+        rows[cls][2] = avail;
+        p = strchr(p + 1, '\n');
+    }
+}
+
+static void compare_classes(const struct df *d, const char *when)
+{
+    if (d->real < 0 || d->model < 0)
+        return;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    FZ_REQUIRE(f, "open_memstream failed");
+    bool ok = pm_cpython_debugmallocstats(f);
+    fclose(f);
+    FZ_REQUIRE(ok, "cpython: no debugmallocstats report");
+    size_t real[PM_PYMALLOC_NCLASSES][3];
+    parse_class_rows(text, real);
+    free(text);
+    struct pm_pymalloc_report r;
+    const struct df_heap *m = &d->heap[d->model];
+    FZ_REQUIRE(pm_pymalloc_report(m->b->ops, m->h, &r), "%s: no pymalloc report", m->b->spec);
+    static const char *const what[3] = {"pools", "blocks in use", "avail blocks"};
+    for (unsigned c = 0; c < PM_PYMALLOC_NCLASSES; c++) {
+        size_t mine[3] = {r.rows[c].pools, r.rows[c].blocks_in_use, r.rows[c].avail_blocks};
+        for (unsigned k = 0; k < 3; k++)
+            FZ_REQUIRE(mine[k] == real[c][k],
+                       "%s: class %u (%u bytes), %s: %s has %zu, the real obmalloc (cpython 3.11) "
+                       "%zu (op %llu)", when, c, 16 * (c + 1), what[k], m->b->spec, mine[k],
+                       real[c][k], (unsigned long long)d->nops);
+    }
+}
+
 /* Checks a block just returned for n bytes. */
-static void check_block(const struct df_heap *x, const unsigned char *p, size_t n, const char *what)
+static void check_block(const struct df_heap *x, const unsigned char *p, size_t n, const char *what,
+                        bool exact_class)
 {
     FZ_REQUIRE(((uintptr_t)p & (PM_ALIGNMENT - 1)) == 0, "%s: %s(%zu) = %p: not %d-byte aligned",
                x->b->spec, what, n, (const void *)p, PM_ALIGNMENT);
@@ -106,6 +194,14 @@ static void check_block(const struct df_heap *x, const unsigned char *p, size_t 
         size_t u = x->b->ops->usable_size(x->h, (void *)p);
         FZ_REQUIRE(u >= n, "%s: %s(%zu) = %p: usable_size %zu", x->b->spec, what, n,
                    (const void *)p, u);
+        /* the model: a new small block is a block of CPython's class
+         * (compare_classes shows the real one used that class). Not for
+         * realloc: a shrink by less than a quarter stays in its block, a
+         * large block stays large, as in CPython. */
+        int c = py_class(n);
+        FZ_REQUIRE(!exact_class || c < 0 || u == 16 * (size_t)(c + 1),
+                   "%s: %s(%zu): usable_size %zu, CPython 3.11's size class %d has %d-byte blocks",
+                   x->b->spec, what, n, u, c, 16 * (c + 1));
     }
 }
 
@@ -145,7 +241,7 @@ static void df_alloc(struct df *d, unsigned slot, bool is_calloc, size_t count, 
         }
         FZ_REQUIRE(p, "%s: %s(%zu, %zu) = NULL (errno %d): a %zu-byte request every backend must serve",
                    x->b->spec, what, is_calloc ? count : n, is_calloc ? n : 0, errno, total);
-        check_block(x, p, total, what);
+        check_block(x, p, total, what, (int)k == d->model);
         size_t z = is_calloc ? fz_diff_at(p, total, 0) : total;
         FZ_REQUIRE(z == total, "%s: calloc(%zu, %zu): byte %zu is %#x", x->b->spec, count, n, z,
                    z < total ? p[z] : 0);
@@ -179,7 +275,7 @@ static void df_realloc(struct df *d, unsigned slot, size_t n, unsigned seed)
         }
         FZ_REQUIRE(p, "%s: realloc(%p, %zu) = NULL (errno %d): a request every backend must serve",
                    x->b->spec, (void *)x->p[slot], n, errno);
-        check_block(x, p, n, "realloc");
+        check_block(x, p, n, "realloc", false);
         x->p[slot] = p;
     }
     if (impossible) {
@@ -220,13 +316,29 @@ static void df_open(struct df *d, const struct fz_backend *list, size_t n)
         x->h = pm_backend_create(x->b->spec, &cfg, NULL, err);
         FZ_REQUIRE(x->h, "%s: create failed: %s", x->b->spec, err);
     }
+    d->model = d->real = -1;
+    for (size_t i = 0; i < d->nheaps; i++) {
+        if (!strcmp(d->heap[i].b->spec, DF_MODEL))
+            d->model = (int)i;
+        if (!strcmp(d->heap[i].b->spec, DF_REAL))
+            d->real = (int)i;
+    }
+    static bool said;
+    if (!said && fz_verbose()) {
+        said = true;
+        fprintf(stderr, "fuzz_diff: %zu backends; %s compared with the real obmalloc: %s\n",
+                d->nheaps, DF_MODEL, d->model >= 0 && d->real >= 0 ? "yes" : "no");
+    }
+    compare_classes(d, "at the start");
 }
 
 static void df_close(struct df *d)
 {
     compare_all(d, "at the end");
+    compare_classes(d, "at the end");
     for (unsigned s = 0; s < DF_SLOTS; s++)
         df_free(d, s);
+    compare_classes(d, "after freeing every block");
     for (size_t k = 0; k < d->nheaps; k++) {
         struct df_heap *x = &d->heap[k];
         if (x->b->ops->check) {
@@ -243,7 +355,7 @@ static void df_close(struct df *d)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct fz_backend list[FZ_MAX_BACKENDS];
+    static struct fz_backend list[FZ_MAX_BACKENDS + 1];
     static size_t n;
     static struct df d;
     if (!n) {
@@ -258,6 +370,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < got; i++)
             if (!(all[i].props & FZ_GLOBAL))
                 list[n++] = all[i];
+        /* the real obmalloc, when its library is here (a reference backend,
+         * not in fz_backends' list) */
+        const struct allocator_ops *py = pm_backend_find(DF_REAL);
+        if (py && !(py->unavailable && py->unavailable())) {
+            snprintf(list[n].spec, sizeof list[n].spec, "%s", DF_REAL);
+            list[n].ops = py;
+            list[n].props = fz_props_of(DF_REAL, py);
+            n++;
+        } else if (fz_verbose()) {
+            fprintf(stderr, "fuzz_diff: cpython unavailable (%s): the pymalloc model is not "
+                            "compared with the real obmalloc\n", py ? py->unavailable() : "not built");
+        }
     }
     fz_recycle();
     struct fz_in in = {data, data + size};
@@ -296,12 +420,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (d.heap[k].b->ops->trim)
                     d.heap[k].b->ops->trim(d.heap[k].h);
             compare_all(&d, "after trim");
+            compare_classes(&d, "after trim");
             break;
         }
         d.nops++;
         compare_slot(&d, slot, "after the operation");
-        if (d.nops % DF_COMPARE_EVERY == 0)
+        if (d.nops % DF_COMPARE_EVERY == 0) {
             compare_all(&d, "periodic comparison");
+            compare_classes(&d, "periodic comparison");
+        }
     }
     df_close(&d);
     return 0;

@@ -2,7 +2,7 @@
  * independent reachability oracle.
  *
  * Input: operations on an object graph over debug:system (automatic
- * collection disabled, so that only the input's full collections run and the
+ * collection disabled, so that only the input's collections run and the
  * shadow is exact at every step). Each op is a byte (low 4 bits) and its
  * arguments; a node argument is a byte picking among the nodes reachable
  * from the roots (ops never touch an object the program could not reach):
@@ -13,7 +13,7 @@
  *   8-9  unlink A K: del list item / dict key / attribute
  *   10   drop A: the harness's own reference to A goes
  *   11   weakref A with a callback (A an instance)
- *   12   partial collection gc.collect(byte % 2) (see collection_set)
+ *   12   partial collection gc.collect(byte % 2) (see examined)
  *   15   full collection (gc.collect(2))
  *   13   class (byte % 3) gets finalizers: byte >> 2 bit 0 tp_finalize,
  *        bit 1 legacy tp_del, bit 2: the finalizer resurrects (the
@@ -27,17 +27,27 @@
  *
  * THE SHADOW: nodes with their out-edges (list items in order, dict values
  * and attributes by key), roots, gc.garbage as a multiset, the classes'
- * finalizer flags. Refcount deaths cascade at once: an object no root, live
- * node or garbage entry refers to dies (a tp_finalize class: finalized; a
- * legacy class: tp_del). A full collection: U = live objects not reachable
- * from the roots and gc.garbage (a partial collection: the examined set S of
- * the collector's generations, nodes outside S count as roots); G = legacy
- * objects of U; everything in U
- * reachable from G is kept, the rest of U is collected (tp_finalize first,
- * once per object); clearing it may drop the last references to kept
- * objects, which then die by refcount; the legacy objects still alive are
- * appended to gc.garbage (CPython's order: delete_garbage, then
- * handle_legacy_finalizers).
+ * finalizer flags, each node's generation (see examined), each instance's
+ * attribute storage (inline values, or a materialised __dict__ with a
+ * generation of its own: see op_link; a younger __dict__ holds the
+ * attributes from outside a collection of its instance's generation). New
+ * objects enter generation 0. Refcount deaths cascade at once: an object no
+ * root, live node or garbage entry refers to dies (a tp_finalize class:
+ * finalized; a legacy class: tp_del), except that a tp_finalize object not
+ * finalized yet whose finalizer resurrects survives (PEP 442: the finalizer
+ * runs once, from the dealloc), is tracked again and so re-enters
+ * generation 0. A collection examines a set S (all live nodes for a full
+ * one, the nodes of the collected generations for a partial one); U = the
+ * nodes of S not reachable from the roots, gc.garbage and the nodes outside
+ * S; G = legacy objects of U; everything in U reachable from G is kept, the
+ * rest of U is collected: its weakrefs cleared first, then tp_finalize once
+ * per object not finalized yet; the resurrecting ones (and all they reach)
+ * survive with a root; clearing the rest may drop the last references to
+ * kept objects, which then die by refcount (or are resurrected from there,
+ * into generation 0, off the collection's list of kept objects); the legacy
+ * objects still on it are appended to gc.garbage (CPython's order:
+ * delete_garbage, then handle_legacy_finalizers); the other survivors of S
+ * go to the generation the collector moves them to.
  *
  * CHECKED after every op: every node is alive exactly when the shadow says
  * (probe weakrefs), every live node's reference count equals roots + edges
@@ -45,8 +55,11 @@
  * dead object of a finalizing class and at most once on any, tp_del on
  * exactly those that died by refcount with the flag, each callback weakref
  * fired exactly when its referent died and saw it dead, gc.garbage holds
- * the shadow's multiset; pm_objspace_check() is clean after every drop,
- * collection and garbage clear, and every 8 ops. At the end: roots
+ * the shadow's multiset; after every drop, collection and garbage clear,
+ * and every 8 ops: every live node is tracked, in the generation list the
+ * shadow says (pm_gc_contains; pep848's aging spaces are one list there,
+ * which of them is checked by the collections of the oldest), and
+ * pm_objspace_check() is clean. At the end: roots
  * dropped, flags off, garbage cleared, a full collection leaves no node
  * alive, the space leaves no block.
  */
@@ -77,6 +90,13 @@ struct gnode {
     unsigned nedges;            /* list, tuple: items; dict/instance: GC_KEYS */
     unsigned gen;               /* the shadow's generation (see gen_of_collect) */
     bool probe_cleared;         /* the collector cleared its weakrefs (then resurrected) */
+    bool retracked;             /* resurrected from a refcount death (see shadow_cascade) */
+    /* GK_INSTANCE: its attributes live in inline values of `cap` entries
+     * until a key does not fit, then in a materialised __dict__ (a GC object
+     * of its own, tracked in generation 0 when made: see op_link) */
+    unsigned cap;
+    bool hasdict, dtracked;
+    unsigned dgen;
     unsigned finalized;         /* tp_finalize calls seen */
     unsigned legacy_dels;       /* tp_del calls seen */
     bool want_finalized;        /* the shadow's verdict */
@@ -100,6 +120,10 @@ struct gstate {
     pm_object_t *marker_cls;
     pm_object_t *cbobj;         /* the callback object of every weakref */
     bool fin[GC_CLASSES], legacy[GC_CLASSES], resurrect[GC_CLASSES];
+    /* each class's shared keys (CPython 3.11's split dict of the instances'
+     * attribute names): index of attribute k or -1, entries, usable */
+    int kix[GC_CLASSES][GC_KEYS];
+    unsigned kn[GC_CLASSES], kusable[GC_CLASSES];
     const char *collector;      /* the space's collector (every input runs on each) */
     struct gnode n[GC_NODES];
     unsigned nn;
@@ -234,10 +258,15 @@ static void shadow_cascade(void)
     while (top) {
         unsigned i = work[--top];
         if (resurrects(&g.n[i])) {
-            /* PyObject_CallFinalizerFromDealloc: the finalizer runs first
-             * and resurrects it; its weakrefs stay */
+            /* subtype_dealloc: untracked, tracked again for the finalizer
+             * (PyObject_CallFinalizerFromDealloc), which runs first and
+             * resurrects it: it stays tracked, now in the young generation
+             * (0; it left whatever list it was on, even a collection's
+             * `finalizers`); its weakrefs stay */
             g.n[i].want_finalized = true;
             g.n[i].rooted = true;
+            g.n[i].gen = 0;
+            g.n[i].retracked = true;
             continue;
         }
         shadow_die(i, true);
@@ -266,52 +295,105 @@ static void shadow_cascade(void)
 
 static bool is_collector(const char *name) { return !strcmp(g.collector, name); }
 
-/* in[i]: node i is examined by a collection of `generation`; returns the
- * generation its survivors get. */
-static unsigned collection_set(int generation, bool in[GC_NODES])
+/* Whether an object of the shadow's generation gen is examined by a
+ * collection of `generation` (see above). */
+static bool examined(int generation, unsigned gen)
 {
-    bool gen = is_collector("gen311") || is_collector("gen313");
-    for (unsigned i = 0; i < g.nn; i++) {
-        const struct gnode *x = &g.n[i];
-        if (generation == 2)
-            in[i] = true;
-        else if (gen)
-            in[i] = x->gen <= (unsigned)generation;
-        else if (is_collector("inc314"))
-            in[i] = x->gen == 0;
-        else
-            in[i] = x->gen == PEP_AGING;
-        in[i] = in[i] && x->alive;
-    }
-    if (gen)
+    if (generation == 2)
+        return true;
+    if (is_collector("gen311") || is_collector("gen313"))
+        return gen <= (unsigned)generation;
+    if (is_collector("inc314"))
+        return gen == 0;
+    return gen == PEP_AGING;
+}
+
+/* The generation the survivors of a collection of `generation` go to. */
+static unsigned survivors_gen(int generation)
+{
+    if (is_collector("gen311") || is_collector("gen313"))
         return generation == 2 ? 2 : (unsigned)generation + 1;
     return is_collector("inc314") ? 2 : PEP_OLD;
 }
 
+/* The collection's graph: vertex i < GC_NODES is node i, vertex GC_NODES + i
+ * the materialised __dict__ of instance node i. An instance with one refers
+ * to it alone; the dict refers to the attributes. */
+#define GV (2 * GC_NODES)
+
+static bool vexists(unsigned v)
+{
+    if (v < GC_NODES)
+        return v < g.nn && g.n[v].alive;
+    const struct gnode *x = &g.n[v - GC_NODES];
+    return v - GC_NODES < g.nn && x->alive && x->hasdict;
+}
+
+/* Out-edges of vertex v into out[]; returns how many. */
+static unsigned vedges(unsigned v, unsigned out[GC_EDGES])
+{
+    const struct gnode *x = &g.n[v < GC_NODES ? v : v - GC_NODES];
+    if (v < GC_NODES && x->kind == GK_INSTANCE && x->hasdict) {
+        out[0] = GC_NODES + v;
+        return 1;
+    }
+    unsigned n = 0;
+    for (unsigned e = 0; e < x->nedges; e++)
+        if (x->edge[e] >= 0 && g.n[x->edge[e]].alive)
+            out[n++] = (unsigned)x->edge[e];
+    return n;
+}
+
+/* Marks in `seen` every vertex reachable from the marked ones. */
+static void vreach(bool seen[GV])
+{
+    unsigned stack[GV * GC_EDGES + GV], top = 0, out[GC_EDGES];
+    for (unsigned v = 0; v < GV; v++)
+        if (seen[v] && vexists(v))
+            stack[top++] = v;
+    while (top) {
+        unsigned v = stack[--top];
+        unsigned n = vedges(v, out);
+        for (unsigned k = 0; k < n; k++)
+            if (!seen[out[k]] && vexists(out[k])) {
+                seen[out[k]] = true;
+                stack[top++] = out[k];
+            }
+    }
+}
+
 static void shadow_collect(int generation)
 {
-    bool in[GC_NODES] = {0}, reachable[GC_NODES] = {0}, legacy[GC_NODES] = {0},
-         kept[GC_NODES] = {0}, back[GC_NODES] = {0};
-    unsigned target = collection_set(generation, in);
-    /* externally held: roots, gc.garbage, references from live nodes outside
-     * the examined set */
+    bool in[GV] = {0}, reachable[GV] = {0}, legacy[GC_NODES] = {0}, kept[GV] = {0},
+         back[GV] = {0};
+    unsigned target = survivors_gen(generation), out[GC_EDGES];
+    for (unsigned i = 0; i < g.nn; i++) {
+        const struct gnode *x = &g.n[i];
+        in[i] = x->alive && examined(generation, x->gen);
+        /* an untracked (empty) __dict__ is in no generation */
+        in[GC_NODES + i] = vexists(GC_NODES + i) && x->dtracked && examined(generation, x->dgen);
+    }
+    /* externally held: roots, gc.garbage, references from live objects
+     * outside the examined set (an instance's __dict__ of a younger
+     * generation is one: what it holds survives a collection of the
+     * instance's generation) */
     roots_of(reachable);
-    for (unsigned j = 0; j < g.nn; j++)
-        if (g.n[j].alive && !in[j])
-            for (unsigned e = 0; e < g.n[j].nedges; e++)
-                if (g.n[j].edge[e] >= 0)
-                    reachable[g.n[j].edge[e]] = true;
-    reach(reachable);
-    bool U[GC_NODES] = {0};
-    for (unsigned i = 0; i < g.nn; i++)
-        U[i] = in[i] && !reachable[i];
+    for (unsigned v = 0; v < GV; v++)
+        if (vexists(v) && !in[v])
+            for (unsigned k = 0, n = vedges(v, out); k < n; k++)
+                reachable[out[k]] = true;
+    vreach(reachable);
+    bool U[GV] = {0};
+    for (unsigned v = 0; v < GV; v++)
+        U[v] = in[v] && !reachable[v];
     /* G: the legacy objects of U; everything they reach is kept */
     for (unsigned i = 0; i < g.nn; i++)
         legacy[i] = kept[i] = U[i] && g.n[i].kind == GK_INSTANCE && g.legacy[g.n[i].cls];
-    reach(kept);
-    bool C[GC_NODES] = {0};
+    vreach(kept);
+    bool C[GV] = {0};
+    for (unsigned v = 0; v < GV; v++)
+        C[v] = U[v] && !kept[v];
     for (unsigned i = 0; i < g.nn; i++) {
-        C[i] = U[i] && !kept[i];
         if (!C[i])
             continue;
         /* weakrefs to the collectable set are cleared first (3.11 order) */
@@ -333,29 +415,71 @@ static void shadow_collect(int generation)
     }
     /* resurrection: what a resurrected object reaches survives */
     if (ran)
-        reach(back);
+        vreach(back);
+    /* (a collected __dict__ is its instance's: C[GC_NODES + i] implies C[i]
+     * and back[GC_NODES + i] follows back[i]) */
     for (unsigned i = 0; i < g.nn; i++)
         if (C[i] && !back[i])
             shadow_die(i, false);
-    /* Clearing the collected objects drops their references to kept ones
-     * before the legacy objects go to gc.garbage (delete_garbage runs before
-     * handle_legacy_finalizers, as in CPython): a kept object referred to
-     * only by collected ones dies by refcount then (tp_del runs). */
+    /* survivors (kept and resurrected included) move on; the cascade may
+     * send some of them back to generation 0. 3.11's full collections
+     * untrack the surviving dicts that hold no container (survivors_untrack,
+     * before the finalizers: the reachable ones): an instance's __dict__
+     * whose attributes were all deleted */
+    bool moved[GC_NODES] = {0}, dmoved[GC_NODES] = {0};
+    bool untrack_dicts = generation == 2 && (is_collector("gen311") || is_collector("gen313"));
+    for (unsigned i = 0; i < g.nn; i++) {
+        struct gnode *x = &g.n[i];
+        x->retracked = false;
+        if (in[i] && x->alive) {
+            x->gen = target;
+            moved[i] = true;
+        }
+        if (in[GC_NODES + i] && x->alive) {
+            x->dgen = target;
+            dmoved[i] = true;
+            if (untrack_dicts && reachable[GC_NODES + i] && vedges(GC_NODES + i, out) == 0)
+                x->dtracked = false;
+        }
+    }
     shadow_cascade();
-    for (unsigned i = 0; i < g.nn; i++)
-        if (legacy[i] && g.n[i].alive)
+    /* A kept object (legacy, or reached from one) whose last reference went
+     * with the collected ones died by refcount above: gone, or resurrected
+     * by its tp_finalize and then tracked again in generation 0, off the
+     * collection's `finalizers` list: not appended to gc.garbage either
+     * (CPython 3.11's subtype_dealloc untracks it, handle_legacy_finalizers
+     * walks that list afterwards). */
+    for (unsigned i = 0; i < g.nn; i++) {
+        if (g.n[i].retracked)
+            moved[i] = false;
+        if (legacy[i] && g.n[i].alive && !g.n[i].retracked)
             g.garbage[i]++;
-    /* survivors (kept and resurrected included) move on */
-    for (unsigned i = 0; i < g.nn; i++)
-        if (in[i] && g.n[i].alive)
-            g.n[i].gen = target;
+    }
+    /* pep848's young collection: every younger space ages by one (the
+     * nursery, objects tracked again above included, to the first aging
+     * space) */
     if (generation == 0 && is_collector("pep848"))
-        for (unsigned i = 0; i < g.nn; i++)
-            if (!in[i] && g.n[i].alive && g.n[i].gen < PEP_AGING)
-                g.n[i].gen++;
+        for (unsigned i = 0; i < g.nn; i++) {
+            struct gnode *x = &g.n[i];
+            if (!moved[i] && x->alive && x->gen < PEP_AGING)
+                x->gen++;
+            if (!dmoved[i] && x->alive && x->hasdict && x->dtracked && x->dgen < PEP_AGING)
+                x->dgen++;
+        }
 }
 
 /* ---- checks ---- */
+
+/* The generation list (pm_gc_contains) holding an object of the shadow's
+ * generation gen: gen311/gen313 0..2 as such; inc314 0 young, 2 old;
+ * pep848 0 the nursery, 1 any aging space (the API does not tell them
+ * apart), 2 old. */
+static int gen_list_of(unsigned gen)
+{
+    if (is_collector("pep848"))
+        return gen == 0 ? 0 : gen <= PEP_AGING ? 1 : 2;
+    return (int)gen;
+}
 
 /* deep: also pm_objspace_check (a walk of every tracked object). */
 static void check_all(const char *when, bool deep)
@@ -370,6 +494,17 @@ static void check_all(const char *when, bool deep)
                    g.collector, when, kind_name(x->kind), i, alive ? "alive" : "dead",
                    want_alive ? "alive" : x->alive ? "cleared (resurrected)" : "dead",
                    (unsigned long long)g.nops);
+        if (x->alive && deep) {
+            int lists = gen_list_of(x->gen);
+            FZ_REQUIRE(pm_gc_is_tracked(x->o) && pm_gc_contains(g.sp, lists, x->o),
+                       "%s: %s: %s node %u is %s, the oracle says it is in generation %u (list %d) (op %llu)",
+                       g.collector, when, kind_name(x->kind), i,
+                       !pm_gc_is_tracked(x->o) ? "untracked"
+                       : pm_gc_contains(g.sp, 0, x->o) ? "in list 0"
+                       : pm_gc_contains(g.sp, 1, x->o) ? "in list 1"
+                       : pm_gc_contains(g.sp, 2, x->o) ? "in list 2" : "in no generation",
+                       x->gen, lists, (unsigned long long)g.nops);
+        }
         if (x->alive) {
             unsigned want = refs[i];
             FZ_REQUIRE(x->o->refcnt == want, "%s: %s node %u has refcount %u, expected %u (op %llu)",
@@ -478,10 +613,18 @@ static void op_new(enum gk kind, unsigned cls, struct fz_in *in)
         return;
     pm_object_t *o = NULL;
     switch (kind) {
-    case GK_INSTANCE:
+    case GK_INSTANCE: {
         o = need(pm_instance_new(g.sp, g.cls[cls]), "instance");
-        new_node(kind, o)->cls = cls;
+        struct gnode *x = new_node(kind, o);
+        x->cls = cls;
+        /* init_inline_values: each instance takes a usable entry of the
+         * shared keys away (while more than one is left); its values have
+         * room for the keys there are and the usable ones */
+        if (g.kusable[cls] > 1)
+            g.kusable[cls]--;
+        x->cap = g.kn[cls] + g.kusable[cls];
         return;
+    }
     case GK_LIST:
         o = need(pm_list_new(g.sp, 0, NULL), "list");
         new_node(kind, o);
@@ -543,10 +686,35 @@ static void op_link(int a, int b, unsigned k)
         x->edge[k % GC_KEYS] = b;
         return;
     }
-    case GK_INSTANCE:
+    case GK_INSTANCE: {
+        /* the attribute goes into the inline values if its name is (or can
+         * be added) in the class's shared keys at an index the values have
+         * room for; otherwise the values move into a new __dict__, tracked
+         * (it holds containers) in generation 0. A __dict__ emptied and then
+         * untracked by a full collection is tracked again, in 0. */
+        unsigned c = x->cls, key = k % GC_KEYS;
+        if (!x->hasdict) {
+            int ix = g.kix[c][key];
+            if (ix < 0 && g.kusable[c] > 0) {
+                ix = g.kix[c][key] = (int)g.kn[c]++;
+                g.kusable[c]--;
+            }
+            if (ix < 0 || (unsigned)ix >= x->cap) {
+                x->hasdict = x->dtracked = true;
+                x->dgen = 0;
+            }
+        } else if (!x->dtracked) {
+            x->dtracked = true;
+            x->dgen = 0;
+        }
         need_ok(pm_setattr(g.sp, x->o, name, y->o), "setattr");
-        x->edge[k % GC_KEYS] = b;
+        x->edge[key] = b;
+        FZ_REQUIRE(pm_instance_has_dict(x->o) == x->hasdict,
+                   "%s: instance node %d: __dict__ %s after setting a%u, the oracle says %s (op %llu)",
+                   g.collector, a, pm_instance_has_dict(x->o) ? "materialised" : "not materialised",
+                   key, x->hasdict ? "materialised" : "not", (unsigned long long)g.nops);
         return;
+    }
     case GK_TUPLE:
         return;   /* immutable */
     }
@@ -609,45 +777,10 @@ static void op_weakref(int a)
     g.nw++;
 }
 
-/* Partial collections (gc.collect(0), gc.collect(1)) are checked only with
- * PM_FUZZ_GC_PARTIAL=1: the shadow's generations miss two ways an object
- * re-enters the young generation (CPython's as the object layer's): a
- * tp_finalize object resurrected from a refcount death is untracked and
- * tracked again, so it lands in generation 0; a dict is tracked only when
- * it first holds a container, and lands in generation 0 then. A partial
- * collection then examines objects the shadow thinks are older (the CI
- * smoke found it: fuzz/corpus/fuzz_gc/partial-retrack-8b1f548b, op 50).
- * Until the shadow models tracking, every collection op is a full one. */
-static bool partial_on(void)
-{
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("PM_FUZZ_GC_PARTIAL");
-        on = e && !strcmp(e, "1");
-    }
-    return on;
-}
-
-/* Resurrecting finalizers are checked only with PM_FUZZ_GC_RESURRECT=1:
- * the CI smoke found a reference count the shadow gets wrong with them on
- * (fuzz/corpus/fuzz_gc/resurrect-refcount-28082ffb, op 46: a node at 1
- * where the shadow expects 2), not yet explained. */
-static bool resurrect_on(void)
-{
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("PM_FUZZ_GC_RESURRECT");
-        on = e && !strcmp(e, "1");
-    }
-    return on;
-}
-
 /* gc.collect(generation); the partial ones the model does not cover run
- * as gc.collect(0) (see collection_set). */
+ * as gc.collect(0) (see examined). */
 static void op_collect(int generation)
 {
-    if (!partial_on())
-        generation = 2;
     if (generation == 1 && !is_collector("gen311") && !is_collector("gen313"))
         generation = 0;
     shadow_collect(generation);
@@ -666,7 +799,7 @@ static void op_finalizers(unsigned b)
     unsigned c = b % GC_CLASSES;
     g.fin[c] = (b >> 2) & 1;
     g.legacy[c] = (b >> 3) & 1;
-    g.resurrect[c] = resurrect_on() && ((b >> 4) & 1);
+    g.resurrect[c] = (b >> 4) & 1;
     need_ok(pm_class_set_finalizers(g.cls[c], g.fin[c], g.legacy[c]), "set finalizers");
 }
 
@@ -691,6 +824,11 @@ static void open_space(const char *collector)
     for (unsigned c = 0; c < GC_CLASSES; c++)
         g.cls[c] = need(pm_class_new(g.sp, names[c], 0, NULL), "class");
     g.marker_cls = need(pm_class_new(g.sp, "Marker", 0, NULL), "class");
+    for (unsigned c = 0; c < GC_CLASSES; c++) {
+        g.kusable[c] = 30;   /* SHARED_KEYS_MAX_SIZE, CPython 3.11's too */
+        for (unsigned k = 0; k < GC_KEYS; k++)
+            g.kix[c][k] = -1;
+    }
     g.cbobj = need(pm_list_new(g.sp, 0, NULL), "list");
 }
 
@@ -737,6 +875,41 @@ static void close_space(void)
     uint64_t left = pm_objspace_destroy(g.sp);
     FZ_REQUIRE(left == 0, "%llu block(s) left in the backend", (unsigned long long)left);
     g.ops->destroy(g.heap);
+}
+
+/* PM_FUZZ_GC_TRACE=1: the op and every node's state on stderr (debugging) */
+static bool gc_trace(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("PM_FUZZ_GC_TRACE");
+        on = e && !strcmp(e, "1");
+    }
+    return on;
+}
+
+static void trace_state(unsigned op)
+{
+    unsigned refs[GC_NODES];
+    refs_all(refs);
+    fprintf(stderr, "%s op %llu: %u (kind %u)\n", g.collector, (unsigned long long)g.nops, op, op & 15);
+    for (unsigned i = 0; i < g.nn; i++) {
+        const struct gnode *x = &g.n[i];
+        if (x->hasdict)
+            fprintf(stderr, "  dict of %u: gen %u%s\n", i, x->dgen, x->dtracked ? "" : " untracked");
+        fprintf(stderr, "  %u %s%s%s gen %u%s%s", i, kind_name(x->kind),
+                x->kind == GK_INSTANCE ? (x->cls == 0 ? "0" : x->cls == 1 ? "1" : "2") : "",
+                x->alive ? "" : " dead", x->gen, x->rooted ? " root" : "",
+                x->want_finalized ? " fin" : "");
+        if (x->alive)
+            fprintf(stderr, " rc %u/%u list %d ->", x->o->refcnt, refs[i],
+                    !pm_gc_is_tracked(x->o) ? -1 : pm_gc_contains(g.sp, 0, x->o) ? 0
+                    : pm_gc_contains(g.sp, 1, x->o) ? 1 : pm_gc_contains(g.sp, 2, x->o) ? 2 : 3);
+        for (unsigned e = 0; x->alive && e < x->nedges; e++)
+            if (x->edge[e] >= 0)
+                fprintf(stderr, " %d", x->edge[e]);
+        fprintf(stderr, "\n");
+    }
 }
 
 static void run_input(const uint8_t *data, size_t size, const char *collector)
@@ -798,6 +971,8 @@ static void run_input(const uint8_t *data, size_t size, const char *collector)
             break;
         }
         shadow_cascade();
+        if (gc_trace())
+            trace_state(op);
         g.nops++;
         /* the collector's lists: after ops that free objects, and every 8 ops */
         unsigned k = op & 15;
