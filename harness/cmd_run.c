@@ -522,6 +522,20 @@ static void series_commit(FILE *f, const char *tmp, bool ok)
     }
 }
 
+/* The run's record to the parent: the fields the engine measured (its
+ * identity strings cleared: the parent's are the suite's names and labels),
+ * and what the fresh processes cost. */
+static void child_send(int fd, struct pm_result *rec)
+{
+    rec->workload[0] = rec->backend[0] = rec->time_mode[0] = 0;
+    cJSON *o = pm_result_to_json(rec);
+    if (!o)
+        child_fail(fd, "out of memory");
+    cJSON_AddNumberToObject(o, "fresh_overhead_ns", (double)pm_fresh_overhead_ns(NULL));
+    child_result(fd, o);
+    cJSON_Delete(o);
+}
+
 static void child_py(const struct cfg *c, const struct pm_suite_item *it, const char *spec,
                      const char *id, unsigned rep, int fd)
 {
@@ -529,7 +543,8 @@ static void child_py(const struct cfg *c, const struct pm_suite_item *it, const 
                                  .on_misuse = pm_cli_misuse_abort,
                                  .latency_every = c->latency_every, .mode = c->mode};
     char err[PM_ERR_LEN];
-    struct pm_pyrun_result res = {0};
+    struct pm_pyrun_result res;
+    pm_pyrun_result_init(&res);
     /* timed first, in a fresh process forked before this one uses the backend */
     int rc = pm_pyrun_time(it->workload, spec, it->scale, it->seed, &opts, &res, err);
     if (!rc && rep == 1) {
@@ -541,14 +556,7 @@ static void child_py(const struct cfg *c, const struct pm_suite_item *it, const 
     }
     if (rc)
         child_fail(fd, err);
-    cJSON *o = pm_pyrun_json(&res);
-    if (!o)
-        child_fail(fd, "out of memory");
-    if (res.measured)
-        cJSON_AddNumberToObject(o, "trimmed_footprint_bytes", (double)res.trimmed_footprint_bytes);
-    cJSON_AddNumberToObject(o, "fresh_overhead_ns", (double)pm_fresh_overhead_ns(NULL));
-    child_result(fd, o);
-    cJSON_Delete(o);
+    child_send(fd, &res.rec);
     pm_pyrun_result_free(&res);
 }
 
@@ -563,6 +571,7 @@ static void child_replay(const struct cfg *c, const struct pm_suite_item *it, co
     if (pm_replay_scan(t, it->domains, &scan, err))
         child_fail(fd, err);
     struct pm_replay_opts o = {.sample_every = c->series_every, .touch = PM_TOUCH_PAGES,
+                               .on_misuse = pm_cli_misuse_abort,
                                .domains = it->domains, .latency_every = c->latency_every};
     /* timed first, in a fresh process forked before this one uses the backend */
     struct pm_replay_opts timed = o;
@@ -570,11 +579,8 @@ static void child_replay(const struct cfg *c, const struct pm_suite_item *it, co
     struct pm_timing tm;
     if (pm_replay_time_fresh(t, spec, &timed, &scan, c->mode, &tm, err))
         child_fail(fd, err);
-    struct pm_replay_result r;
-    memset(&r, 0, sizeof r);
-    r.scan = scan;
-    r.no_memory = true;         /* reps after the first: no memory figures */
-    r.frag4 = r.frag3 = r.frag_at_peak_live = r.retention = r.retention_trimmed = NAN;
+    static struct pm_replay_result r;   /* (large: not on the stack) */
+    pm_replay_result_unmeasured(&r, &scan); /* reps after the first: no memory figures */
     if (rep == 1) {
         char tmp[PATH_MAX + 64];
         o.series = series_open(c, id, tmp, sizeof tmp);
@@ -584,12 +590,10 @@ static void child_replay(const struct cfg *c, const struct pm_suite_item *it, co
         if (rc)
             child_fail(fd, err);
     }
-    cJSON *j = pm_replay_json(spec, it->path, it->domain, &r, 1, &tm, c->mode);
-    if (!j)
+    static struct pm_result rec;
+    if (pm_replay_record(&r, spec, 1, &tm, c->mode, &rec, NULL))
         child_fail(fd, "out of memory");
-    cJSON_AddNumberToObject(j, "fresh_overhead_ns", (double)pm_fresh_overhead_ns(NULL));
-    child_result(fd, j);
-    cJSON_Delete(j);
+    child_send(fd, &rec);
     pm_trace_close(t);
 }
 
@@ -770,7 +774,7 @@ static void slot_record(const struct cfg *c, const struct slot *s, int status,
         snprintf(out->reason, sizeof out->reason, "%s", reason);
     } else {
         snprintf(out->status, sizeof out->status, "ok");
-        pm_result_set_from_json(out, o, false);
+        pm_result_set_from_json(out, o, true);  /* what the run measured (child_send) */
         snprintf(out->time_mode, sizeof out->time_mode, "%s", pm_time_mode_name(c->mode));
         const cJSON *fo = cJSON_GetObjectItemCaseSensitive(o, "fresh_overhead_ns");
         if (cJSON_IsNumber(fo))
