@@ -5,6 +5,7 @@
 #include "replay.h"
 #include "tee.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,10 @@ static void test_measure_samples_at_peak_live(void **state)
      * (after op 4), op 6 again is not double counted, and the end */
     assert_int_equal(r.scan.peak_live_op, 6);
     assert_int_equal(r.samples, 4);
-    assert_true(r.rec.retention >= 0.0 && r.rec.retention <= 1.0);
+    /* (a trace this small may not move the RSS: max F = 0, retention
+     * undefined, null) */
+    assert_true(r.pts.peak_footprint == 0 ? isnan(r.rec.retention)
+                                          : r.rec.retention >= 0.0 && r.rec.retention <= 1.0);
     struct pm_timing tm;
     assert_int_equal(pm_replay_time(t, "system", &o, &s, PM_TIME_COLD, &tm, err), 0);
     assert_true(tm.ns > 0);
