@@ -461,6 +461,62 @@ static void result_reset_measure(struct pm_pyrun_result *r)
     pm_result_set_latency(c, &none);
 }
 
+/* The probe of a measured run, its buffers allocated and touched now, so
+ * that their pages are in the baseline. 0, or -1 with err. */
+static int probe_init(struct probe *p, struct pm_pyrun_result *res, const struct pm_pyrun_opts *o,
+                      char err[PM_ERR_LEN])
+{
+    *p = (struct probe){.res = res, .adaptive = o->sample_every == 0};
+    p->every = o->sample_every ? o->sample_every : PM_PYRUN_FIRST_EVERY;
+    p->cap = p->adaptive ? PM_PYRUN_SERIES_CAP : PM_PYRUN_SERIES_CAP_FIXED;
+    p->rows = calloc(p->cap + 1, sizeof *p->rows);
+    if (!p->rows) {
+        snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the series");
+        return -1;
+    }
+    memset(p->rows, 0xff, (p->cap + 1) * sizeof *p->rows);
+    p->pause = malloc(PM_PYRUN_MAX_PAUSES * sizeof *p->pause);
+    if (!p->pause) {
+        free(p->rows);
+        snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the pauses");
+        return -1;
+    }
+    memset(p->pause, 0xff, PM_PYRUN_MAX_PAUSES * sizeof *p->pause);
+    p->pause_stride = 1;
+    p->gc_held = o->gc_held;
+    return 0;
+}
+
+/* The measured run's collector figures (issue 20) into the record. */
+static void record_gc(const struct probe *p, pm_objspace_t *sp, const struct pm_pyrun_opts *o,
+                      struct pm_pyrun_result *res)
+{
+    struct pm_result *rec = &res->rec;
+    rec->gc_collections = p->gc[0];
+    rec->gc_collected = p->gc[1];
+    rec->gc_uncollectable = p->gc[2];
+    if (res->reps == 0)
+        rec->gc_time_ns = p->gc[3];
+    snprintf(rec->gc, sizeof rec->gc, "%s", pm_gc_collector(sp));
+    rec->gc_pauses = p->pause_seen;
+    rec->gc_pause_max_ns = p->pause_max;
+    rec->gc_pause_total_ns = p->pause_total;
+    rec->gc_examined = p->examined;
+    rec->gc_examined_max = p->examined_max;
+    res->gc_examined_bytes = o->gc_held ? p->examined_bytes : PM_STAT_NA;
+    rec->gc_peak_garbage_held_bytes = o->gc_held ? p->held_peak : PM_STAT_NA;
+    if (p->npause) {
+        double *d = malloc(p->npause * sizeof *d);
+        if (d) {
+            for (size_t i = 0; i < p->npause; i++)
+                d[i] = (double)p->pause[i];
+            rec->gc_pause_p50_ns = pm_quantile(d, p->npause, 0.50);
+            rec->gc_pause_p99_ns = pm_quantile(d, p->npause, 0.99);
+            free(d);
+        }
+    }
+}
+
 int pm_pyrun_measure(const char *workload, const char *backend_spec, double scale,
                      uint64_t seed, const struct pm_pyrun_opts *opts,
                      struct pm_pyrun_result *res, char err[PM_ERR_LEN])
@@ -476,25 +532,9 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     if (res->reps == 0)
         res->rec.ns_per_op = res->ns_per_op_min = res->ns_per_op_max = NAN;
 
-    struct probe p = {.res = res, .adaptive = o->sample_every == 0};
-    p.every = o->sample_every ? o->sample_every : PM_PYRUN_FIRST_EVERY;
-    p.cap = p.adaptive ? PM_PYRUN_SERIES_CAP : PM_PYRUN_SERIES_CAP_FIXED;
-    /* touched now, so that its pages are in the baseline */
-    p.rows = calloc(p.cap + 1, sizeof *p.rows);
-    if (!p.rows) {
-        snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the series");
+    struct probe p;
+    if (probe_init(&p, res, o, err))
         return PM_PYRUN_FAIL;
-    }
-    memset(p.rows, 0xff, (p.cap + 1) * sizeof *p.rows);
-    p.pause = malloc(PM_PYRUN_MAX_PAUSES * sizeof *p.pause);
-    if (!p.pause) {
-        free(p.rows);
-        snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the pauses");
-        return PM_PYRUN_FAIL;
-    }
-    memset(p.pause, 0xff, PM_PYRUN_MAX_PAUSES * sizeof *p.pause);
-    p.pause_stride = 1;
-    p.gc_held = o->gc_held;
     pm_heap_t *h = open_backend(backend_spec, o, &p.ops, err);
     if (!h) {
         free(p.rows);
@@ -556,17 +596,12 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     int wrc = pywl_run(wl, sp, &params, &hooks, werr);
     uint64_t t1 = pm_now_ns();
     pm_objspace_counters(sp, &st);
-    if (wrc < 0) {
+    if (wrc < 0 || !p.ended) {      /* a workload must call its end hook */
         close_run(sp, p.ops, h, workload, err);
-        run_error(err, workload, backend_spec, werr);
-        free(p.rows);
-        free(p.pause);
-        free(wrap);
-        return PM_PYRUN_FAIL;
-    }
-    if (!p.ended) {                 /* a workload must call its end hook */
-        close_run(sp, p.ops, h, workload, err);
-        snprintf(err, PM_ERR_LEN, "%s: the workload did not mark its end", workload);
+        if (wrc < 0)
+            run_error(err, workload, backend_spec, werr);
+        else
+            snprintf(err, PM_ERR_LEN, "%s: the workload did not mark its end", workload);
         free(p.rows);
         free(p.pause);
         free(wrap);
@@ -575,29 +610,7 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     struct pm_result *rec = &res->rec;
     rec->ops = st.requests - p.req0 - p.harness_requests;
     res->measure_wall_ns = t1 - t0;
-    rec->gc_collections = p.gc[0];
-    rec->gc_collected = p.gc[1];
-    rec->gc_uncollectable = p.gc[2];
-    if (res->reps == 0)
-        rec->gc_time_ns = p.gc[3];
-    snprintf(rec->gc, sizeof rec->gc, "%s", pm_gc_collector(sp));
-    rec->gc_pauses = p.pause_seen;
-    rec->gc_pause_max_ns = p.pause_max;
-    rec->gc_pause_total_ns = p.pause_total;
-    rec->gc_examined = p.examined;
-    rec->gc_examined_max = p.examined_max;
-    res->gc_examined_bytes = o->gc_held ? p.examined_bytes : PM_STAT_NA;
-    rec->gc_peak_garbage_held_bytes = o->gc_held ? p.held_peak : PM_STAT_NA;
-    if (p.npause) {
-        double *d = malloc(p.npause * sizeof *d);
-        if (d) {
-            for (size_t i = 0; i < p.npause; i++)
-                d[i] = (double)p.pause[i];
-            rec->gc_pause_p50_ns = pm_quantile(d, p.npause, 0.50);
-            rec->gc_pause_p99_ns = pm_quantile(d, p.npause, 0.99);
-            free(d);
-        }
-    }
+    record_gc(&p, sp, o, res);
     res->gc_pause_ns = p.pause;
     res->gc_npause = p.npause;
     p.pause = NULL;
