@@ -16,6 +16,7 @@
 #include "pm_test.h"
 #include "latency.h"
 #include "results.h"
+#include "resultsdir.h"
 #include "stats.h"
 #include "suite.h"
 
@@ -738,6 +739,31 @@ static void test_result_json_documents(void **state)
     cJSON_Delete(o);
 }
 
+/* The one provenance comparison: the configuration for run --resume, the
+ * build and machine for merge; NULL when equal. */
+static void test_prov_differs(void **state)
+{
+    (void)state;
+    const char *a_txt = "{\"pymemlab\":{\"commit\":\"abc\",\"dirty\":false,\"compiler\":\"gcc\","
+                        "\"build_type\":\"Release\",\"flags\":\"-O3\"},\"machine\":{\"cpu_model\":\"X\"},"
+                        "\"config\":{\"workloads\":[1],\"backends\":[\"system\"],\"reps\":6,"
+                        "\"only\":null,\"time_mode\":\"cold\",\"jobs\":1}}";
+    cJSON *a = cJSON_Parse(a_txt), *b = cJSON_Parse(a_txt);
+    const char *va, *vb;
+    assert_null(pm_prov_differs(a, b, PM_PROV_CONFIG | PM_PROV_BUILD, &va, &vb));
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(b, "config"), "jobs", cJSON_CreateNumber(2));
+    assert_null(pm_prov_differs(a, b, PM_PROV_CONFIG, NULL, NULL));    /* not identity */
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(b, "config"), "reps", cJSON_CreateNumber(3));
+    assert_string_equal(pm_prov_differs(a, b, PM_PROV_CONFIG, NULL, NULL), "reps");
+    assert_null(pm_prov_differs(a, b, PM_PROV_BUILD, &va, &vb));       /* merge: comparable */
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(b, "pymemlab"), "dirty", cJSON_CreateTrue());
+    assert_string_equal(pm_prov_differs(a, b, PM_PROV_BUILD, &va, &vb), "dirty");
+    assert_string_equal(va, "false");
+    assert_string_equal(vb, "true");
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -749,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_columns_doc_table_is_the_list),
         cmocka_unit_test(test_result_derive_known_answers),
         cmocka_unit_test(test_result_json_documents),
+        cmocka_unit_test(test_prov_differs),
         cmocka_unit_test(test_quantile_known_answers),
         cmocka_unit_test(test_csv_quoting_and_nulls),
         cmocka_unit_test(test_json_round_trip),
