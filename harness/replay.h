@@ -170,18 +170,6 @@ int pm_replay_into(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_
                    struct pm_replay_held *held, char err[PM_ERR_LEN]);
 void pm_replay_release(struct pm_replay_held *held, const struct allocator_ops *ops, pm_heap_t *h);
 
-/* The result as one cJSON object, the keys of `replay --json` (README): the
- * record's fields marked PM_J_R (result_fields.def, one emitter) and these:
- * backend, trace, domain, ops, reps, time_mode, ns_per_op (median over the
- * reps tm[0..reps); null without reps), ns_per_op_ci_lo, ns_per_op_ci_hi,
- * ci_level (stats.h), ns_per_op_min, ns_per_op_max, ns_per_op_reps (every
- * rep, in run order), minflt_per_op (median), peak_live_bytes, peak_live_op, final_live_bytes, peak_footprint_bytes,
- * peak_footprint_op, final_footprint_bytes, trimmed_footprint_bytes, frag4,
- * frag3, frag_at_peak_live, retention, retention_trimmed,
- * backend_peak_mapped_bytes, samples (memory figures null for a backend
- * with no memory figures); with latency samples also lat_samples,
- * lat_p50_ns, lat_p99_ns, lat_p999_ns, lat_max_ns, lat_floor_ns. NULL if out
- * of memory. */
 struct cJSON;
 /* The record of a result and its timed reps tm[0..reps): r->rec with the
  * backend, time_mode, ops, ns_per_op (median; *ci its interval, may be
@@ -190,6 +178,15 @@ struct pm_ci;
 int pm_replay_record(const struct pm_replay_result *r, const char *backend, uint64_t reps,
                      const struct pm_timing *tm, enum pm_time_mode mode, struct pm_result *out,
                      struct pm_ci *ci);
+/* The result as one cJSON object, the keys of `replay --json` (README): the
+ * record's fields marked PM_J_R in result_fields.def (pm_replay_record
+ * through the one emitter: backend, ops, ns_per_op, time_mode,
+ * minflt/majflt_per_op, L, F, the ratios, backend_peak_mapped_bytes, with
+ * latency samples the lat_* fields; memory figures null for a backend with
+ * no memory figures) and what is not a record field: trace, domain, reps,
+ * ns_per_op_reps (every rep, in run order), ns_per_op_ci_lo,
+ * ns_per_op_ci_hi, ci_level (stats.h), ns_per_op_min, ns_per_op_max,
+ * peak_live_op, peak_footprint_op, samples. NULL if out of memory. */
 struct cJSON *pm_replay_json(const char *backend, const char *trace, const char *domain,
                              const struct pm_replay_result *r, uint64_t reps,
                              const struct pm_timing *tm, enum pm_time_mode mode);
