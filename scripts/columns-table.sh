@@ -1,16 +1,17 @@
-#!/usr/bin/env python3
-"""scripts/columns-table.py — rewrites docs/main-job.md's results-columns
-table from harness/result_fields.def (the one list of measurement fields).
-tests/test_suite.c (test_columns_doc_table_is_the_list) fails when the two
-differ; run this after adding or changing a field."""
+#!/usr/bin/env bash
+# scripts/columns-table.sh — rewrites docs/main-job.md's results-columns
+# table from harness/result_fields.def, the one list of measurement fields.
+# tests/test_suite.c (test_columns_doc_table_is_the_list) fails when the two
+# differ: run this after adding or changing a field.
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 - <<'PY'
 import os
 import re
 import sys
 
-if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
-    print(__doc__)
-    sys.exit(0)
-root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+root = "."
 src = open(os.path.join(root, "harness/result_fields.def")).read()
 rows = re.findall(r'PM_FIELD\((\w+), (\w), "([^"]*)", (\w+(?:\(\w+\))?), ([\w|]+),\s*'
                   r'"((?:[^"\\]|\\.)*)"\)', src)
@@ -27,3 +28,4 @@ a = doc.index(begin) + len(begin)
 b = doc.index(end)
 open(path, "w").write(doc[:a] + "\n".join(lines) + "\n" + doc[b:])
 print("docs/main-job.md: %d fields" % len(rows))
+PY
