@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "fileio.h"
 #include "results.h"
+#include "resultsdir.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -44,22 +45,6 @@ static const char *str_at(const cJSON *o, const char *a, const char *b)
     if (cJSON_IsBool(x))
         return cJSON_IsTrue(x) ? "true" : "false";
     return "?";
-}
-
-/* What must be equal for results to be compared: NULL or the field. */
-static const char *incomparable(const cJSON *a, const cJSON *b, const char **va, const char **vb)
-{
-    static const char *fields[][2] = {
-        {"pymemlab", "commit"},   {"pymemlab", "dirty"},    {"machine", "cpu_model"},
-        {"pymemlab", "compiler"}, {"pymemlab", "build_type"}, {"pymemlab", "flags"},
-    };
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        *va = str_at(a, fields[i][0], fields[i][1]);
-        *vb = str_at(b, fields[i][0], fields[i][1]);
-        if (strcmp(*va, *vb))
-            return fields[i][1];
-    }
-    return NULL;
 }
 
 static int copy_file(const char *from, const char *to)
@@ -165,7 +150,7 @@ int cmd_merge(int argc, char **argv)
             pm_usage_error("merge: %s", err);
         p->n = pm_results_latest(p->rows, p->n);
         const char *va, *vb;
-        const char *what = i ? incomparable(parts[0].prov, p->prov, &va, &vb) : NULL;
+        const char *what = i ? pm_prov_differs(parts[0].prov, p->prov, PM_PROV_BUILD, &va, &vb) : NULL;
         if (what && !force)
             pm_usage_error("merge: %s and %s are not comparable: %s '%s' vs '%s' (--force merges "
                            "them anyway)", parts[0].dir, p->dir, what, va, vb);

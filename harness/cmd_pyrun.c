@@ -66,45 +66,45 @@ static void print_ratio(const char *label, double v)
 
 static void print_text(const struct pm_pyrun_result *r)
 {
-    printf("pyrun %s on %s (scale %g, seed %llu)\n", r->workload, r->backend, r->scale,
-           (unsigned long long)r->seed);
-    printf("%-26s %llu\n", "ops", (unsigned long long)r->ops);
+    printf("pyrun %s on %s (scale %g, seed %llu)\n", r->rec.workload, r->rec.backend, r->rec.scale,
+           (unsigned long long)r->rec.seed);
+    printf("%-26s %llu\n", "ops", (unsigned long long)r->rec.ops);
     struct pm_ci ci;
     pm_ci_median(r->ns_per_op_rep, r->reps < 64 ? r->reps : 64, &ci);
     printf("%-26s %.2f [%.2f, %.2f] (%.1f%% interval; min %.2f, max %.2f; %u %s reps, each in a "
-           "fresh process)\n", "ns_per_op", r->ns_per_op, ci.lo, ci.hi, 100 * ci.level,
+           "fresh process)\n", "ns_per_op", r->rec.ns_per_op, ci.lo, ci.hi, 100 * ci.level,
            r->ns_per_op_min, r->ns_per_op_max, r->reps, pm_time_mode_name((enum pm_time_mode)r->mode));
-    printf("%-26s %.5f\n", "minflt_per_op", r->minflt_per_op);
-    print_bytes("peak_live_bytes", r->peak_live_bytes);
-    print_bytes("final_live_bytes", r->final_live_bytes);
-    print_bytes("peak_footprint_bytes", r->peak_footprint_bytes);
-    print_bytes("final_footprint_bytes", r->final_footprint_bytes);
-    print_ratio("frag4", r->frag4);
-    print_ratio("frag3", r->frag3);
-    print_ratio("frag_at_peak_live", r->frag_at_peak_live);
-    print_ratio("retention", r->retention);
-    print_ratio("retention_trimmed", r->retention_trimmed);
-    print_bytes("backend_peak_mapped_bytes", r->backend_peak_mapped_bytes);
+    printf("%-26s %.5f\n", "minflt_per_op", r->rec.minflt_per_op);
+    print_bytes("peak_live_bytes", r->rec.peak_live_bytes);
+    print_bytes("final_live_bytes", r->rec.final_live_bytes);
+    print_bytes("peak_footprint_bytes", r->rec.peak_footprint_bytes);
+    print_bytes("final_footprint_bytes", r->rec.final_footprint_bytes);
+    print_ratio("frag4", r->rec.frag4);
+    print_ratio("frag3", r->rec.frag3);
+    print_ratio("frag_at_peak_live", r->rec.frag_at_peak_live);
+    print_ratio("retention", r->rec.retention);
+    print_ratio("retention_trimmed", r->rec.retention_trimmed);
+    print_bytes("backend_peak_mapped_bytes", r->rec.backend_peak_mapped_bytes);
     printf("%-26s %llu (collected %llu, uncollectable %llu), %.3f ms\n", "gc_collections",
-           (unsigned long long)r->gc_collections, (unsigned long long)r->gc_collected,
-           (unsigned long long)r->gc_uncollectable, (double)r->gc_time_ns / 1e6);
+           (unsigned long long)r->rec.gc_collections, (unsigned long long)r->rec.gc_collected,
+           (unsigned long long)r->rec.gc_uncollectable, (double)r->rec.gc_time_ns / 1e6);
     printf("%-26s %s: %llu pauses, p50 %.0f ns, p99 %.0f ns, max %llu ns, total %.3f ms\n",
-           "gc_pauses", r->gc, (unsigned long long)r->gc_pauses, r->gc_pause_p50_ns,
-           r->gc_pause_p99_ns, (unsigned long long)r->gc_pause_max_ns,
-           (double)r->gc_pause_total_ns / 1e6);
+           "gc_pauses", r->rec.gc, (unsigned long long)r->rec.gc_pauses, r->rec.gc_pause_p50_ns,
+           r->rec.gc_pause_p99_ns, (unsigned long long)r->rec.gc_pause_max_ns,
+           (double)r->rec.gc_pause_total_ns / 1e6);
     printf("%-26s %llu objects (at most %llu in one collection)\n", "gc_examined",
-           (unsigned long long)r->gc_examined, (unsigned long long)r->gc_examined_max);
-    if (r->gc_peak_garbage_held_bytes != PM_STAT_NA)
-        print_bytes("gc_peak_garbage_held", r->gc_peak_garbage_held_bytes);
+           (unsigned long long)r->rec.gc_examined, (unsigned long long)r->rec.gc_examined_max);
+    if (r->rec.gc_peak_garbage_held_bytes != PM_STAT_NA)
+        print_bytes("gc_peak_garbage_held", r->rec.gc_peak_garbage_held_bytes);
     printf("%-26s", "phases");
     for (size_t i = 0; i < r->nphases; i++)
         printf(" %s@%llu", r->phases[i].name, (unsigned long long)r->phases[i].op);
     printf("\n%-26s %zu samples, every %llu ops\n", "series", r->nseries,
            (unsigned long long)r->sample_every);
-    if (r->latency.samples)
+    if (r->rec.lat_samples != PM_STAT_NA)
         printf("%-26s p50 %.1f  p99 %.1f  p99.9 %.1f  max %.0f (%llu samples, timer floor %.1f subtracted)\n",
-               "latency_ns", r->latency.p50_ns, r->latency.p99_ns, r->latency.p999_ns,
-               r->latency.max_ns, (unsigned long long)r->latency.samples, r->latency.floor_ns);
+               "latency_ns", r->rec.lat_p50_ns, r->rec.lat_p99_ns, r->rec.lat_p999_ns,
+               r->rec.lat_max_ns, (unsigned long long)r->rec.lat_samples, r->rec.lat_floor_ns);
 }
 
 int cmd_pyrun(int argc, char **argv)
@@ -195,7 +195,8 @@ int cmd_pyrun(int argc, char **argv)
     if (pauses_file)
         pm_cli_out_check("pyrun", pauses_file);
 
-    struct pm_pyrun_result res = {0};
+    struct pm_pyrun_result res;
+    pm_pyrun_result_init(&res);
     rc = pm_pyrun_time(workload, backend, scale, seed, &opts, &res, err);
     if (!rc)
         rc = pm_pyrun_measure(workload, backend, scale, seed, &opts, &res, err);
@@ -229,8 +230,8 @@ int cmd_pyrun(int argc, char **argv)
         pm_run_error("%s", err);
     }
     /* shown as in results: a lib:PATH backend by its NAME (the spec was checked) */
-    if (pm_backend_label(backend, res.backend, sizeof res.backend, err))
-        snprintf(res.backend, sizeof res.backend, "%.127s", backend);
+    if (pm_backend_label(backend, res.rec.backend, sizeof res.rec.backend, err))
+        snprintf(res.rec.backend, sizeof res.rec.backend, "%.127s", backend);
     if (json) {
         cJSON *o = pm_pyrun_json(&res);
         char *s = o ? cJSON_PrintUnformatted(o) : NULL;

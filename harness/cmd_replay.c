@@ -29,7 +29,7 @@ int cmd_replay(int argc, char **argv)
     int timed_only = 0;
     enum pm_time_mode mode = PM_TIME_COLD;
     int json = 0;
-    struct pm_replay_opts o = {.touch = PM_TOUCH_PAGES};
+    struct pm_replay_opts o = {.touch = PM_TOUCH_PAGES, .on_misuse = pm_cli_misuse_abort};
     static const struct option lo[] = {
         {"backend", required_argument, 0, 'b'},      {"reps", required_argument, 0, 'r'},
         {"json", no_argument, 0, 'j'},               {"check-every", required_argument, 0, 'c'},
@@ -121,10 +121,7 @@ int cmd_replay(int argc, char **argv)
     struct pm_replay_result r;
     int rc = 0;
     if (timed_only) {   /* the memory figures are not measured: null */
-        memset(&r, 0, sizeof r);
-        r.scan = scan;
-        r.no_memory = true;
-        r.frag4 = r.frag3 = r.frag_at_peak_live = r.retention = r.retention_trimmed = NAN;
+        pm_replay_result_unmeasured(&r, &scan);
     } else {
         rc = pm_replay_measure_fresh(t, backend, &o, &scan, &r, err);
     }
@@ -218,19 +215,20 @@ int cmd_replay(int argc, char **argv)
             printf("footprint, frag, retention: not applicable (%s keeps no heap of a program's shape)\n",
                    backend);
         } else {
-            printf("peak footprint bytes  %llu  (at op %llu)\n", (unsigned long long)r.peak_footprint_bytes,
+            printf("peak footprint bytes  %llu  (at op %llu)\n", (unsigned long long)r.rec.peak_footprint_bytes,
                    (unsigned long long)r.peak_footprint_op);
             printf("final live / footprint %llu / %llu\n", (unsigned long long)scan.final_live_bytes,
-                   (unsigned long long)r.final_footprint_bytes);
-            printf("frag4 %.4f  frag3 %.4f  frag_at_peak_live %.4f\n", r.frag4, r.frag3, r.frag_at_peak_live);
-            printf("retention %.4f  retention_trimmed %.4f\n", r.retention, r.retention_trimmed);
-            if (r.backend_peak_mapped != PM_STAT_NA)
-                printf("backend peak mapped   %llu\n", (unsigned long long)r.backend_peak_mapped);
+                   (unsigned long long)r.rec.final_footprint_bytes);
+            printf("frag4 %.4f  frag3 %.4f  frag_at_peak_live %.4f\n", r.rec.frag4, r.rec.frag3,
+                   r.rec.frag_at_peak_live);
+            printf("retention %.4f  retention_trimmed %.4f\n", r.rec.retention, r.rec.retention_trimmed);
+            if (r.rec.backend_peak_mapped_bytes != PM_STAT_NA)
+                printf("backend peak mapped   %llu\n", (unsigned long long)r.rec.backend_peak_mapped_bytes);
         }
-        if (r.latency.samples)
+        if (r.rec.lat_samples != PM_STAT_NA)
             printf("latency ns            p50 %.1f  p99 %.1f  p99.9 %.1f  max %.0f  (%llu samples, timer floor %.1f subtracted)\n",
-                   r.latency.p50_ns, r.latency.p99_ns, r.latency.p999_ns, r.latency.max_ns,
-                   (unsigned long long)r.latency.samples, r.latency.floor_ns);
+                   r.rec.lat_p50_ns, r.rec.lat_p99_ns, r.rec.lat_p999_ns, r.rec.lat_max_ns,
+                   (unsigned long long)r.rec.lat_samples, r.rec.lat_floor_ns);
         printf("machine load          %.2f -> %.2f (1-min average); %.2f CPUs busy, %.2f of them this "
                "replay's; steal %.1f%%%s\n",
                load.load1_start, load.load1_end, load.busy_cpus, own_cpu, load.steal_pct,

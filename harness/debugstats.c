@@ -177,7 +177,8 @@ static int report_after_trace(const struct allocator_ops *o, pm_heap_t *h, const
     if (scan.ops == 0 && domains)
         pm_usage_error("%s: no ops in the chosen domain (an untagged trace needs --domain all)",
                        path);
-    struct pm_replay_opts opts = {.touch = PM_TOUCH_PAGES, .domains = domains};
+    struct pm_replay_opts opts = {.touch = PM_TOUCH_PAGES, .domains = domains,
+                                 .on_misuse = pm_cli_misuse_abort};
     struct pm_replay_held held;
     int rc = pm_replay_into(t, o, h, &opts, &scan, phase, &held, err);
     if (rc == 2)

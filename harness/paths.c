@@ -106,7 +106,7 @@ void pm_source_commit(char *out, size_t len)
     } else {
         char cmd[PATH_MAX + 80];
         snprintf(cmd, sizeof cmd, "git -C '%s' describe --always --dirty 2>/dev/null", PM_BUILD_SOURCE_DIR);
-        fflush(stdout);
+        fflush(NULL);           /* (every stream: nothing buffered is written twice) */
         f = popen(cmd, "r");
         if (f) {
             if (!fgets(out, (int)len, f))

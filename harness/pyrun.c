@@ -9,6 +9,7 @@
 #include "fresh.h"
 #include "metrics.h"
 #include "replay.h"
+#include "series.h"
 #include "stats.h"
 #include "pm_object.h"
 #include "python/pywl.h"
@@ -22,13 +23,23 @@
 
 /* ---- setup ---- */
 
+void pm_pyrun_result_init(struct pm_pyrun_result *r)
+{
+    memset(r, 0, sizeof *r);
+    pm_result_init(&r->rec);
+    r->ns_per_op_min = r->ns_per_op_max = NAN;
+    r->gc_examined_bytes = PM_STAT_NA;
+}
+
 static void result_identify(struct pm_pyrun_result *r, const char *workload,
                             const char *backend_spec, double scale, uint64_t seed)
 {
-    snprintf(r->workload, sizeof r->workload, "%s", workload);
-    snprintf(r->backend, sizeof r->backend, "%s", backend_spec);
-    r->scale = scale;
-    r->seed = seed;
+    snprintf(r->rec.workload, sizeof r->rec.workload, "%s", workload);
+    snprintf(r->rec.backend, sizeof r->rec.backend, "%s", backend_spec);
+    r->rec.scale = scale;
+    r->rec.seed = seed;
+    snprintf(r->rec.time_mode, sizeof r->rec.time_mode, "%s",
+             pm_time_mode_name((enum pm_time_mode)r->mode));
 }
 
 static const struct pywl *find_workload(const char *name, char err[PM_ERR_LEN])
@@ -236,6 +247,7 @@ struct probe {
     uint64_t *pause;
     size_t npause, pause_stride, pause_seen;
     uint64_t pause_max, pause_total, examined, examined_max, examined_bytes;
+    struct pm_mem_points pts;       /* F(T), max L, trimmed F: the end hook's */
 };
 
 static void probe_gc_event(pm_objspace_t *sp, void *ctx, const struct pm_gc_event *ev)
@@ -383,13 +395,13 @@ static void probe_end(void *ctx)
     s.mark = PM_PYRUN_END;
     probe_add(p, &s);
     probe_note(p, &s);
-    r->final_live_bytes = st.live_bytes;
-    r->final_footprint_bytes = s.footprint_bytes;
-    r->peak_live_bytes = st.peak_live_bytes;
+    r->rec.final_live_bytes = st.live_bytes;
+    p->pts.final_footprint = s.footprint_bytes;
+    p->pts.peak_live = st.peak_live_bytes;
     gc_totals(p->sp, p->gc);
     /* Own backends only, as in replay: a reference's stats() is a snapshot
      * taken now, not a peak over the run. */
-    r->backend_peak_mapped_bytes = p->os ? p->os->peak_mapped : PM_STAT_NA;
+    r->rec.backend_peak_mapped_bytes = p->os ? p->os->peak_mapped : PM_STAT_NA;
     p->end_requests = st.requests;
     p->ended = true;
     /* gc.collect() and the allocator's trim, with the long-lived state alive */
@@ -399,7 +411,7 @@ static void probe_end(void *ctx)
     pm_objspace_counters(p->sp, &st);
     p->harness_requests = st.requests - p->end_requests;
     uint64_t rss = pm_rss_anon_bytes();
-    r->trimmed_footprint_bytes = rss > p->baseline ? rss - p->baseline : 0;
+    p->pts.trimmed_footprint = rss > p->baseline ? rss - p->baseline : 0;
 }
 
 /* Puts the peak-live sample into the series at its place (if not there). */
@@ -425,11 +437,6 @@ static void probe_insert_peak(struct probe *p)
     p->n++;
 }
 
-static double ratio_minus_one(uint64_t f, uint64_t l)
-{
-    return l ? (double)f / (double)l - 1.0 : NAN;
-}
-
 static void result_reset_measure(struct pm_pyrun_result *r)
 {
     free(r->series);
@@ -438,17 +445,76 @@ static void result_reset_measure(struct pm_pyrun_result *r)
     r->gc_pause_ns = NULL;
     r->nseries = 0;
     r->nphases = 0;
-    r->frag4 = r->frag3 = r->frag_at_peak_live = r->retention = r->retention_trimmed = NAN;
-    r->backend_peak_mapped_bytes = PM_STAT_NA;
     r->measured = false;
-    free(r->gc_pause_ns);
-    r->gc_pause_ns = NULL;
     r->gc_npause = 0;
-    r->gc_pauses = 0;
-    r->gc_pause_p50_ns = r->gc_pause_p99_ns = NAN;
-    r->gc_pause_max_ns = r->gc_pause_total_ns = r->gc_examined = r->gc_examined_max = 0;
-    r->gc_examined_bytes = r->gc_peak_garbage_held_bytes = PM_STAT_NA;
-    memset(&r->latency, 0, sizeof r->latency);
+    r->gc_examined_bytes = PM_STAT_NA;
+    /* the measured run's fields: null until it fills them */
+    struct pm_result *c = &r->rec;
+    c->peak_live_bytes = c->final_live_bytes = PM_STAT_NA;
+    pm_result_no_memory(c);
+    c->gc_collections = c->gc_collected = c->gc_uncollectable = PM_STAT_NA;
+    c->gc[0] = 0;
+    c->gc_pauses = c->gc_pause_max_ns = c->gc_pause_total_ns = PM_STAT_NA;
+    c->gc_examined = c->gc_examined_max = c->gc_peak_garbage_held_bytes = PM_STAT_NA;
+    c->gc_pause_p50_ns = c->gc_pause_p99_ns = NAN;
+    struct pm_lat_summary none = {0};
+    pm_result_set_latency(c, &none);
+}
+
+/* The probe of a measured run, its buffers allocated and touched now, so
+ * that their pages are in the baseline. 0, or -1 with err. */
+static int probe_init(struct probe *p, struct pm_pyrun_result *res, const struct pm_pyrun_opts *o,
+                      char err[PM_ERR_LEN])
+{
+    *p = (struct probe){.res = res, .adaptive = o->sample_every == 0};
+    p->every = o->sample_every ? o->sample_every : PM_PYRUN_FIRST_EVERY;
+    p->cap = p->adaptive ? PM_PYRUN_SERIES_CAP : PM_PYRUN_SERIES_CAP_FIXED;
+    p->rows = calloc(p->cap + 1, sizeof *p->rows);
+    if (!p->rows) {
+        snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the series");
+        return -1;
+    }
+    memset(p->rows, 0xff, (p->cap + 1) * sizeof *p->rows);
+    p->pause = malloc(PM_PYRUN_MAX_PAUSES * sizeof *p->pause);
+    if (!p->pause) {
+        free(p->rows);
+        snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the pauses");
+        return -1;
+    }
+    memset(p->pause, 0xff, PM_PYRUN_MAX_PAUSES * sizeof *p->pause);
+    p->pause_stride = 1;
+    p->gc_held = o->gc_held;
+    return 0;
+}
+
+/* The measured run's collector figures (issue 20) into the record. */
+static void record_gc(const struct probe *p, pm_objspace_t *sp, const struct pm_pyrun_opts *o,
+                      struct pm_pyrun_result *res)
+{
+    struct pm_result *rec = &res->rec;
+    rec->gc_collections = p->gc[0];
+    rec->gc_collected = p->gc[1];
+    rec->gc_uncollectable = p->gc[2];
+    if (res->reps == 0)
+        rec->gc_time_ns = p->gc[3];
+    snprintf(rec->gc, sizeof rec->gc, "%s", pm_gc_collector(sp));
+    rec->gc_pauses = p->pause_seen;
+    rec->gc_pause_max_ns = p->pause_max;
+    rec->gc_pause_total_ns = p->pause_total;
+    rec->gc_examined = p->examined;
+    rec->gc_examined_max = p->examined_max;
+    res->gc_examined_bytes = o->gc_held ? p->examined_bytes : PM_STAT_NA;
+    rec->gc_peak_garbage_held_bytes = o->gc_held ? p->held_peak : PM_STAT_NA;
+    if (p->npause) {
+        double *d = malloc(p->npause * sizeof *d);
+        if (d) {
+            for (size_t i = 0; i < p->npause; i++)
+                d[i] = (double)p->pause[i];
+            rec->gc_pause_p50_ns = pm_quantile(d, p->npause, 0.50);
+            rec->gc_pause_p99_ns = pm_quantile(d, p->npause, 0.99);
+            free(d);
+        }
+    }
 }
 
 int pm_pyrun_measure(const char *workload, const char *backend_spec, double scale,
@@ -464,27 +530,11 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     result_identify(res, workload, backend_spec, scale, seed);
     result_reset_measure(res);
     if (res->reps == 0)
-        res->ns_per_op = res->ns_per_op_min = res->ns_per_op_max = NAN;
+        res->rec.ns_per_op = res->ns_per_op_min = res->ns_per_op_max = NAN;
 
-    struct probe p = {.res = res, .adaptive = o->sample_every == 0};
-    p.every = o->sample_every ? o->sample_every : PM_PYRUN_FIRST_EVERY;
-    p.cap = p.adaptive ? PM_PYRUN_SERIES_CAP : PM_PYRUN_SERIES_CAP_FIXED;
-    /* touched now, so that its pages are in the baseline */
-    p.rows = calloc(p.cap + 1, sizeof *p.rows);
-    if (!p.rows) {
-        snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the series");
+    struct probe p;
+    if (probe_init(&p, res, o, err))
         return PM_PYRUN_FAIL;
-    }
-    memset(p.rows, 0xff, (p.cap + 1) * sizeof *p.rows);
-    p.pause = malloc(PM_PYRUN_MAX_PAUSES * sizeof *p.pause);
-    if (!p.pause) {
-        free(p.rows);
-        snprintf(err, PM_ERR_LEN, "pyrun: out of memory for the pauses");
-        return PM_PYRUN_FAIL;
-    }
-    memset(p.pause, 0xff, PM_PYRUN_MAX_PAUSES * sizeof *p.pause);
-    p.pause_stride = 1;
-    p.gc_held = o->gc_held;
     pm_heap_t *h = open_backend(backend_spec, o, &p.ops, err);
     if (!h) {
         free(p.rows);
@@ -546,54 +596,30 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     int wrc = pywl_run(wl, sp, &params, &hooks, werr);
     uint64_t t1 = pm_now_ns();
     pm_objspace_counters(sp, &st);
-    if (wrc < 0) {
+    if (wrc < 0 || !p.ended) {      /* a workload must call its end hook */
         close_run(sp, p.ops, h, workload, err);
-        run_error(err, workload, backend_spec, werr);
+        if (wrc < 0)
+            run_error(err, workload, backend_spec, werr);
+        else
+            snprintf(err, PM_ERR_LEN, "%s: the workload did not mark its end", workload);
         free(p.rows);
         free(p.pause);
         free(wrap);
         return PM_PYRUN_FAIL;
     }
-    if (!p.ended) {                 /* a workload must call its end hook */
-        close_run(sp, p.ops, h, workload, err);
-        snprintf(err, PM_ERR_LEN, "%s: the workload did not mark its end", workload);
-        free(p.rows);
-        free(p.pause);
-        free(wrap);
-        return PM_PYRUN_FAIL;
-    }
-    res->ops = st.requests - p.req0 - p.harness_requests;
+    struct pm_result *rec = &res->rec;
+    rec->ops = st.requests - p.req0 - p.harness_requests;
     res->measure_wall_ns = t1 - t0;
-    res->gc_collections = p.gc[0];
-    res->gc_collected = p.gc[1];
-    res->gc_uncollectable = p.gc[2];
-    if (res->reps == 0)
-        res->gc_time_ns = p.gc[3];
-    snprintf(res->gc, sizeof res->gc, "%s", pm_gc_collector(sp));
-    res->gc_pauses = p.pause_seen;
-    res->gc_pause_max_ns = p.pause_max;
-    res->gc_pause_total_ns = p.pause_total;
-    res->gc_examined = p.examined;
-    res->gc_examined_max = p.examined_max;
-    res->gc_examined_bytes = o->gc_held ? p.examined_bytes : PM_STAT_NA;
-    res->gc_peak_garbage_held_bytes = o->gc_held ? p.held_peak : PM_STAT_NA;
-    if (p.npause) {
-        double *d = malloc(p.npause * sizeof *d);
-        if (d) {
-            for (size_t i = 0; i < p.npause; i++)
-                d[i] = (double)p.pause[i];
-            res->gc_pause_p50_ns = pm_quantile(d, p.npause, 0.50);
-            res->gc_pause_p99_ns = pm_quantile(d, p.npause, 0.99);
-            free(d);
-        }
-    }
+    record_gc(&p, sp, o, res);
     res->gc_pause_ns = p.pause;
     res->gc_npause = p.npause;
     p.pause = NULL;
     rc = close_run(sp, p.ops, h, workload, err);
     if (wrap) {                     /* the teardown's requests are timed too */
         pm_lat_stop(&wrap->lat);
-        pm_lat_summarize(&wrap->lat, &res->latency);
+        struct pm_lat_summary lat;
+        pm_lat_summarize(&wrap->lat, &lat);
+        pm_result_set_latency(rec, &lat);
         free(wrap);
     }
     if (rc) {
@@ -605,15 +631,11 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
     res->series = p.rows;
     res->nseries = p.n;
     res->sample_every = p.every;
-    res->peak_footprint_bytes = p.at_fp.footprint_bytes;
-    res->frag4 = ratio_minus_one(res->peak_footprint_bytes, res->peak_live_bytes);
-    res->frag3 = ratio_minus_one(p.at_fp.footprint_bytes, p.at_fp.live_bytes);
-    res->frag_at_peak_live = ratio_minus_one(p.at_live.footprint_bytes, p.at_live.live_bytes);
-    if (res->peak_footprint_bytes) {
-        res->retention = (double)res->final_footprint_bytes / (double)res->peak_footprint_bytes;
-        res->retention_trimmed =
-            (double)res->trimmed_footprint_bytes / (double)res->peak_footprint_bytes;
-    }
+    p.pts.peak_footprint = p.at_fp.footprint_bytes;
+    p.pts.live_at_peak_footprint = p.at_fp.live_bytes;
+    p.pts.footprint_at_peak_live = p.at_live.footprint_bytes;
+    p.pts.live_at_peak_live = p.at_live.live_bytes;
+    pm_result_derive(rec, &p.pts);
     res->measured = true;
     return PM_PYRUN_OK;
 }
@@ -638,7 +660,7 @@ struct time_args {
 
 struct time_out {
     double ns_per_op;
-    uint64_t ops, gc_ns, minflt;
+    uint64_t ops, gc_ns, minflt, majflt;
 };
 
 /* One run of the workload on a new space over h; *ns its wall time. */
@@ -681,6 +703,7 @@ static int time_once(const struct time_args *a, const struct allocator_ops *bops
     out->ops = st.requests - req0;
     out->gc_ns = g[3];
     out->minflt = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt);
+    out->majflt = (uint64_t)(ru1.ru_majflt - ru0.ru_majflt);
     *ns = t1 - t0;
     return PM_PYRUN_OK;
 }
@@ -720,11 +743,12 @@ int pm_pyrun_time(const char *workload, const char *backend_spec, double scale, 
     }
     unsigned reps = o->reps ? o->reps : 1;
     double *ns = calloc(reps, sizeof *ns), *flt = calloc(reps, sizeof *flt);
-    double *gcns = calloc(reps, sizeof *gcns);
-    if (!ns || !gcns || !flt) {
+    double *gcns = calloc(reps, sizeof *gcns), *mflt = calloc(reps, sizeof *mflt);
+    if (!ns || !gcns || !flt || !mflt) {
         free(ns);
         free(gcns);
         free(flt);
+        free(mflt);
         snprintf(err, PM_ERR_LEN, "pyrun: out of memory");
         return PM_PYRUN_FAIL;
     }
@@ -740,6 +764,7 @@ int pm_pyrun_time(const char *workload, const char *backend_spec, double scale, 
         ops = out.ops;
         ns[i] = out.ns_per_op;
         flt[i] = out.ops ? (double)out.minflt / (double)out.ops : NAN;
+        mflt[i] = out.ops ? (double)out.majflt / (double)out.ops : NAN;
         gcns[i] = (double)out.gc_ns;
         if (i < sizeof res->ns_per_op_rep / sizeof res->ns_per_op_rep[0])
             res->ns_per_op_rep[i] = ns[i];
@@ -747,17 +772,19 @@ int pm_pyrun_time(const char *workload, const char *backend_spec, double scale, 
     if (rc == PM_PYRUN_OK) {
         res->reps = reps;
         res->mode = o->mode;
-        res->ops = ops;
-        res->ns_per_op = pm_median(ns, reps);
-        res->minflt_per_op = pm_median(flt, reps);
+        snprintf(res->rec.time_mode, sizeof res->rec.time_mode, "%s",
+                 pm_time_mode_name((enum pm_time_mode)o->mode));
+        res->rec.ops = ops;
+        pm_result_set_timing(&res->rec, ns, flt, mflt, reps);
         qsort(ns, reps, sizeof *ns, cmp_double);
         res->ns_per_op_min = ns[0];
         res->ns_per_op_max = ns[reps - 1];
-        res->gc_time_ns = (uint64_t)pm_median(gcns, reps);
+        res->rec.gc_time_ns = (uint64_t)pm_median(gcns, reps);
     }
     free(ns);
     free(gcns);
     free(flt);
+    free(mflt);
     return rc;
 }
 
@@ -785,11 +812,15 @@ cJSON *pm_pyrun_json(const struct pm_pyrun_result *r)
     if (!o)
         return NULL;
     bool m = r->measured;
-    cJSON_AddStringToObject(o, "backend", r->backend);
-    cJSON_AddStringToObject(o, "workload", r->workload);
-    add_u64(o, "ops", r->ops, m || r->reps);
+    unsigned have = (m ? PM_J_P_MEASURED : 0) | (r->reps ? PM_J_P_TIMED : 0);
+    if (pm_result_json_add(o, &r->rec, PM_J_P, have)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    /* what is not a record field: the reps and their interval, the bytes
+     * examined, the seed (as a string above 2^53, where a JSON number is
+     * not exact) */
     cJSON_AddNumberToObject(o, "reps", r->reps);
-    add_num(o, "ns_per_op", r->reps ? r->ns_per_op : NAN);
     add_num(o, "ns_per_op_min", r->reps ? r->ns_per_op_min : NAN);
     add_num(o, "ns_per_op_max", r->reps ? r->ns_per_op_max : NAN);
     if (r->reps) {
@@ -802,79 +833,42 @@ cJSON *pm_pyrun_json(const struct pm_pyrun_result *r)
         cJSON *arr = cJSON_AddArrayToObject(o, "ns_per_op_reps");
         for (unsigned i = 0; arr && i < n; i++)
             cJSON_AddItemToArray(arr, cJSON_CreateNumber(r->ns_per_op_rep[i]));
-        add_num(o, "minflt_per_op", r->minflt_per_op);
     }
-    cJSON_AddStringToObject(o, "time_mode", pm_time_mode_name((enum pm_time_mode)r->mode));
-    add_u64(o, "peak_live_bytes", r->peak_live_bytes, m);
-    add_u64(o, "final_live_bytes", r->final_live_bytes, m);
-    add_u64(o, "peak_footprint_bytes", r->peak_footprint_bytes, m);
-    add_u64(o, "final_footprint_bytes", r->final_footprint_bytes, m);
-    add_num(o, "frag4", m ? r->frag4 : NAN);
-    add_num(o, "frag3", m ? r->frag3 : NAN);
-    add_num(o, "frag_at_peak_live", m ? r->frag_at_peak_live : NAN);
-    add_num(o, "retention", m ? r->retention : NAN);
-    add_num(o, "retention_trimmed", m ? r->retention_trimmed : NAN);
-    add_u64(o, "backend_peak_mapped_bytes", r->backend_peak_mapped_bytes, m);
-    add_u64(o, "gc_collections", r->gc_collections, m);
-    add_u64(o, "gc_collected", r->gc_collected, m);
-    add_u64(o, "gc_uncollectable", r->gc_uncollectable, m);
-    add_u64(o, "gc_time_ns", r->gc_time_ns, m || r->reps);
-    /* issue 20 */
-    if (m) {
-        cJSON_AddStringToObject(o, "gc", r->gc);
-        add_u64(o, "gc_pauses", r->gc_pauses, true);
-        add_num(o, "gc_pause_p50_ns", r->gc_pause_p50_ns);
-        add_num(o, "gc_pause_p99_ns", r->gc_pause_p99_ns);
-        add_u64(o, "gc_pause_max_ns", r->gc_pause_max_ns, true);
-        add_u64(o, "gc_pause_total_ns", r->gc_pause_total_ns, true);
-        add_u64(o, "gc_examined", r->gc_examined, true);
-        add_u64(o, "gc_examined_max", r->gc_examined_max, true);
+    if (m)
         add_u64(o, "gc_examined_bytes", r->gc_examined_bytes, r->gc_examined_bytes != PM_STAT_NA);
-        add_u64(o, "gc_peak_garbage_held_bytes", r->gc_peak_garbage_held_bytes,
-                r->gc_peak_garbage_held_bytes != PM_STAT_NA);
-    }
-    /* a seed above 2^53 does not fit a JSON number exactly: write it as a string then */
-    if (r->seed <= (UINT64_C(1) << 53))
-        cJSON_AddNumberToObject(o, "seed", (double)r->seed);
+    if (r->rec.seed <= (UINT64_C(1) << 53))
+        cJSON_AddNumberToObject(o, "seed", (double)r->rec.seed);
     else {
         char s[24];
-        snprintf(s, sizeof s, "%llu", (unsigned long long)r->seed);
+        snprintf(s, sizeof s, "%llu", (unsigned long long)r->rec.seed);
         cJSON_AddStringToObject(o, "seed", s);
     }
-    cJSON_AddNumberToObject(o, "scale", r->scale);
-    pm_lat_json(o, &r->latency);
     return o;
 }
 
 int pm_pyrun_write_series(FILE *f, const struct pm_pyrun_result *r, char err[PM_ERR_LEN])
 {
-    bool held = r->gc_peak_garbage_held_bytes != PM_STAT_NA && r->measured;
-    fprintf(f, "op,live_bytes,footprint_bytes,mapped_bytes,mark%s\n",
-            held ? ",garbage_held_bytes" : "");
+    bool held = r->rec.gc_peak_garbage_held_bytes != PM_STAT_NA && r->measured;
+    unsigned cols = PM_SERIES_MARK | (held ? PM_SERIES_HELD : 0);
+    pm_series_header(f, cols);
     for (size_t i = 0; i < r->nseries; i++) {
         const struct pm_pyrun_sample *s = &r->series[i];
-        fprintf(f, "%llu,%llu,%llu,", (unsigned long long)s->op,
-                (unsigned long long)s->live_bytes, (unsigned long long)s->footprint_bytes);
-        if (s->mapped_bytes != PM_STAT_NA)
-            fprintf(f, "%llu", (unsigned long long)s->mapped_bytes);
+        struct pm_series_row row = {.op = s->op, .live_bytes = s->live_bytes,
+                                    .footprint_bytes = s->footprint_bytes,
+                                    .mapped_bytes = s->mapped_bytes,
+                                    .garbage_held_bytes = s->garbage_held_bytes};
         switch (s->mark) {
-        case PM_PYRUN_PHASE: fprintf(f, ",phase:%s", r->phases[s->phase].name); break;
-        case PM_PYRUN_PEAK_LIVE: fprintf(f, ",peak_live"); break;
-        case PM_PYRUN_END: fprintf(f, ",end"); break;
-        default: fprintf(f, ","); break;
+        case PM_PYRUN_PHASE:
+            row.mark = "phase:";
+            row.phase = r->phases[s->phase].name;
+            break;
+        case PM_PYRUN_PEAK_LIVE: row.mark = "peak_live"; break;
+        case PM_PYRUN_END: row.mark = "end"; break;
+        default: break;
         }
-        if (held && s->garbage_held_bytes != PM_STAT_NA)
-            fprintf(f, ",%llu", (unsigned long long)s->garbage_held_bytes);
-        else if (held)
-            fprintf(f, ",");
-        fprintf(f, "\n");
+        pm_series_row(f, cols, &row);
     }
-    errno = 0;
-    if (fflush(f) || ferror(f)) {   /* (a failed earlier write leaves ENOSPC in the stream's next flush) */
-        snprintf(err, PM_ERR_LEN, "cannot write the series: %s", strerror(errno ? errno : EIO));
-        return PM_PYRUN_FAIL;
-    }
-    return PM_PYRUN_OK;
+    return pm_series_flush(f, err) ? PM_PYRUN_FAIL : PM_PYRUN_OK;
 }
 
 void pm_pyrun_result_free(struct pm_pyrun_result *r)

@@ -40,9 +40,8 @@
  * destroyed, then timed again on a new space over the same instance); call
  * it before anything in this process used a global backend.
  *
- * A result starts zero-initialised (struct pm_pyrun_result r = {0}); measure
- * and time fill their parts of it, in either order; pm_pyrun_result_free
- * releases the series.
+ * A result starts with pm_pyrun_result_init; measure and time fill their
+ * parts of it, in either order; pm_pyrun_result_free releases the series.
  *
  * Library-style: never prints, never exits. Return codes: PM_PYRUN_OK,
  * PM_PYRUN_USAGE (bad input: unknown workload with the known names, unknown
@@ -54,6 +53,7 @@
 
 #include "allocator.h"
 #include "latency.h"
+#include "results.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -121,33 +121,18 @@ struct pm_pyrun_opts {
                                            (stride doubles): max and total stay exact */
 
 struct pm_pyrun_result {
-    char workload[32];
-    char backend[128];              /* the spec as given */
-    double scale;
-    uint64_t seed;
-    uint64_t ops;                   /* requests the workload made (T plus its teardown) */
+    /* The record's fields this engine fills (results.h, result_fields.def):
+     * workload, backend (the spec as given), scale, seed, time_mode; the
+     * timed runs' ops, ns_per_op (median), minflt/majflt_per_op, gc_time_ns
+     * (median of the timed runs, else the measured run's); the measured
+     * run's L, F, the ratios (pm_result_derive), backend_peak_mapped_bytes,
+     * the collector's counts and pauses (issue 20), lat_*. Null where not
+     * measured. */
+    struct pm_result rec;
     unsigned reps;                  /* timed runs (0: pm_pyrun_time not called) */
-    double ns_per_op;               /* median over reps of wall time / ops; NAN if not timed */
     double ns_per_op_min, ns_per_op_max;
     double ns_per_op_rep[64];       /* each timed rep, in run order (the first 64) */
-    double minflt_per_op;           /* minor page faults of a timed run / ops, median */
     int mode;                       /* the timed runs' enum pm_time_mode */
-    uint64_t peak_live_bytes;       /* max L (exact, up to the end hook) */
-    uint64_t final_live_bytes;      /* L(T) */
-    uint64_t peak_footprint_bytes;  /* max F over the samples */
-    uint64_t final_footprint_bytes; /* F(T) */
-    uint64_t trimmed_footprint_bytes; /* F after the full collection and trim() */
-    double frag4;                   /* max F / max L - 1 */
-    double frag3;                   /* F(tF) / L(tF) - 1, tF = argmax F */
-    double frag_at_peak_live;       /* F(tL) / L(tL) - 1, tL = the peak-live sample */
-    double retention;               /* F(T) / max F (NAN if max F is 0) */
-    double retention_trimmed;       /* F(after trim) / max F */
-    uint64_t backend_peak_mapped_bytes; /* PM_STAT_NA if the backend cannot say */
-    uint64_t gc_collections;        /* collections during the workload, all generations */
-    uint64_t gc_collected;          /* objects they freed */
-    uint64_t gc_uncollectable;      /* objects they found uncollectable */
-    uint64_t gc_time_ns;            /* their time: median of the timed runs, else the
-                                       measured run's */
     uint64_t measure_wall_ns;       /* wall time of the measured run (sampling included) */
     uint64_t sample_every;          /* the final sampling interval, ops */
     struct pm_pyrun_sample *series; /* nseries rows in op order (malloc'd) */
@@ -155,21 +140,12 @@ struct pm_pyrun_result {
     struct pm_pyrun_phase phases[PM_PYRUN_MAX_PHASES];
     size_t nphases;
     bool measured;                  /* pm_pyrun_measure filled the memory fields */
-    /* ---- the collector (issue 20; one block, to be folded into one record) ---- */
-    char gc[16];                    /* the collector's name */
-    uint64_t gc_pauses;             /* collections seen by the observer (measured run) */
-    double gc_pause_p50_ns, gc_pause_p99_ns; /* over the kept pauses (all, up to
-                                       PM_PYRUN_MAX_PAUSES); NAN without collections */
-    uint64_t gc_pause_max_ns, gc_pause_total_ns;
-    uint64_t gc_examined;           /* objects examined, all collections */
-    uint64_t gc_examined_max;       /* most in one collection */
-    uint64_t gc_examined_bytes;     /* PM_STAT_NA unless opts.gc_held */
-    uint64_t gc_peak_garbage_held_bytes; /* max over the samples; PM_STAT_NA unless gc_held */
+    uint64_t gc_examined_bytes;     /* PM_STAT_NA unless opts.gc_held (not a column) */
     uint64_t *gc_pause_ns;          /* the kept pauses, in order (malloc'd) */
     size_t gc_npause;
-    struct pm_lat_summary latency;  /* samples == 0 unless opts.latency_every */
 };
 
+void pm_pyrun_result_init(struct pm_pyrun_result *res);
 int pm_pyrun_check(const char *workload, const char *backend_spec, double scale, uint64_t seed,
                    const struct pm_pyrun_opts *opts, char err[PM_ERR_LEN]);
 /* One sampled run; fills the identity, memory, GC and series fields. */
@@ -181,7 +157,9 @@ int pm_pyrun_measure(const char *workload, const char *backend_spec, double scal
 int pm_pyrun_time(const char *workload, const char *backend_spec, double scale, uint64_t seed,
                   const struct pm_pyrun_opts *opts, struct pm_pyrun_result *res,
                   char err[PM_ERR_LEN]);
-/* Keys: backend, workload, ops, reps, ns_per_op, ns_per_op_min, ns_per_op_max,
+/* The record's fields marked PM_J_P (result_fields.def; one emitter) and
+ * reps, ns_per_op_min, ns_per_op_max, ns_per_op_ci_*, ci_level,
+ * ns_per_op_reps, gc_examined_bytes, seed. Keys: backend, workload, ops, reps, ns_per_op, ns_per_op_min, ns_per_op_max,
  * peak_live_bytes, final_live_bytes, peak_footprint_bytes,
  * final_footprint_bytes, frag4, frag3, frag_at_peak_live, retention,
  * retention_trimmed, backend_peak_mapped_bytes, gc_collections, gc_collected,

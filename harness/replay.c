@@ -15,7 +15,7 @@
  * the time and the footprint of every backend alike.
  */
 #include "replay.h"
-#include "cli.h"
+#include "series.h"
 #include "fresh.h"
 #include "metrics.h"
 #include "stats.h"
@@ -255,18 +255,19 @@ static void sample(struct sampler *s, uint64_t opno, uint64_t live)
     uint64_t f = rss > s->baseline ? rss - s->baseline : 0;
     struct pm_replay_result *r = s->r;
     r->samples++;
-    if (f > r->peak_footprint_bytes || r->samples == 1) {
-        r->peak_footprint_bytes = f;
+    if (f > r->pts.peak_footprint || r->samples == 1) {
+        r->pts.peak_footprint = f;
         r->peak_footprint_op = opno;
-        r->live_at_peak_footprint = live;
+        r->pts.live_at_peak_footprint = live;
     }
     if (opno == r->scan.peak_live_op)
-        r->footprint_at_peak_live = f;
-    r->final_footprint_bytes = f;
-    if (s->series)
-        fprintf(s->series, "%llu,%llu,%llu,%lld\n", (unsigned long long)opno,
-                (unsigned long long)live, (unsigned long long)f,
-                s->os ? (long long)s->os->mapped : -1LL);
+        r->pts.footprint_at_peak_live = f;
+    r->pts.final_footprint = f;
+    if (s->series) {
+        struct pm_series_row row = {.op = opno, .live_bytes = live, .footprint_bytes = f,
+                                    .mapped_bytes = s->os ? s->os->mapped : PM_STAT_NA};
+        pm_series_row(s->series, 0, &row);
+    }
 }
 
 /* Executes ops[0..n) (already decoded and validated). `measure` is a
@@ -601,10 +602,12 @@ static void slots_free_all(struct slots *sl, const struct allocator_ops *ops, pm
     sl->size = NULL;
 }
 
-static int make_heap(const char *spec, const struct allocator_ops **ops, pm_heap_t **h,
-                     char err[PM_ERR_LEN])
+/* The caller's misuse policy (opts): the CLI's aborts with a message. */
+static int make_heap(const char *spec, const struct pm_replay_opts *o,
+                     const struct allocator_ops **ops, pm_heap_t **h, char err[PM_ERR_LEN])
 {
-    struct pm_config cfg = {.on_misuse = pm_cli_misuse_abort};
+    struct pm_config cfg = {.on_misuse = o ? o->on_misuse : NULL,
+                            .misuse_ctx = o ? o->misuse_ctx : NULL};
     *h = pm_backend_create(spec, &cfg, ops, err);
     return *h ? 0 : 2;
 }
@@ -617,7 +620,8 @@ int pm_replay_measure(struct pm_trace *t, const char *spec, const struct pm_repl
     pm_heap_t *h;
     memset(r, 0, sizeof *r);
     r->scan = *scan;
-    if (make_heap(spec, &ops, &h, err))
+    pm_result_init(&r->rec);
+    if (make_heap(spec, o, &ops, &h, err))
         return 2;
     if (o->check_every && !ops->check) {
         ops->destroy(h);
@@ -649,38 +653,49 @@ int pm_replay_measure(struct pm_trace *t, const char *spec, const struct pm_repl
         pm_lat_init(smp.lat, o->latency_every);
     }
     if (o->series)     /* stdio allocates the file's buffer now, before the baseline */
-        fprintf(o->series, "op,live_bytes,footprint_bytes,mapped_bytes\n");
+        pm_series_header(o->series, 0);
     int rc = replay_loop(t, ops, h, &slots, o, true, &smp, every, NULL, NULL, err);
+    struct pm_lat_summary lat = {0};
     if (smp.lat) {
         pm_lat_stop(smp.lat);
-        pm_lat_summarize(smp.lat, &r->latency);
+        pm_lat_summarize(smp.lat, &lat);
         free(smp.lat);
     }
     if (rc == 0) {
         if (ops->trim)
             ops->trim(h);
         uint64_t rss = pm_rss_anon_bytes();
-        r->trimmed_footprint_bytes = rss > smp.baseline ? rss - smp.baseline : 0;
+        r->pts.trimmed_footprint = rss > smp.baseline ? rss - smp.baseline : 0;
         /* Own backends only: a reference's stats() is a snapshot, not a
          * peak over the run. */
-        r->backend_peak_mapped = smp.os ? smp.os->peak_mapped : PM_STAT_NA;
+        r->rec.backend_peak_mapped_bytes = smp.os ? smp.os->peak_mapped : PM_STAT_NA;
     }
     slots_free_all(&slots, ops, h);
     ops->destroy(h);
     if (rc)
         return rc;
+    r->rec.ops = scan->ops;
+    r->rec.final_live_bytes = scan->final_live_bytes;
+    r->pts.peak_live = r->pts.live_at_peak_live = scan->peak_live_bytes;
+    pm_result_derive(&r->rec, &r->pts);
+    pm_result_set_latency(&r->rec, &lat);
     if (pm_backend_spec_flags(spec) & PM_BACKEND_NO_MEMORY) {
         r->no_memory = true;
-        r->frag4 = r->frag3 = r->frag_at_peak_live = r->retention = r->retention_trimmed = NAN;
-        return 0;
+        pm_result_no_memory(&r->rec);
     }
-    double pl = (double)scan->peak_live_bytes, pf = (double)r->peak_footprint_bytes;
-    r->frag4 = pl > 0 ? pf / pl - 1.0 : 0.0;
-    r->frag3 = r->live_at_peak_footprint ? pf / (double)r->live_at_peak_footprint - 1.0 : 0.0;
-    r->frag_at_peak_live = pl > 0 ? (double)r->footprint_at_peak_live / pl - 1.0 : 0.0;
-    r->retention = pf > 0 ? (double)r->final_footprint_bytes / pf : 0.0;
-    r->retention_trimmed = pf > 0 ? (double)r->trimmed_footprint_bytes / pf : 0.0;
     return 0;
+}
+
+void pm_replay_result_unmeasured(struct pm_replay_result *r, const struct pm_replay_scan *scan)
+{
+    memset(r, 0, sizeof *r);
+    r->scan = *scan;
+    pm_result_init(&r->rec);
+    r->rec.ops = scan->ops;
+    r->rec.peak_live_bytes = scan->peak_live_bytes;
+    r->rec.final_live_bytes = scan->final_live_bytes;
+    r->no_memory = true;
+    pm_result_no_memory(&r->rec);
 }
 
 static void add_u64(cJSON *o, const char *k, uint64_t v)
@@ -699,69 +714,99 @@ static void add_num(cJSON *o, const char *k, double v)
         cJSON_AddNullToObject(o, k);
 }
 
+/* ns/op and faults/op of each timed rep (NAN without ops). */
+static void per_op(const struct pm_replay_scan *scan, const struct pm_timing *tm, uint64_t reps,
+                   double *ns, double *flt, double *mflt)
+{
+    double ops_d = (double)scan->ops;
+    for (uint64_t i = 0; i < reps; i++) {
+        ns[i] = scan->ops ? (double)tm[i].ns / ops_d : NAN;
+        flt[i] = scan->ops ? (double)tm[i].minflt / ops_d : NAN;
+        mflt[i] = scan->ops ? (double)tm[i].majflt / ops_d : NAN;
+    }
+}
+
+int pm_replay_record(const struct pm_replay_result *r, const char *backend, uint64_t reps,
+                     const struct pm_timing *tm, enum pm_time_mode mode, struct pm_result *out,
+                     struct pm_ci *ci)
+{
+    const struct pm_replay_scan *scan = &r->scan;
+    double *ns = calloc(reps ? reps : 1, sizeof *ns), *flt = calloc(reps ? reps : 1, sizeof *flt);
+    double *mflt = calloc(reps ? reps : 1, sizeof *mflt);
+    if (!ns || !flt || !mflt) {
+        free(ns);
+        free(flt);
+        free(mflt);
+        return -1;
+    }
+    *out = r->rec;
+    snprintf(out->backend, sizeof out->backend, "%s", backend);
+    snprintf(out->time_mode, sizeof out->time_mode, "%s", pm_time_mode_name(mode));
+    out->ops = scan->ops;
+    out->peak_live_bytes = scan->peak_live_bytes;
+    out->final_live_bytes = scan->final_live_bytes;
+    per_op(scan, tm, reps, ns, flt, mflt);
+    pm_result_set_timing(out, ns, flt, mflt, reps);
+    struct pm_ci c;
+    pm_ci_median(ns, reps, &c);
+    out->ns_per_op = c.med;
+    if (ci)
+        *ci = c;
+    free(ns);
+    free(flt);
+    free(mflt);
+    return 0;
+}
+
 cJSON *pm_replay_json(const char *backend, const char *trace, const char *domain,
                       const struct pm_replay_result *r, uint64_t reps, const struct pm_timing *tm,
                       enum pm_time_mode mode)
 {
-    cJSON *j = cJSON_CreateObject();
-    if (!j)
-        return NULL;
     const struct pm_replay_scan *scan = &r->scan;
-    double ops_d = (double)scan->ops;
-    cJSON_AddStringToObject(j, "backend", backend);
-    cJSON_AddStringToObject(j, "trace", trace);
-    cJSON_AddStringToObject(j, "domain", domain);
-    add_u64(j, "ops", scan->ops);
-    add_u64(j, "reps", reps);
-    cJSON_AddStringToObject(j, "time_mode", pm_time_mode_name(mode));
+    struct pm_result *rec = malloc(sizeof *rec);
     double *ns = calloc(reps ? reps : 1, sizeof *ns), *flt = calloc(reps ? reps : 1, sizeof *flt);
-    cJSON *arr = cJSON_AddArrayToObject(j, "ns_per_op_reps");
-    if (!ns || !flt || !arr) {
-        free(ns);
-        free(flt);
-        cJSON_Delete(j);
-        return NULL;
-    }
-    for (uint64_t i = 0; i < reps; i++) {
-        ns[i] = scan->ops ? (double)tm[i].ns / ops_d : NAN;
-        flt[i] = scan->ops ? (double)tm[i].minflt / ops_d : NAN;
-        cJSON_AddItemToArray(arr, cJSON_CreateNumber(ns[i]));
-    }
+    double *mflt = calloc(reps ? reps : 1, sizeof *mflt);
+    cJSON *j = cJSON_CreateObject(), *arr = cJSON_CreateArray();
     struct pm_ci ci;
-    pm_ci_median(ns, reps, &ci);
-    add_num(j, "ns_per_op", ci.med);
-    add_num(j, "ns_per_op_ci_lo", ci.lo);
-    add_num(j, "ns_per_op_ci_hi", ci.hi);
-    add_num(j, "ci_level", ci.level);
+    if (!rec || !ns || !flt || !mflt || !j || !arr ||
+        pm_replay_record(r, backend, reps, tm, mode, rec, &ci) || pm_result_json_add(j, rec, PM_J_R, 0))
+        goto oom;
+    per_op(scan, tm, reps, ns, flt, mflt);
     double mn = NAN, mx = NAN;
     for (uint64_t i = 0; i < reps; i++) {
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber(ns[i]));
         if (!(ns[i] >= mn))
             mn = ns[i];
         if (!(ns[i] <= mx))
             mx = ns[i];
     }
+    /* what is not a record field: the trace, the reps, the interval */
+    cJSON_AddStringToObject(j, "trace", trace);
+    cJSON_AddStringToObject(j, "domain", domain);
+    add_u64(j, "reps", reps);
+    cJSON_AddItemToObject(j, "ns_per_op_reps", arr);
+    arr = NULL;
+    add_num(j, "ns_per_op_ci_lo", ci.lo);
+    add_num(j, "ns_per_op_ci_hi", ci.hi);
+    add_num(j, "ci_level", ci.level);
     add_num(j, "ns_per_op_min", mn);
     add_num(j, "ns_per_op_max", mx);
-    add_num(j, "minflt_per_op", pm_median(flt, reps));
+    add_u64(j, "peak_live_op", scan->peak_live_op);
+    add_u64(j, "peak_footprint_op", r->no_memory ? PM_STAT_NA : r->peak_footprint_op);
+    add_u64(j, "samples", r->samples);
+    free(rec);
     free(ns);
     free(flt);
-    add_u64(j, "peak_live_bytes", scan->peak_live_bytes);
-    add_u64(j, "peak_live_op", scan->peak_live_op);
-    add_u64(j, "final_live_bytes", scan->final_live_bytes);
-    const bool m = !r->no_memory;
-    add_u64(j, "peak_footprint_bytes", m ? r->peak_footprint_bytes : PM_STAT_NA);
-    add_u64(j, "peak_footprint_op", m ? r->peak_footprint_op : PM_STAT_NA);
-    add_u64(j, "final_footprint_bytes", m ? r->final_footprint_bytes : PM_STAT_NA);
-    add_u64(j, "trimmed_footprint_bytes", m ? r->trimmed_footprint_bytes : PM_STAT_NA);
-    add_num(j, "frag4", r->frag4);
-    add_num(j, "frag3", r->frag3);
-    add_num(j, "frag_at_peak_live", r->frag_at_peak_live);
-    add_num(j, "retention", r->retention);
-    add_num(j, "retention_trimmed", r->retention_trimmed);
-    add_u64(j, "backend_peak_mapped_bytes", m ? r->backend_peak_mapped : PM_STAT_NA);
-    add_u64(j, "samples", r->samples);
-    pm_lat_json(j, &r->latency);
+    free(mflt);
     return j;
+oom:
+    free(rec);
+    free(ns);
+    free(flt);
+    free(mflt);
+    cJSON_Delete(j);
+    cJSON_Delete(arr);
+    return NULL;
 }
 
 const char *pm_time_mode_name(enum pm_time_mode m)
@@ -800,7 +845,7 @@ int pm_replay_time(struct pm_trace *t, const char *spec, const struct pm_replay_
 {
     const struct allocator_ops *ops;
     pm_heap_t *h;
-    if (make_heap(spec, &ops, &h, err))
+    if (make_heap(spec, o, &ops, &h, err))
         return 2;
     int rc = 0;
     if (mode == PM_TIME_WARM)   /* the untimed pass: every block freed at its end */
@@ -860,7 +905,7 @@ static int fresh_check(void *arg, void *out, char err[PM_ERR_LEN])
     (void)out;
     const struct allocator_ops *ops;
     pm_heap_t *h;
-    if (make_heap(arg, &ops, &h, err))
+    if (make_heap(arg, NULL, &ops, &h, err))
         return 2;
     ops->destroy(h);
     return 0;

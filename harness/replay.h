@@ -27,13 +27,17 @@
  * fresh process (the backend's first touch of its memory included, as in one
  * run of a real program); PM_TIME_WARM replays the trace once untimed on the
  * instance, frees every block, then times a second replay on that same
- * instance. Minor page faults of the timed loop are counted (getrusage).
+ * instance. Minor and major page faults of the timed loop are counted
+ * (getrusage).
+ *
+ * Library-style: never prints, never exits (see engine.h).
  */
 #ifndef PM_REPLAY_H
 #define PM_REPLAY_H
 
 #include "allocator.h"
 #include "latency.h"
+#include "results.h"
 #include "trace.h"
 
 #include <stdio.h>
@@ -59,6 +63,8 @@ struct pm_replay_opts {
     bool lenient;               /* read an unfinished or cut trace up to its last whole op */
     uint64_t latency_every;     /* measured run: time one op in N (latency.h); 0: off */
     enum pm_replay_engine engine; /* timed runs */
+    pm_misuse_fn on_misuse;     /* the backend's misuse handler (NULL: count) */
+    void *misuse_ctx;
 };
 
 struct pm_replay_scan {
@@ -88,19 +94,19 @@ struct pm_timing {
 
 struct pm_replay_result {
     struct pm_replay_scan scan;
-    uint64_t peak_footprint_bytes;   /* max F over samples */
+    /* The record's fields this run measures (results.h): ops, L, F, the
+     * ratios (pm_result_derive), backend_peak_mapped_bytes, lat_*; memory
+     * figures null for a backend with no memory figures (null). */
+    struct pm_result rec;
+    struct pm_mem_points pts;        /* what the ratios were derived from */
     uint64_t peak_footprint_op;
-    uint64_t live_at_peak_footprint; /* L(tF) */
-    uint64_t footprint_at_peak_live; /* F(tL), sampled exactly at tL */
-    uint64_t final_footprint_bytes;  /* F(T), before freeing what is still live */
-    uint64_t trimmed_footprint_bytes;/* F(T) after trim() */
-    uint64_t backend_peak_mapped;    /* PM_STAT_NA when the backend cannot say */
-    bool no_memory;                  /* the backend has no memory figures (null):
-                                        footprint, frag and retention are not applicable */
+    bool no_memory;                  /* the backend has no memory figures (null) */
     uint64_t samples;
-    double frag4, frag3, frag_at_peak_live, retention, retention_trimmed;
-    struct pm_lat_summary latency;   /* samples == 0 unless opts.latency_every */
 };
+
+/* A result without the sampled run (the runner's reps after the first):
+ * the scan's figures, every memory figure null. */
+void pm_replay_result_unmeasured(struct pm_replay_result *r, const struct pm_replay_scan *scan);
 
 /* Decode-only pass that validates the whole trace (so the header's slot
  * count is confirmed before anything is sized by it). Must precede
@@ -164,18 +170,23 @@ int pm_replay_into(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_
                    struct pm_replay_held *held, char err[PM_ERR_LEN]);
 void pm_replay_release(struct pm_replay_held *held, const struct allocator_ops *ops, pm_heap_t *h);
 
-/* The result as one cJSON object, the keys of `replay --json` (README):
- * backend, trace, domain, ops, reps, time_mode, ns_per_op (median over the
- * reps tm[0..reps); null without reps), ns_per_op_ci_lo, ns_per_op_ci_hi,
- * ci_level (stats.h), ns_per_op_min, ns_per_op_max, ns_per_op_reps (every
- * rep, in run order), minflt_per_op (median), peak_live_bytes, peak_live_op, final_live_bytes, peak_footprint_bytes,
- * peak_footprint_op, final_footprint_bytes, trimmed_footprint_bytes, frag4,
- * frag3, frag_at_peak_live, retention, retention_trimmed,
- * backend_peak_mapped_bytes, samples (memory figures null for a backend
- * with no memory figures); with latency samples also lat_samples,
- * lat_p50_ns, lat_p99_ns, lat_p999_ns, lat_max_ns, lat_floor_ns. NULL if out
- * of memory. */
 struct cJSON;
+/* The record of a result and its timed reps tm[0..reps): r->rec with the
+ * backend, time_mode, ops, ns_per_op (median; *ci its interval, may be
+ * NULL), minflt/majflt_per_op. 0, or -1 if out of memory. */
+struct pm_ci;
+int pm_replay_record(const struct pm_replay_result *r, const char *backend, uint64_t reps,
+                     const struct pm_timing *tm, enum pm_time_mode mode, struct pm_result *out,
+                     struct pm_ci *ci);
+/* The result as one cJSON object, the keys of `replay --json` (README): the
+ * record's fields marked PM_J_R in result_fields.def (pm_replay_record
+ * through the one emitter: backend, ops, ns_per_op, time_mode,
+ * minflt/majflt_per_op, L, F, the ratios, backend_peak_mapped_bytes, with
+ * latency samples the lat_* fields; memory figures null for a backend with
+ * no memory figures) and what is not a record field: trace, domain, reps,
+ * ns_per_op_reps (every rep, in run order), ns_per_op_ci_lo,
+ * ns_per_op_ci_hi, ci_level (stats.h), ns_per_op_min, ns_per_op_max,
+ * peak_live_op, peak_footprint_op, samples. NULL if out of memory. */
 struct cJSON *pm_replay_json(const char *backend, const char *trace, const char *domain,
                              const struct pm_replay_result *r, uint64_t reps,
                              const struct pm_timing *tm, enum pm_time_mode mode);

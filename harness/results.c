@@ -7,6 +7,7 @@
  */
 #include "results.h"
 #include "fileio.h"
+#include "latency.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -33,10 +34,11 @@ static void seterr(char *err, const char *fmt, ...)
 }
 
 const struct pm_result_column pm_result_columns[] = {
-#define PM_X(name, type, desc) {#name, PM_RESULT_TYPECHAR_##type, offsetof(struct pm_result, name), desc},
-    PM_RESULT_COLUMNS(PM_X)
-#undef PM_X
-    {NULL, 0, 0, NULL},
+#define PM_FIELD(name, type, unit, agg, json, desc) \
+    {#name, PM_RESULT_TYPECHAR_##type, offsetof(struct pm_result, name), unit, PM_AGG_INDEX_##agg, json, desc},
+#include "result_fields.def"
+#undef PM_FIELD
+    {NULL, 0, 0, NULL, -1, 0, NULL},
 };
 
 #define COL_STR(r, c) ((char *)(r) + (c)->offset)
@@ -58,63 +60,127 @@ void pm_result_set_from_json(struct pm_result *r, const cJSON *o, bool strings)
 {
     for (const struct pm_result_column *c = pm_result_columns; c->name; c++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, c->name);
-        if (!v)
-            continue;
+        if (!v || cJSON_IsNull(v))
+            continue;           /* unknown: r keeps what it has */
         switch (c->type) {
         case 'S':
-            if (strings)
-                snprintf(COL_STR(r, c), PM_RESULT_STR, "%s", cJSON_IsString(v) ? v->valuestring : "");
+            if (strings && cJSON_IsString(v))
+                snprintf(COL_STR(r, c), PM_RESULT_STR, "%s", v->valuestring);
             break;
         case 'U':
             if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1.8e19)
                 *COL_U64(r, c) = (uint64_t)v->valuedouble;
-            else if (cJSON_IsNull(v))
-                *COL_U64(r, c) = PM_STAT_NA;
             break;
         default:
             if (cJSON_IsNumber(v))
                 *COL_DBL(r, c) = v->valuedouble;
-            else if (cJSON_IsNull(v))
-                *COL_DBL(r, c) = NAN;
             break;
         }
     }
 }
 
-cJSON *pm_result_to_json(const struct pm_result *r)
+/* Is column c in document doc, given the groups in `have`? */
+static bool in_doc(const struct pm_result_column *c, const struct pm_result *r, unsigned doc,
+                   unsigned have)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
+    if (!doc)
+        return true;
+    if (c->json & doc)
+        return true;
+    if (doc == PM_J_P && (c->json & have & (PM_J_P_TIMED | PM_J_P_MEASURED)))
+        return true;
+    return (c->json & PM_J_LAT) && r->lat_samples != PM_STAT_NA && r->lat_samples > 0;
+}
+
+int pm_result_json_add(cJSON *o, const struct pm_result *r, unsigned doc, unsigned have)
+{
     for (const struct pm_result_column *c = pm_result_columns; c->name; c++) {
+        if (!in_doc(c, r, doc, have))
+            continue;
+        cJSON *v;
         switch (c->type) {
         case 'S': {
             const char *s = COL_STR(r, c);
-            if (*s)
-                cJSON_AddStringToObject(o, c->name, s);
-            else
-                cJSON_AddNullToObject(o, c->name);
+            v = *s ? cJSON_CreateString(s) : cJSON_CreateNull();
             break;
         }
         case 'U': {
-            uint64_t v = *COL_U64(r, c);
-            if (v == PM_STAT_NA)
-                cJSON_AddNullToObject(o, c->name);
-            else
-                cJSON_AddNumberToObject(o, c->name, (double)v);
+            uint64_t u = *COL_U64(r, c);
+            v = u == PM_STAT_NA ? cJSON_CreateNull() : cJSON_CreateNumber((double)u);
             break;
         }
         default: {
-            double v = *COL_DBL(r, c);
-            if (isfinite(v))
-                cJSON_AddNumberToObject(o, c->name, v);
-            else
-                cJSON_AddNullToObject(o, c->name);
+            double d = *COL_DBL(r, c);
+            v = isfinite(d) ? cJSON_CreateNumber(d) : cJSON_CreateNull();
             break;
         }
         }
+        if (!v || !cJSON_AddItemToObject(o, c->name, v)) {
+            cJSON_Delete(v);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+cJSON *pm_result_to_json(const struct pm_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o && pm_result_json_add(o, r, 0, 0)) {
+        cJSON_Delete(o);
+        return NULL;
     }
     return o;
+}
+
+/* ---- the derived figures ---- */
+
+static double ratio_or_null(uint64_t num, uint64_t den)
+{
+    return den ? (double)num / (double)den : NAN;
+}
+
+void pm_result_derive(struct pm_result *r, const struct pm_mem_points *p)
+{
+    r->peak_live_bytes = p->peak_live;
+    r->peak_footprint_bytes = p->peak_footprint;
+    r->final_footprint_bytes = p->final_footprint;
+    r->trimmed_footprint_bytes = p->trimmed_footprint;
+    r->frag4 = ratio_or_null(p->peak_footprint, p->peak_live) - 1.0;
+    r->frag3 = ratio_or_null(p->peak_footprint, p->live_at_peak_footprint) - 1.0;
+    r->frag_at_peak_live = ratio_or_null(p->footprint_at_peak_live, p->live_at_peak_live) - 1.0;
+    r->retention = ratio_or_null(p->final_footprint, p->peak_footprint);
+    r->retention_trimmed = ratio_or_null(p->trimmed_footprint, p->peak_footprint);
+}
+
+void pm_result_no_memory(struct pm_result *r)
+{
+    r->peak_footprint_bytes = r->final_footprint_bytes = r->trimmed_footprint_bytes = PM_STAT_NA;
+    r->backend_peak_mapped_bytes = PM_STAT_NA;
+    r->frag4 = r->frag3 = r->frag_at_peak_live = r->retention = r->retention_trimmed = NAN;
+}
+
+void pm_result_set_latency(struct pm_result *r, const struct pm_lat_summary *s)
+{
+    if (!s->samples) {
+        r->lat_samples = PM_STAT_NA;
+        r->lat_p50_ns = r->lat_p99_ns = r->lat_p999_ns = r->lat_max_ns = r->lat_floor_ns = NAN;
+        return;
+    }
+    r->lat_samples = s->samples;
+    r->lat_p50_ns = s->p50_ns;
+    r->lat_p99_ns = s->p99_ns;
+    r->lat_p999_ns = s->p999_ns;
+    r->lat_max_ns = s->max_ns;
+    r->lat_floor_ns = s->floor_ns;
+}
+
+void pm_result_set_timing(struct pm_result *r, const double *ns_per_op, const double *minflt_per_op,
+                          const double *majflt_per_op, size_t reps)
+{
+    r->ns_per_op = reps ? pm_median(ns_per_op, reps) : NAN;
+    r->minflt_per_op = reps ? pm_median(minflt_per_op, reps) : NAN;
+    r->majflt_per_op = reps ? pm_median(majflt_per_op, reps) : NAN;
 }
 
 /* A growable string. */
@@ -258,23 +324,26 @@ int pm_results_append(int fd_jsonl, int fd_csv, const struct pm_result *r)
 const char *const pm_result_v2_columns[] = {"time_mode", "minflt_per_op", "load1_start", "load1_end",
                                             "steal_pct", "busy_cpus", "own_cpus", "loaded", NULL};
 
-/* Issue 20's columns: absent from results written before them (loaded as
- * null). */
-static const char *const gc_columns[] = {"gc", "gc_pauses", "gc_pause_p50_ns",
-                                         "gc_pause_p99_ns", "gc_pause_max_ns",
-                                         "gc_pause_total_ns", "gc_examined", "gc_examined_max",
-                                         "gc_peak_garbage_held_bytes", NULL};
+/* The columns of format 1: every record has them. A column added later
+ * (pm_result_v2_columns, issue 20's gc columns, anything appended to
+ * result_fields.def since) may be absent from a record written before it:
+ * loaded as null. Frozen: never add to this list. */
+static const char *const v1_columns[] = {
+    "workload", "kind", "backend", "rep", "status", "failure", "ops", "ns_per_op",
+    "peak_live_bytes", "final_live_bytes", "peak_footprint_bytes", "final_footprint_bytes",
+    "trimmed_footprint_bytes", "frag4", "frag3", "frag_at_peak_live", "retention",
+    "retention_trimmed", "backend_peak_mapped_bytes", "gc_collections", "gc_collected",
+    "gc_uncollectable", "gc_time_ns", "lat_samples", "lat_p50_ns", "lat_p99_ns", "lat_p999_ns",
+    "lat_max_ns", "lat_floor_ns", "max_rss_bytes", "wall_s", "seed", "scale", "params", "series",
+    "reason", NULL};
 
-/* A column a results file may lack: the v2 ones, and issue 20's. */
+/* A column a results file may lack: any but format 1's. */
 static bool is_v2_column(const char *name)
 {
-    for (const char *const *c = pm_result_v2_columns; *c; c++)
+    for (const char *const *c = v1_columns; *c; c++)
         if (!strcmp(*c, name))
-            return true;
-    for (const char *const *c = gc_columns; *c; c++)
-        if (!strcmp(*c, name))
-            return true;
-    return false;
+            return false;
+    return true;
 }
 
 int pm_results_check_version(const char *dir, int *version, char err[PM_ERR_LEN])

@@ -38,63 +38,17 @@ struct cJSON;
 
 #define PM_RESULT_STR 512
 
-/* X(name, type, description); type S (string), U (count, uint64) or D
- * (double). The order is the CSV column order. README documents each. */
-#define PM_RESULT_COLUMNS(X)                                                                  \
-    X(workload, S, "workload name from the suite")                                            \
-    X(kind, S, "py (object workload run live), gen (generated trace) or trace (trace file)")  \
-    X(backend, S, "backend spec (lib:PATH: its NAME)")                                        \
-    X(rep, U, "repetition, 1-based")                                                          \
-    X(status, S, "ok or failed")                                                              \
-    X(failure, S, "failed runs: signal, timeout, sanitizer, exit or error; empty when ok")    \
-    X(ops, U, "requests in one run (allocator calls)")                                        \
-    X(ns_per_op, D, "wall time of the timed run / ops (no sampling)")                         \
-    X(time_mode, S, "the timed run's heap state: cold (fresh process) or warm (second pass)") \
-    X(minflt_per_op, D, "minor page faults during the timed run / ops")                       \
-    X(load1_start, D, "1-minute load average when the run started")                           \
-    X(load1_end, D, "1-minute load average when it ended")                                    \
-    X(steal_pct, D, "CPU steal during the run, % of all CPU time")                            \
-    X(busy_cpus, D, "CPUs busy on average during the run, the run's own included")            \
-    X(own_cpus, D, "CPUs the run's processes used on average (their CPU time / wall time)")   \
-    X(loaded, U, "1: other work kept more than 0.5 CPU busy or steal was over 5% (README)")   \
-    X(peak_live_bytes, U, "max L: requested bytes live")                                      \
-    X(final_live_bytes, U, "L(T) at the end")                                                 \
-    X(peak_footprint_bytes, U, "max F: anonymous RSS above the baseline")                     \
-    X(final_footprint_bytes, U, "F(T): the footprint at the end")                                                       \
-    X(trimmed_footprint_bytes, U, "F after trim() (py: and a full collection)")               \
-    X(frag4, D, "max F / max L - 1")                                                          \
-    X(frag3, D, "F(tF) / L(tF) - 1 at tF = argmax F")                                         \
-    X(frag_at_peak_live, D, "F(tL) / L(tL) - 1 at tL = argmax L")                             \
-    X(retention, D, "F(T) / max F")                                                           \
-    X(retention_trimmed, D, "F after trim() / max F")                                         \
-    X(backend_peak_mapped_bytes, U, "the backend's own peak of mapped bytes")                 \
-    X(gc_collections, U, "py: collections, all generations")                                  \
-    X(gc_collected, U, "py: objects the collections freed")                                   \
-    X(gc_uncollectable, U, "py: objects found uncollectable")                                 \
-    X(gc_time_ns, U, "py: time in the collector during the timed run")                        \
-    X(lat_samples, U, "allocator calls timed (one in --latency-every)")                       \
-    X(lat_p50_ns, D, "median latency of one allocator call")                                  \
-    X(lat_p99_ns, D, "99th percentile")                                                       \
-    X(lat_p999_ns, D, "99.9th percentile")                                                    \
-    X(lat_max_ns, D, "largest sample")                                                        \
-    X(lat_floor_ns, D, "the timer's own cost, subtracted from every sample")                  \
-    X(max_rss_bytes, U, "peak RSS of the run's process (getrusage), everything included")     \
-    X(wall_s, D, "wall time of the run's process, seconds")                                   \
-    X(seed, U, "py: workload seed; gen: generator seed")                                      \
-    X(scale, D, "py: workload scale")                                                         \
-    X(params, S, "the workload's canonical suite line")                                       \
-    X(series, S, "the memory series file, relative to the results folder")                    \
-    X(reason, S, "failed runs: one line, what happened")                                     \
-    /* ---- issue 20: the collector (one block; a later refactor folds it into one record) */ \
-    X(gc, S, "py: the cycle collector (gen311, gen313, inc314, pep848)")                       \
-    X(gc_pauses, U, "py: collections in the measured run")                                    \
-    X(gc_pause_p50_ns, D, "py: median collection pause, measured run")                        \
-    X(gc_pause_p99_ns, D, "py: 99th percentile pause")                                        \
-    X(gc_pause_max_ns, U, "py: longest pause")                                                \
-    X(gc_pause_total_ns, U, "py: sum of the pauses of the measured run")                      \
-    X(gc_examined, U, "py: objects the collections examined")                                 \
-    X(gc_examined_max, U, "py: most objects examined by one collection")                      \
-    X(gc_peak_garbage_held_bytes, U, "py: peak bytes unreachable but not yet freed (--gc-held)")
+/* The fields: harness/result_fields.def (name, type, unit, aggregation,
+ * JSON documents, description). The order is the CSV column order. */
+
+/* Which --json documents carry a field (its `json` flags). */
+enum {
+    PM_J_R = 1u << 0,           /* replay --json */
+    PM_J_P = 1u << 1,           /* pyrun --json */
+    PM_J_P_TIMED = 1u << 2,     /* pyrun --json, when it timed reps */
+    PM_J_P_MEASURED = 1u << 3,  /* pyrun --json, after the measured run */
+    PM_J_LAT = 1u << 4,         /* both, when latency was sampled */
+};
 
 #define PM_RESULT_TYPECHAR_S 'S'
 #define PM_RESULT_TYPECHAR_U 'U'
@@ -104,24 +58,72 @@ struct cJSON;
 #define PM_RESULT_FIELD_D(name) double name;
 
 struct pm_result {
-#define PM_X(name, type, desc) PM_RESULT_FIELD_##type(name)
-    PM_RESULT_COLUMNS(PM_X)
-#undef PM_X
+#define PM_FIELD(name, type, unit, agg, json, desc) PM_RESULT_FIELD_##type(name)
+#include "result_fields.def"
+#undef PM_FIELD
 };
+
+/* The summary's metrics: the fields marked med(ID), in list order. */
+#define PM_AGG_ENUM_med(id) PM_AG_##id,
+#define PM_AGG_ENUM_none
+enum pm_agg_metric {
+#define PM_FIELD(name, type, unit, agg, json, desc) PM_AGG_ENUM_##agg
+#include "result_fields.def"
+#undef PM_FIELD
+    PM_AG_COUNT
+};
+#define PM_AGG_INDEX_med(id) PM_AG_##id
+#define PM_AGG_INDEX_none (-1)
 
 struct pm_result_column {
     const char *name;
     char type;                  /* 'S', 'U' or 'D' */
     size_t offset;
+    const char *unit;
+    int agg;                    /* enum pm_agg_metric, -1 if none */
+    unsigned json;              /* PM_J_* */
     const char *description;
 };
 extern const struct pm_result_column pm_result_columns[];  /* NULL-terminated */
 
 void pm_result_init(struct pm_result *r);
 /* Copies the numeric columns (U, D) found in `o` (JSON numbers; other keys
- * ignored) into r; with `strings`, the S columns too. */
+ * ignored) into r; with `strings`, the S columns too. A key absent or null
+ * leaves r's field as it is (a fresh record: null). */
 void pm_result_set_from_json(struct pm_result *r, const struct cJSON *o, bool strings);
+/* Every field: results.jsonl, the runner's pipe. */
 struct cJSON *pm_result_to_json(const struct pm_result *r);
+/* The one emitter: the fields of document `doc` (PM_J_R or PM_J_P; 0: all)
+ * into o, in list order; `have` says which conditional groups apply
+ * (PM_J_P_TIMED, PM_J_P_MEASURED; PM_J_LAT is decided by lat_samples).
+ * Null: NAN, PM_STAT_NA, "". -1 if out of memory. */
+int pm_result_json_add(struct cJSON *o, const struct pm_result *r, unsigned doc, unsigned have);
+
+/* What the ratios are derived from (one sampled run). */
+struct pm_mem_points {
+    uint64_t peak_live;             /* max L */
+    uint64_t peak_footprint;        /* max F, at t_F */
+    uint64_t live_at_peak_footprint;/* L(t_F) */
+    uint64_t footprint_at_peak_live;/* F(t_L) */
+    uint64_t live_at_peak_live;     /* L(t_L): max L where t_L is sampled exactly */
+    uint64_t final_footprint;       /* F(T) */
+    uint64_t trimmed_footprint;     /* F after trim() */
+};
+/* The one derivation of every ratio: frag4 = max F / max L - 1, frag3 =
+ * F(t_F) / L(t_F) - 1, frag_at_peak_live = F(t_L) / L(t_L) - 1, retention =
+ * F(T) / max F, retention_trimmed = F(trimmed) / max F; NAN (null) where
+ * the denominator is 0 (undefined). Also sets the byte fields it reads
+ * (peak_live_bytes, peak/final/trimmed_footprint_bytes). */
+void pm_result_derive(struct pm_result *r, const struct pm_mem_points *p);
+/* The memory fields of a backend with no memory figures (null): null. */
+void pm_result_no_memory(struct pm_result *r);
+/* The lat_* fields from a latency summary (latency.h); null if no samples. */
+struct pm_lat_summary;
+void pm_result_set_latency(struct pm_result *r, const struct pm_lat_summary *s);
+/* wall ns / ops and faults / ops of timed reps: ns_per_op, minflt_per_op,
+ * majflt_per_op are the medians (NAN without reps or ops). */
+void pm_result_set_timing(struct pm_result *r, const double *ns_per_op, const double *minflt_per_op,
+                          const double *majflt_per_op, size_t reps);
 /* Malloc'd, with the trailing newline. */
 char *pm_result_csv_header(void);
 char *pm_result_csv_row(const struct pm_result *r);
@@ -149,11 +151,6 @@ size_t pm_results_latest(struct pm_result *rows, size_t n);
 
 /* ---- the summary ---- */
 
-enum pm_agg_metric {
-    PM_AG_NS, PM_AG_PEAK_FP, PM_AG_PEAK_LIVE, PM_AG_FINAL_FP, PM_AG_FRAG4, PM_AG_RETENTION,
-    PM_AG_RETENTION_TRIMMED, PM_AG_GC_NS, PM_AG_LAT_P50, PM_AG_LAT_P99, PM_AG_LAT_P999,
-    PM_AG_LAT_MAX, PM_AG_MAX_RSS, PM_AG_COUNT
-};
 
 struct pm_stat {
     unsigned n;                 /* values (ok runs where the figure is defined) */

@@ -441,18 +441,19 @@ static void test_pyrun_measure_osbump(void **state)
 {
     (void)state;
     struct pm_pyrun_opts o = {.ops = &pmo_osbump_ops, .reps = 2};
-    struct pm_pyrun_result r = {0};
+    struct pm_pyrun_result r;
+    pm_pyrun_result_init(&r);
     char err[PM_ERR_LEN];
     int rc = pm_pyrun_measure("survivors", "test-osbump", 0.05, 1, &o, &r, err);
     if (rc)
         fail_msg("measure: %s", err);
     assert_true(r.measured);
-    assert_true(r.ops > 100000);
+    assert_true(r.rec.ops > 100000);
     assert_true(r.nseries > 100);
-    assert_true(r.peak_live_bytes >= r.final_live_bytes);
-    assert_true(r.peak_footprint_bytes >= r.final_footprint_bytes);
-    assert_true(r.backend_peak_mapped_bytes != PM_STAT_NA);
-    assert_true(r.backend_peak_mapped_bytes >= r.peak_live_bytes);
+    assert_true(r.rec.peak_live_bytes >= r.rec.final_live_bytes);
+    assert_true(r.rec.peak_footprint_bytes >= r.rec.final_footprint_bytes);
+    assert_true(r.rec.backend_peak_mapped_bytes != PM_STAT_NA);
+    assert_true(r.rec.backend_peak_mapped_bytes >= r.rec.peak_live_bytes);
     /* the series: op order, M known, marks for each phase, the peak and the end */
     int phases = 0, peaks = 0, ends = 0;
     uint64_t maxf = 0;
@@ -461,7 +462,7 @@ static void test_pyrun_measure_osbump(void **state)
         if (i)
             assert_true(s->op >= r.series[i - 1].op);
         assert_true(s->mapped_bytes != PM_STAT_NA);
-        assert_true(s->live_bytes <= r.peak_live_bytes);
+        assert_true(s->live_bytes <= r.rec.peak_live_bytes);
         if (s->footprint_bytes > maxf)
             maxf = s->footprint_bytes;
         phases += s->mark == PM_PYRUN_PHASE;
@@ -472,26 +473,26 @@ static void test_pyrun_measure_osbump(void **state)
     assert_int_equal((int)r.nphases, 3);
     assert_int_equal(peaks, 1);
     assert_int_equal(ends, 1);
-    assert_true(maxf <= r.peak_footprint_bytes);
+    assert_true(maxf <= r.rec.peak_footprint_bytes);
     assert_string_equal(r.phases[2].name, "quiet");
     /* the definitions */
-    assert_true(fabs(r.frag4 - ((double)r.peak_footprint_bytes / (double)r.peak_live_bytes - 1))
+    assert_true(fabs(r.rec.frag4 - ((double)r.rec.peak_footprint_bytes / (double)r.rec.peak_live_bytes - 1))
                 < 1e-9);
-    assert_true(fabs(r.retention - (double)r.final_footprint_bytes /
-                                       (double)r.peak_footprint_bytes) < 1e-9);
-    assert_true(r.retention >= 0 && r.retention <= 1);
+    assert_true(fabs(r.rec.retention - (double)r.rec.final_footprint_bytes /
+                                       (double)r.rec.peak_footprint_bytes) < 1e-9);
+    assert_true(r.rec.retention >= 0 && r.rec.retention <= 1);
     /* the timed runs make the same requests, but for the teardown after the
      * final collection (which emptied the free lists) */
-    uint64_t measured_ops = r.ops;
+    uint64_t measured_ops = r.rec.ops;
     rc = pm_pyrun_time("survivors", "test-osbump", 0.05, 1, &o, &r, err);
     if (rc)
         fail_msg("time: %s", err);
     assert_int_equal(r.reps, 2);
-    uint64_t diff = r.ops > measured_ops ? r.ops - measured_ops : measured_ops - r.ops;
+    uint64_t diff = r.rec.ops > measured_ops ? r.rec.ops - measured_ops : measured_ops - r.rec.ops;
     if (diff > measured_ops / 100)
         fail_msg("timed runs made %llu requests, the measured one %llu",
-                 (unsigned long long)r.ops, (unsigned long long)measured_ops);
-    assert_true(r.ns_per_op > 0 && r.ns_per_op_min <= r.ns_per_op && r.ns_per_op <= r.ns_per_op_max);
+                 (unsigned long long)r.rec.ops, (unsigned long long)measured_ops);
+    assert_true(r.rec.ns_per_op > 0 && r.ns_per_op_min <= r.rec.ns_per_op && r.rec.ns_per_op <= r.ns_per_op_max);
     cJSON *j = pm_pyrun_json(&r);
     assert_non_null(j);
     static const char *const keys[] = {
@@ -524,14 +525,15 @@ static void test_pyrun_measure_osbump(void **state)
 static void test_pyrun_measure_system(void **state)
 {
     (void)state;
-    struct pm_pyrun_result r = {0};
+    struct pm_pyrun_result r;
+    pm_pyrun_result_init(&r);
     char err[PM_ERR_LEN];
     int rc = pm_pyrun_measure("cycles", "system", 0.05, 1, NULL, &r, err);
     if (rc)
         fail_msg("measure: %s", err);
-    assert_true(r.gc_collections > 0 && r.gc_collected > 0);
+    assert_true(r.rec.gc_collections > 0 && r.rec.gc_collected > 0);
     assert_true(r.series[0].mapped_bytes == PM_STAT_NA);   /* no OS-layer account */
-    assert_true(isnan(r.ns_per_op));                       /* not timed */
+    assert_true(isnan(r.rec.ns_per_op));                       /* not timed */
     cJSON *j = pm_pyrun_json(&r);
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "ns_per_op")));
     cJSON_Delete(j);
@@ -541,7 +543,8 @@ static void test_pyrun_measure_system(void **state)
 static void test_pyrun_bad_input(void **state)
 {
     (void)state;
-    struct pm_pyrun_result r = {0};
+    struct pm_pyrun_result r;
+    pm_pyrun_result_init(&r);
     char err[PM_ERR_LEN];
     assert_int_equal(pm_pyrun_measure("nosuch", "system", 1, 1, NULL, &r, err), PM_PYRUN_USAGE);
     assert_string_equal(err, "unknown workload 'nosuch' (known: json, compiler, web, cycles, "

@@ -16,6 +16,7 @@
 #include "pm_test.h"
 #include "latency.h"
 #include "results.h"
+#include "resultsdir.h"
 #include "stats.h"
 #include "suite.h"
 
@@ -37,7 +38,8 @@ static const char *const documented[] = {
     "gc_uncollectable", "gc_time_ns", "lat_samples", "lat_p50_ns", "lat_p99_ns", "lat_p999_ns",
     "lat_max_ns", "lat_floor_ns", "max_rss_bytes", "wall_s", "seed", "scale", "params", "series",
     "reason", "gc", "gc_pauses", "gc_pause_p50_ns", "gc_pause_p99_ns", "gc_pause_max_ns",
-    "gc_pause_total_ns", "gc_examined", "gc_examined_max", "gc_peak_garbage_held_bytes", NULL,
+    "gc_pause_total_ns", "gc_examined", "gc_examined_max", "gc_peak_garbage_held_bytes",
+    "majflt_per_op", NULL,
 };
 
 static char tmpdir[256];
@@ -617,6 +619,151 @@ static void test_latency_gaps_are_random(void **state)
     free(l);
 }
 
+/* docs/main-job.md's results-columns table is result_fields.def, line by
+ * line: name, type, unit, summary, meaning (the doc is generated from the
+ * list; a field added, renamed or redescribed in one place only fails). */
+static void test_columns_doc_table_is_the_list(void **state)
+{
+    (void)state;
+    const char *src = getenv("PM_SOURCE_DIR");
+    assert_non_null(src);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/docs/main-job.md", src);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char line[4096], want[4096];
+    bool in = false;
+    int i = -2, bad = 0;        /* -2, -1: the heading and rule rows */
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (strstr(line, "<!-- results-columns:begin -->")) {
+            in = true;
+            continue;
+        }
+        if (strstr(line, "<!-- results-columns:end -->"))
+            break;
+        if (!in)
+            continue;
+        if (i == -2)
+            snprintf(want, sizeof want, "| column | type | unit | summary | meaning |");
+        else if (i == -1)
+            snprintf(want, sizeof want, "| --- | --- | --- | --- | --- |");
+        else if (pm_result_columns[i].name) {
+            const struct pm_result_column *c = &pm_result_columns[i];
+            snprintf(want, sizeof want, "| `%s` | %s | %s | %s | %s |", c->name,
+                     c->type == 'S' ? "string" : c->type == 'U' ? "count" : "number", c->unit,
+                     c->agg >= 0 ? "median, min\xe2\x80\x93max" : "", c->description);
+        } else {
+            snprintf(want, sizeof want, "(no more fields)");
+        }
+        if (strcmp(line, want)) {
+            fprintf(stderr, "docs/main-job.md row %d:\n  has:  %s\n  want: %s\n", i + 3, line, want);
+            bad++;
+        }
+        i++;
+    }
+    fclose(f);
+    assert_true(in);
+    assert_null(pm_result_columns[i >= 0 ? i : 0].name);    /* every field has its row */
+    assert_int_equal(bad, 0);
+}
+
+/* The one derivation of the ratios, on known answers; a zero denominator
+ * is undefined (null), never 0. */
+static void test_result_derive_known_answers(void **state)
+{
+    (void)state;
+    struct pm_result r;
+    pm_result_init(&r);
+    struct pm_mem_points p = {.peak_live = 100, .peak_footprint = 150,
+                              .live_at_peak_footprint = 120, .footprint_at_peak_live = 130,
+                              .live_at_peak_live = 100, .final_footprint = 60,
+                              .trimmed_footprint = 30};
+    pm_result_derive(&r, &p);
+    assert_true(fabs(r.frag4 - 0.5) < 1e-12);
+    assert_true(fabs(r.frag3 - 0.25) < 1e-12);
+    assert_true(fabs(r.frag_at_peak_live - 0.3) < 1e-12);
+    assert_true(fabs(r.retention - 0.4) < 1e-12);
+    assert_true(fabs(r.retention_trimmed - 0.2) < 1e-12);
+    assert_int_equal(r.peak_live_bytes, 100);
+    assert_int_equal(r.peak_footprint_bytes, 150);
+    assert_int_equal(r.final_footprint_bytes, 60);
+    assert_int_equal(r.trimmed_footprint_bytes, 30);
+    struct pm_mem_points z = {0};
+    pm_result_derive(&r, &z);
+    assert_true(isnan(r.frag4) && isnan(r.frag3) && isnan(r.frag_at_peak_live));
+    assert_true(isnan(r.retention) && isnan(r.retention_trimmed));
+    pm_result_no_memory(&r);
+    assert_true(r.peak_footprint_bytes == PM_STAT_NA && r.backend_peak_mapped_bytes == PM_STAT_NA);
+}
+
+/* One emitter: a document's keys are its fields (result_fields.def's json
+ * flags), conditional groups only when they apply, lat_* only with
+ * samples; the record (doc 0) has every field. */
+static void test_result_json_documents(void **state)
+{
+    (void)state;
+    struct pm_result r;
+    pm_result_init(&r);
+    cJSON *o = cJSON_CreateObject();
+    assert_int_equal(pm_result_json_add(o, &r, PM_J_P, 0), 0);
+    assert_non_null(cJSON_GetObjectItem(o, "frag4"));
+    assert_non_null(cJSON_GetObjectItem(o, "scale"));
+    assert_null(cJSON_GetObjectItem(o, "minflt_per_op"));     /* pyrun: only when timed */
+    assert_null(cJSON_GetObjectItem(o, "gc_pauses"));         /* only when measured */
+    assert_null(cJSON_GetObjectItem(o, "lat_p99_ns"));        /* only with samples */
+    assert_null(cJSON_GetObjectItem(o, "rep"));               /* the runner's, not pyrun's */
+    cJSON_Delete(o);
+    o = cJSON_CreateObject();
+    r.lat_samples = 10;
+    assert_int_equal(pm_result_json_add(o, &r, PM_J_P, PM_J_P_TIMED | PM_J_P_MEASURED), 0);
+    assert_non_null(cJSON_GetObjectItem(o, "minflt_per_op"));
+    assert_non_null(cJSON_GetObjectItem(o, "majflt_per_op"));
+    assert_non_null(cJSON_GetObjectItem(o, "gc_pauses"));
+    assert_non_null(cJSON_GetObjectItem(o, "lat_p99_ns"));
+    cJSON_Delete(o);
+    o = cJSON_CreateObject();
+    assert_int_equal(pm_result_json_add(o, &r, PM_J_R, 0), 0);
+    assert_non_null(cJSON_GetObjectItem(o, "minflt_per_op"));  /* replay: always */
+    assert_non_null(cJSON_GetObjectItem(o, "trimmed_footprint_bytes"));
+    assert_null(cJSON_GetObjectItem(o, "gc_collections"));
+    assert_null(cJSON_GetObjectItem(o, "workload"));
+    cJSON_Delete(o);
+    o = pm_result_to_json(&r);
+    int n = 0, cols = 0;
+    const cJSON *k;
+    cJSON_ArrayForEach(k, o) n++;
+    while (pm_result_columns[cols].name)
+        cols++;
+    assert_int_equal(n, cols);
+    cJSON_Delete(o);
+}
+
+/* The one provenance comparison: the configuration for run --resume, the
+ * build and machine for merge; NULL when equal. */
+static void test_prov_differs(void **state)
+{
+    (void)state;
+    const char *a_txt = "{\"pymemlab\":{\"commit\":\"abc\",\"dirty\":false,\"compiler\":\"gcc\","
+                        "\"build_type\":\"Release\",\"flags\":\"-O3\"},\"machine\":{\"cpu_model\":\"X\"},"
+                        "\"config\":{\"workloads\":[1],\"backends\":[\"system\"],\"reps\":6,"
+                        "\"only\":null,\"time_mode\":\"cold\",\"jobs\":1}}";
+    cJSON *a = cJSON_Parse(a_txt), *b = cJSON_Parse(a_txt);
+    const char *va, *vb;
+    assert_null(pm_prov_differs(a, b, PM_PROV_CONFIG | PM_PROV_BUILD, &va, &vb));
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(b, "config"), "jobs", cJSON_CreateNumber(2));
+    assert_null(pm_prov_differs(a, b, PM_PROV_CONFIG, NULL, NULL));    /* not identity */
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(b, "config"), "reps", cJSON_CreateNumber(3));
+    assert_string_equal(pm_prov_differs(a, b, PM_PROV_CONFIG, NULL, NULL), "reps");
+    assert_null(pm_prov_differs(a, b, PM_PROV_BUILD, &va, &vb));       /* merge: comparable */
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(b, "pymemlab"), "dirty", cJSON_CreateTrue());
+    assert_string_equal(pm_prov_differs(a, b, PM_PROV_BUILD, &va, &vb), "dirty");
+    assert_string_equal(va, "false");
+    assert_string_equal(vb, "true");
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +772,10 @@ int main(void)
         cmocka_unit_test(test_suite_trace_globs),
         cmocka_unit_test(test_suite_bad_lines),
         cmocka_unit_test(test_columns_are_documented),
+        cmocka_unit_test(test_columns_doc_table_is_the_list),
+        cmocka_unit_test(test_result_derive_known_answers),
+        cmocka_unit_test(test_result_json_documents),
+        cmocka_unit_test(test_prov_differs),
         cmocka_unit_test(test_quantile_known_answers),
         cmocka_unit_test(test_csv_quoting_and_nulls),
         cmocka_unit_test(test_json_round_trip),

@@ -21,14 +21,14 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 py=$(command -v python3)
 
-# results.jsonl records with every column (names from harness/results.h)
+# results.jsonl records with every column (names from harness/result_fields.def)
 mk() {  # mk DIR NS_FACTOR FP_FACTOR [BACKENDS] [PARAMS_OF_W2]
-  "$py" - "$SRC/harness/results.h" "$@" <<'EOF'
+  "$py" - "$SRC/harness/result_fields.def" "$@" <<'EOF'
 import json, os, re, sys
 hdr, d, f, fp = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 backends = (sys.argv[5] if len(sys.argv) > 5 else "pymalloc,system").split(",")
 p2 = sys.argv[6] if len(sys.argv) > 6 else "gen churn ops=1M seed=42"
-cols = re.findall(r"X\((\w+), [SUD],", open(hdr).read())
+cols = re.findall(r"PM_FIELD\((\w+), [SUD],", open(hdr).read())
 os.makedirs(d, exist_ok=True)
 with open(os.path.join(d, "results.jsonl"), "w") as out:
     for w, params in (("w1", "gen fifo ops=1M seed=42"), ("w2", p2)):

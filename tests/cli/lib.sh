@@ -57,7 +57,8 @@ if ldd "$P" | has libasan; then asan=1; fi
 "$P" replay b.txt --backend "lib:$B" --reps 1 --timed-only | has '^backend  *bump (lib:' ||
   fail "replay's text does not name the backend bump (derived from libbump.so)"
 
-"$P" pyrun json --backend "lib:$B" --scale 0.01 --reps 1 --json | has '^{"backend":"bump",' ||
+"$P" pyrun json --backend "lib:$B" --scale 0.01 --reps 1 --json >pj.json &&
+  [ "$(jget pj.json "d['backend']")" = bump ] ||
   fail "pyrun --json does not name the backend bump"
 
 # 2. bad input: one line, exit 2

@@ -62,6 +62,14 @@ for r in recs:
         assert r["status"] == "ok" and r["failure"] is None and r["reason"] is None, r
         assert r["ns_per_op"] > 0 and r["ops"] > 0 and r["peak_live_bytes"] > 0, r
         assert r["lat_samples"] > 0 and r["series"], r
+        # the record the run measured reaches the folder whole: the collector's
+        # name (a string field, lost by the pipe before one record) and the
+        # major faults (a field added by one line of harness/result_fields.def)
+        assert r["majflt_per_op"] is not None and r["majflt_per_op"] >= 0, r
+        if r["kind"] == "py":
+            assert r["gc"] == "gen311", r
+        else:
+            assert r["gc"] is None, r
     elif b.startswith("test-crash"):
         assert r["status"] == "failed" and r["failure"] == "signal", r
         # under ASan, ASan catches the signal, reports and exits
