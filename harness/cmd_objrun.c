@@ -121,7 +121,7 @@ static const struct pm_cli_opt objrun_opts[] = {
                .flags = PM_CLI_REQUIRED),
     PM_CLI_OPT("gc", 'g', PM_CLI_GC, "NAME", "gen311", "the cycle collector (docs/gc.md)"),
     PM_CLI_OPT("gc-threshold", 't', PM_CLI_STRING, "T0,T1,T2", "the collector's own",
-               "the collector's thresholds: three integers 0..2147483648"),
+               "the collector's thresholds: three integers 0..2147483648", .values = "700,10,10 2000,10,10"),
     PM_CLI_OPT("record-trace", 'r', PM_CLI_FILE, "OUT", NULL, "also record the run's allocations as a trace"),
     PM_CLI_OPT("json", 'j', PM_CLI_FLAG, NULL, NULL, "one JSON object instead of the text report"),
     {0},

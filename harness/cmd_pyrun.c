@@ -128,7 +128,7 @@ static const struct pm_cli_opt pyrun_opts[] = {
                "time one call in N in the sampled run (latency percentiles)", .min = 1, .max = UINT64_C(1) << 32),
     PM_CLI_OPT("gc", 'g', PM_CLI_GC, "NAME", "gen311", "the cycle collector (docs/gc.md)"),
     PM_CLI_OPT("gc-threshold", 't', PM_CLI_STRING, "T0,T1,T2", "the collector's own",
-               "the collector's thresholds: three integers 0..2147483648"),
+               "the collector's thresholds: three integers 0..2147483648", .values = "700,10,10 2000,10,10"),
     PM_CLI_OPT("gc-held", 'H', PM_CLI_FLAG, NULL, NULL,
                "measure the garbage the collector holds at samples (an O(heap) pass each)"),
     PM_CLI_OPT("gc-pauses", 'P', PM_CLI_FILE, "FILE", NULL, "write every collection's pause (ns), one a line"),
