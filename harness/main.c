@@ -138,6 +138,15 @@ int main(int argc, char **argv)
         unsetenv("PM_NO_REEXEC");
         return print_version();
     }
+    if (!strcmp(name, "help") && argc == 4 && !strcmp(argv[2], "--roff")) {
+        /* the man page's text of a command (scripts/gen-man.sh) */
+        for (const struct pm_command *c = pm_commands; c->name; c++)
+            if (!strcmp(c->name, argv[3])) {
+                pm_cli_help_roff(c->spec, stdout);
+                return PM_EXIT_OK;
+            }
+        pm_usage_error("help: unknown command '%s'", argv[3]);
+    }
     if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
         if (argc > 2) {
             for (const struct pm_command *c = pm_commands; c->name; c++)

@@ -304,6 +304,89 @@ void pm_cli_help(const struct pm_cli_spec *spec, FILE *f)
     fprintf(f, "\n  -h, --help (after the subcommand: its help alone)\n");
 }
 
+/* ---- the man page (scripts/gen-man.sh): the same text in roff ---- */
+
+static void roff(FILE *f, const char *s)
+{
+    for (bool bol = true; *s; s++) {
+        if (bol && (*s == '.' || *s == '\''))
+            fputs("\\&", f);
+        if (*s == '\\')
+            fputs("\\e", f);
+        else if (*s == '-')
+            fputs("\\-", f);
+        else
+            fputc(*s, f);
+        bol = *s == '\n';
+    }
+}
+
+static void roff_one(const struct pm_cli_spec *spec, FILE *f)
+{
+    char usage[2048];
+    pm_cli_usage(spec, usage, sizeof usage);
+    fputs(".TP\n.B ", f);
+    roff(f, spec->name);
+    fputs("\n", f);
+    if (usage[0]) {
+        fputs(".I ", f);
+        roff(f, usage);
+        fputs("\n.br\n", f);
+    }
+    roff(f, spec->summary);
+    fputs("\n", f);
+    if (!spec->opts || !spec->opts[0].name)
+        return;
+    fputs(".RS\n", f);
+    for (const struct pm_cli_opt *o = spec->opts; o->name; o++) {
+        char w[128], range[256];
+        if (o->short_name)
+            snprintf(w, sizeof w, "-%c, --%s", o->short_name, o->name);
+        else
+            snprintf(w, sizeof w, "--%s", o->name);
+        fputs(".TP\n.B ", f);
+        roff(f, w);
+        if (o->metavar) {
+            fputs(" \\fI", f);
+            roff(f, o->metavar);
+            fputs("\\fR", f);
+        }
+        fputs("\n", f);
+        roff(f, o->help);
+        opt_range(o, range, sizeof range);
+        if (range[0]) {
+            fputs(" (", f);
+            roff(f, range);
+            fputs(")", f);
+        }
+        if (o->flags & PM_CLI_REQUIRED)
+            fputs(" [required]", f);
+        else if (o->def) {
+            fputs(" [default: ", f);
+            roff(f, o->def);
+            fputs("]", f);
+        }
+        fputs("\n", f);
+    }
+    fputs(".RE\n", f);
+}
+
+void pm_cli_help_roff(const struct pm_cli_spec *spec, FILE *f)
+{
+    if (!spec->subs) {
+        roff_one(spec, f);
+        return;
+    }
+    fputs(".TP\n.B ", f);
+    roff(f, spec->name);
+    fputs("\n", f);
+    roff(f, spec->summary);
+    fputs("\n.RS\n", f);
+    for (const struct pm_cli_spec *const *s = spec->subs; *s; s++)
+        roff_one(*s, f);
+    fputs(".RE\n", f);
+}
+
 /* ---- completion ---- */
 
 static const char *type_name(enum pm_cli_type t)

@@ -93,6 +93,9 @@ void pm_cli_usage(const struct pm_cli_spec *spec, char *buf, size_t len);
 /* The full help: usage, summary, every option with its value, range and
  * default. For a spec with subcommands, each of them. */
 void pm_cli_help(const struct pm_cli_spec *spec, FILE *f);
+/* The same as roff for the man page (`pymemlab help --roff CMD`,
+ * scripts/gen-man.sh): .TP paragraphs, one per option. */
+void pm_cli_help_roff(const struct pm_cli_spec *spec, FILE *f);
 /* A subcommand of spec by name, or NULL. */
 const struct pm_cli_spec *pm_cli_sub(const struct pm_cli_spec *spec, const char *name);
 
