@@ -48,8 +48,6 @@ void pm_cli_out_check(const char *cmd, const char *path);
 /* The same without the PATH.tmp rule (trace record --salvage PATH.tmp). */
 void pm_cli_out_check_target(const char *cmd, const char *path);
 
-/* getopt_long wrapper conventions: call with opterr = 0, then on '?' or ':'
- * call this to exit 2 naming the offending option. */
 /* Running a program in a forked child, with exec failures reported back:
  * the child calls pm_exec_or_report(fd, cmd) with the write end of a
  * CLOEXEC pipe (execvp; on failure its errno goes down the pipe and the
@@ -68,6 +66,8 @@ int pm_exec_errno(int fd);
  * still holds the old one. */
 void pm_cli_folder_lock(const char *cmd, const char *dir);
 
+/* Exits 2 naming the option getopt_long refused (':' a missing value, else
+ * unknown): what pm_cli_getopt (opts.h) calls; commands parse through it. */
 _Noreturn void pm_bad_option(const char *cmd, int optopt_val, char **argv);
 
 struct pm_cli_spec;

@@ -266,8 +266,9 @@ static void help_one(const struct pm_cli_spec *spec, FILE *f, bool head)
         fprintf(f, "\n%s%s%s\n", spec->name, usage[0] ? " " : "", usage);
     if (!head)
         wrap(f, spec->summary, 0, 2);
-    if (spec->opts && spec->opts[0].name) {
+    if (head || (spec->opts && spec->opts[0].name))
         fprintf(f, "%soptions:\n", head ? "\n" : "");
+    if (spec->opts && spec->opts[0].name) {
         for (const struct pm_cli_opt *o = spec->opts; o->name; o++) {
             char w[128], range[256], text[1024];
             if (o->short_name)
@@ -287,8 +288,6 @@ static void help_one(const struct pm_cli_spec *spec, FILE *f, bool head)
             wrap(f, text, at + 2 > 28 ? 80 : at, 28);
         }
     }
-    if (spec->more)
-        wrap(f, spec->more, 0, 0);
 }
 
 void pm_cli_help(const struct pm_cli_spec *spec, FILE *f)
@@ -296,6 +295,8 @@ void pm_cli_help(const struct pm_cli_spec *spec, FILE *f)
     if (!spec->subs) {
         help_one(spec, f, true);
         fprintf(f, "  -h, --help                this help\n");
+        if (spec->more)
+            wrap(f, spec->more, 0, 0);
         return;
     }
     fprintf(f, "usage: pymemlab %s SUBCOMMAND [ARGS]\n%s\n\nsubcommands:\n", spec->name, spec->summary);
