@@ -47,16 +47,16 @@ struct sub_opts {
     int npos;
 };
 
-static const struct pm_cli_opt lenient_opt =
-    PM_CLI_OPT("lenient", 'l', PM_CLI_FLAG, NULL, NULL, "read the whole ops of an unfinished or damaged recording");
+#define LENIENT_OPT \
+    PM_CLI_OPT("lenient", 'l', PM_CLI_FLAG, NULL, NULL, "read the whole ops of an unfinished or damaged recording")
 
 static const struct pm_cli_opt convert_opts[] = {
     PM_CLI_OPT("to", 't', PM_CLI_ENUM, "FORMAT", "from OUT's name (.txt: text)", "the output's form",
                .values = "text binary"),
-    lenient_opt,
+    LENIENT_OPT,
     {0},
 };
-static const struct pm_cli_opt lenient_opts[] = {lenient_opt, {0}};
+static const struct pm_cli_opt lenient_opts[] = {LENIENT_OPT, {0}};
 static const struct pm_cli_opt bench_opts[] = {
     PM_CLI_OPT("reps", 'r', PM_CLI_COUNT, "N", "5", "timed decodings after one warm-up", .min = 1, .max = 1000),
     {0},
