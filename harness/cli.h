@@ -48,8 +48,6 @@ void pm_cli_out_check(const char *cmd, const char *path);
 /* The same without the PATH.tmp rule (trace record --salvage PATH.tmp). */
 void pm_cli_out_check_target(const char *cmd, const char *path);
 
-/* getopt_long wrapper conventions: call with opterr = 0, then on '?' or ':'
- * call this to exit 2 naming the offending option. */
 /* Running a program in a forked child, with exec failures reported back:
  * the child calls pm_exec_or_report(fd, cmd) with the write end of a
  * CLOEXEC pipe (execvp; on failure its errno goes down the pipe and the
@@ -68,13 +66,15 @@ int pm_exec_errno(int fd);
  * still holds the old one. */
 void pm_cli_folder_lock(const char *cmd, const char *dir);
 
+/* Exits 2 naming the option getopt_long refused (':' a missing value, else
+ * unknown): what pm_cli_getopt (opts.h) calls; commands parse through it. */
 _Noreturn void pm_bad_option(const char *cmd, int optopt_val, char **argv);
 
+struct pm_cli_spec;
 struct pm_command {
     const char *name;
     int (*run)(int argc, char **argv);  /* argv[0] is the command name */
-    const char *usage;                  /* one line of arguments */
-    const char *summary;                /* one line */
+    const struct pm_cli_spec *spec;     /* its option table, usage, summary (opts.h) */
 };
 extern const struct pm_command pm_commands[];
 
@@ -92,6 +92,13 @@ int cmd_pyrun(int argc, char **argv);
 int cmd_run(int argc, char **argv); int cmd_plot(int argc, char **argv); int cmd_merge(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+
+/* Each command's option table (opts.h), next to its parser. */
+extern const struct pm_cli_spec pm_spec_backends, pm_spec_micro, pm_spec_replay, pm_spec_compare,
+    pm_spec_table, pm_spec_gcbench, pm_spec_objrun, pm_spec_trace, pm_spec_debugstats, pm_spec_pyrun,
+    pm_spec_run, pm_spec_plot, pm_spec_merge, pm_spec_report, pm_spec_validate;
+/* trace's subcommands that live in their own files */
+extern const struct pm_cli_spec pm_spec_trace_record, pm_spec_trace_import, pm_spec_trace_stats;
 
 /* ---- the collector options (issue 20): --gc NAME, --gc-threshold T0,T1,T2 ----
  * pm_cli_gc_name: exits 2 naming the option and the known names if unknown.

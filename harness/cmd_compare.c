@@ -18,6 +18,7 @@
  * (pm_results_latest), as in `table`.
  */
 #include "cli.h"
+#include "opts.h"
 #include "results.h"
 #include "stats.h"
 
@@ -156,18 +157,25 @@ static void fmt(char *buf, size_t len, const char *f, double v)
         snprintf(buf, len, "-");
 }
 
+static const struct pm_cli_opt compare_opts[] = {
+    PM_CLI_OPT("json", 'j', PM_CLI_FLAG, NULL, NULL, "one JSON object instead of the text table"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_compare = {
+    .name = "compare", .args = "DIR_A DIR_B", .opts = compare_opts,
+    .summary = "compare two results folders (same workloads and backends): B/A ns/op with 95% intervals, "
+               "footprint ratios",
+};
+
 int cmd_compare(int argc, char **argv)
 {
     bool json = false;
-    static const struct option lo[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&pm_spec_compare, argc, argv, &v)) != -1)
         if (c == 'j')
             json = true;
-        else
-            pm_bad_option("compare", c, argv);
-    }
     if (argc - optind != 2)
         pm_usage_error("compare: two results folders expected (compare DIR_A DIR_B [--json])");
     struct side a = {.dir = argv[optind]}, b = {.dir = argv[optind + 1]};

@@ -18,12 +18,31 @@
  * (N), collected, collection_ns, ns_per_object.
  */
 #include "cli.h"
+#include "opts.h"
 #include "metrics.h"
 #include "pm_object.h"
 
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+
+static const struct pm_cli_opt gcbench_opts[] = {
+    PM_CLI_OPT("backend", 'b', PM_CLI_BACKEND, "B", NULL,
+               "the backend, NAME[,key=value...] (see 'pymemlab backends'); it must keep block contents",
+               .flags = PM_CLI_REQUIRED),
+    PM_CLI_OPT("objects", 'n', PM_CLI_COUNT, "N", "1M", "tracked containers, half in unreachable 2-cycles",
+               .min = 2, .max = UINT64_C(1) << 32),
+    PM_CLI_OPT("gc", 'g', PM_CLI_GC, "NAME", "gen311", "the cycle collector (docs/gc.md)"),
+    PM_CLI_OPT("gc-threshold", 't', PM_CLI_STRING, "T0,T1,T2", "the collector's own",
+               "the collector's thresholds: three integers 0..2147483648", .values = "700,10,10 2000,10,10"),
+    PM_CLI_OPT("json", 'j', PM_CLI_FLAG, NULL, NULL, "one JSON object instead of the text report"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_gcbench = {
+    .name = "gcbench", .opts = gcbench_opts,
+    .summary = "time one full collection of N containers, half in unreachable 2-cycles (ns per tracked object)",
+};
 
 int cmd_gcbench(int argc, char **argv)
 {
@@ -32,16 +51,12 @@ int cmd_gcbench(int argc, char **argv)
     int json = 0;
     int64_t gc_threshold[3];
     bool gc_threshold_set = false;
-    static const struct option lo[] = {
-        {"backend", required_argument, 0, 'b'}, {"objects", required_argument, 0, 'n'},
-        {"json", no_argument, 0, 'j'}, {"gc", required_argument, 0, 'g'},
-        {"gc-threshold", required_argument, 0, 't'}, {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&pm_spec_gcbench, argc, argv, &v)) != -1) {
         switch (c) {
-        case 'b': backend = optarg; break;
-        case 'n': n = pm_arg_count("--objects", optarg, 2, UINT64_C(1) << 32); break;
+        case 'b': backend = v.s; break;
+        case 'n': n = v.u; break;
         case 'j': json = 1; break;
         case 'g': gc = pm_cli_gc_name("gcbench", optarg); break;
         case 't':

@@ -14,6 +14,7 @@
  * merge holds (its .lock, taken as `run` takes it: pm_cli_folder_lock).
  */
 #include "cli.h"
+#include "opts.h"
 #include "fileio.h"
 #include "results.h"
 #include "resultsdir.h"
@@ -107,22 +108,28 @@ static bool same_path(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+static const struct pm_cli_opt merge_opts[] = {
+    PM_CLI_OPT("out", 'o', PM_CLI_DIR, "DIR", NULL, "the merged results folder", .flags = PM_CLI_REQUIRED),
+    PM_CLI_OPT("force", 'f', PM_CLI_FLAG, NULL, NULL, "merge parts whose configurations differ"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_merge = {
+    .name = "merge", .args = "DIR...", .opts = merge_opts,
+    .summary = "combine results folders (e.g. --emit-jobs parts) into one",
+};
+
 int cmd_merge(int argc, char **argv)
 {
     const char *out = NULL;
     bool force = false;
-    static const struct option lo[] = {{"out", required_argument, 0, 'o'},
-                                       {"force", no_argument, 0, 'f'},
-                                       {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int ch;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((ch = pm_cli_getopt(&pm_spec_merge, argc, argv, &v)) != -1) {
         if (ch == 'o')
-            out = optarg;
+            out = v.s;
         else if (ch == 'f')
             force = true;
-        else
-            pm_bad_option("merge", ch, argv);
     }
     if (!out)
         pm_usage_error("merge: --out DIR is required");

@@ -22,6 +22,7 @@
  * malformed script ("pymemlab: FILE:LINE: <problem>").
  */
 #include "cli.h"
+#include "opts.h"
 #include "fileio.h"
 #include "tee.h"
 #include "metrics.h"
@@ -114,23 +115,36 @@ static void record_abort_at_exit(void)
     record_writer = NULL;
 }
 
+static const struct pm_cli_opt objrun_opts[] = {
+    PM_CLI_OPT("backend", 'b', PM_CLI_BACKEND, "B", NULL,
+               "the backend, NAME[,key=value...] (see 'pymemlab backends'); it must keep block contents",
+               .flags = PM_CLI_REQUIRED),
+    PM_CLI_OPT("gc", 'g', PM_CLI_GC, "NAME", "gen311", "the cycle collector (docs/gc.md)"),
+    PM_CLI_OPT("gc-threshold", 't', PM_CLI_STRING, "T0,T1,T2", "the collector's own",
+               "the collector's thresholds: three integers 0..2147483648", .values = "700,10,10 2000,10,10"),
+    PM_CLI_OPT("record-trace", 'r', PM_CLI_FILE, "OUT", NULL, "also record the run's allocations as a trace"),
+    PM_CLI_OPT("json", 'j', PM_CLI_FLAG, NULL, NULL, "one JSON object instead of the text report"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_objrun = {
+    .name = "objrun", .args = "SCRIPT", .opts = objrun_opts,
+    .summary = "run an object script (docs/objscript.md): collector activity and memory figures",
+};
+
 int cmd_objrun(int argc, char **argv)
 {
     const char *backend = NULL, *record = NULL, *gc = NULL;
     int json = 0;
     int64_t gc_threshold[3];
     bool gc_threshold_set = false;
-    static const struct option lo[] = {
-        {"backend", required_argument, 0, 'b'}, {"json", no_argument, 0, 'j'},
-        {"record-trace", required_argument, 0, 'r'}, {"gc", required_argument, 0, 'g'},
-        {"gc-threshold", required_argument, 0, 't'}, {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int ch;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((ch = pm_cli_getopt(&pm_spec_objrun, argc, argv, &v)) != -1) {
         switch (ch) {
-        case 'b': backend = optarg; break;
+        case 'b': backend = v.s; break;
         case 'j': json = 1; break;
-        case 'r': record = optarg; break;
+        case 'r': record = v.s; break;
         case 'g': gc = pm_cli_gc_name("objrun", optarg); break;
         case 't':
             pm_cli_gc_thresholds("objrun", optarg, gc_threshold);

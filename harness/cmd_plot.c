@@ -28,6 +28,7 @@
  * tree's), which do all the drawing. gnuplot missing: exit 2 with one line.
  */
 #include "cli.h"
+#include "opts.h"
 #include "figures.h"
 #include "paths.h"
 #include "pm_build_info.h"
@@ -555,19 +556,26 @@ static void plot_memory(struct plot *p, const struct pm_result *rows, size_t n, 
         (*made)++;
 }
 
+static const struct pm_cli_opt plot_opts[] = {
+    PM_CLI_OPT("scripts", 's', PM_CLI_DIR, "DIR", "the installed plot scripts",
+               "read the gnuplot scripts (*.gp) from DIR"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_plot = {
+    .name = "plot", .args = "DIR", .opts = plot_opts,
+    .summary = "draw a results folder's plots (gnuplot): DIR/plots/*.png and *.svg",
+};
+
 int cmd_plot(int argc, char **argv)
 {
     struct plot p = {0};
     const char *scripts = NULL;
-    static const struct option lo[] = {{"scripts", required_argument, 0, 's'}, {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int ch;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((ch = pm_cli_getopt(&pm_spec_plot, argc, argv, &v)) != -1)
         if (ch == 's')
-            scripts = optarg;
-        else
-            pm_bad_option("plot", ch, argv);
-    }
+            scripts = v.s;
     if (optind != argc - 1)
         pm_usage_error(optind >= argc ? "plot: a results folder DIR is required"
                                       : "plot: one DIR expected, got '%s'", argv[argc - 1]);

@@ -28,6 +28,7 @@
  * and no series file created.
  */
 #include "cli.h"
+#include "opts.h"
 #include "fileio.h"
 #include "pyrun.h"
 #include "replay.h"
@@ -107,6 +108,40 @@ static void print_text(const struct pm_pyrun_result *r)
                r->rec.lat_max_ns, (unsigned long long)r->rec.lat_samples, r->rec.lat_floor_ns);
 }
 
+static const struct pm_cli_opt pyrun_opts[] = {
+    PM_CLI_OPT("backend", 'b', PM_CLI_BACKEND, "B", NULL,
+               "the backend, NAME[,key=value...] (see 'pymemlab backends'); it must keep block contents",
+               .flags = PM_CLI_REQUIRED),
+    PM_CLI_OPT("scale", 'n', PM_CLI_DOUBLE, "X", "1", "the workload's size, 1 = as documented",
+               .dmin = PYWL_SCALE_MIN, .dmax = PYWL_SCALE_MAX),
+    PM_CLI_OPT("seed", 's', PM_CLI_COUNT, "S", "1", "the workload's random seed", .min = 0, .max = UINT64_MAX),
+    PM_CLI_OPT("reps", 'r', PM_CLI_COUNT, "N", PM_CLI_STR(PM_CI_MIN_N), "timed repetitions after the sampled run",
+               .min = 1, .max = 1000),
+    PM_CLI_OPT("mode", 'm', PM_CLI_ENUM, "MODE", "cold",
+               "cold: a fresh process per timed rep; warm: the reps follow each other in one process",
+               .values = "cold warm"),
+    PM_CLI_OPT("json", 'j', PM_CLI_FLAG, NULL, NULL, "one JSON object instead of the text report"),
+    PM_CLI_OPT("series", 'o', PM_CLI_FILE, "FILE", NULL, "write the sampled memory series (CSV) to FILE"),
+    PM_CLI_OPT("sample-every", 'e', PM_CLI_COUNT, "N", "the workload's own", "sample the memory every N ops",
+               .min = 1, .max = UINT64_C(1) << 40),
+    PM_CLI_OPT("latency-every", 'L', PM_CLI_COUNT, "N", "off",
+               "time one call in N in the sampled run (latency percentiles)", .min = 1, .max = UINT64_C(1) << 32),
+    PM_CLI_OPT("gc", 'g', PM_CLI_GC, "NAME", "gen311", "the cycle collector (docs/gc.md)"),
+    PM_CLI_OPT("gc-threshold", 't', PM_CLI_STRING, "T0,T1,T2", "the collector's own",
+               "the collector's thresholds: three integers 0..2147483648", .values = "700,10,10 2000,10,10"),
+    PM_CLI_OPT("gc-held", 'H', PM_CLI_FLAG, NULL, NULL,
+               "measure the garbage the collector holds at samples (an O(heap) pass each)"),
+    PM_CLI_OPT("gc-pauses", 'P', PM_CLI_FILE, "FILE", NULL, "write every collection's pause (ns), one a line"),
+    PM_CLI_OPT("list", 'l', PM_CLI_FLAG, NULL, NULL, "list the workloads (then no WORKLOAD)"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_pyrun = {
+    .name = "pyrun", .args = "WORKLOAD", .opts = pyrun_opts,
+    .summary = "run a Python-like workload (docs/workloads.md) live on a backend: time, footprint, "
+               "fragmentation, retention, GC",
+};
+
 int cmd_pyrun(int argc, char **argv)
 {
     const char *backend = NULL, *series = NULL;
@@ -119,39 +154,30 @@ int cmd_pyrun(int argc, char **argv)
     int64_t gc_threshold[3];
     bool gc_threshold_set = false, gc_held = false;
     const char *pauses_file = NULL;
-    static const struct option lo[] = {
-        {"backend", required_argument, 0, 'b'}, {"scale", required_argument, 0, 'n'},
-        {"seed", required_argument, 0, 's'},    {"reps", required_argument, 0, 'r'},
-        {"json", no_argument, 0, 'j'},          {"series", required_argument, 0, 'o'},
-        {"sample-every", required_argument, 0, 'e'}, {"list", no_argument, 0, 'l'},
-        {"latency-every", required_argument, 0, 'L'}, {"mode", required_argument, 0, 'm'},
-        {"gc", required_argument, 0, 'g'}, {"gc-threshold", required_argument, 0, 't'},
-        {"gc-held", no_argument, 0, 'H'}, {"gc-pauses", required_argument, 0, 'P'},
-        {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&pm_spec_pyrun, argc, argv, &v)) != -1) {
         switch (c) {
-        case 'b': backend = optarg; break;
-        case 'n': scale = pm_arg_double("--scale", optarg, PYWL_SCALE_MIN, PYWL_SCALE_MAX); break;
-        case 's': seed = pm_arg_count("--seed", optarg, 0, UINT64_MAX); break;
-        case 'r': reps = (unsigned)pm_arg_count("--reps", optarg, 1, 1000); break;
+        case 'b': backend = v.s; break;
+        case 'n': scale = v.d; break;
+        case 's': seed = v.u; break;
+        case 'r': reps = (unsigned)v.u; break;
         case 'm':
             if (!pm_time_mode_parse(optarg, &mode))
                 pm_usage_error("pyrun: bad value for --mode: '%s' (expected cold or warm)", optarg);
             break;
         case 'j': json = 1; break;
-        case 'o': series = optarg; break;
-        case 'e': every = pm_arg_count("--sample-every", optarg, 1, UINT64_C(1) << 40); break;
+        case 'o': series = v.s; break;
+        case 'e': every = v.u; break;
         case 'l': list = 1; break;
-        case 'L': lat_every = pm_arg_count("--latency-every", optarg, 1, UINT64_C(1) << 32); break;
+        case 'L': lat_every = v.u; break;
         case 'g': gc = pm_cli_gc_name("pyrun", optarg); break;
         case 't':
             pm_cli_gc_thresholds("pyrun", optarg, gc_threshold);
             gc_threshold_set = true;
             break;
         case 'H': gc_held = true; break;
-        case 'P': pauses_file = optarg; break;
+        case 'P': pauses_file = v.s; break;
         default: pm_bad_option("pyrun", c, argv);
         }
     }

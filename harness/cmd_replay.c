@@ -9,6 +9,7 @@
  * documented in README).
  */
 #include "cli.h"
+#include "opts.h"
 #include "metrics.h"
 #include "replay.h"
 #include "stats.h"
@@ -22,6 +23,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The option table: the parser, --help, the usage line and the completion
+ * come from it (opts.h). */
+static const struct pm_cli_opt replay_opts[] = {
+    PM_CLI_OPT("backend", 'b', PM_CLI_BACKEND, "B", NULL, "the backend, NAME[,key=value...] (see 'pymemlab backends')",
+     .flags = PM_CLI_REQUIRED),
+    PM_CLI_OPT("reps", 'r', PM_CLI_COUNT, "N", PM_CLI_STR(PM_CI_MIN_N), "timed repetitions after the sampled run (0: the sampled run only)",
+     .min = 0, .max = 1000),
+    PM_CLI_OPT("mode", 'm', PM_CLI_ENUM, "MODE", "cold",
+     "cold: a fresh process per timed rep; warm: the reps follow each other in one process", .values = "cold warm"),
+    PM_CLI_OPT("timed-only", 'T', PM_CLI_FLAG, NULL, NULL, "only the timed reps: no sampled run, no memory figures"),
+    PM_CLI_OPT("json", 'j', PM_CLI_FLAG, NULL, NULL, "one JSON object instead of the text report"),
+    PM_CLI_OPT("check-every", 'c', PM_CLI_COUNT, "N", "never", "run the backend's check() every N ops of the sampled run",
+     .min = 1, .max = UINT64_MAX),
+    PM_CLI_OPT("sample-every", 's', PM_CLI_COUNT, "N", "ops/4000",
+     "sample footprint and live bytes every N ops", .min = 1, .max = UINT64_MAX),
+    PM_CLI_OPT("series", 'S', PM_CLI_FILE, "FILE", NULL, "write the sampled series (CSV) to FILE"),
+    PM_CLI_OPT("domain", 'd', PM_CLI_ENUM, "D", "all",
+     "replay only the ops of one API domain (pymalloc: obj and mem)",
+     .values = "obj mem raw pymalloc all"),
+    PM_CLI_OPT("touch", 't', PM_CLI_ENUM, "T", "pages",
+     "what is written into each block: nothing, one byte a page, or all of it", .values = "none pages full"),
+    PM_CLI_OPT("lenient", 'l', PM_CLI_FLAG, NULL, NULL, "replay the whole ops of an unfinished or damaged recording"),
+    PM_CLI_OPT("engine", 'e', PM_CLI_ENUM, "E", "windows", "the timing loop: decoded windows, or one op at a time", .values = "windows per-op"),
+    PM_CLI_OPT("latency-every", 'L', PM_CLI_COUNT, "N", "off",
+     "time one call in N in the sampled run (latency percentiles)", .min = 1, .max = UINT64_C(1) << 32),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_replay = {
+    .name = "replay", .args = "TRACE", .opts = replay_opts,
+    .summary = "replay a trace on a backend: ns/op, footprint, fragmentation, retention",
+};
+
 int cmd_replay(int argc, char **argv)
 {
     const char *backend = NULL, *series_path = NULL, *domain = "all";
@@ -30,27 +64,19 @@ int cmd_replay(int argc, char **argv)
     enum pm_time_mode mode = PM_TIME_COLD;
     int json = 0;
     struct pm_replay_opts o = {.touch = PM_TOUCH_PAGES, .on_misuse = pm_cli_misuse_abort};
-    static const struct option lo[] = {
-        {"backend", required_argument, 0, 'b'},      {"reps", required_argument, 0, 'r'},
-        {"json", no_argument, 0, 'j'},               {"check-every", required_argument, 0, 'c'},
-        {"sample-every", required_argument, 0, 's'}, {"series", required_argument, 0, 'S'},
-        {"domain", required_argument, 0, 'd'},       {"touch", required_argument, 0, 't'},
-        {"lenient", no_argument, 0, 'l'},            {"latency-every", required_argument, 0, 'L'},
-        {"engine", required_argument, 0, 'e'},       {"mode", required_argument, 0, 'm'},
-        {"timed-only", no_argument, 0, 'T'},         {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&pm_spec_replay, argc, argv, &v)) != -1) {
         switch (c) {
-        case 'b': backend = optarg; break;
-        case 'r': reps = pm_arg_count("--reps", optarg, 0, 1000); break;
+        case 'b': backend = v.s; break;
+        case 'r': reps = v.u; break;
         case 'j': json = 1; break;
         case 'T': timed_only = 1; break;
         case 'l': o.lenient = true; break;
-        case 'c': o.check_every = pm_arg_count("--check-every", optarg, 1, UINT64_MAX); break;
-        case 's': o.sample_every = pm_arg_count("--sample-every", optarg, 1, UINT64_MAX); break;
-        case 'S': series_path = optarg; break;
-        case 'L': o.latency_every = pm_arg_count("--latency-every", optarg, 1, UINT64_C(1) << 32); break;
+        case 'c': o.check_every = v.u; break;
+        case 's': o.sample_every = v.u; break;
+        case 'S': series_path = v.s; break;
+        case 'L': o.latency_every = v.u; break;
         case 'd':
             domain = optarg;
             if (!pm_replay_parse_domains(optarg, &o.domains))

@@ -22,6 +22,7 @@
  * written to FILE.tmp and renamed (workloads/fileio.h).
  */
 #include "cli.h"
+#include "opts.h"
 #include "figures.h"
 #include "fileio.h"
 #include "results.h"
@@ -626,18 +627,25 @@ static const char css[] =
     "table.md td{text-align:right}table.md td:first-child{text-align:left}"
     "code{background:#f3f3f3;padding:0 .2em}";
 
+static const struct pm_cli_opt report_opts[] = {
+    PM_CLI_OPT("out", 'o', PM_CLI_FILE, "FILE", "DIR/report.html", "write the page to FILE"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_report = {
+    .name = "report", .args = "DIR", .opts = report_opts,
+    .summary = "one self-contained HTML page of a results folder: tables with intervals, every figure, "
+               "provenance, validation",
+};
+
 int cmd_report(int argc, char **argv)
 {
     const char *out = NULL;
-    static const struct option lo[] = {{"out", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int ch;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((ch = pm_cli_getopt(&pm_spec_report, argc, argv, &v)) != -1)
         if (ch == 'o')
-            out = optarg;
-        else
-            pm_bad_option("report", ch, argv);
-    }
+            out = v.s;
     if (optind != argc - 1)
         pm_usage_error(optind >= argc ? "report: a results folder DIR is required"
                                       : "report: one DIR expected, got '%s'", argv[argc - 1]);

@@ -19,6 +19,7 @@
  * another configuration), before any result file is touched.
  */
 #include "cli.h"
+#include "opts.h"
 #include "resultsdir.h"
 #include "runner.h"
 #include "paths.h"
@@ -628,45 +629,72 @@ static int run_plan(struct pm_run_cfg *c, struct pm_run_cell *plan, size_t nplan
     return PM_EXIT_OK;
 }
 
+static const struct pm_cli_opt run_opts[] = {
+    PM_CLI_OPT("suite", 's', PM_CLI_FILE, "S|FILE", "default",
+               "a built-in suite (quick, default, full...: docs/suites.md) or a suite file"),
+    PM_CLI_OPT("backends", 'b', PM_CLI_BACKENDS, "a,b,...", "the suite's, else every available one",
+               "the backends to run (specs, comma-separated)"),
+    PM_CLI_OPT("workloads", 'w', PM_CLI_STRING, "w,...", "all of the suite's", "run only these workloads of the suite"),
+    PM_CLI_OPT("reps", 'r', PM_CLI_COUNT, "N", "the suite's, else " PM_CLI_STR(PM_CI_MIN_N),
+               "timed repetitions of each workload on each backend", .min = 1, .max = 1000),
+    PM_CLI_OPT("mode", 'M', PM_CLI_ENUM, "MODE", "cold",
+               "cold: a fresh process per timed rep; warm: the reps follow each other in one process",
+               .values = "cold warm"),
+    PM_CLI_OPT("jobs", 'j', PM_CLI_COUNT, "J", "1", "measurements run side by side (their timings then share the CPUs)",
+               .min = 1, .max = 32),
+    PM_CLI_OPT("out", 'o', PM_CLI_DIR, "DIR", "out/SUITE-DATE", "the results folder"),
+    PM_CLI_OPT("baseline", 'B', PM_CLI_BACKEND, "B", "cpython, else system", "the backend the summary compares with"),
+    PM_CLI_OPT("resume", 'R', PM_CLI_FLAG, NULL, NULL, "continue the results folder: run only what it lacks"),
+    PM_CLI_OPT("force", 'f', PM_CLI_FLAG, NULL, NULL, "with --resume: continue a folder of another configuration"),
+    PM_CLI_OPT("timeout", 't', PM_CLI_DOUBLE, "SEC", "the suite's, per line", "kill a measurement after SEC seconds",
+               .dmin = 0.001, .dmax = 1e6),
+    PM_CLI_OPT("mem-limit", 'm', PM_CLI_STRING, "SIZE|none", "half the RAM, at least 4G",
+               "address-space limit of each measurement (at least 16M; K/M/G = 1024s), or none",
+               .values = "none"),
+    PM_CLI_OPT("series-every", 'S', PM_CLI_COUNT, "N", "each kind's own", "sample the memory series every N ops",
+               .min = 1, .max = UINT64_C(1) << 40),
+    PM_CLI_OPT("latency-every", 'L', PM_CLI_COUNT, "N", PM_CLI_STR(PM_LAT_DEFAULT_EVERY),
+               "time one call in N in the sampled runs (0: off)", .min = 0, .max = UINT64_C(1) << 32),
+    PM_CLI_OPT("emit-jobs", 'e', PM_CLI_FILE, "FILE", NULL,
+               "write the measurements as command lines (for other machines; merge the parts)"),
+    PM_CLI_OPT("only", 'O', PM_CLI_STRING, "W:B:R", NULL, "run one measurement: workload, backend, rep"),
+    PM_CLI_OPT("traces-dir", 'T', PM_CLI_DIR, "DIR", "DIR/traces of --out", "where generated traces are kept"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_run = {
+    .name = "run", .opts = run_opts,
+    .summary = "the main job: run a suite (docs/suites.md) on every backend into a results folder",
+};
+
 int cmd_run(int argc, char **argv)
 {
     struct pm_run_cfg c = {.jobs = 1, .latency_every = PM_LAT_DEFAULT_EVERY, .argc = argc, .argv = argv};
     const char *suite = "default", *out = NULL, *traces_dir = NULL;
     unsigned reps = 0;
-    static const struct option lo[] = {
-        {"suite", required_argument, 0, 's'},        {"backends", required_argument, 0, 'b'},
-        {"workloads", required_argument, 0, 'w'},    {"reps", required_argument, 0, 'r'},
-        {"jobs", required_argument, 0, 'j'},         {"out", required_argument, 0, 'o'},
-        {"baseline", required_argument, 0, 'B'},     {"resume", no_argument, 0, 'R'},
-        {"force", no_argument, 0, 'f'},              {"timeout", required_argument, 0, 't'},
-        {"mem-limit", required_argument, 0, 'm'},    {"emit-jobs", required_argument, 0, 'e'},
-        {"series-every", required_argument, 0, 'S'}, {"latency-every", required_argument, 0, 'L'},
-        {"only", required_argument, 0, 'O'},         {"traces-dir", required_argument, 0, 'T'},
-        {"mode", required_argument, 0, 'M'},
-        {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int ch;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((ch = pm_cli_getopt(&pm_spec_run, argc, argv, &v)) != -1) {
         switch (ch) {
-        case 's': suite = optarg; break;
-        case 'b': c.backends_arg = optarg; break;
-        case 'w': c.workloads_arg = optarg; break;
-        case 'r': reps = (unsigned)pm_arg_count("--reps", optarg, 1, 1000); break;
-        case 'j': c.jobs = (unsigned)pm_arg_count("--jobs", optarg, 1, 32); break;
-        case 'o': out = optarg; break;
-        case 'B': c.baseline = optarg; break;
+        case 's': suite = v.s; break;
+        case 'b': c.backends_arg = v.s; break;
+        case 'w': c.workloads_arg = v.s; break;
+        case 'r': reps = (unsigned)v.u; break;
+        case 'j': c.jobs = (unsigned)v.u; break;
+        case 'o': out = v.s; break;
+        case 'B': c.baseline = v.s; break;
         case 'R': c.resume = true; break;
         case 'f': c.force = true; break;
-        case 't': c.timeout_s = pm_arg_double("--timeout", optarg, 0.001, 1e6); break;
+        case 't': c.timeout_s = v.d; break;
         case 'm':
             c.mem_limit = strcmp(optarg, "none") ? pm_arg_size("--mem-limit", optarg, UINT64_C(1) << 24, UINT64_MAX) : 0;
             c.mem_limit_given = true;
             break;
-        case 'e': c.emit_jobs = optarg; break;
-        case 'S': c.series_every = pm_arg_count("--series-every", optarg, 1, UINT64_C(1) << 40); break;
-        case 'L': c.latency_every = pm_arg_count("--latency-every", optarg, 0, UINT64_C(1) << 32); break;
-        case 'O': c.only = optarg; break;
-        case 'T': traces_dir = optarg; break;
+        case 'e': c.emit_jobs = v.s; break;
+        case 'S': c.series_every = v.u; break;
+        case 'L': c.latency_every = v.u; break;
+        case 'O': c.only = v.s; break;
+        case 'T': traces_dir = v.s; break;
         case 'M':
             if (!pm_time_mode_parse(optarg, &c.mode))
                 pm_usage_error("run: bad value for --mode: '%s' (expected cold or warm)", optarg);

@@ -13,6 +13,7 @@
  * summary table, as summary.md has it.
  */
 #include "cli.h"
+#include "opts.h"
 #include "fileio.h"
 #include "results.h"
 #include "stats.h"
@@ -81,18 +82,26 @@ static void fmt_num(char *buf, size_t len, double v, const char *fmt, double sca
         snprintf(buf, len, "-");
 }
 
+static const struct pm_cli_opt table_opts[] = {
+    PM_CLI_OPT("baseline", 'b', PM_CLI_BACKEND, "B", "cpython, else system, else the first",
+               "the backend every other is compared with"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_table = {
+    .name = "table", .args = "RESULTS.jsonl|DIR", .opts = table_opts,
+    .summary = "print a comparison table (intervals, not distinguishable) from replay --json lines or a "
+               "results folder",
+};
+
 int cmd_table(int argc, char **argv)
 {
     const char *baseline = NULL;
-    static const struct option lo[] = {{"baseline", required_argument, 0, 'b'}, {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&pm_spec_table, argc, argv, &v)) != -1)
         if (c == 'b')
-            baseline = optarg;
-        else
-            pm_bad_option("table", c, argv);
-    }
+            baseline = v.s;
     if (optind != argc - 1)
         pm_usage_error("table: one FILE.jsonl or results folder argument expected");
     const char *path = argv[optind];

@@ -15,6 +15,7 @@
  * to write the output is exit code 1.
  */
 #include "cli.h"
+#include "opts.h"
 #include "metrics.h"
 #include "trace.h"
 #include "trace_cmds.h"
@@ -46,29 +47,55 @@ struct sub_opts {
     int npos;
 };
 
-static void parse_sub(const char *cmd, int argc, char **argv, struct sub_opts *so, int want_pos,
-                      bool takes_to, bool takes_lenient, bool takes_reps)
+#define LENIENT_OPT \
+    PM_CLI_OPT("lenient", 'l', PM_CLI_FLAG, NULL, NULL, "read the whole ops of an unfinished or damaged recording")
+
+static const struct pm_cli_opt convert_opts[] = {
+    PM_CLI_OPT("to", 't', PM_CLI_ENUM, "FORMAT", "from OUT's name (.txt: text)", "the output's form",
+               .values = "text binary"),
+    LENIENT_OPT,
+    {0},
+};
+static const struct pm_cli_opt lenient_opts[] = {LENIENT_OPT, {0}};
+static const struct pm_cli_opt bench_opts[] = {
+    PM_CLI_OPT("reps", 'r', PM_CLI_COUNT, "N", "5", "timed decodings after one warm-up", .min = 1, .max = 1000),
+    {0},
+};
+
+static const struct pm_cli_spec spec_convert = {
+    .name = "trace convert", .args = "IN OUT", .opts = convert_opts,
+    .summary = "convert a trace between the binary and the text form",
+};
+static const struct pm_cli_spec spec_dump = {
+    .name = "trace dump", .args = "TRACE", .opts = lenient_opts,
+    .summary = "print a trace in the text form on stdout",
+};
+static const struct pm_cli_spec spec_info = {
+    .name = "trace info", .args = "TRACE", .opts = lenient_opts,
+    .summary = "a trace's header, metadata, op mix and live peaks",
+};
+static const struct pm_cli_spec spec_bench = {
+    .name = "trace bench", .args = "TRACE", .opts = bench_opts,
+    .summary = "time decoding and validating a trace (ns per op, the median of --reps)",
+};
+
+static void parse_sub(const struct pm_cli_spec *spec, int argc, char **argv, struct sub_opts *so, int want_pos)
 {
-    static const struct option lo[] = {{"lenient", no_argument, 0, 'l'},
-                                       {"to", required_argument, 0, 't'},
-                                       {"reps", required_argument, 0, 'r'},
-                                       {0, 0, 0, 0}};
+    const char *cmd = spec->name + strlen("trace ");
+    struct pm_cli_val v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
-        if (c == 'l' && takes_lenient)
+    while ((c = pm_cli_getopt(spec, argc, argv, &v)) != -1) {
+        if (c == 'l')
             so->lenient = true;
-        else if (c == 't' && takes_to) {
+        else if (c == 't') {
             if (!strcmp(optarg, "text"))
                 so->to = PM_TRACE_TEXT;
             else if (!strcmp(optarg, "binary"))
                 so->to = PM_TRACE_BINARY;
             else
                 pm_usage_error("trace %s: bad value for --to: '%s' (expected text or binary)", cmd, optarg);
-        } else if (c == 'r' && takes_reps)
-            so->reps = pm_arg_count("--reps", optarg, 1, 1000);
-        else
-            pm_bad_option("trace", c == 'l' || c == 't' || c == 'r' ? '?' : c, argv);
+        } else if (c == 'r')
+            so->reps = v.u;
     }
     for (int i = optind; i < argc; i++) {
         if (so->npos == want_pos)
@@ -110,37 +137,60 @@ static void file_summary(const char *path, const char *what, double secs)
     pm_trace_close(t);
 }
 
+static const struct pm_cli_opt gen_opts[] = {
+    PM_CLI_OPT("output", 'o', PM_CLI_FILE, "OUT", NULL, "the trace to write (.txt: the text form)",
+               .short_name = 'o', .flags = PM_CLI_REQUIRED),
+    PM_CLI_OPT("ops", 'n', PM_CLI_COUNT, "N", "the pattern's", "ops to generate", .min = 1,
+               .max = UINT64_C(1) << 40),
+    PM_CLI_OPT("live", 'l', PM_CLI_COUNT, "N", "the pattern's", "live blocks", .min = 1, .max = UINT64_C(1) << 31),
+    PM_CLI_OPT("seed", 's', PM_CLI_COUNT, "S", "the pattern's", "random seed", .min = 0, .max = UINT64_MAX),
+    PM_CLI_OPT("sizes", 'z', PM_CLI_STRING, "python|uniform:MIN-MAX", "python",
+               "request sizes: CPython's measured mix, or uniform in MIN..MAX bytes",
+               .values = "python uniform:"),
+    PM_CLI_OPT("keep-every", 'k', PM_CLI_COUNT, "K", "the pattern's", "survivors: keep one block in K", .min = 1,
+               .max = UINT64_C(1) << 31),
+    PM_CLI_OPT("again", 'a', PM_CLI_COUNT, "N", "the pattern's", "repeat the pattern N more times", .min = 0,
+               .max = UINT64_C(1) << 31),
+    PM_CLI_OPT("realloc-frac", 'r', PM_CLI_DOUBLE, "F", "the pattern's", "the fraction of ops that are reallocs",
+               .dmin = 0, .dmax = 1),
+    PM_CLI_OPT("max-len", 'm', PM_CLI_COUNT, "N", "the pattern's", "growth: the longest a block grows to",
+               .min = 1, .max = UINT64_C(1) << 32),
+    PM_CLI_OPT("against", 'A', PM_CLI_STRING, "B", NULL, "adversary: the backend whose layout it attacks",
+               .values = "pymalloc segfit buddy"),
+    PM_CLI_OPT("live-max", 'L', PM_CLI_SIZE, "BYTES", "the pattern's", "adversary: the most live bytes", .min = 1,
+               .max = UINT64_C(1) << 40),
+    {0},
+};
+
+static const struct pm_cli_spec spec_gen = {
+    .name = "trace gen", .args = "PATTERN", .opts = gen_opts,
+    .summary = "generate a trace: lifo, fifo, churn, growth, survivors, adversary (docs/patterns.md)",
+};
+
 static int trace_gen(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"ops", required_argument, 0, 'n'},        {"live", required_argument, 0, 'l'},
-        {"seed", required_argument, 0, 's'},       {"sizes", required_argument, 0, 'z'},
-        {"keep-every", required_argument, 0, 'k'}, {"realloc-frac", required_argument, 0, 'r'},
-        {"again", required_argument, 0, 'a'},      {"max-len", required_argument, 0, 'm'},
-        {"against", required_argument, 0, 'A'},    {"live-max", required_argument, 0, 'L'},
-        {"output", required_argument, 0, 'o'},     {0, 0, 0, 0}};
     struct pm_tracegen_opts o = {0};
     const char *out = NULL, *pattern = NULL;
+    struct pm_cli_val v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&spec_gen, argc, argv, &v)) != -1) {
         switch (c) {
-        case 'n': o.ops = pm_arg_count("--ops", optarg, 1, UINT64_C(1) << 40); o.set |= PM_GEN_OPS; break;
-        case 'l': o.live = pm_arg_count("--live", optarg, 1, UINT64_C(1) << 31); o.set |= PM_GEN_LIVE; break;
-        case 's': o.seed = pm_arg_count("--seed", optarg, 0, UINT64_MAX); o.set |= PM_GEN_SEED; break;
+        case 'n': o.ops = v.u; o.set |= PM_GEN_OPS; break;
+        case 'l': o.live = v.u; o.set |= PM_GEN_LIVE; break;
+        case 's': o.seed = v.u; o.set |= PM_GEN_SEED; break;
         case 'z':
             if (!pm_tracegen_parse_sizes(optarg, &o))
                 pm_usage_error("trace gen: bad value for --sizes: '%s' (expected python or uniform:MIN-MAX)",
                                optarg);
             o.set |= PM_GEN_SIZES;
             break;
-        case 'k': o.keep_every = pm_arg_count("--keep-every", optarg, 1, UINT64_C(1) << 31); o.set |= PM_GEN_KEEP_EVERY; break;
-        case 'r': o.realloc_frac = pm_arg_double("--realloc-frac", optarg, 0, 1); o.set |= PM_GEN_REALLOC_FRAC; break;
-        case 'a': o.again = pm_arg_count("--again", optarg, 0, UINT64_C(1) << 31); o.set |= PM_GEN_AGAIN; break;
-        case 'm': o.max_len = pm_arg_count("--max-len", optarg, 1, UINT64_C(1) << 32); o.set |= PM_GEN_MAX_LEN; break;
-        case 'A': o.against = optarg; o.set |= PM_GEN_AGAINST; break;
-        case 'L': o.live_max = pm_arg_size("--live-max", optarg, 1, UINT64_C(1) << 40); o.set |= PM_GEN_LIVE_MAX; break;
-        case 'o': out = optarg; break;
+        case 'k': o.keep_every = v.u; o.set |= PM_GEN_KEEP_EVERY; break;
+        case 'r': o.realloc_frac = v.d; o.set |= PM_GEN_REALLOC_FRAC; break;
+        case 'a': o.again = v.u; o.set |= PM_GEN_AGAIN; break;
+        case 'm': o.max_len = v.u; o.set |= PM_GEN_MAX_LEN; break;
+        case 'A': o.against = v.s; o.set |= PM_GEN_AGAINST; break;
+        case 'L': o.live_max = v.u; o.set |= PM_GEN_LIVE_MAX; break;
+        case 'o': out = v.s; break;
         default: pm_bad_option("trace", c, argv);
         }
     }
@@ -197,7 +247,7 @@ void pm_trace_cmd_finish(struct pm_trace_writer *w, const char *out, bool text)
 static int trace_convert(int argc, char **argv)
 {
     struct sub_opts so = {0};
-    parse_sub("convert", argc, argv, &so, 2, true, true, false);
+    parse_sub(&spec_convert, argc, argv, &so, 2);
     struct pm_trace *t = open_trace(so.pos[0]);
     pm_cli_out_check("trace convert", so.pos[1]);
     if (so.lenient)
@@ -218,7 +268,7 @@ static int trace_convert(int argc, char **argv)
 static int trace_dump(int argc, char **argv)
 {
     struct sub_opts so = {0};
-    parse_sub("dump", argc, argv, &so, 1, false, true, false);
+    parse_sub(&spec_dump, argc, argv, &so, 1);
     struct pm_trace *t = open_trace(so.pos[0]);
     if (so.lenient)
         lenient_note(t);
@@ -235,7 +285,7 @@ static int trace_dump(int argc, char **argv)
 static int trace_info(int argc, char **argv)
 {
     struct sub_opts so = {0};
-    parse_sub("info", argc, argv, &so, 1, false, true, false);
+    parse_sub(&spec_info, argc, argv, &so, 1);
     struct pm_trace *t = open_trace(so.pos[0]);
     struct pm_trace_cursor c;
     struct pm_trace_op op;
@@ -321,7 +371,7 @@ static uint64_t cpu_ns(void)
 static int trace_bench(int argc, char **argv)
 {
     struct sub_opts so = {.reps = 5};
-    parse_sub("bench", argc, argv, &so, 1, false, false, true);
+    parse_sub(&spec_bench, argc, argv, &so, 1);
     struct pm_trace *t = open_trace(so.pos[0]);
     uint64_t wall[1000], cpu[1000], ops = 0, sink = 0;
     for (uint64_t rep = 0; rep <= so.reps; rep++) {
@@ -353,6 +403,17 @@ static int trace_bench(int argc, char **argv)
     pm_trace_close(t);
     return PM_EXIT_OK;
 }
+
+static const struct pm_cli_spec *const trace_subs[] = {
+    &spec_gen, &spec_convert, &spec_dump, &spec_info, &spec_bench,
+    &pm_spec_trace_record, &pm_spec_trace_import, &pm_spec_trace_stats, NULL,
+};
+
+const struct pm_cli_spec pm_spec_trace = {
+    .name = "trace", .subs = trace_subs,
+    .summary = "allocation traces: generate, convert binary <-> text, dump, inspect, time decoding, record a "
+               "program, import an mtrace log, statistics",
+};
 
 int cmd_trace(int argc, char **argv)
 {

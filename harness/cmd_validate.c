@@ -47,6 +47,7 @@
  * Entry point: cmd_validate.
  */
 #include "cli.h"
+#include "opts.h"
 #include "paths.h"
 #include "metrics.h"
 #include "trace.h"
@@ -582,28 +583,41 @@ static cJSON *num_or_null(double v)
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
+static const struct pm_cli_opt validate_opts[] = {
+    PM_CLI_OPT("allocators", 'a', PM_CLI_BACKENDS, "LIST", "every one that applies",
+               "the native allocators to run under (comma-separated; lib:PATH[,name=N] too)"),
+    PM_CLI_OPT("reps", 'r', PM_CLI_COUNT, "N", "3", "native runs per allocator", .min = 1, .max = 100),
+    PM_CLI_OPT("sample-us", 's', PM_CLI_COUNT, "US", "250", "the probe's sampling period in microseconds",
+               .min = 50, .max = 100000),
+    PM_CLI_OPT("replay-glibc", 'g', PM_CLI_ENUM, "MODE", "dynamic",
+               "glibc's mmap threshold in the replay: fixed, or dynamic as in the native run",
+               .values = "fixed dynamic"),
+    PM_CLI_OPT("out", 'o', PM_CLI_DIR, "DIR", NULL, "keep the recorded traces and a results file in DIR"),
+    PM_CLI_OPT("json", 'j', PM_CLI_FLAG, NULL, NULL, "JSON lines instead of the text table"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_validate = {
+    .name = "validate", .opts = validate_opts, .tail = "-- COMMAND ARGS...", .stop_at_operand = true,
+    .summary = "run a program natively under each allocator and replay its recorded trace on the matching "
+               "backend: does replay predict the native anonymous RSS? (docs/validation.md)",
+};
+
 int cmd_validate(int argc, char **argv)
 {
-    static const struct option lo[] = {{"allocators", required_argument, 0, 'a'},
-                                       {"reps", required_argument, 0, 'r'},
-                                       {"json", no_argument, 0, 'j'},
-                                       {"out", required_argument, 0, 'o'},
-                                       {"sample-us", required_argument, 0, 's'},
-                                       {"replay-glibc", required_argument, 0, 'g'},
-                                       {0, 0, 0, 0}};
     bool glibc_fixed = false;
     const char *list = NULL, *outdir = NULL;
     uint64_t reps = 3, period_us = 250;
     bool json = false;
+    struct pm_cli_val ov;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&pm_spec_validate, argc, argv, &ov)) != -1) {
         switch (c) {
-        case 'a': list = optarg; break;
-        case 'r': reps = pm_arg_count("--reps", optarg, 1, 100); break;
+        case 'a': list = ov.s; break;
+        case 'r': reps = ov.u; break;
         case 'j': json = true; break;
-        case 'o': outdir = optarg; break;
-        case 's': period_us = pm_arg_count("--sample-us", optarg, 50, 100000); break;
+        case 'o': outdir = ov.s; break;
+        case 's': period_us = ov.u; break;
         case 'g':
             if (!strcmp(optarg, "fixed")) glibc_fixed = true;
             else if (!strcmp(optarg, "dynamic")) glibc_fixed = false;

@@ -27,6 +27,7 @@
  */
 #include "debugstats.h"
 #include "cli.h"
+#include "opts.h"
 #include "replay.h"
 
 #include <getopt.h>
@@ -198,23 +199,37 @@ static int report_after_trace(const struct allocator_ops *o, pm_heap_t *h, const
     return rc;
 }
 
+static const struct pm_cli_opt debugstats_opts[] = {
+    PM_CLI_OPT("backend", 'b', PM_CLI_BACKEND, "pymalloc[,OPTS]", NULL, "a pymalloc backend and its options",
+               .flags = PM_CLI_REQUIRED),
+    PM_CLI_OPT("exercise", 'e', PM_CLI_COUNT, "N", "100000", "without a TRACE: allocate and free N random blocks first",
+               .min = 0, .max = UINT64_C(1) << 26),
+    PM_CLI_OPT("at-phase", 'p', PM_CLI_COUNT, "N", "the end", "with a TRACE: report at its phase mark N",
+               .min = 1, .max = UINT32_MAX),
+    PM_CLI_OPT("domain", 'd', PM_CLI_ENUM, "D", "pymalloc",
+               "with a TRACE: replay only the ops of one API domain (pymalloc: obj and mem)",
+               .values = "obj mem raw pymalloc all"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_debugstats = {
+    .name = "debugstats", .args = "[TRACE]", .opts = debugstats_opts,
+    .summary = "pymalloc arenas/pools report in sys._debugmallocstats() layout",
+};
+
 int cmd_debugstats(int argc, char **argv)
 {
     const char *backend = NULL;
     uint64_t n = 100000, phase = 0;
     unsigned domains = (1u << PM_DOMAIN_OBJ) | (1u << PM_DOMAIN_MEM);   /* pymalloc */
     bool domain_given = false;
-    static const struct option lo[] = {
-        {"backend", required_argument, 0, 'b'}, {"exercise", required_argument, 0, 'e'},
-        {"at-phase", required_argument, 0, 'p'}, {"domain", required_argument, 0, 'd'},
-        {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&pm_spec_debugstats, argc, argv, &v)) != -1) {
         switch (c) {
-        case 'b': backend = optarg; break;
-        case 'e': n = pm_arg_count("--exercise", optarg, 0, UINT64_C(1) << 26); break;
-        case 'p': phase = pm_arg_count("--at-phase", optarg, 1, UINT32_MAX); break;
+        case 'b': backend = v.s; break;
+        case 'e': n = v.u; break;
+        case 'p': phase = v.u; break;
         case 'd':
             if (!pm_replay_parse_domains(optarg, &domains))
                 pm_usage_error("debugstats: bad value for --domain: '%s' (expected obj, mem, raw, "

@@ -2,6 +2,7 @@
  * per file under harness/. Owns the process: output, exit codes, the assert
  * handler, and the static-TLS re-exec needed to dlopen jemalloc. */
 #include "cli.h"
+#include "opts.h"
 #include "paths.h"
 #include "pm_assert.h"
 #include "pm_build_info.h"
@@ -15,38 +16,41 @@
 
 #define PM_TLS_TUNABLE "glibc.rtld.optional_static_tls=65536"
 
+static int cmd_completion(int argc, char **argv);
+
+/* The commands; each one's usage, summary and options are its option table
+ * (opts.h), next to its parser in its own file. */
 const struct pm_command pm_commands[] = {
-    {"backends", cmd_backends, "", "list every backend: available or why not, global or per-instance"},
-    {"micro", cmd_micro, "--backend B [--ops N] [--live N] [--seed S] [--reps N] [--mode cold|warm] [--json]",
-     "random free-then-malloc churn micro-benchmark (ns per op)"},
-    {"replay", cmd_replay,
-     "TRACE --backend B [--reps N] [--mode cold|warm] [--timed-only] [--json] [--check-every N] "
-     "[--sample-every N] [--series FILE] [--domain obj|mem|raw|pymalloc|all] [--touch none|pages|full] "
-     "[--lenient] [--engine windows|per-op] [--latency-every N]",
-     "replay a trace on a backend: ns/op, footprint, fragmentation, retention"},
-    {"compare", cmd_compare, "DIR_A DIR_B [--json]",
-     "compare two results folders (same workloads and backends): B/A ns/op with 95% intervals, footprint ratios"},
-    {"table", cmd_table, "RESULTS.jsonl|DIR [--baseline B]", "print a comparison table (intervals, not distinguishable) from replay --json lines or a results folder"},
-    {"gcbench", cmd_gcbench, "--backend B [--objects N] [--json]", "time one full collection of N containers, half in unreachable 2-cycles (ns per tracked object)"},
-    {"objrun", cmd_objrun, "SCRIPT --backend B [--json] [--record-trace OUT]", "run an object script (docs/objscript.md): collector activity and memory figures"},
-    {"trace", cmd_trace, "gen PATTERN [--ops N] [--live N] [--seed S] [--sizes python|uniform:MIN-MAX] [--keep-every K] [--again N] [--realloc-frac F] [--max-len N] [--against pymalloc|segfit|buddy] [--live-max BYTES] -o OUT | convert IN OUT [--to text|binary] [--lenient] | dump TRACE [--lenient] | info TRACE [--lenient] | bench TRACE [--reps N] | record -o OUT [--python-domains|--all] -- COMMAND ARGS... | record --salvage OUT.tmp -o OUT | import --format mtrace LOG -o OUT | stats TRACE [--json] [--lenient]", "allocation traces: generate, convert binary <-> text, dump, inspect, time decoding, record a program, import an mtrace log, statistics"},
-    {"debugstats", cmd_debugstats, "--backend pymalloc[,OPTS] [--exercise N | TRACE [--at-phase N] [--domain obj|mem|raw|pymalloc|all]]", "pymalloc arenas/pools report in sys._debugmallocstats() layout"},
-    {"pyrun", cmd_pyrun, "WORKLOAD --backend B [--scale N] [--seed S] [--reps N] [--mode cold|warm] [--json] [--series FILE] [--sample-every N] [--latency-every N] | --list", "run a Python-like workload (docs/workloads.md) live on a backend: time, footprint, fragmentation, retention, GC"},
-    {"run", cmd_run, "[--suite S|FILE] [--backends a,b,...] [--workloads w,...] [--reps N] [--mode cold|warm] [--jobs J] [--out DIR] [--baseline B] [--resume [--force]] [--timeout SEC] [--mem-limit SIZE|none] [--series-every N] [--latency-every N] [--emit-jobs FILE] [--only W:B:R] [--traces-dir DIR]", "the main job: run a suite (docs/suites.md) on every backend into a results folder"}, {"plot", cmd_plot, "DIR [--scripts DIR]", "draw a results folder's plots (gnuplot): DIR/plots/*.png and *.svg"}, {"merge", cmd_merge, "DIR... --out DIR [--force]", "combine results folders (e.g. --emit-jobs parts) into one"},
-    {"report", cmd_report, "DIR [--out FILE]",
-     "one self-contained HTML page of a results folder: tables with intervals, every figure, provenance, validation"},
-    {"validate", cmd_validate, "[--allocators LIST] [--reps N] [--json] [--out DIR] [--sample-us US] [--replay-glibc fixed|dynamic] -- COMMAND ARGS...",
-     "run a program natively under each allocator and replay its recorded trace on the matching backend: does replay "
-     "predict the native anonymous RSS? (docs/validation.md)"},
-    {NULL, NULL, NULL, NULL},
+    {"backends", cmd_backends, &pm_spec_backends},
+    {"micro", cmd_micro, &pm_spec_micro},
+    {"replay", cmd_replay, &pm_spec_replay},
+    {"compare", cmd_compare, &pm_spec_compare},
+    {"table", cmd_table, &pm_spec_table},
+    {"gcbench", cmd_gcbench, &pm_spec_gcbench},
+    {"objrun", cmd_objrun, &pm_spec_objrun},
+    {"trace", cmd_trace, &pm_spec_trace},
+    {"debugstats", cmd_debugstats, &pm_spec_debugstats},
+    {"pyrun", cmd_pyrun, &pm_spec_pyrun},
+    {"run", cmd_run, &pm_spec_run},
+    {"plot", cmd_plot, &pm_spec_plot},
+    {"merge", cmd_merge, &pm_spec_merge},
+    {"report", cmd_report, &pm_spec_report},
+    {"validate", cmd_validate, &pm_spec_validate},
+    {"completion", cmd_completion, &pm_spec_completion},
+    {NULL, NULL, NULL},
 };
+
+static int cmd_completion(int argc, char **argv)
+{
+    return pm_cli_completion(pm_commands, argc, argv);
+}
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: pymemlab COMMAND [ARGS]\n\ncommands:\n");
     for (const struct pm_command *c = pm_commands; c->name; c++)
-        fprintf(f, "  %-11s %s\n", c->name, c->summary);
-    fprintf(f, "  %-11s %s\n", "help", "help COMMAND (or COMMAND --help): the arguments of a command");
+        fprintf(f, "  %-11s %s\n", c->name, c->spec->summary);
+    fprintf(f, "  %-11s %s\n", "help", "help COMMAND (or COMMAND --help): the arguments and options of a command");
     fprintf(f, "  %-11s %s\n", "--version", "the commit, the build and the reference libraries found");
 }
 
@@ -134,11 +138,21 @@ int main(int argc, char **argv)
         unsetenv("PM_NO_REEXEC");
         return print_version();
     }
+    if (!strcmp(name, "help") && argc == 4 && !strcmp(argv[2], "--roff")) {
+        /* the man page's text of a command (scripts/gen-man.sh) */
+        for (const struct pm_command *c = pm_commands; c->name; c++)
+            if (!strcmp(c->name, argv[3])) {
+                pm_cli_help_roff(c->spec, stdout);
+                return PM_EXIT_OK;
+            }
+        pm_usage_error("help: unknown command '%s'", argv[3]);
+    }
     if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
         if (argc > 2) {
             for (const struct pm_command *c = pm_commands; c->name; c++)
                 if (!strcmp(c->name, argv[2])) {
-                    printf("usage: pymemlab %s %s\n%s\n", c->name, c->usage, c->summary);
+                    const struct pm_cli_spec *sub = argc > 3 ? pm_cli_sub(c->spec, argv[3]) : NULL;
+                    pm_cli_help(sub ? sub : c->spec, stdout);
                     return PM_EXIT_OK;
                 }
             pm_usage_error("help: unknown command '%s'", argv[2]);
@@ -148,7 +162,9 @@ int main(int argc, char **argv)
     }
     for (const struct pm_command *c = pm_commands; c->name; c++)
         if (!strcmp(c->name, name) && wants_help(argc, argv)) {
-            printf("usage: pymemlab %s %s\n%s\n", c->name, c->usage, c->summary);
+            /* trace gen --help: the subcommand's help alone */
+            const struct pm_cli_spec *sub = argc > 2 ? pm_cli_sub(c->spec, argv[2]) : NULL;
+            pm_cli_help(sub ? sub : c->spec, stdout);
             return PM_EXIT_OK;
         }
     for (const struct pm_command *c = pm_commands; c->name; c++)

@@ -8,6 +8,7 @@
  * figure, which is the loop's own overhead. One backend per process.
  */
 #include "cli.h"
+#include "opts.h"
 #include "fresh.h"
 #include "metrics.h"
 #include "pm_random.h"
@@ -110,26 +111,42 @@ static int micro_rep(void *arg, void *outp, char err[PM_ERR_LEN])
     return rc;
 }
 
+static const struct pm_cli_opt micro_opts[] = {
+    PM_CLI_OPT("backend", 'b', PM_CLI_BACKEND, "B", NULL, "the backend, NAME[,key=value...] (see 'pymemlab backends')",
+               .flags = PM_CLI_REQUIRED),
+    PM_CLI_OPT("ops", 'n', PM_CLI_COUNT, "N", "20M", "free-then-malloc pairs", .min = 2, .max = UINT64_C(1) << 40),
+    PM_CLI_OPT("live", 'l', PM_CLI_COUNT, "N", "100K", "live blocks kept (the churn's working set)", .min = 1,
+               .max = UINT64_C(1) << 28),
+    PM_CLI_OPT("seed", 's', PM_CLI_COUNT, "S", "42", "random seed of the sizes and the order", .min = 0,
+               .max = UINT64_MAX),
+    PM_CLI_OPT("reps", 'r', PM_CLI_COUNT, "N", PM_CLI_STR(PM_CI_MIN_N), "timed repetitions", .min = 1, .max = 1000),
+    PM_CLI_OPT("mode", 'm', PM_CLI_ENUM, "MODE", "cold",
+               "cold: a fresh process per rep; warm: the reps follow each other in one process",
+               .values = "cold warm"),
+    PM_CLI_OPT("json", 'j', PM_CLI_FLAG, NULL, NULL, "one JSON object instead of the text report"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_micro = {
+    .name = "micro", .opts = micro_opts,
+    .summary = "random free-then-malloc churn micro-benchmark (ns per op)",
+};
+
 int cmd_micro(int argc, char **argv)
 {
     const char *backend = NULL;
     uint64_t ops = 20000000, live = 100000, seed = 42, reps = PM_CI_MIN_N;
     enum pm_time_mode mode = PM_TIME_COLD;
     int json = 0;
-    static const struct option lo[] = {
-        {"backend", required_argument, 0, 'b'}, {"ops", required_argument, 0, 'n'},
-        {"live", required_argument, 0, 'l'},    {"seed", required_argument, 0, 's'},
-        {"json", no_argument, 0, 'j'},          {"reps", required_argument, 0, 'r'},
-        {"mode", required_argument, 0, 'm'},    {0, 0, 0, 0}};
+    struct pm_cli_val v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&pm_spec_micro, argc, argv, &v)) != -1) {
         switch (c) {
-        case 'b': backend = optarg; break;
-        case 'n': ops = pm_arg_count("--ops", optarg, 2, UINT64_C(1) << 40); break;
-        case 'l': live = pm_arg_count("--live", optarg, 1, UINT64_C(1) << 28); break;
-        case 's': seed = pm_arg_count("--seed", optarg, 0, UINT64_MAX); break;
-        case 'r': reps = pm_arg_count("--reps", optarg, 1, 1000); break;
+        case 'b': backend = v.s; break;
+        case 'n': ops = v.u; break;
+        case 'l': live = v.u; break;
+        case 's': seed = v.u; break;
+        case 'r': reps = v.u; break;
         case 'j': json = 1; break;
         case 'm':
             if (!pm_time_mode_parse(optarg, &mode))

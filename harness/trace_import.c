@@ -9,6 +9,7 @@
  * Entry point: cmd_trace_import.
  */
 #include "cli.h"
+#include "opts.h"
 #include "fileio.h"
 #include "metrics.h"
 #include "recording.h"
@@ -29,18 +30,28 @@ static void meta_u64(struct pm_trace_writer *w, const char *key, uint64_t v)
     pm_trace_writer_meta(w, key, buf);
 }
 
+static const struct pm_cli_opt import_opts[] = {
+    PM_CLI_OPT("format", 'f', PM_CLI_STRING, "F", NULL, "the log's format", .values = "mtrace",
+               .flags = PM_CLI_REQUIRED),
+    PM_CLI_OPT("output", 'o', PM_CLI_FILE, "OUT", NULL, "the trace to write (.txt: the text form)",
+               .short_name = 'o', .flags = PM_CLI_REQUIRED),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_trace_import = {
+    .name = "trace import", .args = "LOG", .opts = import_opts,
+    .summary = "import an allocation log (glibc's mtrace) as a trace",
+};
+
 int cmd_trace_import(int argc, char **argv)
 {
-    static const struct option lo[] = {{"format", required_argument, 0, 'f'},
-                                       {"output", required_argument, 0, 'o'},
-                                       {0, 0, 0, 0}};
     const char *format = NULL, *out = NULL, *log = NULL;
+    struct pm_cli_val v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&pm_spec_trace_import, argc, argv, &v)) != -1) {
         switch (c) {
-        case 'f': format = optarg; break;
-        case 'o': out = optarg; break;
+        case 'f': format = v.s; break;
+        case 'o': out = v.s; break;
         default: pm_bad_option("trace", c, argv);
         }
     }

@@ -21,6 +21,7 @@
  * Entry point: cmd_trace_record.
  */
 #include "cli.h"
+#include "opts.h"
 #include "paths.h"
 #include "metrics.h"
 #include "recording.h"
@@ -207,20 +208,31 @@ static int salvage_recording(const char *tmp, const char *out)
     return PM_EXIT_OK;
 }
 
+static const struct pm_cli_opt record_opts[] = {
+    PM_CLI_OPT("output", 'o', PM_CLI_FILE, "OUT", NULL, "the trace to write (.txt: the text form)",
+               .short_name = 'o', .flags = PM_CLI_REQUIRED),
+    PM_CLI_OPT("python-domains", 'p', PM_CLI_FLAG, NULL, "for a python COMMAND",
+               "record CPython's allocator domains (obj, mem, raw), not malloc"),
+    PM_CLI_OPT("all", 'a', PM_CLI_FLAG, NULL, "for any other COMMAND", "record every malloc of the program"),
+    PM_CLI_OPT("salvage", 's', PM_CLI_FILE, "OUT.tmp", NULL,
+               "instead of running a COMMAND: make a trace of what a killed recording left"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_trace_record = {
+    .name = "trace record", .opts = record_opts, .tail = "-- COMMAND ARGS...", .stop_at_operand = true,
+    .summary = "record the allocations of a program (its malloc, or CPython's domains) as a trace",
+};
+
 int cmd_trace_record(int argc, char **argv)
 {
-    static const struct option lo[] = {{"output", required_argument, 0, 'o'},
-                                       {"python-domains", no_argument, 0, 'p'},
-                                       {"all", no_argument, 0, 'a'},
-                                       {"salvage", required_argument, 0, 's'},
-                                       {0, 0, 0, 0}};
     const char *out = NULL, *mode = NULL, *salvage = NULL;
+    struct pm_cli_val ov;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:o:", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&pm_spec_trace_record, argc, argv, &ov)) != -1) {
         switch (c) {
-        case 'o': out = optarg; break;
-        case 's': salvage = optarg; break;
+        case 'o': out = ov.s; break;
+        case 's': salvage = ov.s; break;
         case 'p':
         case 'a':
             if (mode && strcmp(mode, c == 'p' ? "python-domains" : "all"))

@@ -5,6 +5,7 @@
  * Entry point: cmd_trace_stats.
  */
 #include "cli.h"
+#include "opts.h"
 #include "trace_cmds.h"
 #include "tracestats.h"
 
@@ -172,20 +173,28 @@ static void print_text(struct pm_trace *t, const struct pm_trace_stats *s, bool 
     }
 }
 
+static const struct pm_cli_opt stats_opts[] = {
+    PM_CLI_OPT("json", 'j', PM_CLI_FLAG, NULL, NULL, "one JSON object instead of the text report"),
+    PM_CLI_OPT("lenient", 'l', PM_CLI_FLAG, NULL, NULL, "read the whole ops of an unfinished or damaged recording"),
+    {0},
+};
+
+const struct pm_cli_spec pm_spec_trace_stats = {
+    .name = "trace stats", .args = "TRACE", .opts = stats_opts,
+    .summary = "statistics of a trace: sizes, lifetimes, live bytes per domain",
+};
+
 int cmd_trace_stats(int argc, char **argv)
 {
-    static const struct option lo[] = {{"json", no_argument, 0, 'j'}, {"lenient", no_argument, 0, 'l'}, {0, 0, 0, 0}};
     bool json = false, lenient = false;
     const char *path = NULL;
+    struct pm_cli_val v;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+    while ((c = pm_cli_getopt(&pm_spec_trace_stats, argc, argv, &v)) != -1) {
         if (c == 'j')
             json = true;
         else if (c == 'l')
             lenient = true;
-        else
-            pm_bad_option("trace", c, argv);
     }
     for (int i = optind; i < argc; i++) {
         if (path)

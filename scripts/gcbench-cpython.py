@@ -14,7 +14,7 @@ import time
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--objects", type=int, default=1000000)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()

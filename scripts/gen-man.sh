@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/gen-man.sh PYMEMLAB [OUT] — writes the man page pymemlab.1 (roff)
-# from the help the binary itself prints (`pymemlab help`, `pymemlab help
-# CMD` for every command it lists), so that the page cannot drift from the
+# from the help the binary itself prints (`pymemlab help` for the commands,
+# `pymemlab help --roff CMD` for each one's usage, summary and options: its
+# option table, harness/opts.h), so that the page cannot drift from the
 # parser's table. Run by the build (CMakeLists.txt, target `man`) and
 # installed by `cmake --install`. Prints to OUT, or stdout.
 case "${1:-}" in -h|--help|"") awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
@@ -34,13 +35,11 @@ version=$("$P" --version | head -1 | sed 's/^pymemlab, //')
   echo '.SH COMMANDS'
   # the command list: lines "  NAME  SUMMARY" after "commands:"
   "$P" help | awk '/^commands:/ {on = 1; next} on && /^  [a-z]/ {print}' >"$tmp"
-  while read -r name summary; do
+  # each command's usage, summary and options: from its option table, as
+  # roff (`pymemlab help --roff CMD`, the same text as `pymemlab help CMD`)
+  while read -r name _; do
     case "$name" in help|--version) continue ;; esac
-    echo '.TP'
-    printf '.B %s\n' "$(printf '%s' "$name" | esc)"
-    "$P" help "$name" | sed -n '1s/^usage: pymemlab [a-z]* //p' | esc | sed 's/^/.I /' | head -1
-    echo '.br'
-    "$P" help "$name" | sed '1d' | esc
+    "$P" help --roff "$name"
   done <"$tmp"
   echo '.SH BACKENDS'
   echo 'Every'

@@ -82,3 +82,7 @@ def mark(label="", report=False):
     if isinstance(label, str):
         label = label.encode("utf-8", "replace")
     return _mark(label or None, 1 if report else 0)
+
+
+if __name__ == "__main__":   # run directly (or with --help): describe, do nothing
+    print("scripts/pymemlab_mark.py: " + __doc__)

@@ -1,4 +1,8 @@
 # ast + compile: parse and compile stdlib sources, keep every third tree
+import sys
+if sys.argv[1:] in (["-h"], ["--help"]):   # describe, run nothing (run.py passes the path)
+    print("scripts/fidelity/ast_compile.py: ast + compile: parse and compile stdlib sources, keep every third tree. Run by scripts/fidelity.sh through scripts/fidelity/run.py.")
+    sys.exit(0)
 import ast, os
 d = os.path.dirname(os.__file__)
 trees = []

@@ -4,6 +4,11 @@
 # the test package, or empty) and W (the inputs made by
 # scripts/validation/make-inputs.py).
 # VALIDATION_PROGRAMS: every program, in order.
+# Run rather than sourced (e.g. with --help): describe, define nothing, run nothing.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  awk 'NR > 0 && !/^#/ {exit} {sub(/^# ?/, ""); print}' "$0"
+  exit 0
+fi
 VALIDATION_PROGRAMS="compileall json_tool ast_compile email_mbox xml_etree re_words unittest_json pygments_html docutils_html sort"
 # cmd_of NAME: sets the array `c` to the program's command line (empty: not available here).
 cmd_of() {

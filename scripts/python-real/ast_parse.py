@@ -1,6 +1,10 @@
 """Parses standard-library source files with ast, walks every tree and
 unparses a few: many small, short-lived nodes. Standard library only.
 PM_SCALE multiplies the number of files."""
+import sys
+if sys.argv[1:] in (["-h"], ["--help"]):   # describe, run nothing
+    print("scripts/python-real/ast_parse.py: " + __doc__ + "\nRun by scripts/record-python.sh (recorded and timed).")
+    sys.exit(0)
 import ast, os, sysconfig
 
 scale = float(os.environ.get("PM_SCALE", "1"))

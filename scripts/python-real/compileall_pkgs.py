@@ -1,6 +1,10 @@
 """Byte-compiles a copy of standard-library packages (compileall, forced,
 one process): the compiler's allocation pattern (tokens, AST nodes, code
 objects, marshal). Standard library only. PM_SCALE multiplies the work."""
+import sys
+if sys.argv[1:] in (["-h"], ["--help"]):   # describe, run nothing
+    print("scripts/python-real/compileall_pkgs.py: " + __doc__ + "\nRun by scripts/record-python.sh (recorded and timed).")
+    sys.exit(0)
 import compileall, os, shutil, sys, sysconfig, tempfile
 
 scale = float(os.environ.get("PM_SCALE", "1"))

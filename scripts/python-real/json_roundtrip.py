@@ -1,6 +1,10 @@
 """Dumps a generated document of nested records to JSON text and loads it
 back (json, pure data structures: dicts, lists, str, int, float).
 Standard library only. PM_SCALE multiplies the document."""
+import sys
+if sys.argv[1:] in (["-h"], ["--help"]):   # describe, run nothing
+    print("scripts/python-real/json_roundtrip.py: " + __doc__ + "\nRun by scripts/record-python.sh (recorded and timed).")
+    sys.exit(0)
 import json, os, random
 
 scale = float(os.environ.get("PM_SCALE", "1"))

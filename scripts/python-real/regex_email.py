@@ -1,6 +1,10 @@
 """Generates e-mail messages (headers, multipart bodies), parses them with
 the email package and scans the bodies with regular expressions.
 Standard library only. PM_SCALE multiplies the number of messages."""
+import sys
+if sys.argv[1:] in (["-h"], ["--help"]):   # describe, run nothing
+    print("scripts/python-real/regex_email.py: " + __doc__ + "\nRun by scripts/record-python.sh (recorded and timed).")
+    sys.exit(0)
 import email, os, random, re
 from email import policy
 from email.parser import Parser

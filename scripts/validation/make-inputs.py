@@ -1,6 +1,10 @@
 """scripts/validation/make-inputs.py DIR SCALE — the inputs of the validation
 suite (scripts/validate.sh), written into DIR. Not measured: only the
 programs that read them are. Deterministic (seeded). SCALE multiplies sizes."""
+import sys
+if sys.argv[1:2] in (["-h"], ["--help"]):
+    print(__doc__)
+    sys.exit(0)
 import email.message
 import email.policy
 import glob

@@ -1,6 +1,10 @@
 """scripts/validation/summarize.py DIR — gathers DIR/*.json (`pymemlab
 validate --json`, one per program) into DIR/table.md, DIR/table.csv and
 DIR/points.dat (the plot's data: one block per allocator)."""
+import sys
+if sys.argv[1:2] in (["-h"], ["--help"]):
+    print(__doc__)
+    sys.exit(0)
 import glob
 import json
 import os

@@ -39,12 +39,22 @@ expect_usage_error "pymemlab: null: bad ring size '1' (64K..16G)" micro --backen
 out=$("$PYMEMLAB" --version) || fail "--version: exit $?"
 grep -q "^pymemlab, commit .*, .* build, " <<<"$out" && grep -q "^results format 2" <<<"$out" &&
   grep -Eq "^  (system|mimalloc|jemalloc|tcmalloc|cpython) " <<<"$out" || fail "--version: $out"
-for cmd in backends micro replay table gcbench objrun trace debugstats pyrun run plot merge validate; do
+# (the commands as `pymemlab help` lists them, which must include these)
+cmds=$("$PYMEMLAB" help | awk '/^commands:/ {on = 1; next} on && /^  [a-z]/ {print $1}' | grep -v '^help$')
+for c in backends micro replay compare table gcbench objrun trace debugstats pyrun run plot merge report validate completion; do
+  grep -qx "$c" <<<"$cmds" || fail "pymemlab help does not list $c"
+done
+for cmd in $cmds; do
   for flag in -h --help; do
     out=$("$PYMEMLAB" $cmd $flag) || fail "$cmd $flag: exit $?"
-    grep -q "^usage: pymemlab $cmd " <<<"$out" || fail "$cmd $flag: $out"
+    grep -q "^usage: pymemlab $cmd\b" <<<"$out" || fail "$cmd $flag: $out"
+    # every option of its table is described, and -h/--help itself
+    grep -q "^  -h, --help" <<<"$out" || fail "$cmd $flag does not describe -h/--help: $out"
   done
 done
+out=$("$PYMEMLAB" trace gen --help) || fail "trace gen --help: exit $?"
+grep -q "^usage: pymemlab trace gen PATTERN -o OUT " <<<"$out" && grep -q -- "--keep-every K" <<<"$out" ||
+  fail "trace gen --help: $out"
 out=$("$PYMEMLAB" replay nosuch.pmt --backend system --help) || fail "replay ... --help: exit $?"
 "$PYMEMLAB" trace record -o "$tmp/help.pmt" -- true --help >/dev/null 2>&1 || fail "record -- true --help: exit $?"
 [ -s "$tmp/help.pmt" ] || fail "record -- true --help: --help after -- was taken as the command's"

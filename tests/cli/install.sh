@@ -3,7 +3,8 @@
 # binary on its own:
 #  - P holds bin/pymemlab, lib/pymemlab/lib{pmrecord,pmprobe}.so, the
 #    suites, the plot scripts, README and docs, the man page (generated from
-#    the binary's help: every command is in it) and the commit;
+#    the binary's help: every command and option is in it), the bash
+#    completion (the binary's own) and the commit;
 #  - P/bin/pymemlab --version names P as its data and every data path under
 #    P (none under the source tree);
 #  - with the source tree out of reach (a private mount namespace with a
@@ -25,13 +26,23 @@ pre=$tmp/prefix
 cmake --install "$BUILD" --prefix "$pre" >"$tmp/install.log" 2>&1 || fail "cmake --install failed: $(tail -3 "$tmp/install.log")"
 for f in bin/pymemlab lib/pymemlab/libpmrecord.so lib/pymemlab/libpmprobe.so share/pymemlab/suites/quick.suite \
   share/pymemlab/suites/default.suite share/pymemlab/plots/throughput.gp share/pymemlab/plots/common.gp \
-  share/doc/pymemlab/README.md share/doc/pymemlab/docs/suites.md share/man/man1/pymemlab.1 share/pymemlab/commit; do
+  share/doc/pymemlab/README.md share/doc/pymemlab/docs/suites.md share/man/man1/pymemlab.1 share/pymemlab/commit \
+  share/bash-completion/completions/pymemlab; do
   [ -e "$pre/$f" ] || fail "not installed: $f"
 done
 # the man page: every command of `pymemlab help`, and it renders
 for c in $("$P" help | awk '/^commands:/ {on = 1; next} on && /^  [a-z]/ {print $1}' | grep -v '^help$'); do
   has "^\.B $c\$" "$pre/share/man/man1/pymemlab.1" || fail "the man page lacks the command $c"
 done
+# the bash completion: what the binary generates, and it completes
+cmp -s "$pre/share/bash-completion/completions/pymemlab" <("$P" completion bash) ||
+  fail "the installed bash completion is not the binary's"
+got=$(bash -c 'source "$1"; COMP_WORDS=(pymemlab rep); COMP_CWORD=1; _pymemlab; echo "${COMPREPLY[*]}"' sh \
+  "$pre/share/bash-completion/completions/pymemlab")
+[ "$got" = "replay report" ] || fail "the installed completion: pymemlab rep<TAB> gives '$got'"
+# the man page describes every option of every command (it is made from their help)
+has 'latency\\-every' "$pre/share/man/man1/pymemlab.1" && has -- 'keep\\-every' "$pre/share/man/man1/pymemlab.1" ||
+  fail "the man page lacks the options"
 if command -v groff >/dev/null; then
   groff -man -Tutf8 -ww "$pre/share/man/man1/pymemlab.1" >"$tmp/man.txt" 2>"$tmp/man.err" || fail "groff failed"
   [ ! -s "$tmp/man.err" ] || fail "groff warns: $(head -3 "$tmp/man.err")"
