@@ -1,4 +1,4 @@
-/* workloads/msgescape.h — control bytes out of one-line messages. The trace
+/* workloads/trace/msgescape.h — control bytes out of one-line messages. The trace
  * reader (binary and text), the trace writer, the mtrace importer and the
  * suite parser quote words of their input in their errors; a newline or an
  * escape sequence in such a word would break the one-line rule or drive the

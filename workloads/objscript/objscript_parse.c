@@ -1,4 +1,4 @@
-/* objects/objscript.c — parser and interpreter of object scripts (the format
+/* workloads/objscript/objscript.c — parser and interpreter of object scripts (the format
  * is documented in docs/objscript.md; entry points in pm_objscript.h).
  *
  * A script is parsed once into an array of statements whose names are
