@@ -633,53 +633,20 @@ static PM_NOINLINE void small_misuse(pm_heap_t *h, const void *p, const char *ca
 
 static void large_set_put(pm_heap_t *h, void *p)
 {
-    size_t i = large_hash(h, p);
-    while (h->large_set[i])
-        i = (i + 1) & (h->large_cap - 1);
-    h->large_set[i] = p;
+    pm_addrset_insert(&h->large_set, (uintptr_t)p);
 }
 
-/* Linear probing deletion by backward shift: no tombstones. */
 static void large_set_remove_at(pm_heap_t *h, size_t i)
 {
-    size_t mask = h->large_cap - 1;
-    size_t j = i;
-    h->large_set[i] = NULL;
-    for (;;) {
-        j = (j + 1) & mask;
-        void *q = h->large_set[j];
-        if (!q)
-            return;
-        size_t k = large_hash(h, q);
-        /* q may move to i unless its home k lies cyclically in (i, j] */
-        bool stay = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stay) {
-            h->large_set[i] = q;
-            h->large_set[j] = NULL;
-            i = j;
-        }
-    }
+    pm_addrset_remove_entry(&h->large_set, pm_addrset_entry(&h->large_set, i));
 }
 
-/* Room for one more entry (load <= 1/2). */
+/* Room for one more entry (load <= 1/2); the set is mapped on first use. */
 static bool large_set_reserve(pm_heap_t *h)
 {
-    if ((h->large_count + 1) * 2 <= h->large_cap)
-        return true;
-    size_t ncap = h->large_cap ? h->large_cap * 2 : LARGE_SET_INITIAL;
-    void **t = pm_os_map(&h->os, ncap * sizeof *t);
-    if (!t)
-        return false;
-    void **old = h->large_set;
-    size_t ocap = h->large_cap;
-    h->large_set = t;
-    h->large_cap = ncap;
-    for (size_t i = 0; i < ocap; i++)
-        if (old[i])
-            large_set_put(h, old[i]);
-    if (old)
-        pm_os_unmap(&h->os, old, ocap * sizeof *old);
-    return true;
+    if (!h->large_set.slot)
+        return pm_addrset_init(&h->large_set, &h->os, LARGE_SET_INITIAL, 1, 4, true);
+    return pm_addrset_reserve(&h->large_set, &h->os);
 }
 
 static size_t large_map_size(size_t n)
@@ -781,7 +748,7 @@ static PM_NOINLINE void large_bad_pointer(pm_heap_t *h, const void *p, const cha
 /* Frees the live large block in slot i of the set. */
 static void large_release(pm_heap_t *h, size_t i)
 {
-    uint8_t *p = h->large_set[i];
+    uint8_t *p = (uint8_t *)h->large_set.slot[i];
     struct pm_large_hdr *hd = large_hdr(p);
     pm_assert_internal(hd->magic == (LARGE_MAGIC ^ (uint64_t)(uintptr_t)hd));
     size_t size = (size_t)hd->map_size;
@@ -1339,15 +1306,16 @@ static void pymalloc_destroy(pm_heap_t *h)
             pm_os_unmap(&os, mid, sizeof(void *) << h->mid_bits);
         }
     }
-    for (size_t i = 0; i < h->large_cap; i++)
-        if (h->large_set[i] && h->large == LARGE_SYSTEM) {
-            free(h->large_set[i]);
-        } else if (h->large_set[i]) {
-            struct pm_large_hdr *hd = large_hdr(h->large_set[i]);
+    for (size_t i = 0; h->large_set.slot && i < pm_addrset_cap(&h->large_set); i++) {
+        void *p = (void *)h->large_set.slot[i];
+        if (p && h->large == LARGE_SYSTEM) {
+            free(p);
+        } else if (p) {
+            struct pm_large_hdr *hd = large_hdr(p);
             pm_os_unmap(&os, hd, (size_t)hd->map_size);
         }
-    if (h->large_set)
-        pm_os_unmap(&os, h->large_set, h->large_cap * sizeof *h->large_set);
+    }
+    pm_addrset_fini(&h->large_set, &os);
     for (unsigned i = 0; i < h->ncached; i++) {
         PM_UNPOISON(h->cache[i].base, h->cache[i].size);
         pm_os_unmap(&os, h->cache[i].base, h->cache[i].size);

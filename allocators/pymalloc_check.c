@@ -66,7 +66,7 @@ static size_t meta_bytes(const pm_heap_t *h, const struct pool_census *pc)
          + (size_t)h->mid_count * pm_round_up(sizeof(void *) << h->mid_bits, page)
          + (size_t)h->bot_count * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
          + pools_in_use(pc) * POOL_OVERHEAD
-         + pm_round_up(h->large_cap * sizeof(void *), page)
+         + (h->large_set.slot ? pm_round_up(pm_addrset_bytes(&h->large_set), page) : 0)
          + (h->large == LARGE_OS ? h->large_count * LARGE_HDR : 0);
 }
 
@@ -206,24 +206,6 @@ bool pm_pymalloc_pool_info(const struct allocator_ops *ops, pm_heap_t *h, const 
 
 /* ------------------------------------------------------------------- check */
 
-struct checker {
-    unsigned long bad;           /* violations found */
-    char *msg;                   /* PM_ERR_LEN, first violation */
-};
-
-static void violation(struct checker *ck, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void violation(struct checker *ck, const char *fmt, ...)
-{
-    if (ck->bad++ == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = snprintf(ck->msg, PM_ERR_LEN, "pymalloc: ");
-        vsnprintf(ck->msg + n, PM_ERR_LEN - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-}
-
 /* Bits set in arena ao's bitmap for [from, to) (16-byte aligned addresses). */
 static size_t bitmap_count(const pm_heap_t *h, const struct pm_arena *ao, uintptr_t from,
                            uintptr_t to)
@@ -255,25 +237,25 @@ static inline const uint8_t *link_read(const uint8_t *b)
 
 /* One carved pool of arena i: header, blocks, free list, bitmap. Counts
  * empty and partly used pools. */
-static void check_pool(const pm_heap_t *h, struct checker *ck, const struct pm_arena *ao,
+static void check_pool(const pm_heap_t *h, struct pm_check_report *ck, const struct pm_arena *ao,
                        uint32_t i, const pm_pool *pool, size_t *empty, size_t *partial)
 {
     uintptr_t pa = (uintptr_t)pool;
     if (pool->arenaindex != i)
-        violation(ck, "pool %p: arenaindex %u, expected %u", (const void *)pool, pool->arenaindex, i);
+        pm_check_fail(ck, "pool %p: arenaindex %u, expected %u", (const void *)pool, pool->arenaindex, i);
     uint32_t bm_off = pool_bitmap_off(h, ao, pa);
     if (pool->ref.bitmap_off != bm_off)
-        violation(ck, "pool %p: bitmap offset %u, expected %u", (const void *)pool,
+        pm_check_fail(ck, "pool %p: bitmap offset %u, expected %u", (const void *)pool,
                   pool->ref.bitmap_off, bm_off);
     size_t bits = bitmap_count(h, ao, pa, pa + h->pool_size);
     if (pool->ref.count == 0) {
         (*empty)++;
         if (bits)
-            violation(ck, "empty pool %p has %zu allocation bits set", (const void *)pool, bits);
+            pm_check_fail(ck, "empty pool %p has %zu allocation bits set", (const void *)pool, bits);
         return;
     }
     if (pool->szidx >= NCLASSES) {
-        violation(ck, "pool %p in use with bad class %u", (const void *)pool, pool->szidx);
+        pm_check_fail(ck, "pool %p in use with bad class %u", (const void *)pool, pool->szidx);
         return;
     }
     unsigned size = class_size(pool->szidx);
@@ -281,18 +263,18 @@ static void check_pool(const pm_heap_t *h, struct checker *ck, const struct pm_a
     if (pool->maxnextoffset != h->pool_size - size ||
         pool->nextoffset < POOL_OVERHEAD + size || (pool->nextoffset - POOL_OVERHEAD) % size ||
         pool->nextoffset > pool->maxnextoffset + size) {
-        violation(ck, "pool %p: nextoffset %u / maxnextoffset %u invalid for %u-byte blocks",
+        pm_check_fail(ck, "pool %p: nextoffset %u / maxnextoffset %u invalid for %u-byte blocks",
                   (const void *)pool, pool->nextoffset, pool->maxnextoffset, size);
         return;
     }
     unsigned carved = (pool->nextoffset - POOL_OVERHEAD) / size;
     if (pool->ref.count > carved) {
-        violation(ck, "pool %p: %u blocks in use but only %u carved", (const void *)pool,
+        pm_check_fail(ck, "pool %p: %u blocks in use but only %u carved", (const void *)pool,
                   pool->ref.count, carved);
         return;
     }
     if (bits != pool->ref.count)
-        violation(ck, "pool %p: %u blocks in use but %zu allocation bits", (const void *)pool,
+        pm_check_fail(ck, "pool %p: %u blocks in use but %zu allocation bits", (const void *)pool,
                   pool->ref.count, bits);
     size_t nfree = 0;
     size_t limit = carved - pool->ref.count;
@@ -300,32 +282,32 @@ static void check_pool(const pm_heap_t *h, struct checker *ck, const struct pm_a
         uintptr_t off = (uintptr_t)b - pa;
         if ((uintptr_t)b < pa || off >= pool->nextoffset || off < POOL_OVERHEAD ||
             (off - POOL_OVERHEAD) % size) {
-            violation(ck, "pool %p: free list entry %p outside the carved blocks",
+            pm_check_fail(ck, "pool %p: free list entry %p outside the carved blocks",
                       (const void *)pool, (const void *)b);
             return;
         }
         if (bitmap_test(h, ao, (uintptr_t)b)) {
-            violation(ck, "pool %p: free block %p is marked allocated", (const void *)pool,
+            pm_check_fail(ck, "pool %p: free block %p is marked allocated", (const void *)pool,
                       (const void *)b);
             return;
         }
         if (++nfree > limit) {
-            violation(ck, "pool %p: free list longer than %zu (duplicate or cycle)",
+            pm_check_fail(ck, "pool %p: free list longer than %zu (duplicate or cycle)",
                       (const void *)pool, limit);
             return;
         }
     }
     if (nfree != limit)
-        violation(ck, "pool %p: %zu free + %u used != %u carved blocks", (const void *)pool, nfree,
+        pm_check_fail(ck, "pool %p: %zu free + %u used != %u carved blocks", (const void *)pool, nfree,
                   pool->ref.count, carved);
     if (!pool->freeblock && (pool->ref.count != cap || carved != cap))
-        violation(ck, "pool %p: no free block but %u of %u in use", (const void *)pool,
+        pm_check_fail(ck, "pool %p: no free block but %u of %u in use", (const void *)pool,
                   pool->ref.count, cap);
     if (pool->freeblock)
         partial[pool->szidx]++;
 }
 
-static void check_arenas(const pm_heap_t *h, struct checker *ck, size_t *partial,
+static void check_arenas(const pm_heap_t *h, struct pm_check_report *ck, size_t *partial,
                          size_t *n_usable, size_t *n_whole, size_t *carved_total)
 {
     size_t narenas = 0, nunused_slots = 0;
@@ -339,16 +321,16 @@ static void check_arenas(const pm_heap_t *h, struct checker *ck, size_t *partial
         uintptr_t a = ao->address;
         uintptr_t first = arena_first_pool(h, a);
         if (a & (pm_os_page_size() - 1))
-            violation(ck, "arena %u at %#lx is not page aligned", i, (unsigned long)a);
+            pm_check_fail(ck, "arena %u at %#lx is not page aligned", i, (unsigned long)a);
         uint32_t total = h->pools_per_arena - (first != a);
         if (ao->ntotalpools != total) {
-            violation(ck, "arena %u: ntotalpools %u, expected %u", i, ao->ntotalpools, total);
+            pm_check_fail(ck, "arena %u: ntotalpools %u, expected %u", i, ao->ntotalpools, total);
             continue;
         }
         uintptr_t end = first + (uintptr_t)total * h->pool_size;
         uintptr_t pa = (uintptr_t)ao->pool_address;
         if (pa < first || pa > end || ((pa - first) & h->geom.pool_mask)) {
-            violation(ck, "arena %u: pool_address %#lx outside [%#lx, %#lx]", i,
+            pm_check_fail(ck, "arena %u: pool_address %#lx outside [%#lx, %#lx]", i,
                       (unsigned long)pa, (unsigned long)first, (unsigned long)end);
             continue;
         }
@@ -356,7 +338,7 @@ static void check_arenas(const pm_heap_t *h, struct checker *ck, size_t *partial
         *carved_total += carved;
         for (uintptr_t b = first; b < end; b += h->pool_size)
             if (radix_owns_g(h, b, h->geom) != (b < pa)) {
-                violation(ck, "arena %u: radix tree says pool %#lx is %scarved", i,
+                pm_check_fail(ck, "arena %u: radix tree says pool %#lx is %scarved", i,
                           (unsigned long)b, b < pa ? "not " : "");
                 break;
             }
@@ -366,60 +348,60 @@ static void check_arenas(const pm_heap_t *h, struct checker *ck, size_t *partial
         size_t bits_all = bitmap_count(h, ao, a, a + h->arena_size);
         size_t bits_pools = bitmap_count(h, ao, first, pa);
         if (bits_all != bits_pools)
-            violation(ck, "arena %u: %zu allocation bits outside carved pools", i,
+            pm_check_fail(ck, "arena %u: %zu allocation bits outside carved pools", i,
                       bits_all - bits_pools);
         /* freepools: carved, empty, no cycle, as many as the empty pools */
         size_t nfp = 0;
         for (const pm_pool *q = ao->freepools; q; q = q->nextpool) {
             uintptr_t qa = (uintptr_t)q;
             if (qa < first || qa >= pa || ((qa - first) & h->geom.pool_mask)) {
-                violation(ck, "arena %u: freepools entry %p is not a carved pool", i,
+                pm_check_fail(ck, "arena %u: freepools entry %p is not a carved pool", i,
                           (const void *)q);
                 break;
             }
             if (q->ref.count) {
-                violation(ck, "arena %u: freepools entry %p has %u blocks in use", i,
+                pm_check_fail(ck, "arena %u: freepools entry %p has %u blocks in use", i,
                           (const void *)q, q->ref.count);
                 break;
             }
             if (++nfp > carved) {
-                violation(ck, "arena %u: freepools list has a cycle", i);
+                pm_check_fail(ck, "arena %u: freepools list has a cycle", i);
                 break;
             }
         }
         if (nfp != empty)
-            violation(ck, "arena %u: %zu pools on freepools but %zu empty carved pools", i, nfp,
+            pm_check_fail(ck, "arena %u: %zu pools on freepools but %zu empty carved pools", i, nfp,
                       empty);
         size_t expect_free = empty + (end - pa) / h->pool_size;
         if (ao->nfreepools != expect_free)
-            violation(ck, "arena %u: nfreepools %u, expected %zu", i, ao->nfreepools, expect_free);
+            pm_check_fail(ck, "arena %u: nfreepools %u, expected %zu", i, ao->nfreepools, expect_free);
         *n_usable += ao->nfreepools > 0;
         *n_whole += ao->nfreepools == ao->ntotalpools;
     }
     if (narenas != h->narenas_current)
-        violation(ck, "%zu arenas mapped but narenas_current is %llu", narenas,
+        pm_check_fail(ck, "%zu arenas mapped but narenas_current is %llu", narenas,
                   (unsigned long long)h->narenas_current);
     if (h->narenas_highwater < h->narenas_current ||
         h->ntimes_arena_allocated < h->narenas_current)
-        violation(ck, "arena counters: total %llu, highwater %llu, current %llu",
+        pm_check_fail(ck, "arena counters: total %llu, highwater %llu, current %llu",
                   (unsigned long long)h->ntimes_arena_allocated,
                   (unsigned long long)h->narenas_highwater, (unsigned long long)h->narenas_current);
     size_t nunused = 0;
     for (const struct pm_arena *ao = h->unused_arena_objects; ao; ao = ao->nextarena) {
         if (ao < h->arenas || ao >= h->arenas + h->maxarenas || ao->address) {
-            violation(ck, "unused arena list holds a bad entry %p", (const void *)ao);
+            pm_check_fail(ck, "unused arena list holds a bad entry %p", (const void *)ao);
             break;
         }
         if (++nunused > nunused_slots) {
-            violation(ck, "unused arena list has a cycle");
+            pm_check_fail(ck, "unused arena list has a cycle");
             break;
         }
     }
     if (nunused != nunused_slots)
-        violation(ck, "%zu unused arena slots but %zu on the unused list", nunused_slots, nunused);
+        pm_check_fail(ck, "%zu unused arena slots but %zu on the unused list", nunused_slots, nunused);
 }
 
-static void check_usedpools(const pm_heap_t *h, struct checker *ck, const size_t *partial,
+static void check_usedpools(const pm_heap_t *h, struct pm_check_report *ck, const size_t *partial,
                             size_t carved_total)
 {
     for (unsigned c = 0; c < NCLASSES; c++) {
@@ -428,119 +410,120 @@ static void check_usedpools(const pm_heap_t *h, struct checker *ck, const size_t
         const pm_pool *prev = head;
         for (const pm_pool *q = head->nextpool; q != head; prev = q, q = q->nextpool) {
             if (q->prevpool != prev) {
-                violation(ck, "usedpools[%u]: broken prev link at %p", c, (const void *)q);
+                pm_check_fail(ck, "usedpools[%u]: broken prev link at %p", c, (const void *)q);
                 break;
             }
             const struct pm_arena *ao = arena_containing(h, (uintptr_t)q);
             if (!ao || !radix_owns_g(h, (uintptr_t)q, h->geom) ||
                 q->arenaindex != (uint32_t)(ao - h->arenas) ||
                 ((uintptr_t)q & h->geom.pool_mask)) {
-                violation(ck, "usedpools[%u]: %p is not a carved pool", c, (const void *)q);
+                pm_check_fail(ck, "usedpools[%u]: %p is not a carved pool", c, (const void *)q);
                 break;
             }
             if (q->szidx != c || q->ref.count == 0 || !q->freeblock) {
-                violation(ck, "usedpools[%u]: pool %p has class %u, %u in use, freeblock %p", c,
+                pm_check_fail(ck, "usedpools[%u]: pool %p has class %u, %u in use, freeblock %p", c,
                           (const void *)q, q->szidx, q->ref.count, (void *)q->freeblock);
                 break;
             }
             if (++n > carved_total) {
-                violation(ck, "usedpools[%u] has a cycle", c);
+                pm_check_fail(ck, "usedpools[%u] has a cycle", c);
                 break;
             }
         }
         if (n != partial[c])
-            violation(ck, "usedpools[%u] links %zu pools but %zu are partly used", c, n, partial[c]);
+            pm_check_fail(ck, "usedpools[%u] links %zu pools but %zu are partly used", c, n, partial[c]);
     }
 }
 
-static void check_usable_arenas(const pm_heap_t *h, struct checker *ck, size_t n_usable,
+static void check_usable_arenas(const pm_heap_t *h, struct pm_check_report *ck, size_t n_usable,
                                 size_t n_whole)
 {
     size_t n = 0, groups = 0, whole = 0;
     const struct pm_arena *prev = NULL;
     for (const struct pm_arena *ao = h->usable_arenas; ao; prev = ao, ao = ao->nextarena) {
         if (ao < h->arenas || ao >= h->arenas + h->maxarenas || !ao->address) {
-            violation(ck, "usable_arenas holds a bad entry %p", (const void *)ao);
+            pm_check_fail(ck, "usable_arenas holds a bad entry %p", (const void *)ao);
             return;
         }
         if (ao->prevarena != prev) {
-            violation(ck, "usable_arenas: broken prev link at arena %td", ao - h->arenas);
+            pm_check_fail(ck, "usable_arenas: broken prev link at arena %td", ao - h->arenas);
             return;
         }
         if (ao->nfreepools == 0)
-            violation(ck, "usable_arenas: arena %td has no free pool", ao - h->arenas);
+            pm_check_fail(ck, "usable_arenas: arena %td has no free pool", ao - h->arenas);
         if (prev && prev->nfreepools > ao->nfreepools)
-            violation(ck, "usable_arenas not sorted: %u free pools before %u", prev->nfreepools,
+            pm_check_fail(ck, "usable_arenas not sorted: %u free pools before %u", prev->nfreepools,
                       ao->nfreepools);
         whole += ao->nfreepools == ao->ntotalpools;
         if (!ao->nextarena || ao->nextarena->nfreepools != ao->nfreepools) {
             groups++;
             if (ao->nfreepools <= h->pools_per_arena && h->nfp2lasta[ao->nfreepools] != ao)
-                violation(ck, "nfp2lasta[%u] is not the rightmost arena with %u free pools",
+                pm_check_fail(ck, "nfp2lasta[%u] is not the rightmost arena with %u free pools",
                           ao->nfreepools, ao->nfreepools);
         }
         if (++n > h->maxarenas) {
-            violation(ck, "usable_arenas has a cycle");
+            pm_check_fail(ck, "usable_arenas has a cycle");
             return;
         }
     }
     if (n != n_usable)
-        violation(ck, "usable_arenas links %zu arenas but %zu have free pools", n, n_usable);
+        pm_check_fail(ck, "usable_arenas links %zu arenas but %zu have free pools", n, n_usable);
     size_t set = 0;
     for (uint32_t k = 0; k <= h->pools_per_arena; k++)
         set += h->nfp2lasta[k] != NULL;
     if (h->nfp2lasta[0])
-        violation(ck, "nfp2lasta[0] is set");
+        pm_check_fail(ck, "nfp2lasta[0] is set");
     if (set != groups)
-        violation(ck, "nfp2lasta has %zu entries for %zu groups of equal free pools", set, groups);
+        pm_check_fail(ck, "nfp2lasta has %zu entries for %zu groups of equal free pools", set, groups);
     if (whole != n_whole || whole != h->nwhole_free)
-        violation(ck, "wholly free arenas: %zu listed, %zu mapped, counter %u", whole, n_whole,
+        pm_check_fail(ck, "wholly free arenas: %zu listed, %zu mapped, counter %u", whole, n_whole,
                   h->nwhole_free);
     if (n_whole > 1)
-        violation(ck, "%zu wholly free arenas kept (at most 1)", n_whole);
+        pm_check_fail(ck, "%zu wholly free arenas kept (at most 1)", n_whole);
 }
 
-static void check_large(const pm_heap_t *h, struct checker *ck, uint64_t *mapped)
+static void check_large(const pm_heap_t *h, struct pm_check_report *ck, uint64_t *mapped)
 {
     size_t n = 0, bytes = 0;
-    for (size_t i = 0; i < h->large_cap; i++) {
-        const void *p = h->large_set[i];
+    for (size_t i = 0; h->large_set.slot && i < pm_addrset_cap(&h->large_set); i++) {
+        const void *p = (const void *)h->large_set.slot[i];
         if (!p)
             continue;
         n++;
         if (h->large == LARGE_SYSTEM) {    /* the C library's block: no header of ours */
             if (large_find(h, p) != i)
-                violation(ck, "large block %p: not reachable by its hash", p);
+                pm_check_fail(ck, "large block %p: not reachable by its hash", p);
             if (radix_leaf(h, (uintptr_t)p) && leaf_has_pool(radix_leaf(h, (uintptr_t)p),
                                                              (uintptr_t)p, h->geom))
-                violation(ck, "large block %p lies in a carved pool", p);
+                pm_check_fail(ck, "large block %p lies in a carved pool", p);
             bytes += malloc_usable_size((void *)p);
             continue;
         }
         const struct pm_large_hdr *hd = large_hdr(p);
         if (hd->magic != (LARGE_MAGIC ^ (uint64_t)(uintptr_t)hd) || hd->map_size <= LARGE_HDR) {
-            violation(ck, "large block %p: header damaged", p);
+            pm_check_fail(ck, "large block %p: header damaged", p);
             continue;
         }
         if (large_find(h, p) != i)
-            violation(ck, "large block %p: not reachable by its hash", p);
+            pm_check_fail(ck, "large block %p: not reachable by its hash", p);
         bytes += (size_t)hd->map_size - LARGE_HDR;
         *mapped += hd->map_size;
     }
     if (n != h->large_count || bytes != h->large_bytes)
-        violation(ck, "large blocks: %zu (%zu bytes) in the set, counters say %zu (%zu bytes)", n,
+        pm_check_fail(ck, "large blocks: %zu (%zu bytes) in the set, counters say %zu (%zu bytes)", n,
                   bytes, h->large_count, h->large_bytes);
-    if (h->large_cap && h->large_count * 2 > h->large_cap)
-        violation(ck, "large set over half full (%zu of %zu)", h->large_count, h->large_cap);
+    if (h->large_set.slot && !pm_addrset_valid(&h->large_set))
+        pm_check_fail(ck, "large set: count %zu of %zu slots, or a key not reachable from its home",
+                  h->large_set.count, pm_addrset_cap(&h->large_set));
     if (h->ncached > LARGE_CACHE_SLOTS)
-        violation(ck, "large cache holds %u entries (max %d)", h->ncached, LARGE_CACHE_SLOTS);
+        pm_check_fail(ck, "large cache holds %u entries (max %d)", h->ncached, LARGE_CACHE_SLOTS);
     for (unsigned i = 0; i < h->ncached && i < LARGE_CACHE_SLOTS; i++)
         *mapped += pm_round_up(h->cache[i].size, pm_os_page_size());
 }
 
 unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
 {
-    struct checker ck = {0, msg};
+    struct pm_check_report ck = {.msg = msg, .who = "pymalloc"};
     msg[0] = 0;
     size_t partial[NCLASSES] = {0};
     size_t n_usable = 0, n_whole = 0, carved_total = 0;
@@ -550,7 +533,7 @@ unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
 
     if (h->bot_hint &&
         radix_leaf(h, h->bot_hint_first << h->geom.chunk_shift) != h->bot_hint)
-        violation(&ck, "bottom-node hint does not match the radix tree");
+        pm_check_fail(&ck, "bottom-node hint does not match the radix tree");
 
     /* radix nodes */
     size_t mids = 0, bots = 0, slot_bits = 0;
@@ -570,10 +553,10 @@ unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
             }
         }
     if (mids != h->mid_count || bots != h->bot_count)
-        violation(&ck, "radix tree has %zu mid and %zu bottom nodes, counters say %llu and %llu",
+        pm_check_fail(&ck, "radix tree has %zu mid and %zu bottom nodes, counters say %llu and %llu",
                   mids, bots, (unsigned long long)h->mid_count, (unsigned long long)h->bot_count);
     if (slot_bits != carved_total)
-        violation(&ck, "radix tree marks %zu pools but %zu are carved", slot_bits, carved_total);
+        pm_check_fail(&ck, "radix tree marks %zu pools but %zu are carved", slot_bits, carved_total);
 
     /* every byte the OS layer counts is accounted for */
     size_t page = pm_os_page_size();
@@ -583,20 +566,20 @@ unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
                     + pm_round_up(h->bitmap_map_size, page)  /* the OS layer maps pages */
                     + mids * pm_round_up(sizeof(void *) << h->mid_bits, page)
                     + bots * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
-                    + (h->large_cap ? pm_round_up(h->large_cap * sizeof(void *), page) : 0);
+                    + (h->large_set.slot ? pm_round_up(pm_addrset_bytes(&h->large_set), page) : 0);
     check_large(h, &ck, &mapped);
     if (h->inner) {
         /* the shared account also holds the inner instance's mappings */
         char imsg[PM_ERR_LEN];
         unsigned long ibad = h->inner_ops->check(h->inner, imsg);
         if (ibad)
-            violation(&ck, "large path: %.200s", imsg);
+            pm_check_fail(&ck, "large path: %.200s", imsg);
         ck.bad += ibad ? ibad - 1 : 0;
         if (mapped > h->os.mapped)
-            violation(&ck, "OS layer counts %llu bytes mapped, the arenas alone account for %llu",
+            pm_check_fail(&ck, "OS layer counts %llu bytes mapped, the arenas alone account for %llu",
                       (unsigned long long)h->os.mapped, (unsigned long long)mapped);
     } else if (mapped != h->os.mapped) {
-        violation(&ck, "OS layer counts %llu bytes mapped, the heap accounts for %llu",
+        pm_check_fail(&ck, "OS layer counts %llu bytes mapped, the heap accounts for %llu",
                   (unsigned long long)h->os.mapped, (unsigned long long)mapped);
     }
     return ck.bad;

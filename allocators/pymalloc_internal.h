@@ -10,6 +10,7 @@
 #include "pymalloc.h"
 #include "pm_asan.h"
 #include "pm_assert.h"
+#include "pm_addrset.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -193,8 +194,7 @@ struct pm_heap {
 
     /* large objects */
     enum pm_large large;         /* which path (large= option) */
-    void **large_set;            /* user pointers; NULL = empty slot */
-    size_t large_cap;            /* slots, a power of two (0 = not mapped yet) */
+    struct pm_addrset large_set; /* user pointers (pm_addrset.h); slot NULL = not mapped yet */
     size_t large_count;          /* live large blocks (large=system: a counter, as
                                   * CPython's raw_allocated_blocks) */
     size_t large_bytes;          /* sum of their usable sizes (large=os only) */
@@ -315,23 +315,11 @@ static inline bool bitmap_test(const pm_heap_t *h, const struct pm_arena *ao, ui
 
 /* ------------------------------------------------------ the large-block set */
 
-static inline size_t large_hash(const pm_heap_t *h, const void *p)
-{
-    uint64_t x = ((uint64_t)(uintptr_t)p >> 4) * UINT64_C(0x9E3779B97F4A7C15);
-    return (size_t)(x >> 32) & (h->large_cap - 1);
-}
-
-/* Slot of p in the set, or SIZE_MAX. */
+/* Slot of p in the large set, or SIZE_MAX. */
 static inline size_t large_find(const pm_heap_t *h, const void *p)
 {
-    if (!h->large_cap)
-        return SIZE_MAX;
-    for (size_t i = large_hash(h, p);; i = (i + 1) & (h->large_cap - 1)) {
-        if (h->large_set[i] == p)
-            return i;
-        if (!h->large_set[i])
-            return SIZE_MAX;
-    }
+    const uintptr_t *e = h->large_set.slot ? pm_addrset_find(&h->large_set, (uintptr_t)p) : NULL;
+    return e ? (size_t)(e - h->large_set.slot) : SIZE_MAX;
 }
 
 static inline struct pm_large_hdr *large_hdr(const void *p)
