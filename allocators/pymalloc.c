@@ -416,6 +416,7 @@ static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
         h->usable_arenas = fresh;
         pm_assert_internal(h->nfp2lasta[fresh->nfreepools] == NULL);
         h->nfp2lasta[fresh->nfreepools] = fresh;
+        pm_assert_expensive(pymalloc_arenas_valid(h) && pymalloc_arena_valid(h, fresh));
     }
     struct pm_arena *ao = h->usable_arenas;
     pm_assert_internal(ao->address != 0 && ao->nfreepools > 0);
@@ -467,7 +468,19 @@ static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
         pool_extend(pool, c);
     *pool_bitmap_word(h, pool, (uintptr_t)bp) |= bitmap_mask((uintptr_t)bp);
     h->used[c].nmalloc++;
+    pm_assert_expensive(pymalloc_pool_valid(h, pool) && pymalloc_arena_valid(h, ao) &&
+                        pymalloc_usable_valid(h, ao));
     return bp;
+}
+
+/* After pool_release kept the arena: the pool, the arena and its place in
+ * usable_arenas (and its neighbours' places: the arena may have moved).
+ * Referenced by asserts only (unevaluated below level 3). */
+static __attribute__((unused)) bool pool_release_valid(const pm_heap_t *h, const pm_pool *pool, const struct pm_arena *ao)
+{
+    return pymalloc_pool_valid(h, pool) && pymalloc_arena_valid(h, ao) &&
+           pymalloc_usable_valid(h, ao) && (!ao->prevarena || pymalloc_usable_valid(h, ao->prevarena)) &&
+           (!ao->nextarena || pymalloc_usable_valid(h, ao->nextarena));
 }
 
 /* The pool just became empty and is unlinked from used[]: give it to its
@@ -500,6 +513,7 @@ static PM_NOINLINE void pool_release(pm_heap_t *h, pm_pool *pool)
                     ao->nextarena->prevarena = ao->prevarena;
             }
             arena_release(h, ao);
+            pm_assert_expensive(pymalloc_arenas_valid(h));
             return;
         }
         h->nwhole_free++;
@@ -513,12 +527,15 @@ static PM_NOINLINE void pool_release(pm_heap_t *h, pm_pool *pool)
         h->usable_arenas = ao;
         if (!h->nfp2lasta[1])
             h->nfp2lasta[1] = ao;
+        pm_assert_expensive(pool_release_valid(h, pool, ao));
         return;
     }
     if (!h->nfp2lasta[nf])
         h->nfp2lasta[nf] = ao;
-    if (ao == lastnf)
+    if (ao == lastnf) {
+        pm_assert_expensive(pool_release_valid(h, pool, ao));
         return;                 /* Case 4: still in order */
+    }
     /* Case 3: slide ao right, to just after lastnf. */
     pm_assert_internal(lastnf != NULL && ao->nextarena != NULL);
     if (ao->prevarena)
@@ -531,6 +548,7 @@ static PM_NOINLINE void pool_release(pm_heap_t *h, pm_pool *pool)
     if (ao->nextarena)
         ao->nextarena->prevarena = ao;
     lastnf->nextarena = ao;
+    pm_assert_expensive(pool_release_valid(h, pool, ao));
 }
 
 /* ------------------------------------------------------------ small blocks */
@@ -553,6 +571,7 @@ static PM_ALWAYS_INLINE uint8_t *small_alloc(pm_heap_t *h, size_t m)
         pool_extend(pool, pool->szidx);
     uint64_t *w = pool_bitmap_word(h, pool, (uintptr_t)bp);
     *w = *w | bitmap_mask((uintptr_t)bp);
+    pm_assert_expensive(pool->freeblock || pymalloc_pool_valid(h, pool));   /* it became full */
     return bp;
 }
 
@@ -566,10 +585,12 @@ static PM_ALWAYS_INLINE void small_free(pm_heap_t *h, pm_pool *pool, uint8_t *p)
     uint32_t count = --pool->ref.count;
     if (PM_UNLIKELY(last == NULL)) {
         /* the pool was full and unlinked */
-        if (PM_UNLIKELY(count == 0))
+        if (PM_UNLIKELY(count == 0)) {
             pool_release(h, pool);
-        else
+        } else {
             used_link_front(h, pool, pool->szidx);
+            pm_assert_expensive(pymalloc_pool_valid(h, pool));
+        }
         return;
     }
     if (PM_UNLIKELY(count == 0)) {
@@ -1331,6 +1352,7 @@ static void pymalloc_trim(pm_heap_t *h)
                 usable_unlink(h, ao);
                 h->nwhole_free--;
                 arena_release(h, ao);
+                pm_assert_expensive(pymalloc_arenas_valid(h));
                 break;
             }
     }

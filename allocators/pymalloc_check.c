@@ -307,6 +307,78 @@ static void check_pool(const pm_heap_t *h, struct pm_check_report *ck, const str
         partial[pool->szidx]++;
 }
 
+/* Mapped arena slot i: its geometry, the radix tree's marks, freepools and
+ * nfreepools. deep: also every carved pool (check_pool, counting the partly
+ * used ones per class in partial) and no allocation bit outside them. */
+static void check_arena(const pm_heap_t *h, struct pm_check_report *ck, uint32_t i, bool deep,
+                        size_t *partial, size_t *carved_total)
+{
+    const struct pm_arena *ao = &h->arenas[i];
+    uintptr_t a = ao->address;
+    uintptr_t first = arena_first_pool(h, a);
+    if (a & (pm_os_page_size() - 1))
+        pm_check_fail(ck, "arena %u at %#lx is not page aligned", i, (unsigned long)a);
+    uint32_t total = h->pools_per_arena - (first != a);
+    if (ao->ntotalpools != total) {
+        pm_check_fail(ck, "arena %u: ntotalpools %u, expected %u", i, ao->ntotalpools, total);
+        return;
+    }
+    uintptr_t end = first + (uintptr_t)total * h->pool_size;
+    uintptr_t pa = (uintptr_t)ao->pool_address;
+    if (pa < first || pa > end || ((pa - first) & h->geom.pool_mask)) {
+        pm_check_fail(ck, "arena %u: pool_address %#lx outside [%#lx, %#lx]", i,
+                      (unsigned long)pa, (unsigned long)first, (unsigned long)end);
+        return;
+    }
+    size_t carved = (pa - first) / h->pool_size;
+    *carved_total += carved;
+    for (uintptr_t b = first; b < end; b += h->pool_size)
+        if (radix_owns_g(h, b, h->geom) != (b < pa)) {
+            pm_check_fail(ck, "arena %u: radix tree says pool %#lx is %scarved", i,
+                          (unsigned long)b, b < pa ? "not " : "");
+            break;
+        }
+    size_t empty = 0;
+    for (uintptr_t b = first; b < pa; b += h->pool_size) {
+        if (deep)
+            check_pool(h, ck, ao, i, (const pm_pool *)b, &empty, partial);
+        else
+            empty += ((const pm_pool *)b)->ref.count == 0;
+    }
+    if (deep) {
+        size_t bits_all = bitmap_count(h, ao, a, a + h->arena_size);
+        size_t bits_pools = bitmap_count(h, ao, first, pa);
+        if (bits_all != bits_pools)
+            pm_check_fail(ck, "arena %u: %zu allocation bits outside carved pools", i,
+                          bits_all - bits_pools);
+    }
+    /* freepools: carved, empty, no cycle, as many as the empty pools */
+    size_t nfp = 0;
+    for (const pm_pool *q = ao->freepools; q; q = q->nextpool) {
+        uintptr_t qa = (uintptr_t)q;
+        if (qa < first || qa >= pa || ((qa - first) & h->geom.pool_mask)) {
+            pm_check_fail(ck, "arena %u: freepools entry %p is not a carved pool", i,
+                          (const void *)q);
+            break;
+        }
+        if (q->ref.count) {
+            pm_check_fail(ck, "arena %u: freepools entry %p has %u blocks in use", i,
+                          (const void *)q, q->ref.count);
+            break;
+        }
+        if (++nfp > carved) {
+            pm_check_fail(ck, "arena %u: freepools list has a cycle", i);
+            break;
+        }
+    }
+    if (nfp != empty)
+        pm_check_fail(ck, "arena %u: %zu pools on freepools but %zu empty carved pools", i, nfp,
+                      empty);
+    size_t expect_free = empty + (end - pa) / h->pool_size;
+    if (ao->nfreepools != expect_free)
+        pm_check_fail(ck, "arena %u: nfreepools %u, expected %zu", i, ao->nfreepools, expect_free);
+}
+
 static void check_arenas(const pm_heap_t *h, struct pm_check_report *ck, size_t *partial,
                          size_t *n_usable, size_t *n_whole, size_t *carved_total)
 {
@@ -318,63 +390,7 @@ static void check_arenas(const pm_heap_t *h, struct pm_check_report *ck, size_t 
             continue;
         }
         narenas++;
-        uintptr_t a = ao->address;
-        uintptr_t first = arena_first_pool(h, a);
-        if (a & (pm_os_page_size() - 1))
-            pm_check_fail(ck, "arena %u at %#lx is not page aligned", i, (unsigned long)a);
-        uint32_t total = h->pools_per_arena - (first != a);
-        if (ao->ntotalpools != total) {
-            pm_check_fail(ck, "arena %u: ntotalpools %u, expected %u", i, ao->ntotalpools, total);
-            continue;
-        }
-        uintptr_t end = first + (uintptr_t)total * h->pool_size;
-        uintptr_t pa = (uintptr_t)ao->pool_address;
-        if (pa < first || pa > end || ((pa - first) & h->geom.pool_mask)) {
-            pm_check_fail(ck, "arena %u: pool_address %#lx outside [%#lx, %#lx]", i,
-                      (unsigned long)pa, (unsigned long)first, (unsigned long)end);
-            continue;
-        }
-        size_t carved = (pa - first) / h->pool_size;
-        *carved_total += carved;
-        for (uintptr_t b = first; b < end; b += h->pool_size)
-            if (radix_owns_g(h, b, h->geom) != (b < pa)) {
-                pm_check_fail(ck, "arena %u: radix tree says pool %#lx is %scarved", i,
-                          (unsigned long)b, b < pa ? "not " : "");
-                break;
-            }
-        size_t empty = 0;
-        for (uintptr_t b = first; b < pa; b += h->pool_size)
-            check_pool(h, ck, ao, i, (const pm_pool *)b, &empty, partial);
-        size_t bits_all = bitmap_count(h, ao, a, a + h->arena_size);
-        size_t bits_pools = bitmap_count(h, ao, first, pa);
-        if (bits_all != bits_pools)
-            pm_check_fail(ck, "arena %u: %zu allocation bits outside carved pools", i,
-                      bits_all - bits_pools);
-        /* freepools: carved, empty, no cycle, as many as the empty pools */
-        size_t nfp = 0;
-        for (const pm_pool *q = ao->freepools; q; q = q->nextpool) {
-            uintptr_t qa = (uintptr_t)q;
-            if (qa < first || qa >= pa || ((qa - first) & h->geom.pool_mask)) {
-                pm_check_fail(ck, "arena %u: freepools entry %p is not a carved pool", i,
-                          (const void *)q);
-                break;
-            }
-            if (q->ref.count) {
-                pm_check_fail(ck, "arena %u: freepools entry %p has %u blocks in use", i,
-                          (const void *)q, q->ref.count);
-                break;
-            }
-            if (++nfp > carved) {
-                pm_check_fail(ck, "arena %u: freepools list has a cycle", i);
-                break;
-            }
-        }
-        if (nfp != empty)
-            pm_check_fail(ck, "arena %u: %zu pools on freepools but %zu empty carved pools", i, nfp,
-                      empty);
-        size_t expect_free = empty + (end - pa) / h->pool_size;
-        if (ao->nfreepools != expect_free)
-            pm_check_fail(ck, "arena %u: nfreepools %u, expected %zu", i, ao->nfreepools, expect_free);
+        check_arena(h, ck, i, true, partial, carved_total);
         *n_usable += ao->nfreepools > 0;
         *n_whole += ao->nfreepools == ao->ntotalpools;
     }
@@ -583,4 +599,75 @@ unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
                   (unsigned long long)h->os.mapped, (unsigned long long)mapped);
     }
     return ck.bad;
+}
+
+/* ------------------------------------------- predicates of the expensive asserts
+ * Small checks of one structure that pymalloc.c asserts (pm_assert_expensive,
+ * PM_ASSERT_LEVEL 3: the asan preset) after each change of it; the same code
+ * as check() above, on one pool or arena. Never abort. */
+
+#define PREDICATE_REPORT(r)                                                    \
+    char r##_msg[PM_ERR_LEN];                                                  \
+    struct pm_check_report r = {.msg = r##_msg, .who = "pymalloc"}
+
+/* A carved pool: header, blocks, free list and bitmap agree (check_pool);
+ * a partly used one is linked in its class's used ring. */
+bool pymalloc_pool_valid(const pm_heap_t *h, const pm_pool *pool)
+{
+    PREDICATE_REPORT(r);
+    if (pool->arenaindex >= h->maxarenas || !h->arenas[pool->arenaindex].address)
+        return false;
+    size_t empty = 0, partial[NCLASSES] = {0};
+    check_pool(h, &r, &h->arenas[pool->arenaindex], pool->arenaindex, pool, &empty, partial);
+    if (pool->ref.count && pool->freeblock &&
+        (pool->nextpool->prevpool != pool || pool->prevpool->nextpool != pool))
+        return false;
+    return r.bad == 0;
+}
+
+/* A mapped arena: geometry, radix marks, freepools and nfreepools agree
+ * (check_arena without the pool contents: O(pools per arena)). */
+bool pymalloc_arena_valid(const pm_heap_t *h, const struct pm_arena *ao)
+{
+    PREDICATE_REPORT(r);
+    if (ao < h->arenas || ao >= h->arenas + h->maxarenas || !ao->address)
+        return false;
+    size_t partial[NCLASSES] = {0}, carved = 0;
+    check_arena(h, &r, (uint32_t)(ao - h->arenas), false, partial, &carved);
+    return r.bad == 0;
+}
+
+/* ao's place in usable_arenas, O(1): an arena with free pools is linked
+ * both ways between neighbours with no more and no fewer free pools, and
+ * nfp2lasta[nf] is the rightmost arena of its group; one without is not the
+ * head. */
+bool pymalloc_usable_valid(const pm_heap_t *h, const struct pm_arena *ao)
+{
+    uint32_t nf = ao->nfreepools;
+    if (nf == 0)
+        return h->usable_arenas != ao;
+    const struct pm_arena *p = ao->prevarena, *n = ao->nextarena;
+    if (p ? p->nextarena != ao || p->nfreepools > nf : h->usable_arenas != ao)
+        return false;
+    if (n && (n->prevarena != ao || n->nfreepools < nf))
+        return false;
+    const struct pm_arena *last = nf <= h->pools_per_arena ? h->nfp2lasta[nf] : NULL;
+    return last && last->nfreepools == nf && !(last->nextarena && last->nextarena->nfreepools == nf);
+}
+
+/* The arena lists after an arena is mapped or unmapped: usable_arenas
+ * sorted and linked, nfp2lasta, the wholly free count (check_usable_arenas),
+ * O(arena table). */
+bool pymalloc_arenas_valid(const pm_heap_t *h)
+{
+    PREDICATE_REPORT(r);
+    size_t n_usable = 0, n_whole = 0, mapped = 0;
+    for (uint32_t i = 0; i < h->maxarenas; i++)
+        if (h->arenas[i].address) {
+            mapped++;
+            n_usable += h->arenas[i].nfreepools > 0;
+            n_whole += h->arenas[i].nfreepools == h->arenas[i].ntotalpools;
+        }
+    check_usable_arenas(h, &r, n_usable, n_whole);
+    return r.bad == 0 && mapped == h->narenas_current;
 }

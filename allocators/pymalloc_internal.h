@@ -331,5 +331,10 @@ static inline struct pm_large_hdr *large_hdr(const void *p)
 
 void pymalloc_stats(pm_heap_t *h, struct pm_stats *out);
 unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN]);
+/* Validity predicates for pm_assert_expensive (definitions there). */
+bool pymalloc_pool_valid(const pm_heap_t *h, const pm_pool *pool);
+bool pymalloc_arena_valid(const pm_heap_t *h, const struct pm_arena *ao);
+bool pymalloc_usable_valid(const pm_heap_t *h, const struct pm_arena *ao);
+bool pymalloc_arenas_valid(const pm_heap_t *h);
 
 #endif
