@@ -63,9 +63,6 @@ PM_API_BEGIN
 #define PM_ALIGNMENT 16
 #define PM_SMALL_MAX 512
 
-/* The byte count of calloc(count, size) in *total; false and errno ENOMEM
- * if it overflows size_t (the contract's calloc failure). Every backend's
- * calloc starts with it. */
 /* What a check() has found: the violations counted, and the first one's
  * message "WHO: what" in msg (PM_ERR_LEN), as check() returns them. The one
  * formatter of every backend's check (pm_check_fail, options.c); a wrapper
@@ -77,6 +74,9 @@ struct pm_check_report {
 };
 void pm_check_fail(struct pm_check_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The byte count of calloc(count, size) in *total; false and errno ENOMEM
+ * if it overflows size_t (the contract's calloc failure). Every backend's
+ * calloc starts with it. */
 static inline bool pm_calloc_bytes(size_t count, size_t size, size_t *total)
 {
     if (__builtin_mul_overflow(count, size, total)) {

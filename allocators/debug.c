@@ -78,9 +78,7 @@
  * destroy() frees the blocks it still has live through the inner backend.
  * With a per-instance inner, destroy() leaves that to the inner's destroy().
  */
-#include "allocator.h"
-#include "pm_addrset.h"
-#include "pm_assert.h"
+#include "debug_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -89,105 +87,6 @@
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#define DBG_S sizeof(size_t)            /* bytes of the size field, S */
-#define DBG_HEAD (2 * DBG_S)            /* bytes before p: size, id, S-1 pad */
-#define DBG_EXTRA (3 * DBG_S)           /* bytes added per block: head + tail pad */
-#define DBG_FORBIDDEN 0xFD              /* CPython's PYMEM_FORBIDDENBYTE */
-#define DBG_CLEAN 0xCD                  /* PYMEM_CLEANBYTE: new memory */
-#define DBG_DEAD 0xDD                   /* PYMEM_DEADBYTE: freed memory */
-#define DBG_MAX_REQUEST ((size_t)1 << 40)   /* larger requests: ENOMEM */
-#define DBG_REPORT_LEN 2048             /* bytes of the misuse report */
-#define DBG_SET_MIN 512                 /* slots of the smallest live set */
-#define DBG_DATA_SHOWN 8                /* data bytes dumped at each end */
-
-_Static_assert(DBG_HEAD == PM_ALIGNMENT,
-               "p = base + 2S must keep the inner block's 16-byte alignment");
-_Static_assert(DBG_EXTRA == 24, "the documented per-block overhead is 3S = 24 bytes");
-_Static_assert(DBG_MAX_REQUEST < SIZE_MAX - DBG_EXTRA, "request + overhead must not overflow");
-_Static_assert((DBG_SET_MIN & (DBG_SET_MIN - 1)) == 0, "live set capacity is a power of two");
-
-struct pm_heap {
-    struct pm_config cfg;       /* the caller's: misuse handler (options dropped) */
-    const struct allocator_ops *in_ops; /* the wrapped backend */
-    pm_heap_t *in;              /* its instance */
-    struct pm_os os;            /* this struct and the live set's table */
-    struct pm_addrset live;     /* user pointers; live.count == nmalloc - nfree */
-    uint64_t nmalloc;           /* successful malloc/calloc/realloc(NULL) calls */
-    uint64_t nfree;             /* successful frees */
-    uint64_t misuse;            /* misuse reports made by the wrapper */
-    uint64_t inner_dups;        /* times the inner handed out a live block again */
-    char name[48];              /* "debug:INNER", the backend named in reports */
-    char report[DBG_REPORT_LEN];/* the last misuse report, passed as detail */
-};
-
-/* ---- the in-band layout ---- */
-
-static void size_write(unsigned char *q, size_t n)
-{
-    for (size_t i = DBG_S; i-- > 0; n >>= 8)
-        q[i] = (unsigned char)n;
-}
-
-static size_t size_read(const unsigned char *q)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < DBG_S; i++)
-        n = n << 8 | q[i];
-    return n;
-}
-
-static bool api_is_valid(unsigned char id) { return id == 'r' || id == 'm' || id == 'o'; }
-
-static char api_of_domain(enum pm_domain d)
-{
-    switch (d) {
-    case PM_DOMAIN_RAW: return 'r';
-    case PM_DOMAIN_OBJ: return 'o';
-    case PM_DOMAIN_MEM:
-    case PM_DOMAIN_NONE:
-    default: return 'm';
-    }
-}
-
-/* Writes size, id and both pads around the data of an inner block; returns p. */
-static unsigned char *block_decorate(unsigned char *base, size_t n, char api)
-{
-    size_write(base, n);
-    base[DBG_S] = (unsigned char)api;
-    memset(base + DBG_S + 1, DBG_FORBIDDEN, DBG_S - 1);
-    memset(base + DBG_HEAD + n, DBG_FORBIDDEN, DBG_S);
-    return base + DBG_HEAD;
-}
-
-enum dbg_fault { DBG_OK, DBG_BAD_LEAD, DBG_BAD_ID, DBG_BAD_SIZE, DBG_BAD_TAIL };
-
-/* Verifies a LIVE block (its whole inner block is readable). api 0 accepts
- * any valid API id (check() does not know which API the caller meant). With
- * fit, the size field must fit the inner block (inner usable_size >= n + 3S)
- * before the tail is read. free and realloc skip that (on `micro` over
- * system it was 25-30 ns a free, about a third of what the wrapper adds) and
- * bound n by DBG_MAX_REQUEST only, where CPython bounds it by nothing: a size
- * field damaged on its own (bytes p-16..p-9 hit while the pad and id are
- * intact) can send their tail check astray, past the inner block. check()
- * and the reports use fit. */
-static enum dbg_fault block_verify(const pm_heap_t *h, const unsigned char *p, char api, bool fit)
-{
-    for (size_t i = 1; i < DBG_S; i++)
-        if (p[-(ptrdiff_t)i] != DBG_FORBIDDEN)
-            return DBG_BAD_LEAD;
-    unsigned char id = p[-(ptrdiff_t)DBG_S];
-    if (api ? id != (unsigned char)api : !api_is_valid(id))
-        return DBG_BAD_ID;
-    size_t n = size_read(p - DBG_HEAD);
-    if (n > DBG_MAX_REQUEST ||
-        (fit && n + DBG_EXTRA > h->in_ops->usable_size(h->in, (void *)(p - DBG_HEAD))))
-        return DBG_BAD_SIZE;
-    for (size_t i = 0; i < DBG_S; i++)
-        if (p[n + i] != DBG_FORBIDDEN)
-            return DBG_BAD_TAIL;
-    return DBG_OK;
-}
 
 /* ---- the live set ---- */
 
@@ -257,16 +156,6 @@ __attribute__((format(printf, 2, 3))) static void buf_put(struct dbg_buf *b, con
         b->len += (size_t)w < room ? (size_t)w : room - 1;
 }
 
-/* "'m'" for a printable id, "'\\xdd'" otherwise: CPython prints the raw
- * byte between the quotes; the report stays printable ASCII. */
-static const char *api_text(unsigned char id, char out[8])
-{
-    if (id >= 0x20 && id < 0x7F)
-        snprintf(out, 8, "'%c'", id);
-    else
-        snprintf(out, 8, "'\\x%02x'", id);
-    return out;
-}
 
 static void dump_hex(struct dbg_buf *b, const unsigned char *q, size_t n)
 {
@@ -613,101 +502,6 @@ static void debug_destroy(pm_heap_t *h)
     struct pm_os os = h->os;
     pm_addrset_fini(&h->live, &os);
     pm_os_unmap(&os, h, sizeof *h);
-}
-
-static void debug_stats(pm_heap_t *h, struct pm_stats *out)
-{
-    struct pm_stats in;
-    h->in_ops->stats(h->in, &in);
-    uint64_t overhead = (uint64_t)DBG_EXTRA * h->live.count;
-    *out = in;
-    if (in.mapped_bytes != PM_STAT_NA)
-        out->mapped_bytes = in.mapped_bytes + h->os.mapped;
-    if (in.peak_mapped_bytes != PM_STAT_NA)
-        out->peak_mapped_bytes = in.peak_mapped_bytes + h->os.peak_mapped;
-    if (in.meta_bytes != PM_STAT_NA) {
-        out->meta_bytes = in.meta_bytes + overhead + h->os.mapped;
-        if (in.used_bytes != PM_STAT_NA)
-            out->used_bytes = in.used_bytes - overhead;
-    }
-    out->live_blocks = h->live.count;
-    out->nmalloc = h->nmalloc;
-    out->nfree = h->nfree;
-    out->misuse = (in.misuse != PM_STAT_NA ? in.misuse : 0) + h->misuse;
-}
-
-/* One line naming the first damaged byte of a live block, for check(). */
-static void check_describe(const pm_heap_t *h, const unsigned char *p, enum dbg_fault f,
-                           char msg[PM_ERR_LEN])
-{
-    char idt[8];
-    size_t n = size_read(p - DBG_HEAD);
-    int w = snprintf(msg, PM_ERR_LEN, "%s: live block p=%p (%zu bytes, API %s): ", h->name,
-                     (const void *)p, n, api_text(p[-(ptrdiff_t)DBG_S], idt));
-    if (w < 0 || w >= PM_ERR_LEN)
-        return;
-    char *m = msg + w;
-    size_t left = PM_ERR_LEN - (size_t)w;
-    switch (f) {
-    case DBG_BAD_LEAD:
-        for (size_t i = DBG_S - 1; i >= 1; i--)
-            if (p[-(ptrdiff_t)i] != DBG_FORBIDDEN) {
-                snprintf(m, left, "bad leading pad byte (at p-%zu: 0x%02x)", i, p[-(ptrdiff_t)i]);
-                break;
-            }
-        break;
-    case DBG_BAD_ID:
-        snprintf(m, left, "bad ID (not 'r', 'm' or 'o')");
-        break;
-    case DBG_BAD_SIZE:
-        snprintf(m, left, "bad size field (does not fit the inner block of %zu bytes)",
-                 h->in_ops->usable_size(h->in, (void *)(p - DBG_HEAD)));
-        break;
-    case DBG_BAD_TAIL:
-    case DBG_OK:
-        for (size_t i = 0; i < DBG_S; i++)
-            if (p[n + i] != DBG_FORBIDDEN) {
-                snprintf(m, left, "bad trailing pad byte (at tail+%zu: 0x%02x)", i, p[n + i]);
-                break;
-            }
-        break;
-    }
-}
-
-/* The inner's check, then the live set's own invariants and the pads and id
- * of every live block: O(cap + sum of pads). Reports, never aborts. */
-static unsigned long debug_check(pm_heap_t *h, char msg[PM_ERR_LEN])
-{
-    struct pm_check_report r = {.msg = msg, .who = h->name};
-    msg[0] = 0;
-    if (h->in_ops->check)
-        r.bad = h->in_ops->check(h->in, msg);
-    const struct pm_addrset *s = &h->live;
-    if (pm_addrset_cap(s) < DBG_SET_MIN || !pm_addrset_valid(s))
-        pm_check_fail(&r, "live set broken (cap %zu, count %zu; an entry unreachable from its"
-                      " home slot, or a wrong count)", pm_addrset_cap(s), s->count);
-    for (size_t i = 0; i < pm_addrset_cap(s); i++) {
-        uintptr_t key = s->slot[i];
-        if (!key)
-            continue;
-        if (key % PM_ALIGNMENT) {
-            pm_check_fail(&r, "live set holds misaligned pointer %p", (void *)key);
-            continue;
-        }
-        const unsigned char *p = (const unsigned char *)key;
-        enum dbg_fault f = block_verify(h, p, 0, true);
-        if (f != DBG_OK) {
-            if (!r.bad++)
-                check_describe(h, p, f, msg);
-        }
-    }
-    if (h->nmalloc - h->nfree != s->count)
-        pm_check_fail(&r, "%llu mallocs - %llu frees != %zu live blocks",
-                      (unsigned long long)h->nmalloc, (unsigned long long)h->nfree, s->count);
-    if (h->inner_dups)
-        pm_check_fail(&r, "the inner backend handed out a live block again (%llu times)",
-                      (unsigned long long)h->inner_dups);
-    return r.bad;
 }
 
 /* The inner's trim, and the live set shrinks to the smallest table that

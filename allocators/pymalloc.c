@@ -2,7 +2,9 @@
  * allocator design (Objects/obmalloc.c), rebuilt as an instance.
  *
  * Entry points: pm_pymalloc_ops, pm_pymalloc_report(), pm_pymalloc_pool_info()
- * (pymalloc.h). Options: preset=3.8|3.9|3.10|3.11|3.12|3.13 (py38 = 3.8,
+ * (pymalloc.h). This file holds the hot paths; the walks and checks
+ * (stats, the report, pool_info, check() and the validity predicates of the
+ * expensive asserts) are in pymalloc_check.c, over pymalloc_internal.h. Options: preset=3.8|3.9|3.10|3.11|3.12|3.13 (py38 = 3.8,
  * py310 = 3.10; default 3.11), arena=SIZE, pool=SIZE,
  * large=system|segfit|os, placement=os|aligned|unaligned.
  *
@@ -146,9 +148,7 @@
  * inner segfit's to poison, those of the default large=system ASan's own
  * allocator's. No code in other builds.
  */
-#include "pymalloc.h"
-#include "pm_asan.h"
-#include "pm_assert.h"
+#include "pymalloc_internal.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -157,278 +157,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PM_LIKELY(x) __builtin_expect(!!(x), 1)
-#define PM_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define PM_ALWAYS_INLINE inline __attribute__((always_inline))
-#define PM_NOINLINE __attribute__((noinline))
-
-#define NCLASSES PM_PYMALLOC_NCLASSES
-#define POOL_OVERHEAD PM_PYMALLOC_POOL_OVERHEAD
-#define DUMMY_SZIDX 0xffffu            /* a freshly carved pool: no class yet */
-#define ARENA_TABLE_INITIAL 16
-#define GRANULE_SHIFT 4                /* bitmap: one bit per 16 bytes */
-#define WORD_SHIFT (GRANULE_SHIFT + 6) /* bytes of arena per 64-bit bitmap word: 1024 */
-#define BITMAP_DIV 128                 /* bitmap bytes = arena bytes / 128 */
-#define ARENA_MAX ((size_t)1 << 30)    /* 16 arenas' bitmaps fit the 32-bit bitmap_off */
-#define POOL_MIN 1024                  /* smallest power of two >= 48 + 512 */
-#define LARGE_HDR 16                   /* bytes before a large block */
-#define LARGE_MAGIC UINT64_C(0x70796d616c6c6f63)
-#define LARGE_CACHE_SLOTS 8            /* freed large mappings kept for reuse */
-#define LARGE_CACHE_MAX_MAP ((size_t)4 << 20)  /* bigger mappings are not cached */
-#define LARGE_MAX ((size_t)1 << 46)    /* larger requests fail with ENOMEM */
-#define LARGE_SET_INITIAL 512          /* hash set slots (one page) */
-
-_Static_assert(PM_SMALL_MAX / PM_ALIGNMENT == NCLASSES, "32 size classes");
-_Static_assert(PM_ALIGNMENT == 1 << GRANULE_SHIFT, "bitmap granule is the alignment");
-_Static_assert(POOL_MIN >= POOL_OVERHEAD + PM_SMALL_MAX, "a pool holds one 512-byte block");
-_Static_assert(POOL_MIN % (1 << WORD_SHIFT) == 0, "a pool's bitmap slice is whole words");
-_Static_assert(LARGE_HDR % PM_ALIGNMENT == 0, "large blocks stay 16-byte aligned");
-_Static_assert(sizeof(void *) == 8, "64-bit layout (48-byte pool header)");
-
-typedef struct pm_pool pm_pool;
-
-/* The pool header: CPython's pool_header field for field (the high half of
- * ref's padding holds bitmap_off, see the file comment).
- * Invariants of a carved pool in use (count > 0), size = (szidx + 1) * 16:
- *   carved = (nextoffset - 48) / size;  count + length(freeblock list) == carved
- *   freeblock == NULL  <=>  count == carved == (pool_size - 48) / size
- *   maxnextoffset == pool_size - size */
-struct pm_pool {
-    struct {
-        uint32_t count;          /* blocks in use */
-        uint32_t bitmap_off;     /* bytes from bitmap_base to the pool's bitmap slice */
-    } ref;                       /* CPython: union {block *_padding; uint count;} */
-    uint8_t *freeblock;          /* LIFO free list head; NULL = pool full */
-    pm_pool *nextpool;           /* used[] ring, or freepools chain */
-    pm_pool *prevpool;           /* used[] ring only */
-    uint32_t arenaindex;         /* index of the arena in the arena table */
-    uint32_t szidx;              /* size class, DUMMY_SZIDX when never used */
-    uint32_t nextoffset;         /* bytes: next never-carved block */
-    uint32_t maxnextoffset;      /* bytes: largest offset a block fits at */
-};
-_Static_assert(sizeof(pm_pool) == POOL_OVERHEAD, "the pool header is 48 bytes");
-_Static_assert(sizeof(((pm_pool *)0)->ref) == sizeof(void *), "ref is padded like CPython's");
-_Static_assert(sizeof(pm_pool) % PM_ALIGNMENT == 0, "blocks after the header stay aligned");
-
-/* Invariants: nfreepools == length(freepools) + never carved pools;
- * ntotalpools == pools_per_arena - (address not pool-aligned). */
-struct pm_arena {
-    uintptr_t address;           /* start of the mapping; 0 = table slot unused */
-    uint8_t *pool_address;       /* next pool to carve (high-water mark) */
-    uint32_t nfreepools;         /* free + never carved pools */
-    uint32_t ntotalpools;        /* pools in the arena */
-    pm_pool *freepools;          /* empty pools, singly linked via nextpool */
-    struct pm_arena *nextarena;  /* usable_arenas, or the unused-slot chain */
-    struct pm_arena *prevarena;  /* usable_arenas only */
-};
-
-/* One radix leaf per chunk of 64 pool slots; see the file comment. */
-struct pm_leaf {
-    uint64_t pools;              /* bit k: slot k of the chunk is a carved pool */
-};
-_Static_assert(sizeof(struct pm_leaf) == 8, "leaf entry size (CPython's arena_coverage_t)");
-#define SLOTS_PER_CHUNK 64
-
-/* Shifts and masks of the radix tree and the pool size. */
-struct pm_geom {
-    unsigned root_shift;         /* 64 - root bits */
-    unsigned mid_shift;          /* chunk_shift + bottom bits */
-    unsigned chunk_shift;        /* log2(chunk) = pool_shift + 6 */
-    unsigned pool_shift;         /* log2(pool size) */
-    uintptr_t mid_mask;          /* mid node entries - 1 */
-    uintptr_t bot_mask;          /* bottom node entries - 1 */
-    uintptr_t pool_mask;         /* pool size - 1 */
-};
-
-/* The presets' geometry as constants (checked against the computed one). */
-#define GEOM_PY310 ((struct pm_geom){64 - 15, 20 + 14, 20, 14, (1u << 15) - 1, (1u << 14) - 1, \
-                                     (16u << 10) - 1})
-#define GEOM_PY38 ((struct pm_geom){64 - 16, 18 + 15, 18, 12, (1u << 15) - 1, (1u << 15) - 1,  \
-                                    (4u << 10) - 1})
-enum pm_shape { SHAPE_GENERIC, SHAPE_PY310, SHAPE_PY38 };
-
-/* A used[] ring sentinel: of the pool header only nextpool/prevpool are
- * used. 64 bytes so that indexing by class is a shift; malloc touches this
- * line anyway, so its per-class call counter costs no extra miss. */
-struct pm_used_head {
-    pm_pool pool;
-    uint64_t nmalloc;            /* small blocks handed out in this class, ever */
-    uint8_t pad[64 - sizeof(pm_pool) - sizeof(uint64_t)];
-};
-_Static_assert(sizeof(struct pm_used_head) == 64, "sentinel stride (small_alloc indexes by it)");
-
-struct pm_large_hdr {
-    uint64_t map_size;           /* bytes of the whole mapping */
-    uint64_t magic;              /* LARGE_MAGIC ^ map address */
-};
-_Static_assert(sizeof(struct pm_large_hdr) == LARGE_HDR, "large header size");
-
-struct pm_cached_map {
-    void *base;                  /* mapping start */
-    size_t size;                 /* bytes mapped */
-};
-
-/* Where requests of 0 and > 512 bytes go (large= option). */
-enum pm_large {
-    LARGE_SYSTEM,                /* the C library's malloc, as CPython (default) */
-    LARGE_SEGFIT,                /* an inner segfit instance on our OS account */
-    LARGE_OS,                    /* a mapping per block, with a small cache */
-};
-
-enum pm_placement {
-    PLACE_OS,                    /* wherever the kernel maps A bytes (CPython's way) */
-    PLACE_ALIGNED,               /* every arena starts on a pool boundary */
-    PLACE_UNALIGNED,             /* every arena starts one page past a pool boundary */
-};
-
-#define MAP310_KEYS 32           /* distinct 3.10 radix nodes tracked for the report */
-
-struct pm_heap {
-    /* hot: read on every malloc/free */
-    enum pm_shape shape;         /* which compiled free() to use */
-    uint8_t *bitmap_base;        /* the bitmap region: arena i's bitmap at i * bitmap_bytes */
-    /* large=segfit: requests of 0 and > 512 bytes go to this inner
-     * instance, charged to our OS account; NULL with large=system (the C
-     * library's malloc, as CPython) and large=os (a mapping per block, the
-     * cache below). */
-    const struct allocator_ops *inner_ops;
-    pm_heap_t *inner;
-    uintptr_t hint310_first;     /* bot_hint_first for a py310 heap, else out of reach */
-    uintptr_t bot_hint_first;    /* first chunk number (address >> chunk_shift) of bot_hint */
-    struct pm_leaf *bot_hint;    /* the bottom node of the newest arena */
-    void **root;                 /* radix root: 1 << root_bits mid nodes */
-    struct pm_geom geom;         /* this heap's radix and pool geometry */
-    struct pm_used_head used[NCLASSES];  /* sentinels of the used[] rings */
-
-    /* geometry */
-    size_t arena_size;           /* A, bytes */
-    size_t pool_size;            /* P, bytes */
-    uint32_t pools_per_arena;    /* A / P */
-    unsigned root_bits, mid_bits, bot_bits;  /* radix levels: root + mid + bot = 64 - chunk_shift */
-    size_t bitmap_bytes;         /* A / 128: one arena's allocation bitmap */
-    size_t bitmap_map_size;      /* bytes of the bitmap region's mapping */
-    size_t table_map_size;       /* bytes of the arena table's mapping */
-    enum pm_placement placement; /* where arenas go (placement= option) */
-    unsigned version;            /* CPython emulated, 308..313 (preset=; 311 default) */
-    bool keep_free_arena;        /* 3.9+: one wholly free arena is kept mapped */
-    size_t heap_map_size;        /* bytes of this struct's mapping */
-
-    /* arenas */
-    struct pm_arena *arenas;     /* the arena table, maxarenas entries */
-    uint32_t maxarenas;          /* entries in the arena table: 16, 32, 64, ... */
-    struct pm_arena *usable_arenas;         /* arenas with free pools, fullest first */
-    struct pm_arena *unused_arena_objects;  /* table slots without an arena */
-    struct pm_arena **nfp2lasta; /* pools_per_arena + 1 entries, [0] always NULL */
-    uint64_t ntimes_arena_allocated;  /* arenas mapped, ever */
-    uint64_t narenas_current;    /* arenas mapped now */
-    uint64_t narenas_highwater;  /* max of narenas_current */
-    uint32_t nwhole_free;        /* arenas in usable_arenas with every pool free (<= 1) */
-    uint64_t mid_count, bot_count;  /* radix nodes allocated */
-    /* version 3.10: the radix nodes CPython 3.10 would have made (48-bit
-     * keys, 10/10/8 bits for 1 MiB arenas), for its report only */
-    unsigned map310_top_bits, map310_bot_bits, map310_arena_bits;
-    uint64_t map310_mid[MAP310_KEYS], map310_bot[MAP310_KEYS];
-    uint32_t map310_nmid, map310_nbot;   /* saturate at MAP310_KEYS: then a lower bound */
-
-    /* large objects */
-    enum pm_large large;         /* which path (large= option) */
-    void **large_set;            /* user pointers; NULL = empty slot */
-    size_t large_cap;            /* slots, a power of two (0 = not mapped yet) */
-    size_t large_count;          /* live large blocks (large=system: a counter, as
-                                  * CPython's raw_allocated_blocks) */
-    size_t large_bytes;          /* sum of their usable sizes (large=os only) */
-    uint64_t large_nmalloc;      /* large blocks handed out, ever (not large=segfit) */
-    struct pm_cached_map cache[LARGE_CACHE_SLOTS];
-    unsigned ncached;            /* entries of cache[] in use, oldest first */
-
-    struct pm_config cfg;        /* as given to create() */
-    uint64_t misuse;             /* misuse events reported */
-    struct pm_os os;             /* this instance's OS-layer account */
-};
-
 static const char BACKEND[] = "pymalloc";
-
-/* ------------------------------------------------------------------ helpers */
-
-static inline unsigned class_size(unsigned c) { return (c + 1) << 4; }
-
-/* The free-list link of a free (poisoned) block, opened around an access
- * by the allocator (nothing outside ASan builds; see the file comment). */
-#define LINK_OPEN(b) PM_UNPOISON((b), sizeof(uint8_t *))
-#define LINK_CLOSE(b) PM_POISON((b), sizeof(uint8_t *))
-
-static inline uintptr_t arena_first_pool(const pm_heap_t *h, uintptr_t address)
-{
-    return (address + h->geom.pool_mask) & ~h->geom.pool_mask;
-}
-
-static inline unsigned pool_capacity(const pm_heap_t *h, unsigned c)
-{
-    return (unsigned)((h->pool_size - POOL_OVERHEAD) / class_size(c));
-}
-
-static inline pm_pool *pool_of(const pm_heap_t *h, const void *p)
-{
-    return (pm_pool *)((uintptr_t)p & ~h->geom.pool_mask);
-}
-
-/* Arena ao's allocation bitmap: slot (ao - arenas) of the bitmap region. */
-static inline uint64_t *arena_bitmap(const pm_heap_t *h, const struct pm_arena *ao)
-{
-    return (uint64_t *)(h->bitmap_base + (size_t)(ao - h->arenas) * h->bitmap_bytes);
-}
-
-/* What a pool header at pa in arena ao keeps in ref.bitmap_off: bytes from
- * bitmap_base to the pool's slice (one byte of bitmap per 128 of arena). */
-static inline uint32_t pool_bitmap_off(const pm_heap_t *h, const struct pm_arena *ao, uintptr_t pa)
-{
-    return (uint32_t)((size_t)(ao - h->arenas) * h->bitmap_bytes
-                      + ((pa - ao->address) >> (WORD_SHIFT - 3)));
-}
-
-/* --------------------------------------------------------------- radix tree */
-
-static PM_ALWAYS_INLINE const struct pm_leaf *radix_leaf_g(const pm_heap_t *h, uintptr_t a,
-                                                           const struct pm_geom g)
-{
-    void **mid = h->root[a >> g.root_shift];
-    if (PM_UNLIKELY(!mid))
-        return NULL;
-    const struct pm_leaf *bot = mid[(a >> g.mid_shift) & g.mid_mask];
-    if (PM_UNLIKELY(!bot))
-        return NULL;
-    return &bot[(a >> g.chunk_shift) & g.bot_mask];
-}
-
-static PM_ALWAYS_INLINE bool leaf_has_pool(const struct pm_leaf *e, uintptr_t a,
-                                           const struct pm_geom g)
-{
-    return (e->pools >> ((a >> g.pool_shift) & (SLOTS_PER_CHUNK - 1))) & 1;
-}
-
-/* True if a lies in a carved pool of one of our arenas. */
-static PM_ALWAYS_INLINE bool radix_owns_g(const pm_heap_t *h, uintptr_t a, const struct pm_geom g)
-{
-    const struct pm_leaf *e = radix_leaf_g(h, a, g);
-    return e && leaf_has_pool(e, a, g);
-}
-
-static struct pm_leaf *radix_leaf(const pm_heap_t *h, uintptr_t a)
-{
-    return (struct pm_leaf *)radix_leaf_g(h, a, h->geom);
-}
-
-/* The arena whose mapping's first arena_size bytes hold a, or NULL.
- * O(arenas): for misuse reports and check() only. */
-static struct pm_arena *arena_containing(const pm_heap_t *h, uintptr_t a)
-{
-    for (uint32_t i = 0; i < h->maxarenas; i++) {
-        uintptr_t b = h->arenas[i].address;
-        if (b && a >= b && a - b < h->arena_size)
-            return &h->arenas[i];
-    }
-    return NULL;
-}
 
 /* Makes sure the leaf for a exists. False on OOM (nodes already made stay). */
 static bool radix_ensure(pm_heap_t *h, uintptr_t a)
@@ -470,30 +199,6 @@ static bool radix_reserve(pm_heap_t *h, uintptr_t start)
         if (!radix_ensure(h, chunk))
             return false;
     return true;
-}
-
-/* ------------------------------------------------------------------ bitmap */
-
-/* The word holding the bit of a block at a in `pool`: pools are aligned to
- * at least 1 KiB, so each pool's slice of the arena bitmap is whole words. */
-static PM_ALWAYS_INLINE uint64_t *pool_bitmap_word(const pm_heap_t *h, const pm_pool *pool,
-                                                    uintptr_t a)
-{
-    uintptr_t base = (uintptr_t)pool;
-    return (uint64_t *)(h->bitmap_base + pool->ref.bitmap_off + (((a - base) >> WORD_SHIFT) << 3));
-}
-
-static PM_ALWAYS_INLINE uint64_t bitmap_mask(uintptr_t a)
-{
-    return (uint64_t)1 << ((a >> GRANULE_SHIFT) & 63);
-}
-
-/* Bit of address a (16-byte aligned, inside the arena at `arena`). */
-static bool bitmap_test(const pm_heap_t *h, const struct pm_arena *ao, uintptr_t a)
-{
-    const uint64_t *bm = arena_bitmap(h, ao);
-    uintptr_t bit = (a - ao->address) >> GRANULE_SHIFT;
-    return (bm[bit >> 6] >> (bit & 63)) & 1;
 }
 
 /* ------------------------------------------------------------------ arenas */
@@ -711,6 +416,7 @@ static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
         h->usable_arenas = fresh;
         pm_assert_internal(h->nfp2lasta[fresh->nfreepools] == NULL);
         h->nfp2lasta[fresh->nfreepools] = fresh;
+        pm_assert_expensive(pymalloc_arenas_valid(h) && pymalloc_arena_valid(h, fresh));
     }
     struct pm_arena *ao = h->usable_arenas;
     pm_assert_internal(ao->address != 0 && ao->nfreepools > 0);
@@ -762,7 +468,19 @@ static PM_NOINLINE uint8_t *pool_alloc_new(pm_heap_t *h, unsigned c)
         pool_extend(pool, c);
     *pool_bitmap_word(h, pool, (uintptr_t)bp) |= bitmap_mask((uintptr_t)bp);
     h->used[c].nmalloc++;
+    pm_assert_expensive(pymalloc_pool_valid(h, pool) && pymalloc_arena_valid(h, ao) &&
+                        pymalloc_usable_valid(h, ao));
     return bp;
+}
+
+/* After pool_release kept the arena: the pool, the arena and its place in
+ * usable_arenas (and its neighbours' places: the arena may have moved).
+ * Referenced by asserts only (unevaluated below level 3). */
+static __attribute__((unused)) bool pool_release_valid(const pm_heap_t *h, const pm_pool *pool, const struct pm_arena *ao)
+{
+    return pymalloc_pool_valid(h, pool) && pymalloc_arena_valid(h, ao) &&
+           pymalloc_usable_valid(h, ao) && (!ao->prevarena || pymalloc_usable_valid(h, ao->prevarena)) &&
+           (!ao->nextarena || pymalloc_usable_valid(h, ao->nextarena));
 }
 
 /* The pool just became empty and is unlinked from used[]: give it to its
@@ -795,6 +513,7 @@ static PM_NOINLINE void pool_release(pm_heap_t *h, pm_pool *pool)
                     ao->nextarena->prevarena = ao->prevarena;
             }
             arena_release(h, ao);
+            pm_assert_expensive(pymalloc_arenas_valid(h));
             return;
         }
         h->nwhole_free++;
@@ -808,12 +527,15 @@ static PM_NOINLINE void pool_release(pm_heap_t *h, pm_pool *pool)
         h->usable_arenas = ao;
         if (!h->nfp2lasta[1])
             h->nfp2lasta[1] = ao;
+        pm_assert_expensive(pool_release_valid(h, pool, ao));
         return;
     }
     if (!h->nfp2lasta[nf])
         h->nfp2lasta[nf] = ao;
-    if (ao == lastnf)
+    if (ao == lastnf) {
+        pm_assert_expensive(pool_release_valid(h, pool, ao));
         return;                 /* Case 4: still in order */
+    }
     /* Case 3: slide ao right, to just after lastnf. */
     pm_assert_internal(lastnf != NULL && ao->nextarena != NULL);
     if (ao->prevarena)
@@ -826,6 +548,7 @@ static PM_NOINLINE void pool_release(pm_heap_t *h, pm_pool *pool)
     if (ao->nextarena)
         ao->nextarena->prevarena = ao;
     lastnf->nextarena = ao;
+    pm_assert_expensive(pool_release_valid(h, pool, ao));
 }
 
 /* ------------------------------------------------------------ small blocks */
@@ -848,6 +571,7 @@ static PM_ALWAYS_INLINE uint8_t *small_alloc(pm_heap_t *h, size_t m)
         pool_extend(pool, pool->szidx);
     uint64_t *w = pool_bitmap_word(h, pool, (uintptr_t)bp);
     *w = *w | bitmap_mask((uintptr_t)bp);
+    pm_assert_expensive(pool->freeblock || pymalloc_pool_valid(h, pool));   /* it became full */
     return bp;
 }
 
@@ -861,10 +585,12 @@ static PM_ALWAYS_INLINE void small_free(pm_heap_t *h, pm_pool *pool, uint8_t *p)
     uint32_t count = --pool->ref.count;
     if (PM_UNLIKELY(last == NULL)) {
         /* the pool was full and unlinked */
-        if (PM_UNLIKELY(count == 0))
+        if (PM_UNLIKELY(count == 0)) {
             pool_release(h, pool);
-        else
+        } else {
             used_link_front(h, pool, pool->szidx);
+            pm_assert_expensive(pymalloc_pool_valid(h, pool));
+        }
         return;
     }
     if (PM_UNLIKELY(count == 0)) {
@@ -926,79 +652,22 @@ static PM_NOINLINE void small_misuse(pm_heap_t *h, const void *p, const char *ca
 
 /* ----------------------------------------------------------- large blocks */
 
-static inline size_t large_hash(const pm_heap_t *h, const void *p)
-{
-    uint64_t x = ((uint64_t)(uintptr_t)p >> 4) * UINT64_C(0x9E3779B97F4A7C15);
-    return (size_t)(x >> 32) & (h->large_cap - 1);
-}
-
-/* Slot of p in the set, or SIZE_MAX. */
-static size_t large_find(const pm_heap_t *h, const void *p)
-{
-    if (!h->large_cap)
-        return SIZE_MAX;
-    for (size_t i = large_hash(h, p);; i = (i + 1) & (h->large_cap - 1)) {
-        if (h->large_set[i] == p)
-            return i;
-        if (!h->large_set[i])
-            return SIZE_MAX;
-    }
-}
-
 static void large_set_put(pm_heap_t *h, void *p)
 {
-    size_t i = large_hash(h, p);
-    while (h->large_set[i])
-        i = (i + 1) & (h->large_cap - 1);
-    h->large_set[i] = p;
+    pm_addrset_insert(&h->large_set, (uintptr_t)p);
 }
 
-/* Linear probing deletion by backward shift: no tombstones. */
 static void large_set_remove_at(pm_heap_t *h, size_t i)
 {
-    size_t mask = h->large_cap - 1;
-    size_t j = i;
-    h->large_set[i] = NULL;
-    for (;;) {
-        j = (j + 1) & mask;
-        void *q = h->large_set[j];
-        if (!q)
-            return;
-        size_t k = large_hash(h, q);
-        /* q may move to i unless its home k lies cyclically in (i, j] */
-        bool stay = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stay) {
-            h->large_set[i] = q;
-            h->large_set[j] = NULL;
-            i = j;
-        }
-    }
+    pm_addrset_remove_entry(&h->large_set, pm_addrset_entry(&h->large_set, i));
 }
 
-/* Room for one more entry (load <= 1/2). */
+/* Room for one more entry (load <= 1/2); the set is mapped on first use. */
 static bool large_set_reserve(pm_heap_t *h)
 {
-    if ((h->large_count + 1) * 2 <= h->large_cap)
-        return true;
-    size_t ncap = h->large_cap ? h->large_cap * 2 : LARGE_SET_INITIAL;
-    void **t = pm_os_map(&h->os, ncap * sizeof *t);
-    if (!t)
-        return false;
-    void **old = h->large_set;
-    size_t ocap = h->large_cap;
-    h->large_set = t;
-    h->large_cap = ncap;
-    for (size_t i = 0; i < ocap; i++)
-        if (old[i])
-            large_set_put(h, old[i]);
-    if (old)
-        pm_os_unmap(&h->os, old, ocap * sizeof *old);
-    return true;
-}
-
-static inline struct pm_large_hdr *large_hdr(const void *p)
-{
-    return (struct pm_large_hdr *)((uint8_t *)p - LARGE_HDR);
+    if (!h->large_set.slot)
+        return pm_addrset_init(&h->large_set, &h->os, LARGE_SET_INITIAL, 1, 4, true);
+    return pm_addrset_reserve(&h->large_set, &h->os);
 }
 
 static size_t large_map_size(size_t n)
@@ -1100,7 +769,7 @@ static PM_NOINLINE void large_bad_pointer(pm_heap_t *h, const void *p, const cha
 /* Frees the live large block in slot i of the set. */
 static void large_release(pm_heap_t *h, size_t i)
 {
-    uint8_t *p = h->large_set[i];
+    uint8_t *p = (uint8_t *)h->large_set.slot[i];
     struct pm_large_hdr *hd = large_hdr(p);
     pm_assert_internal(hd->magic == (LARGE_MAGIC ^ (uint64_t)(uintptr_t)hd));
     size_t size = (size_t)hd->map_size;
@@ -1658,15 +1327,16 @@ static void pymalloc_destroy(pm_heap_t *h)
             pm_os_unmap(&os, mid, sizeof(void *) << h->mid_bits);
         }
     }
-    for (size_t i = 0; i < h->large_cap; i++)
-        if (h->large_set[i] && h->large == LARGE_SYSTEM) {
-            free(h->large_set[i]);
-        } else if (h->large_set[i]) {
-            struct pm_large_hdr *hd = large_hdr(h->large_set[i]);
+    for (size_t i = 0; h->large_set.slot && i < pm_addrset_cap(&h->large_set); i++) {
+        void *p = (void *)h->large_set.slot[i];
+        if (p && h->large == LARGE_SYSTEM) {
+            free(p);
+        } else if (p) {
+            struct pm_large_hdr *hd = large_hdr(p);
             pm_os_unmap(&os, hd, (size_t)hd->map_size);
         }
-    if (h->large_set)
-        pm_os_unmap(&os, h->large_set, h->large_cap * sizeof *h->large_set);
+    }
+    pm_addrset_fini(&h->large_set, &os);
     for (unsigned i = 0; i < h->ncached; i++) {
         PM_UNPOISON(h->cache[i].base, h->cache[i].size);
         pm_os_unmap(&os, h->cache[i].base, h->cache[i].size);
@@ -1682,6 +1352,7 @@ static void pymalloc_trim(pm_heap_t *h)
                 usable_unlink(h, ao);
                 h->nwhole_free--;
                 arena_release(h, ao);
+                pm_assert_expensive(pymalloc_arenas_valid(h));
                 break;
             }
     }
@@ -1697,599 +1368,6 @@ static void pymalloc_trim(pm_heap_t *h)
 }
 
 static struct pm_os *pymalloc_os(pm_heap_t *h) { return &h->os; }
-
-/* ------------------------------------------------------------------- walks */
-
-/* Per-class totals over every carved pool in use. */
-struct pool_census {
-    size_t pools[NCLASSES];      /* pools with count > 0 */
-    size_t blocks[NCLASSES];     /* blocks in use */
-    size_t unused_pools;         /* sum of nfreepools */
-    size_t unaligned_arenas;     /* arenas that lost a pool to alignment */
-};
-
-static void pool_census_take(const pm_heap_t *h, struct pool_census *pc)
-{
-    memset(pc, 0, sizeof *pc);
-    for (uint32_t i = 0; i < h->maxarenas; i++) {
-        const struct pm_arena *ao = &h->arenas[i];
-        if (!ao->address)
-            continue;
-        uintptr_t first = arena_first_pool(h, ao->address);
-        pc->unused_pools += ao->nfreepools;
-        pc->unaligned_arenas += first != ao->address;
-        for (uintptr_t b = first; b < (uintptr_t)ao->pool_address; b += h->pool_size) {
-            const pm_pool *pool = (const pm_pool *)b;
-            if (pool->ref.count == 0 || pool->szidx >= NCLASSES)
-                continue;
-            pc->pools[pool->szidx]++;
-            pc->blocks[pool->szidx] += pool->ref.count;
-        }
-    }
-}
-
-static size_t used_bytes_small(const struct pool_census *pc)
-{
-    size_t s = 0;
-    for (unsigned c = 0; c < NCLASSES; c++)
-        s += pc->blocks[c] * class_size(c);
-    return s;
-}
-
-static size_t pools_in_use(const struct pool_census *pc)
-{
-    size_t s = 0;
-    for (unsigned c = 0; c < NCLASSES; c++)
-        s += pc->pools[c];
-    return s;
-}
-
-/* Metadata: this struct's mapping (with nfp2lasta and the radix root), the
- * arena table, radix nodes, the bitmap tail of each arena mapping, the
- * headers of pools in use, the large-block set and headers. */
-static size_t meta_bytes(const pm_heap_t *h, const struct pool_census *pc)
-{
-    size_t page = pm_os_page_size();
-    return pm_round_up(h->heap_map_size, page)
-         + pm_round_up(h->table_map_size, page) + pm_round_up(h->bitmap_map_size, page)
-         + (size_t)h->mid_count * pm_round_up(sizeof(void *) << h->mid_bits, page)
-         + (size_t)h->bot_count * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
-         + pools_in_use(pc) * POOL_OVERHEAD
-         + pm_round_up(h->large_cap * sizeof(void *), page)
-         + (h->large == LARGE_OS ? h->large_count * LARGE_HDR : 0);
-}
-
-static void pymalloc_stats(pm_heap_t *h, struct pm_stats *out)
-{
-    struct pool_census pc;
-    pool_census_take(h, &pc);
-    /* Only allocations are counted (per class, in the sentinel line malloc
-     * reads anyway; a heap-wide counter pair cost ~5% in `pymemlab micro`).
-     * nfree = nmalloc - live. A realloc that moves counts as one of each. */
-    uint64_t live = h->large_count, nmalloc = h->large_nmalloc;
-    for (unsigned c = 0; c < NCLASSES; c++) {
-        live += pc.blocks[c];
-        nmalloc += h->used[c].nmalloc;
-    }
-    uint64_t large_used = h->large_bytes, large_meta = 0, large_live = h->large_count;
-    uint64_t misuse_n = h->misuse;
-    if (h->inner) {
-        struct pm_stats is;
-        h->inner_ops->stats(h->inner, &is);
-        large_used = is.used_bytes;
-        large_meta = is.meta_bytes;
-        large_live = is.live_blocks;
-        live += is.live_blocks;
-        nmalloc += is.nmalloc;
-    }
-    *out = (struct pm_stats){
-        .mapped_bytes = h->os.mapped,        /* the inner instance's included */
-        .peak_mapped_bytes = h->os.peak_mapped,
-        .used_bytes = used_bytes_small(&pc) + large_used,
-        .meta_bytes = meta_bytes(h, &pc) + large_meta,
-        .live_blocks = live,
-        .nmalloc = nmalloc,
-        .nfree = nmalloc - live,
-        .arenas = h->narenas_current,
-        .pools = pools_in_use(&pc),
-        .large_blocks = large_live,
-        .misuse = misuse_n,
-    };
-}
-
-bool pm_pymalloc_report(const struct allocator_ops *ops, pm_heap_t *h,
-                        struct pm_pymalloc_report *out)
-{
-    if (ops != &pm_pymalloc_ops || !h)
-        return false;
-    struct pool_census pc;
-    pool_census_take(h, &pc);
-    memset(out, 0, sizeof *out);
-    out->small_threshold = PM_SMALL_MAX;
-    out->nclasses = NCLASSES;
-    for (unsigned c = 0; c < NCLASSES; c++) {
-        struct pm_pymalloc_class_row *r = &out->rows[c];
-        unsigned size = class_size(c);
-        r->cls = c;
-        r->size = size;
-        r->pools = pc.pools[c];
-        r->blocks_in_use = pc.blocks[c];
-        r->avail_blocks = pc.pools[c] * pool_capacity(h, c) - pc.blocks[c];
-        out->bytes_in_allocated_blocks += r->blocks_in_use * size;
-        out->bytes_in_available_blocks += r->avail_blocks * size;
-        out->bytes_lost_pool_headers += r->pools * POOL_OVERHEAD;
-        out->bytes_lost_quantization += r->pools * ((h->pool_size - POOL_OVERHEAD) % size);
-    }
-    out->arenas_allocated_total = h->ntimes_arena_allocated;
-    out->arenas_current = h->narenas_current;
-    out->arenas_reclaimed = h->ntimes_arena_allocated - h->narenas_current;
-    out->arenas_highwater = h->narenas_highwater;
-    out->arena_size = h->arena_size;
-    out->pool_size = h->pool_size;
-    out->unused_pools = pc.unused_pools;
-    out->bytes_lost_arena_alignment = pc.unaligned_arenas * h->pool_size;
-    out->total = out->bytes_in_allocated_blocks + out->bytes_in_available_blocks
-               + out->unused_pools * out->pool_size + out->bytes_lost_pool_headers
-               + out->bytes_lost_quantization + out->bytes_lost_arena_alignment;
-    out->version = h->version;
-    out->has_arena_map = h->version >= 310;
-    if (h->version == 310) {     /* CPython 3.10's nodes, not ours (map310_note) */
-        out->map_mid_nodes = h->map310_nmid;
-        out->map_bot_nodes = h->map310_nbot;
-        out->map_root_bytes = sizeof(void *) << h->map310_top_bits;
-        out->map_mid_bytes = h->map310_nmid * (sizeof(void *) << h->map310_top_bits);
-        out->map_bot_bytes = h->map310_nbot * (sizeof(struct pm_leaf) << h->map310_bot_bits);
-    } else {
-        out->map_mid_nodes = h->mid_count;
-        out->map_bot_nodes = h->bot_count;
-        out->map_root_bytes = sizeof(void *) << h->root_bits;
-        out->map_mid_bytes = h->mid_count * (sizeof(void *) << h->mid_bits);
-        out->map_bot_bytes = h->bot_count * (sizeof(struct pm_leaf) << h->bot_bits);
-    }
-    out->map_total = out->map_root_bytes + out->map_mid_bytes + out->map_bot_bytes;
-    return true;
-}
-
-/* Is p a live small block of h? (No misuse report.) */
-static bool small_live(const pm_heap_t *h, const void *p)
-{
-    uintptr_t a = (uintptr_t)p;
-    if ((a & (PM_ALIGNMENT - 1)) || !radix_owns_g(h, a, h->geom))
-        return false;
-    return (*pool_bitmap_word(h, pool_of(h, p), a) & bitmap_mask(a)) != 0;
-}
-
-bool pm_pymalloc_pool_info(const struct allocator_ops *ops, pm_heap_t *h, const void *p,
-                           struct pm_pymalloc_pool_info *info)
-{
-    if (ops != &pm_pymalloc_ops || !h || !p || !small_live(h, p))
-        return false;
-    const pm_pool *pool = pool_of(h, p);
-    const struct pm_arena *ao = &h->arenas[pool->arenaindex];
-    unsigned size = class_size(pool->szidx);
-    bool in_used = false;
-    for (const pm_pool *q = h->used[pool->szidx].pool.nextpool; q != &h->used[pool->szidx].pool;
-         q = q->nextpool)
-        if (q == pool) {
-            in_used = true;
-            break;
-        }
-    uintptr_t first = arena_first_pool(h, ao->address);
-    *info = (struct pm_pymalloc_pool_info){
-        .pool = (uintptr_t)pool,
-        .szidx = pool->szidx,
-        .block_size = size,
-        .count = pool->ref.count,
-        .carved = (pool->nextoffset - POOL_OVERHEAD) / size,
-        .capacity = pool_capacity(h, pool->szidx),
-        .in_usedpools = in_used,
-        .arena_index = pool->arenaindex,
-        .arena_address = ao->address,
-        .arena_first_pool = first,
-        .arena_nfreepools = ao->nfreepools,
-        .arena_ntotalpools = ao->ntotalpools,
-        .arena_ncarved = (unsigned)(((uintptr_t)ao->pool_address - first) / h->pool_size),
-    };
-    return true;
-}
-
-/* ------------------------------------------------------------------- check */
-
-struct checker {
-    unsigned long bad;           /* violations found */
-    char *msg;                   /* PM_ERR_LEN, first violation */
-};
-
-static void violation(struct checker *ck, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void violation(struct checker *ck, const char *fmt, ...)
-{
-    if (ck->bad++ == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = snprintf(ck->msg, PM_ERR_LEN, "pymalloc: ");
-        vsnprintf(ck->msg + n, PM_ERR_LEN - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-}
-
-/* Bits set in arena ao's bitmap for [from, to) (16-byte aligned addresses). */
-static size_t bitmap_count(const pm_heap_t *h, const struct pm_arena *ao, uintptr_t from,
-                           uintptr_t to)
-{
-    const uint64_t *bm = arena_bitmap(h, ao);
-    size_t n = 0;
-    uintptr_t b0 = (from - ao->address) >> GRANULE_SHIFT, b1 = (to - ao->address) >> GRANULE_SHIFT;
-    for (uintptr_t b = b0; b < b1;) {
-        if ((b & 63) == 0 && b + 64 <= b1) {
-            n += (size_t)__builtin_popcountll(bm[b >> 6]);
-            b += 64;
-        } else {
-            n += (bm[b >> 6] >> (b & 63)) & 1;
-            b++;
-        }
-    }
-    return n;
-}
-
-/* The link of free block b, which the caller has validated (a carved block
- * of the pool, its allocation bit clear). */
-static inline const uint8_t *link_read(const uint8_t *b)
-{
-    LINK_OPEN(b);
-    const uint8_t *next = *(uint8_t *const *)b;
-    LINK_CLOSE(b);
-    return next;
-}
-
-/* One carved pool of arena i: header, blocks, free list, bitmap. Counts
- * empty and partly used pools. */
-static void check_pool(const pm_heap_t *h, struct checker *ck, const struct pm_arena *ao,
-                       uint32_t i, const pm_pool *pool, size_t *empty, size_t *partial)
-{
-    uintptr_t pa = (uintptr_t)pool;
-    if (pool->arenaindex != i)
-        violation(ck, "pool %p: arenaindex %u, expected %u", (const void *)pool, pool->arenaindex, i);
-    uint32_t bm_off = pool_bitmap_off(h, ao, pa);
-    if (pool->ref.bitmap_off != bm_off)
-        violation(ck, "pool %p: bitmap offset %u, expected %u", (const void *)pool,
-                  pool->ref.bitmap_off, bm_off);
-    size_t bits = bitmap_count(h, ao, pa, pa + h->pool_size);
-    if (pool->ref.count == 0) {
-        (*empty)++;
-        if (bits)
-            violation(ck, "empty pool %p has %zu allocation bits set", (const void *)pool, bits);
-        return;
-    }
-    if (pool->szidx >= NCLASSES) {
-        violation(ck, "pool %p in use with bad class %u", (const void *)pool, pool->szidx);
-        return;
-    }
-    unsigned size = class_size(pool->szidx);
-    unsigned cap = pool_capacity(h, pool->szidx);
-    if (pool->maxnextoffset != h->pool_size - size ||
-        pool->nextoffset < POOL_OVERHEAD + size || (pool->nextoffset - POOL_OVERHEAD) % size ||
-        pool->nextoffset > pool->maxnextoffset + size) {
-        violation(ck, "pool %p: nextoffset %u / maxnextoffset %u invalid for %u-byte blocks",
-                  (const void *)pool, pool->nextoffset, pool->maxnextoffset, size);
-        return;
-    }
-    unsigned carved = (pool->nextoffset - POOL_OVERHEAD) / size;
-    if (pool->ref.count > carved) {
-        violation(ck, "pool %p: %u blocks in use but only %u carved", (const void *)pool,
-                  pool->ref.count, carved);
-        return;
-    }
-    if (bits != pool->ref.count)
-        violation(ck, "pool %p: %u blocks in use but %zu allocation bits", (const void *)pool,
-                  pool->ref.count, bits);
-    size_t nfree = 0;
-    size_t limit = carved - pool->ref.count;
-    for (const uint8_t *b = pool->freeblock; b; b = link_read(b)) {
-        uintptr_t off = (uintptr_t)b - pa;
-        if ((uintptr_t)b < pa || off >= pool->nextoffset || off < POOL_OVERHEAD ||
-            (off - POOL_OVERHEAD) % size) {
-            violation(ck, "pool %p: free list entry %p outside the carved blocks",
-                      (const void *)pool, (const void *)b);
-            return;
-        }
-        if (bitmap_test(h, ao, (uintptr_t)b)) {
-            violation(ck, "pool %p: free block %p is marked allocated", (const void *)pool,
-                      (const void *)b);
-            return;
-        }
-        if (++nfree > limit) {
-            violation(ck, "pool %p: free list longer than %zu (duplicate or cycle)",
-                      (const void *)pool, limit);
-            return;
-        }
-    }
-    if (nfree != limit)
-        violation(ck, "pool %p: %zu free + %u used != %u carved blocks", (const void *)pool, nfree,
-                  pool->ref.count, carved);
-    if (!pool->freeblock && (pool->ref.count != cap || carved != cap))
-        violation(ck, "pool %p: no free block but %u of %u in use", (const void *)pool,
-                  pool->ref.count, cap);
-    if (pool->freeblock)
-        partial[pool->szidx]++;
-}
-
-static void check_arenas(const pm_heap_t *h, struct checker *ck, size_t *partial,
-                         size_t *n_usable, size_t *n_whole, size_t *carved_total)
-{
-    size_t narenas = 0, nunused_slots = 0;
-    for (uint32_t i = 0; i < h->maxarenas; i++) {
-        const struct pm_arena *ao = &h->arenas[i];
-        if (!ao->address) {
-            nunused_slots++;
-            continue;
-        }
-        narenas++;
-        uintptr_t a = ao->address;
-        uintptr_t first = arena_first_pool(h, a);
-        if (a & (pm_os_page_size() - 1))
-            violation(ck, "arena %u at %#lx is not page aligned", i, (unsigned long)a);
-        uint32_t total = h->pools_per_arena - (first != a);
-        if (ao->ntotalpools != total) {
-            violation(ck, "arena %u: ntotalpools %u, expected %u", i, ao->ntotalpools, total);
-            continue;
-        }
-        uintptr_t end = first + (uintptr_t)total * h->pool_size;
-        uintptr_t pa = (uintptr_t)ao->pool_address;
-        if (pa < first || pa > end || ((pa - first) & h->geom.pool_mask)) {
-            violation(ck, "arena %u: pool_address %#lx outside [%#lx, %#lx]", i,
-                      (unsigned long)pa, (unsigned long)first, (unsigned long)end);
-            continue;
-        }
-        size_t carved = (pa - first) / h->pool_size;
-        *carved_total += carved;
-        for (uintptr_t b = first; b < end; b += h->pool_size)
-            if (radix_owns_g(h, b, h->geom) != (b < pa)) {
-                violation(ck, "arena %u: radix tree says pool %#lx is %scarved", i,
-                          (unsigned long)b, b < pa ? "not " : "");
-                break;
-            }
-        size_t empty = 0;
-        for (uintptr_t b = first; b < pa; b += h->pool_size)
-            check_pool(h, ck, ao, i, (const pm_pool *)b, &empty, partial);
-        size_t bits_all = bitmap_count(h, ao, a, a + h->arena_size);
-        size_t bits_pools = bitmap_count(h, ao, first, pa);
-        if (bits_all != bits_pools)
-            violation(ck, "arena %u: %zu allocation bits outside carved pools", i,
-                      bits_all - bits_pools);
-        /* freepools: carved, empty, no cycle, as many as the empty pools */
-        size_t nfp = 0;
-        for (const pm_pool *q = ao->freepools; q; q = q->nextpool) {
-            uintptr_t qa = (uintptr_t)q;
-            if (qa < first || qa >= pa || ((qa - first) & h->geom.pool_mask)) {
-                violation(ck, "arena %u: freepools entry %p is not a carved pool", i,
-                          (const void *)q);
-                break;
-            }
-            if (q->ref.count) {
-                violation(ck, "arena %u: freepools entry %p has %u blocks in use", i,
-                          (const void *)q, q->ref.count);
-                break;
-            }
-            if (++nfp > carved) {
-                violation(ck, "arena %u: freepools list has a cycle", i);
-                break;
-            }
-        }
-        if (nfp != empty)
-            violation(ck, "arena %u: %zu pools on freepools but %zu empty carved pools", i, nfp,
-                      empty);
-        size_t expect_free = empty + (end - pa) / h->pool_size;
-        if (ao->nfreepools != expect_free)
-            violation(ck, "arena %u: nfreepools %u, expected %zu", i, ao->nfreepools, expect_free);
-        *n_usable += ao->nfreepools > 0;
-        *n_whole += ao->nfreepools == ao->ntotalpools;
-    }
-    if (narenas != h->narenas_current)
-        violation(ck, "%zu arenas mapped but narenas_current is %llu", narenas,
-                  (unsigned long long)h->narenas_current);
-    if (h->narenas_highwater < h->narenas_current ||
-        h->ntimes_arena_allocated < h->narenas_current)
-        violation(ck, "arena counters: total %llu, highwater %llu, current %llu",
-                  (unsigned long long)h->ntimes_arena_allocated,
-                  (unsigned long long)h->narenas_highwater, (unsigned long long)h->narenas_current);
-    size_t nunused = 0;
-    for (const struct pm_arena *ao = h->unused_arena_objects; ao; ao = ao->nextarena) {
-        if (ao < h->arenas || ao >= h->arenas + h->maxarenas || ao->address) {
-            violation(ck, "unused arena list holds a bad entry %p", (const void *)ao);
-            break;
-        }
-        if (++nunused > nunused_slots) {
-            violation(ck, "unused arena list has a cycle");
-            break;
-        }
-    }
-    if (nunused != nunused_slots)
-        violation(ck, "%zu unused arena slots but %zu on the unused list", nunused_slots, nunused);
-}
-
-static void check_usedpools(const pm_heap_t *h, struct checker *ck, const size_t *partial,
-                            size_t carved_total)
-{
-    for (unsigned c = 0; c < NCLASSES; c++) {
-        const pm_pool *head = &h->used[c].pool;
-        size_t n = 0;
-        const pm_pool *prev = head;
-        for (const pm_pool *q = head->nextpool; q != head; prev = q, q = q->nextpool) {
-            if (q->prevpool != prev) {
-                violation(ck, "usedpools[%u]: broken prev link at %p", c, (const void *)q);
-                break;
-            }
-            const struct pm_arena *ao = arena_containing(h, (uintptr_t)q);
-            if (!ao || !radix_owns_g(h, (uintptr_t)q, h->geom) ||
-                q->arenaindex != (uint32_t)(ao - h->arenas) ||
-                ((uintptr_t)q & h->geom.pool_mask)) {
-                violation(ck, "usedpools[%u]: %p is not a carved pool", c, (const void *)q);
-                break;
-            }
-            if (q->szidx != c || q->ref.count == 0 || !q->freeblock) {
-                violation(ck, "usedpools[%u]: pool %p has class %u, %u in use, freeblock %p", c,
-                          (const void *)q, q->szidx, q->ref.count, (void *)q->freeblock);
-                break;
-            }
-            if (++n > carved_total) {
-                violation(ck, "usedpools[%u] has a cycle", c);
-                break;
-            }
-        }
-        if (n != partial[c])
-            violation(ck, "usedpools[%u] links %zu pools but %zu are partly used", c, n, partial[c]);
-    }
-}
-
-static void check_usable_arenas(const pm_heap_t *h, struct checker *ck, size_t n_usable,
-                                size_t n_whole)
-{
-    size_t n = 0, groups = 0, whole = 0;
-    const struct pm_arena *prev = NULL;
-    for (const struct pm_arena *ao = h->usable_arenas; ao; prev = ao, ao = ao->nextarena) {
-        if (ao < h->arenas || ao >= h->arenas + h->maxarenas || !ao->address) {
-            violation(ck, "usable_arenas holds a bad entry %p", (const void *)ao);
-            return;
-        }
-        if (ao->prevarena != prev) {
-            violation(ck, "usable_arenas: broken prev link at arena %td", ao - h->arenas);
-            return;
-        }
-        if (ao->nfreepools == 0)
-            violation(ck, "usable_arenas: arena %td has no free pool", ao - h->arenas);
-        if (prev && prev->nfreepools > ao->nfreepools)
-            violation(ck, "usable_arenas not sorted: %u free pools before %u", prev->nfreepools,
-                      ao->nfreepools);
-        whole += ao->nfreepools == ao->ntotalpools;
-        if (!ao->nextarena || ao->nextarena->nfreepools != ao->nfreepools) {
-            groups++;
-            if (ao->nfreepools <= h->pools_per_arena && h->nfp2lasta[ao->nfreepools] != ao)
-                violation(ck, "nfp2lasta[%u] is not the rightmost arena with %u free pools",
-                          ao->nfreepools, ao->nfreepools);
-        }
-        if (++n > h->maxarenas) {
-            violation(ck, "usable_arenas has a cycle");
-            return;
-        }
-    }
-    if (n != n_usable)
-        violation(ck, "usable_arenas links %zu arenas but %zu have free pools", n, n_usable);
-    size_t set = 0;
-    for (uint32_t k = 0; k <= h->pools_per_arena; k++)
-        set += h->nfp2lasta[k] != NULL;
-    if (h->nfp2lasta[0])
-        violation(ck, "nfp2lasta[0] is set");
-    if (set != groups)
-        violation(ck, "nfp2lasta has %zu entries for %zu groups of equal free pools", set, groups);
-    if (whole != n_whole || whole != h->nwhole_free)
-        violation(ck, "wholly free arenas: %zu listed, %zu mapped, counter %u", whole, n_whole,
-                  h->nwhole_free);
-    if (n_whole > 1)
-        violation(ck, "%zu wholly free arenas kept (at most 1)", n_whole);
-}
-
-static void check_large(const pm_heap_t *h, struct checker *ck, uint64_t *mapped)
-{
-    size_t n = 0, bytes = 0;
-    for (size_t i = 0; i < h->large_cap; i++) {
-        const void *p = h->large_set[i];
-        if (!p)
-            continue;
-        n++;
-        if (h->large == LARGE_SYSTEM) {    /* the C library's block: no header of ours */
-            if (large_find(h, p) != i)
-                violation(ck, "large block %p: not reachable by its hash", p);
-            if (radix_leaf(h, (uintptr_t)p) && leaf_has_pool(radix_leaf(h, (uintptr_t)p),
-                                                             (uintptr_t)p, h->geom))
-                violation(ck, "large block %p lies in a carved pool", p);
-            bytes += malloc_usable_size((void *)p);
-            continue;
-        }
-        const struct pm_large_hdr *hd = large_hdr(p);
-        if (hd->magic != (LARGE_MAGIC ^ (uint64_t)(uintptr_t)hd) || hd->map_size <= LARGE_HDR) {
-            violation(ck, "large block %p: header damaged", p);
-            continue;
-        }
-        if (large_find(h, p) != i)
-            violation(ck, "large block %p: not reachable by its hash", p);
-        bytes += (size_t)hd->map_size - LARGE_HDR;
-        *mapped += hd->map_size;
-    }
-    if (n != h->large_count || bytes != h->large_bytes)
-        violation(ck, "large blocks: %zu (%zu bytes) in the set, counters say %zu (%zu bytes)", n,
-                  bytes, h->large_count, h->large_bytes);
-    if (h->large_cap && h->large_count * 2 > h->large_cap)
-        violation(ck, "large set over half full (%zu of %zu)", h->large_count, h->large_cap);
-    if (h->ncached > LARGE_CACHE_SLOTS)
-        violation(ck, "large cache holds %u entries (max %d)", h->ncached, LARGE_CACHE_SLOTS);
-    for (unsigned i = 0; i < h->ncached && i < LARGE_CACHE_SLOTS; i++)
-        *mapped += pm_round_up(h->cache[i].size, pm_os_page_size());
-}
-
-static unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
-{
-    struct checker ck = {0, msg};
-    msg[0] = 0;
-    size_t partial[NCLASSES] = {0};
-    size_t n_usable = 0, n_whole = 0, carved_total = 0;
-    check_arenas(h, &ck, partial, &n_usable, &n_whole, &carved_total);
-    check_usedpools(h, &ck, partial, carved_total);
-    check_usable_arenas(h, &ck, n_usable, n_whole);
-
-    if (h->bot_hint &&
-        radix_leaf(h, h->bot_hint_first << h->geom.chunk_shift) != h->bot_hint)
-        violation(&ck, "bottom-node hint does not match the radix tree");
-
-    /* radix nodes */
-    size_t mids = 0, bots = 0, slot_bits = 0;
-    if (h->mid_count)
-        for (size_t r = 0; r < ((size_t)1 << h->root_bits); r++) {
-            void **mid = h->root[r];
-            if (!mid)
-                continue;
-            mids++;
-            for (size_t m = 0; m <= h->geom.mid_mask; m++) {
-                const struct pm_leaf *bot = mid[m];
-                if (!bot)
-                    continue;
-                bots++;
-                for (size_t k = 0; k <= h->geom.bot_mask; k++)
-                    slot_bits += (size_t)__builtin_popcountll(bot[k].pools);
-            }
-        }
-    if (mids != h->mid_count || bots != h->bot_count)
-        violation(&ck, "radix tree has %zu mid and %zu bottom nodes, counters say %llu and %llu",
-                  mids, bots, (unsigned long long)h->mid_count, (unsigned long long)h->bot_count);
-    if (slot_bits != carved_total)
-        violation(&ck, "radix tree marks %zu pools but %zu are carved", slot_bits, carved_total);
-
-    /* every byte the OS layer counts is accounted for */
-    size_t page = pm_os_page_size();
-    uint64_t mapped = pm_round_up(h->heap_map_size, page)
-                    + h->narenas_current * h->arena_size
-                    + pm_round_up(h->table_map_size, page)   /* pools under a page: */
-                    + pm_round_up(h->bitmap_map_size, page)  /* the OS layer maps pages */
-                    + mids * pm_round_up(sizeof(void *) << h->mid_bits, page)
-                    + bots * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
-                    + (h->large_cap ? pm_round_up(h->large_cap * sizeof(void *), page) : 0);
-    check_large(h, &ck, &mapped);
-    if (h->inner) {
-        /* the shared account also holds the inner instance's mappings */
-        char imsg[PM_ERR_LEN];
-        unsigned long ibad = h->inner_ops->check(h->inner, imsg);
-        if (ibad)
-            violation(&ck, "large path: %.200s", imsg);
-        ck.bad += ibad ? ibad - 1 : 0;
-        if (mapped > h->os.mapped)
-            violation(&ck, "OS layer counts %llu bytes mapped, the arenas alone account for %llu",
-                      (unsigned long long)h->os.mapped, (unsigned long long)mapped);
-    } else if (mapped != h->os.mapped) {
-        violation(&ck, "OS layer counts %llu bytes mapped, the heap accounts for %llu",
-                  (unsigned long long)h->os.mapped, (unsigned long long)mapped);
-    }
-    return ck.bad;
-}
 
 const struct allocator_ops pm_pymalloc_ops = {
     .name = "pymalloc",

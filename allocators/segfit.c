@@ -4,7 +4,9 @@
  * bounded exact-size quick lists for small blocks.
  *
  * Entry points: pm_segfit_ops (allocator.h), pm_segfit_block_size,
- * pm_segfit_mapping, pm_segfit_info (segfit.h).
+ * pm_segfit_mapping, pm_segfit_info (segfit.h). This file holds the hot
+ * paths; stats(), pm_segfit_info() and check() are in segfit_check.c, over
+ * segfit_internal.h (layout, helpers, the block predicates).
  *
  * LAYOUT
  *  Region: R bytes (option region=, a power of two), mapped aligned to R so
@@ -120,233 +122,7 @@
  *  are unpoisoned before munmap; large blocks need nothing (unmapped on
  *  free). No code in other builds: the macros are plain accesses there.
  */
-#include "segfit.h"
-#include "pm_addrset.h"
-#include "pm_asan.h"
-#include "pm_assert.h"
-
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-
-/* ---- layout constants ---- */
-
-#define SEG_ALIGN 16u
-#define SEG_HDR 8u                 /* header bytes of a block */
-#define SEG_MIN_BLOCK 32u          /* header + two links + footer */
-#define SEG_BUSY 1u                /* block used or cached */
-#define SEG_PREV_FREE 2u           /* the previous block is free: footer valid */
-#define SEG_FLAGS 15u
-#define SEG_SIZE_MASK (~(uint64_t)SEG_FLAGS)
-/* side map codes (see struct seg_region): byte = code << 1 | half */
-#define SEG_SIDE_FREE 1u           /* a free block (in the bins) */
-#define SEG_SIDE_CACHED 2u         /* a block in a quick list */
-#define SEG_SIDE_USED_BIG 3u       /* a used block above SEG_SIDE_MAX_SIZE */
-#define SEG_SIDE_CLASS0 2u         /* used block of s bytes: code = s / 16 + 2 */
-#define SEG_SIDE_MAX_SIZE 2000u    /* largest block size with its own code (127) */
-#define SEG_FL_MAX 32              /* first-level classes */
-#define SEG_SL_MAX 64              /* second-level classes at most */
-#define SEG_QUICK_MAX_REQ ((size_t)PM_SMALL_MAX)
-#define SEG_QUICK_MAX_BLOCK 528u   /* block size of a 512-byte request */
-#define SEG_QUICK_CLASSES (SEG_QUICK_MAX_BLOCK / 16 + 1)
-#define SEG_LARGE_HDR 16u
-#define SEG_LARGE_MAGIC UINT64_C(0x5e6f17a76e5e6f17)
-#define SEG_REGION_MIN ((size_t)64 << 10)
-#define SEG_REGION_MAX ((size_t)1 << 30)
-
-struct seg_block {
-    uint64_t hdr;               /* block size in bytes | SEG_* flags */
-    struct seg_block *next;     /* free: next in bin; cached: next in quick list */
-    struct seg_block *prev;     /* free: previous in bin (NULL at the head) */
-};
-
-struct seg_region {
-    struct seg_region *next, *prev;   /* every region of the heap */
-    struct seg_region *enext, *eprev; /* regions with live == 0 (empty list) */
-    uint64_t live;                    /* bytes of busy blocks (used + cached) */
-    uint8_t side[];                   /* R/32 bytes: the side map */
-};
-
-struct seg_large {
-    uint64_t map_size;          /* bytes mapped, header included, page multiple */
-    uint64_t magic;             /* SEG_LARGE_MAGIC */
-};
-
-_Static_assert(sizeof(struct seg_block) == 24, "free block: header + two links");
-_Static_assert(SEG_MIN_BLOCK >= sizeof(struct seg_block) + 8, "room for the footer");
-_Static_assert(SEG_MIN_BLOCK % SEG_ALIGN == 0, "block sizes are multiples of 16");
-_Static_assert(sizeof(struct seg_large) == SEG_LARGE_HDR, "large header keeps 16-byte alignment");
-_Static_assert(SEG_LARGE_HDR % SEG_ALIGN == 0, "large payload alignment");
-_Static_assert(SEG_ALIGN == PM_ALIGNMENT, "the contract's alignment");
-_Static_assert(SEG_HDR + SEG_ALIGN / 2 == SEG_ALIGN, "header at 8 mod 16, payload at 0 mod 16");
-_Static_assert(SEG_QUICK_MAX_BLOCK == ((SEG_QUICK_MAX_REQ + SEG_HDR + 15) & ~(size_t)15),
-               "quick lists cover requests up to PM_SMALL_MAX");
-_Static_assert(SEG_SL_MAX <= 64 && SEG_FL_MAX <= 64, "bitmaps are 64-bit words");
-_Static_assert(sizeof(uint64_t) == sizeof(void *), "64-bit pointers assumed by the layout");
-_Static_assert(SEG_MIN_BLOCK >= 32, "at most one payload starts in a 32-byte window of the side map");
-_Static_assert((SEG_SIDE_MAX_SIZE / 16 + SEG_SIDE_CLASS0) << 1 <= 255, "side codes fit in a byte");
-_Static_assert(SEG_SIDE_MAX_SIZE / 16 + SEG_SIDE_CLASS0 > SEG_SIDE_USED_BIG &&
-               SEG_MIN_BLOCK / 16 + SEG_SIDE_CLASS0 > SEG_SIDE_USED_BIG, "class codes above the state codes");
-_Static_assert(SEG_QUICK_MAX_BLOCK <= SEG_SIDE_MAX_SIZE, "quick-list sizes have their own side code");
-
-struct pm_heap {
-    /* hot: the fast paths read these */
-    struct seg_block *quick[SEG_QUICK_CLASSES];   /* LIFO per block size / 16 */
-    uint32_t quick_count[SEG_QUICK_CLASSES];      /* blocks in each list */
-    uint32_t quick_cap;                           /* max blocks per list */
-    size_t quick_max_req;                         /* requests served by quick lists */
-    size_t quick_max_block;                       /* their block size */
-    uintptr_t region_mask;                        /* ~(R - 1) */
-    struct pm_addrset regions;                    /* region bases */
-    uint64_t cached_bytes;                        /* sum of cached block sizes */
-    struct pm_stats st;                           /* counters (mapped etc. filled by stats) */
-    /* geometry and options */
-    size_t region_size;         /* R, bytes */
-    size_t region_hdr;          /* H, bytes: struct + side map, 16-multiple */
-    size_t max_block;           /* R - H - 16: the block of an empty region */
-    size_t large_threshold;     /* requests above it are mapped directly */
-    size_t release_keep;        /* bytes of empty regions kept before unmapping */
-    unsigned sl_log;            /* log2(second-level subdivisions) */
-    unsigned fl_shift;          /* sl_log + 4: sizes below 1 << fl_shift are exact bins */
-    /* free block index */
-    uint64_t fl_bitmap;                           /* bit f <=> sl_bitmap[f] != 0 */
-    uint64_t sl_bitmap[SEG_FL_MAX];               /* bit k <=> bins[f][k] != NULL */
-    struct seg_block *bins[SEG_FL_MAX][SEG_SL_MAX];
-    uint64_t free_bytes;        /* sum of free block sizes (in bins) */
-    uint64_t free_blocks;       /* blocks in bins */
-    uint64_t busy_bytes;        /* sum of region.live */
-    /* regions */
-    struct seg_region *region_list;               /* every region */
-    struct seg_region *empty_head, *empty_tail;   /* live == 0, newest at head */
-    uint64_t empty_bytes;       /* R * regions on the empty list */
-    /* large blocks */
-    struct pm_addrset larges;   /* payload addresses */
-    uint64_t large_usable;      /* sum of usable bytes of large blocks */
-    uint64_t large_mapped;      /* sum of their mapping sizes */
-    struct pm_config cfg;
-    struct pm_os os;            /* own OS account, unless cfg->account */
-    struct pm_os *acct;         /* the account mapped through: &os or cfg->account */
-};
-
-/* ---- small helpers ---- */
-
-static inline size_t blk_size(const struct seg_block *b) { return (size_t)(b->hdr & SEG_SIZE_MASK); }
-
-static inline struct seg_block *blk_at(void *p, size_t off) { return (struct seg_block *)((char *)p + off); }
-/* The block `off` bytes before p (p - off, never p + (0 - off): that wraps). */
-static inline struct seg_block *blk_before(void *p, size_t off) { return (struct seg_block *)((char *)p - off); }
-static inline uint64_t *blk_footer(struct seg_block *b, size_t size) { return (uint64_t *)((char *)b + size - 8); }
-static inline void *blk_payload(struct seg_block *b) { return (char *)b + SEG_HDR; }
-static inline struct seg_block *blk_of_payload(void *p) { return (struct seg_block *)((char *)p - SEG_HDR); }
-
-static inline struct seg_region *region_of_block(const pm_heap_t *h, const void *b)
-{
-    return (struct seg_region *)((uintptr_t)b & h->region_mask);
-}
-
-/* ---- ASan: access to in-band data of free and cached blocks ---- */
-
-#define HDR_OPEN(b) PM_UNPOISON((b), SEG_HDR)
-#define HDR_CLOSE(b) PM_POISON((b), SEG_HDR)
-#define WORD_OPEN(w) PM_UNPOISON((w), sizeof(uint64_t))
-#define WORD_CLOSE(w) PM_POISON((w), sizeof(uint64_t))
-#define LINKS_OPEN(b) PM_UNPOISON(&(b)->next, 2 * sizeof(struct seg_block *))
-#define LINKS_CLOSE(b) PM_POISON(&(b)->next, 2 * sizeof(struct seg_block *))
-#define QLINK_OPEN(b) PM_UNPOISON(&(b)->next, sizeof(struct seg_block *))
-#define QLINK_CLOSE(b) PM_POISON(&(b)->next, sizeof(struct seg_block *))
-
-#if PM_ASAN_ON
-/* Reads of one word of in-band data in any state: opened if poisoned, and
- * left as found. */
-static inline uint64_t word_peek(const uint64_t *w)
-{
-    bool was = PM_POISONED(w);
-    WORD_OPEN(w);
-    uint64_t v = *w;
-    if (was)
-        WORD_CLOSE(w);
-    return v;
-}
-
-static inline struct seg_block *link_peek(struct seg_block *const *l)
-{
-    bool was = PM_POISONED(l);
-    PM_UNPOISON(l, sizeof *l);
-    struct seg_block *v = *l;
-    if (was)
-        PM_POISON(l, sizeof *l);
-    return v;
-}
-#define WORD(w) word_peek(w)
-#define HDR(b) word_peek(&(b)->hdr)
-#define NEXT(b) link_peek(&(b)->next)
-#define PREV(b) link_peek(&(b)->prev)
-#else
-#define WORD(w) (*(w))
-#define HDR(b) ((b)->hdr)
-#define NEXT(b) ((b)->next)
-#define PREV(b) ((b)->prev)
-#endif
-/* blk_size() of a block whose header may be poisoned (a free block). */
-#define SIZE(b) ((size_t)(HDR(b) & SEG_SIZE_MASK))
-
-/* Side map: one byte per 32-byte window of the region, describing the block
- * whose payload starts in that window (at most one: blocks are >= 32 bytes).
- * 0: none; else code << 1 | half, half = payload at window + 16. */
-static inline size_t side_index(const struct seg_region *r, const void *payload)
-{
-    return (size_t)((uintptr_t)payload - (uintptr_t)r) >> 5;
-}
-
-static inline unsigned side_half(const void *payload) { return (unsigned)((uintptr_t)payload >> 4) & 1; }
-
-static inline unsigned side_code_used(size_t size)
-{
-    return size <= SEG_SIDE_MAX_SIZE ? (unsigned)(size >> 4) + SEG_SIDE_CLASS0 : SEG_SIDE_USED_BIG;
-}
-
-static inline void side_set(struct seg_region *r, struct seg_block *b, unsigned code)
-{
-    void *p = blk_payload(b);
-    r->side[side_index(r, p)] = (uint8_t)(code << 1 | side_half(p));
-}
-
-static inline void side_clear(struct seg_region *r, struct seg_block *b)
-{
-    r->side[side_index(r, blk_payload(b))] = 0;
-}
-
-/* The code of the block whose payload is p, or 0 if no payload starts at p. */
-static inline unsigned side_code(const struct seg_region *r, const void *p)
-{
-    unsigned v = r->side[side_index(r, p)];
-    return (v & 1) == side_half(p) ? v >> 1 : 0;
-}
-
-size_t pm_segfit_block_size(size_t n)
-{
-    return n <= SEG_MIN_BLOCK - SEG_HDR ? SEG_MIN_BLOCK : (n + SEG_HDR + 15) & ~(size_t)15;
-}
-
-static inline unsigned floor_log2(size_t s) { return 63u - (unsigned)__builtin_clzll((unsigned long long)s); }
-
-static inline void mapping(size_t s, unsigned sl_log, unsigned *fl, unsigned *sl)
-{
-    unsigned fl_shift = sl_log + 4;
-    if (s < ((size_t)1 << fl_shift)) {
-        *fl = 0;
-        *sl = (unsigned)(s >> 4);
-    } else {
-        unsigned l = floor_log2(s);
-        *fl = l - fl_shift + 1;
-        *sl = (unsigned)(s >> (l - sl_log)) ^ (1u << sl_log);
-    }
-}
-
-void pm_segfit_mapping(size_t block_size, unsigned sl_count, unsigned *fl, unsigned *sl)
-{
-    mapping(block_size, floor_log2(sl_count), fl, sl);
-}
+#include "segfit_internal.h"
 
 /* Adds key (not present), growing the set first if needed. false on OOM. */
 static bool set_add(struct pm_os *os, struct pm_addrset *s, uintptr_t key)
@@ -357,6 +133,16 @@ static bool set_add(struct pm_os *os, struct pm_addrset *s, uintptr_t key)
     pm_assert_internal(e != NULL);
     (void)e;
     return true;
+}
+
+size_t pm_segfit_block_size(size_t n)
+{
+    return n <= SEG_MIN_BLOCK - SEG_HDR ? SEG_MIN_BLOCK : (n + SEG_HDR + 15) & ~(size_t)15;
+}
+
+void pm_segfit_mapping(size_t block_size, unsigned sl_count, unsigned *fl, unsigned *sl)
+{
+    mapping(block_size, floor_log2(sl_count), fl, sl);
 }
 
 /* ---- the free block index ---- */
@@ -466,15 +252,7 @@ static void empty_remove(pm_heap_t *h, struct seg_region *r)
     h->empty_bytes -= h->region_size;
 }
 
-static inline struct seg_block *region_first(const pm_heap_t *h, struct seg_region *r)
-{
-    return blk_at(r, h->region_hdr + SEG_HDR);
-}
 
-static inline struct seg_block *region_sentinel(const pm_heap_t *h, struct seg_region *r)
-{
-    return blk_at(r, h->region_size - SEG_HDR);
-}
 
 /* Maps a region; returns its one free block, not in any bin. NULL on OOM. */
 static struct seg_block *region_new(pm_heap_t *h)
@@ -529,77 +307,6 @@ static void region_emptied(pm_heap_t *h, struct seg_region *r)
     empty_push(h, r);
     while (h->empty_bytes > h->release_keep)
         region_release(h, h->empty_tail);       /* the longest unused first */
-}
-
-/* ---- validity predicates ----
- *
- * The invariants of one block, O(1), safe on any block reached by walking a
- * valid region. check() walks every region with them; the expensive asserts
- * (PM_ASSERT_LEVEL 3, the asan preset) call them after every change of the
- * block structure (a split in block_use, a merge in block_release), where a
- * broken invariant is caught at the change that broke it. */
-
-/* Is the size of b plausible (a walk can step over b)? */
-static bool block_size_ok(const pm_heap_t *h, struct seg_region *r, struct seg_block *b)
-{
-    size_t size = SIZE(b);
-    return size >= SEG_MIN_BLOCK && size % SEG_ALIGN == 0 &&
-           size <= (size_t)((char *)region_sentinel(h, r) - (char *)b);
-}
-
-/* NULL if block b of region r is valid given whether the block before it is
- * free; else what is wrong. A free block: side code FREE, footer == size, no
- * free block before it (coalesced). A busy one: side code of its size, or
- * CACHED (quick lists, small sizes only). Both: PREV_FREE == prev_free. */
-static const char *block_fault(const pm_heap_t *h, struct seg_region *r, struct seg_block *b,
-                               bool prev_free)
-{
-    uint64_t hdr = HDR(b);
-    size_t size = SIZE(b);
-    if (!block_size_ok(h, r, b))
-        return "bad size";
-    unsigned code = side_code(r, blk_payload(b));
-    if (!(hdr & SEG_BUSY) ? code != SEG_SIDE_FREE : code != SEG_SIDE_CACHED && code != side_code_used(size))
-        return "side map code disagrees with the header";
-    if (!!(hdr & SEG_PREV_FREE) != prev_free)
-        return prev_free ? "PREV_FREE flag clear after a free block" : "PREV_FREE flag set after a busy block";
-    if (hdr & (SEG_FLAGS & ~(uint64_t)(SEG_BUSY | SEG_PREV_FREE)))
-        return "unknown header flags";
-    if (!(hdr & SEG_BUSY)) {
-        if (WORD(blk_footer(b, size)) != size)
-            return "footer differs from the size (damaged footer)";
-        if (prev_free)
-            return "adjacent to a free predecessor (not coalesced)";
-    } else if (code == SEG_SIDE_CACHED && size > SEG_QUICK_MAX_BLOCK) {
-        return "cached but larger than the quick lists' blocks";
-    }
-    return NULL;
-}
-
-/* b (free or busy, its predecessor busy) and the block after it are valid:
- * the state right after a merge or a split at b. */
-__attribute__((unused)) static bool block_and_next_ok(const pm_heap_t *h, struct seg_region *r, struct seg_block *b)
-{
-    if (block_fault(h, r, b, false))
-        return false;
-    struct seg_block *n = blk_at(b, SIZE(b));
-    bool b_free = !(HDR(b) & SEG_BUSY);
-    if (n == region_sentinel(h, r))
-        return (HDR(n) & ~(uint64_t)SEG_PREV_FREE) == SEG_BUSY && !!(HDR(n) & SEG_PREV_FREE) == b_free;
-    return block_fault(h, r, n, b_free) == NULL;
-}
-
-/* Free block b of `size` bytes is on the list of its bin. */
-__attribute__((unused)) static bool block_in_bin(const pm_heap_t *h, struct seg_block *b, size_t size)
-{
-    unsigned fl, sl;
-    mapping(size, h->sl_log, &fl, &sl);
-    if (!(h->fl_bitmap >> fl & 1) || !(h->sl_bitmap[fl] >> sl & 1))
-        return false;
-    for (struct seg_block *x = h->bins[fl][sl]; x; x = NEXT(x))
-        if (x == b)
-            return true;
-    return false;
 }
 
 /* ---- block state changes (slow path) ---- */
@@ -793,7 +500,6 @@ static void *large_malloc(pm_heap_t *h, size_t n)
     return p;
 }
 
-static inline struct seg_large *large_hdr(void *p) { return (struct seg_large *)((char *)p - SEG_LARGE_HDR); }
 
 static void large_free(pm_heap_t *h, void *p)
 {
@@ -1016,7 +722,6 @@ static void free_pages_decommit(pm_heap_t *h)
 }
 
 #if PM_ASSERT_LEVEL >= 3
-static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN]);
 
 /* For pm_assert_expensive: the whole-heap walk finds nothing. */
 static bool heap_is_valid(pm_heap_t *h)
@@ -1035,295 +740,6 @@ static void seg_trim(pm_heap_t *h)
 #if PM_ASSERT_LEVEL >= 3
     pm_assert_expensive(heap_is_valid(h));
 #endif
-}
-
-static uint64_t heap_struct_bytes(void) { return pm_round_up(sizeof(struct pm_heap), pm_os_page_size()); }
-
-static void seg_stats(pm_heap_t *h, struct pm_stats *out)
-{
-    *out = h->st;
-    uint64_t small_live = h->st.live_blocks - h->st.large_blocks;
-    out->mapped_bytes = h->acct->mapped;
-    out->peak_mapped_bytes = h->acct->peak_mapped;
-    out->used_bytes = h->busy_bytes - h->cached_bytes - SEG_HDR * small_live + h->large_usable;
-    out->meta_bytes = heap_struct_bytes()
-                    + pm_addrset_bytes(&h->regions) + pm_addrset_bytes(&h->larges)
-                    + h->st.arenas * (h->region_hdr + 2 * SEG_HDR)
-                    + SEG_HDR * small_live
-                    + SEG_LARGE_HDR * h->st.large_blocks;
-    out->pools = 0;                             /* no pools in this design */
-}
-
-void pm_segfit_info(pm_heap_t *h, struct pm_segfit_info *out)
-{
-    uint64_t largest = 0, cached = 0;
-    if (h->fl_bitmap) {
-        unsigned fl = floor_log2(h->fl_bitmap);
-        for (struct seg_block *b = h->bins[fl][floor_log2(h->sl_bitmap[fl])]; b; b = NEXT(b))
-            if (SIZE(b) > largest)
-                largest = SIZE(b);
-    }
-    for (unsigned c = 0; c < SEG_QUICK_CLASSES; c++)
-        cached += h->quick_count[c];
-    *out = (struct pm_segfit_info){
-        .free_blocks = h->free_blocks,
-        .free_bytes = h->free_bytes,
-        .largest_free = largest,
-        .cached_blocks = cached,
-        .cached_bytes = h->cached_bytes,
-        .regions = h->st.arenas,
-        .empty_regions = h->empty_bytes / h->region_size,
-        .region_size = h->region_size,
-        .large_threshold = h->large_threshold,
-    };
-}
-
-/* ---- check ---- */
-
-/* Totals found by walking the regions. */
-struct seg_walk {
-    uint64_t free_blocks, free_bytes;
-    uint64_t cached_blocks, cached_bytes;
-    uint64_t used_blocks, busy_bytes;
-    uint64_t regions, empty;
-};
-
-static void chk_region(pm_heap_t *h, struct seg_region *r, struct pm_check_report *c, struct seg_walk *w)
-{
-    char *end = (char *)region_sentinel(h, r);
-    struct seg_block *b = region_first(h, r);
-    bool prev_free = false;
-    uint64_t blocks = 0, busy = 0;
-    while ((char *)b < end) {
-        uint64_t hdr = HDR(b);
-        size_t size = SIZE(b);
-        const char *why = block_fault(h, r, b, prev_free);
-        if (why) {
-            pm_check_fail(c, "block %p (%s, %zu bytes) in region %p: %s", blk_payload(b),
-                     hdr & SEG_BUSY ? "busy" : "free", size, (void *)r, why);
-            if (!block_size_ok(h, r, b))
-                return;         /* cannot walk on */
-        }
-        blocks++;
-        if (!(hdr & SEG_BUSY)) {
-            w->free_blocks++;
-            w->free_bytes += size;
-        } else {
-            busy += size;
-            if (side_code(r, blk_payload(b)) == SEG_SIDE_CACHED) {
-                w->cached_blocks++;
-                w->cached_bytes += size;
-            } else
-                w->used_blocks++;
-        }
-        prev_free = !(hdr & SEG_BUSY);
-        b = blk_at(b, size);
-    }
-    if ((char *)b != end)
-        pm_check_fail(c, "region %p: blocks end at %p, not at the sentinel %p", (void *)r, (void *)b, (void *)end);
-    else if ((b->hdr & ~(uint64_t)SEG_PREV_FREE) != SEG_BUSY || !!(b->hdr & SEG_PREV_FREE) != prev_free)
-        pm_check_fail(c, "region %p: sentinel header %#llx damaged", (void *)r, (unsigned long long)b->hdr);
-    uint64_t marked = 0;        /* with the codes checked above: marks = starts */
-    for (size_t i = 0; i < h->region_size / 32; i++)
-        marked += r->side[i] != 0;
-    if (marked != blocks)
-        pm_check_fail(c, "region %p: %llu side map entries for %llu blocks", (void *)r,
-                 (unsigned long long)marked, (unsigned long long)blocks);
-    if (r->live != busy)
-        pm_check_fail(c, "region %p: live %llu != busy bytes walked %llu", (void *)r,
-                 (unsigned long long)r->live, (unsigned long long)busy);
-    w->busy_bytes += busy;
-}
-
-/* Is b a block start inside one of our regions? (safe on any pointer) */
-static bool chk_is_block(pm_heap_t *h, struct seg_block *b)
-{
-    uintptr_t a = (uintptr_t)b;
-    struct seg_region *r = (struct seg_region *)(a & h->region_mask);
-    if (a % SEG_ALIGN != SEG_HDR || !pm_addrset_has(&h->regions, (uintptr_t)r))
-        return false;
-    if (a < (uintptr_t)region_first(h, r) || a >= (uintptr_t)region_sentinel(h, r))
-        return false;
-    return side_code(r, blk_payload(b)) != 0;
-}
-
-static void chk_bins(pm_heap_t *h, struct pm_check_report *c, const struct seg_walk *w)
-{
-    uint64_t n = 0, bytes = 0;
-    unsigned sl_count = 1u << h->sl_log;
-    for (unsigned fl = 0; fl < SEG_FL_MAX; fl++) {
-        if (!!(h->fl_bitmap >> fl & 1) != (h->sl_bitmap[fl] != 0))
-            pm_check_fail(c, "fl bitmap bit %u disagrees with sl bitmap %#llx", fl,
-                     (unsigned long long)h->sl_bitmap[fl]);
-        if (sl_count < 64 && h->sl_bitmap[fl] >> sl_count)
-            pm_check_fail(c, "sl bitmap %u has bits beyond %u subdivisions", fl, sl_count);
-        for (unsigned sl = 0; sl < SEG_SL_MAX; sl++) {
-            struct seg_block *b = h->bins[fl][sl], *prev = NULL;
-            bool bit = h->sl_bitmap[fl] >> sl & 1;
-            if (sl >= sl_count) {
-                if (b)
-                    pm_check_fail(c, "bin (%u,%u) beyond the %u subdivisions is not empty", fl, sl, sl_count);
-                continue;
-            }
-            if (bit != (b != NULL))
-                pm_check_fail(c, "bin (%u,%u): bitmap bit %d but list %s", fl, sl, bit, b ? "non-empty" : "empty");
-            for (; b; prev = b, b = NEXT(b)) {
-                if (n > w->free_blocks) {
-                    pm_check_fail(c, "bins hold more entries than the %llu free blocks (cycle?)",
-                             (unsigned long long)w->free_blocks);
-                    return;
-                }
-                if (!chk_is_block(h, b)) {
-                    pm_check_fail(c, "bin (%u,%u) entry %p is not a block of this heap", fl, sl, (void *)b);
-                    return;
-                }
-                if (HDR(b) & SEG_BUSY)
-                    pm_check_fail(c, "bin (%u,%u) entry %p is not free", fl, sl, blk_payload(b));
-                unsigned f, s;
-                mapping(SIZE(b), h->sl_log, &f, &s);
-                if (f != fl || s != sl)
-                    pm_check_fail(c, "free block %p of %zu bytes is in bin (%u,%u), belongs in (%u,%u)",
-                             blk_payload(b), SIZE(b), fl, sl, f, s);
-                if (PREV(b) != prev)
-                    pm_check_fail(c, "bin (%u,%u) entry %p: back link broken", fl, sl, blk_payload(b));
-                n++;
-                bytes += SIZE(b);
-            }
-        }
-    }
-    if (n != w->free_blocks || bytes != w->free_bytes)
-        pm_check_fail(c, "bins hold %llu blocks / %llu bytes, the walk found %llu free blocks / %llu bytes",
-                 (unsigned long long)n, (unsigned long long)bytes,
-                 (unsigned long long)w->free_blocks, (unsigned long long)w->free_bytes);
-    if (n != h->free_blocks || bytes != h->free_bytes)
-        pm_check_fail(c, "free counters %llu blocks / %llu bytes, bins hold %llu / %llu",
-                 (unsigned long long)h->free_blocks, (unsigned long long)h->free_bytes,
-                 (unsigned long long)n, (unsigned long long)bytes);
-}
-
-static void chk_quick(pm_heap_t *h, struct pm_check_report *c, const struct seg_walk *w)
-{
-    uint64_t n = 0, bytes = 0;
-    for (unsigned k = 0; k < SEG_QUICK_CLASSES; k++) {
-        uint64_t in_list = 0;
-        if (h->quick_count[k] > h->quick_cap)
-            pm_check_fail(c, "quick list %u holds %u blocks, cap %u", k, h->quick_count[k], h->quick_cap);
-        for (struct seg_block *b = h->quick[k]; b; b = NEXT(b)) {
-            if (in_list > h->quick_count[k] || in_list > h->quick_cap) {
-                pm_check_fail(c, "quick list %u longer than its count %u (cycle?)", k, h->quick_count[k]);
-                return;
-            }
-            if (!chk_is_block(h, b)) {
-                pm_check_fail(c, "quick list %u entry %p is not a block of this heap", k, (void *)b);
-                return;
-            }
-            if (!(HDR(b) & SEG_BUSY) || side_code(region_of_block(h, b), blk_payload(b)) != SEG_SIDE_CACHED)
-                pm_check_fail(c, "quick list %u entry %p is not marked cached", k, blk_payload(b));
-            if (SIZE(b) != (size_t)k << 4)
-                pm_check_fail(c, "quick list %u entry %p has size %zu", k, blk_payload(b), SIZE(b));
-            in_list++;
-            bytes += SIZE(b);
-        }
-        if (in_list != h->quick_count[k])
-            pm_check_fail(c, "quick list %u holds %llu blocks, count says %u", k,
-                     (unsigned long long)in_list, h->quick_count[k]);
-        n += in_list;
-    }
-    if (n != w->cached_blocks || bytes != w->cached_bytes || bytes != h->cached_bytes)
-        pm_check_fail(c, "quick lists hold %llu blocks / %llu bytes, walk found %llu / %llu, counter %llu",
-                 (unsigned long long)n, (unsigned long long)bytes, (unsigned long long)w->cached_blocks,
-                 (unsigned long long)w->cached_bytes, (unsigned long long)h->cached_bytes);
-}
-
-static unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
-{
-    struct pm_check_report c = {.msg = msg, .who = "segfit"};
-    struct seg_walk w = {0};
-    msg[0] = 0;
-    /* regions: the list, the set and the empty list agree */
-    uint64_t max_regions = h->regions.count, nonlive = 0;
-    for (struct seg_region *r = h->region_list, *prev = NULL; r; prev = r, r = r->next) {
-        if (w.regions >= max_regions) {
-            pm_check_fail(&c, "region list longer than the region set (%llu)", (unsigned long long)max_regions);
-            break;
-        }
-        if ((uintptr_t)r & ~h->region_mask || !pm_addrset_has(&h->regions, (uintptr_t)r)) {
-            pm_check_fail(&c, "region %p is not aligned or not in the region set", (void *)r);
-            break;
-        }
-        if (r->prev != prev)
-            pm_check_fail(&c, "region %p: back link broken", (void *)r);
-        w.regions++;
-        nonlive += r->live == 0;
-        chk_region(h, r, &c, &w);
-    }
-    if (w.regions != h->regions.count || w.regions != h->st.arenas)
-        pm_check_fail(&c, "%llu regions listed, %zu in the set, stats say %llu", (unsigned long long)w.regions,
-                 h->regions.count, (unsigned long long)h->st.arenas);
-    for (struct seg_region *r = h->empty_tail; r; r = r->eprev) {
-        if (w.empty++ > w.regions) {
-            pm_check_fail(&c, "empty list longer than the region list (cycle?)");
-            break;
-        }
-        if (r->live != 0)
-            pm_check_fail(&c, "region %p on the empty list has %llu live bytes", (void *)r, (unsigned long long)r->live);
-    }
-    if (nonlive != w.empty || w.empty * h->region_size != h->empty_bytes)
-        pm_check_fail(&c, "%llu regions without live bytes, %llu on the empty list, empty_bytes %llu",
-                 (unsigned long long)nonlive, (unsigned long long)w.empty, (unsigned long long)h->empty_bytes);
-    if (h->empty_bytes > h->release_keep)
-        pm_check_fail(&c, "empty regions hold %llu bytes, above release=%zu", (unsigned long long)h->empty_bytes,
-                 h->release_keep);
-    if (c.bad)
-        return c.bad;          /* the lists below may point into bad regions */
-    chk_bins(h, &c, &w);
-    chk_quick(h, &c, &w);
-    /* large blocks */
-    uint64_t nlarge = 0, lmapped = 0, lusable = 0;
-    size_t page = pm_os_page_size();
-    for (size_t i = 0; i < pm_addrset_cap(&h->larges); i++) {
-        uintptr_t p = h->larges.slot[i];
-        if (!p)
-            continue;
-        nlarge++;
-        struct seg_large *l = large_hdr((void *)p);
-        if (((uintptr_t)l & (page - 1)) || l->magic != SEG_LARGE_MAGIC || l->map_size % page ||
-            l->map_size <= h->large_threshold) {
-            pm_check_fail(&c, "large block %p: header damaged", (void *)p);
-            continue;
-        }
-        lmapped += l->map_size;
-        lusable += l->map_size - SEG_LARGE_HDR;
-    }
-    if (nlarge != h->larges.count || nlarge != h->st.large_blocks || lmapped != h->large_mapped ||
-        lusable != h->large_usable)
-        pm_check_fail(&c, "large blocks: %llu in the set (count %zu, stats %llu), %llu bytes mapped (counter %llu)",
-                 (unsigned long long)nlarge, h->larges.count, (unsigned long long)h->st.large_blocks,
-                 (unsigned long long)lmapped, (unsigned long long)h->large_mapped);
-    /* totals */
-    if (w.busy_bytes != h->busy_bytes)
-        pm_check_fail(&c, "busy bytes: walk %llu, counter %llu", (unsigned long long)w.busy_bytes,
-                 (unsigned long long)h->busy_bytes);
-    if (w.used_blocks + nlarge != h->st.live_blocks)
-        pm_check_fail(&c, "live blocks: walk %llu small + %llu large, stats %llu", (unsigned long long)w.used_blocks,
-                 (unsigned long long)nlarge, (unsigned long long)h->st.live_blocks);
-    uint64_t mapped = heap_struct_bytes() + pm_addrset_bytes(&h->regions) + pm_addrset_bytes(&h->larges)
-                    + w.regions * h->region_size + lmapped;
-    if (h->acct == &h->os && mapped != h->acct->mapped)   /* a shared account holds others' too */
-        pm_check_fail(&c, "OS layer maps %llu bytes, regions + large + tables + heap = %llu",
-                 (unsigned long long)h->acct->mapped, (unsigned long long)mapped);
-    if (w.regions * (h->max_block) != w.free_bytes + w.busy_bytes)
-        pm_check_fail(&c, "blocks do not tile the regions: %llu free + %llu busy != %llu",
-                 (unsigned long long)w.free_bytes, (unsigned long long)w.busy_bytes,
-                 (unsigned long long)(w.regions * h->max_block));
-    struct pm_stats st;
-    seg_stats(h, &st);
-    if (st.used_bytes != w.busy_bytes - w.cached_bytes - SEG_HDR * w.used_blocks + lusable)
-        pm_check_fail(&c, "used_bytes %llu disagrees with the walk", (unsigned long long)st.used_bytes);
-    if (st.nmalloc - st.nfree != st.live_blocks)
-        pm_check_fail(&c, "nmalloc %llu - nfree %llu != live blocks %llu", (unsigned long long)st.nmalloc,
-                 (unsigned long long)st.nfree, (unsigned long long)st.live_blocks);
-    return c.bad;
 }
 
 /* ---- create / destroy ---- */

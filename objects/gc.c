@@ -112,6 +112,80 @@ static size_t gc_list_size(const struct pm_gc_head *list)
     return n;
 }
 
+/* ---- invariants of the phases (pm_assert_expensive) ----
+ *
+ * Small predicates over one list, asserted after each phase of a collection
+ * in the asan preset (PM_ASSERT_LEVEL 3; unevaluated below it), on the
+ * lists that phase walked anyway: the checks cost a constant factor of the
+ * collection's own work. A list of n
+ * objects is walked at most bound + 1 steps (bound: the tracked objects), so
+ * a broken ring makes a predicate false, never a loop. Never abort. */
+
+enum gc_expect {
+    GC_EXPECT_PLAIN,                /* a ring: prev links, no COLLECTING, no UNREACHABLE bit */
+    GC_EXPECT_REFS,                 /* update_refs done: COLLECTING, gc_refs == refcount */
+    GC_EXPECT_SUBTRACTED,           /* subtract_refs done: COLLECTING, gc_refs <= refcount */
+    GC_EXPECT_UNREACHABLE,          /* move_unreachable's output: a ring, COLLECTING, each
+                                       link but the last to the head tagged UNREACHABLE */
+    GC_EXPECT_CANDIDATES,           /* tagging cleared: a ring, COLLECTING */
+};
+
+static __attribute__((unused)) bool gc_list_valid(const pm_objspace_t *sp,
+                                                   const struct pm_gc_head *list,
+                                                   enum gc_expect e)
+{
+    bool ring = e == GC_EXPECT_PLAIN || e == GC_EXPECT_UNREACHABLE || e == GC_EXPECT_CANDIDATES;
+    bool collecting = e != GC_EXPECT_PLAIN;
+    size_t bound = (size_t)sp->gc.heap_size, n = 0;
+    const struct pm_gc_head *prev = list;
+    uintptr_t next = list->gc_next;
+    for (;;) {
+        if (e == GC_EXPECT_UNREACHABLE && prev != list) {
+            if (!(next & PM_GC_NEXT_UNREACHABLE))
+                return false;
+            next &= ~PM_GC_NEXT_UNREACHABLE;
+        } else if (next & PM_GC_NEXT_UNREACHABLE) {
+            return false;
+        }
+        const struct pm_gc_head *g = (const struct pm_gc_head *)next;
+        if (!g)
+            return false;
+        if (ring && gc_prev(g) != prev)
+            return false;
+        if (g == list)
+            return true;
+        if (++n > bound || gc_is_collecting(g) != collecting)
+            return false;
+        const pm_object_t *op = from_gc(g);
+        if (!type_is_gc(op->type) || op->refcnt <= 0)
+            return false;
+        if (e == GC_EXPECT_REFS && gc_get_refs(g) != (uintptr_t)op->refcnt)
+            return false;
+        if (e == GC_EXPECT_SUBTRACTED && gc_get_refs(g) > (uintptr_t)op->refcnt)
+            return false;
+        prev = g;
+        next = g->gc_next;
+    }
+}
+
+static int all_lists(pm_objspace_t *sp, struct pm_gc_head **lists, const char **names);
+
+/* Between collections: every list of the space is a plain ring, and they
+ * hold every tracked object. */
+static __attribute__((unused)) bool gc_space_valid(pm_objspace_t *sp)
+{
+    struct pm_gc_head *lists[PM_GC_NUM_GENERATIONS + PM_GC_MAX_AGING + 1];
+    const char *names[PM_GC_NUM_GENERATIONS + PM_GC_MAX_AGING + 1];
+    int nl = all_lists(sp, lists, names);
+    size_t n = 0;
+    for (int l = 0; l < nl; l++) {
+        if (!gc_list_valid(sp, lists[l], GC_EXPECT_PLAIN))
+            return false;
+        n += gc_list_size(lists[l]);
+    }
+    return (int64_t)n == sp->gc.heap_size;
+}
+
 void gc_track(pm_objspace_t *sp, pm_object_t *o)
 {
     pm_assert_internal(type_is_gc(o->type) && !obj_is_tracked(o));
@@ -294,9 +368,14 @@ static void deduce_unreachable(pm_objspace_t *sp, struct pm_gc_head *base,
     if (sp->gc.observe_bytes)
         sp->gc.examined_bytes += list_bytes(base);
     sp->gc.examined += update_refs(base);
+    pm_assert_expensive(gc_list_valid(sp, base, GC_EXPECT_REFS));
     subtract_refs(base);
+    pm_assert_expensive(gc_list_valid(sp, base, GC_EXPECT_SUBTRACTED));
     gc_list_init(unreachable);
     move_unreachable(base, unreachable, rc);
+    pm_assert_expensive(gc_list_valid(sp, base, GC_EXPECT_PLAIN) &&
+                        gc_list_valid(sp, unreachable, GC_EXPECT_UNREACHABLE) &&
+                        (!rc || rc->reachable == gc_list_size(base)));
 }
 
 /* Survivors: untrack atomic tuples (and dicts when `full`); returns how many
@@ -560,6 +639,9 @@ static void collect_region(pm_objspace_t *sp, struct pm_gc_head *young, struct p
     move_legacy_finalizers(&unreachable, &finalizers, &ui);
     if (!gc_list_is_empty(&finalizers))
         ui.n -= move_legacy_finalizer_reachable(&finalizers);
+    pm_assert_expensive(gc_list_valid(sp, &unreachable, GC_EXPECT_CANDIDATES) &&
+                        gc_list_valid(sp, &finalizers, GC_EXPECT_PLAIN) &&
+                        ui.n == gc_list_size(&unreachable));
 
     int64_t m = ui.weakrefs ? handle_weakrefs(sp, &unreachable, old) : 0;
     size_t ran = ui.finalizers ? finalize_garbage(sp, &unreachable) : 0;
@@ -578,6 +660,9 @@ static void collect_region(pm_objspace_t *sp, struct pm_gc_head *young, struct p
 
     int64_t n = gc_list_is_empty(&finalizers) ? 0 : (int64_t)gc_list_size(&finalizers);
     handle_legacy_finalizers(sp, &finalizers, old);
+    /* `old` is walked only when it is what was collected: a young
+     * collection's checks stay proportional to its own work */
+    pm_assert_expensive(!full || gc_list_valid(sp, old, GC_EXPECT_PLAIN));
     r->collected = m;
     r->uncollectable = n;
 }
@@ -959,7 +1044,13 @@ static int64_t run_collection(pm_objspace_t *sp, int generation, int64_t *collec
     gc->examined = gc->examined_bytes = 0;
     uint64_t t0 = gc_clock(sp);
     struct region r = {0};
+    /* the whole space around a collection of the oldest generation only,
+     * whose work is already proportional to it (every collection would make
+     * a growing heap's run quadratic) */
+    bool oldest = generation == PM_GC_NUM_GENERATIONS - 1;
+    pm_assert_expensive(!oldest || gc_space_valid(sp));
     const char *kind = gc->col->collect(sp, generation, &r);
+    pm_assert_expensive(!oldest || gc_space_valid(sp));
     uint64_t t1 = gc_clock(sp);
     struct pm_gc_gen_stats *st = &gc->stats[generation];
     st->collections++;

@@ -8,7 +8,8 @@
 # ASan's ODR indicators (__odr_asan.NAME, one per exported variable) count
 # as NAME; the sanitizer runtimes' own names (__asan_*, __ubsan_*, ...) are
 # theirs. A library must also export
-# at least one pm_ name (the check reads the right thing).
+# at least one pm_ name, or define hidden ones only (the check reads the
+# right thing).
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
 [ $# -gt 0 ] || fail "usage: exports.sh LIB..."
@@ -30,7 +31,15 @@ for lib in "$@"; do
         fail "$lib: internal names exported"
     fi
     case "$lib" in
-    *.a) grep -q '^pm_' <<<"$exported" || fail "$lib: exports no pm_ name (is it built with PM_API_BEGIN headers?)" ;;
+    *.a) if ! grep -q '^pm_' <<<"$exported"; then
+             # a library whose names are all internal (workloads/python/:
+             # used by the harness only) exports nothing: its hidden
+             # globals show the check read the right thing
+             hidden=$(awk '$4 ~ /^(FUNC|OBJECT)$/ && $5 == "GLOBAL" && $6 == "HIDDEN" && $7 != "UND"' <<<"$syms" | wc -l)
+             [ "$hidden" -gt 0 ] || fail "$lib: exports no pm_ name and defines no hidden one (is it built with PM_API_BEGIN headers?)"
+             echo "ok: $lib exports nothing ($hidden hidden names)"
+             continue
+         fi ;;
     esac
     echo "ok: $lib exports $(grep -c '^pm_' <<<"$exported") pm_ names and nothing else"
 done

@@ -1,5 +1,5 @@
 /* tests/test_objscript.c — the object-script parser and interpreter
- * (objects/objscript.c) through its C interface: messages stay one line
+ * (workloads/objscript/) through its C interface: messages stay one line
  * whatever bytes a quoted word holds (escaped \n \t \r \\ \xNN, long words
  * cut), and pm_objscript_finish tears down scripts whose finalizers
  * resurrect, whatever the order of the names (both found by fuzz_objscript;

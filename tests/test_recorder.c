@@ -1,9 +1,9 @@
 /* tests/test_recorder.c — the library side of real traces: trace statistics
- * (workloads/tracestats.c) against a hand-computed trace and against a
+ * (workloads/trace/tracestats.c) against a hand-computed trace and against a
  * brute-force oracle (every lifetime stored and sorted) on generated traces;
- * the mtrace importer (workloads/mtrace.c) on logs with every line kind,
+ * the mtrace importer (workloads/trace/mtrace.c) on logs with every line kind,
  * its counts and its error messages; the cut of a recording whose recorder
- * died (workloads/recording.c). The recorder itself runs in
+ * died (workloads/recorder/recording.c). The recorder itself runs in
  * tests/cli/record.sh (it must be preloaded into a process).
  */
 #include "pm_test.h"

@@ -1,4 +1,4 @@
-/* tests/test_trace.c — the trace format (workloads/trace.h): binary <-> text
+/* tests/test_trace.c — the trace format (workloads/trace/trace.h): binary <-> text
  * round trips of every generated pattern, every malformed input of issue 3 in
  * binary and text form with its exact message (op index and byte offset, or
  * line), the fast decoder against the careful one on corrupted traces, lenient

@@ -5,7 +5,7 @@
 # with TARGET_seed_corpus.zip (fuzz/corpus/TARGET) and TARGET.dict
 # (fuzz/dict/TARGET.dict) beside it. Runs from the source tree (OSS-Fuzz's
 # WORKDIR) or from anywhere inside it. No CMake: the libraries the targets
-# need (allocators/, objects/, workloads/) are compiled directly. A target is
+# need (allocators/, objects/, the workload libraries' folders) are compiled directly. A target is
 # a fuzz/*.c that defines LLVMFuzzerTestOneInput; the other fuzz/*.c
 # (the shared harness) go into the library.
 set -eu
@@ -21,7 +21,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 flags=(-std=c11 -D_GNU_SOURCE -DPM_ASSERT_LEVEL=2 -DPM_FUZZING=1
-       -Iallocators -Iobjects -Iworkloads -Ifuzz)
+       -Iallocators -Iobjects -Iworkloads -Iworkloads/trace -Iworkloads/objscript -Iworkloads/recorder -Ifuzz)
 [ "${SANITIZER:-address}" = address ] && flags+=(-DPM_ASAN=1)   # arena poisoning (allocators/pm_asan.h)
 # reference allocators are dlopen'ed only if their headers exist; the targets do not use them
 for h in mimalloc.h:PM_HAVE_MIMALLOC jemalloc/jemalloc.h:PM_HAVE_JEMALLOC gperftools/tcmalloc.h:PM_HAVE_TCMALLOC; do
@@ -34,7 +34,9 @@ for src in fuzz/*.c; do
   if grep -q '^int LLVMFuzzerTestOneInput' "$src"; then targets+=("$src"); else harness+=("$src"); fi
 done
 objs=()
-for src in allocators/*.c objects/*.c workloads/*.c "${harness[@]}"; do
+# workloads/recorder/recorder.c is the preloaded recorder (it defines malloc): not a library source
+for src in allocators/*.c objects/*.c workloads/trace/*.c workloads/objscript/*.c workloads/recorder/recording.c \
+           "${harness[@]}"; do
   obj=$work/$(echo "$src" | tr / _).o
   # shellcheck disable=SC2086
   $CC $CFLAGS "${flags[@]}" -c "$src" -o "$obj"

@@ -72,7 +72,7 @@
  *    program killed by any signal leaves every op recorded up to the kill.
  *    Each op is committed by writing its body first and its length byte last:
  *    the file then holds whole ops followed by zeros, which `trace record`
- *    trims (workloads/recording.c). The header is written first with the
+ *    trims (workloads/recorder/recording.c). The header is written first with the
  *    FINISHED flag clear and the op count unknown, and patched at exit.
  *  - Metadata lives in a region reserved at the start (padded with a
  *    "recorder.pad=" line) and is rewritten in place when more is known (the

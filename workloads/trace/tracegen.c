@@ -1,4 +1,4 @@
-/* workloads/tracegen.c — generated traces: lifo, fifo, churn, growth,
+/* workloads/trace/tracegen.c — generated traces: lifo, fifo, churn, growth,
  * survivors, adversary (documented with their options in docs/patterns.md;
  * the adversary's constructions and figures in docs/worst-cases.md).
  *

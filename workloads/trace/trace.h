@@ -1,4 +1,4 @@
-/* workloads/trace.h — raw allocation traces: the binary (.pmt) and text forms,
+/* workloads/trace/trace.h — raw allocation traces: the binary (.pmt) and text forms,
  * a streaming validating reader, a writer, and the pointer -> slot map.
  *
  * Format: docs/trace-format.md (byte by byte). Generators: docs/patterns.md.

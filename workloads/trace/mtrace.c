@@ -1,4 +1,4 @@
-/* workloads/mtrace.c — imports a glibc mtrace log (MALLOC_TRACE) as a trace.
+/* workloads/trace/mtrace.c — imports a glibc mtrace log (MALLOC_TRACE) as a trace.
  *
  * Addresses become slots through a struct pm_slotmap (LIFO reuse, as the
  * recorder). What the log cannot say is handled, counted and reported, never
@@ -8,12 +8,12 @@
  * at an address that is still live means the log lacks a free, which is
  * inserted; failed requests make no op. mtrace does not log alignment, so
  * memalign & co. are plain allocs; calloc is logged as malloc, so it is too.
- * Format: recording.h.
+ * Format: mtrace.h.
  *
  * Entry point: pm_mtrace_import.
  */
 #include "msgescape.h"
-#include "recording.h"
+#include "mtrace.h"
 #include "trace_internal.h"
 
 #include <ctype.h>

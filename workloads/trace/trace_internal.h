@@ -1,4 +1,4 @@
-/* workloads/trace_internal.h — what trace.c, trace_text.c and trace_write.c
+/* workloads/trace/trace_internal.h — what trace.c, trace_text.c and trace_write.c
  * share and the API does not show: the trace object, the careful decoder, the
  * op checker (one source of every problem message), metadata storage and the
  * liveness bitmap helpers. */

@@ -1,4 +1,4 @@
-/* workloads/keyset.c — the string set of keyset.h: linear probing over a
+/* workloads/trace/keyset.c — the string set of keyset.h: linear probing over a
  * power-of-two table kept at most half full, so an add costs O(len) expected
  * whatever the number of keys. */
 #include "keyset.h"

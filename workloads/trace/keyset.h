@@ -1,4 +1,4 @@
-/* workloads/keyset.h — a set of byte strings (open addressing, FNV-1a),
+/* workloads/trace/keyset.h — a set of byte strings (open addressing, FNV-1a),
  * for duplicate checks that must stay linear in the input: the metadata keys
  * of the trace reader, the text parser and the writer (issue 19: 200k keys
  * took 290 s with a walk over every earlier key).

@@ -1,4 +1,4 @@
-/* workloads/tracestats.c — trace statistics (definitions in tracestats.h).
+/* workloads/trace/tracestats.c — trace statistics (definitions in tracestats.h).
  *
  * One streaming pass computes everything but the lifetime quantiles, and a
  * log-linear histogram of lifetimes per group (exact below 128 ops, 64

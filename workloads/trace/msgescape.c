@@ -1,4 +1,4 @@
-/* workloads/msgescape.c — pm_msg_escape (msgescape.h). */
+/* workloads/trace/msgescape.c — pm_msg_escape (msgescape.h). */
 #include "msgescape.h"
 
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* objects/pm_objscript.h — object scripts: a small line-based language that
+/* workloads/objscript/pm_objscript.h — object scripts: a small line-based language that
  * drives an object space without writing C (format: docs/objscript.md).
  *
  * Entry points: pm_objscript_parse / pm_objscript_free (a script),

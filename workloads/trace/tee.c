@@ -1,4 +1,4 @@
-/* workloads/tee.c — see tee.h. */
+/* workloads/trace/tee.c — see tee.h. */
 #include "tee.h"
 
 #include <errno.h>

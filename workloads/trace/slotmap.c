@@ -1,4 +1,4 @@
-/* workloads/slotmap.c — pointer -> dense slot map for trace writers that see
+/* workloads/trace/slotmap.c — pointer -> dense slot map for trace writers that see
  * pointers (the recorder, the object layer). A freed slot is reused before a
  * new one is handed out (LIFO), so slot numbers stay below the peak number of
  * live blocks plus one.

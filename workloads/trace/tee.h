@@ -1,4 +1,4 @@
-/* workloads/tee.h — a wrapper backend that tees every request made to an
+/* workloads/trace/tee.h — a wrapper backend that tees every request made to an
  * inner backend into a raw trace (pm_trace_writer), naming blocks by dense
  * slots (pm_slotmap: a freed slot is reused first). The object layer's
  * request stream depends only on its workload and seed, so a trace recorded

@@ -1,4 +1,4 @@
-/* workloads/trace_write.c — the trace writer (binary, to a file or to memory)
+/* workloads/trace/trace_write.c — the trace writer (binary, to a file or to memory)
  * and conversion between the forms.
  *
  * A file writer writes PATH.tmp (O_EXCL: never over an existing .tmp, which

@@ -1,4 +1,4 @@
-/* workloads/recording.c — finishing the file of a recorder that died: cut an
+/* workloads/recorder/recording.c — finishing the file of a recorder that died: cut an
  * unfinished recording after its last whole op (see recording.h for why
  * that is well defined).
  *

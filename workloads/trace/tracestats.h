@@ -1,4 +1,4 @@
-/* workloads/tracestats.h — what a trace asks of an allocator, in numbers:
+/* workloads/trace/tracestats.h — what a trace asks of an allocator, in numbers:
  * op counts by kind and domain, live-set peaks, a size histogram over
  * pymalloc's classes, the share of requests a pymalloc-style allocator would
  * serve, exact block lifetime quantiles overall and per class, realloc

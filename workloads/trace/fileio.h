@@ -1,4 +1,4 @@
-/* workloads/fileio.h — the one way every input file is opened (traces,
+/* workloads/trace/fileio.h — the one way every input file is opened (traces,
  * object scripts, suite files, mtrace logs) and every output file is
  * written (temporary file, fsync, rename).
  *

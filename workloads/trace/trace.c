@@ -1,4 +1,4 @@
-/* workloads/trace.c — the binary trace format: op encoding, the header, the
+/* workloads/trace/trace.c — the binary trace format: op encoding, the header, the
  * careful decoder and the op checker (the one place every problem message is
  * written), opening traces (mmap, header and metadata validation, the prescan
  * of an unfinished recording) and cursors (pm_trace_next's slow path).

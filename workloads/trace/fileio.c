@@ -1,4 +1,4 @@
-/* workloads/fileio.c — input opening and output writing for every command
+/* workloads/trace/fileio.c — input opening and output writing for every command
  * (fileio.h). No printing, no exit: callers turn err into their message. */
 #include "fileio.h"
 

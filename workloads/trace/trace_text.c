@@ -1,4 +1,4 @@
-/* workloads/trace_text.c — the text form of a trace: parsing (into memory,
+/* workloads/trace/trace_text.c — the text form of a trace: parsing (into memory,
  * re-encoded as a binary op stream, validated completely so that every error
  * names its line) and writing the canonical form.
  *
