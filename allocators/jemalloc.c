@@ -19,7 +19,7 @@
  *
  * jemalloc uses initial-exec TLS; it can be dlopen'ed only with a larger
  * static TLS surplus (GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536,
- * set by harness/main.c's re-exec and by ctest). Without it, dlopen fails and
+ * set by harness/cli/main.c's re-exec and by ctest). Without it, dlopen fails and
  * the backend is unavailable with dlerror's reason.
  *
  * Requests are rounded to a multiple of 16 (pm_ref_size): jemalloc's 8-byte

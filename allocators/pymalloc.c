@@ -120,7 +120,7 @@
  * no dispatch at all. Calls are counted only in malloc, per class (see
  * pymalloc_stats); live_blocks is summed from the pools. The trade-offs
  * were measured against libpython3.11's PyObject_Malloc/PyObject_Free in
- * the loop of harness/micro.c.
+ * the loop of harness/cli/micro.c.
  *
  * large=os (0 bytes and > 512 bytes): one mapping per block with a
  * 16-byte header, live blocks kept in an open-addressing hash set keyed by

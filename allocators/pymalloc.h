@@ -5,7 +5,7 @@
  * Entry points: pm_pymalloc_ops (the backend), pm_pymalloc_report(),
  * pm_pymalloc_pool_info(). Both functions take the ops the heap was created
  * with and return false when that is not pymalloc, so callers can hand them
- * any heap. Nothing here prints: harness/debugstats.c formats the report.
+ * any heap. Nothing here prints: harness/cli/debugstats.c formats the report.
  *
  * Report invariants (as CPython's _PyObject_DebugMallocStats):
  *   total == bytes_in_allocated_blocks + bytes_in_available_blocks

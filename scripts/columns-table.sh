@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/columns-table.sh — rewrites docs/main-job.md's results-columns
-# table from harness/result_fields.def, the one list of measurement fields.
+# table from harness/engine/result_fields.def, the one list of measurement fields.
 # tests/test_suite.c (test_columns_doc_table_is_the_list) fails when the two
 # differ: run this after adding or changing a field.
 case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
@@ -12,7 +12,7 @@ import re
 import sys
 
 root = "."
-src = open(os.path.join(root, "harness/result_fields.def")).read()
+src = open(os.path.join(root, "harness/engine/result_fields.def")).read()
 rows = re.findall(r'PM_FIELD\((\w+), (\w), "([^"]*)", (\w+(?:\(\w+\))?), ([\w|]+),\s*'
                   r'"((?:[^"\\]|\\.)*)"\)', src)
 kind = {"S": "string", "U": "count", "D": "number"}

@@ -2,7 +2,7 @@
 # scripts/gen-man.sh PYMEMLAB [OUT] — writes the man page pymemlab.1 (roff)
 # from the help the binary itself prints (`pymemlab help` for the commands,
 # `pymemlab help --roff CMD` for each one's usage, summary and options: its
-# option table, harness/opts.h), so that the page cannot drift from the
+# option table, harness/cli/opts.h), so that the page cannot drift from the
 # parser's table. Run by the build (CMakeLists.txt, target `man`) and
 # installed by `cmake --install`. Prints to OUT, or stdout.
 case "${1:-}" in -h|--help|"") awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac

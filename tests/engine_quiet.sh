@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/engine_quiet.sh LIB SRCDIR — the engine library (harness/engine.h)
+# tests/engine_quiet.sh LIB SRCDIR — the engine library (harness/engine/engine.h)
 # never prints and never exits: fails if an object of LIB references exit
 # (or _Exit, quick_exit), printf-family output to the terminal (printf,
 # vprintf, puts, putchar, perror, their _chk forms), the stdout or stderr
@@ -31,11 +31,11 @@ if [ -n "$hits" ]; then
 fi
 for m in $members; do
     n=$((n + 1))
-    c=$src/harness/${m%.o}
+    c=$src/harness/engine/${m%.o}
     if [ -f "$c" ] && grep -q '#include "cli.h"' "$c"; then
-        echo "harness/${m%.o} includes cli.h (the command layer)"
+        echo "harness/engine/${m%.o} includes cli.h (the command layer)"
         bad=1
     fi
 done
-[ $bad = 0 ] || fail "$lib: the engine prints or exits (harness/engine.h: return an error instead)"
+[ $bad = 0 ] || fail "$lib: the engine prints or exits (harness/engine/engine.h: return an error instead)"
 echo "ok: $lib: $n objects, none prints to the terminal, exits or calls the command layer"

@@ -1,5 +1,5 @@
 /* tests/test_pyworkloads.c — the Python-like workloads (workloads/python/)
- * and their measurement (harness/pyrun.c).
+ * and their measurement (harness/engine/pyrun.c).
  *
  *  - every workload is deterministic for a seed: the request stream recorded
  *    through a wrapper over `system` is the same twice, the same over the

@@ -1,5 +1,5 @@
 /* tests/test_suite.c — suites, result records and the latency sampler of
- * the suite runner (harness/suite.c, results.c, latency.c):
+ * the suite runner (harness/engine/suite.c, results.c, latency.c):
  *
  *  - every built-in suite (workloads/suites/) parses; defaults, canonical
  *    parameters, trace globs (sorted, suffix=, optional);

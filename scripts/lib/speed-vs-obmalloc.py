@@ -8,7 +8,7 @@ runs (--floor): the replay loop's own cost (null does nothing) and the
 allocator-only speed-up (obmalloc - null) / (model - null), its interval
 resampling all three. Markdown on stdout.
 
-Statistics as the harness's (harness/stats.c): the median's interval is
+Statistics as the harness's (harness/engine/stats.c): the median's interval is
 distribution-free, [x(k), x(n+1-k)] with the largest k whose binomial
 coverage is at least 95% (min..max below 6 samples, whose level is then
 printed); a ratio's interval is the 2.5/97.5 percentile of 2000 bootstrap

@@ -21,9 +21,9 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 py=$(command -v python3)
 
-# results.jsonl records with every column (names from harness/result_fields.def)
+# results.jsonl records with every column (names from harness/engine/result_fields.def)
 mk() {  # mk DIR NS_FACTOR FP_FACTOR [BACKENDS] [PARAMS_OF_W2]
-  "$py" - "$SRC/harness/result_fields.def" "$@" <<'EOF'
+  "$py" - "$SRC/harness/engine/result_fields.def" "$@" <<'EOF'
 import json, os, re, sys
 hdr, d, f, fp = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 backends = (sys.argv[5] if len(sys.argv) > 5 else "pymalloc,system").split(",")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/cli/options.sh — the option tables (harness/opts.h) and what comes
+# tests/cli/options.sh — the option tables (harness/cli/opts.h) and what comes
 # from them cannot drift:
 #  1. no command parses options outside a table (no getopt_long of its own);
 #  2. every command of `pymemlab help` answers -h, --help and `help CMD` with
@@ -21,8 +21,8 @@ src=${PM_SOURCE_DIR:?}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 # ---- 1. one parser ----
-own=$(grep -ln 'getopt_long *(\|struct option ' "$src"/harness/*.c | grep -v '/opts\.c$' || true)
-[ -z "$own" ] || fail "options parsed outside the tables (harness/opts.h) in: $own"
+own=$(grep -ln 'getopt_long *(\|struct option ' "$src"/harness/*/*.c | grep -v '/opts\.c$' || true)
+[ -z "$own" ] || fail "options parsed outside the tables (harness/cli/opts.h) in: $own"
 
 # ---- 2. help on every command ----
 cmds=$("$PYMEMLAB" help | awk '/^commands:/ {on = 1; next} on && /^  [a-z]/ {print $1}' | grep -v '^help$')

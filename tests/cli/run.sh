@@ -64,7 +64,7 @@ for r in recs:
         assert r["lat_samples"] > 0 and r["series"], r
         # the record the run measured reaches the folder whole: the collector's
         # name (a string field, lost by the pipe before one record) and the
-        # major faults (a field added by one line of harness/result_fields.def)
+        # major faults (a field added by one line of harness/engine/result_fields.def)
         assert r["majflt_per_op"] is not None and r["majflt_per_op"] >= 0, r
         if r["kind"] == "py":
             assert r["gc"] == "gen311", r

@@ -5,7 +5,7 @@
 #    within 8% of the native one. Why 8%: the pattern is deterministic and
 #    the replay makes the same calls, so what is left is the harness's own
 #    pages (the replay's slot table, 16 bytes per slot = 1.5 MiB here = 4.5%
-#    until harness/replay.c keeps it out of the footprint) plus sampling
+#    until harness/engine/replay.c keeps it out of the footprint) plus sampling
 #    (the native peak is a plateau of tens of ms, sampled every 250 us);
 #  - its non-heap row is measured: at least the 0.75 MiB of its static
 #    pointer arrays (.bss), well under the peak;
