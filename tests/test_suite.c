@@ -136,6 +136,42 @@ static void test_suite_defaults_and_params(void **state)
     pm_suite_free(&s);
 }
 
+/* issue 20: gc= on a py line, and run --gcs expanding py items per collector */
+static void test_suite_gc_sweep(void **state)
+{
+    (void)state;
+    struct pm_suite s;
+    char err[PM_ERR_LEN];
+    int rc = pm_suite_parse("py service scale=0.5\n"
+                            "py cycles gc=pep848\n"
+                            "gen churn ops=1M\n",
+                            "/nowhere/t.suite", &s, err);
+    if (rc)
+        fail_msg("%s", err);
+    assert_string_equal(s.items[0].gc, "");
+    assert_string_equal(s.items[0].params, "py service scale=0.5 seed=1");  /* unchanged without gc= */
+    assert_string_equal(s.items[1].gc, "pep848");
+    assert_string_equal(s.items[1].params, "py cycles scale=1 seed=1 gc=pep848");
+    assert_int_equal(pm_suite_expand_gcs(&s, "gen311,inc314", err), 0);
+    assert_int_equal(s.n, 4);
+    assert_string_equal(s.items[0].name, "service-gen311");
+    assert_string_equal(s.items[0].gc, "gen311");
+    assert_string_equal(s.items[0].params, "py service scale=0.5 seed=1 gc=gen311");
+    assert_string_equal(s.items[1].name, "service-inc314");
+    assert_string_equal(s.items[1].gc, "inc314");
+    assert_string_equal(s.items[2].name, "cycles");              /* its own gc= wins */
+    assert_string_equal(s.items[2].gc, "pep848");
+    assert_int_equal(s.items[3].kind, PM_SUITE_GEN);
+    assert_int_equal(pm_suite_expand_gcs(&s, "gen311,nope", err), -1);
+    assert_non_null(strstr(err, "unknown collector 'nope'"));
+    assert_int_equal(s.n, 4);                                    /* left as it was */
+    assert_int_equal(pm_suite_expand_gcs(&s, "inc314,inc314", err), -1);
+    assert_non_null(strstr(err, "given twice"));
+    pm_suite_free(&s);
+    assert_int_not_equal(pm_suite_parse("py service gc=gen999\n", "/nowhere/t.suite", &s, err), 0);
+    assert_non_null(strstr(err, "unknown collector 'gen999' in gc="));
+}
+
 static void test_suite_trace_globs(void **state)
 {
     (void)state;
@@ -185,7 +221,7 @@ static void test_suite_bad_lines(void **state)
         {"py nosuch\n", "/x/t.suite:1: unknown workload 'nosuch' (known: json, compiler, web, cycles, build, survivors, churn, service, bigheap)"},
         {"py json scale=0\n", "/x/t.suite:1: bad value for scale: '0' (expected a number in 0.0001..10000)"},
         {"py json seed=-1\n", "/x/t.suite:1: bad value for seed: '-1' (expected a whole number)"},
-        {"py json frob=1\n", "/x/t.suite:1: py: unknown option 'frob' (known: scale, seed, name, timeout)"},
+        {"py json frob=1\n", "/x/t.suite:1: py: unknown option 'frob' (known: scale, seed, gc, name, timeout)"},
         {"py json scale\n", "/x/t.suite:1: py: expected key=value, got 'scale'"},
         {"py\n", "/x/t.suite:1: py: a workload name is required (see 'pymemlab pyrun --list')"},
         {"py json\npy json\n", "/x/t.suite:2: workload name 'json' already used on line 1 (set another with name=)"},
@@ -770,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_builtin_suites_parse),
         cmocka_unit_test(test_suite_defaults_and_params),
         cmocka_unit_test(test_suite_trace_globs),
+        cmocka_unit_test(test_suite_gc_sweep),
         cmocka_unit_test(test_suite_bad_lines),
         cmocka_unit_test(test_columns_are_documented),
         cmocka_unit_test(test_columns_doc_table_is_the_list),

@@ -378,10 +378,12 @@ static void default_out(struct pm_run_cfg *c)
 /* 1. The suite, names, options, backends and trace files: bad input is one
  * line and exit 2 here, before anything is written. */
 static void check_input(struct pm_run_cfg *c, const char *suite, const char *out,
-                        const char *traces_dir)
+                        const char *traces_dir, const char *gcs)
 {
     char err[PM_ERR_LEN];
     if (pm_suite_load(suite, &c->suite, err))
+        pm_usage_error("%s", err);
+    if (gcs && pm_suite_expand_gcs(&c->suite, gcs, err))
         pm_usage_error("%s", err);
     for (const char *l = c->suite.notes; l && *l; l += strcspn(l, "\n") + 1)
         add_note(c, "%.*s", (int)strcspn(l, "\n"), l);
@@ -659,6 +661,9 @@ static const struct pm_cli_opt run_opts[] = {
                "write the measurements as command lines (for other machines; merge the parts)"),
     PM_CLI_OPT("only", 'O', PM_CLI_STRING, "W:B:R", NULL, "run one measurement: workload, backend, rep"),
     PM_CLI_OPT("traces-dir", 'T', PM_CLI_DIR, "DIR", "DIR/traces of --out", "where generated traces are kept"),
+    PM_CLI_OPT("gcs", 'G', PM_CLI_STRING, "a,b,...", "each py line's gc=, else gen311",
+               "sweep the collectors: each py workload once per collector, named NAME-COLLECTOR "
+               "(docs/gc.md)", .values = "gen311 gen313 inc314 pep848"),
     {0},
 };
 
@@ -670,7 +675,7 @@ const struct pm_cli_spec pm_spec_run = {
 int cmd_run(int argc, char **argv)
 {
     struct pm_run_cfg c = {.jobs = 1, .latency_every = PM_LAT_DEFAULT_EVERY, .argc = argc, .argv = argv};
-    const char *suite = "default", *out = NULL, *traces_dir = NULL;
+    const char *suite = "default", *out = NULL, *traces_dir = NULL, *gcs = NULL;
     unsigned reps = 0;
     struct pm_cli_val v;
     int ch;
@@ -695,6 +700,7 @@ int cmd_run(int argc, char **argv)
         case 'L': c.latency_every = v.u; break;
         case 'O': c.only = v.s; break;
         case 'T': traces_dir = v.s; break;
+        case 'G': gcs = v.s; break;
         case 'M':
             if (!pm_time_mode_parse(optarg, &c.mode))
                 pm_usage_error("run: bad value for --mode: '%s' (expected cold or warm)", optarg);
@@ -718,7 +724,7 @@ int cmd_run(int argc, char **argv)
     c.reps = reps;
     c.on_misuse = pm_cli_misuse_abort;
     c.stop = &interrupted;
-    check_input(&c, suite, out, traces_dir);
+    check_input(&c, suite, out, traces_dir, gcs);
     size_t nplan;
     struct pm_run_cell *plan = make_plan(&c, &nplan);
     if (c.emit_jobs) {

@@ -407,7 +407,8 @@ static void child_py(const struct pm_run_cfg *c, const struct pm_suite_item *it,
 {
     struct pm_pyrun_opts opts = {.sample_every = c->series_every, .reps = 1,
                                  .on_misuse = c->on_misuse,
-                                 .latency_every = c->latency_every, .mode = c->mode};
+                                 .latency_every = c->latency_every, .mode = c->mode,
+                                 .gc = it->gc[0] ? it->gc : NULL};
     char err[PM_ERR_LEN];
     struct pm_pyrun_result res;
     pm_pyrun_result_init(&res);

@@ -9,6 +9,7 @@
 #include "fileio.h"
 #include "msgescape.h"
 #include "pm_build_info.h"
+#include "pm_object.h"
 #include "python/pywl.h"
 #include "replay.h"
 
@@ -198,6 +199,38 @@ static int common_option(struct parse *p, struct pm_suite_item *it, const char *
     return 0;
 }
 
+static bool gc_known(const char *name)
+{
+    for (const char *const *n = pm_gc_collector_names(); *n; n++)
+        if (!strcmp(*n, name))
+            return true;
+    return false;
+}
+
+static void gc_names(char *buf, size_t len)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (const char *const *n = pm_gc_collector_names(); *n && k < len; n++)
+        k += (size_t)snprintf(buf + k, len - k, "%s%s", k ? ", " : "", *n);
+}
+
+/* The canonical parameters of a py item: gc= only when given, so that a
+ * suite without it keeps the parameters (and resumes) it had before. */
+static void py_params(struct pm_suite_item *it)
+{
+    char buf[96];
+    snprintf(it->params, sizeof it->params, "py %s", it->workload);
+    snprintf(buf, sizeof buf, "scale=%g", it->scale);
+    params_add(it, buf);
+    snprintf(buf, sizeof buf, "seed=%llu", (unsigned long long)it->seed);
+    params_add(it, buf);
+    if (it->gc[0]) {
+        snprintf(buf, sizeof buf, "gc=%s", it->gc);
+        params_add(it, buf);
+    }
+}
+
 static int parse_py(struct parse *p, char **w, int nw)
 {
     if (nw < 2)
@@ -232,16 +265,18 @@ static int parse_py(struct parse *p, char **w, int nw)
         } else if (!strcmp(w[i], "seed")) {
             if (!parse_count(v, UINT64_MAX, &it->seed))
                 return fail(p, "bad value for seed: '%s' (expected a whole number)", v);
+        } else if (!strcmp(w[i], "gc")) {
+            if (!gc_known(v)) {
+                char names[128];
+                gc_names(names, sizeof names);
+                return fail(p, "unknown collector '%s' in gc= (known: %s)", v, names);
+            }
+            snprintf(it->gc, sizeof it->gc, "%s", v);
         } else {
-            return fail(p, "py: unknown option '%s' (known: scale, seed, name, timeout)", w[i]);
+            return fail(p, "py: unknown option '%s' (known: scale, seed, gc, name, timeout)", w[i]);
         }
     }
-    char buf[96];
-    snprintf(it->params, sizeof it->params, "py %s", it->workload);
-    snprintf(buf, sizeof buf, "scale=%g", it->scale);
-    params_add(it, buf);
-    snprintf(buf, sizeof buf, "seed=%llu", (unsigned long long)it->seed);
-    params_add(it, buf);
+    py_params(it);
     return item_commit(p, it);
 }
 
@@ -665,4 +700,82 @@ const struct pm_suite_item *pm_suite_find(const struct pm_suite *s, const char *
         if (!strcmp(s->items[i].name, name))
             return &s->items[i];
     return NULL;
+}
+
+int pm_suite_expand_gcs(struct pm_suite *s, const char *list, char err[PM_ERR_LEN])
+{
+    char gcs[8][16];
+    size_t ng = 0;
+    for (const char *c = list; *c;) {
+        size_t l = strcspn(c, ",");
+        if (l == 0 || l >= sizeof gcs[0] || ng == 8) {
+            snprintf(err, PM_ERR_LEN, "run: --gcs: bad list '%s' (collector names, comma-separated)",
+                     list);
+            return -1;
+        }
+        memcpy(gcs[ng], c, l);
+        gcs[ng][l] = 0;
+        if (!gc_known(gcs[ng])) {
+            char names[128];
+            gc_names(names, sizeof names);
+            snprintf(err, PM_ERR_LEN, "run: --gcs: unknown collector '%s' (known: %s)", gcs[ng], names);
+            return -1;
+        }
+        for (size_t j = 0; j < ng; j++)
+            if (!strcmp(gcs[j], gcs[ng])) {
+                snprintf(err, PM_ERR_LEN, "run: --gcs: collector '%s' given twice", gcs[ng]);
+                return -1;
+            }
+        ng++;
+        c += l + (c[l] == ',');
+    }
+    if (!ng) {
+        snprintf(err, PM_ERR_LEN, "run: --gcs: an empty list");
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += s->items[i].kind == PM_SUITE_PY && !s->items[i].gc[0] ? ng : 1;
+    struct pm_suite_item *items = calloc(n ? n : 1, sizeof *items);
+    if (!items) {
+        snprintf(err, PM_ERR_LEN, "run: out of memory");
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct pm_suite_item *it = &s->items[i];
+        if (it->kind != PM_SUITE_PY || it->gc[0]) {
+            items[k++] = *it;
+            continue;
+        }
+        for (size_t g = 0; g < ng; g++) {
+            struct pm_suite_item *o = &items[k++];
+            *o = *it;
+            memcpy(o->gc, gcs[g], sizeof o->gc);
+            size_t ln = strlen(it->name), lg = strlen(gcs[g]);
+            if (strlen(it->name) + 1 + strlen(gcs[g]) > PM_SUITE_NAME_MAX) {
+                snprintf(err, PM_ERR_LEN, "run: --gcs: the workload name '%.48s-%.15s' (line %u) is "
+                         "too long (at most %d characters; set a shorter one with name=)", it->name,
+                         gcs[g], it->line, PM_SUITE_NAME_MAX);
+                free(items);
+                return -1;
+            }
+            memcpy(o->name, it->name, ln);
+            o->name[ln] = '-';
+            memcpy(o->name + ln + 1, gcs[g], lg + 1);
+            py_params(o);
+        }
+    }
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(items[i].name, items[j].name)) {
+                snprintf(err, PM_ERR_LEN, "run: --gcs: workload name '%s' made twice (line %u and "
+                         "line %u; set another with name=)", items[i].name, items[j].line, items[i].line);
+                free(items);
+                return -1;
+            }
+    free(s->items);
+    s->items = items;
+    s->n = k;
+    return 0;
 }

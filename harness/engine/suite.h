@@ -54,6 +54,7 @@ struct pm_suite_item {
     double timeout_s;                   /* timeout= of the line; 0: not given */
     /* py */
     char workload[32];                  /* workloads/python registry name */
+    char gc[16];                        /* gc=NAME: the collector; "" = the default (gen311) */
     double scale;
     uint64_t seed;                      /* py and gen (gen: 42 unless given) */
     /* gen */
@@ -86,6 +87,12 @@ int pm_suite_load(const char *spec, struct pm_suite *s, char err[PM_ERR_LEN]);
  * relative trace paths). */
 int pm_suite_parse(const char *text, const char *path, struct pm_suite *s, char err[PM_ERR_LEN]);
 void pm_suite_free(struct pm_suite *s);
+/* `run --gcs A,B,...` (issue 20: collectors swept like backends): each py
+ * item without its own gc= becomes one item per collector, named
+ * NAME-COLLECTOR, with gc=COLLECTOR in its canonical parameters; other
+ * items are left as they are. 0, or -1 with err (an unknown collector, a
+ * name made too long or already used, out of memory). */
+int pm_suite_expand_gcs(struct pm_suite *s, const char *list, char err[PM_ERR_LEN]);
 const struct pm_suite_item *pm_suite_find(const struct pm_suite *s, const char *name);
 
 /* $PYMEMLAB_SUITE_DIR, else the source tree's workloads/suites. */
