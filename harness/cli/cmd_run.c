@@ -550,12 +550,14 @@ static void progress_finished(void *ctx, const struct pm_result *r, const char *
             fprintf(stderr, "%s: FAILED: %s\n", label, r->reason);
         return;
     }
-    if (!strcmp(r->status, "ok"))
-        fprintf(stderr, "[%zu/%zu] %s: ok, %.1f ns/op, peak %.1f MiB (%.1f s)\n", p->done, p->total,
-                label, r->ns_per_op,
-                r->peak_footprint_bytes == PM_STAT_NA ? 0.0 : (double)r->peak_footprint_bytes / 1048576.0,
-                r->wall_s);
-    else
+    if (!strcmp(r->status, "ok")) {
+        /* memory is sampled in rep 1 only: no "peak" where it was not */
+        char peak[48] = "";
+        if (r->peak_footprint_bytes != PM_STAT_NA && r->rep == 1)
+            snprintf(peak, sizeof peak, ", peak %.1f MiB", (double)r->peak_footprint_bytes / 1048576.0);
+        fprintf(stderr, "[%zu/%zu] %s: ok, %.1f ns/op%s (%.1f s)\n", p->done, p->total, label,
+                r->ns_per_op, peak, r->wall_s);
+    } else
         fprintf(stderr, "[%zu/%zu] %s: FAILED (%s) %s\n", p->done, p->total, label, r->failure,
                 r->reason);
 }
