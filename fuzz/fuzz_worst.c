@@ -1,6 +1,7 @@
 /* fuzz/fuzz_worst.c — the worst-case search shared by fuzz_frag and
  * fuzz_retention (fuzz_worst.h: input, figures, feedback, saved traces). */
 #include "fuzz_worst.h"
+#include "fuzz_worst_mut.h"
 #include "trace.h"
 
 #include <math.h>
@@ -130,7 +131,7 @@ static void fw_free(unsigned slot)
 /* The extended op's sizes: the smallest request of each pymalloc class
  * (16c + 1, at least 16), of each buddy block (2^k * 8 + 1) and of each
  * segfit block (32 * 2^k - 23), then fw_size's. */
-static size_t fw_size_x(unsigned b)
+size_t fw_size_x(unsigned b)
 {
     if (b < 32)
         return b ? 16 * (size_t)b + 1 : FW_MIN_SIZE;
@@ -178,8 +179,7 @@ static void fw_op(unsigned op, struct fz_in *in)
         }
         case 1:
         case 2: {
-            unsigned k = arg < 64 ? arg + 2 : arg < 128 ? 66 + (arg - 64) * 4 : 322 + (arg - 128) * 8;
-            fw_keep_one_in(k, (sub & 3) == 1);
+            fw_keep_one_in(fw_k_of(arg), (sub & 3) == 1);
             break;
         }
         default:
@@ -314,8 +314,16 @@ int fw_run(const uint8_t *data, size_t size, enum fw_metric metric)
     }
     unsigned level = value * 8 >= FW_LEVELS - 1 ? FW_LEVELS - 1 : (unsigned)(value * 8);
     if (value > 0) {
-        fw_counters[bi * FW_LEVELS + level] = 1;
+        /* every level up to the one reached: an input is kept for a new
+         * high, and the best input owns the rarest features (libFuzzer's
+         * entropic schedule then mutates it most) */
+        memset(&fw_counters[bi * FW_LEVELS], 1, level + 1);
         fw_level_branch(level);
+    }
+    static unsigned top[FZ_MAX_BACKENDS];   /* highest level seen, + 1 */
+    if (value > 0 && level + 1 > top[bi]) {
+        top[bi] = level + 1;
+        fw_mutate_reward();
     }
     if (fz_verbose())
         fprintf(stderr, "%s: %s: %s %.4f (level %u): peak mapped %llu, peak live %llu, final "

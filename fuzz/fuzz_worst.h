@@ -67,6 +67,11 @@ enum fw_metric { FW_FRAG, FW_RETENTION };
 
 int fw_run(const uint8_t *data, size_t size, enum fw_metric metric);
 
+/* The extended op's size for argument b (the dictionary: the smallest
+ * request of pymalloc class b, b < 32; of buddy block 16 << (b - 32), b < 43;
+ * of segfit block 32 << (b - 43), b < 53; else SIZE's rule). */
+size_t fw_size_x(unsigned b);
+
 /* Robson (1974): with block sizes powers of two from 1 to n units and at
  * most M units live, some program forces every non-moving allocator to a
  * store of M (log2(n) / 2 + 1) - n + 1 units. This returns that over M for
