@@ -71,11 +71,7 @@ static void rec_op(uint8_t kind, unsigned slot, uint64_t size)
     s.rec[s.nrec++] = (struct pm_trace_op){.kind = kind, .slot = slot, .size = size};
 }
 
-static size_t fw_size(struct fz_in *in)
-{
-    unsigned b = fz_u8(in);
-    return b < 0x80 ? (size_t)FW_MIN_SIZE << (b % 11) : FW_MIN_SIZE + (size_t)(b & 0x7f) * 128;
-}
+static size_t fw_size(struct fz_in *in) { return fw_size_of_byte(fz_u8(in)); }
 
 static void fw_order_compact(void)
 {
@@ -126,22 +122,6 @@ static void fw_free(unsigned slot)
     s.live -= s.n[slot];
     s.free_stack[s.free_top++] = slot;   /* reused first, as a recorder does */
     rec_op(PM_OP_FREE, slot, 0);
-}
-
-/* The extended op's sizes: the smallest request of each pymalloc class
- * (16c + 1, at least 16), of each buddy block (2^k * 8 + 1) and of each
- * segfit block (32 * 2^k - 23), then fw_size's. */
-size_t fw_size_x(unsigned b)
-{
-    if (b < 32)
-        return b ? 16 * (size_t)b + 1 : FW_MIN_SIZE;
-    if (b < 43)
-        return b == 32 ? FW_MIN_SIZE : ((size_t)8 << (b - 32)) + 1;
-    if (b < 53)
-        return b == 43 ? FW_MIN_SIZE : ((size_t)32 << (b - 43)) - 23;
-    uint8_t c = (uint8_t)b;
-    struct fz_in one = {&c, &c + 1};
-    return fw_size(&one);
 }
 
 /* Frees all but every k-th live block (in allocation order) among those of
@@ -323,7 +303,7 @@ int fw_run(const uint8_t *data, size_t size, enum fw_metric metric)
     static unsigned top[FZ_MAX_BACKENDS];   /* highest level seen, + 1 */
     if (value > 0 && level + 1 > top[bi]) {
         top[bi] = level + 1;
-        fw_mutate_reward();
+        fw_mutate_reward(data, size);
     }
     if (fz_verbose())
         fprintf(stderr, "%s: %s: %s %.4f (level %u): peak mapped %llu, peak live %llu, final "

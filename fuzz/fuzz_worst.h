@@ -71,6 +71,8 @@ int fw_run(const uint8_t *data, size_t size, enum fw_metric metric);
  * request of pymalloc class b, b < 32; of buddy block 16 << (b - 32), b < 43;
  * of segfit block 32 << (b - 43), b < 53; else SIZE's rule). */
 size_t fw_size_x(unsigned b);
+/* SIZE's rule (the op byte's argument of ops 0 and 2). Both in fuzz_worst_mut.c. */
+size_t fw_size_of_byte(unsigned b);
 
 /* Robson (1974): with block sizes powers of two from 1 to n units and at
  * most M units live, some program forces every non-moving allocator to a

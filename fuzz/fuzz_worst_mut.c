@@ -12,6 +12,27 @@ const uint8_t fw_op_args[8] = {1, 2, 2, 2, 2, 2, 1, 3};
 
 #define FW_SIZE_ARGS 53   /* fw_size_x's dictionary: 32 + 11 + 10 sizes */
 
+size_t fw_size_of_byte(unsigned b)
+{
+    b &= 0xff;
+    return b < 0x80 ? (size_t)FW_MIN_SIZE << (b % 11) : FW_MIN_SIZE + (size_t)(b & 0x7f) * 128;
+}
+
+/* The extended op's sizes: the smallest request of each pymalloc class
+ * (16c + 1, at least 16), of each buddy block (2^k * 8 + 1) and of each
+ * segfit block (32 * 2^k - 23), then SIZE's. */
+size_t fw_size_x(unsigned b)
+{
+    b &= 0xff;
+    if (b < 32)
+        return b ? 16 * (size_t)b + 1 : FW_MIN_SIZE;
+    if (b < 43)
+        return b == 32 ? FW_MIN_SIZE : ((size_t)8 << (b - 32)) + 1;
+    if (b < 53)
+        return b == 43 ? FW_MIN_SIZE : ((size_t)32 << (b - 43)) - 23;
+    return fw_size_of_byte(b);
+}
+
 size_t fw_parse(const uint8_t *data, size_t size, struct fw_opref *ops, size_t max, int *truncated)
 {
     size_t n = 0, off = 1;
@@ -72,41 +93,55 @@ static uint64_t rnd64(struct rng *r)
 
 static unsigned rnd(struct rng *r, unsigned n) { return n ? (unsigned)(rnd64(r) % n) : 0; }
 
-/* ---- adaptive choices ----
+/* ---- adaptive choices and the elite ----
  * Each choice the mutator makes (mutation kind, where a size comes from,
- * how K is chosen, keep of the last fill or of all) is an arm with a
- * weight: 1, plus 2 for every time the input it helped make reached a new
- * highest figure (fw_mutate_reward, called by fw_run). No backend's
- * construction is in here; the search learns, e.g., that keeps of all
- * blocks with a small K pay on one backend and page-sized K on another. */
+ * how K is chosen, keep of the last fill or of all) is an arm, picked with
+ * a probability proportional to its prior times its estimated success rate,
+ * (successes + 1) / (tries + 2): a success is an input made with that
+ * choice reaching a new highest figure (fw_mutate_reward, called by fw_run).
+ * No backend's construction is in here; the search learns, e.g., that keeps
+ * of all blocks with a small K pay on one backend and page-sized K of the
+ * last fill on another.
+ * The elite is the input that reached the highest figure so far (in this
+ * process); half of the mutations start from it instead of the input
+ * libFuzzer chose, a (1+1) hill climb next to libFuzzer's corpus search. */
 
 enum { ARM_KIND, ARM_SIZE = ARM_KIND + FW_MUT_KINDS, ARM_K = ARM_SIZE + 4, ARM_ALL = ARM_K + 11,
        ARMS = ARM_ALL + 2 };
-static unsigned arm_w[ARMS];
+static uint32_t arm_tries[ARMS], arm_succ[ARMS];
 static bool arm_used[ARMS];
+static const double kind_prior[FW_MUT_KINDS] = {10, 5, 6, 3, 2, 2, 4};
+
+#define FW_ELITE_MAX 65536
+static uint8_t elite[FW_ELITE_MAX];
+static size_t elite_size;
 
 static unsigned pick_arm(struct rng *r, unsigned first, unsigned n)
 {
-    unsigned tot = 0;
-    for (unsigned i = 0; i < n; i++)
-        tot += 1 + arm_w[first + i];
-    unsigned x = rnd(r, tot);
+    double w[FW_MUT_KINDS + 11], tot = 0;
     for (unsigned i = 0; i < n; i++) {
-        unsigned w = 1 + arm_w[first + i];
-        if (x < w) {
-            arm_used[first + i] = true;
-            return i;
-        }
-        x -= w;
+        w[i] = (first == ARM_KIND ? kind_prior[i] : 1.0) * (arm_succ[first + i] + 1.0) /
+               (arm_tries[first + i] + 2.0);
+        tot += w[i];
     }
-    return n - 1;
+    double x = (double)(rnd64(r) >> 11) * 0x1p-53 * tot;
+    unsigned i = 0;
+    for (; i + 1 < n && x >= w[i]; i++)
+        x -= w[i];
+    arm_used[first + i] = true;
+    arm_tries[first + i]++;
+    return i;
 }
 
-void fw_mutate_reward(void)
+void fw_mutate_reward(const uint8_t *data, size_t size)
 {
     for (unsigned i = 0; i < ARMS; i++)
-        if (arm_used[i] && arm_w[i] < 1000)
-            arm_w[i] += 2;
+        if (arm_used[i])
+            arm_succ[i]++;
+    if (size <= FW_ELITE_MAX) {
+        memcpy(elite, data, size);
+        elite_size = size;
+    }
 }
 
 /* ---- the op sequence ---- */
@@ -431,10 +466,9 @@ size_t fw_mutate(uint8_t *data, size_t size, size_t max, unsigned seed)
     struct rng r = {seed * 0x2545f4914f6cdd1dull + 1};
     struct seq *q = begin(data, size, max);
     memset(arm_used, 0, sizeof arm_used);
-    if (!arm_w[ARM_KIND]) {   /* initial weights of the kinds (each plus 1) */
-        static const unsigned w0[FW_MUT_KINDS] = {9, 4, 5, 2, 1, 1, 3};
-        for (unsigned i = 0; i < FW_MUT_KINDS; i++)
-            arm_w[ARM_KIND + i] = w0[i];
+    if (elite_size && elite_size <= max && rnd(&r, 2)) {
+        memcpy(data, elite, elite_size);
+        q = begin(data, elite_size, max);
     }
     for (int tries = 0; tries < 8; tries++)
         if (apply(q, &r, (enum fw_mut)pick_arm(&r, ARM_KIND, FW_MUT_KINDS)))

@@ -21,7 +21,10 @@
  *     switches it between "of the last fill" and "of all";
  *   - deletes an op or a pair, swaps two pairs, duplicates a pair;
  *   - or leaves it to libFuzzer's byte mutations (LLVMFuzzerMutate, with
- *     the dictionary) when that is linked in, an eighth of the time.
+ *     the dictionary) when that is linked in.
+ * Half of the mutations start from the elite (the input with the highest
+ * figure so far) rather than the input given; the kinds and the choices
+ * within them adapt to what has reached new highs (fuzz_worst_mut.c).
  * K is chosen from generic geometry, not from any backend's construction:
  * how many blocks of that size (rounded to 16 bytes, to a power of two, or
  * with an 8-byte header) fit in 4 KiB, 16 KiB or 64 KiB, or a small value
@@ -76,9 +79,10 @@ enum fw_mut {
     FW_MUT_BYTES,
     FW_MUT_KINDS
 };
-/* The input last made by fw_mutate reached a new highest figure: the
- * choices that made it become likelier (fuzz_worst_mut.c, "adaptive"). */
-void fw_mutate_reward(void);
+/* The input data[0..size) (the last fw_mutate made, or one of the corpus)
+ * reached a new highest figure: the choices that made it become likelier,
+ * and it becomes the elite (fuzz_worst_mut.c, "adaptive choices"). */
+void fw_mutate_reward(const uint8_t *data, size_t size);
 
 size_t fw_mutate_kind(uint8_t *data, size_t size, size_t max, unsigned seed, enum fw_mut kind);
 

@@ -178,6 +178,25 @@ static void test_pad_and_bound(void **state)
     assert_int_equal(fw_mutate(buf, 0, 8, 3) >= 1, 1);   /* from nothing: at least the backend byte */
 }
 
+/* After a reward, about half of the mutations start from the rewarded
+ * input (the elite), whatever input they are given. Runs last: it sets
+ * the elite for the rest of the process. */
+static void test_elite(void **state)
+{
+    (void)state;
+    fw_mutate_reward(known, sizeof known);
+    unsigned from_elite = 0;
+    for (unsigned seed = 0; seed < 400; seed++) {
+        uint8_t buf[64] = {0};
+        size_t size = fw_mutate_kind(buf, 1, sizeof buf, seed, FW_MUT_INSERT_PAIR);
+        assert_true(size == 7);   /* fw_mutate_kind never swaps in the elite */
+        size = fw_mutate(buf, 1, sizeof buf, seed);
+        /* one mutation of {0} is at most 7 bytes; of the elite (12), at least 6 */
+        from_elite += size >= 8;
+    }
+    assert_true(from_elite > 120 && from_elite < 280);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_pair_bytes),
         cmocka_unit_test(test_change_one_argument),
         cmocka_unit_test(test_pad_and_bound),
+        cmocka_unit_test(test_elite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
