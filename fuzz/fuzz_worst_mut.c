@@ -110,7 +110,7 @@ enum { ARM_KIND, ARM_SIZE = ARM_KIND + FW_MUT_KINDS, ARM_K = ARM_SIZE + 4, ARM_A
        ARMS = ARM_ALL + 2 };
 static uint32_t arm_tries[ARMS], arm_succ[ARMS];
 static bool arm_used[ARMS];
-static const double kind_prior[FW_MUT_KINDS] = {10, 5, 6, 3, 2, 2, 4};
+static const double kind_prior[FW_MUT_KINDS] = {10, 5, 6, 3, 2, 2, 2, 4};
 
 #define FW_ELITE_MAX 65536
 static uint8_t elite[FW_ELITE_MAX];
@@ -118,7 +118,7 @@ static size_t elite_size;
 
 static unsigned pick_arm(struct rng *r, unsigned first, unsigned n)
 {
-    double w[FW_MUT_KINDS + 11], tot = 0;
+    double w[FW_MUT_KINDS + 11], tot = 0;   /* the most arms of a choice */
     for (unsigned i = 0; i < n; i++) {
         w[i] = (first == ARM_KIND ? kind_prior[i] : 1.0) * (arm_succ[first + i] + 1.0) /
                (arm_tries[first + i] + 2.0);
@@ -303,7 +303,14 @@ static bool mut_insert_pair(struct seq *q, struct rng *r)
     uint8_t pair[6];
     unsigned sa = pick_size(q, r);
     fw_pair(pair, sa, pick_k(sa, r), (int)pick_arm(r, ARM_ALL, 2));
-    size_t at = rnd(r, 4) ? q->size : op_off(q, rnd(r, (unsigned)q->n + 1));
+    unsigned where = rnd(r, 20);
+    size_t at = q->size;
+    if (where >= 17) {
+        at = op_off(q, rnd(r, (unsigned)q->n + 1));
+    } else if (where >= 12) {
+        size_t i = pick_op(q, r, is_keep);
+        at = op_off(q, i < q->n ? i + 1 : q->n);
+    }
     return insert_bytes(q, at, pair, sizeof pair);
 }
 
@@ -395,6 +402,36 @@ static bool mut_dup(struct seq *q, struct rng *r)
     return insert_bytes(q, at, buf, len);
 }
 
+static bool is_ext(const struct seq *q, size_t i) { return (q->d[q->ops[i].off] & 7) == 1; }
+
+/* Deletes every op but the extended op's, or one run of other ops. */
+static bool mut_clean(struct seq *q, struct rng *r)
+{
+    size_t i = 0, j;
+    if (rnd(r, 2)) {
+        size_t w = 1;
+        for (size_t k = 0; k < q->n; k++)
+            if (is_ext(q, k)) {
+                memmove(q->d + w, q->d + q->ops[k].off, q->ops[k].len);
+                w += q->ops[k].len;
+            }
+        if (w == q->size)
+            return false;
+        q->size = w;
+        reparse(q);
+        return true;
+    }
+    size_t start = rnd(r, (unsigned)q->n + 1);
+    for (i = start; i < q->n && is_ext(q, i); i++)
+        ;
+    for (j = i; j < q->n && !is_ext(q, j); j++)
+        ;
+    if (i == j)
+        return false;
+    delete_bytes(q, op_off(q, i), op_off(q, j) - op_off(q, i));
+    return true;
+}
+
 static bool mut_bytes(struct seq *q, struct rng *r)
 {
     if (LLVMFuzzerMutate) {
@@ -430,6 +467,8 @@ static bool apply(struct seq *q, struct rng *r, enum fw_mut kind)
         return mut_swap(q, r);
     case FW_MUT_DUP:
         return mut_dup(q, r);
+    case FW_MUT_CLEAN:
+        return mut_clean(q, r);
     default:
         return mut_bytes(q, r);
     }

@@ -13,13 +13,15 @@
  * means the same) and then, chosen at random:
  *   - inserts a PAIR (fill blocks of size X up to the live bound, then keep
  *     one in K of that fill or, a quarter of the time, of all live blocks)
- *     at the end (most often) or between two ops;
+ *     at the end (most often), after a keep, or between any two ops;
  *   - changes a fill's size (to another of the extended op's sizes,
  *     fw_size_x, or the next one up or down in its family), possibly
  *     re-choosing the K of the keep that follows it;
  *   - changes a keep's K (re-chosen, or one encoding step up or down) or
  *     switches it between "of the last fill" and "of all";
  *   - deletes an op or a pair, swaps two pairs, duplicates a pair;
+ *   - cleans: deletes every op other than the extended op's (fills, keeps,
+ *     allocs of its sizes), or a run of such other ops;
  *   - or leaves it to libFuzzer's byte mutations (LLVMFuzzerMutate, with
  *     the dictionary) when that is linked in.
  * Half of the mutations start from the elite (the input with the highest
@@ -76,6 +78,7 @@ enum fw_mut {
     FW_MUT_DELETE,
     FW_MUT_SWAP,
     FW_MUT_DUP,
+    FW_MUT_CLEAN,
     FW_MUT_BYTES,
     FW_MUT_KINDS
 };

@@ -158,6 +158,32 @@ static void test_change_one_argument(void **state)
     }
 }
 
+/* Cleaning keeps the extended ops, in order, and drops others. */
+static void test_clean(void **state)
+{
+    (void)state;
+    static const uint8_t want[] = {0, 1, 0, 5, 1, 1, 60};
+    unsigned whole = 0;
+    for (unsigned seed = 0; seed < 100; seed++) {
+        uint8_t buf[64];
+        memcpy(buf, known, sizeof known);
+        size_t size = fw_mutate_kind(buf, sizeof known, sizeof buf, seed, FW_MUT_CLEAN);
+        assert_true(size == sizeof want || size == sizeof known - 2 || size == sizeof known - 3 ||
+                    size == sizeof known);
+        if (size == sizeof known) {   /* a run from the end: nothing to delete */
+            assert_memory_equal(buf, known, size);
+        } else if (size == sizeof want) {
+            assert_memory_equal(buf, want, sizeof want);
+            whole++;
+        } else if (size == sizeof known - 2) {   /* the alloc went */
+            assert_memory_equal(buf + 1, known + 3, size - 1);
+        } else {   /* the free went */
+            assert_memory_equal(buf, known, size);
+        }
+    }
+    assert_true(whole > 20);
+}
+
 /* A truncated last op is padded with zeros (the decoder reads zeros past
  * the end: the same input); an insert that does not fit changes nothing. */
 static void test_pad_and_bound(void **state)
@@ -206,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_pair_bytes),
         cmocka_unit_test(test_change_one_argument),
         cmocka_unit_test(test_pad_and_bound),
+        cmocka_unit_test(test_clean),
         cmocka_unit_test(test_elite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
