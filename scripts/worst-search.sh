@@ -12,6 +12,9 @@
 # TARGET fuzz_frag|fuzz_retention; BUILD the build dir holding fuzz/TARGET
 # (default build/fuzz-noasan: the fuzz-libfuzzer preset with
 # -DPM_FUZZ_SANITIZE=OFF). OUT must not exist. Runs under nice -n 10.
+# PM_WORST_RESUME=DIR: continue an earlier campaign, whose OUT was DIR: its
+# corpus is read after the new scratch dir (the CPU seconds of the two runs
+# add up; OUT/progress counts this run's only).
 set -u
 die() { echo "worst-search.sh: $*" >&2; exit 2; }
 [ $# -ge 5 ] || die "usage: TARGET BACKEND CPU_SECONDS TARGET_FIGURE OUT [BUILD]"
@@ -24,11 +27,16 @@ case $target in fuzz_frag|fuzz_retention) ;; *) die "TARGET '$target': not fuzz_
 bin=$build/fuzz/$target
 [ -x "$bin" ] || die "$bin: no such fuzzer (cmake --preset fuzz-libfuzzer -B build/fuzz-noasan -DPM_FUZZ_SANITIZE=OFF)"
 [ -e "$out" ] && die "$out: exists (give a new directory)"
+resume=()
+if [ -n "${PM_WORST_RESUME:-}" ]; then
+  [ -d "$PM_WORST_RESUME/corpus" ] || die "PM_WORST_RESUME=$PM_WORST_RESUME: no corpus dir there"
+  resume=("$PM_WORST_RESUME/corpus")
+fi
 mkdir -p "$out/corpus" "$out/worst" || die "$out: cannot create"
 metric=${target#fuzz_}
 tck=$(getconf CLK_TCK)
 PM_FUZZ_WORST_DIR=$out/worst PM_FUZZ_BACKEND=$backend \
-  /usr/bin/time -v -o "$out/time.txt" nice -n 10 "$bin" "$out/corpus" "$root/fuzz/corpus/$target" \
+  /usr/bin/time -v -o "$out/time.txt" nice -n 10 "$bin" "$out/corpus" "${resume[@]}" "$root/fuzz/corpus/$target" \
   -max_len=1024 -len_control=0 -timeout=120 -rss_limit_mb=4096 \
   -dict="$root/fuzz/dict/$target.dict" -print_final_stats=1 >"$out/log" 2>&1 &
 tpid=$!
