@@ -16,6 +16,15 @@
 __attribute__((section("__libfuzzer_extra_counters"), used))
 static uint8_t fw_counters[FZ_MAX_BACKENDS * FW_LEVELS];
 
+/* Per phase: the figure the input has reached when its p-th fill begins
+ * (p = 1..FW_PHASES), every level up to it, per backend. An input is kept
+ * when some prefix of it does better than every prefix of as many fills
+ * before: the stepping stones of a search that the final figure alone
+ * (where a long input of poor early steps can hold the best) would drop. */
+#define FW_PHASES 16
+__attribute__((section("__libfuzzer_extra_counters"), used))
+static uint8_t fw_phase_counters[FZ_MAX_BACKENDS * FW_PHASES * FW_LEVELS];
+
 /* AFL++: one distinct branch per level (the asm immediates keep the
  * compiler from merging the cases), instrumented by afl-clang-fast. */
 static volatile unsigned fw_sink;
@@ -53,6 +62,9 @@ struct fw_state {
     unsigned fill_from;             /* order[] index where the last fill began */
     uint64_t live, peak_live;
     bool record;
+    enum fw_metric metric;
+    unsigned bi;                    /* the backend's index among the counters */
+    unsigned fills;                 /* fill ops begun so far */
     struct pm_trace_op *rec;        /* the ops made, for saving a worst case */
     size_t nrec, caprec;
 };
@@ -140,6 +152,31 @@ static void fw_keep_one_in(unsigned k, bool last)
     fw_order_compact();
 }
 
+/* The figure of the sequence so far (fuzz_worst.h, THE FIGURES). */
+static double fw_figure(const struct pm_stats *st)
+{
+    if (s.peak_live < FW_MIN_PEAK || st->peak_mapped_bytes == PM_STAT_NA)
+        return 0;
+    if (s.metric == FW_FRAG)
+        return (double)st->peak_mapped_bytes / (double)s.peak_live;
+    return st->mapped_bytes > s.live ? (double)(st->mapped_bytes - s.live) / (double)s.peak_live : 0;
+}
+
+static unsigned fw_level(double value)
+{
+    return value * 8 >= FW_LEVELS - 1 ? FW_LEVELS - 1 : (unsigned)(value * 8);
+}
+
+/* A fill begins after p fills: the per-phase feature of the figure so far. */
+static void fw_phase(unsigned p)
+{
+    struct pm_stats st;
+    s.ops->stats(s.h, &st);
+    double value = fw_figure(&st);
+    if (value > 0)
+        memset(&fw_phase_counters[(s.bi * FW_PHASES + p - 1) * FW_LEVELS], 1, fw_level(value) + 1);
+}
+
 static void fw_op(unsigned op, struct fz_in *in)
 {
     switch (op & 7) {
@@ -151,6 +188,8 @@ static void fw_op(unsigned op, struct fz_in *in)
         switch (sub & 3) {
         case 0: {
             size_t n = fw_size_x(arg);
+            if (++s.fills > 1 && s.fills - 1 <= FW_PHASES)
+                fw_phase(s.fills - 1);
             fw_order_compact();
             s.fill_from = s.norder;
             while (fw_alloc(n))
@@ -274,6 +313,9 @@ int fw_run(const uint8_t *data, size_t size, enum fw_metric metric)
     s.live = s.peak_live = 0;
     s.nrec = 0;
     s.record = dir && *dir;
+    s.metric = metric;
+    s.bi = bi;
+    s.fills = 0;
     s.ops = b->ops;
     s.mis = (struct fz_misuse){0};
     struct pm_config cfg = {.on_misuse = fz_misuse_record, .misuse_ctx = &s.mis};
@@ -285,14 +327,8 @@ int fw_run(const uint8_t *data, size_t size, enum fw_metric metric)
 
     struct pm_stats st;
     s.ops->stats(s.h, &st);
-    double value = 0;
-    if (s.peak_live >= FW_MIN_PEAK && st.peak_mapped_bytes != PM_STAT_NA) {
-        if (metric == FW_FRAG)
-            value = (double)st.peak_mapped_bytes / (double)s.peak_live;
-        else if (st.mapped_bytes > s.live)
-            value = (double)(st.mapped_bytes - s.live) / (double)s.peak_live;
-    }
-    unsigned level = value * 8 >= FW_LEVELS - 1 ? FW_LEVELS - 1 : (unsigned)(value * 8);
+    double value = fw_figure(&st);
+    unsigned level = fw_level(value);
     if (value > 0) {
         /* every level up to the one reached: an input is kept for a new
          * high, and the best input owns the rarest features (libFuzzer's

@@ -39,8 +39,13 @@
  *              still mapped beyond what is live, relative to the peak
  * both 0 unless max L >= FW_MIN_PEAK (so a region mapped for one small
  * block does not count as fragmentation). Level = figure * 8, capped at
- * 255: libFuzzer extra counters (backend, level) and, for AFL++, one
- * distinct branch per level in this code (afl-clang-fast instruments it).
+ * 255: libFuzzer extra counters (backend, level), every level up to the
+ * one reached (so only a new high is new coverage, and the best input owns
+ * the rarest features), and the same per phase: (backend, p, level) for
+ * the figure reached when the (p+1)-th fill begins, p = 1..16 (the
+ * stepping stones: inputs whose first p fills do best); for AFL++, one
+ * distinct branch per final level in this code (afl-clang-fast instruments it).
+ * The mutator (fuzz_worst_mut.h) edits the op sequence.
  *
  * THE WORST CASES: with $PM_FUZZ_WORST_DIR set, each input that reaches a
  * level above the best this process has seen for its backend is written

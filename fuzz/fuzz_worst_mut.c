@@ -103,7 +103,7 @@ static unsigned rnd(struct rng *r, unsigned n) { return n ? (unsigned)(rnd64(r) 
  * of all blocks with a small K pay on one backend and page-sized K of the
  * last fill on another.
  * The elite is the input that reached the highest figure so far (in this
- * process); half of the mutations start from it instead of the input
+ * process); a third of the mutations start from it instead of the input
  * libFuzzer chose, a (1+1) hill climb next to libFuzzer's corpus search. */
 
 enum { ARM_KIND, ARM_SIZE = ARM_KIND + FW_MUT_KINDS, ARM_K = ARM_SIZE + 4, ARM_ALL = ARM_K + 11,
@@ -505,7 +505,7 @@ size_t fw_mutate(uint8_t *data, size_t size, size_t max, unsigned seed)
     struct rng r = {seed * 0x2545f4914f6cdd1dull + 1};
     struct seq *q = begin(data, size, max);
     memset(arm_used, 0, sizeof arm_used);
-    if (elite_size && elite_size <= max && rnd(&r, 2)) {
+    if (elite_size && elite_size <= max && !rnd(&r, 3)) {
         memcpy(data, elite, elite_size);
         q = begin(data, elite_size, max);
     }

@@ -24,7 +24,7 @@
  *     allocs of its sizes), or a run of such other ops;
  *   - or leaves it to libFuzzer's byte mutations (LLVMFuzzerMutate, with
  *     the dictionary) when that is linked in.
- * Half of the mutations start from the elite (the input with the highest
+ * A third of the mutations start from the elite (the input with the highest
  * figure so far) rather than the input given; the kinds and the choices
  * within them adapt to what has reached new highs (fuzz_worst_mut.c).
  * K is chosen from generic geometry, not from any backend's construction:
