@@ -110,7 +110,7 @@ enum { ARM_KIND, ARM_SIZE = ARM_KIND + FW_MUT_KINDS, ARM_K = ARM_SIZE + 4, ARM_A
        ARMS = ARM_ALL + 2 };
 static uint32_t arm_tries[ARMS], arm_succ[ARMS];
 static bool arm_used[ARMS];
-static const double kind_prior[FW_MUT_KINDS] = {10, 5, 6, 3, 2, 2, 2, 4};
+static const double kind_prior[FW_MUT_KINDS] = {10, 5, 6, 3, 2, 2, 2, 1, 1, 4};
 
 #define FW_ELITE_MAX 65536
 static uint8_t elite[FW_ELITE_MAX];
@@ -298,6 +298,14 @@ static unsigned pick_k(unsigned size_arg, struct rng *r)
     }
 }
 
+static bool append_pair(struct seq *q, struct rng *r)
+{
+    uint8_t pair[6];
+    unsigned sa = pick_size(q, r);
+    fw_pair(pair, sa, pick_k(sa, r), (int)pick_arm(r, ARM_ALL, 2));
+    return insert_bytes(q, q->size, pair, sizeof pair);
+}
+
 static bool mut_insert_pair(struct seq *q, struct rng *r)
 {
     uint8_t pair[6];
@@ -432,6 +440,56 @@ static bool mut_clean(struct seq *q, struct rng *r)
     return true;
 }
 
+/* Sorts the fill + keep pairs by fill size (stable), other ops dropped. */
+static bool mut_sort(struct seq *q, struct rng *r)
+{
+    (void)r;
+    static uint8_t tmp[FW_MAX_OPS * 6 + 1];
+    struct unit {
+        size_t off, len, size;
+    };
+    static struct unit u[FW_MAX_OPS / 2];
+    size_t nu = 0;
+    for (size_t i = 0; i < q->n; i++)
+        if (i + 1 < q->n && is_fill(q, i) && is_keep(q, i + 1)) {
+            u[nu++] = (struct unit){q->ops[i].off, (size_t)q->ops[i].len + q->ops[i + 1].len,
+                                    fw_size_x(q->d[q->ops[i].off + 2])};
+            i++;
+        }
+    if (nu < 2)
+        return false;
+    for (size_t i = 1; i < nu; i++)   /* insertion sort: stable, nu is small */
+        for (size_t j = i; j > 0 && u[j - 1].size > u[j].size; j--) {
+            struct unit t = u[j];
+            u[j] = u[j - 1];
+            u[j - 1] = t;
+        }
+    size_t w = 0;
+    tmp[w++] = q->d[0];
+    for (size_t i = 0; i < nu; i++) {
+        memcpy(tmp + w, q->d + u[i].off, u[i].len);
+        w += u[i].len;
+    }
+    memcpy(q->d, tmp, w);
+    q->size = w;
+    reparse(q);
+    return true;
+}
+
+/* A new input: the backend byte and one to three new pairs. */
+static bool mut_fresh(struct seq *q, struct rng *r)
+{
+    if (q->max < 7)
+        return false;
+    q->size = 1;
+    reparse(q);
+    unsigned n = 1 + rnd(r, 3);
+    for (unsigned i = 0; i < n; i++)
+        if (!append_pair(q, r))
+            break;
+    return true;
+}
+
 static bool mut_bytes(struct seq *q, struct rng *r)
 {
     if (LLVMFuzzerMutate) {
@@ -469,6 +527,10 @@ static bool apply(struct seq *q, struct rng *r, enum fw_mut kind)
         return mut_dup(q, r);
     case FW_MUT_CLEAN:
         return mut_clean(q, r);
+    case FW_MUT_SORT:
+        return mut_sort(q, r);
+    case FW_MUT_FRESH:
+        return mut_fresh(q, r);
     default:
         return mut_bytes(q, r);
     }

@@ -22,6 +22,10 @@
  *   - deletes an op or a pair, swaps two pairs, duplicates a pair;
  *   - cleans: deletes every op other than the extended op's (fills, keeps,
  *     allocs of its sizes), or a run of such other ops;
+ *   - sorts the pairs by the size of their fill, smallest first, dropping
+ *     every other op (Robson's adversary, and every ladder, asks for
+ *     larger blocks as it goes);
+ *   - starts afresh: one to three new pairs and nothing else;
  *   - or leaves it to libFuzzer's byte mutations (LLVMFuzzerMutate, with
  *     the dictionary) when that is linked in.
  * A third of the mutations start from the elite (the input with the highest
@@ -79,6 +83,8 @@ enum fw_mut {
     FW_MUT_SWAP,
     FW_MUT_DUP,
     FW_MUT_CLEAN,
+    FW_MUT_SORT,
+    FW_MUT_FRESH,
     FW_MUT_BYTES,
     FW_MUT_KINDS
 };

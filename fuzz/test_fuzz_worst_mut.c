@@ -184,6 +184,33 @@ static void test_clean(void **state)
     assert_true(whole > 20);
 }
 
+/* Sorting orders the pairs by fill size and drops other ops; a fresh
+ * input is the backend byte and whole pairs. */
+static void test_sort_fresh(void **state)
+{
+    (void)state;
+    /* backend 7; alloc; fill class 20, keep; free; fill class 3, keep all; fill class 9, keep */
+    static const uint8_t in[] = {7, 0, 2, 1, 0, 20, 1, 1, 5, 3, 7, 0, 1, 0, 3, 1, 2, 0, 1, 0, 9, 1, 1, 8};
+    static const uint8_t want[] = {7, 1, 0, 3, 1, 2, 0, 1, 0, 9, 1, 1, 8, 1, 0, 20, 1, 1, 5};
+    uint8_t buf[64];
+    memcpy(buf, in, sizeof in);
+    size_t size = fw_mutate_kind(buf, sizeof in, sizeof buf, 1, FW_MUT_SORT);
+    assert_int_equal(size, sizeof want);
+    assert_memory_equal(buf, want, sizeof want);
+    for (unsigned seed = 0; seed < 100; seed++) {
+        memcpy(buf, in, sizeof in);
+        size = fw_mutate_kind(buf, sizeof in, sizeof buf, seed, FW_MUT_FRESH);
+        assert_true(size == 7 || size == 13 || size == 19);
+        assert_int_equal(buf[0], 7);
+        for (size_t off = 1; off < size; off += 6) {
+            assert_int_equal(buf[off], 1);
+            assert_int_equal(buf[off + 1], 0);
+            assert_int_equal(buf[off + 3], 1);
+            assert_true(buf[off + 4] == 1 || buf[off + 4] == 2);
+        }
+    }
+}
+
 /* A truncated last op is padded with zeros (the decoder reads zeros past
  * the end: the same input); an insert that does not fit changes nothing. */
 static void test_pad_and_bound(void **state)
@@ -233,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_change_one_argument),
         cmocka_unit_test(test_pad_and_bound),
         cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_sort_fresh),
         cmocka_unit_test(test_elite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
