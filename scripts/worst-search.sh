@@ -17,6 +17,10 @@
 # add up; OUT/progress counts this run's only).
 set -u
 die() { echo "worst-search.sh: $*" >&2; exit 2; }
+if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then
+  sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+  exit 0
+fi
 [ $# -ge 5 ] || die "usage: TARGET BACKEND CPU_SECONDS TARGET_FIGURE OUT [BUILD]"
 target=$1 backend=$2 budget=$3 goal=$4 out=$5
 root=$(cd "$(dirname "$0")/.." && pwd)
