@@ -15,10 +15,18 @@ if(PM_FUZZ STREQUAL "libfuzzer" OR PM_FUZZ STREQUAL "afl")
   if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "PM_FUZZ=${PM_FUZZ} needs clang or afl-clang-fast (cmake --preset fuzz-${PM_FUZZ})")
   endif()
-  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-                      -fno-omit-frame-pointer -g)
-  add_link_options(-fsanitize=address,undefined)
-  add_compile_definitions(PM_ASAN=1 PM_FUZZING=1)
+  # PM_FUZZ_SANITIZE=OFF: coverage only, no ASan/UBSan (a worst-case search,
+  # fuzz_frag / fuzz_retention, needs no sanitizer and runs several times faster)
+  option(PM_FUZZ_SANITIZE "ASan + UBSan in the fuzz engine builds" ON)
+  if(PM_FUZZ_SANITIZE)
+    add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+                        -fno-omit-frame-pointer -g)
+    add_link_options(-fsanitize=address,undefined)
+    add_compile_definitions(PM_ASAN=1 PM_FUZZING=1)
+  else()
+    add_compile_options(-fsanitize=fuzzer-no-link -fno-omit-frame-pointer -g)
+    add_compile_definitions(PM_FUZZING=1)
+  endif()
   # Oracles and bookkeeping loops get no coverage instrumentation
   # (fuzz/coverage-ignore.txt says which and why): libFuzzer through clang's
   # ignorelist, AFL++ through its denylist, read by afl-clang-fast at compile

@@ -1,6 +1,7 @@
 /* fuzz/fuzz_worst.c — the worst-case search shared by fuzz_frag and
  * fuzz_retention (fuzz_worst.h: input, figures, feedback, saved traces). */
 #include "fuzz_worst.h"
+#include "fuzz_worst_mut.h"
 #include "trace.h"
 
 #include <math.h>
@@ -14,6 +15,15 @@
  * becomes nonzero is a new feature, so an input reaching a new level is kept. */
 __attribute__((section("__libfuzzer_extra_counters"), used))
 static uint8_t fw_counters[FZ_MAX_BACKENDS * FW_LEVELS];
+
+/* Per phase: the figure the input has reached when its p-th fill begins
+ * (p = 1..FW_PHASES), every level up to it, per backend. An input is kept
+ * when some prefix of it does better than every prefix of as many fills
+ * before: the stepping stones of a search that the final figure alone
+ * (where a long input of poor early steps can hold the best) would drop. */
+#define FW_PHASES 16
+__attribute__((section("__libfuzzer_extra_counters"), used))
+static uint8_t fw_phase_counters[FZ_MAX_BACKENDS * FW_PHASES * FW_LEVELS];
 
 /* AFL++: one distinct branch per level (the asm immediates keep the
  * compiler from merging the cases), instrumented by afl-clang-fast. */
@@ -52,6 +62,9 @@ struct fw_state {
     unsigned fill_from;             /* order[] index where the last fill began */
     uint64_t live, peak_live;
     bool record;
+    enum fw_metric metric;
+    unsigned bi;                    /* the backend's index among the counters */
+    unsigned fills;                 /* fill ops begun so far */
     struct pm_trace_op *rec;        /* the ops made, for saving a worst case */
     size_t nrec, caprec;
 };
@@ -70,11 +83,7 @@ static void rec_op(uint8_t kind, unsigned slot, uint64_t size)
     s.rec[s.nrec++] = (struct pm_trace_op){.kind = kind, .slot = slot, .size = size};
 }
 
-static size_t fw_size(struct fz_in *in)
-{
-    unsigned b = fz_u8(in);
-    return b < 0x80 ? (size_t)FW_MIN_SIZE << (b % 11) : FW_MIN_SIZE + (size_t)(b & 0x7f) * 128;
-}
+static size_t fw_size(struct fz_in *in) { return fw_size_of_byte(fz_u8(in)); }
 
 static void fw_order_compact(void)
 {
@@ -127,22 +136,6 @@ static void fw_free(unsigned slot)
     rec_op(PM_OP_FREE, slot, 0);
 }
 
-/* The extended op's sizes: the smallest request of each pymalloc class
- * (16c + 1, at least 16), of each buddy block (2^k * 8 + 1) and of each
- * segfit block (32 * 2^k - 23), then fw_size's. */
-static size_t fw_size_x(unsigned b)
-{
-    if (b < 32)
-        return b ? 16 * (size_t)b + 1 : FW_MIN_SIZE;
-    if (b < 43)
-        return b == 32 ? FW_MIN_SIZE : ((size_t)8 << (b - 32)) + 1;
-    if (b < 53)
-        return b == 43 ? FW_MIN_SIZE : ((size_t)32 << (b - 43)) - 23;
-    uint8_t c = (uint8_t)b;
-    struct fz_in one = {&c, &c + 1};
-    return fw_size(&one);
-}
-
 /* Frees all but every k-th live block (in allocation order) among those of
  * the last fill (`last`) or all. */
 static void fw_keep_one_in(unsigned k, bool last)
@@ -159,6 +152,31 @@ static void fw_keep_one_in(unsigned k, bool last)
     fw_order_compact();
 }
 
+/* The figure of the sequence so far (fuzz_worst.h, THE FIGURES). */
+static double fw_figure(const struct pm_stats *st)
+{
+    if (s.peak_live < FW_MIN_PEAK || st->peak_mapped_bytes == PM_STAT_NA)
+        return 0;
+    if (s.metric == FW_FRAG)
+        return (double)st->peak_mapped_bytes / (double)s.peak_live;
+    return st->mapped_bytes > s.live ? (double)(st->mapped_bytes - s.live) / (double)s.peak_live : 0;
+}
+
+static unsigned fw_level(double value)
+{
+    return value * 8 >= FW_LEVELS - 1 ? FW_LEVELS - 1 : (unsigned)(value * 8);
+}
+
+/* A fill begins after p fills: the per-phase feature of the figure so far. */
+static void fw_phase(unsigned p)
+{
+    struct pm_stats st;
+    s.ops->stats(s.h, &st);
+    double value = fw_figure(&st);
+    if (value > 0)
+        memset(&fw_phase_counters[(s.bi * FW_PHASES + p - 1) * FW_LEVELS], 1, fw_level(value) + 1);
+}
+
 static void fw_op(unsigned op, struct fz_in *in)
 {
     switch (op & 7) {
@@ -170,6 +188,8 @@ static void fw_op(unsigned op, struct fz_in *in)
         switch (sub & 3) {
         case 0: {
             size_t n = fw_size_x(arg);
+            if (++s.fills > 1 && s.fills - 1 <= FW_PHASES)
+                fw_phase(s.fills - 1);
             fw_order_compact();
             s.fill_from = s.norder;
             while (fw_alloc(n))
@@ -178,8 +198,7 @@ static void fw_op(unsigned op, struct fz_in *in)
         }
         case 1:
         case 2: {
-            unsigned k = arg < 64 ? arg + 2 : arg < 128 ? 66 + (arg - 64) * 4 : 322 + (arg - 128) * 8;
-            fw_keep_one_in(k, (sub & 3) == 1);
+            fw_keep_one_in(fw_k_of(arg), (sub & 3) == 1);
             break;
         }
         default:
@@ -294,6 +313,9 @@ int fw_run(const uint8_t *data, size_t size, enum fw_metric metric)
     s.live = s.peak_live = 0;
     s.nrec = 0;
     s.record = dir && *dir;
+    s.metric = metric;
+    s.bi = bi;
+    s.fills = 0;
     s.ops = b->ops;
     s.mis = (struct fz_misuse){0};
     struct pm_config cfg = {.on_misuse = fz_misuse_record, .misuse_ctx = &s.mis};
@@ -305,17 +327,19 @@ int fw_run(const uint8_t *data, size_t size, enum fw_metric metric)
 
     struct pm_stats st;
     s.ops->stats(s.h, &st);
-    double value = 0;
-    if (s.peak_live >= FW_MIN_PEAK && st.peak_mapped_bytes != PM_STAT_NA) {
-        if (metric == FW_FRAG)
-            value = (double)st.peak_mapped_bytes / (double)s.peak_live;
-        else if (st.mapped_bytes > s.live)
-            value = (double)(st.mapped_bytes - s.live) / (double)s.peak_live;
-    }
-    unsigned level = value * 8 >= FW_LEVELS - 1 ? FW_LEVELS - 1 : (unsigned)(value * 8);
+    double value = fw_figure(&st);
+    unsigned level = fw_level(value);
     if (value > 0) {
-        fw_counters[bi * FW_LEVELS + level] = 1;
+        /* every level up to the one reached: an input is kept for a new
+         * high, and the best input owns the rarest features (libFuzzer's
+         * entropic schedule then mutates it most) */
+        memset(&fw_counters[bi * FW_LEVELS], 1, level + 1);
         fw_level_branch(level);
+    }
+    static unsigned top[FZ_MAX_BACKENDS];   /* highest level seen, + 1 */
+    if (value > 0 && level + 1 > top[bi]) {
+        top[bi] = level + 1;
+        fw_mutate_reward(data, size);
     }
     if (fz_verbose())
         fprintf(stderr, "%s: %s: %s %.4f (level %u): peak mapped %llu, peak live %llu, final "

@@ -39,8 +39,13 @@
  *              still mapped beyond what is live, relative to the peak
  * both 0 unless max L >= FW_MIN_PEAK (so a region mapped for one small
  * block does not count as fragmentation). Level = figure * 8, capped at
- * 255: libFuzzer extra counters (backend, level) and, for AFL++, one
- * distinct branch per level in this code (afl-clang-fast instruments it).
+ * 255: libFuzzer extra counters (backend, level), every level up to the
+ * one reached (so only a new high is new coverage, and the best input owns
+ * the rarest features), and the same per phase: (backend, p, level) for
+ * the figure reached when the (p+1)-th fill begins, p = 1..16 (the
+ * stepping stones: inputs whose first p fills do best); for AFL++, one
+ * distinct branch per final level in this code (afl-clang-fast instruments it).
+ * The mutator (fuzz_worst_mut.h) edits the op sequence.
  *
  * THE WORST CASES: with $PM_FUZZ_WORST_DIR set, each input that reaches a
  * level above the best this process has seen for its backend is written
@@ -66,6 +71,13 @@
 enum fw_metric { FW_FRAG, FW_RETENTION };
 
 int fw_run(const uint8_t *data, size_t size, enum fw_metric metric);
+
+/* The extended op's size for argument b (the dictionary: the smallest
+ * request of pymalloc class b, b < 32; of buddy block 16 << (b - 32), b < 43;
+ * of segfit block 32 << (b - 43), b < 53; else SIZE's rule). */
+size_t fw_size_x(unsigned b);
+/* SIZE's rule (the op byte's argument of ops 0 and 2). Both in fuzz_worst_mut.c. */
+size_t fw_size_of_byte(unsigned b);
 
 /* Robson (1974): with block sizes powers of two from 1 to n units and at
  * most M units live, some program forces every non-moving allocator to a

@@ -4,6 +4,14 @@
 # replay` on the backend its metadata names:
 #   frag      = backend_peak_mapped_bytes / peak_live_bytes
 #   retention = (mapped - live at the end) / peak live, from the last --series row
+# A worst case is a trace (METRIC-SPEC-VALUE.pmt) or, when its trace would
+# be megabytes (a fill of 8 MiB of 16-byte blocks is 524,288 ops), the
+# fuzzer's input (METRIC-SPEC-VALUE.in, SPEC as PM_FUZZ_BACKEND takes it,
+# with a layout-independent figure: pymalloc's default placement=os maps
+# arenas where mmap puts them, and whether they are pool-aligned changes the
+# figure by up to 1.5%): the corpus replayer (fuzz_METRIC_replay, next to
+# pymemlab) runs it on SPEC and writes its trace, whose name must carry
+# VALUE and which must then reproduce as above.
 set -euo pipefail
 . "$(dirname "$0")/lib.bash"
 : "${PM_SOURCE_DIR:?}"
@@ -11,8 +19,8 @@ set -euo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0
-for f in "$PM_SOURCE_DIR"/fuzz/worst/*.pmt; do
-  [ -f "$f" ] || continue
+check_pmt() {   # FILE: replay it, compare with its fuzz.value
+  local f=$1 info metric backend want got
   info=$("$PYMEMLAB" trace info "$f")
   meta() { sed -n "s/^meta  *fuzz\.$1=//p" <<<"$info"; }
   metric=$(meta metric) backend=$(meta backend) want=$(meta value)
@@ -33,6 +41,25 @@ EOF
   python3 -c "import sys; g, w = float(sys.argv[1]), float(sys.argv[2]); sys.exit(abs(g - w) > 5e-6)" "$got" "$want" ||
     fail "$f: $metric on $backend: replay gives $got, the fuzzer saved $want"
   n=$((n + 1))
+}
+for f in "$PM_SOURCE_DIR"/fuzz/worst/*.pmt; do
+  [ -f "$f" ] || continue
+  check_pmt "$f"
+done
+for f in "$PM_SOURCE_DIR"/fuzz/worst/*.in; do
+  [ -f "$f" ] || continue
+  name=$(basename "$f" .in)
+  metric=${name%%-*} value=${name##*-}
+  spec=${name#"$metric"-}
+  spec=${spec%-"$value"}
+  replayer=$(dirname "$PYMEMLAB")/fuzz/fuzz_${metric}_replay
+  [ -x "$replayer" ] || fail "$f: no $replayer"
+  rm -rf "$tmp/w" && mkdir "$tmp/w"
+  PM_FUZZ_BACKEND=$spec PM_FUZZ_WORST_DIR=$tmp/w "$replayer" "$f" >/dev/null 2>&1 || fail "$f: $replayer failed"
+  set -- "$tmp/w"/*.pmt
+  [ $# = 1 ] && [ -f "$1" ] || fail "$f: $replayer wrote $# traces, want 1"
+  [[ "$(basename "$1")" == "$metric"-*-"$value".pmt ]] || fail "$f: $replayer on $spec reached $(basename "$1" .pmt), not $value"
+  check_pmt "$1"
 done
 [ $n -gt 0 ] || fail "no worst-case traces in $PM_SOURCE_DIR/fuzz/worst"
 echo "ok: $n worst cases reproduce"
