@@ -168,6 +168,125 @@ const struct pm_cli_spec pm_spec_compare = {
                "footprint ratios",
 };
 
+/* One workload x backend pair compared. */
+struct pair {
+    const char *workload, *backend;
+    size_t na, nb;              /* reps with a timing */
+    unsigned la, lb;            /* of which loaded */
+    double ma, mb;              /* median ns/op */
+    struct pm_ci ci;            /* B/A */
+    const char *verdict;
+    double rp, rf;              /* B/A peak and final footprint */
+};
+
+/* The pair's figures; false if it did not run at all (null skips object
+ * workloads). Counts the verdicts. */
+static bool compare_pair(const struct side *a, const struct side *b, const char *w, const char *bk,
+                         struct pair *p, unsigned *slower, unsigned *faster, unsigned *nd)
+{
+    double xa[256], xb[256], pfa, pfb, ffa, ffb;
+    p->workload = w;
+    p->backend = bk;
+    p->na = collect(a, w, bk, xa, 256, &p->la, &pfa, &ffa);
+    p->nb = collect(b, w, bk, xb, 256, &p->lb, &pfb, &ffb);
+    bool present = false;   /* the pair ran at all (null skips object workloads) */
+    for (size_t i = 0; i < a->n && !present; i++)
+        present = !strcmp(a->rows[i].workload, w) && !strcmp(a->rows[i].backend, bk);
+    if (!present)
+        return false;
+    p->ci = (struct pm_ci){0, NAN, NAN, NAN, NAN};
+    if (!p->na || !p->nb) {
+        p->verdict = "no data";
+    } else {
+        pm_ci_ratio(xb, p->nb, xa, p->na, 0, &p->ci);
+        if (p->na < 2 || p->nb < 2) {
+            p->ci.lo = p->ci.hi = NAN;
+            p->verdict = "too few reps";
+        } else if (!isfinite(p->ci.lo) || !isfinite(p->ci.hi)) {
+            p->verdict = "no data";
+        } else if (p->ci.lo <= 1.0 && p->ci.hi >= 1.0) {
+            p->verdict = "not distinguishable";
+            (*nd)++;
+        } else if (p->ci.lo > 1.0) {
+            p->verdict = "slower";
+            (*slower)++;
+        } else {
+            p->verdict = "faster";
+            (*faster)++;
+        }
+    }
+    p->ma = pm_median(xa, p->na);
+    p->mb = pm_median(xb, p->nb);
+    p->rp = ratio(pfb, pfa);
+    p->rf = ratio(ffb, ffa);
+    return true;
+}
+
+static cJSON *pair_json(const struct pair *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "workload", p->workload);
+    cJSON_AddStringToObject(o, "backend", p->backend);
+    cJSON_AddNumberToObject(o, "reps_a", (double)p->na);
+    cJSON_AddNumberToObject(o, "reps_b", (double)p->nb);
+    json_num(o, "ns_per_op_a", p->ma);
+    json_num(o, "ns_per_op_b", p->mb);
+    json_num(o, "ratio", p->ci.med);
+    json_num(o, "ratio_ci_lo", p->ci.lo);
+    json_num(o, "ratio_ci_hi", p->ci.hi);
+    cJSON_AddStringToObject(o, "verdict", p->verdict);
+    json_num(o, "peak_footprint_ratio", p->rp);
+    json_num(o, "final_footprint_ratio", p->rf);
+    cJSON_AddNumberToObject(o, "loaded_a", p->la);
+    cJSON_AddNumberToObject(o, "loaded_b", p->lb);
+    return o;
+}
+
+static void pair_print(const struct pair *p)
+{
+    char sa[32], sb[32], sr[48], sp[16], sf[16], sl[24], lo_s[16], hi_s[16];
+    fmt(sa, sizeof sa, "%.2f", p->ma);
+    fmt(sb, sizeof sb, "%.2f", p->mb);
+    fmt(lo_s, sizeof lo_s, "%.2f", p->ci.lo);
+    fmt(hi_s, sizeof hi_s, "%.2f", p->ci.hi);
+    if (isfinite(p->ci.med))
+        snprintf(sr, sizeof sr, "%.2f [%s, %s]", p->ci.med, lo_s, hi_s);
+    else
+        snprintf(sr, sizeof sr, "-");
+    fmt(sp, sizeof sp, "%.2f", p->rp);
+    fmt(sf, sizeof sf, "%.2f", p->rf);
+    snprintf(sl, sizeof sl, "%u/%zu %u/%zu", p->la, p->na, p->lb, p->nb);
+    char reps[24];
+    snprintf(reps, sizeof reps, "%zu/%zu", p->na, p->nb);
+    printf("%-20s %-22s %5s %11s %11s  %-20s %-19s %8s %8s %8s\n", p->workload, p->backend, reps, sa, sb, sr,
+           p->verdict, sp, sf, sl);
+}
+
+/* The JSON document's head (with --json), else the text table's header. */
+static cJSON *print_head(bool json, const struct side *a, const struct side *b, cJSON **jrows)
+{
+    if (json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON *ja = cJSON_AddObjectToObject(root, "a"), *jb = cJSON_AddObjectToObject(root, "b");
+        cJSON_AddStringToObject(ja, "dir", a->dir);
+        cJSON_AddStringToObject(ja, "commit", a->commit);
+        cJSON_AddStringToObject(ja, "started", a->started);
+        cJSON_AddStringToObject(jb, "dir", b->dir);
+        cJSON_AddStringToObject(jb, "commit", b->commit);
+        cJSON_AddStringToObject(jb, "started", b->started);
+        cJSON_AddNumberToObject(root, "ci_level", PM_CI_LEVEL);
+        *jrows = cJSON_AddArrayToObject(root, "rows");
+        return root;
+    }
+    printf("A: %s (commit %s%s%s)\nB: %s (commit %s%s%s)\n", a->dir, a->commit, a->started[0] ? ", " : "",
+           a->started, b->dir, b->commit, b->started[0] ? ", " : "", b->started);
+    printf("B/A: median ns/op of B over A's, 95%% bootstrap interval; an interval holding 1 is not "
+           "distinguishable\n\n");
+    printf("%-20s %-22s %5s %11s %11s  %-20s %-19s %8s %8s %8s\n", "workload", "backend", "reps",
+           "A ns/op", "B ns/op", "B/A [95% CI]", "verdict", "peakfp", "finalfp", "loaded");
+    return NULL;
+}
+
 int cmd_compare(int argc, char **argv)
 {
     bool json = false;
@@ -194,97 +313,18 @@ int cmd_compare(int argc, char **argv)
                            ws[i], pa, a.dir, pb, b.dir);
     }
 
-    cJSON *root = json ? cJSON_CreateObject() : NULL;
     cJSON *jrows = NULL;
-    if (json) {
-        cJSON *ja = cJSON_AddObjectToObject(root, "a"), *jb = cJSON_AddObjectToObject(root, "b");
-        cJSON_AddStringToObject(ja, "dir", a.dir);
-        cJSON_AddStringToObject(ja, "commit", a.commit);
-        cJSON_AddStringToObject(ja, "started", a.started);
-        cJSON_AddStringToObject(jb, "dir", b.dir);
-        cJSON_AddStringToObject(jb, "commit", b.commit);
-        cJSON_AddStringToObject(jb, "started", b.started);
-        cJSON_AddNumberToObject(root, "ci_level", PM_CI_LEVEL);
-        jrows = cJSON_AddArrayToObject(root, "rows");
-    } else {
-        printf("A: %s (commit %s%s%s)\nB: %s (commit %s%s%s)\n", a.dir, a.commit, a.started[0] ? ", " : "",
-               a.started, b.dir, b.commit, b.started[0] ? ", " : "", b.started);
-        printf("B/A: median ns/op of B over A's, 95%% bootstrap interval; an interval holding 1 is not "
-               "distinguishable\n\n");
-        printf("%-20s %-22s %5s %11s %11s  %-20s %-19s %8s %8s %8s\n", "workload", "backend", "reps",
-               "A ns/op", "B ns/op", "B/A [95% CI]", "verdict", "peakfp", "finalfp", "loaded");
-    }
+    cJSON *root = print_head(json, &a, &b, &jrows);
     unsigned slower = 0, faster = 0, nd = 0;
     for (size_t w = 0; w < nw; w++)
         for (size_t k = 0; k < nb; k++) {
-            double xa[256], xb[256], pfa, pfb, ffa, ffb;
-            unsigned la, lb;
-            size_t na = collect(&a, ws[w], bs[k], xa, 256, &la, &pfa, &ffa);
-            size_t nbb = collect(&b, ws[w], bs[k], xb, 256, &lb, &pfb, &ffb);
-            bool present = false;   /* the pair ran at all (null skips object workloads) */
-            for (size_t i = 0; i < a.n && !present; i++)
-                present = !strcmp(a.rows[i].workload, ws[w]) && !strcmp(a.rows[i].backend, bs[k]);
-            if (!present)
+            struct pair p;
+            if (!compare_pair(&a, &b, ws[w], bs[k], &p, &slower, &faster, &nd))
                 continue;
-            struct pm_ci ci = {0, NAN, NAN, NAN, NAN};
-            const char *verdict;
-            if (!na || !nbb) {
-                verdict = "no data";
-            } else {
-                pm_ci_ratio(xb, nbb, xa, na, 0, &ci);
-                if (na < 2 || nbb < 2) {
-                    ci.lo = ci.hi = NAN;
-                    verdict = "too few reps";
-                } else if (!isfinite(ci.lo) || !isfinite(ci.hi)) {
-                    verdict = "no data";
-                } else if (ci.lo <= 1.0 && ci.hi >= 1.0) {
-                    verdict = "not distinguishable";
-                    nd++;
-                } else if (ci.lo > 1.0) {
-                    verdict = "slower";
-                    slower++;
-                } else {
-                    verdict = "faster";
-                    faster++;
-                }
-            }
-            double ma = pm_median(xa, na), mb = pm_median(xb, nbb);
-            double rp = ratio(pfb, pfa), rf = ratio(ffb, ffa);
-            if (json) {
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "workload", ws[w]);
-                cJSON_AddStringToObject(o, "backend", bs[k]);
-                cJSON_AddNumberToObject(o, "reps_a", (double)na);
-                cJSON_AddNumberToObject(o, "reps_b", (double)nbb);
-                json_num(o, "ns_per_op_a", ma);
-                json_num(o, "ns_per_op_b", mb);
-                json_num(o, "ratio", ci.med);
-                json_num(o, "ratio_ci_lo", ci.lo);
-                json_num(o, "ratio_ci_hi", ci.hi);
-                cJSON_AddStringToObject(o, "verdict", verdict);
-                json_num(o, "peak_footprint_ratio", rp);
-                json_num(o, "final_footprint_ratio", rf);
-                cJSON_AddNumberToObject(o, "loaded_a", la);
-                cJSON_AddNumberToObject(o, "loaded_b", lb);
-                cJSON_AddItemToArray(jrows, o);
-            } else {
-                char sa[32], sb[32], sr[48], sp[16], sf[16], sl[24], lo_s[16], hi_s[16];
-                fmt(sa, sizeof sa, "%.2f", ma);
-                fmt(sb, sizeof sb, "%.2f", mb);
-                fmt(lo_s, sizeof lo_s, "%.2f", ci.lo);
-                fmt(hi_s, sizeof hi_s, "%.2f", ci.hi);
-                if (isfinite(ci.med))
-                    snprintf(sr, sizeof sr, "%.2f [%s, %s]", ci.med, lo_s, hi_s);
-                else
-                    snprintf(sr, sizeof sr, "-");
-                fmt(sp, sizeof sp, "%.2f", rp);
-                fmt(sf, sizeof sf, "%.2f", rf);
-                snprintf(sl, sizeof sl, "%u/%zu %u/%zu", la, na, lb, nbb);
-                char reps[24];
-                snprintf(reps, sizeof reps, "%zu/%zu", na, nbb);
-                printf("%-20s %-22s %5s %11s %11s  %-20s %-19s %8s %8s %8s\n", ws[w], bs[k], reps, sa, sb, sr,
-                       verdict, sp, sf, sl);
-            }
+            if (json)
+                cJSON_AddItemToArray(jrows, pair_json(&p));
+            else
+                pair_print(&p);
         }
     if (json) {
         cJSON_AddNumberToObject(root, "slower", slower);

@@ -119,93 +119,128 @@ const struct pm_cli_spec pm_spec_merge = {
     .summary = "combine results folders (e.g. --emit-jobs parts) into one",
 };
 
-int cmd_merge(int argc, char **argv)
+/* One merge: its options and folders, then what each step adds. */
+struct merge_cmd {
+    const char *out;
+    bool force;
+    struct part *parts;
+    int nparts;
+    struct pm_result *all;      /* the records of every part, the latest of each run */
+    size_t n;
+    cJSON *prov;                /* the merged provenance */
+};
+
+static void parse_options(struct merge_cmd *m, int argc, char **argv)
 {
-    const char *out = NULL;
-    bool force = false;
     struct pm_cli_val v;
     int ch;
     while ((ch = pm_cli_getopt(&pm_spec_merge, argc, argv, &v)) != -1) {
         if (ch == 'o')
-            out = v.s;
+            m->out = v.s;
         else if (ch == 'f')
-            force = true;
+            m->force = true;
     }
-    if (!out)
+    if (!m->out)
         pm_usage_error("merge: --out DIR is required");
-    int nparts = argc - optind;
-    if (nparts < 1)
+    m->nparts = argc - optind;
+    if (m->nparts < 1)
         pm_usage_error("merge: give the results folders to merge");
-    struct part *parts = calloc((size_t)nparts, sizeof *parts);
-    if (!parts)
+    m->parts = calloc((size_t)m->nparts, sizeof *m->parts);
+    if (!m->parts)
         pm_run_error("merge: out of memory");
+    for (int i = 0; i < m->nparts; i++)
+        m->parts[i].dir = argv[optind + i];
+}
+
+/* Without --force: the same run twice in parts 0..i, or a workload name
+ * with other parameters, is refused (exit 2). */
+static void check_runs(const struct part *parts, int i)
+{
+    const struct part *p = &parts[i];
+    for (int j = 0; j <= i; j++)
+        for (size_t a = 0; a < parts[j].n; a++)
+            for (size_t b = 0; b < p->n; b++) {
+                if (j == i && b <= a)
+                    continue;
+                const struct pm_result *x = &parts[j].rows[a], *y = &p->rows[b];
+                if (strcmp(x->workload, y->workload))
+                    continue;
+                if (strcmp(x->params, y->params))
+                    pm_usage_error("merge: workload %s differs between %s (%s) and %s (%s) "
+                                   "(--force merges them anyway)", x->workload, parts[j].dir,
+                                   x->params, p->dir, y->params);
+                if (j != i && x->rep == y->rep && !strcmp(x->backend, y->backend))
+                    pm_usage_error("merge: run %s:%s:%llu is in both %s and %s (--force keeps "
+                                   "the later folder's)", x->workload, x->backend,
+                                   (unsigned long long)x->rep, parts[j].dir, p->dir);
+            }
+}
+
+/* Part i read (its provenance and the latest record of each run) and
+ * checked against the parts before it; exit 2 on each problem. */
+static void load_part(struct merge_cmd *m, int i)
+{
+    struct part *parts = m->parts, *p = &parts[i];
     char err[PM_ERR_LEN];
-    for (int i = 0; i < nparts; i++) {
-        struct part *p = &parts[i];
-        p->dir = argv[optind + i];
-        if (same_path(p->dir, out))
-            pm_usage_error("merge: --out %s is one of the folders to merge", out);
-        char path[PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/provenance.json", p->dir);
-        if (access(path, F_OK))
-            pm_usage_error("merge: %s is not a results folder (no provenance.json)", p->dir);
-        p->prov = pm_read_json_file(path, err);
-        if (!p->prov)
-            pm_usage_error("merge: %s", err);
-        long partial;
-        if (pm_results_load(p->dir, &p->rows, &p->n, &partial, err))
-            pm_usage_error("merge: %s", err);
-        p->n = pm_results_latest(p->rows, p->n);
-        const char *va, *vb;
-        const char *what = i ? pm_prov_differs(parts[0].prov, p->prov, PM_PROV_BUILD, &va, &vb) : NULL;
-        if (what && !force)
-            pm_usage_error("merge: %s and %s are not comparable: %s '%s' vs '%s' (--force merges "
-                           "them anyway)", parts[0].dir, p->dir, what, va, vb);
-        /* the same run twice, or a workload name with other parameters */
-        for (int j = 0; j <= i && !force; j++)
-            for (size_t a = 0; a < parts[j].n; a++)
-                for (size_t b = 0; b < p->n; b++) {
-                    if (j == i && b <= a)
-                        continue;
-                    const struct pm_result *x = &parts[j].rows[a], *y = &p->rows[b];
-                    if (strcmp(x->workload, y->workload))
-                        continue;
-                    if (strcmp(x->params, y->params))
-                        pm_usage_error("merge: workload %s differs between %s (%s) and %s (%s) "
-                                       "(--force merges them anyway)", x->workload, parts[j].dir,
-                                       x->params, p->dir, y->params);
-                    if (j != i && x->rep == y->rep && !strcmp(x->backend, y->backend))
-                        pm_usage_error("merge: run %s:%s:%llu is in both %s and %s (--force keeps "
-                                       "the later folder's)", x->workload, x->backend,
-                                       (unsigned long long)x->rep, parts[j].dir, p->dir);
-                }
-    }
+    if (same_path(p->dir, m->out))
+        pm_usage_error("merge: --out %s is one of the folders to merge", m->out);
     char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/results.jsonl", out);
+    snprintf(path, sizeof path, "%s/provenance.json", p->dir);
+    if (access(path, F_OK))
+        pm_usage_error("merge: %s is not a results folder (no provenance.json)", p->dir);
+    p->prov = pm_read_json_file(path, err);
+    if (!p->prov)
+        pm_usage_error("merge: %s", err);
+    long partial;
+    if (pm_results_load(p->dir, &p->rows, &p->n, &partial, err))
+        pm_usage_error("merge: %s", err);
+    p->n = pm_results_latest(p->rows, p->n);
+    const char *va, *vb;
+    const char *what = i ? pm_prov_differs(parts[0].prov, p->prov, PM_PROV_BUILD, &va, &vb) : NULL;
+    if (what && !m->force)
+        pm_usage_error("merge: %s and %s are not comparable: %s '%s' vs '%s' (--force merges "
+                       "them anyway)", parts[0].dir, p->dir, what, va, vb);
+    /* the same run twice, or a workload name with other parameters */
+    if (!m->force)
+        check_runs(parts, i);
+}
+
+/* Every part, then --out: refused if it holds results or a run (or
+ * another merge) holds its lock; checked again under the lock. */
+static void check_input(struct merge_cmd *m)
+{
+    for (int i = 0; i < m->nparts; i++)
+        load_part(m, i);
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/results.jsonl", m->out);
     struct stat st;
     if (stat(path, &st) == 0 && st.st_size > 0)
-        pm_usage_error("merge: %s already holds results; choose another --out", out);
-    /* the lock run takes: a folder a run (or another merge) holds is
-     * refused before anything is written; checked again under the lock */
-    pm_cli_folder_lock("merge", out);
+        pm_usage_error("merge: %s already holds results; choose another --out", m->out);
+    pm_cli_folder_lock("merge", m->out);
     if (stat(path, &st) == 0 && st.st_size > 0)
-        pm_usage_error("merge: %s already holds results; choose another --out", out);
+        pm_usage_error("merge: %s already holds results; choose another --out", m->out);
+}
 
-    /* the records, in input order */
+/* results.jsonl and results.csv: the records in input order, the latest
+ * of each run; then the series and logs. */
+static void write_records(struct merge_cmd *m)
+{
+    const char *out = m->out;
     size_t total = 0;
-    for (int i = 0; i < nparts; i++)
-        total += parts[i].n;
-    struct pm_result *all = malloc((total ? total : 1) * sizeof *all);
-    if (!all)
+    for (int i = 0; i < m->nparts; i++)
+        total += m->parts[i].n;
+    m->all = malloc((total ? total : 1) * sizeof *m->all);
+    if (!m->all)
         pm_run_error("merge: out of memory");
     size_t n = 0;
-    for (int i = 0; i < nparts; i++) {
-        if (parts[i].n)   /* (an empty folder's rows are NULL: no memcpy from NULL, even of 0 bytes) */
-            memcpy(all + n, parts[i].rows, parts[i].n * sizeof *all);
-        n += parts[i].n;
+    for (int i = 0; i < m->nparts; i++) {
+        if (m->parts[i].n)   /* (an empty folder's rows are NULL: no memcpy from NULL, even of 0 bytes) */
+            memcpy(m->all + n, m->parts[i].rows, m->parts[i].n * sizeof *m->all);
+        n += m->parts[i].n;
     }
-    n = pm_results_latest(all, n);
-    char csv_path[PATH_MAX + 32];
+    m->n = n = pm_results_latest(m->all, n);
+    char path[PATH_MAX + 32], csv_path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/results.jsonl", out);
     snprintf(csv_path, sizeof csv_path, "%s/results.csv", out);
     int fj = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     int fc = open(csv_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
@@ -216,20 +251,25 @@ int cmd_merge(int argc, char **argv)
         pm_run_error("merge: cannot write '%s'", csv_path);
     free(h);
     for (size_t i = 0; i < n; i++)
-        if (pm_results_append(fj, fc, &all[i]))
+        if (pm_results_append(fj, fc, &m->all[i]))
             pm_run_error("merge: cannot write into '%s': %s", out, strerror(errno));
     close(fj);
     close(fc);
-    for (int i = 0; i < nparts; i++) {
-        copy_dir(parts[i].dir, out, "series");
-        copy_dir(parts[i].dir, out, "logs");
+    for (int i = 0; i < m->nparts; i++) {
+        copy_dir(m->parts[i].dir, out, "series");
+        copy_dir(m->parts[i].dir, out, "logs");
     }
+}
 
-    /* provenance: the first folder's, the others' sessions beside it */
-    cJSON *prov = cJSON_Duplicate(parts[0].prov, true);
+/* provenance.json: the first folder's, the others' sessions beside it,
+ * the union of the backends. */
+static void write_provenance(struct merge_cmd *m)
+{
+    struct part *parts = m->parts;
+    cJSON *prov = m->prov = cJSON_Duplicate(parts[0].prov, true);
     cJSON *from = cJSON_AddArrayToObject(prov, "merged_from");
     cJSON *backends = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prov, "config"), "backends");
-    for (int i = 0; i < nparts; i++) {
+    for (int i = 0; i < m->nparts; i++) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "dir", parts[i].dir);
         cJSON_AddStringToObject(e, "hostname", str_at(parts[i].prov, "machine", "hostname"));
@@ -255,29 +295,44 @@ int cmd_merge(int argc, char **argv)
     cJSON *cfg = cJSON_GetObjectItemCaseSensitive(prov, "config");
     if (cfg)
         cJSON_ReplaceItemInObjectCaseSensitive(cfg, "only", cJSON_CreateNull());
-    cJSON_AddBoolToObject(prov, "merged_with_force", force);
+    cJSON_AddBoolToObject(prov, "merged_with_force", m->force);
     char prov_path[PATH_MAX + 32];
-    snprintf(prov_path, sizeof prov_path, "%s/provenance.json", out);
+    snprintf(prov_path, sizeof prov_path, "%s/provenance.json", m->out);
     if (pm_write_json_file(prov_path, prov))
         pm_run_error("merge: cannot write '%s'", prov_path);
+}
 
+/* The summary on stdout and in summary.md. */
+static void write_summary(struct merge_cmd *m)
+{
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(m->prov, "config");
     const cJSON *bl = cJSON_GetObjectItemCaseSensitive(cfg, "baseline");
     struct pm_summary s;
-    if (pm_summary_build(all, n, cJSON_IsString(bl) ? bl->valuestring : NULL, &s))
+    if (pm_summary_build(m->all, m->n, cJSON_IsString(bl) ? bl->valuestring : NULL, &s))
         pm_run_error("merge: out of memory");
     pm_summary_print(stdout, &s, false);
     char md[PATH_MAX + 32];
-    snprintf(md, sizeof md, "%s/summary.md", out);
-    if (pm_summary_write_md(md, &s, prov))
+    snprintf(md, sizeof md, "%s/summary.md", m->out);
+    if (pm_summary_write_md(md, &s, m->prov))
         pm_run_error("merge: cannot write '%s'", md);
-    printf("\nmerged %zu records from %d folders into %s\n", n, nparts, out);
+    printf("\nmerged %zu records from %d folders into %s\n", m->n, m->nparts, m->out);
     pm_summary_free(&s);
-    cJSON_Delete(prov);
-    free(all);
-    for (int i = 0; i < nparts; i++) {
-        cJSON_Delete(parts[i].prov);
-        free(parts[i].rows);
+}
+
+int cmd_merge(int argc, char **argv)
+{
+    struct merge_cmd m = {0};
+    parse_options(&m, argc, argv);
+    check_input(&m);            /* exit 2 before anything is written */
+    write_records(&m);
+    write_provenance(&m);
+    write_summary(&m);
+    cJSON_Delete(m.prov);
+    free(m.all);
+    for (int i = 0; i < m.nparts; i++) {
+        cJSON_Delete(m.parts[i].prov);
+        free(m.parts[i].rows);
     }
-    free(parts);
+    free(m.parts);
     return PM_EXIT_OK;
 }

@@ -132,23 +132,36 @@ const struct pm_cli_spec pm_spec_objrun = {
     .summary = "run an object script (docs/objscript.md): collector activity and memory figures",
 };
 
-int cmd_objrun(int argc, char **argv)
-{
-    const char *backend = NULL, *record = NULL, *gc = NULL;
-    int json = 0;
+/* One objrun: its options, then what each step adds. */
+struct objrun_cmd {
+    const char *backend, *record, *gc, *path;
+    int json;
     int64_t gc_threshold[3];
-    bool gc_threshold_set = false;
+    bool gc_threshold_set, show_gc;
+    struct pm_objscript *sc;            /* the parsed script */
+    /* the figures of the script itself, before the cleanup */
+    struct objrun_ctx ctx;
+    struct objrun_pauses pauses;
+    const char *gc_name;
+    struct pm_objscript_stats st;
+    struct pm_gc_gen_stats gs[3];
+    struct pm_objspace_stats os;
+    uint64_t collections, collected, uncollectable, gc_ns;
+};
+
+static void parse_options(struct objrun_cmd *o, int argc, char **argv)
+{
     struct pm_cli_val v;
     int ch;
     while ((ch = pm_cli_getopt(&pm_spec_objrun, argc, argv, &v)) != -1) {
         switch (ch) {
-        case 'b': backend = v.s; break;
-        case 'j': json = 1; break;
-        case 'r': record = v.s; break;
-        case 'g': gc = pm_cli_gc_name("objrun", optarg); break;
+        case 'b': o->backend = v.s; break;
+        case 'j': o->json = 1; break;
+        case 'r': o->record = v.s; break;
+        case 'g': o->gc = pm_cli_gc_name("objrun", optarg); break;
         case 't':
-            pm_cli_gc_thresholds("objrun", optarg, gc_threshold);
-            gc_threshold_set = true;
+            pm_cli_gc_thresholds("objrun", optarg, o->gc_threshold);
+            o->gc_threshold_set = true;
             break;
         default: pm_bad_option("objrun", ch, argv);
         }
@@ -157,151 +170,181 @@ int cmd_objrun(int argc, char **argv)
         pm_usage_error("objrun: a script is required (see 'pymemlab help objrun')");
     if (optind + 1 < argc)
         pm_usage_error("objrun: unexpected argument '%s'", argv[optind + 1]);
-    if (!backend)
+    if (!o->backend)
         pm_usage_error("objrun: --backend is required (see 'pymemlab backends')");
-    const char *path = argv[optind];
-    if (record)
-        pm_cli_out_check("objrun", record);
+    o->path = argv[optind];
+    o->show_gc = o->gc || o->gc_threshold_set;
+}
 
+/* --record-trace's path, the script (parsed whole), the backend: exit 2
+ * before anything runs. */
+static void check_input(struct objrun_cmd *o)
+{
+    if (o->record)
+        pm_cli_out_check("objrun", o->record);
     size_t len;
-    char *text = read_file(path, &len);
+    char *text = read_file(o->path, &len);
     char err[PM_ERR_LEN];
-    struct pm_objscript *sc = pm_objscript_parse(text, len, path, err);
+    o->sc = pm_objscript_parse(text, len, o->path, err);
     free(text);
-    if (!sc)
+    if (!o->sc)
         pm_usage_error("%s", err);
+    pm_cli_need_contents("objrun", o->backend);
+}
 
-    pm_cli_need_contents("objrun", backend);
-    const struct allocator_ops *ops, *inner_ops;
-    pm_heap_t *inner = pm_cli_backend(backend, &inner_ops);
-    pm_heap_t *heap = inner;
-    ops = inner_ops;
-    /* --record-trace: every request of the object layer goes through a tee
-     * into a raw trace (written to OUT.tmp, renamed when complete). */
-    struct pm_trace_writer *writer = NULL;
-    if (record) {
-        writer = pm_trace_writer_open(record, err);
-        if (!writer)
-            pm_usage_error("%s", err);
-        record_writer = writer;
-        atexit(record_abort_at_exit);
-        pm_trace_writer_meta(writer, "generator", "pymemlab objrun");
-        pm_trace_writer_meta(writer, "script", path);
-        heap = pm_tee_open(inner_ops, inner, writer, PM_DOMAIN_OBJ, &ops, err);
-        if (!heap)
-            pm_run_error("objrun: %s", err);
-    }
-    struct objrun_ctx ctx = {.print = !json};
-    ctx.baseline = pm_rss_anon_bytes();
-    struct pm_objspace_config cfg = {.gc = gc};
+/* Runs the script on a space over heap (ops) and its cleanup; its figures
+ * into o. Returns the blocks left in the backend after destroy. */
+static uint64_t run_script(struct objrun_cmd *o, const struct allocator_ops *ops, pm_heap_t *heap)
+{
+    char err[PM_ERR_LEN];
+    o->ctx = (struct objrun_ctx){.print = !o->json};
+    o->ctx.baseline = pm_rss_anon_bytes();
+    struct pm_objspace_config cfg = {.gc = o->gc};
     pm_objspace_t *sp = pm_objspace_create(ops, heap, &cfg, err);
     if (!sp)
         pm_run_error("objrun: %s", err);
-    bool show_gc = gc || gc_threshold_set;
-    if (gc_threshold_set)
-        pm_gc_set_threshold(sp, gc_threshold[0], gc_threshold[1], gc_threshold[2]);
-    struct objrun_pauses pauses = {0};
-    pm_gc_set_observer(sp, objrun_gc_event, &pauses, false);
-    const char *gc_name = pm_gc_collector(sp);
-    struct pm_objscript_io io = {.ctx = &ctx, .on_collect = objrun_collect,
+    if (o->gc_threshold_set)
+        pm_gc_set_threshold(sp, o->gc_threshold[0], o->gc_threshold[1], o->gc_threshold[2]);
+    pm_gc_set_observer(sp, objrun_gc_event, &o->pauses, false);
+    o->gc_name = pm_gc_collector(sp);
+    struct pm_objscript_io io = {.ctx = &o->ctx, .on_collect = objrun_collect,
                                  .sample = objrun_sample, .sample_every = 256};
-    struct pm_objscript_run *run = pm_objscript_start(sc, sp, &io);
+    struct pm_objscript_run *run = pm_objscript_start(o->sc, sp, &io);
     if (!run)
         pm_run_error("objrun: out of memory");
-    if (!json)
-        printf("objrun %s on %s\n", path, ops->name);
+    if (!o->json)
+        printf("objrun %s on %s\n", o->path, ops->name);
     int rc = pm_objscript_exec(run, err);
     if (rc != PM_OBJSCRIPT_OK) {
         if (rc == PM_OBJSCRIPT_BAD)
             pm_usage_error("%s", err);
         pm_run_error("%s", err);
     }
-    /* the figures of the script itself, before the cleanup */
-    const struct pm_objscript_stats st = *pm_objscript_stats(run);
+    o->st = *pm_objscript_stats(run);
     pm_gc_set_observer(sp, NULL, NULL, false);      /* the cleanup's collections not counted */
-    struct pm_gc_gen_stats gs[3];
-    pm_gc_get_stats(sp, gs);
-    struct pm_objspace_stats os;
-    pm_objspace_stats(sp, &os);
+    pm_gc_get_stats(sp, o->gs);
+    pm_objspace_stats(sp, &o->os);
     rc = pm_objscript_finish(run, err);
     if (rc != PM_OBJSCRIPT_OK)
         pm_run_error("%s", err);
     pm_objscript_end(run);
-    uint64_t left = pm_objspace_destroy(sp);
+    return pm_objspace_destroy(sp);
+}
+
+/* The backend, with --record-trace a tee into a raw trace in front of it
+ * (written to OUT.tmp, renamed when complete); the script run on it. */
+static void run(struct objrun_cmd *o)
+{
+    char err[PM_ERR_LEN];
+    const struct allocator_ops *ops, *inner_ops;
+    pm_heap_t *inner = pm_cli_backend(o->backend, &inner_ops);
+    pm_heap_t *heap = inner;
+    ops = inner_ops;
+    struct pm_trace_writer *writer = NULL;
+    if (o->record) {
+        writer = pm_trace_writer_open(o->record, err);
+        if (!writer)
+            pm_usage_error("%s", err);
+        record_writer = writer;
+        atexit(record_abort_at_exit);
+        pm_trace_writer_meta(writer, "generator", "pymemlab objrun");
+        pm_trace_writer_meta(writer, "script", o->path);
+        heap = pm_tee_open(inner_ops, inner, writer, PM_DOMAIN_OBJ, &ops, err);
+        if (!heap)
+            pm_run_error("objrun: %s", err);
+    }
+    uint64_t left = run_script(o, ops, heap);
     if (writer) {
         char why[PM_ERR_LEN] = "";
         if (pm_tee_error(heap))
             snprintf(why, sizeof why, "%s", pm_tee_error(heap));   /* the tee's text goes with it */
         pm_tee_close(heap);
         if (why[0])
-            pm_run_error("objrun: --record-trace %s: %s", record, why);   /* OUT.tmp removed at exit */
+            pm_run_error("objrun: --record-trace %s: %s", o->record, why);   /* OUT.tmp removed at exit */
         record_writer = NULL;
         if (pm_trace_writer_close(writer, err))
             pm_run_error("objrun: %s", err);
     }
     inner_ops->destroy(inner);
-    pm_objscript_free(sc);
+    pm_objscript_free(o->sc);
     if (left)
-        pm_run_error("%s: %llu block(s) left in the backend after destroy", path,
+        pm_run_error("%s: %llu block(s) left in the backend after destroy", o->path,
                      (unsigned long long)left);
-
-    uint64_t collections = 0, collected = 0, uncollectable = 0, gc_ns = 0;
     for (int g = 0; g < 3; g++) {
-        collections += gs[g].collections;
-        collected += gs[g].collected;
-        uncollectable += gs[g].uncollectable;
-        gc_ns += gs[g].time_ns;
+        o->collections += o->gs[g].collections;
+        o->collected += o->gs[g].collected;
+        o->uncollectable += o->gs[g].uncollectable;
+        o->gc_ns += o->gs[g].time_ns;
     }
-    if (json) {
-        printf("{\"script\": ");
-        json_string(path);
-        printf(", \"backend\": ");
-        json_string(backend);
-        printf(", \"statements\": %llu, \"collections\": %llu, \"collected\": %llu, "
-               "\"uncollectable\": %llu, \"generations\": [",
-               (unsigned long long)st.statements, (unsigned long long)collections,
-               (unsigned long long)collected, (unsigned long long)uncollectable);
-        for (int g = 0; g < 3; g++)
-            printf("%s{\"collections\": %llu, \"collected\": %llu, \"uncollectable\": %llu, "
-                   "\"time_ns\": %llu}", g ? ", " : "",
-                   (unsigned long long)gs[g].collections, (unsigned long long)gs[g].collected,
-                   (unsigned long long)gs[g].uncollectable, (unsigned long long)gs[g].time_ns);
-        printf("], \"gc_time_ns\": %llu, \"finalizers\": %llu, \"legacy_dels\": %llu, "
-               "\"weakref_callbacks\": %llu, \"peak_live_bytes\": %llu, "
-               "\"peak_footprint_bytes\": %llu, \"live_bytes_end\": %llu, \"requests\": %llu, "
-               "\"invariants\": \"ok\"",
-               (unsigned long long)gc_ns, (unsigned long long)st.finalized,
-               (unsigned long long)st.legacy_dels, (unsigned long long)st.callbacks,
-               (unsigned long long)os.peak_live_bytes, (unsigned long long)ctx.peak_footprint,
-               (unsigned long long)os.live_bytes, (unsigned long long)os.requests);
-        if (show_gc)
-            printf(", \"gc\": \"%s\", \"gc_pauses\": %llu, \"gc_pause_max_ns\": %llu, "
-                   "\"gc_pause_total_ns\": %llu", gc_name, (unsigned long long)pauses.n,
-                   (unsigned long long)pauses.max, (unsigned long long)pauses.total);
-        printf("}\n");
-        return PM_EXIT_OK;
-    }
-    if (ctx.collect_lines > MAX_COLLECT_LINES)
+}
+
+static void print_json(const struct objrun_cmd *o)
+{
+    const struct pm_gc_gen_stats *gs = o->gs;
+    printf("{\"script\": ");
+    json_string(o->path);
+    printf(", \"backend\": ");
+    json_string(o->backend);
+    printf(", \"statements\": %llu, \"collections\": %llu, \"collected\": %llu, "
+           "\"uncollectable\": %llu, \"generations\": [",
+           (unsigned long long)o->st.statements, (unsigned long long)o->collections,
+           (unsigned long long)o->collected, (unsigned long long)o->uncollectable);
+    for (int g = 0; g < 3; g++)
+        printf("%s{\"collections\": %llu, \"collected\": %llu, \"uncollectable\": %llu, "
+               "\"time_ns\": %llu}", g ? ", " : "",
+               (unsigned long long)gs[g].collections, (unsigned long long)gs[g].collected,
+               (unsigned long long)gs[g].uncollectable, (unsigned long long)gs[g].time_ns);
+    printf("], \"gc_time_ns\": %llu, \"finalizers\": %llu, \"legacy_dels\": %llu, "
+           "\"weakref_callbacks\": %llu, \"peak_live_bytes\": %llu, "
+           "\"peak_footprint_bytes\": %llu, \"live_bytes_end\": %llu, \"requests\": %llu, "
+           "\"invariants\": \"ok\"",
+           (unsigned long long)o->gc_ns, (unsigned long long)o->st.finalized,
+           (unsigned long long)o->st.legacy_dels, (unsigned long long)o->st.callbacks,
+           (unsigned long long)o->os.peak_live_bytes, (unsigned long long)o->ctx.peak_footprint,
+           (unsigned long long)o->os.live_bytes, (unsigned long long)o->os.requests);
+    if (o->show_gc)
+        printf(", \"gc\": \"%s\", \"gc_pauses\": %llu, \"gc_pause_max_ns\": %llu, "
+               "\"gc_pause_total_ns\": %llu", o->gc_name, (unsigned long long)o->pauses.n,
+               (unsigned long long)o->pauses.max, (unsigned long long)o->pauses.total);
+    printf("}\n");
+}
+
+static void print_text(const struct objrun_cmd *o)
+{
+    const struct pm_gc_gen_stats *gs = o->gs;
+    if (o->ctx.collect_lines > MAX_COLLECT_LINES)
         printf("  ... %llu more collect statements\n",
-               (unsigned long long)(ctx.collect_lines - MAX_COLLECT_LINES));
+               (unsigned long long)(o->ctx.collect_lines - MAX_COLLECT_LINES));
     printf("collections           %llu (gen0 %llu, gen1 %llu, gen2 %llu), %.3f ms\n",
-           (unsigned long long)collections, (unsigned long long)gs[0].collections,
+           (unsigned long long)o->collections, (unsigned long long)gs[0].collections,
            (unsigned long long)gs[1].collections, (unsigned long long)gs[2].collections,
-           (double)gc_ns / 1e6);
-    if (show_gc)
-        printf("collector             %s: %llu pauses, max %.3f ms, total %.3f ms\n", gc_name,
-               (unsigned long long)pauses.n, (double)pauses.max / 1e6,
-               (double)pauses.total / 1e6);
-    printf("collected             %llu\n", (unsigned long long)collected);
-    printf("uncollectable         %llu\n", (unsigned long long)uncollectable);
+           (double)o->gc_ns / 1e6);
+    if (o->show_gc)
+        printf("collector             %s: %llu pauses, max %.3f ms, total %.3f ms\n", o->gc_name,
+               (unsigned long long)o->pauses.n, (double)o->pauses.max / 1e6,
+               (double)o->pauses.total / 1e6);
+    printf("collected             %llu\n", (unsigned long long)o->collected);
+    printf("uncollectable         %llu\n", (unsigned long long)o->uncollectable);
     printf("finalizers run        %llu (legacy tp_del %llu), weakref callbacks %llu\n",
-           (unsigned long long)st.finalized, (unsigned long long)st.legacy_dels,
-           (unsigned long long)st.callbacks);
-    printf("statements            %llu\n", (unsigned long long)st.statements);
-    printf("peak_live_bytes       %llu\n", (unsigned long long)os.peak_live_bytes);
-    printf("peak_footprint_bytes  %llu\n", (unsigned long long)ctx.peak_footprint);
-    printf("live_bytes_end        %llu (%llu requests)\n", (unsigned long long)os.live_bytes,
-           (unsigned long long)os.requests);
+           (unsigned long long)o->st.finalized, (unsigned long long)o->st.legacy_dels,
+           (unsigned long long)o->st.callbacks);
+    printf("statements            %llu\n", (unsigned long long)o->st.statements);
+    printf("peak_live_bytes       %llu\n", (unsigned long long)o->os.peak_live_bytes);
+    printf("peak_footprint_bytes  %llu\n", (unsigned long long)o->ctx.peak_footprint);
+    printf("live_bytes_end        %llu (%llu requests)\n", (unsigned long long)o->os.live_bytes,
+           (unsigned long long)o->os.requests);
     printf("invariants            ok (refcounts match the names; nothing left alive)\n");
+}
+
+int cmd_objrun(int argc, char **argv)
+{
+    struct objrun_cmd o = {0};
+    parse_options(&o, argc, argv);
+    check_input(&o);
+    run(&o);
+    if (o.json)
+        print_json(&o);
+    else
+        print_text(&o);
     return PM_EXIT_OK;
 }

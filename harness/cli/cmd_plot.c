@@ -567,6 +567,39 @@ const struct pm_cli_spec pm_spec_plot = {
     .summary = "draw a results folder's plots (gnuplot): DIR/plots/*.png and *.svg",
 };
 
+/* p->baseline_note: "cpython", or "cpython (x: system, y: none)" where
+ * workloads differ. */
+static void baseline_note(struct plot *p)
+{
+    const char *first = NULL;
+    size_t used = 0;
+    bool mixed = false;
+    for (size_t w = 0; w < p->s.nworkloads; w++) {
+        const char *b = pm_summary_baseline_for(&p->s, p->s.workloads[w]);
+        if (!b)
+            b = p->s.baseline[0] ? p->s.baseline : "none";
+        if (!first)
+            first = b;
+        else if (strcmp(first, b))
+            mixed = true;
+    }
+    used = (size_t)snprintf(p->baseline_note, sizeof p->baseline_note, "%s", first ? first : "none");
+    if (mixed) {
+        used += (size_t)snprintf(p->baseline_note + used, sizeof p->baseline_note - used, " (");
+        bool any = false;
+        for (size_t w = 0; w < p->s.nworkloads && used < sizeof p->baseline_note; w++) {
+            const char *b = pm_summary_baseline_for(&p->s, p->s.workloads[w]);
+            if (b && !strcmp(b, first))
+                continue;
+            used += (size_t)snprintf(p->baseline_note + used, sizeof p->baseline_note - used,
+                                     "%s%s: %s", any ? ", " : "", p->s.workloads[w], b ? b : "none");
+            any = true;
+        }
+        if (used < sizeof p->baseline_note)
+            snprintf(p->baseline_note + used, sizeof p->baseline_note - used, ")");
+    }
+}
+
 int cmd_plot(int argc, char **argv)
 {
     struct plot p = {0};
@@ -616,36 +649,7 @@ int cmd_plot(int argc, char **argv)
     p.reps = cJSON_IsNumber(reps) ? (unsigned)reps->valueint : 0;
     if (pm_summary_build(rows, n, cJSON_IsString(bl) && *bl->valuestring ? bl->valuestring : NULL, &p.s))
         pm_run_error("plot: out of memory");
-    /* "baseline: cpython" or "baseline: cpython (system for x, y)" */
-    {
-        const char *first = NULL;
-        size_t used = 0;
-        bool mixed = false;
-        for (size_t w = 0; w < p.s.nworkloads; w++) {
-            const char *b = pm_summary_baseline_for(&p.s, p.s.workloads[w]);
-            if (!b)
-                b = p.s.baseline[0] ? p.s.baseline : "none";
-            if (!first)
-                first = b;
-            else if (strcmp(first, b))
-                mixed = true;
-        }
-        used = (size_t)snprintf(p.baseline_note, sizeof p.baseline_note, "%s", first ? first : "none");
-        if (mixed) {
-            used += (size_t)snprintf(p.baseline_note + used, sizeof p.baseline_note - used, " (");
-            bool any = false;
-            for (size_t w = 0; w < p.s.nworkloads && used < sizeof p.baseline_note; w++) {
-                const char *b = pm_summary_baseline_for(&p.s, p.s.workloads[w]);
-                if (b && !strcmp(b, first))
-                    continue;
-                used += (size_t)snprintf(p.baseline_note + used, sizeof p.baseline_note - used,
-                                         "%s%s: %s", any ? ", " : "", p.s.workloads[w], b ? b : "none");
-                any = true;
-            }
-            if (used < sizeof p.baseline_note)
-                snprintf(p.baseline_note + used, sizeof p.baseline_note - used, ")");
-        }
-    }
+    baseline_note(&p);
     snprintf(p.plots, sizeof p.plots, "%.4000s/plots", p.dir);
     snprintf(p.data, sizeof p.data, "%.4000s/plots/data", p.dir);
     if (pm_mkdir_p(p.data))

@@ -142,6 +142,46 @@ const struct pm_cli_spec pm_spec_pyrun = {
                "fragmentation, retention, GC",
 };
 
+/* --series and --pauses, each written whole to FILE.tmp and renamed over
+ * FILE (an existing file is kept until then); the first error into serr. */
+static void write_files(const struct pm_pyrun_result *res, const char *series, const char *pauses_file,
+                        char serr[PM_ERR_LEN])
+{
+    if (series) {
+        struct pm_out so;
+        if (pm_out_open(&so, series, serr) == 0) {
+            if (pm_pyrun_write_series(so.f, res, serr))
+                pm_out_abort(&so);
+            else
+                pm_out_commit(&so, true, serr);
+        }
+    }
+    if (pauses_file && !serr[0]) {
+        struct pm_out po;
+        if (pm_out_open(&po, pauses_file, serr) == 0) {
+            for (size_t i = 0; i < res->gc_npause; i++)
+                fprintf(po.f, "%llu\n", (unsigned long long)res->gc_pause_ns[i]);
+            if (fflush(po.f) || ferror(po.f)) {
+                snprintf(serr, PM_ERR_LEN, "cannot write %s", pauses_file);
+                pm_out_abort(&po);
+            } else {
+                pm_out_commit(&po, true, serr);
+            }
+        }
+    }
+}
+
+static void print_json(const struct pm_pyrun_result *res)
+{
+    cJSON *o = pm_pyrun_json(res);
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    if (!s)
+        pm_run_error("pyrun: out of memory writing JSON");
+    printf("%s\n", s);
+    cJSON_free(s);
+    cJSON_Delete(o);
+}
+
 int cmd_pyrun(int argc, char **argv)
 {
     const char *backend = NULL, *series = NULL;
@@ -227,28 +267,8 @@ int cmd_pyrun(int argc, char **argv)
     if (!rc)
         rc = pm_pyrun_measure(workload, backend, scale, seed, &opts, &res, err);
     char serr[PM_ERR_LEN] = "";
-    if (!rc && series) {
-        struct pm_out so;
-        if (pm_out_open(&so, series, serr) == 0) {
-            if (pm_pyrun_write_series(so.f, &res, serr))
-                pm_out_abort(&so);
-            else
-                pm_out_commit(&so, true, serr);
-        }
-    }
-    if (!rc && pauses_file && !serr[0]) {
-        struct pm_out po;
-        if (pm_out_open(&po, pauses_file, serr) == 0) {
-            for (size_t i = 0; i < res.gc_npause; i++)
-                fprintf(po.f, "%llu\n", (unsigned long long)res.gc_pause_ns[i]);
-            if (fflush(po.f) || ferror(po.f)) {
-                snprintf(serr, sizeof serr, "cannot write %s", pauses_file);
-                pm_out_abort(&po);
-            } else {
-                pm_out_commit(&po, true, serr);
-            }
-        }
-    }
+    if (!rc)
+        write_files(&res, series, pauses_file, serr);
     if (rc) {
         pm_pyrun_result_free(&res);
         if (rc == PM_PYRUN_USAGE)
@@ -258,17 +278,10 @@ int cmd_pyrun(int argc, char **argv)
     /* shown as in results: a lib:PATH backend by its NAME (the spec was checked) */
     if (pm_backend_label(backend, res.rec.backend, sizeof res.rec.backend, err))
         snprintf(res.rec.backend, sizeof res.rec.backend, "%.127s", backend);
-    if (json) {
-        cJSON *o = pm_pyrun_json(&res);
-        char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-        if (!s)
-            pm_run_error("pyrun: out of memory writing JSON");
-        printf("%s\n", s);
-        cJSON_free(s);
-        cJSON_Delete(o);
-    } else {
+    if (json)
+        print_json(&res);
+    else
         print_text(&res);
-    }
     pm_pyrun_result_free(&res);
     if (serr[0])   /* the figures above are whole; the series file is what failed */
         pm_run_error("pyrun: %s (the series is not written; the figures above are complete)", serr);

@@ -638,6 +638,41 @@ const struct pm_cli_spec pm_spec_report = {
                "provenance, validation",
 };
 
+/* The sections of the side folders, when the results folder has them:
+ * validation (scripts/validate.sh) and fidelity (scripts/fidelity.sh).
+ * Returns the figures embedded. */
+static int write_side_sections(FILE *f, const char *dir)
+{
+    int nfig = 0;
+    char side[PATH_MAX + 300], p2[PATH_MAX + 700];
+    find_side(dir, "validation", "table.md", side, sizeof side);
+    if (side[0]) {
+        fputs("<h2 id=\"validation\">Validation: does replay predict a real run?</h2>\n<p class=\"note\">From <code>", f);
+        esc(f, side);
+        fputs("</code> (scripts/validate.sh).</p>\n", f);
+        snprintf(p2, sizeof p2, "%s/env.txt", side);
+        pre_file(f, p2);
+        snprintf(p2, sizeof p2, "%s/table.md", side);
+        md_file(f, p2);
+        snprintf(p2, sizeof p2, "%s/predicted-vs-native.png", side);
+        if (readable(p2)) {
+            fputs("<figure class=\"fig\" id=\"fig-validation\">", f);
+            if (embed_image(f, p2, "predicted vs native peak"))
+                nfig++;
+            fputs("<figcaption>Predicted against native peak anonymous RSS, y = x and ±5%.</figcaption></figure>\n", f);
+        }
+    }
+    find_side(dir, "fidelity", "summary.md", side, sizeof side);
+    if (side[0]) {
+        fputs("<h2 id=\"fidelity\">Fidelity: CPython's allocator against the model</h2>\n<p class=\"note\">From <code>", f);
+        esc(f, side);
+        fputs("</code> (scripts/fidelity.sh).</p>\n", f);
+        snprintf(p2, sizeof p2, "%s/summary.md", side);
+        md_file(f, p2);
+    }
+    return nfig;
+}
+
 int cmd_report(int argc, char **argv)
 {
     const char *out = NULL;
@@ -716,32 +751,7 @@ int cmd_report(int argc, char **argv)
     fputs("<h2>Figures</h2>\n", f);
     int nfig = write_figures(f, dir, &s, rst.st_mtime);
 
-    char side[PATH_MAX + 300], p2[PATH_MAX + 700];
-    find_side(dir, "validation", "table.md", side, sizeof side);
-    if (side[0]) {
-        fputs("<h2 id=\"validation\">Validation: does replay predict a real run?</h2>\n<p class=\"note\">From <code>", f);
-        esc(f, side);
-        fputs("</code> (scripts/validate.sh).</p>\n", f);
-        snprintf(p2, sizeof p2, "%s/env.txt", side);
-        pre_file(f, p2);
-        snprintf(p2, sizeof p2, "%s/table.md", side);
-        md_file(f, p2);
-        snprintf(p2, sizeof p2, "%s/predicted-vs-native.png", side);
-        if (readable(p2)) {
-            fputs("<figure class=\"fig\" id=\"fig-validation\">", f);
-            if (embed_image(f, p2, "predicted vs native peak"))
-                nfig++;
-            fputs("<figcaption>Predicted against native peak anonymous RSS, y = x and ±5%.</figcaption></figure>\n", f);
-        }
-    }
-    find_side(dir, "fidelity", "summary.md", side, sizeof side);
-    if (side[0]) {
-        fputs("<h2 id=\"fidelity\">Fidelity: CPython's allocator against the model</h2>\n<p class=\"note\">From <code>", f);
-        esc(f, side);
-        fputs("</code> (scripts/fidelity.sh).</p>\n", f);
-        snprintf(p2, sizeof p2, "%s/summary.md", side);
-        md_file(f, p2);
-    }
+    nfig += write_side_sections(f, dir);
     fputs("<hr><p class=\"note\">Written by <code>pymemlab report</code>. Every timing carries its 95% interval and "
           "the machine load it was taken under; where intervals overlap the page says \"not distinguishable\" and "
           "ranks nothing.</p>\n</body></html>\n",

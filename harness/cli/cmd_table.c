@@ -94,6 +94,75 @@ const struct pm_cli_spec pm_spec_table = {
                "results folder",
 };
 
+/* One replay --json line into r. */
+static void parse_row(const cJSON *o, const char *path, unsigned lineno, struct row *r)
+{
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(o, "trace");
+    const cJSON *be = cJSON_GetObjectItemCaseSensitive(o, "backend");
+    snprintf(r->trace, sizeof r->trace, "%s", base_name(tr->valuestring));
+    snprintf(r->backend, sizeof r->backend, "%s", be->valuestring);
+    const cJSON *reps = cJSON_GetObjectItemCaseSensitive(o, "ns_per_op_reps");
+    const cJSON *x;
+    cJSON_ArrayForEach(x, reps) {
+        if (r->nreps < MAX_REPS && cJSON_IsNumber(x))
+            r->reps[r->nreps++] = x->valuedouble;
+    }
+    if (!r->nreps && isfinite(num(o, "ns_per_op", path, lineno)))  /* older replay --json */
+        r->reps[r->nreps++] = num(o, "ns_per_op", path, lineno);
+    pm_ci_median(r->reps, r->nreps, &r->ns);
+    r->peak_fp = num(o, "peak_footprint_bytes", path, lineno);
+    r->frag4 = num(o, "frag4", path, lineno);
+    r->retention = num(o, "retention", path, lineno);
+    r->flt = num(o, "minflt_per_op", path, lineno);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "time_mode");
+    snprintf(r->mode, sizeof r->mode, "%s", cJSON_IsString(m) ? m->valuestring : "?");
+    r->loaded = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(o, "load"), "loaded"));
+}
+
+/* One line of the table: r against its baseline (--baseline, else
+ * cpython where the trace has it, else system) and the null backend. */
+static void print_row(const struct row *rows, size_t n, const struct row *r, const char *baseline)
+{
+    const char *want = baseline;
+    const struct row *null_row = NULL, *base = NULL;
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(rows[k].trace, r->trace) && !strcmp(rows[k].backend, "null"))
+            null_row = &rows[k];
+    if (!want) {
+        want = "system";
+        for (size_t k = 0; k < n; k++)
+            if (!strcmp(rows[k].trace, r->trace) && !strcmp(rows[k].backend, "cpython"))
+                want = "cpython";
+    }
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(rows[k].trace, r->trace) && !strcmp(rows[k].backend, want))
+            base = &rows[k];
+    char ns[64] = "-", ratio[64] = "-", vs[32] = "-", net[16] = "-", flt[16], fp[16], fr[16], re[16];
+    if (r->ns.n)
+        snprintf(ns, sizeof ns, "%.2f [%.2f, %.2f]%s", r->ns.med, r->ns.lo, r->ns.hi,
+                 r->ns.level < PM_CI_LEVEL - 1e-9 ? "*" : "");
+    if (base && base->ns.n && r->ns.n) {
+        struct pm_ci rc;
+        pm_ci_ratio(r->reps, r->nreps, base->reps, base->nreps, 0, &rc);
+        snprintf(ratio, sizeof ratio, "%.2f [%.2f, %.2f]", rc.med, rc.lo, rc.hi);
+        if (base == r)
+            snprintf(vs, sizeof vs, "baseline");
+        else if (pm_ci_overlap(&r->ns, &base->ns) || r->ns.n < 2 || base->ns.n < 2)
+            snprintf(vs, sizeof vs, "not distinguishable");
+        else
+            snprintf(vs, sizeof vs, "%s", rc.med < 1 ? "faster" : "slower");
+    }
+    if (null_row && null_row->ns.n && r->ns.n)
+        snprintf(net, sizeof net, "%.2f", r->ns.med - null_row->ns.med);
+    fmt_num(flt, sizeof flt, r->flt, "%.5f", 1);
+    fmt_num(fp, sizeof fp, r->peak_fp, "%.1f", 1048576.0);
+    fmt_num(fr, sizeof fr, r->frag4, "%.3f", 1);
+    fmt_num(re, sizeof re, r->retention, "%.3f", 1);
+    printf("%-22s %-16s %-5s %24s %22s %-20s %9s %10s %11s %7s %9s%s\n", r->trace, r->backend, r->mode,
+           ns, ratio, vs, net, flt, fp, fr, re, r->loaded ? "  LOADED" : "");
+}
+
 int cmd_table(int argc, char **argv)
 {
     const char *baseline = NULL;
@@ -138,25 +207,7 @@ int cmd_table(int argc, char **argv)
         }
         struct row *r = &rows[n++];
         memset(r, 0, sizeof *r);
-        snprintf(r->trace, sizeof r->trace, "%s", base_name(tr->valuestring));
-        snprintf(r->backend, sizeof r->backend, "%s", be->valuestring);
-        const cJSON *reps = cJSON_GetObjectItemCaseSensitive(o, "ns_per_op_reps");
-        const cJSON *x;
-        cJSON_ArrayForEach(x, reps) {
-            if (r->nreps < MAX_REPS && cJSON_IsNumber(x))
-                r->reps[r->nreps++] = x->valuedouble;
-        }
-        if (!r->nreps && isfinite(num(o, "ns_per_op", path, lineno)))  /* older replay --json */
-            r->reps[r->nreps++] = num(o, "ns_per_op", path, lineno);
-        pm_ci_median(r->reps, r->nreps, &r->ns);
-        r->peak_fp = num(o, "peak_footprint_bytes", path, lineno);
-        r->frag4 = num(o, "frag4", path, lineno);
-        r->retention = num(o, "retention", path, lineno);
-        r->flt = num(o, "minflt_per_op", path, lineno);
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "time_mode");
-        snprintf(r->mode, sizeof r->mode, "%s", cJSON_IsString(m) ? m->valuestring : "?");
-        r->loaded = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(o, "load"), "loaded"));
+        parse_row(o, path, lineno, r);
         cJSON_Delete(o);
     }
     free(line);
@@ -176,43 +227,7 @@ int cmd_table(int argc, char **argv)
     bool any_loaded = false;
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
-        const char *want = baseline;
-        const struct row *null_row = NULL, *base = NULL;
-        for (size_t k = 0; k < n; k++)
-            if (!strcmp(rows[k].trace, r->trace) && !strcmp(rows[k].backend, "null"))
-                null_row = &rows[k];
-        if (!want) {
-            want = "system";
-            for (size_t k = 0; k < n; k++)
-                if (!strcmp(rows[k].trace, r->trace) && !strcmp(rows[k].backend, "cpython"))
-                    want = "cpython";
-        }
-        for (size_t k = 0; k < n; k++)
-            if (!strcmp(rows[k].trace, r->trace) && !strcmp(rows[k].backend, want))
-                base = &rows[k];
-        char ns[64] = "-", ratio[64] = "-", vs[32] = "-", net[16] = "-", flt[16], fp[16], fr[16], re[16];
-        if (r->ns.n)
-            snprintf(ns, sizeof ns, "%.2f [%.2f, %.2f]%s", r->ns.med, r->ns.lo, r->ns.hi,
-                     r->ns.level < PM_CI_LEVEL - 1e-9 ? "*" : "");
-        if (base && base->ns.n && r->ns.n) {
-            struct pm_ci rc;
-            pm_ci_ratio(r->reps, r->nreps, base->reps, base->nreps, 0, &rc);
-            snprintf(ratio, sizeof ratio, "%.2f [%.2f, %.2f]", rc.med, rc.lo, rc.hi);
-            if (base == r)
-                snprintf(vs, sizeof vs, "baseline");
-            else if (pm_ci_overlap(&r->ns, &base->ns) || r->ns.n < 2 || base->ns.n < 2)
-                snprintf(vs, sizeof vs, "not distinguishable");
-            else
-                snprintf(vs, sizeof vs, "%s", rc.med < 1 ? "faster" : "slower");
-        }
-        if (null_row && null_row->ns.n && r->ns.n)
-            snprintf(net, sizeof net, "%.2f", r->ns.med - null_row->ns.med);
-        fmt_num(flt, sizeof flt, r->flt, "%.5f", 1);
-        fmt_num(fp, sizeof fp, r->peak_fp, "%.1f", 1048576.0);
-        fmt_num(fr, sizeof fr, r->frag4, "%.3f", 1);
-        fmt_num(re, sizeof re, r->retention, "%.3f", 1);
-        printf("%-22s %-16s %-5s %24s %22s %-20s %9s %10s %11s %7s %9s%s\n", r->trace, r->backend, r->mode,
-               ns, ratio, vs, net, flt, fp, fr, re, r->loaded ? "  LOADED" : "");
+        print_row(rows, n, r, baseline);
         any_loaded |= r->loaded;
     }
     printf("\nns/op: median of the reps with its 95%% interval (order statistics; * fewer than 6 reps: "

@@ -603,24 +603,51 @@ const struct pm_cli_spec pm_spec_validate = {
                "backend: does replay predict the native anonymous RSS? (docs/validation.md)",
 };
 
-int cmd_validate(int argc, char **argv)
+/* Everything one validation holds, from its options to its figures; each
+ * step of cmd_validate below fills the next part. */
+struct vctx {
+    /* options */
+    const char *list, *outdir;
+    uint64_t reps, period_us;
+    bool json, glibc_fixed;
+    char **cmd;                 /* the command, NULL-terminated */
+    size_t nc;                  /* its words */
+    bool python;
+    /* configurations */
+    struct vsel sel[NCONF + NLIBCONF];
+    size_t nsel;
+    struct vnative nat[NCONF + NLIBCONF];
+    size_t nnat;
+    char exe[PATH_MAX], probe[PATH_MAX];
+    /* scratch directory and its files */
+    char scratch[PATH_MAX];
+    char trace[PATH_MAX + 32], reclog[PATH_MAX + 32], probe_out[PATH_MAX + 32], errlog[PATH_MAX + 32];
+    /* runs */
+    uint64_t t_all, trace_ops, sample_every;
+    double rec_wall, native_wall, replay_wall, total_wall, self_cpu;
+    /* figures */
+    struct vsum sum[NCONF + NLIBCONF];
+    bool any_fail;
+    double tau, mean_gap, max_gap, children;
+    uint64_t nsamples;
+};
+
+static void parse_options(struct vctx *v, int argc, char **argv)
 {
-    bool glibc_fixed = false;
-    const char *list = NULL, *outdir = NULL;
-    uint64_t reps = 3, period_us = 250;
-    bool json = false;
+    v->reps = 3;
+    v->period_us = 250;
     struct pm_cli_val ov;
     int c;
     while ((c = pm_cli_getopt(&pm_spec_validate, argc, argv, &ov)) != -1) {
         switch (c) {
-        case 'a': list = ov.s; break;
-        case 'r': reps = ov.u; break;
-        case 'j': json = true; break;
-        case 'o': outdir = ov.s; break;
-        case 's': period_us = ov.u; break;
+        case 'a': v->list = ov.s; break;
+        case 'r': v->reps = ov.u; break;
+        case 'j': v->json = true; break;
+        case 'o': v->outdir = ov.s; break;
+        case 's': v->period_us = ov.u; break;
         case 'g':
-            if (!strcmp(optarg, "fixed")) glibc_fixed = true;
-            else if (!strcmp(optarg, "dynamic")) glibc_fixed = false;
+            if (!strcmp(optarg, "fixed")) v->glibc_fixed = true;
+            else if (!strcmp(optarg, "dynamic")) v->glibc_fixed = false;
             else pm_usage_error("validate: bad value for --replay-glibc: '%s' (expected fixed or dynamic)", optarg);
             break;
         default: pm_bad_option("validate", c, argv);
@@ -629,11 +656,19 @@ int cmd_validate(int argc, char **argv)
     if (optind >= argc)
         pm_usage_error("validate: needs a COMMAND to run (validate [--allocators LIST] [--reps N] [--json] [--out DIR] "
                        "-- COMMAND ARGS...)");
-    char **cmd = argv + optind;
-    bool python = looks_like_python(cmd[0]);
+    v->cmd = argv + optind;
+    v->python = looks_like_python(v->cmd[0]);
+    while (v->cmd[v->nc])
+        v->nc++;
+}
 
-    /* The configurations, checked before anything runs. */
-    struct vsel sel[NCONF + NLIBCONF];
+/* --allocators into v->sel (every one that applies without it); exit 2 on
+ * a name that is unknown, does not apply or is listed twice. */
+static void select_allocators(struct vctx *v)
+{
+    struct vsel *sel = v->sel;
+    const char *list = v->list;
+    bool python = v->python;
     size_t nsel = 0, nlib = 0;
     char names[256] = "";
     for (size_t i = 0; i < NCONF; i++)
@@ -668,7 +703,7 @@ int cmd_validate(int argc, char **argv)
                            names);
         if (f->python_only && !python)
             pm_usage_error("validate: allocator '%s' needs a Python command ('%s' does not look like one; for other "
-                           "commands: system, mimalloc, jemalloc, tcmalloc)", tok, cmd[0]);
+                           "commands: system, mimalloc, jemalloc, tcmalloc)", tok, v->cmd[0]);
         for (size_t k = 0; k < nsel; k++)
             if (sel[k].c == f)
                 pm_usage_error("validate: allocator '%s' listed twice", tok);
@@ -685,10 +720,15 @@ int cmd_validate(int argc, char **argv)
         }
     if (!nsel)
         pm_usage_error("validate: --allocators names no allocator (known: %s)", names);
-    struct vnative nat[NCONF + NLIBCONF];
-    size_t nnat = 0;
-    for (size_t k = 0; k < nsel; k++) {
-        struct vsel *s = &sel[k];
+    v->nsel = nsel;
+}
+
+/* Each selected configuration's replay backend and preload checked (exit
+ * 2), and the native configurations they share, one run slot per rep. */
+static void check_configurations(struct vctx *v)
+{
+    for (size_t k = 0; k < v->nsel; k++) {
+        struct vsel *s = &v->sel[k];
         s->preload[0] = '\0';
         memset(&s->rp, 0, sizeof s->rp);
         char err[PM_ERR_LEN];
@@ -700,61 +740,63 @@ int cmd_validate(int argc, char **argv)
         if (s->c->soname && !soname_path(s->c->soname, s->preload))
             pm_usage_error("validate: allocator '%s': cannot find %s to preload", s->c->name, s->c->soname);
         s->native_idx = -1;
-        for (size_t n = 0; n < nnat; n++)
-            if (!strcmp(nat[n].c->native, s->c->native))
+        for (size_t n = 0; n < v->nnat; n++)
+            if (!strcmp(v->nat[n].c->native, s->c->native))
                 s->native_idx = (int)n;
         if (s->native_idx < 0) {
-            nat[nnat].c = s->c;
-            nat[nnat].runs = calloc(reps, sizeof *nat[nnat].runs);
-            s->native_idx = (int)nnat++;
+            v->nat[v->nnat].c = s->c;
+            v->nat[v->nnat].runs = calloc(v->reps, sizeof *v->nat[v->nnat].runs);
+            s->native_idx = (int)v->nnat++;
         }
     }
-    char exe[PATH_MAX], probe[PATH_MAX];
-    self_exe(exe);
-    lib_next_to_exe("PM_PROBE_LIB", "libpmprobe.so", probe);
-    if (outdir) {
+}
+
+/* This binary, the probe, --out; then the scratch directory: the trace
+ * until it is moved, probe output, logs. */
+static void check_input(struct vctx *v)
+{
+    select_allocators(v);
+    check_configurations(v);
+    self_exe(v->exe);
+    lib_next_to_exe("PM_PROBE_LIB", "libpmprobe.so", v->probe);
+    if (v->outdir) {
         struct stat st;
-        if (!stat(outdir, &st) && !S_ISDIR(st.st_mode))
-            pm_usage_error("validate: --out '%s' exists and is not a directory", outdir);
+        if (!stat(v->outdir, &st) && !S_ISDIR(st.st_mode))
+            pm_usage_error("validate: --out '%s' exists and is not a directory", v->outdir);
     }
-
-    /* Scratch directory: the trace until it is moved, probe output, logs. */
     const char *tmpd = getenv("TMPDIR");
-    char scratch[PATH_MAX];
-    snprintf(scratch, sizeof scratch, "%s/pm-validate-XXXXXX", tmpd && *tmpd ? tmpd : "/tmp");
-    if (!mkdtemp(scratch))
-        pm_usage_error("validate: cannot create a scratch directory %s: %s", scratch, strerror(errno));
-    char trace[PATH_MAX + 32], reclog[PATH_MAX + 32], probe_out[PATH_MAX + 32], errlog[PATH_MAX + 32];
-    snprintf(trace, sizeof trace, "%s/trace.pmt", scratch);
-    snprintf(reclog, sizeof reclog, "%s/record.log", scratch);
-    snprintf(probe_out, sizeof probe_out, "%s/probe.txt", scratch);
-    snprintf(errlog, sizeof errlog, "%s/stderr.log", scratch);
-    uint64_t t_all = pm_now_ns();
+    snprintf(v->scratch, sizeof v->scratch, "%s/pm-validate-XXXXXX", tmpd && *tmpd ? tmpd : "/tmp");
+    if (!mkdtemp(v->scratch))
+        pm_usage_error("validate: cannot create a scratch directory %s: %s", v->scratch, strerror(errno));
+    snprintf(v->trace, sizeof v->trace, "%s/trace.pmt", v->scratch);
+    snprintf(v->reclog, sizeof v->reclog, "%s/record.log", v->scratch);
+    snprintf(v->probe_out, sizeof v->probe_out, "%s/probe.txt", v->scratch);
+    snprintf(v->errlog, sizeof v->errlog, "%s/stderr.log", v->scratch);
+}
 
-    /* 1. Record. */
-    size_t nc = 0;
-    while (cmd[nc])
-        nc++;
-    char **rargv = calloc(nc + 8, sizeof *rargv);
+/* Step 1: `trace record --all` of the command; a command that fails here
+ * is bad input (exit 2, the scratch directory removed, nothing written). */
+static void record(struct vctx *v)
+{
+    char **rargv = calloc(v->nc + 8, sizeof *rargv);
     size_t ra = 0;
-    rargv[ra++] = exe;
+    rargv[ra++] = v->exe;
     rargv[ra++] = "trace";
     rargv[ra++] = "record";
     rargv[ra++] = "-o";
-    rargv[ra++] = trace;
+    rargv[ra++] = v->trace;
     rargv[ra++] = "--all";
     rargv[ra++] = "--";
-    for (size_t i = 0; i < nc; i++)
-        rargv[ra++] = cmd[i];
+    for (size_t i = 0; i < v->nc; i++)
+        rargv[ra++] = v->cmd[i];
     char *rout;
-    double rec_wall;
-    int rst = run_self(rargv, &rout, reclog, "/dev/null", false, &rec_wall);
+    int rst = run_self(rargv, &rout, v->reclog, "/dev/null", false, &v->rec_wall);
     free(rout);
     free(rargv);
     if (!WIFEXITED(rst) || WEXITSTATUS(rst) != 0) {
         char ll[300] = "", st_s[64];
         status_str(rst, st_s);
-        FILE *f = fopen(reclog, "r");
+        FILE *f = fopen(v->reclog, "r");
         char line[1024];
         while (f && fgets(line, sizeof line, f)) {   /* trace record's own verdict, else the last line */
             line[strcspn(line, "\n")] = '\0';
@@ -764,292 +806,343 @@ int cmd_validate(int argc, char **argv)
         if (f)
             fclose(f);
         if (!ll[0])
-            last_line(reclog, ll, sizeof ll);
-        remove(trace);
-        remove(reclog);
+            last_line(v->reclog, ll, sizeof ll);
+        remove(v->trace);
+        remove(v->reclog);
         char tmp2[PATH_MAX + 40];
-        snprintf(tmp2, sizeof tmp2, "%s.tmp", trace);
+        snprintf(tmp2, sizeof tmp2, "%s.tmp", v->trace);
         remove(tmp2);
-        rmdir(scratch);
-        pm_usage_error("validate: '%s' failed while being recorded (%s): %s; nothing was validated", cmd[0], st_s,
+        rmdir(v->scratch);
+        pm_usage_error("validate: '%s' failed while being recorded (%s): %s; nothing was validated", v->cmd[0], st_s,
                        ll[0] ? ll : "no message");
     }
     char terr[PM_ERR_LEN];
     struct pm_trace *tr;
-    if (pm_trace_open(trace, &tr, terr))
+    if (pm_trace_open(v->trace, &tr, terr))
         pm_run_error("validate: the recording cannot be read: %s", terr);
-    uint64_t trace_ops = pm_trace_op_count(tr);
+    v->trace_ops = pm_trace_op_count(tr);
     pm_trace_close(tr);
-    uint64_t sample_every = trace_ops / 20000 ? trace_ops / 20000 : 1;
+    v->sample_every = v->trace_ops / 20000 ? v->trace_ops / 20000 : 1;
+}
 
-    if (outdir && mkdir(outdir, 0755) && errno != EEXIST)
-        pm_usage_error("validate: cannot create --out directory '%s': %s", outdir, strerror(errno));
-
-    /* 2. Native runs, rep-major. */
-    double native_wall = 0, replay_wall = 0;
-    for (uint64_t rep = 0; rep < reps; rep++)
-        for (size_t n = 0; n < nnat; n++) {
-            struct vsel s0 = {.c = nat[n].c};
-            for (size_t k = 0; k < nsel; k++)
-                if (sel[k].native_idx == (int)n)
-                    s0 = sel[k];
+/* Step 2: the native runs, rep-major; the first rep's series into --out. */
+static void native_runs(struct vctx *v)
+{
+    for (uint64_t rep = 0; rep < v->reps; rep++)
+        for (size_t n = 0; n < v->nnat; n++) {
+            struct vsel s0 = {.c = v->nat[n].c};
+            for (size_t k = 0; k < v->nsel; k++)
+                if (v->sel[k].native_idx == (int)n)
+                    s0 = v->sel[k];
             FILE *series = NULL;
-            if (outdir && rep == 0) {
+            if (v->outdir && rep == 0) {
                 char sp[PATH_MAX + 64];
-                snprintf(sp, sizeof sp, "%s/native-%s.csv", outdir, nat[n].c->native);
+                snprintf(sp, sizeof sp, "%s/native-%s.csv", v->outdir, v->nat[n].c->native);
                 series = fopen(sp, "w");
                 if (series)
                     fprintf(series, "ms,rss_anon_bytes\n");
             }
-            struct native_run *r = &nat[n].runs[rep];
-            run_native(cmd, &s0, probe, probe_out, errlog, period_us * 1000, series, r);
+            struct native_run *r = &v->nat[n].runs[rep];
+            run_native(v->cmd, &s0, v->probe, v->probe_out, v->errlog, v->period_us * 1000, series, r);
             if (series)
                 fclose(series);
-            native_wall += r->wall_s;
+            v->native_wall += r->wall_s;
             if (!r->ok) {
                 char ll[200];
-                last_line(errlog, ll, sizeof ll);
+                last_line(v->errlog, ll, sizeof ll);
                 fprintf(stderr, "pymemlab: validate: native run %" PRIu64 " of '%s' (%s) failed: %s%s%s\n", rep + 1,
-                        cmd[0], nat[n].c->native, r->status, ll[0] ? ": " : "", ll);
+                        v->cmd[0], v->nat[n].c->native, r->status, ll[0] ? ": " : "", ll);
             }
         }
+}
 
-    /* 3. Replays, one fresh process per backend. */
-    for (size_t k = 0; k < nsel; k++) {
-        run_replay(exe, trace, sel[k].c->backend, reps, sample_every, glibc_fixed, errlog, &sel[k].rp);
-        replay_wall += sel[k].rp.wall_s;
-        if (!sel[k].rp.ok)
-            fprintf(stderr, "pymemlab: validate: %s\n", sel[k].rp.err);
+/* Step 3: the replays, one fresh process per backend. */
+static void replays(struct vctx *v)
+{
+    for (size_t k = 0; k < v->nsel; k++) {
+        struct vsel *s = &v->sel[k];
+        run_replay(v->exe, v->trace, s->c->backend, v->reps, v->sample_every, v->glibc_fixed, v->errlog, &s->rp);
+        v->replay_wall += s->rp.wall_s;
+        if (!s->rp.ok)
+            fprintf(stderr, "pymemlab: validate: %s\n", s->rp.err);
     }
-    double total_wall = (double)(pm_now_ns() - t_all) / 1e9;
+    v->total_wall = (double)(pm_now_ns() - v->t_all) / 1e9;
     struct rusage self_ru;
     getrusage(RUSAGE_SELF, &self_ru);
-    double self_cpu = tv_s(self_ru.ru_utime) + tv_s(self_ru.ru_stime);
+    v->self_cpu = tv_s(self_ru.ru_utime) + tv_s(self_ru.ru_stime);
+}
 
-    /* 4. Figures. */
-    struct vsum sum[NCONF];
-    bool any_fail = false;
-    for (size_t k = 0; k < nsel; k++) {
-        struct vsum *v = &sum[k];
-        memset(v, 0, sizeof *v);
-        struct native_run *runs = nat[sel[k].native_idx].runs;
-        for (size_t i = 0; i < reps; i++)
-            if (!runs[i].ok)
-                v->failed++;
-        if (v->failed)
-            any_fail = true;
-        if (!sel[k].rp.ok)
-            any_fail = true;
-        double d;
-        bool have = runs_median(runs, reps, F_PEAK, &d);
-        if (have) {
-            v->native_peak = (uint64_t)d;
-            runs_median(runs, reps, F_END, &d);
-            v->native_end = (uint64_t)d;
-            runs_median(runs, reps, F_NONHEAP, &d);
-            v->nonheap = (uint64_t)d;
-            runs_median(runs, reps, F_START, &d);
-            v->start_anon = (uint64_t)d;
-            runs_median(runs, reps, F_STARTHEAP, &d);
-            v->start_heap = (uint64_t)d;
-            runs_median(runs, reps, F_WALL, &v->wall_s);
-            runs_median(runs, reps, F_CPU, &v->cpu_s);
-            runs_median(runs, reps, F_MINFLT, &v->minflt);
-        }
-        v->ok = have && sel[k].rp.ok;
-        if (v->ok) {
-            v->pred_peak = sel[k].rp.peak_fp + v->nonheap + v->start_heap;
-            v->pred_end = sel[k].rp.end_fp + v->nonheap + v->start_heap;
-            v->peak_err = pct(v->pred_peak, v->native_peak);
-            v->end_err = pct(v->pred_end, v->native_end);
-        }
+/* Step 4, per configuration: medians over the native reps, the prediction
+ * and its error. */
+static void summarise_one(struct vctx *v, size_t k)
+{
+    struct vsum *s = &v->sum[k];
+    memset(s, 0, sizeof *s);
+    struct native_run *runs = v->nat[v->sel[k].native_idx].runs;
+    uint64_t reps = v->reps;
+    for (size_t i = 0; i < reps; i++)
+        if (!runs[i].ok)
+            s->failed++;
+    if (s->failed)
+        v->any_fail = true;
+    if (!v->sel[k].rp.ok)
+        v->any_fail = true;
+    double d;
+    bool have = runs_median(runs, reps, F_PEAK, &d);
+    if (have) {
+        s->native_peak = (uint64_t)d;
+        runs_median(runs, reps, F_END, &d);
+        s->native_end = (uint64_t)d;
+        runs_median(runs, reps, F_NONHEAP, &d);
+        s->nonheap = (uint64_t)d;
+        runs_median(runs, reps, F_START, &d);
+        s->start_anon = (uint64_t)d;
+        runs_median(runs, reps, F_STARTHEAP, &d);
+        s->start_heap = (uint64_t)d;
+        runs_median(runs, reps, F_WALL, &s->wall_s);
+        runs_median(runs, reps, F_CPU, &s->cpu_s);
+        runs_median(runs, reps, F_MINFLT, &s->minflt);
     }
+    s->ok = have && v->sel[k].rp.ok;
+    if (s->ok) {
+        s->pred_peak = v->sel[k].rp.peak_fp + s->nonheap + s->start_heap;
+        s->pred_end = v->sel[k].rp.end_fp + s->nonheap + s->start_heap;
+        s->peak_err = pct(s->pred_peak, s->native_peak);
+        s->end_err = pct(s->pred_end, s->native_end);
+    }
+}
+
+/* Step 4: the figures, Kendall's tau and the sampler's achieved rate. */
+static void summarise(struct vctx *v)
+{
+    for (size_t k = 0; k < v->nsel; k++)
+        summarise_one(v, k);
     /* Kendall's tau over the real configurations (the pymalloc model shares
      * CPython's native run, so it is left out of the ranking). */
-    double xs[NCONF], ys[NCONF];
+    double xs[NCONF + NLIBCONF], ys[NCONF + NLIBCONF];
     size_t nk = 0;
-    for (size_t k = 0; k < nsel; k++)
-        if (sum[k].ok && strcmp(sel[k].c->name, "pymalloc")) {
-            xs[nk] = (double)sum[k].native_peak;
-            ys[nk] = (double)sum[k].pred_peak;
+    for (size_t k = 0; k < v->nsel; k++)
+        if (v->sum[k].ok && strcmp(v->sel[k].c->name, "pymalloc")) {
+            xs[nk] = (double)v->sum[k].native_peak;
+            ys[nk] = (double)v->sum[k].pred_peak;
             nk++;
         }
-    double tau = nk >= 2 ? kendall_tau_b(xs, ys, nk) : NAN;
-    uint64_t nsamples = 0;
-    double max_gap = 0, gap_sum = 0;
+    v->tau = nk >= 2 ? kendall_tau_b(xs, ys, nk) : NAN;
+    double gap_sum = 0;
     size_t ngap = 0;
-    for (size_t n = 0; n < nnat; n++)
-        for (size_t i = 0; i < reps; i++) {
-            struct native_run *r = &nat[n].runs[i];
-            nsamples += r->samples;
-            if (r->max_gap_us > max_gap)
-                max_gap = r->max_gap_us;
+    for (size_t n = 0; n < v->nnat; n++)
+        for (size_t i = 0; i < v->reps; i++) {
+            struct native_run *r = &v->nat[n].runs[i];
+            v->nsamples += r->samples;
+            if (r->max_gap_us > v->max_gap)
+                v->max_gap = r->max_gap_us;
             if (r->mean_gap_us > 0) {
                 gap_sum += r->mean_gap_us;
                 ngap++;
             }
         }
-    double mean_gap = ngap ? gap_sum / (double)ngap : NAN;
-    double children = rec_wall + native_wall + replay_wall;
+    v->mean_gap = ngap ? gap_sum / (double)ngap : NAN;
+    v->children = v->rec_wall + v->native_wall + v->replay_wall;
+}
 
-    /* JSON document. */
+static cJSON *native_run_json(const struct native_run *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", r->status);
+    cJSON_AddBoolToObject(o, "ok", r->ok);
+    cJSON_AddNumberToObject(o, "peak_bytes", (double)r->peak);
+    cJSON_AddNumberToObject(o, "end_bytes", (double)r->end);
+    cJSON_AddStringToObject(o, "end_source", r->end_from_probe ? "probe" : "last-sample");
+    cJSON_AddNumberToObject(o, "nonheap_bytes", (double)r->nonheap);
+    cJSON_AddNumberToObject(o, "stack_bytes", (double)r->stack);
+    cJSON_AddNumberToObject(o, "start_anon_bytes", (double)r->start_anon);
+    cJSON_AddNumberToObject(o, "start_heap_bytes", (double)r->start_heap);
+    cJSON_AddNumberToObject(o, "wall_s", r->wall_s);
+    cJSON_AddNumberToObject(o, "cpu_s", r->cpu_s);
+    cJSON_AddNumberToObject(o, "minflt", (double)r->minflt);
+    cJSON_AddNumberToObject(o, "samples", (double)r->samples);
+    cJSON_AddNumberToObject(o, "mean_interval_us", r->mean_gap_us);
+    cJSON_AddNumberToObject(o, "max_interval_us", r->max_gap_us);
+    return o;
+}
+
+static cJSON *allocator_json(const struct vctx *v, size_t k)
+{
+    const struct vsum *m = &v->sum[k];
+    const struct vsel *s = &v->sel[k];
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "allocator", s->c->name);
+    cJSON_AddStringToObject(a, "backend", s->c->backend);
+    cJSON_AddStringToObject(a, "native_config", s->c->native);
+    cJSON_AddStringToObject(a, "pythonmalloc", v->python && s->c->pymalloc_off ? "malloc" : "");
+    cJSON_AddStringToObject(a, "preload", s->preload);
+    cJSON_AddBoolToObject(a, "ok", m->ok);
+    cJSON_AddNumberToObject(a, "native_failed", (double)m->failed);
+    cJSON_AddItemToObject(a, "native_peak_bytes", num_or_null(m->ok || m->native_peak ? (double)m->native_peak : NAN));
+    cJSON_AddItemToObject(a, "native_end_bytes", num_or_null(m->native_peak ? (double)m->native_end : NAN));
+    cJSON_AddItemToObject(a, "nonheap_bytes", num_or_null(m->native_peak ? (double)m->nonheap : NAN));
+    cJSON_AddItemToObject(a, "start_anon_bytes", num_or_null(m->native_peak ? (double)m->start_anon : NAN));
+    cJSON_AddItemToObject(a, "start_heap_bytes", num_or_null(m->native_peak ? (double)m->start_heap : NAN));
+    cJSON_AddItemToObject(a, "replay_peak_footprint_bytes", num_or_null(s->rp.ok ? (double)s->rp.peak_fp : NAN));
+    cJSON_AddItemToObject(a, "replay_final_footprint_bytes", num_or_null(s->rp.ok ? (double)s->rp.end_fp : NAN));
+    cJSON_AddItemToObject(a, "predicted_peak_bytes", num_or_null(m->ok ? (double)m->pred_peak : NAN));
+    cJSON_AddItemToObject(a, "predicted_end_bytes", num_or_null(m->ok ? (double)m->pred_end : NAN));
+    cJSON_AddItemToObject(a, "peak_error_pct", num_or_null(m->ok ? m->peak_err : NAN));
+    cJSON_AddItemToObject(a, "end_error_pct", num_or_null(m->ok ? m->end_err : NAN));
+    cJSON_AddItemToObject(a, "native_wall_s", num_or_null(m->native_peak ? m->wall_s : NAN));
+    cJSON_AddItemToObject(a, "native_cpu_s", num_or_null(m->native_peak ? m->cpu_s : NAN));
+    cJSON_AddItemToObject(a, "native_minflt", num_or_null(m->native_peak ? m->minflt : NAN));
+    cJSON_AddItemToObject(a, "replay_alloc_s", num_or_null(s->rp.ok ? s->rp.alloc_s : NAN));
+    cJSON_AddItemToObject(a, "replay_ns_per_op", num_or_null(s->rp.ok ? s->rp.ns_per_op : NAN));
+    cJSON_AddItemToObject(a, "replay_peak_live_bytes", num_or_null(s->rp.ok ? (double)s->rp.peak_live : NAN));
+    if (!s->rp.ok)
+        cJSON_AddStringToObject(a, "replay_error", s->rp.err);
+    cJSON *jr = cJSON_AddArrayToObject(a, "native_runs");
+    const struct native_run *runs = v->nat[s->native_idx].runs;
+    for (size_t i = 0; i < v->reps; i++)
+        cJSON_AddItemToArray(jr, native_run_json(&runs[i]));
+    return a;
+}
+
+/* The JSON document (printed with --json, kept in --out). */
+static cJSON *make_json(const struct vctx *v)
+{
     cJSON *doc = cJSON_CreateObject();
     cJSON *jc = cJSON_AddArrayToObject(doc, "command");
-    for (size_t i = 0; i < nc; i++)
-        cJSON_AddItemToArray(jc, cJSON_CreateString(cmd[i]));
-    cJSON_AddBoolToObject(doc, "python", python);
-    cJSON_AddNumberToObject(doc, "reps", (double)reps);
-    cJSON_AddNumberToObject(doc, "trace_ops", (double)trace_ops);
+    for (size_t i = 0; i < v->nc; i++)
+        cJSON_AddItemToArray(jc, cJSON_CreateString(v->cmd[i]));
+    cJSON_AddBoolToObject(doc, "python", v->python);
+    cJSON_AddNumberToObject(doc, "reps", (double)v->reps);
+    cJSON_AddNumberToObject(doc, "trace_ops", (double)v->trace_ops);
     cJSON_AddStringToObject(doc, "rss", "RssAnon = (resident - shared) pages of /proc/PID/statm");
-    cJSON_AddStringToObject(doc, "replay_glibc", glibc_fixed ? "fixed mmap threshold (131072)" : "dynamic");
+    cJSON_AddStringToObject(doc, "replay_glibc", v->glibc_fixed ? "fixed mmap threshold (131072)" : "dynamic");
     cJSON *js = cJSON_AddObjectToObject(doc, "sampler");
-    cJSON_AddNumberToObject(js, "period_us", (double)period_us);
-    cJSON_AddItemToObject(js, "mean_interval_us", num_or_null(mean_gap));
-    cJSON_AddNumberToObject(js, "max_interval_us", max_gap);
-    cJSON_AddNumberToObject(js, "samples", (double)nsamples);
+    cJSON_AddNumberToObject(js, "period_us", (double)v->period_us);
+    cJSON_AddItemToObject(js, "mean_interval_us", num_or_null(v->mean_gap));
+    cJSON_AddNumberToObject(js, "max_interval_us", v->max_gap);
+    cJSON_AddNumberToObject(js, "samples", (double)v->nsamples);
     cJSON *ja = cJSON_AddArrayToObject(doc, "allocators");
-    for (size_t k = 0; k < nsel; k++) {
-        struct vsum *v = &sum[k];
-        struct vsel *s = &sel[k];
-        cJSON *a = cJSON_CreateObject();
-        cJSON_AddStringToObject(a, "allocator", s->c->name);
-        cJSON_AddStringToObject(a, "backend", s->c->backend);
-        cJSON_AddStringToObject(a, "native_config", s->c->native);
-        cJSON_AddStringToObject(a, "pythonmalloc", python && s->c->pymalloc_off ? "malloc" : "");
-        cJSON_AddStringToObject(a, "preload", s->preload);
-        cJSON_AddBoolToObject(a, "ok", v->ok);
-        cJSON_AddNumberToObject(a, "native_failed", (double)v->failed);
-        cJSON_AddItemToObject(a, "native_peak_bytes", num_or_null(v->ok || v->native_peak ? (double)v->native_peak : NAN));
-        cJSON_AddItemToObject(a, "native_end_bytes", num_or_null(v->native_peak ? (double)v->native_end : NAN));
-        cJSON_AddItemToObject(a, "nonheap_bytes", num_or_null(v->native_peak ? (double)v->nonheap : NAN));
-        cJSON_AddItemToObject(a, "start_anon_bytes", num_or_null(v->native_peak ? (double)v->start_anon : NAN));
-        cJSON_AddItemToObject(a, "start_heap_bytes", num_or_null(v->native_peak ? (double)v->start_heap : NAN));
-        cJSON_AddItemToObject(a, "replay_peak_footprint_bytes", num_or_null(s->rp.ok ? (double)s->rp.peak_fp : NAN));
-        cJSON_AddItemToObject(a, "replay_final_footprint_bytes", num_or_null(s->rp.ok ? (double)s->rp.end_fp : NAN));
-        cJSON_AddItemToObject(a, "predicted_peak_bytes", num_or_null(v->ok ? (double)v->pred_peak : NAN));
-        cJSON_AddItemToObject(a, "predicted_end_bytes", num_or_null(v->ok ? (double)v->pred_end : NAN));
-        cJSON_AddItemToObject(a, "peak_error_pct", num_or_null(v->ok ? v->peak_err : NAN));
-        cJSON_AddItemToObject(a, "end_error_pct", num_or_null(v->ok ? v->end_err : NAN));
-        cJSON_AddItemToObject(a, "native_wall_s", num_or_null(v->native_peak ? v->wall_s : NAN));
-        cJSON_AddItemToObject(a, "native_cpu_s", num_or_null(v->native_peak ? v->cpu_s : NAN));
-        cJSON_AddItemToObject(a, "native_minflt", num_or_null(v->native_peak ? v->minflt : NAN));
-        cJSON_AddItemToObject(a, "replay_alloc_s", num_or_null(s->rp.ok ? s->rp.alloc_s : NAN));
-        cJSON_AddItemToObject(a, "replay_ns_per_op", num_or_null(s->rp.ok ? s->rp.ns_per_op : NAN));
-        cJSON_AddItemToObject(a, "replay_peak_live_bytes", num_or_null(s->rp.ok ? (double)s->rp.peak_live : NAN));
-        if (!s->rp.ok)
-            cJSON_AddStringToObject(a, "replay_error", s->rp.err);
-        cJSON *jr = cJSON_AddArrayToObject(a, "native_runs");
-        struct native_run *runs = nat[s->native_idx].runs;
-        for (size_t i = 0; i < reps; i++) {
-            struct native_run *r = &runs[i];
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "status", r->status);
-            cJSON_AddBoolToObject(o, "ok", r->ok);
-            cJSON_AddNumberToObject(o, "peak_bytes", (double)r->peak);
-            cJSON_AddNumberToObject(o, "end_bytes", (double)r->end);
-            cJSON_AddStringToObject(o, "end_source", r->end_from_probe ? "probe" : "last-sample");
-            cJSON_AddNumberToObject(o, "nonheap_bytes", (double)r->nonheap);
-            cJSON_AddNumberToObject(o, "stack_bytes", (double)r->stack);
-            cJSON_AddNumberToObject(o, "start_anon_bytes", (double)r->start_anon);
-            cJSON_AddNumberToObject(o, "start_heap_bytes", (double)r->start_heap);
-            cJSON_AddNumberToObject(o, "wall_s", r->wall_s);
-            cJSON_AddNumberToObject(o, "cpu_s", r->cpu_s);
-            cJSON_AddNumberToObject(o, "minflt", (double)r->minflt);
-            cJSON_AddNumberToObject(o, "samples", (double)r->samples);
-            cJSON_AddNumberToObject(o, "mean_interval_us", r->mean_gap_us);
-            cJSON_AddNumberToObject(o, "max_interval_us", r->max_gap_us);
-            cJSON_AddItemToArray(jr, o);
-        }
-        cJSON_AddItemToArray(ja, a);
-    }
-    cJSON_AddItemToObject(doc, "kendall_tau_peak", num_or_null(tau));
+    for (size_t k = 0; k < v->nsel; k++)
+        cJSON_AddItemToArray(ja, allocator_json(v, k));
+    cJSON_AddItemToObject(doc, "kendall_tau_peak", num_or_null(v->tau));
     cJSON *jo = cJSON_AddObjectToObject(doc, "overhead");
+    double total_wall = v->total_wall, children = v->children;
     cJSON_AddNumberToObject(jo, "total_wall_s", total_wall);
-    cJSON_AddNumberToObject(jo, "record_wall_s", rec_wall);
-    cJSON_AddNumberToObject(jo, "native_wall_s", native_wall);
-    cJSON_AddNumberToObject(jo, "replay_wall_s", replay_wall);
+    cJSON_AddNumberToObject(jo, "record_wall_s", v->rec_wall);
+    cJSON_AddNumberToObject(jo, "native_wall_s", v->native_wall);
+    cJSON_AddNumberToObject(jo, "replay_wall_s", v->replay_wall);
     cJSON_AddNumberToObject(jo, "harness_wall_s", total_wall - children);
-    cJSON_AddNumberToObject(jo, "harness_cpu_s", self_cpu);
+    cJSON_AddNumberToObject(jo, "harness_cpu_s", v->self_cpu);
     cJSON_AddNumberToObject(jo, "harness_pct", children > 0 ? (total_wall - children) / children * 100 : 0);
+    return doc;
+}
 
-    /* Human table. */
+/* The human table (printed without --json, kept in --out); malloc'd. */
+static char *make_table(const struct vctx *v)
+{
     char *tbl = NULL;
     size_t tlen = 0;
     FILE *tf = open_memstream(&tbl, &tlen);
     fprintf(tf, "validate: ");
-    for (size_t i = 0; i < nc; i++)
-        fprintf(tf, "%s%s", i ? " " : "", cmd[i]);
+    for (size_t i = 0; i < v->nc; i++)
+        fprintf(tf, "%s%s", i ? " " : "", v->cmd[i]);
     fprintf(tf, "\n%" PRIu64 " native reps each; RssAnon sampled every %" PRIu64 " us (achieved mean %.0f us, max gap "
                 "%.0f us); trace %" PRIu64 " ops\n",
-            reps, period_us, mean_gap, max_gap, trace_ops);
+            v->reps, v->period_us, v->mean_gap, v->max_gap, v->trace_ops);
     fprintf(tf, "%-9s %10s %10s %10s %7s | %10s %10s %10s %7s | %8s %8s %9s %9s %s\n", "allocator", "native pk",
             "replay pk", "predicted", "err%", "native end", "replay end", "predicted", "err%", "wall s", "cpu s",
             "minflt", "alloc s", "");
-    for (size_t k = 0; k < nsel; k++) {
-        struct vsum *v = &sum[k];
-        struct vsel *s = &sel[k];
+    for (size_t k = 0; k < v->nsel; k++) {
+        const struct vsum *m = &v->sum[k];
+        const struct vsel *s = &v->sel[k];
         char note[128] = "";
-        if (v->failed)
-            snprintf(note, sizeof note, "%zu of %" PRIu64 " native runs FAILED", v->failed, reps);
+        if (m->failed)
+            snprintf(note, sizeof note, "%zu of %" PRIu64 " native runs FAILED", m->failed, v->reps);
         if (!s->rp.ok)
             snprintf(note + strlen(note), sizeof note - strlen(note), "%sreplay FAILED", note[0] ? "; " : "");
-        if (!v->native_peak) {
+        if (!m->native_peak) {
             fprintf(tf, "%-9s %s\n", s->c->name, note);
             continue;
         }
         fprintf(tf, "%-9s %10.2f %10.2f %10.2f %+7.2f | %10.2f %10.2f %10.2f %+7.2f | %8.2f %8.2f %9.0f %9.3f %s\n",
-                s->c->name, (double)v->native_peak / MIB, (double)s->rp.peak_fp / MIB, (double)v->pred_peak / MIB,
-                v->ok ? v->peak_err : NAN, (double)v->native_end / MIB, (double)s->rp.end_fp / MIB,
-                (double)v->pred_end / MIB, v->ok ? v->end_err : NAN, v->wall_s, v->cpu_s, v->minflt,
+                s->c->name, (double)m->native_peak / MIB, (double)s->rp.peak_fp / MIB, (double)m->pred_peak / MIB,
+                m->ok ? m->peak_err : NAN, (double)m->native_end / MIB, (double)s->rp.end_fp / MIB,
+                (double)m->pred_end / MIB, m->ok ? m->end_err : NAN, m->wall_s, m->cpu_s, m->minflt,
                 s->rp.ok ? s->rp.alloc_s : NAN, note);
     }
     fprintf(tf, "%-9s", "non-heap");
-    for (size_t k = 0; k < nsel; k++)
-        fprintf(tf, " %s %.2f", sel[k].c->name, (double)sum[k].nonheap / MIB);
+    for (size_t k = 0; k < v->nsel; k++)
+        fprintf(tf, " %s %.2f", v->sel[k].c->name, (double)v->sum[k].nonheap / MIB);
     fprintf(tf, "  (MiB of anonymous pages no allocator call explains, smaps at exit; added to each replay)\n");
     fprintf(tf, "%-9s", "start-up");
-    for (size_t k = 0; k < nsel; k++)
-        fprintf(tf, " %s %.2f", sel[k].c->name, (double)sum[k].start_heap / MIB);
+    for (size_t k = 0; k < v->nsel; k++)
+        fprintf(tf, " %s %.2f", v->sel[k].c->name, (double)v->sum[k].start_heap / MIB);
     fprintf(tf, "  (MiB of heap held before main: the allocator's start-up memory, before a replay's baseline; "
                 "added to each replay)\n");
-    fprintf(tf, "Kendall tau-b (allocators ranked by peak, native vs predicted, pymalloc model excluded): %.3f\n", tau);
+    fprintf(tf, "Kendall tau-b (allocators ranked by peak, native vs predicted, pymalloc model excluded): %.3f\n",
+            v->tau);
+    double total_wall = v->total_wall, children = v->children;
     fprintf(tf, "time: record %.2f s, native %.2f s, replays %.2f s, harness %.2f s wall (%.1f%%), harness CPU %.2f s\n",
-            rec_wall, native_wall, replay_wall, total_wall - children,
-            children > 0 ? (total_wall - children) / children * 100 : 0, self_cpu);
+            v->rec_wall, v->native_wall, v->replay_wall, total_wall - children,
+            children > 0 ? (total_wall - children) / children * 100 : 0, v->self_cpu);
     fclose(tf);
+    return tbl;
+}
 
-    char *js_s = cJSON_Print(doc);
-    if (!js_s)
-        pm_run_error("validate: out of memory writing JSON");
-    if (json)
+/* The JSON or the table on stdout; with --out, both and the trace there. */
+static void print_and_keep(const struct vctx *v, const char *js_s, const char *tbl)
+{
+    if (v->json)
         puts(js_s);
     else
         fputs(tbl, stdout);
-    if (outdir) {
+    if (v->outdir) {
         char p[PATH_MAX + 64];
-        snprintf(p, sizeof p, "%s/validate.json", outdir);
+        snprintf(p, sizeof p, "%s/validate.json", v->outdir);
         FILE *f = fopen(p, "w");
         if (!f || fputs(js_s, f) < 0 || fputc('\n', f) < 0 || fclose(f))
             pm_run_error("validate: cannot write %s", p);
-        snprintf(p, sizeof p, "%s/table.txt", outdir);
+        snprintf(p, sizeof p, "%s/table.txt", v->outdir);
         f = fopen(p, "w");
         if (!f || fputs(tbl, f) < 0 || fclose(f))
             pm_run_error("validate: cannot write %s", p);
-        snprintf(p, sizeof p, "%s/trace.pmt", outdir);
-        if (rename(trace, p)) {
+        snprintf(p, sizeof p, "%s/trace.pmt", v->outdir);
+        if (rename(v->trace, p)) {
             /* another file system: keep the scratch copy's name in the report */
-            fprintf(stderr, "pymemlab: validate: the trace stays in %s\n", trace);
+            fprintf(stderr, "pymemlab: validate: the trace stays in %s\n", v->trace);
         }
     }
-    remove(trace);
-    remove(reclog);
-    remove(probe_out);
-    remove(errlog);
-    rmdir(scratch);
+}
+
+int cmd_validate(int argc, char **argv)
+{
+    static struct vctx ctx;     /* large (paths per configuration); one validation per process */
+    struct vctx *v = &ctx;
+    memset(v, 0, sizeof *v);
+    parse_options(v, argc, argv);
+    check_input(v);             /* exit 2 before anything runs or is written */
+    v->t_all = pm_now_ns();
+    record(v);                  /* 1 */
+    if (v->outdir && mkdir(v->outdir, 0755) && errno != EEXIST)
+        pm_usage_error("validate: cannot create --out directory '%s': %s", v->outdir, strerror(errno));
+    native_runs(v);             /* 2 */
+    replays(v);                 /* 3 */
+    summarise(v);               /* 4 */
+    cJSON *doc = make_json(v);
+    char *tbl = make_table(v);
+    char *js_s = cJSON_Print(doc);
+    if (!js_s)
+        pm_run_error("validate: out of memory writing JSON");
+    print_and_keep(v, js_s, tbl);
+    remove(v->trace);
+    remove(v->reclog);
+    remove(v->probe_out);
+    remove(v->errlog);
+    rmdir(v->scratch);
     free(js_s);
     free(tbl);
     cJSON_Delete(doc);
-    for (size_t n = 0; n < nnat; n++)
-        free(nat[n].runs);
-    return any_fail ? PM_EXIT_FAIL : PM_EXIT_OK;
+    for (size_t n = 0; n < v->nnat; n++)
+        free(v->nat[n].runs);
+    return v->any_fail ? PM_EXIT_FAIL : PM_EXIT_OK;
 }

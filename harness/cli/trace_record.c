@@ -224,49 +224,64 @@ const struct pm_cli_spec pm_spec_trace_record = {
     .summary = "record the allocations of a program (its malloc, or CPython's domains) as a trace",
 };
 
-int cmd_trace_record(int argc, char **argv)
+/* One recording: its options, then what each step adds. */
+struct record_cmd {
+    const char *out, *mode, *salvage;
+    char **cmd;                 /* the command, from the first operand */
+    char lib[PATH_MAX];         /* the recorder library */
+    char tmp[PATH_MAX + 8];     /* OUT.tmp, absolute */
+    char *cmdline;              /* the command, quoted, for the trace and the summary */
+    int status;                 /* its wait status */
+    struct rusage ru;
+    double secs;
+    uint64_t kept, cut;         /* whole ops kept, preallocated tail cut (pm_recording_trim) */
+    struct summary sm;
+    struct pm_trace *t;         /* the recording, renamed to OUT */
+    bool finished;
+    uint64_t slots, bytes;
+};
+
+static void parse_options(struct record_cmd *rc, int argc, char **argv)
 {
-    const char *out = NULL, *mode = NULL, *salvage = NULL;
     struct pm_cli_val ov;
     int c;
     while ((c = pm_cli_getopt(&pm_spec_trace_record, argc, argv, &ov)) != -1) {
         switch (c) {
-        case 'o': out = ov.s; break;
-        case 's': salvage = ov.s; break;
+        case 'o': rc->out = ov.s; break;
+        case 's': rc->salvage = ov.s; break;
         case 'p':
         case 'a':
-            if (mode && strcmp(mode, c == 'p' ? "python-domains" : "all"))
+            if (rc->mode && strcmp(rc->mode, c == 'p' ? "python-domains" : "all"))
                 pm_usage_error("trace record: --python-domains and --all exclude each other");
-            mode = c == 'p' ? "python-domains" : "all";
+            rc->mode = c == 'p' ? "python-domains" : "all";
             break;
         default: pm_bad_option("trace", c, argv);
         }
     }
-    if (!out)
+    if (!rc->out)
         pm_usage_error("trace record: -o OUT is required (trace record -o OUT [--python-domains|--all] -- COMMAND "
                        "ARGS...)");
-    if (salvage) {
-        if (optind < argc || mode)
-            pm_usage_error("trace record: --salvage takes no COMMAND and no mode (trace record --salvage "
-                           "OUT.tmp -o OUT)");
-        pm_cli_out_check_target("trace record", out);
-        return salvage_recording(salvage, out);
-    }
+}
+
+/* The command, the recorder library, and OUT.tmp: absolute (the recorded
+ * program may change directory before an exec), created exclusively here
+ * (the recorder truncates it); exit 2 on each problem. */
+static void check_input(struct record_cmd *rc, int argc, char **argv)
+{
     if (optind >= argc)
         pm_usage_error("trace record: needs a COMMAND to run (trace record -o OUT [--python-domains|--all] -- "
                        "COMMAND ARGS...)");
-    char **cmd = argv + optind;
-    if (!mode)
-        mode = looks_like_python(cmd[0]) ? "python-domains" : "all";
-    char lib[PATH_MAX], tmp[PATH_MAX + 8];
-    recorder_lib(lib);
+    rc->cmd = argv + optind;
+    if (!rc->mode)
+        rc->mode = looks_like_python(rc->cmd[0]) ? "python-domains" : "all";
+    recorder_lib(rc->lib);
 
-    /* OUT.tmp, absolute (the recorded program may change directory before
-     * an exec), created exclusively here; the recorder truncates it. */
+    const char *out = rc->out;
+    char *tmp = rc->tmp;
     char cwd[PATH_MAX] = "";
     if (out[0] != '/' && !getcwd(cwd, sizeof cwd))
         pm_usage_error("trace record: cannot get the current directory: %s", strerror(errno));
-    if (snprintf(tmp, sizeof tmp, "%s%s%s.tmp", cwd, cwd[0] ? "/" : "", out) >= (int)sizeof tmp)
+    if (snprintf(tmp, sizeof rc->tmp, "%s%s%s.tmp", cwd, cwd[0] ? "/" : "", out) >= (int)sizeof rc->tmp)
         pm_usage_error("trace record: output path too long");
     if (access(tmp, F_OK) != 0)   /* (a leftover OUT.tmp: the message below, with --salvage) */
         pm_cli_out_check("trace record", out);
@@ -279,11 +294,17 @@ int cmd_trace_record(int argc, char **argv)
     }
     close(fd);
     const char *pm = getenv("PYTHONMALLOC");
-    if (!strcmp(mode, "python-domains") && pm && *pm)
+    if (!strcmp(rc->mode, "python-domains") && pm && *pm)
         fprintf(stderr, "pymemlab: warning: PYTHONMALLOC=%s is set: CPython replaces the recorder's hooks when it "
                         "starts, so its requests will be missing\n", pm);
+}
 
-    char *cmdline = command_line(cmd);
+/* Runs the command with the recorder preloaded, ^C and ^\ left to it;
+ * a command that cannot be run is bad input (exit 2, OUT.tmp removed). */
+static void run_command(struct record_cmd *rc)
+{
+    const char *tmp = rc->tmp;
+    rc->cmdline = command_line(rc->cmd);
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC)) {
         remove(tmp);
@@ -304,65 +325,74 @@ int cmd_trace_record(int argc, char **argv)
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGQUIT, &old_quit, NULL);
         close(pfd[0]);
-        child_env(lib, tmp, mode, cmdline);
-        pm_exec_or_report(pfd[1], cmd);
+        child_env(rc->lib, tmp, rc->mode, rc->cmdline);
+        pm_exec_or_report(pfd[1], rc->cmd);
     }
     close(pfd[1]);
     int exec_errno = pm_exec_errno(pfd[0]);
-    int status = 0;
-    struct rusage ru = {0};
-    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
+    while (wait4(pid, &rc->status, 0, &rc->ru) < 0 && errno == EINTR)
         ;
-    double secs = (double)(pm_now_ns() - t0) / 1e9;
+    rc->secs = (double)(pm_now_ns() - t0) / 1e9;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     if (exec_errno) {
         remove(tmp);
-        pm_usage_error("trace record: cannot run '%s': %s", cmd[0], strerror(exec_errno));
+        pm_usage_error("trace record: cannot run '%s': %s", rc->cmd[0], strerror(exec_errno));
     }
+}
 
+/* OUT.tmp cut after its last whole op, read back through the trace
+ * reader, and renamed to OUT. */
+static void keep_recording(struct record_cmd *rc)
+{
+    const char *tmp = rc->tmp;
     struct stat st;
     if (stat(tmp, &st) || st.st_size == 0) {
         remove(tmp);
         pm_run_error("trace record: nothing was recorded: '%s' did not load %s (a statically linked program? "
-                     "set-uid? one that clears LD_PRELOAD?)", cmd[0], lib);
+                     "set-uid? one that clears LD_PRELOAD?)", rc->cmd[0], rc->lib);
     }
     char err[PM_ERR_LEN];
-    uint64_t kept, cut;
-    if (pm_recording_trim(tmp, &kept, &cut, err))
+    if (pm_recording_trim(tmp, &rc->kept, &rc->cut, err))
         pm_run_error("trace record: %s (the recording is left in %s)", err, tmp);
-    struct summary sm = {0};
-    struct pm_trace *t;
-    if (check_trace(tmp, &sm, &t, err))
+    if (check_trace(tmp, &rc->sm, &rc->t, err))
         pm_run_error("trace record: the recording is malformed (a recorder bug?): %s: %s", tmp, err);
-    bool finished = pm_trace_finished(t);
-    uint64_t slots = pm_trace_slot_count(t);
-    uint64_t bytes = (uint64_t)st.st_size - cut;
-    if (rename(tmp, out)) {
-        pm_trace_close(t);
-        pm_run_error("trace record: cannot rename %s to %s: %s", tmp, out, strerror(errno));
+    rc->finished = pm_trace_finished(rc->t);
+    rc->slots = pm_trace_slot_count(rc->t);
+    rc->bytes = (uint64_t)st.st_size - rc->cut;
+    if (rename(tmp, rc->out)) {
+        pm_trace_close(rc->t);
+        pm_run_error("trace record: cannot rename %s to %s: %s", tmp, rc->out, strerror(errno));
     }
+}
 
+/* The summary on stderr: sizes, op kinds, domains, the command's end, and
+ * the recorder's notes. */
+static void print_summary(const struct record_cmd *rc)
+{
+    const struct summary *sm = &rc->sm;
+    struct pm_trace *t = rc->t;
+    int status = rc->status;
     uint64_t stream = pm_trace_stream_bytes(t);
     fprintf(stderr, "trace record: %s: %" PRIu64 " ops, %" PRIu64 " slots, %" PRIu64 " bytes (ops %.2f bytes each)%s\n",
-            out, sm.ops, slots, bytes, sm.ops ? (double)stream / (double)sm.ops : 0.0,
-            finished ? "" : ", unfinished");
+            rc->out, sm->ops, rc->slots, rc->bytes, sm->ops ? (double)stream / (double)sm->ops : 0.0,
+            rc->finished ? "" : ", unfinished");
     fprintf(stderr, "  ops      alloc %" PRIu64 ", calloc %" PRIu64 ", realloc %" PRIu64 ", free %" PRIu64
                     ", aligned %" PRIu64 "\n",
-            sm.kinds[PM_OP_ALLOC], sm.kinds[PM_OP_CALLOC], sm.kinds[PM_OP_REALLOC], sm.kinds[PM_OP_FREE],
-            sm.kinds[PM_OP_ALIGNED]);
+            sm->kinds[PM_OP_ALLOC], sm->kinds[PM_OP_CALLOC], sm->kinds[PM_OP_REALLOC], sm->kinds[PM_OP_FREE],
+            sm->kinds[PM_OP_ALIGNED]);
     fprintf(stderr, "  domains  obj %" PRIu64 ", mem %" PRIu64 ", raw %" PRIu64 ", none %" PRIu64 "\n",
-            sm.doms[PM_DOMAIN_OBJ], sm.doms[PM_DOMAIN_MEM], sm.doms[PM_DOMAIN_RAW], sm.doms[PM_DOMAIN_NONE]);
+            sm->doms[PM_DOMAIN_OBJ], sm->doms[PM_DOMAIN_MEM], sm->doms[PM_DOMAIN_RAW], sm->doms[PM_DOMAIN_NONE]);
     fprintf(stderr, "  mode     %s%s%s\n", meta(t, "recorder.mode"),
             *meta(t, "python.version") ? "; Python " : "", meta(t, "python.version"));
-    fprintf(stderr, "  command  %s: ", cmdline);
+    fprintf(stderr, "  command  %s: ", rc->cmdline);
     if (WIFEXITED(status))
         fprintf(stderr, "exited with status %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
         fprintf(stderr, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
-    fprintf(stderr, " after %.2f s (CPU %.2f s user, %.2f s sys)\n", secs,
-            (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
-            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+    fprintf(stderr, " after %.2f s (CPU %.2f s user, %.2f s sys)\n", rc->secs,
+            (double)rc->ru.ru_utime.tv_sec + (double)rc->ru.ru_utime.tv_usec / 1e6,
+            (double)rc->ru.ru_stime.tv_sec + (double)rc->ru.ru_stime.tv_usec / 1e6);
     static const struct {
         const char *key, *what;
     } notes[] = {
@@ -378,7 +408,41 @@ int cmd_trace_record(int argc, char **argv)
         if (v)
             fprintf(stderr, "pymemlab: note: %" PRIu64 " %s\n", v, notes[i].what);
     }
-    bool stopped = !finished && *meta(t, "recorder.error") && WIFEXITED(status);
+}
+
+/* A recording the program outlived unfinished: say what the file system
+ * shows (a recorder that could not even record its error, the disk full
+ * before its first window, leaves no recorder.error). */
+static void print_unfinished(const struct record_cmd *rc)
+{
+    const char *out = rc->out;
+    char full[160] = "";
+    struct statvfs vfs;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", out);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir] = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (UINT64_C(2) << 20))
+        snprintf(full, sizeof full, " (the disk is full: %llu KiB free where the recorder extends the "
+                 "trace 1 MiB at a time)", (unsigned long long)vfs.f_bavail * vfs.f_frsize / 1024);
+    fprintf(stderr,
+            "pymemlab: %s %s before the recording finished%s: %s keeps the %" PRIu64
+            " whole ops recorded until then (%" PRIu64 " bytes cut%s); read it with --lenient (trace stats, "
+            "trace info, trace convert, replay)\n",
+            rc->cmd[0], WIFSIGNALED(rc->status) ? "was killed" : "ended", full, out, rc->kept, rc->cut,
+            rc->sm.dropped_bytes ? ", a partial op dropped" : "");
+}
+
+/* The verdict: the recorder's error, an unfinished recording, or the
+ * command's failure, each exit 1. */
+static int verdict(struct record_cmd *rc)
+{
+    struct pm_trace *t = rc->t;
+    int status = rc->status;
+    bool stopped = !rc->finished && *meta(t, "recorder.error") && WIFEXITED(status);
     if (*meta(t, "recorder.error") && !stopped)
         fprintf(stderr, "pymemlab: warning: the recorder stopped early: %s\n", meta(t, "recorder.error"));
     if (stopped) {
@@ -387,40 +451,37 @@ int cmd_trace_record(int argc, char **argv)
         fprintf(stderr,
                 "pymemlab: the recorder stopped early: %s; %s keeps the %" PRIu64 " whole ops recorded until "
                 "then, unfinished; read it with --lenient (trace stats, trace info, trace convert, replay)\n",
-                meta(t, "recorder.error"), out, kept);
-        pm_trace_close(t);
-        free(cmdline);
+                meta(t, "recorder.error"), rc->out, rc->kept);
         return PM_EXIT_FAIL;
     }
-    pm_trace_close(t);
-    free(cmdline);
-    if (!finished) {
-        /* a recorder that could not even record its error (the disk was
-         * full before its first window) leaves no recorder.error: say what
-         * the file system shows */
-        char full[160] = "";
-        struct statvfs vfs;
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s", out);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            slash[slash == dir] = 0;
-        else
-            snprintf(dir, sizeof dir, ".");
-        if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (UINT64_C(2) << 20))
-            snprintf(full, sizeof full, " (the disk is full: %llu KiB free where the recorder extends the "
-                     "trace 1 MiB at a time)", (unsigned long long)vfs.f_bavail * vfs.f_frsize / 1024);
-        fprintf(stderr,
-                "pymemlab: %s %s before the recording finished%s: %s keeps the %" PRIu64
-                " whole ops recorded until then (%" PRIu64 " bytes cut%s); read it with --lenient (trace stats, "
-                "trace info, trace convert, replay)\n",
-                cmd[0], WIFSIGNALED(status) ? "was killed" : "ended", full, out, kept, cut,
-                sm.dropped_bytes ? ", a partial op dropped" : "");
+    if (!rc->finished) {
+        print_unfinished(rc);
         return PM_EXIT_FAIL;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "pymemlab: %s failed (the trace is complete)\n", cmd[0]);
+        fprintf(stderr, "pymemlab: %s failed (the trace is complete)\n", rc->cmd[0]);
         return PM_EXIT_FAIL;
     }
     return PM_EXIT_OK;
+}
+
+int cmd_trace_record(int argc, char **argv)
+{
+    struct record_cmd rc = {0};
+    parse_options(&rc, argc, argv);
+    if (rc.salvage) {
+        if (optind < argc || rc.mode)
+            pm_usage_error("trace record: --salvage takes no COMMAND and no mode (trace record --salvage "
+                           "OUT.tmp -o OUT)");
+        pm_cli_out_check_target("trace record", rc.out);
+        return salvage_recording(rc.salvage, rc.out);
+    }
+    check_input(&rc, argc, argv);
+    run_command(&rc);
+    keep_recording(&rc);
+    print_summary(&rc);
+    int code = verdict(&rc);
+    pm_trace_close(rc.t);
+    free(rc.cmdline);
+    return code;
 }
