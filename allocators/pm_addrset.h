@@ -163,7 +163,7 @@ static inline bool pm_addrset_reserve(struct pm_addrset *s, struct pm_os *os)
  * slot: the entry at j may fill the hole at i iff its home is not in (i, j]. */
 static inline void pm_addrset_remove_entry(struct pm_addrset *s, uintptr_t *e)
 {
-    size_t i = (size_t)(e - s->slot) / s->width;
+    size_t i = (size_t)(e - s->slot) >> (s->width - 1);   /* width is 1 or 2: no division */
     for (size_t j = (i + 1) & s->mask;; j = (j + 1) & s->mask) {
         uintptr_t *ej = pm_addrset_entry(s, j);
         if (!ej[0])

@@ -153,7 +153,17 @@ struct recrun {
     pm_objspace_t *sp;
 };
 
+static void record_gc(struct recrun *r, const char *s, const struct pywl *wl, uint64_t seed,
+                      const char *gc);
+
 static void record(struct recrun *r, const char *s, const struct pywl *wl, uint64_t seed)
+{
+    record_gc(r, s, wl, seed, NULL);
+}
+
+/* As record, under the collector `gc` (NULL: the default). */
+static void record_gc(struct recrun *r, const char *s, const struct pywl *wl, uint64_t seed,
+                      const char *gc)
 {
     if (!strcmp(s, "test-osbump")) {
         struct pm_config c = {0};
@@ -165,7 +175,7 @@ static void record(struct recrun *r, const char *s, const struct pywl *wl, uint6
     }
     r->rec = pmo_rec_new(r->in, r->ih);
     char err[PM_ERR_LEN];
-    struct pm_objspace_config cfg = {.seed = seed};
+    struct pm_objspace_config cfg = {.seed = seed, .gc = gc};
     r->sp = pm_objspace_create(&pmo_rec_ops, (pm_heap_t *)r->rec, &cfg, err);
     assert_non_null(r->sp);
     struct pywl_params p = {test_scale(wl->name), seed};
@@ -217,6 +227,41 @@ static void test_deterministic(void **state)
             fail_msg("%s: seeds 3 and 4 give the same stream", (*w)->name);
         if (n < 50000)
             fail_msg("%s: only %zu requests at the test scale", (*w)->name, n);
+    }
+}
+
+/* issue 20: the same workload under the same collector makes the same
+ * request stream, for every collector (the workloads that exercise the
+ * collector); and a collector changes the stream where it frees at other
+ * times (service: cycles are freed by each collector's own schedule). */
+static void test_deterministic_per_collector(void **state)
+{
+    (void)state;
+    static const char *const wls[] = {"service", "bigheap", "cycles"};
+    const char *const *gcs = pm_gc_collector_names();
+    for (size_t i = 0; i < sizeof wls / sizeof wls[0]; i++) {
+        const struct pywl *w = pywl_find(wls[i]);
+        assert_non_null(w);
+        for (const char *const *g = gcs; *g; g++) {
+            struct recrun a, b;
+            record_gc(&a, "system", w, 3, *g);
+            record_gc(&b, "system", w, 3, *g);
+            size_t ab = first_diff(a.rec, b.rec);
+            record_free(&a);
+            record_free(&b);
+            if (ab != SIZE_MAX)
+                fail_msg("%s under %s: two runs with seed 3 differ at request %zu", w->name, *g, ab);
+        }
+        if (!strcmp(w->name, "service")) {
+            struct recrun a, b;
+            record_gc(&a, "system", w, 3, "gen311");
+            record_gc(&b, "system", w, 3, "inc314");
+            size_t ab = first_diff(a.rec, b.rec);
+            record_free(&a);
+            record_free(&b);
+            if (ab == SIZE_MAX)
+                fail_msg("service: gen311 and inc314 make the same stream (is the collector used?)");
+        }
     }
 }
 
@@ -577,6 +622,7 @@ int main(void)
     failed += run_backend("test-osbump");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_deterministic_per_collector),
         cmocka_unit_test(test_memoryerror_midway),
         cmocka_unit_test(test_survivors_keeps_one_percent),
         cmocka_unit_test(test_cycles_feeds_collector),
