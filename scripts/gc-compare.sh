@@ -64,8 +64,11 @@ d = json.loads(sys.argv[1]); d.update(rep=int(sys.argv[2]), load1_start=float(sy
     done
   done
   mv "$out/runs.jsonl.tmp" "$out/runs.jsonl"
+  rm -f "$out/meta.json"     # gc-table.py writes the commit and date of these runs
 fi
 python3 scripts/gc-table.py "$out" "$backend" "$(git rev-parse --short HEAD)"
 if command -v gnuplot >/dev/null; then
-  gnuplot -e "dir='$out'" scripts/plots/gc.gp
+  stamp=$(python3 -c 'import json, sys; m = json.load(open(sys.argv[1]))
+print("pymemlab %s · %s UTC" % (m["commit"], m["date_utc"]))' "$out/meta.json")
+  gnuplot -e "dir='$out'" -e "STAMP='$stamp'" scripts/plots/gc.gp
 fi

@@ -3,7 +3,11 @@
 scripts/gc-compare.sh (issue 20) from DIR/runs.jsonl: DIR/table.md (workload x
 collector, median over reps with a 95% interval from the order statistics, as
 the harness's pm_ci_median) and DIR/plots/ (pause CDFs and garbage-held
-series of rep 1, lists.gp for scripts/plots/gc.gp). --help prints this."""
+series of rep 1, lists.gp for scripts/plots/gc.gp). The commit and date
+in the table and on the figures are those of the runs, from DIR/meta.json
+(written by gc-compare.sh when it runs them); COMMIT and the current time
+are used only when that file is missing (and then it is written). --help
+prints this."""
 import json, math, os, platform, subprocess, sys, time
 
 if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
@@ -18,6 +22,20 @@ try:
     runs = [json.loads(l) for l in open(path) if l.strip()]
 except (OSError, ValueError) as e:
     print("gc-table.py: %s: %s" % (path, e), file=sys.stderr)
+    sys.exit(2)
+
+
+meta_path = os.path.join(d, "meta.json")
+try:
+    meta = json.load(open(meta_path))
+    commit, when = meta["commit"], meta["date_utc"]
+except FileNotFoundError:
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    with open(meta_path, "w") as f:
+        json.dump({"commit": commit, "date_utc": when}, f)
+        f.write("\n")
+except (OSError, ValueError, KeyError) as e:
+    print("gc-table.py: %s: %s" % (meta_path, e), file=sys.stderr)
     sys.exit(2)
 
 
@@ -58,7 +76,7 @@ out.append("Machine: %s, %d CPUs; %s UTC; commit %s; backend %s; %d rep(s) per c
            "seed (same requests), each a fresh `pymemlab pyrun --reps 1 --gc NAME --gc-held`; "
            "1-minute load average during the runs %.1f to %.1f%s." % (
                platform.node() or "?", os.cpu_count(),
-               time.strftime("%Y-%m-%d %H:%M", time.gmtime()), commit, backend,
+               when, commit, backend,
                nrep, min(loads), max(loads),
                # the same rule as the harness's loaded flag, on the load average:
                # more than the one CPU these runs use kept busy
