@@ -17,6 +17,7 @@ eval PNG
 set output dir."/gc-pauses.png"
 set multiplot layout ((nw + 1) / 2), 2 title "Collection pauses (rep 1): fraction of collections with a pause <= x"
 set logscale x
+set format x "%g"
 set xlabel "pause (ms)"
 set ylabel "fraction of collections"
 set yrange [0:1.02]
@@ -30,6 +31,7 @@ do for [i=1:nw] {
 }
 unset multiplot
 unset logscale x
+set format x "% h"
 set output dir."/gc-held.png"
 set multiplot layout ((nw + 1) / 2), 2 title "Garbage held: bytes of objects unreachable but not yet freed (rep 1)"
 set xlabel "requests made (millions)"
