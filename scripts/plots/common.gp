@@ -24,4 +24,4 @@ H = 720
 # scripts/paper.sh sets PAPER_TERM (a `set terminal` line, e.g. pdfcairo):
 # every figure is then one vector file, written where its PNG would be
 if (exists("PAPER_TERM")) { PNG = PAPER_TERM; SVG = "set terminal unknown" }
-if (exists("STAMP")) { set label 99 STAMP at screen 0.005, screen 0.012 left font ",9" tc rgb "#666666" }
+if (exists("STAMP")) { set label 99 STAMP at screen 0.995, screen 0.012 right font ",9" tc rgb "#666666" }
