@@ -281,21 +281,6 @@ char *pm_result_csv_row(const struct pm_result *r)
 
 /* ---- the files ---- */
 
-static int write_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int pm_results_append(int fd_jsonl, int fd_csv, const struct pm_result *r)
 {
     cJSON *o = pm_result_to_json(r);
@@ -311,8 +296,8 @@ int pm_results_append(int fd_jsonl, int fd_csv, const struct pm_result *r)
             line[jl] = '\n';
             line[jl + 1] = 0;
             /* JSON first: it is what --resume reads */
-            rc = write_all(fd_jsonl, line, jl + 1) || fdatasync(fd_jsonl) ||
-                 write_all(fd_csv, csv, strlen(csv)) || fdatasync(fd_csv) ? -1 : 0;
+            rc = pm_write_all(fd_jsonl, line, jl + 1) || fdatasync(fd_jsonl) ||
+                 pm_write_all(fd_csv, csv, strlen(csv)) || fdatasync(fd_csv) ? -1 : 0;
             free(line);
         }
     }

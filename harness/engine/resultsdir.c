@@ -3,6 +3,7 @@
  * one provenance comparison (resultsdir.h). Engine code: prints nothing,
  * exits never (engine.h).
  */
+#include "fileio.h"
 #include "resultsdir.h"
 #include "paths.h"
 #include "pm_build_info.h"
@@ -262,21 +263,6 @@ static int open_append(const char *dir, const char *name, int *fd, bool *created
     return 0;
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Rewrites results.csv from the records (resume: the CSV may lack the last
  * record or hold a partial line). 0 or 1. */
 static int rewrite_csv(const char *dir, const struct pm_result *rows, size_t n,
@@ -419,7 +405,7 @@ static int open_files(const struct pm_run_cfg *c, const struct pm_result *old, s
         return 1;
     if (created) {
         char *h = pm_result_csv_header();
-        int bad = !h || write_all(d->fd_csv, h, strlen(h)) || fdatasync(d->fd_csv);
+        int bad = !h || pm_write_all(d->fd_csv, h, strlen(h)) || fdatasync(d->fd_csv);
         free(h);
         if (bad) {
             seterr(err, "run: cannot write %s/results.csv", c->out);

@@ -9,6 +9,7 @@
  * starts from the parent's heap; malloc_trim before each fork gives the free
  * pages back).
  */
+#include "fileio.h"
 #include "runner.h"
 #include "fresh.h"
 #include "metrics.h"
@@ -40,21 +41,6 @@
 
 #define STDERR_KEEP 65536           /* bytes of a run's stderr kept */
 #define RESULT_MAX (1u << 20)       /* bytes of a run's result line accepted */
-
-static int write_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* Reads what is there (non-blocking fd) into a buffer kept to `max` bytes;
  * returns false at EOF or on an error. */
@@ -312,8 +298,8 @@ static void helper_generate(const struct pm_run_cfg *c, FILE *out, void *arg)
 static void child_result(int fd, cJSON *o)
 {
     char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-    if (s && (write_all(fd, s, strlen(s)) == 0))
-        write_all(fd, "\n", 1);
+    if (s && (pm_write_all(fd, s, strlen(s)) == 0))
+        pm_write_all(fd, "\n", 1);
     free(s);
 }
 
@@ -346,7 +332,7 @@ static _Noreturn void series_fail(const char *path, int err)
                      path, strerror(err));
     /* (fd 2 of a run's child is the pipe its parent reads: runner.h) */
     if (n > 0)
-        write_all(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        pm_write_all(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     _exit(1);
 }
 

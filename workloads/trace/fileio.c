@@ -254,3 +254,18 @@ void pm_out_abort(struct pm_out *o)
     free(o->tmp);
     *o = (struct pm_out){0};
 }
+
+int pm_write_all(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}

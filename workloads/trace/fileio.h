@@ -28,6 +28,10 @@ PM_API_BEGIN
 /* Opens path read-only (O_CLOEXEC, blocking mode restored after the check):
  * a regular file of at most max_bytes. Returns the fd and its size in *size,
  * or -1 with err set. */
+/* Writes all n bytes of s to fd, retrying short writes and EINTR. 0, or
+ * -1 with errno. */
+int pm_write_all(int fd, const char *s, size_t n);
+
 int pm_file_open_read(const char *path, uint64_t max_bytes, uint64_t *size, char err[PM_ERR_LEN]);
 
 /* The whole file (pm_file_open_read's rules) in a malloc'ed buffer with a
