@@ -61,26 +61,46 @@ static inline uintptr_t *pm_addrset_entry(const struct pm_addrset *s, size_t i)
     return s->slot + i * s->width;
 }
 
-static inline size_t pm_addrset_home(const struct pm_addrset *s, uintptr_t key)
+/* The _k functions take the set's width, shift and spread as arguments
+ * (which must equal the set's own): a caller whose set has one fixed shape
+ * passes constants and the compiler folds them into the probe loop (the
+ * pymalloc backend's large set, on every large malloc and free). The
+ * functions without _k pass the set's fields. */
+#define PM_ADDRSET_INLINE static inline __attribute__((always_inline))
+
+PM_ADDRSET_INLINE size_t pm_addrset_home_k(const struct pm_addrset *s, uintptr_t key,
+                                           unsigned shift, bool spread)
 {
-    uint64_t k = (uint64_t)(key >> s->shift);
-    if (s->spread)
+    uint64_t k = (uint64_t)(key >> shift);
+    if (spread)
         return (size_t)((k * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - s->bits));
     return (size_t)k & s->mask;
 }
 
-/* The entry of key, or NULL. key 0 is never found. */
-static inline uintptr_t *pm_addrset_find(const struct pm_addrset *s, uintptr_t key)
+static inline size_t pm_addrset_home(const struct pm_addrset *s, uintptr_t key)
 {
+    return pm_addrset_home_k(s, key, s->shift, s->spread);
+}
+
+PM_ADDRSET_INLINE uintptr_t *pm_addrset_find_k(const struct pm_addrset *s, uintptr_t key,
+                                               unsigned width, unsigned shift, bool spread)
+{
+    pm_assert_internal(width == s->width && shift == s->shift && spread == s->spread);
     if (!key)
         return NULL;
-    for (size_t i = pm_addrset_home(s, key);; i = (i + 1) & s->mask) {
-        uintptr_t *e = pm_addrset_entry(s, i);
+    for (size_t i = pm_addrset_home_k(s, key, shift, spread);; i = (i + 1) & s->mask) {
+        uintptr_t *e = s->slot + i * width;
         if (e[0] == key)
             return e;
         if (!e[0])
             return NULL;
     }
+}
+
+/* The entry of key, or NULL. key 0 is never found. */
+static inline uintptr_t *pm_addrset_find(const struct pm_addrset *s, uintptr_t key)
+{
+    return pm_addrset_find_k(s, key, s->width, s->shift, s->spread);
 }
 
 static inline bool pm_addrset_has(const struct pm_addrset *s, uintptr_t key)
@@ -114,18 +134,25 @@ static inline void pm_addrset_fini(struct pm_addrset *s, struct pm_os *os)
 
 /* Adds key (nonzero) with room reserved; returns its entry (the caller sets
  * the value), or NULL if key was already in (set unchanged). */
-static inline uintptr_t *pm_addrset_insert(struct pm_addrset *s, uintptr_t key)
+PM_ADDRSET_INLINE uintptr_t *pm_addrset_insert_k(struct pm_addrset *s, uintptr_t key,
+                                                 unsigned width, unsigned shift, bool spread)
 {
     pm_assert_internal(key != 0);
-    size_t i = pm_addrset_home(s, key);
+    pm_assert_internal(width == s->width && shift == s->shift && spread == s->spread);
+    size_t i = pm_addrset_home_k(s, key, shift, spread);
     uintptr_t *e;
-    for (; (e = pm_addrset_entry(s, i))[0]; i = (i + 1) & s->mask)
+    for (; (e = s->slot + i * width)[0]; i = (i + 1) & s->mask)
         if (e[0] == key)
             return NULL;
     pm_assert_internal(2 * (s->count + 1) <= pm_addrset_cap(s));
     e[0] = key;
     s->count++;
     return e;
+}
+
+static inline uintptr_t *pm_addrset_insert(struct pm_addrset *s, uintptr_t key)
+{
+    return pm_addrset_insert_k(s, key, s->width, s->shift, s->spread);
 }
 
 /* Moves the set into a fresh table of cap entries (>= 2 * count); false (set
@@ -161,24 +188,33 @@ static inline bool pm_addrset_reserve(struct pm_addrset *s, struct pm_os *os)
 /* Removes the entry e (from find or insert), shifting back the later
  * entries of its probe run so that every key stays reachable from its home
  * slot: the entry at j may fill the hole at i iff its home is not in (i, j]. */
-static inline void pm_addrset_remove_entry(struct pm_addrset *s, uintptr_t *e)
+PM_ADDRSET_INLINE void pm_addrset_remove_entry_k(struct pm_addrset *s, uintptr_t *e,
+                                                 unsigned width, unsigned shift, bool spread)
 {
-    size_t i = (size_t)(e - s->slot) >> (s->width - 1);   /* width is 1 or 2: no division */
+    pm_assert_internal(width == s->width && shift == s->shift && spread == s->spread);
+    size_t i = (size_t)(e - s->slot) >> (width - 1);   /* width is 1 or 2: no division */
     for (size_t j = (i + 1) & s->mask;; j = (j + 1) & s->mask) {
-        uintptr_t *ej = pm_addrset_entry(s, j);
+        uintptr_t *ej = s->slot + j * width;
         if (!ej[0])
             break;
-        size_t home = pm_addrset_home(s, ej[0]);
-        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        /* distance from its home to j, and from the hole i to j (mod cap):
+         * the entry stays iff its home is in (i, j] */
+        size_t home = pm_addrset_home_k(s, ej[0], shift, spread);
+        bool stays = ((j - home) & s->mask) < ((j - i) & s->mask);
         if (!stays) {
-            uintptr_t *ei = pm_addrset_entry(s, i);
-            for (unsigned w = 0; w < s->width; w++)
+            uintptr_t *ei = s->slot + i * width;
+            for (unsigned w = 0; w < width; w++)
                 ei[w] = ej[w];
             i = j;
         }
     }
-    pm_addrset_entry(s, i)[0] = 0;
+    s->slot[i * width] = 0;
     s->count--;
+}
+
+static inline void pm_addrset_remove_entry(struct pm_addrset *s, uintptr_t *e)
+{
+    pm_addrset_remove_entry_k(s, e, s->width, s->shift, s->spread);
 }
 
 /* Removes key; false if it was not in. */

@@ -38,9 +38,10 @@
  * blocks are also kept in the hash set below (not to decide ownership: so
  * that destroy() frees them as an instance should, check() counts them,
  * and a foreign or double free is reported as misuse instead of reaching
- * free(); about one hash probe per large call), with counters of them and
- * of their malloc_usable_size() bytes for stats() (CPython keeps the
- * count, raw_allocated_blocks). Injected OS faults reach only the set's
+ * free(); about one hash probe per large call, with the set's shape as
+ * constants), with a counter of them (CPython keeps the count,
+ * raw_allocated_blocks); stats() sums their malloc_usable_size() over the
+ * set, so that no call pays for the byte figure. Injected OS faults reach only the set's
  * own mapping, and the OS account (mapped, peak mapped:
  * `backend_peak_mapped`) covers the small-object heap and the set only;
  * the process RSS (replay's footprint) includes the C library's heap, as
@@ -670,6 +671,35 @@ static bool large_set_reserve(pm_heap_t *h)
     return pm_addrset_reserve(&h->large_set, &h->os);
 }
 
+/* large=system's set operations, with the set's fixed shape (width 1,
+ * shift 4, Fibonacci spread: large_set_reserve) as constants, inlined into
+ * the paths that make one on every large malloc and free. */
+#define SYS_SET_ARGS 1, 4, true
+
+static PM_ALWAYS_INLINE uintptr_t *system_find(const pm_heap_t *h, const void *p)
+{
+    return h->large_set.slot ? pm_addrset_find_k(&h->large_set, (uintptr_t)p, SYS_SET_ARGS) : NULL;
+}
+
+static PM_ALWAYS_INLINE void system_remove(pm_heap_t *h, uintptr_t *e)
+{
+    pm_addrset_remove_entry_k(&h->large_set, e, SYS_SET_ARGS);
+}
+
+static PM_ALWAYS_INLINE void system_put(pm_heap_t *h, const void *p)
+{
+    pm_addrset_insert_k(&h->large_set, (uintptr_t)p, SYS_SET_ARGS);
+}
+
+/* large_set_reserve with its common case (mapped, room left) inline. */
+static PM_ALWAYS_INLINE bool system_reserve(pm_heap_t *h)
+{
+    const struct pm_addrset *s = &h->large_set;
+    if (PM_LIKELY(s->slot != NULL && 2 * (s->count + 1) <= pm_addrset_cap(s)))
+        return true;
+    return large_set_reserve(h);
+}
+
 static size_t large_map_size(size_t n)
 {
     return pm_round_up(n + LARGE_HDR, pm_os_page_size());
@@ -783,22 +813,22 @@ static void large_release(pm_heap_t *h, size_t i)
  * (0 bytes asks for 1). Live blocks are kept in the large set (not for
  * ownership, which the arena test decides before we get here: so that
  * destroy() frees them, check() counts them and a foreign or double free
- * is reported instead of reaching free()); they and their usable bytes are
- * counted for stats(). */
-static void *system_alloc(pm_heap_t *h, size_t n, bool zero)
+ * is reported instead of reaching free()) and counted; their usable bytes
+ * are summed over the set by stats() (pymalloc_check.c), not kept per
+ * call. */
+static PM_ALWAYS_INLINE void *system_alloc(pm_heap_t *h, size_t n, bool zero)
 {
     if (PM_UNLIKELY(n > LARGE_MAX)) {
         errno = ENOMEM;
         return NULL;
     }
-    if (PM_UNLIKELY(!large_set_reserve(h)))
+    if (PM_UNLIKELY(!system_reserve(h)))
         return NULL;
     void *p = zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
     if (PM_LIKELY(p != NULL)) {
-        large_set_put(h, p);
+        system_put(h, p);
         h->large_count++;
         h->large_nmalloc++;
-        h->large_bytes += malloc_usable_size(p);
     }
     return p;
 }
@@ -808,15 +838,14 @@ static PM_NOINLINE void large_free(pm_heap_t *h, void *p)
 {
     if (!p)
         return;
-    if (h->large == LARGE_SYSTEM) {
-        size_t i = large_find(h, p);
-        if (PM_UNLIKELY(i == SIZE_MAX)) {
+    if (PM_LIKELY(h->large == LARGE_SYSTEM)) {
+        uintptr_t *e = system_find(h, p);
+        if (PM_UNLIKELY(!e)) {
             large_bad_pointer(h, p, "free");
             return;
         }
-        large_set_remove_at(h, i);
+        system_remove(h, e);
         h->large_count--;
-        h->large_bytes -= malloc_usable_size(p);
         free(p);
         return;
     }
@@ -983,8 +1012,8 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
     if (h->large == LARGE_SYSTEM && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
         /* not ours: the C library's realloc whatever n is (CPython's
          * pymalloc_realloc "punts" to PyMem_RawRealloc) */
-        size_t i = large_find(h, p);
-        if (i == SIZE_MAX) {
+        uintptr_t *e = system_find(h, p);
+        if (!e) {
             large_bad_pointer(h, p, "realloc");
             return NULL;
         }
@@ -992,14 +1021,10 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
             errno = ENOMEM;
             return NULL;
         }
-        size_t before = malloc_usable_size(p);
         void *q = realloc(p, n ? n : 1);
-        if (q) {
-            h->large_bytes = h->large_bytes - before + malloc_usable_size(q);
-            if (q != p) {
-                large_set_remove_at(h, i);   /* same count: no growth needed */
-                large_set_put(h, q);
-            }
+        if (q && q != p) {
+            system_remove(h, e);     /* same count: no growth needed */
+            system_put(h, q);
         }
         return q;
     }
@@ -1043,7 +1068,7 @@ static size_t pymalloc_usable_size(pm_heap_t *h, void *p)
     if (!p)
         return 0;
     if (h->large == LARGE_SYSTEM && !radix_owns_g(h, (uintptr_t)p, h->geom)) {
-        if (large_find(h, p) == SIZE_MAX) {
+        if (!system_find(h, p)) {
             large_bad_pointer(h, p, "usable_size");
             return 0;
         }

@@ -70,6 +70,21 @@ static size_t meta_bytes(const pm_heap_t *h, const struct pool_census *pc)
          + (h->large == LARGE_OS ? h->large_count * LARGE_HDR : 0);
 }
 
+/* Usable bytes of the live large blocks: large=system sums
+ * malloc_usable_size() over the set here (O(set slots), as the pool census
+ * is O(pools)), so that malloc and free keep no byte counter; large=os
+ * keeps one (large_bytes). */
+static uint64_t large_used_bytes(const pm_heap_t *h)
+{
+    if (h->large != LARGE_SYSTEM)
+        return h->large_bytes;
+    uint64_t bytes = 0;
+    for (size_t i = 0; h->large_set.slot && i < pm_addrset_cap(&h->large_set); i++)
+        if (h->large_set.slot[i])
+            bytes += malloc_usable_size((void *)h->large_set.slot[i]);
+    return bytes;
+}
+
 void pymalloc_stats(pm_heap_t *h, struct pm_stats *out)
 {
     struct pool_census pc;
@@ -82,7 +97,8 @@ void pymalloc_stats(pm_heap_t *h, struct pm_stats *out)
         live += pc.blocks[c];
         nmalloc += h->used[c].nmalloc;
     }
-    uint64_t large_used = h->large_bytes, large_meta = 0, large_live = h->large_count;
+    uint64_t large_used = h->inner ? 0 : large_used_bytes(h), large_meta = 0;
+    uint64_t large_live = h->large_count;
     uint64_t misuse_n = h->misuse;
     if (h->inner) {
         struct pm_stats is;
@@ -525,7 +541,8 @@ static void check_large(const pm_heap_t *h, struct pm_check_report *ck, uint64_t
         bytes += (size_t)hd->map_size - LARGE_HDR;
         *mapped += hd->map_size;
     }
-    if (n != h->large_count || bytes != h->large_bytes)
+    /* large=system keeps no byte counter (stats() sums the set) */
+    if (n != h->large_count || (h->large != LARGE_SYSTEM && bytes != h->large_bytes))
         pm_check_fail(ck, "large blocks: %zu (%zu bytes) in the set, counters say %zu (%zu bytes)", n,
                   bytes, h->large_count, h->large_bytes);
     if (h->large_set.slot && !pm_addrset_valid(&h->large_set))

@@ -197,7 +197,8 @@ struct pm_heap {
     struct pm_addrset large_set; /* user pointers (pm_addrset.h); slot NULL = not mapped yet */
     size_t large_count;          /* live large blocks (large=system: a counter, as
                                   * CPython's raw_allocated_blocks) */
-    size_t large_bytes;          /* sum of their usable sizes (large=os only) */
+    size_t large_bytes;          /* sum of their usable sizes (large=os only: large=system
+                                  * sums the set in stats()) */
     uint64_t large_nmalloc;      /* large blocks handed out, ever (not large=segfit) */
     struct pm_cached_map cache[LARGE_CACHE_SLOTS];
     unsigned ncached;            /* entries of cache[] in use, oldest first */
