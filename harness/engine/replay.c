@@ -44,8 +44,10 @@ static void pages_touch(void *p, size_t n)
         c[n - 1] = 0;
 }
 
-/* Touches the stack the replay loop will use (its decode buffer is a 24 KiB
- * local) below the caller's frame. */
+/* Touches the stack below the caller's frame: what the calls the replay
+ * loop makes (the backend's, the sampler's) will use. The loop's own
+ * locals (its 24 KiB decode buffer) are in the caller's frame, above this
+ * one: replay_loop touches them itself. */
 __attribute__((noinline)) static void stack_touch(void)
 {
     volatile char pad[96 << 10];
@@ -515,6 +517,12 @@ replay_loop(struct pm_trace *t, const struct allocator_ops *ops, pm_heap_t *h,
         pages_touch(c.live, (size_t)((sl->n + 63) / 64) * sizeof(uint64_t));
         pm_trace_prefault(t);
     }
+    /* The decode buffer is in this frame, not below it: untouched, its pages
+     * (up to 6 of them, however many no earlier call had used at this depth
+     * of the stack) would fault in with the first chunk, after the
+     * baseline, and count in F(t). */
+    pages_touch(buf, sizeof buf);
+    pages_touch(win, sizeof win);
     stack_touch();
     struct rusage ru0;
     if (flt)

@@ -13,8 +13,11 @@
  * and then written page by page through a volatile pointer (a memset of
  * zeros after calloc is legally removed by the compiler: it was, and the
  * table's pages faulted in during the measured run); the cursor's liveness
- * bitmap and the stack the loop uses are touched the same way; the trace is
- * a file-backed mmap (its pages are not anonymous). The table is sized by
+ * bitmap, the loop's 24 KiB decode buffer (a local of the loop's own frame:
+ * until 2026-12-07 it was not touched, and up to 6 of its pages faulted in
+ * with the first chunk, docs/corrections.md item 3) and the stack below the
+ * loop's frame are touched the same way; the trace is a file-backed mmap
+ * (its pages are not anonymous). The table is sized by
  * the slots the trace uses (the scan's nslots), never by the header's
  * claim: a trace whose slot numbers are sparse (a slot far above the number
  * of allocations before it) is refused, so a 49-byte file cannot make the

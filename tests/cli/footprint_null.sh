@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# tests/cli/footprint_null.sh — the footprint the backend that does nothing
+# with memory shows, exact to the byte, through `pymemlab replay` and
+# `pymemlab run`, under several placements of the stack. F(t) is the
+# process's anonymous RSS above the baseline taken just before the first op
+# (docs/metrics.md): every page the harness faults in after the baseline
+# shows in it. Until 2026-12-07 the replay loop's 24 KiB decode buffer (a
+# local of the loop's frame) did: replay reported 4 or 5 pages too many,
+# run 0 or 1, depending on where the stack lay (docs/corrections.md item 3).
+# The same on glibc's mmap'd blocks, slowly: tests/cli/footprint_exact.sh.
+#
+# `test-null` is null with its figures shown: a 4 MiB ring mapped but not
+# touched at create, a 16-byte header before each block, blocks laid end to
+# end and back to the start when the next one does not fit. Page = 4096.
+#  A. 3000 x alloc 200,000, then the frees: 20 blocks of 16 + 200,000 bytes
+#     fit a lap (4,000,320 bytes). With --touch pages (every page of each
+#     block; the runner's) the first lap touches pages 0..976: 977 pages =
+#     4,001,792, kept to the end (null frees nothing). With --touch none only
+#     the 20 headers are written, each on its own page: 81,920.
+#  B. 1000 x alloc 150,000: 27 blocks of 150,016 bytes a lap (4,050,432):
+#     989 pages = 4,050,944 touched; 27 header pages = 110,592 untouched.
+#  Z. one alloc of 0 bytes and its free: its header's page, 4,096.
+# The stack's placement moves with the size of the environment (and with
+# ASLR within a page): each case runs under several environment sizes, so a
+# page that faults in only at some placements is caught.
+set -euo pipefail
+. "$(dirname "$0")/lib.bash"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+
+mk() {  # mk COUNT SIZE FILE
+  awk -v n="$1" -v s="$2" 'BEGIN { print "pmtrace 1"; print "@ops " 2 * n; print "@slots " n
+    for (i = 0; i < n; i++) print "alloc " i " " s
+    for (i = 0; i < n; i++) print "free " i }' >"$3"
+}
+mk 3000 200000 a.txt
+mk 1000 150000 b.txt
+printf 'pmtrace 1\nalloc 0 0\nfree 0\n' >z.txt
+
+# replay_fp TRACE BACKEND [OPTIONS...]: "PEAK FINAL" of the sampled run
+replay_fp() {
+  local t=$1 b=$2; shift 2
+  "$PYMEMLAB" replay "$t" --backend "$b" --reps 0 --json "$@" >r.json ||
+    fail "replay $t --backend $b $* failed"
+  python3 -c 'import json, sys
+d = json.load(open("r.json"))
+print(d["peak_footprint_bytes"], d["final_footprint_bytes"])'
+}
+# run_fp BACKEND: "WORKLOAD PEAK FINAL" lines of `run` over a.txt, b.txt, z.txt
+run_fp() {
+  printf 'trace a.txt\ntrace b.txt\ntrace z.txt\nreps 1\n' >fp.suite
+  rm -rf out
+  "$PYMEMLAB" run --suite fp.suite --backends "$1" --out out >run.log 2>&1 ||
+    fail "run --backends $1 failed: $(tail -3 run.log)"
+  python3 -c 'import json
+for l in open("out/results.jsonl"):
+    d = json.loads(l)
+    assert d["status"] == "ok", d
+    print(d["workload"], d["peak_footprint_bytes"], d["final_footprint_bytes"])'
+}
+want() {  # want WHAT GOT EXPECTED
+  [ "$2" = "$3" ] || fail "$1: peak/final footprint '$2', want '$3' (bytes; the difference is the harness's)"
+}
+
+for pad in 0 1300 2600; do
+  export PM_TEST_STACK_PAD
+  PM_TEST_STACK_PAD=$(head -c "$pad" /dev/zero | tr '\0' x)
+  want "replay a.txt test-null (env +$pad)" "$(replay_fp a.txt test-null)" "4001792 4001792"
+  want "run test-null (env +$pad)" "$(run_fp test-null | tr '\n' ' ')" \
+    "a 4001792 4001792 b 4050944 4050944 z 4096 4096 "
+done
+unset PM_TEST_STACK_PAD
+want "replay a.txt test-null --touch none" "$(replay_fp a.txt test-null --touch none)" "81920 81920"
+want "replay b.txt test-null --touch none" "$(replay_fp b.txt test-null --touch none)" "110592 110592"
+want "replay b.txt test-null" "$(replay_fp b.txt test-null)" "4050944 4050944"
+want "replay z.txt test-null" "$(replay_fp z.txt test-null)" "4096 4096"
+# the options that keep memory of their own (made resident before the
+# baseline), and the per-op loop
+want "replay a.txt test-null --latency-every 64 --series" \
+  "$(replay_fp a.txt test-null --latency-every 64 --series a.csv)" "4001792 4001792"
+want "replay a.txt test-null --engine per-op --sample-every 1000" \
+  "$(replay_fp a.txt test-null --engine per-op --sample-every 1000)" "4001792 4001792"
+want "replay a.txt test-null --check-every 100" \
+  "$(replay_fp a.txt test-null --check-every 100 --touch none)" "81920 81920"
+echo ok
