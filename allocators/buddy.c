@@ -29,6 +29,9 @@
  *  fast path; only the error message walks (at most top + 1 probes).
  *  Ownership: an open-addressing table keyed by region base (and by the
  *  address of each large block), so foreign pointers are never dereferenced.
+ *  Large blocks are mapped and counted by the shared path (pm_large.h,
+ *  without its header: this table keeps each one's mapping size beside its
+ *  key, so one probe answers "region or large block, and how big").
  *
  *  Free lists: one per level, intrusive (the links fill the first 16 bytes of
  *  a free block), doubly linked around a sentinel in the heap, so unlinking a
@@ -59,7 +62,7 @@
  *    block on list j  <=>  free[g] set and level(g) == j
  *    used_bytes == sum of used block sizes + large bytes
  *      == sum_j (nalloc[j] - nfreed[j]) * 2^(j + min_order) + large bytes
- *    mapped == meta_bytes + regions * region_size + large_bytes
+ *    mapped == meta_bytes + regions * region_size + large.mapped
  *
  *  Why 1 MiB regions by default: the same size as CPython 3.10+ arenas, so the
  *  granularity at which memory returns to the OS matches pymalloc's; it bounds
@@ -257,20 +260,16 @@ static __attribute__((noinline, cold)) void pointer_misuse(pm_heap_t *h, const v
 
 static __attribute__((noinline)) void *large_malloc(pm_heap_t *h, size_t n)
 {
-    if (n > SIZE_MAX / 2) {
+    if (n > PM_LARGE_MAX) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t size = pm_round_up(n, pm_os_page_size());
     if (!pm_addrset_reserve(&h->slots, &h->os))
         return NULL;
-    void *p = pm_os_map(&h->os, size);
-    if (!p)
-        return NULL;
-    slot_insert(h, (uintptr_t)p | BUDDY_SLOT_LARGE, size);
-    h->large_blocks++;
-    h->large_bytes += size;
-    h->large_nmalloc++;
+    size_t size;
+    void *p = pm_large_map(&h->large, &h->os, n, 0, false, &size);
+    if (p)
+        slot_insert(h, (uintptr_t)p | BUDDY_SLOT_LARGE, size);
     return p;
 }
 
@@ -286,10 +285,7 @@ static __attribute__((noinline)) void large_free(pm_heap_t *h, struct buddy_slot
     void *p = (void *)slot_addr(s);
     size_t size = slot_size(s);
     slot_remove(h, s);
-    pm_os_unmap(&h->os, p, size);
-    h->large_blocks--;
-    h->large_bytes -= size;
-    h->large_nfree++;
+    pm_large_unmap(&h->large, &h->os, p, size, 0);
 }
 
 /* ---- the interface ------------------------------------------------------- */
@@ -501,7 +497,7 @@ static void *buddy_realloc(pm_heap_t *h, void *p, size_t n)
         }
     } else if ((s = large_find(h, a)) != NULL) {
         old = slot_size(s);
-        if (n > h->region_size && n <= SIZE_MAX / 2 && pm_round_up(n, pm_os_page_size()) == old)
+        if (n > h->region_size && n <= PM_LARGE_MAX && pm_round_up(n, pm_os_page_size()) == old)
             return p;
     } else {
         pointer_misuse(h, p, "realloc: ");
@@ -706,6 +702,7 @@ static pm_heap_t *buddy_create(const struct pm_config *cfg, char err[PM_ERR_LEN]
     h->meta_size = pm_round_up((groups ? groups : 1) * sizeof(struct buddy_group), page);
     h->self_size = pm_round_up(sizeof *h, page);
     h->keep_empty = keep_empty;
+    pm_large_init(&h->large, 0, 0);
     for (unsigned j = 0; j < BUDDY_LEVELS; j++)
         h->lists[j].next = h->lists[j].prev = &h->lists[j];
     h->cfg = *cfg;

@@ -14,8 +14,8 @@ struct buddy_totals {
 
 static struct buddy_totals heap_totals(const pm_heap_t *h)
 {
-    struct buddy_totals t = {h->large_bytes, h->large_nmalloc - h->inplace,
-                             h->large_nfree - h->inplace};
+    struct buddy_totals t = {h->large.mapped, h->large.nmalloc - h->inplace,
+                             h->large.nfree - h->inplace};
     for (unsigned j = 0; j <= h->top; j++) {
         t.used += (h->nalloc[j] - h->nfreed[j]) << (j + h->min_order);
         t.nmalloc += h->nalloc[j];
@@ -42,7 +42,7 @@ void buddy_stats(pm_heap_t *h, struct pm_stats *out)
         .nfree = t.nfree,
         .arenas = h->regions,
         .pools = h->regions - h->empty_regions,   /* regions with a block in use */
-        .large_blocks = h->large_blocks,
+        .large_blocks = h->large.count,
         .misuse = h->misuse,
     };
 }
@@ -180,12 +180,12 @@ unsigned long buddy_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     check_lists(h, &c);
     uint64_t meta = heap_meta_bytes(h, c.regions);
     struct buddy_totals t = heap_totals(h);
-    if (c.regions != h->regions || c.large != h->large_blocks || c.large_bytes != h->large_bytes)
+    if (c.regions != h->regions || c.large != h->large.count || c.large_bytes != h->large.mapped)
         pm_check_fail(&c.r, "%llu regions and %llu large blocks (%llu bytes) found, "
                       "stats say %llu, %llu (%llu)",
                   (unsigned long long)c.regions, (unsigned long long)c.large,
                   (unsigned long long)c.large_bytes, (unsigned long long)h->regions,
-                  (unsigned long long)h->large_blocks, (unsigned long long)h->large_bytes);
+                  (unsigned long long)h->large.count, (unsigned long long)h->large.mapped);
     if (c.used + c.large_bytes != t.used)
         pm_check_fail(&c.r, "blocks in use add up to %llu bytes, stats say %llu",
                   (unsigned long long)(c.used + c.large_bytes), (unsigned long long)t.used);

@@ -9,6 +9,7 @@
 
 #include "buddy.h"
 #include "pm_addrset.h"
+#include "pm_large.h"
 #include "pm_asan.h"
 #include "pm_assert.h"
 
@@ -65,7 +66,7 @@ struct pm_heap {
                                    home is its region number (no hash, see below) */
     /* One counter store per operation: level j blocks handed out and given
      * back, cumulative. used_bytes = sum_j (nalloc[j] - nfreed[j]) << (j + min_order)
-     * + large_bytes; a realloc that changes a level in place counts in both
+     * + large.mapped; a realloc that changes a level in place counts in both
      * (and in `inplace`, which nmalloc and nfree leave out). */
     uint64_t nalloc[BUDDY_LEVELS];
     uint64_t nfreed[BUDDY_LEVELS];
@@ -77,8 +78,8 @@ struct pm_heap {
     uint64_t regions;           /* regions mapped now, empty ones included */
     uint64_t empty_regions;     /* wholly free regions kept, on lists[top] */
     uint64_t keep_empty;        /* at most this many empty regions are kept */
-    uint64_t large_blocks, large_bytes;   /* directly mapped blocks now, bytes */
-    uint64_t large_nmalloc, large_nfree;  /* cumulative */
+    struct pm_large large;      /* blocks above region_size (pm_large.h, no header: the
+                                   table keeps each one's mapping size) */
     uint64_t inplace;           /* reallocs that changed a block's level in place */
     uint64_t misuse;
     struct pm_config cfg;

@@ -26,7 +26,8 @@
  *  0 = no block starts there. It answers "is p a block, in which state, of
  *  which size" without reading the block.
  *  Large: requests above `large` bytes get their own mapping with a 16-byte
- *  header (mapping size, magic), kept in a hash set keyed by address.
+ *  header (mapping size, magic), kept in a hash set keyed by address: the
+ *  shared large-block path, pm_large.h (its header level).
  *
  * FREE BLOCK INDEX (TLSF-like, our own code)
  *  bin(s): sizes below 16 * SL are binned exactly (fl 0, sl = s / 16); above,
@@ -447,7 +448,7 @@ static struct seg_region *block_check_used(pm_heap_t *h, void *p, bool *large)
     }
     struct seg_region *r = (struct seg_region *)(a & h->region_mask);
     if (!pm_addrset_has(&h->regions, (uintptr_t)r)) {
-        if (pm_addrset_has(&h->larges, a))
+        if (pm_large_find(&h->large, p))
             *large = true;
         else
             seg_misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "");
@@ -473,45 +474,24 @@ static struct seg_region *block_check_used(pm_heap_t *h, void *p, bool *large)
 
 /* ---- large blocks ---- */
 
+/* A mapping each (pm_large.h); the set was mapped at create. */
 static void *large_malloc(pm_heap_t *h, size_t n)
 {
-    size_t page = pm_os_page_size();
-    if (n > SIZE_MAX / 4) {
-        errno = ENOMEM;
-        return NULL;
+    void *p = pm_large_alloc(&h->large, h->acct, n, false, 0);
+    if (p) {
+        h->st.large_blocks++;
+        h->st.live_blocks++;
+        h->st.nmalloc++;
     }
-    size_t map_size = pm_round_up(n + SEG_LARGE_HDR, page);
-    struct seg_large *l = pm_os_map(h->acct, map_size);
-    if (!l)
-        return NULL;
-    void *p = (char *)l + SEG_LARGE_HDR;
-    if (!set_add(h->acct, &h->larges, (uintptr_t)p)) {
-        pm_os_unmap(h->acct, l, map_size);
-        errno = ENOMEM;
-        return NULL;
-    }
-    l->map_size = map_size;
-    l->magic = SEG_LARGE_MAGIC;
-    h->large_usable += map_size - SEG_LARGE_HDR;
-    h->large_mapped += map_size;
-    h->st.large_blocks++;
-    h->st.live_blocks++;
-    h->st.nmalloc++;
     return p;
 }
 
-
 static void large_free(pm_heap_t *h, void *p)
 {
-    struct seg_large *l = large_hdr(p);
-    size_t map_size = (size_t)l->map_size;
-    pm_addrset_remove(&h->larges, (uintptr_t)p);
-    h->large_usable -= map_size - SEG_LARGE_HDR;
-    h->large_mapped -= map_size;
+    pm_large_free_entry(&h->large, h->acct, pm_large_find(&h->large, p));
     h->st.large_blocks--;
     h->st.live_blocks--;
     h->st.nfree++;
-    pm_os_unmap(h->acct, l, map_size);
 }
 
 /* ---- malloc / free ---- */
@@ -628,8 +608,8 @@ static size_t seg_usable(pm_heap_t *h, void *p)
     uintptr_t a = (uintptr_t)p;
     if (pm_addrset_has(&h->regions, a & h->region_mask))
         return blk_size(blk_of_payload(p)) - SEG_HDR;
-    if (pm_addrset_has(&h->larges, a))
-        return (size_t)large_hdr(p)->map_size - SEG_LARGE_HDR;
+    if (pm_large_find(&h->large, p))
+        return pm_large_usable(p);
     return 0;
 }
 
@@ -685,7 +665,7 @@ static void *seg_realloc(pm_heap_t *h, void *p, size_t n)
             return p;
         old = blk_size(b) - SEG_HDR;
     } else {
-        old = (size_t)large_hdr(p)->map_size - SEG_LARGE_HDR;
+        old = pm_large_usable(p);
         if (n <= old && n > h->large_threshold && n >= old / 2)
             return p;                           /* keep a large block that still fits well */
     }
@@ -849,7 +829,8 @@ static pm_heap_t *seg_create(const struct pm_config *cfg, char err[PM_ERR_LEN])
         snprintf(err, PM_ERR_LEN, "segfit: out of memory");
         return NULL;
     }
-    if (!pm_addrset_init(&h->larges, h->acct, set_cap, 1, floor_log2(pm_os_page_size()), true)) {
+    pm_large_init(&h->large, 0, 0);
+    if (!pm_addrset_init(&h->large.set, h->acct, set_cap, 1, floor_log2(pm_os_page_size()), true)) {
         pm_addrset_fini(&h->regions, h->acct);
         seg_unmap_self(h);
         snprintf(err, PM_ERR_LEN, "segfit: out of memory");
@@ -879,13 +860,8 @@ static void seg_destroy(pm_heap_t *h)
         PM_UNPOISON(r, h->region_size);
         pm_os_unmap(h->acct, r, h->region_size);
     }
-    for (size_t i = 0; i < pm_addrset_cap(&h->larges); i++)
-        if (h->larges.slot[i]) {
-            struct seg_large *l = large_hdr((void *)h->larges.slot[i]);
-            pm_os_unmap(h->acct, l, (size_t)l->map_size);
-        }
+    pm_large_fini(&h->large, h->acct);
     pm_addrset_fini(&h->regions, h->acct);
-    pm_addrset_fini(&h->larges, h->acct);
     seg_unmap_self(h);
 }
 

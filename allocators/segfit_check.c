@@ -13,12 +13,12 @@ void seg_stats(pm_heap_t *h, struct pm_stats *out)
     uint64_t small_live = h->st.live_blocks - h->st.large_blocks;
     out->mapped_bytes = h->acct->mapped;
     out->peak_mapped_bytes = h->acct->peak_mapped;
-    out->used_bytes = h->busy_bytes - h->cached_bytes - SEG_HDR * small_live + h->large_usable;
+    out->used_bytes = h->busy_bytes - h->cached_bytes - SEG_HDR * small_live + h->large.usable;
     out->meta_bytes = heap_struct_bytes()
-                    + pm_addrset_bytes(&h->regions) + pm_addrset_bytes(&h->larges)
+                    + pm_addrset_bytes(&h->regions) + pm_addrset_bytes(&h->large.set)
                     + h->st.arenas * (h->region_hdr + 2 * SEG_HDR)
                     + SEG_HDR * small_live
-                    + SEG_LARGE_HDR * h->st.large_blocks;
+                    + PM_LARGE_HDR * h->st.large_blocks;
     out->pools = 0;                             /* no pools in this design */
 }
 
@@ -247,27 +247,19 @@ unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     chk_bins(h, &c, &w);
     chk_quick(h, &c, &w);
     /* large blocks */
-    uint64_t nlarge = 0, lmapped = 0, lusable = 0;
-    size_t page = pm_os_page_size();
-    for (size_t i = 0; i < pm_addrset_cap(&h->larges); i++) {
-        uintptr_t p = h->larges.slot[i];
-        if (!p)
-            continue;
-        nlarge++;
-        struct seg_large *l = large_hdr((void *)p);
-        if (((uintptr_t)l & (page - 1)) || l->magic != SEG_LARGE_MAGIC || l->map_size % page ||
-            l->map_size <= h->large_threshold) {
-            pm_check_fail(&c, "large block %p: header damaged", (void *)p);
-            continue;
-        }
-        lmapped += l->map_size;
-        lusable += l->map_size - SEG_LARGE_HDR;
+    char why[PM_ERR_LEN];
+    if (!pm_large_valid(&h->large, why, sizeof why))
+        pm_check_fail(&c, "%s", why);
+    for (size_t i = 0; i < pm_addrset_cap(&h->large.set); i++) {
+        uintptr_t p = h->large.set.slot[i];
+        if (p && pm_large_hdr_ok((void *)p) && pm_large_usable((void *)p) <= h->large_threshold)
+            pm_check_fail(&c, "large block %p of %zu usable bytes is not above the threshold %zu", (void *)p,
+                          pm_large_usable((void *)p), h->large_threshold);
     }
-    if (nlarge != h->larges.count || nlarge != h->st.large_blocks || lmapped != h->large_mapped ||
-        lusable != h->large_usable)
-        pm_check_fail(&c, "large blocks: %llu in the set (count %zu, stats %llu), %llu bytes mapped (counter %llu)",
-                 (unsigned long long)nlarge, h->larges.count, (unsigned long long)h->st.large_blocks,
-                 (unsigned long long)lmapped, (unsigned long long)h->large_mapped);
+    uint64_t nlarge = h->large.count, lmapped = h->large.mapped, lusable = h->large.usable;
+    if (nlarge != h->st.large_blocks)
+        pm_check_fail(&c, "large blocks: %llu live, stats %llu", (unsigned long long)nlarge,
+                      (unsigned long long)h->st.large_blocks);
     /* totals */
     if (w.busy_bytes != h->busy_bytes)
         pm_check_fail(&c, "busy bytes: walk %llu, counter %llu", (unsigned long long)w.busy_bytes,
@@ -275,7 +267,7 @@ unsigned long seg_check(pm_heap_t *h, char msg[PM_ERR_LEN])
     if (w.used_blocks + nlarge != h->st.live_blocks)
         pm_check_fail(&c, "live blocks: walk %llu small + %llu large, stats %llu", (unsigned long long)w.used_blocks,
                  (unsigned long long)nlarge, (unsigned long long)h->st.live_blocks);
-    uint64_t mapped = heap_struct_bytes() + pm_addrset_bytes(&h->regions) + pm_addrset_bytes(&h->larges)
+    uint64_t mapped = heap_struct_bytes() + pm_addrset_bytes(&h->regions) + pm_addrset_bytes(&h->large.set)
                     + w.regions * h->region_size + lmapped;
     if (h->acct == &h->os && mapped != h->acct->mapped)   /* a shared account holds others' too */
         pm_check_fail(&c, "OS layer maps %llu bytes, regions + large + tables + heap = %llu",

@@ -9,6 +9,7 @@
 
 #include "segfit.h"
 #include "pm_addrset.h"
+#include "pm_large.h"
 #include "pm_asan.h"
 #include "pm_assert.h"
 
@@ -36,8 +37,6 @@
 #define SEG_QUICK_MAX_REQ ((size_t)PM_SMALL_MAX)
 #define SEG_QUICK_MAX_BLOCK 528u   /* block size of a 512-byte request */
 #define SEG_QUICK_CLASSES (SEG_QUICK_MAX_BLOCK / 16 + 1)
-#define SEG_LARGE_HDR 16u
-#define SEG_LARGE_MAGIC UINT64_C(0x5e6f17a76e5e6f17)
 #define SEG_REGION_MIN ((size_t)64 << 10)
 #define SEG_REGION_MAX ((size_t)1 << 30)
 
@@ -54,16 +53,10 @@ struct seg_region {
     uint8_t side[];                   /* R/32 bytes: the side map */
 };
 
-struct seg_large {
-    uint64_t map_size;          /* bytes mapped, header included, page multiple */
-    uint64_t magic;             /* SEG_LARGE_MAGIC */
-};
-
 _Static_assert(sizeof(struct seg_block) == 24, "free block: header + two links");
 _Static_assert(SEG_MIN_BLOCK >= sizeof(struct seg_block) + 8, "room for the footer");
 _Static_assert(SEG_MIN_BLOCK % SEG_ALIGN == 0, "block sizes are multiples of 16");
-_Static_assert(sizeof(struct seg_large) == SEG_LARGE_HDR, "large header keeps 16-byte alignment");
-_Static_assert(SEG_LARGE_HDR % SEG_ALIGN == 0, "large payload alignment");
+_Static_assert(PM_LARGE_HDR % SEG_ALIGN == 0, "large payload alignment");
 _Static_assert(SEG_ALIGN == PM_ALIGNMENT, "the contract's alignment");
 _Static_assert(SEG_HDR + SEG_ALIGN / 2 == SEG_ALIGN, "header at 8 mod 16, payload at 0 mod 16");
 _Static_assert(SEG_QUICK_MAX_BLOCK == ((SEG_QUICK_MAX_REQ + SEG_HDR + 15) & ~(size_t)15),
@@ -106,10 +99,7 @@ struct pm_heap {
     struct seg_region *region_list;               /* every region */
     struct seg_region *empty_head, *empty_tail;   /* live == 0, newest at head */
     uint64_t empty_bytes;       /* R * regions on the empty list */
-    /* large blocks */
-    struct pm_addrset larges;   /* payload addresses */
-    uint64_t large_usable;      /* sum of usable bytes of large blocks */
-    uint64_t large_mapped;      /* sum of their mapping sizes */
+    struct pm_large large;      /* blocks above large_threshold (pm_large.h) */
     struct pm_config cfg;
     struct pm_os os;            /* own OS account, unless cfg->account */
     struct pm_os *acct;         /* the account mapped through: &os or cfg->account */
@@ -238,7 +228,6 @@ static inline struct seg_block *region_sentinel(const pm_heap_t *h, struct seg_r
     return blk_at(r, h->region_size - SEG_HDR);
 }
 
-static inline struct seg_large *large_hdr(void *p) { return (struct seg_large *)((char *)p - SEG_LARGE_HDR); }
 
 /* ---- validity predicates ----
  *
