@@ -111,6 +111,9 @@ def run_one(cmd, side):
 
 
 def main(argv):
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0
     a = {}
     it = iter(argv)
     for k in it:
