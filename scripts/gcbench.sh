@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/gcbench.sh [--objects N] [--backend B] [--rounds K] [--gcs "NAME ..."]
-#     [--out DIR] — one full collection of the same graph under our collectors
+#     [--out DIR] [--table-only] — one full collection of the same graph under our collectors
 # (`pymemlab gcbench --gc NAME` over backend B, default system) and under
 # CPython's own gc (scripts/gcbench-cpython.py run by $PYTHON, default Debian's
 # /usr/bin/python3: 3.11.2, the obmalloc of the `cpython` backend), alternated
@@ -18,11 +18,12 @@
 # harness's rule) and meta.json (machine, date, commit, load, command).
 # Defaults: collectors gen311 gen313 inc314 pep848. The published run is
 # exactly `scripts/gcbench.sh` (docs/gc.md, docs/paper.md).
+# --table-only rebuilds table.md and meta.json from DIR/runs.jsonl (no run).
 # Bad arguments: one line, exit 2, before anything runs.
 case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
-objects=1000000 backend=system rounds=10 gcs="gen311 gen313 inc314 pep848" out=results/gc/vs-cpython
+objects=1000000 backend=system rounds=10 gcs="gen311 gen313 inc314 pep848" out=results/gc/vs-cpython table_only=0
 while [ $# -gt 0 ]; do
   case $1 in
     --objects|--backend|--rounds|--gcs|--out)
@@ -32,9 +33,11 @@ while [ $# -gt 0 ]; do
         --gcs) gcs=$2 ;; --out) out=$2 ;;
       esac
       shift 2 ;;
+    --table-only) table_only=1; shift ;;
     *) echo "gcbench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+[ $table_only = 0 ] || exec python3 scripts/lib/gcbench.py --table-only "$out"
 bin=${PYMEMLAB:-build/release/pymemlab}
 py=${PYTHON:-/usr/bin/python3}
 [ -x "$py" ] || py=$(command -v "$py" || echo "$py")

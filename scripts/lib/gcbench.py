@@ -3,6 +3,7 @@
 
   gcbench.py --pymemlab BIN --python PY --objects N --backend B --rounds K
              --gcs "NAME ..." --out DIR --commit C
+  gcbench.py --table-only DIR      table.md and meta.json again from DIR/runs.jsonl
 
 One full collection of the gcbench graph (N tracked containers as
 `a = []; b = [a]; a.append(b)` repeated N/2 times, every other `a` kept) under
@@ -24,8 +25,8 @@ over its wall time) above 0.5, or steal above 5%, is a loaded run.
 Writes DIR/runs.jsonl (one line per run), DIR/meta.json (machine, date,
 commit, load, command) and DIR/table.md: per side, the median over the
 rounds of ns per tracked object and of the collection's ms, each with its
-95% interval from the order statistics (as pm_ci_median: with fewer than 6
-rounds that is [min, max]), and per collector the median of the per-round
+95% interval from the order statistics (as pm_ci_median: with fewer than 9
+rounds that is [min, max], under 95% below 6), and per collector the median of the per-round
 ratio CPython / ours with its interval; where the two sides' intervals
 overlap the table says "not distinguishable". Bad arguments: one line, exit
 2, before anything runs.
@@ -49,19 +50,20 @@ def die(msg, code=2):
 
 
 def ci_median(xs):
-    """median and a distribution-free ~95% interval (order statistics), as
-    pm_ci_median and scripts/gc-table.py."""
+    """median and a distribution-free ~95% interval from the order statistics,
+    as the harness's pm_ci_median (harness/engine/stats.c): the widest cut k
+    with 1 - 2 P(Bin(n, 1/2) <= k - 1) >= 0.95 gives [x_(k), x_(n+1-k)]; below
+    9 values that is [min, max] (whose coverage is under 95% below 6)."""
     xs = sorted(xs)
     n = len(xs)
     med = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-    j, cdf = -1, 0.0
-    for i in range(n):
-        cdf += math.comb(n, i) / 2 ** n
-        if cdf > 0.025:
-            break
-        j = i
-    lo, hi = (xs[0], xs[-1]) if j < 0 else (xs[j + 1], xs[n - 2 - j])
-    return med, min(lo, med), max(hi, med)
+
+    def cdf(k):
+        return sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    k = 1
+    while 2 * (k + 1) <= n + 1 and 1 - 2 * cdf(k) >= 0.95:
+        k += 1
+    return med, xs[k - 1], xs[n - k]
 
 
 def g3(x):
@@ -110,10 +112,128 @@ def run_one(cmd, side):
     return d
 
 
+def publish(out, runs, a, n, rounds, gcs, expected, pyver, start, end, load_start, load_end, cpu=None):
+    """checks the known answer, then writes DIR/runs.jsonl, meta.json and table.md"""
+    # the known answer: both sides collected what the builder made unreachable
+    for d in runs:
+        if d["collected"] != expected:
+            die(f"{d['side']} round {d['round']}: collected {d['collected']}, but the graph of {n} containers "
+                f"has {expected} unreachable: the figure is not published", 1)
+        if d["side"] != "cpython" and d["objects"] != n + 2:
+            die(f"{d['side']} round {d['round']}: tracked {d['objects']} objects, not {n + 2} "
+                "(the containers, the keep list, gc.garbage)", 1)
+        if d["side"] == "cpython" and d["objects"] < n:
+            die(f"cpython round {d['round']}: tracked {d['objects']} objects, fewer than the {n} containers", 1)
+
+    sides = gcs + ["cpython"]
+    stats = {}
+    for s in sides:
+        rs = [d for d in runs if d["side"] == s]
+        stats[s] = dict(ns=ci_median([d["ns_per_object"] for d in rs]),
+                        ms=ci_median([d["collection_ns"] / 1e6 for d in rs]),
+                        objects=sorted({d["objects"] for d in rs}),
+                        loaded=[d["round"] for d in rs if d["loaded"]], n=len(rs))
+    byround = {(d["side"], d["round"]): d for d in runs}
+    ratios = {}
+    for g in gcs:
+        ratios[g] = ci_median([byround[("cpython", r)]["ns_per_object"] / byround[(g, r)]["ns_per_object"]
+                               for r in range(1, rounds + 1)])
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if cpu is None and line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    cpu = cpu or "?"
+    nloaded = sum(d["loaded"] for d in runs)
+    cpyname = f"CPython {pyver} gc.collect()"
+    lines = [
+        "# One full collection: pymemlab's collectors against CPython's own gc (gcbench)",
+        "",
+        f"Machine: {platform.node() or '?'}, {os.cpu_count()} CPUs ({cpu}); "
+        f"{time.strftime('%Y-%m-%d %H:%M', start)} UTC; commit {a['commit']}; backend {a['backend']}; "
+        f"{n} containers, {expected} of them in unreachable 2-cycles; {rounds} round(s), each every collector "
+        f"then {cpyname} ({a['python']}), each run a fresh process; 1-minute load average "
+        f"{load_start:.2f} at the start and {load_end:.2f} at the end; {nloaded} of {len(runs)} runs loaded.",
+        "",
+        "Each cell: median over the rounds [95% interval from the order statistics, as pm_ci_median; with fewer "
+        "than 9 rounds that is [min, max], whose coverage is under 95% below 6]. ns per tracked object = the collection's wall time / the objects tracked when it "
+        "started (CPython: len(gc.get_objects()), the interpreter's own objects included). Known answer, checked "
+        "on every run: collected = the unreachable containers the builder made (both sides), and our tracked "
+        "objects = containers + 2. A run is loaded when other work kept more than half a CPU busy during it "
+        "(the harness's rule). Timings are wall time: taken on a loaded machine they measure the scheduler too.",
+        "",
+        "| collector | ns per tracked object | collection (ms) | tracked objects | collected | loaded rounds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in sides:
+        st = stats[s]
+        name = f"cpython-{pyver}" if s == "cpython" else s
+        ld = f"{len(st['loaded'])} of {st['n']}" + (f" ({', '.join(map(str, st['loaded']))})" if st["loaded"] else "")
+        objs = str(st["objects"][0]) if len(st["objects"]) == 1 else f"{st['objects'][0]}-{st['objects'][-1]}"
+        lines.append(f"| {name} | {g3(st['ns'][0])} [{g3(st['ns'][1])}, {g3(st['ns'][2])}] | "
+                     f"{g3(st['ms'][0])} [{g3(st['ms'][1])}, {g3(st['ms'][2])}] | {objs} | {expected} | {ld} |")
+    lines += ["", f"| collector | {cpyname} / collector, per round | verdict |", "|---|---|---|"]
+    c = stats["cpython"]["ns"]
+    for g in gcs:
+        o = stats[g]["ns"]
+        if o[2] < c[1]:
+            verdict = "faster"
+        elif o[1] > c[2]:
+            verdict = "slower"
+        else:
+            verdict = "not distinguishable"
+        rt = ratios[g]
+        lines.append(f"| {g} | {rt[0]:.2f} [{rt[1]:.2f}, {rt[2]:.2f}] | {verdict} |")
+    lines += ["", "Runs (every field, per run): runs.jsonl; machine and command: meta.json.", ""]
+
+    meta = {"commit": a["commit"], "date_utc": time.strftime("%Y-%m-%d %H:%M", start),
+            "end_utc": time.strftime("%Y-%m-%d %H:%M", end), "machine": platform.node(), "cpus": os.cpu_count(),
+            "cpu": cpu, "kernel": platform.release(), "load1_start": load_start, "load1_end": load_end,
+            "loaded_runs": nloaded, "runs": len(runs), "python": a["python"], "python_version": pyver,
+            "backend": a["backend"], "objects": n, "expected_collected": expected, "rounds": rounds, "gcs": gcs,
+            "command": f"scripts/gcbench.sh --objects {n} --backend {a['backend']} --rounds {rounds} "
+                       f"--gcs \"{' '.join(gcs)}\" --out {out}" + (f" (PYTHON={a['python']})")}
+    os.makedirs(out, exist_ok=True)
+    for name, text in (("runs.jsonl", "".join(json.dumps(d, sort_keys=True) + "\n" for d in runs)),
+                       ("meta.json", json.dumps(meta, indent=1) + "\n"), ("table.md", "\n".join(lines))):
+        tmp = os.path.join(out, name + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, os.path.join(out, name))
+    print("\n".join(lines))
+    print(f"gcbench: {out}/table.md, runs.jsonl, meta.json", file=sys.stderr)
+    return 0
+
+
+def table_only(d):
+    """the table and meta again from DIR/runs.jsonl and DIR/meta.json (no run)"""
+    try:
+        with open(os.path.join(d, "meta.json")) as f:
+            m = json.load(f)
+        with open(os.path.join(d, "runs.jsonl")) as f:
+            runs = [json.loads(line) for line in f if line.strip()]
+        a = {"commit": m["commit"], "backend": m["backend"], "python": m["python"]}
+        start = time.strptime(m["date_utc"], "%Y-%m-%d %H:%M")
+        end = time.strptime(m["end_utc"], "%Y-%m-%d %H:%M")
+        args = (a, int(m["objects"]), int(m["rounds"]), list(m["gcs"]), int(m["expected_collected"]),
+                m["python_version"], start, end, float(m["load1_start"]), float(m["load1_end"]), m["cpu"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        die(f"--table-only {d}: {e}")
+    return publish(d, runs, *args)
+
+
 def main(argv):
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__.strip())
         return 0
+    if argv and argv[0] == "--table-only":
+        if len(argv) != 2:
+            die("--table-only takes one folder")
+        return table_only(argv[1])
     a = {}
     it = iter(argv)
     for k in it:
@@ -181,99 +301,7 @@ def main(argv):
     load_end = load1()
     end = time.gmtime()
 
-    # the known answer: both sides collected what the builder made unreachable
-    for d in runs:
-        if d["collected"] != expected:
-            die(f"{d['side']} round {d['round']}: collected {d['collected']}, but the graph of {n} containers "
-                f"has {expected} unreachable: the figure is not published", 1)
-        if d["side"] != "cpython" and d["objects"] != n + 2:
-            die(f"{d['side']} round {d['round']}: tracked {d['objects']} objects, not {n + 2} "
-                "(the containers, the keep list, gc.garbage)", 1)
-        if d["side"] == "cpython" and d["objects"] < n:
-            die(f"cpython round {d['round']}: tracked {d['objects']} objects, fewer than the {n} containers", 1)
-
-    sides = gcs + ["cpython"]
-    stats = {}
-    for s in sides:
-        rs = [d for d in runs if d["side"] == s]
-        stats[s] = dict(ns=ci_median([d["ns_per_object"] for d in rs]),
-                        ms=ci_median([d["collection_ns"] / 1e6 for d in rs]),
-                        objects=sorted({d["objects"] for d in rs}),
-                        loaded=[d["round"] for d in rs if d["loaded"]], n=len(rs))
-    byround = {(d["side"], d["round"]): d for d in runs}
-    ratios = {}
-    for g in gcs:
-        ratios[g] = ci_median([byround[("cpython", r)]["ns_per_object"] / byround[(g, r)]["ns_per_object"]
-                               for r in range(1, rounds + 1)])
-
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    nloaded = sum(d["loaded"] for d in runs)
-    cpyname = f"CPython {pyver} gc.collect()"
-    lines = [
-        "# One full collection: pymemlab's collectors against CPython's own gc (gcbench)",
-        "",
-        f"Machine: {platform.node() or '?'}, {os.cpu_count()} CPUs ({cpu}); "
-        f"{time.strftime('%Y-%m-%d %H:%M', start)} UTC; commit {a['commit']}; backend {a['backend']}; "
-        f"{n} containers, {expected} of them in unreachable 2-cycles; {rounds} round(s), each every collector "
-        f"then {cpyname} ({a['python']}), each run a fresh process; 1-minute load average "
-        f"{load_start:.2f} at the start and {load_end:.2f} at the end; {nloaded} of {len(runs)} runs loaded.",
-        "",
-        "Each cell: median over the rounds [95% interval from the order statistics; with fewer than 6 rounds "
-        "that is [min, max]]. ns per tracked object = the collection's wall time / the objects tracked when it "
-        "started (CPython: len(gc.get_objects()), the interpreter's own objects included). Known answer, checked "
-        "on every run: collected = the unreachable containers the builder made (both sides), and our tracked "
-        "objects = containers + 2. A run is loaded when other work kept more than half a CPU busy during it "
-        "(the harness's rule). Timings are wall time: taken on a loaded machine they measure the scheduler too.",
-        "",
-        "| collector | ns per tracked object | collection (ms) | tracked objects | collected | loaded rounds |",
-        "|---|---|---|---|---|---|",
-    ]
-    for s in sides:
-        st = stats[s]
-        name = f"cpython-{pyver}" if s == "cpython" else s
-        ld = f"{len(st['loaded'])} of {st['n']}" + (f" ({', '.join(map(str, st['loaded']))})" if st["loaded"] else "")
-        objs = str(st["objects"][0]) if len(st["objects"]) == 1 else f"{st['objects'][0]}-{st['objects'][-1]}"
-        lines.append(f"| {name} | {g3(st['ns'][0])} [{g3(st['ns'][1])}, {g3(st['ns'][2])}] | "
-                     f"{g3(st['ms'][0])} [{g3(st['ms'][1])}, {g3(st['ms'][2])}] | {objs} | {expected} | {ld} |")
-    lines += ["", f"| collector | {cpyname} / collector, per round | verdict |", "|---|---|---|"]
-    c = stats["cpython"]["ns"]
-    for g in gcs:
-        o = stats[g]["ns"]
-        if o[2] < c[1]:
-            verdict = "faster"
-        elif o[1] > c[2]:
-            verdict = "slower"
-        else:
-            verdict = "not distinguishable"
-        rt = ratios[g]
-        lines.append(f"| {g} | {rt[0]:.2f} [{rt[1]:.2f}, {rt[2]:.2f}] | {verdict} |")
-    lines += ["", "Runs (every field, per run): runs.jsonl; machine and command: meta.json.", ""]
-
-    meta = {"commit": a["commit"], "date_utc": time.strftime("%Y-%m-%d %H:%M", start),
-            "end_utc": time.strftime("%Y-%m-%d %H:%M", end), "machine": platform.node(), "cpus": os.cpu_count(),
-            "cpu": cpu, "kernel": platform.release(), "load1_start": load_start, "load1_end": load_end,
-            "loaded_runs": nloaded, "runs": len(runs), "python": a["python"], "python_version": pyver,
-            "backend": a["backend"], "objects": n, "expected_collected": expected, "rounds": rounds, "gcs": gcs,
-            "command": f"scripts/gcbench.sh --objects {n} --backend {a['backend']} --rounds {rounds} "
-                       f"--gcs \"{' '.join(gcs)}\" --out {out}" + (f" (PYTHON={a['python']})")}
-    os.makedirs(out, exist_ok=True)
-    for name, text in (("runs.jsonl", "".join(json.dumps(d, sort_keys=True) + "\n" for d in runs)),
-                       ("meta.json", json.dumps(meta, indent=1) + "\n"), ("table.md", "\n".join(lines))):
-        tmp = os.path.join(out, name + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, os.path.join(out, name))
-    print("\n".join(lines))
-    print(f"gcbench: {out}/table.md, runs.jsonl, meta.json", file=sys.stderr)
-    return 0
+    return publish(out, runs, a, n, rounds, gcs, expected, pyver, start, end, load_start, load_end)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,32 @@ for _, m, lo, hi, _ in rows:
     assert float(lo) <= float(m) <= float(hi), t
 assert re.search(r"^\| gen311 \| [0-9.]+ \[[0-9.]+, [0-9.]+\] \| (faster|slower|not distinguishable) \|$", t, re.M), t
 PY
+# the 95% interval of a median, as pm_ci_median: [x(k), x(n+1-k)] with the
+# widest k whose coverage is still 95% (n = 10: [x2, x9]; below 9: [min, max])
+python3 - "$PM_SOURCE_DIR/scripts/lib/gcbench.py" <<'PY' || fail "gcbench.py ci_median"
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("gcbench", sys.argv[1])
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+for n, want in ((2, (1.5, 1, 2)), (6, (3.5, 1, 6)), (8, (4.5, 1, 8)), (9, (5, 2, 8)), (10, (5.5, 2, 9)), (20, (10.5, 6, 15))):
+    got = m.ci_median(list(range(n, 0, -1)))
+    assert got == want, (n, got, want)
+PY
+# scripts/gc-table.py (gc-compare.sh's table) the same: 6 reps of 1..6 ms give [1, 6]
+mkdir -p "$tmp/gt"
+python3 -c '
+import json
+for r in range(1, 7):
+    print(json.dumps({"workload": "w", "gc": "gen311", "rep": r, "scale": 1, "gc_pauses": 3, "load1_start": 0.1,
+                      "load1_end": 0.1, "gc_pause_p99_ns": r * 1e6, "gc_pause_max_ns": r * 1e6,
+                      "gc_pause_total_ns": r * 1e6, "gc_examined_max": 5, "peak_footprint_bytes": 1048576,
+                      "gc_peak_garbage_held_bytes": 0}))' >"$tmp/gt/runs.jsonl"
+python3 "$PM_SOURCE_DIR/scripts/gc-table.py" "$tmp/gt" system abc1234 >/dev/null || fail "gc-table.py: exit $?"
+grep -q '^| w | gen311 | 1 | 3 | 3.5 \[1, 6\] | 3.5 \[1, 6\] |' "$tmp/gt/table.md" || fail "gc-table.py interval: $(grep '^| w' "$tmp/gt/table.md")"
+# --table-only: the same table again from runs.jsonl and meta.json
+cp "$g/table.md" "$tmp/t1"
+"$PM_SOURCE_DIR/scripts/gcbench.sh" --out "$g" --table-only >/dev/null 2>&1 || fail "gcbench.sh --table-only: exit $?"
+cmp -s "$g/table.md" "$tmp/t1" || fail "gcbench.sh --table-only changed table.md: $(diff "$tmp/t1" "$g/table.md")"
 cp "$g/table.md" "$tmp/table.before"
 # a CPython side that collects the wrong number: exit 1, nothing overwritten
 cat >"$tmp/fakepy" <<'SH'
