@@ -9,7 +9,8 @@
 #      \pmn key that does not exist;
 #   3. a results change changes the generated number;
 #   4. the generator refuses results whose summary disagrees with
-#      results.csv, a missing results file and a bad allow list: one line,
+#      results.csv, a gcbench table whose median or known answer disagrees
+#      with its runs.jsonl, a missing results file and a bad allow list: one line,
 #      exit 2, the earlier output left as it was.
 set -uo pipefail
 SRC=${1:-${PM_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}}
@@ -71,6 +72,27 @@ expect_bad median "python-json_roundtrip on pymalloc: ns/op median 71.6 but resu
 cp "$tmp/summary.orig" "$tmp/root/results/summary.md"
 rm "$tmp/root/results/gc/table.md"
 expect_bad missing "results/gc/table.md: missing" "${PN[@]}" gen --root "$tmp/root" --out "$tmp/out.tex"
+cp "$SRC/results/gc/table.md" "$tmp/root/results/gc/table.md"
+# the collection against CPython's (results/gc/vs-cpython): the known answer
+# and the table's medians are checked against runs.jsonl
+V=$tmp/root/results/gc/vs-cpython
+cp "$V/runs.jsonl" "$tmp/runs.orig"
+sed -i '1s/"collected": [0-9]*/"collected": 7/' "$V/runs.jsonl"
+expect_bad gcb-known "collected 7, the graph's known answer is" "${PN[@]}" gen --root "$tmp/root" --out "$tmp/out.tex"
+cp "$tmp/runs.orig" "$V/runs.jsonl"
+cp "$V/table.md" "$tmp/gcb.orig"
+sed -i 's/^| gen311 | [0-9.e+]* \[/| gen311 | 99999 [/' "$V/table.md"
+grep -q '^| gen311 | 99999 \[' "$V/table.md" || fail "could not plant a wrong gcbench median"
+expect_bad gcb-median "gen311: ns per tracked object median 99999 but" "${PN[@]}" gen --root "$tmp/root" --out "$tmp/out.tex"
+cp "$tmp/gcb.orig" "$V/table.md"
+# a validation error whose sign or size is not (predicted - native) / native
+cp "$tmp/root/results/validation/table.csv" "$tmp/valcsv.orig"
+awk -F, -v OFS=, 'NR == 2 {$5 = -$5 - 1} {print}' "$tmp/valcsv.orig" >"$tmp/root/results/validation/table.csv"
+expect_bad val-sign "is not (predicted - native) / native" "${PN[@]}" gen --root "$tmp/root" --out "$tmp/out.tex"
+cp "$tmp/valcsv.orig" "$tmp/root/results/validation/table.csv"
+rm "$V/table.md"
+expect_bad gcb-missing "results/gc/vs-cpython/table.md: missing" "${PN[@]}" gen --root "$tmp/root" --out "$tmp/out.tex"
+cp "$tmp/gcb.orig" "$V/table.md"
 printf '3.11\n' >"$tmp/allow.txt"
 expect_bad allow "allow.txt:1: an allowed phrase needs its reason" \
   "${PN[@]}" check "$SRC/paper/pymemlab.tex" --numbers "$tmp/numbers.tex" --allow "$tmp/allow.txt"

@@ -40,21 +40,22 @@ except (OSError, ValueError, KeyError) as e:
 
 
 def ci_median(xs):
-    """median and a distribution-free ~95% interval (order statistics)."""
+    """median and a distribution-free ~95% interval from the order statistics,
+    as the harness's pm_ci_median (harness/engine/stats.c): the widest cut k
+    with 1 - 2 P(Bin(n, 1/2) <= k - 1) >= 0.95 gives [x_(k), x_(n+1-k)]; below
+    9 values that is [min, max] (whose coverage is under 95% below 6)."""
     xs = sorted(x for x in xs if x is not None and not math.isnan(x))
     n = len(xs)
     if not n:
         return None
     med = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-    # largest j with P(Bin(n,1/2) <= j) <= 0.025; interval [x_(j+1), x_(n-j)]
-    j, cdf = -1, 0.0
-    for i in range(n):
-        cdf += math.comb(n, i) / 2 ** n
-        if cdf > 0.025:
-            break
-        j = i
-    lo, hi = (xs[0], xs[-1]) if j < 0 else (xs[j + 1], xs[n - 2 - j])
-    return med, min(lo, med), max(hi, med)
+
+    def cdf(k):
+        return sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    k = 1
+    while 2 * (k + 1) <= n + 1 and 1 - 2 * cdf(k) >= 0.95:
+        k += 1
+    return med, xs[k - 1], xs[n - k]
 
 
 workloads, gcs = [], []
@@ -81,8 +82,8 @@ out.append("Machine: %s, %d CPUs; %s UTC; commit %s; backend %s; %d rep(s) per c
                # the same rule as the harness's loaded flag, on the load average:
                # more than the one CPU these runs use kept busy
                " (the machine was shared: timings are loaded)" if max(loads) > 1.5 else ""))
-out.append("Each cell: median over the reps [95% interval from the order statistics; with "
-           "fewer than 6 reps that is [min, max]]. Pauses and GC time come from the measured "
+out.append("Each cell: median over the reps [95% interval from the order statistics, as "
+           "pm_ci_median; with fewer than 9 reps that is [min, max], whose coverage is under 95% below 6]. Pauses and GC time come from the measured "
            "run, which also samples memory; garbage held is exact at the samples where it is "
            "taken (docs/gc.md). Where two collectors' intervals overlap they are not "
            "distinguishable.\n")

@@ -4,7 +4,9 @@ CPython: N tracked containers built as `a = []; b = [a]; a.append(b)`
 repeated N/2 times with the collector off, every other `a` kept in a list;
 then one timed gc.collect(), divided by the objects the collector tracks when
 it starts (len(gc.get_objects()): the interpreter's own objects included).
-Prints the same keys as `pymemlab gcbench --json`."""
+Prints the same keys as `pymemlab gcbench --json`; `collected` is the known
+answer that scripts/gcbench.sh checks: 2 * floor(floor(N/2) / 2), the
+containers left unreachable."""
 import argparse
 import gc
 import json

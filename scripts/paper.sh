@@ -20,7 +20,8 @@
 #   scripts/paper.sh --rerun[=LIST]  first remake results: LIST of suite
 #                                    (scripts/reference-results.sh, the default),
 #                                    validation (scripts/validate.sh), gc
-#                                    (scripts/gc-compare.sh), fidelity
+#                                    (scripts/gc-compare.sh, then scripts/gcbench.sh
+#                                    into results/gc/vs-cpython), fidelity
 #                                    (scripts/fidelity.sh), speed
 #                                    (scripts/speed-vs-obmalloc.sh, all versions)
 #   --no-bootstrap                   do not call scripts/bootstrap.sh paper
@@ -78,7 +79,7 @@ for r in ${rerun//,/ }; do
   case "$r" in
     suite) scripts/reference-results.sh ;;
     validation) scripts/validate.sh ;;
-    gc) scripts/gc-compare.sh --reps 6 ;;
+    gc) scripts/gc-compare.sh --reps 6 && scripts/gcbench.sh ;;
     fidelity) scripts/fidelity.sh --out results/fidelity ;;
     speed) scripts/speed-vs-obmalloc.sh --out docs/speed-vs-obmalloc.md ;;
   esac

@@ -40,12 +40,15 @@ fi
 W=$(cd "$work" && pwd)
 . scripts/lib/validation-programs.bash
 progs=${ONLY:-$VALIDATION_PROGRAMS}
+# the tree's state before env.txt is opened for writing (the redirection
+# below truncates it first, which alone would make a clean tree look dirty)
+commit="$(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty')"
 {
   echo "date $(date -u +%FT%TZ)"
   echo "loadavg $(cat /proc/loadavg)"
   echo "kernel $(uname -r); THP $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
   echo "python $("$py" -c 'import sys; print(sys.version.split()[0])') ($py); unittest_json on ${pyenv_py:-none}"
-  echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty')"
+  echo "commit $commit"
   echo "reps $reps scale $scale; validate options: ${VALIDATE_ARGS:-none}"
 } >"$out/env.txt"
 cat "$out/env.txt"

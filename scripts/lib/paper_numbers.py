@@ -369,6 +369,14 @@ def validation(root, N):
         except (KeyError, ValueError):
             bad(rel, "peak_error_pct is not a number", i)
         p, a = r["program"], r["allocator"]
+        # the error's definition and sign: (predicted - native) / native
+        try:
+            nat, pred = float(r["native_peak_bytes"]), float(r["predicted_peak_bytes"])
+        except (KeyError, ValueError):
+            bad(rel, "native_peak_bytes or predicted_peak_bytes is not a number", i)
+        if nat <= 0 or abs((pred - nat) / nat * 100 - e) > 1e-6 * max(1.0, abs(e)):
+            bad(rel, f"{p} on {a}: peak_error_pct {e} is not (predicted - native) / native "
+                     f"= ({pred:.0f} - {nat:.0f}) / {nat:.0f}", i)
         if p not in progs:
             progs.append(p)
         if a not in allocs:
@@ -400,10 +408,16 @@ def validation(root, N):
         N.put("val.offpairs", sum(p == offprog for p, _, _ in errs))
         N.put("val.offmin", fmt(min(e for p, _, e in errs if p == offprog), 0))
         N.put("val.offmax", fmt(max(e for p, _, e in errs if p == offprog), 0))
+    worst = []
     for a, v in per_alloc.items():
         vin = [abs(e) for p, aa, e in errs if aa == a and p != offprog]
         N.put(f"val.{a}.maxabs", fmt(max(vin), 1))
         N.put(f"val.{a}.n", len(v))
+        worst.append((max(vin), a))
+    # every allocator's largest |error| outside the off-scale program, largest first
+    worst.sort(key=lambda t: (-t[0], t[1]))
+    items = [f"{tex_escape(a)} {fmt(x, 1)}\\%" for x, a in worst]
+    N.put("val.maxabs.list", ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0])
     # error distribution: pairs per band
     bands = [(0, 1), (1, 2), (2, 5), (5, 10), (10, 50), (50, None)]
     for lo, hi in bands:
@@ -520,6 +534,96 @@ def gc(root, N):
     N.put("gc.collectors", len(gcs))
 
 
+# ---------------------------------------------------------------- GC against CPython's own
+def gcbench(root, N):
+    """results/gc/vs-cpython (scripts/gcbench.sh): one full collection of the
+    same graph, our collectors and CPython's gc.collect(). The table's medians
+    are recomputed from runs.jsonl, and every run's collected count must be
+    the graph's known answer."""
+    base = "results/gc/vs-cpython"
+    rel = base + "/table.md"
+    text = read(root, rel)
+    m = re.search(r"^Machine: (.*?), (\d+) CPUs .*?; (\d{4}-\d\d-\d\d) (\d\d:\d\d) UTC; commit (\S+); backend (\w+); "
+                  r"(\d+) containers, (\d+) of them in unreachable 2-cycles; (\d+) round\(s\), each every collector then "
+                  r"CPython ([0-9.]+) gc\.collect\(\) \((\S+)\), .*?1-minute load average ([0-9.]+) at the start and ([0-9.]+) at "
+                  r"the end; (\d+) of (\d+) runs loaded\.$", text, re.M)
+    if not m:
+        bad(rel, "no 'Machine: ..., N CPUs (...); DATE HH:MM UTC; commit C; backend B; N containers, U of them in "
+                 "unreachable 2-cycles; K round(s), ... CPython V gc.collect() ...; 1-minute load average A at the start "
+                 "and B at the end; L of R runs loaded.' line")
+    for k, g in (("date", 3), ("time", 4), ("commit", 5), ("backend", 6), ("objects", 7), ("unreachable", 8),
+                 ("rounds", 9), ("python", 10), ("pypath", 11), ("loadstart", 12), ("loadend", 13), ("loaded", 14),
+                 ("runs", 15)):
+        N.put("gcb." + k, tex_escape(m.group(g)))
+    expected = int(m.group(8))
+    jrel = base + "/runs.jsonl"
+    runs = []
+    for i, line in enumerate(read(root, jrel).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            runs.append((i, d["side"], float(d["ns_per_object"]), int(d["collected"]), bool(d["loaded"])))
+        except (ValueError, KeyError, TypeError):
+            bad(jrel, "not a gcbench run (side, ns_per_object, collected, loaded)", i)
+    if len(runs) != int(m.group(15)):
+        bad(rel, f"says {m.group(15)} runs, {jrel} has {len(runs)}")
+    if sum(r[4] for r in runs) != int(m.group(14)):
+        bad(rel, f"says {m.group(14)} runs loaded, {jrel} has {sum(r[4] for r in runs)}")
+    for i, side, _, col, _ in runs:
+        if col != expected:
+            bad(jrel, f"{side} collected {col}, the graph's known answer is {expected}", i)
+    body = []
+    sides = []
+    for _, t in md_tables(text, rel, "collector"):
+        for line, r in t:
+            if "ns per tracked object" not in r:
+                continue
+            name = r["collector"]
+            side = "cpython" if name.startswith("cpython-") else name
+            sides.append(side)
+            ns = ci(r["ns per tracked object"], rel, line)
+            ms = ci(r["collection (ms)"], rel, line)
+            xs = [x for _, s_, x, _, _ in runs if s_ == side]
+            if not xs:
+                bad(rel, f"{name}: no run in {jrel}", line)
+            med = statistics.median(xs)
+            if abs(med - float(ns[0])) > 0.006 * abs(med) + 0.01:
+                bad(rel, f"{name}: ns per tracked object median {ns[0]} but {jrel} gives {med:.3g}", line)
+            ml = re.match(r"(\d+) of (\d+)", r["loaded rounds"])
+            if not ml:
+                bad(rel, "loaded rounds is not 'N of M'", line)
+            k = "gcb." + side
+            N.put(k + ".ns", ns[0])
+            N.put(k + ".nslo", ns[1])
+            N.put(k + ".nshi", ns[2])
+            N.put(k + ".ms", ms[0])
+            N.put(k + ".loaded", ml.group(1))
+            label = tex_escape(f"CPython {m.group(10)}" if side == "cpython" else name)
+            body.append(" & ".join([label, f"{ns[0]} [{ns[1]}, {ns[2]}]", f"{ms[0]} [{ms[1]}, {ms[2]}]",
+                                    r["tracked objects"], r["collected"], f"{ml.group(1)} of {ml.group(2)}"]) + r" \\")
+    if "cpython" not in sides or len(sides) < 2:
+        bad(rel, "needs a row per collector and a cpython-V row")
+    N.put("tab.gcb", "\n".join(body))
+    for _, t in md_tables(text, rel, "collector"):
+        for line, r in t:
+            if "verdict" not in r:
+                continue
+            rk = [k for k in r if k.endswith("per round")]
+            if not rk:
+                bad(rel, "the ratio table has no '... per round' column", line)
+            rt = ci(r[rk[0]], rel, line)
+            k = "gcb." + r["collector"]
+            N.put(k + ".ratio", rt[0])
+            N.put(k + ".ratiolo", rt[1])
+            N.put(k + ".ratiohi", rt[2])
+            if r["verdict"] not in ("faster", "slower", "not distinguishable"):
+                bad(rel, f"verdict '{r['verdict']}'", line)
+            N.put(k + ".verdict", r["verdict"])
+    if "gcb.gen311.ratio" not in N.d:
+        bad(rel, "no ratio row for gen311")
+
+
 # ---------------------------------------------------------------- speed vs obmalloc
 def speed(root, N):
     rel = "docs/speed-vs-obmalloc.md"
@@ -613,10 +717,11 @@ def gen(args):
     validation(root, N)
     fidelity(root, N)
     gc(root, N)
+    gcbench(root, N)
     speed(root, N)
     worst(root, N)
     text = N.text(["results/summary.md", "results/results.csv", "results/provenance.json", "results/plots/data",
-                   "results/validation", "results/fidelity", "results/gc/table.md",
+                   "results/validation", "results/fidelity", "results/gc/table.md", "results/gc/vs-cpython",
                    "docs/speed-vs-obmalloc.md", "docs/worst-cases.md"])
     tmp = out + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
