@@ -20,6 +20,7 @@
 #     empty one is refused): glibc serves it from the heap it already has:
 #     0 and 0.
 set -euo pipefail
+# shellcheck source=tests/cli/lib.bash
 . "$(dirname "$0")/lib.bash"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"

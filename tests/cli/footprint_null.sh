@@ -24,6 +24,7 @@
 # ASLR within a page): each case runs under several environment sizes, so a
 # page that faults in only at some placements is caught.
 set -euo pipefail
+# shellcheck source=tests/cli/lib.bash
 . "$(dirname "$0")/lib.bash"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
