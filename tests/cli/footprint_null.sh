@@ -24,6 +24,7 @@
 # ASLR within a page): each case runs under several environment sizes, so a
 # page that faults in only at some placements is caught.
 set -euo pipefail
+# shellcheck source=tests/cli/lib.bash
 . "$(dirname "$0")/lib.bash"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -37,26 +38,35 @@ mk 3000 200000 a.txt
 mk 1000 150000 b.txt
 printf 'pmtrace 1\nalloc 0 0\nfree 0\n' >z.txt
 
+# jget KEY... < JSON-LINES: the values of the KEYs (numbers or strings) on
+# each line, space-separated ("missing" for an absent key). No python: its
+# start-up (a pyenv shim here) would be most of this test's time.
+jget() {
+  awk -v keys="$*" 'BEGIN { n = split(keys, K, " ") }
+    { out = ""
+      for (i = 1; i <= n; i++) {
+        v = "missing"
+        if (match($0, "\"" K[i] "\":(\"[^\"]*\"|[^,}]*)")) {
+          v = substr($0, RSTART + length(K[i]) + 3, RLENGTH - length(K[i]) - 3); gsub(/"/, "", v)
+        }
+        out = out (i > 1 ? " " : "") v
+      }
+      print out }'
+}
 # replay_fp TRACE BACKEND [OPTIONS...]: "PEAK FINAL" of the sampled run
 replay_fp() {
   local t=$1 b=$2; shift 2
   "$PYMEMLAB" replay "$t" --backend "$b" --reps 0 --json "$@" >r.json ||
     fail "replay $t --backend $b $* failed"
-  python3 -c 'import json, sys
-d = json.load(open("r.json"))
-print(d["peak_footprint_bytes"], d["final_footprint_bytes"])'
+  jget peak_footprint_bytes final_footprint_bytes <r.json
 }
-# run_fp BACKEND: "WORKLOAD PEAK FINAL" lines of `run` over a.txt, b.txt, z.txt
+# run_fp BACKEND: "WORKLOAD STATUS PEAK FINAL" lines of `run` over a.txt, b.txt, z.txt
 run_fp() {
   printf 'trace a.txt\ntrace b.txt\ntrace z.txt\nreps 1\n' >fp.suite
   rm -rf out
   "$PYMEMLAB" run --suite fp.suite --backends "$1" --out out >run.log 2>&1 ||
     fail "run --backends $1 failed: $(tail -3 run.log)"
-  python3 -c 'import json
-for l in open("out/results.jsonl"):
-    d = json.loads(l)
-    assert d["status"] == "ok", d
-    print(d["workload"], d["peak_footprint_bytes"], d["final_footprint_bytes"])'
+  jget workload status peak_footprint_bytes final_footprint_bytes <out/results.jsonl
 }
 want() {  # want WHAT GOT EXPECTED
   [ "$2" = "$3" ] || fail "$1: peak/final footprint '$2', want '$3' (bytes; the difference is the harness's)"
@@ -67,7 +77,7 @@ for pad in 0 1300 2600; do
   PM_TEST_STACK_PAD=$(head -c "$pad" /dev/zero | tr '\0' x)
   want "replay a.txt test-null (env +$pad)" "$(replay_fp a.txt test-null)" "4001792 4001792"
   want "run test-null (env +$pad)" "$(run_fp test-null | tr '\n' ' ')" \
-    "a 4001792 4001792 b 4050944 4050944 z 4096 4096 "
+    "a ok 4001792 4001792 b ok 4050944 4050944 z ok 4096 4096 "
 done
 unset PM_TEST_STACK_PAD
 want "replay a.txt test-null --touch none" "$(replay_fp a.txt test-null --touch none)" "81920 81920"
