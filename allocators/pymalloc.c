@@ -123,10 +123,11 @@
  * were measured against libpython3.11's PyObject_Malloc/PyObject_Free in
  * the loop of harness/cli/micro.c.
  *
- * large=os (0 bytes and > 512 bytes): one mapping per block with a
- * 16-byte header, live blocks kept in an open-addressing hash set keyed by
- * address (foreign and double frees detected), freed mappings kept in a
- * cache of LARGE_CACHE_SLOTS entries reused by size (at most 25% bigger than
+ * large=os (0 bytes and > 512 bytes): the shared large-block path
+ * (pm_large.h, as segfit's): one mapping per block with a 16-byte header,
+ * live blocks kept in an open-addressing hash set keyed by address (foreign
+ * and double frees detected), freed mappings kept in its cache of
+ * LARGE_CACHE_SLOTS entries reused by size (at most 25% bigger than
  * needed), emptied by trim().
  *
  * realloc of a small block keeps it in place when the new size fits its
@@ -653,22 +654,10 @@ static PM_NOINLINE void small_misuse(pm_heap_t *h, const void *p, const char *ca
 
 /* ----------------------------------------------------------- large blocks */
 
-static void large_set_put(pm_heap_t *h, void *p)
-{
-    pm_addrset_insert(&h->large_set, (uintptr_t)p);
-}
-
-static void large_set_remove_at(pm_heap_t *h, size_t i)
-{
-    pm_addrset_remove_entry(&h->large_set, pm_addrset_entry(&h->large_set, i));
-}
-
 /* Room for one more entry (load <= 1/2); the set is mapped on first use. */
 static bool large_set_reserve(pm_heap_t *h)
 {
-    if (!h->large_set.slot)
-        return pm_addrset_init(&h->large_set, &h->os, LARGE_SET_INITIAL, 1, 4, true);
-    return pm_addrset_reserve(&h->large_set, &h->os);
+    return pm_large_reserve(&h->big, &h->os, 4);
 }
 
 /* large=system's set operations, with the set's fixed shape (width 1,
@@ -678,108 +667,32 @@ static bool large_set_reserve(pm_heap_t *h)
 
 static PM_ALWAYS_INLINE uintptr_t *system_find(const pm_heap_t *h, const void *p)
 {
-    return h->large_set.slot ? pm_addrset_find_k(&h->large_set, (uintptr_t)p, SYS_SET_ARGS) : NULL;
+    return h->big.set.slot ? pm_addrset_find_k(&h->big.set, (uintptr_t)p, SYS_SET_ARGS) : NULL;
 }
 
 static PM_ALWAYS_INLINE void system_remove(pm_heap_t *h, uintptr_t *e)
 {
-    pm_addrset_remove_entry_k(&h->large_set, e, SYS_SET_ARGS);
+    pm_addrset_remove_entry_k(&h->big.set, e, SYS_SET_ARGS);
 }
 
 static PM_ALWAYS_INLINE void system_put(pm_heap_t *h, const void *p)
 {
-    pm_addrset_insert_k(&h->large_set, (uintptr_t)p, SYS_SET_ARGS);
+    pm_addrset_insert_k(&h->big.set, (uintptr_t)p, SYS_SET_ARGS);
 }
 
 /* large_set_reserve with its common case (mapped, room left) inline. */
 static PM_ALWAYS_INLINE bool system_reserve(pm_heap_t *h)
 {
-    const struct pm_addrset *s = &h->large_set;
+    const struct pm_addrset *s = &h->big.set;
     if (PM_LIKELY(s->slot != NULL && 2 * (s->count + 1) <= pm_addrset_cap(s)))
         return true;
     return large_set_reserve(h);
 }
 
-static size_t large_map_size(size_t n)
-{
-    return pm_round_up(n + LARGE_HDR, pm_os_page_size());
-}
-
-/* A mapping of at least `need` bytes: from the cache when one fits within
- * 25%, else fresh. *fresh tells whether it is zero-filled. */
-static void *large_map(pm_heap_t *h, size_t need, size_t *size, bool *fresh)
-{
-    unsigned best = LARGE_CACHE_SLOTS;
-    for (unsigned i = 0; i < h->ncached; i++) {
-        size_t s = h->cache[i].size;
-        if (s >= need && s - need <= need / 4 &&
-            (best == LARGE_CACHE_SLOTS || s < h->cache[best].size))
-            best = i;
-    }
-    if (best < LARGE_CACHE_SLOTS) {
-        void *base = h->cache[best].base;
-        *size = h->cache[best].size;
-        memmove(&h->cache[best], &h->cache[best + 1],
-                (h->ncached - best - 1) * sizeof h->cache[0]);
-        h->ncached--;
-        *fresh = false;
-        PM_UNPOISON(base, *size);   /* poisoned while cached */
-        return base;
-    }
-    *fresh = true;
-    *size = need;
-    return pm_os_map(&h->os, need);
-}
-
-static void large_unmap_or_cache(pm_heap_t *h, void *base, size_t size)
-{
-    if (size > LARGE_CACHE_MAX_MAP) {
-        pm_os_unmap(&h->os, base, size);
-        return;
-    }
-    if (h->ncached == LARGE_CACHE_SLOTS) {
-        /* evict the oldest */
-        PM_UNPOISON(h->cache[0].base, h->cache[0].size);
-        pm_os_unmap(&h->os, h->cache[0].base, h->cache[0].size);
-        memmove(&h->cache[0], &h->cache[1], (LARGE_CACHE_SLOTS - 1) * sizeof h->cache[0]);
-        h->ncached--;
-    }
-    PM_POISON(base, size);      /* a freed block, header included, until reused */
-    h->cache[h->ncached++] = (struct pm_cached_map){base, size};
-}
-
+/* large=os: the shared path's header level with its cache (pm_large.h). */
 static PM_NOINLINE void *large_alloc(pm_heap_t *h, size_t n, bool zero)
 {
-    if (n > LARGE_MAX) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (!large_set_reserve(h))
-        return NULL;
-    size_t size;
-    bool fresh;
-    uint8_t *base = large_map(h, large_map_size(n), &size, &fresh);
-    if (!base)
-        return NULL;
-    struct pm_large_hdr *hd = (struct pm_large_hdr *)base;
-    hd->map_size = size;
-    hd->magic = LARGE_MAGIC ^ (uint64_t)(uintptr_t)base;
-    uint8_t *p = base + LARGE_HDR;
-    if (zero && !fresh)
-        memset(p, 0, n);
-    large_set_put(h, p);
-    h->large_nmalloc++;
-    h->large_count++;
-    h->large_bytes += size - LARGE_HDR;
-    return p;
-}
-
-static bool large_in_cache(const pm_heap_t *h, const void *p)
-{
-    for (unsigned i = 0; i < h->ncached; i++)
-        if ((const uint8_t *)h->cache[i].base + LARGE_HDR == p)
-            return true;
-    return false;
+    return pm_large_alloc(&h->big, &h->os, n, zero, 4);
 }
 
 /* p is in no arena's pools: a large block, or misuse. */
@@ -790,23 +703,16 @@ static PM_NOINLINE void large_bad_pointer(pm_heap_t *h, const void *p, const cha
         misuse(h, PM_MISUSE_MISALIGNED_POINTER, p,
                "%s: inside arena %#lx but not in one of its pools", call,
                (unsigned long)ao->address);
-    else if (large_in_cache(h, p))
+    else if (h->large == LARGE_OS && pm_large_in_cache(&h->big, p, PM_LARGE_HDR))
         misuse(h, PM_MISUSE_DOUBLE_FREE, p, "%s: large block is already free", call);
     else
         misuse(h, PM_MISUSE_FOREIGN_POINTER, p, "%s: not a block of this heap", call);
 }
 
-/* Frees the live large block in slot i of the set. */
+/* Frees the live large=os block in slot i of the set. */
 static void large_release(pm_heap_t *h, size_t i)
 {
-    uint8_t *p = (uint8_t *)h->large_set.slot[i];
-    struct pm_large_hdr *hd = large_hdr(p);
-    pm_assert_internal(hd->magic == (LARGE_MAGIC ^ (uint64_t)(uintptr_t)hd));
-    size_t size = (size_t)hd->map_size;
-    large_set_remove_at(h, i);
-    h->large_count--;
-    h->large_bytes -= size - LARGE_HDR;
-    large_unmap_or_cache(h, hd, size);
+    pm_large_free_entry(&h->big, &h->os, pm_addrset_entry(&h->big.set, i));
 }
 
 /* large=system: the C library's heap, as CPython's PyMem_RawMalloc
@@ -818,7 +724,7 @@ static void large_release(pm_heap_t *h, size_t i)
  * call. */
 static PM_ALWAYS_INLINE void *system_alloc(pm_heap_t *h, size_t n, bool zero)
 {
-    if (PM_UNLIKELY(n > LARGE_MAX)) {
+    if (PM_UNLIKELY(n > PM_LARGE_MAX)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -827,8 +733,8 @@ static PM_ALWAYS_INLINE void *system_alloc(pm_heap_t *h, size_t n, bool zero)
     void *p = zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
     if (PM_LIKELY(p != NULL)) {
         system_put(h, p);
-        h->large_count++;
-        h->large_nmalloc++;
+        h->big.count++;
+        h->big.nmalloc++;
     }
     return p;
 }
@@ -845,7 +751,7 @@ static PM_NOINLINE void large_free(pm_heap_t *h, void *p)
             return;
         }
         system_remove(h, e);
-        h->large_count--;
+        h->big.count--;
         free(p);
         return;
     }
@@ -1017,7 +923,7 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
             large_bad_pointer(h, p, "realloc");
             return NULL;
         }
-        if (PM_UNLIKELY(n > LARGE_MAX)) {
+        if (PM_UNLIKELY(n > PM_LARGE_MAX)) {
             errno = ENOMEM;
             return NULL;
         }
@@ -1047,7 +953,7 @@ static void *pymalloc_realloc(pm_heap_t *h, void *p, size_t n)
     } else {
         if (slot == SIZE_MAX)
             return NULL;
-        old = (size_t)large_hdr(p)->map_size - LARGE_HDR;
+        old = pm_large_usable(p);
         if (n > PM_SMALL_MAX && n <= old && n > old / 2)
             return p;           /* fits its mapping, wastes less than half */
     }
@@ -1086,7 +992,7 @@ static size_t pymalloc_usable_size(pm_heap_t *h, void *p)
         return class_size(pool_of(h, p)->szidx);
     if (slot == SIZE_MAX)
         return 0;
-    return (size_t)large_hdr(p)->map_size - LARGE_HDR;
+    return pm_large_usable(p);
 }
 
 /* ----------------------------------------------------------- create/destroy */
@@ -1094,7 +1000,7 @@ static size_t pymalloc_usable_size(pm_heap_t *h, void *p)
 struct geometry {
     uint64_t arena;              /* bytes */
     uint64_t pool;               /* bytes */
-    enum pm_large large;         /* large= */
+    enum pm_large_path large;         /* large= */
     unsigned version;            /* CPython emulated: 308, 309, 310, 311, 312, 313 */
     enum pm_placement placement; /* placement= */
 };
@@ -1314,6 +1220,7 @@ static pm_heap_t *pymalloc_create(const struct pm_config *cfg, char err[PM_ERR_L
     h->cfg.options = NULL;      /* the caller's string may not outlive create */
     h->os = os;
     h->large = g.large;
+    pm_large_init(&h->big, g.large == LARGE_OS ? LARGE_CACHE_SLOTS : 0, LARGE_CACHE_MAX_MAP);
     if (g.large == LARGE_SEGFIT) {
         struct pm_config icfg = {.on_misuse = inner_misuse, .misuse_ctx = h, .account = &h->os};
         char ierr[PM_ERR_LEN];
@@ -1352,20 +1259,14 @@ static void pymalloc_destroy(pm_heap_t *h)
             pm_os_unmap(&os, mid, sizeof(void *) << h->mid_bits);
         }
     }
-    for (size_t i = 0; h->large_set.slot && i < pm_addrset_cap(&h->large_set); i++) {
-        void *p = (void *)h->large_set.slot[i];
-        if (p && h->large == LARGE_SYSTEM) {
-            free(p);
-        } else if (p) {
-            struct pm_large_hdr *hd = large_hdr(p);
-            pm_os_unmap(&os, hd, (size_t)hd->map_size);
-        }
-    }
-    pm_addrset_fini(&h->large_set, &os);
-    for (unsigned i = 0; i < h->ncached; i++) {
-        PM_UNPOISON(h->cache[i].base, h->cache[i].size);
-        pm_os_unmap(&os, h->cache[i].base, h->cache[i].size);
-    }
+    if (h->large == LARGE_SYSTEM)       /* the C library's blocks: no header of ours */
+        for (size_t i = 0; h->big.set.slot && i < pm_addrset_cap(&h->big.set); i++)
+            if (h->big.set.slot[i])
+                free((void *)h->big.set.slot[i]);
+    if (h->large == LARGE_SYSTEM)
+        pm_addrset_fini(&h->big.set, &os);
+    else
+        pm_large_fini(&h->big, &os);
     pm_os_unmap(&os, h, h->heap_map_size);
 }
 
@@ -1383,11 +1284,7 @@ static void pymalloc_trim(pm_heap_t *h)
     }
     if (h->large == LARGE_SYSTEM)
         malloc_trim(0);          /* the C library's heap: process-wide, as the system backend */
-    while (h->ncached) {
-        h->ncached--;
-        PM_UNPOISON(h->cache[h->ncached].base, h->cache[h->ncached].size);
-        pm_os_unmap(&h->os, h->cache[h->ncached].base, h->cache[h->ncached].size);
-    }
+    pm_large_cache_flush(&h->big, &h->os);
     if (h->inner)
         h->inner_ops->trim(h->inner);
 }

@@ -66,22 +66,22 @@ static size_t meta_bytes(const pm_heap_t *h, const struct pool_census *pc)
          + (size_t)h->mid_count * pm_round_up(sizeof(void *) << h->mid_bits, page)
          + (size_t)h->bot_count * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
          + pools_in_use(pc) * POOL_OVERHEAD
-         + (h->large_set.slot ? pm_round_up(pm_addrset_bytes(&h->large_set), page) : 0)
-         + (h->large == LARGE_OS ? h->large_count * LARGE_HDR : 0);
+         + (h->big.set.slot ? pm_round_up(pm_addrset_bytes(&h->big.set), page) : 0)
+         + (h->large == LARGE_OS ? h->big.count * PM_LARGE_HDR : 0);
 }
 
 /* Usable bytes of the live large blocks: large=system sums
  * malloc_usable_size() over the set here (O(set slots), as the pool census
  * is O(pools)), so that malloc and free keep no byte counter; large=os
- * keeps one (large_bytes). */
+ * keeps one (big.usable). */
 static uint64_t large_used_bytes(const pm_heap_t *h)
 {
     if (h->large != LARGE_SYSTEM)
-        return h->large_bytes;
+        return h->big.usable;
     uint64_t bytes = 0;
-    for (size_t i = 0; h->large_set.slot && i < pm_addrset_cap(&h->large_set); i++)
-        if (h->large_set.slot[i])
-            bytes += malloc_usable_size((void *)h->large_set.slot[i]);
+    for (size_t i = 0; h->big.set.slot && i < pm_addrset_cap(&h->big.set); i++)
+        if (h->big.set.slot[i])
+            bytes += malloc_usable_size((void *)h->big.set.slot[i]);
     return bytes;
 }
 
@@ -92,13 +92,13 @@ void pymalloc_stats(pm_heap_t *h, struct pm_stats *out)
     /* Only allocations are counted (per class, in the sentinel line malloc
      * reads anyway; a heap-wide counter pair cost ~5% in `pymemlab micro`).
      * nfree = nmalloc - live. A realloc that moves counts as one of each. */
-    uint64_t live = h->large_count, nmalloc = h->large_nmalloc;
+    uint64_t live = h->big.count, nmalloc = h->big.nmalloc;
     for (unsigned c = 0; c < NCLASSES; c++) {
         live += pc.blocks[c];
         nmalloc += h->used[c].nmalloc;
     }
     uint64_t large_used = h->inner ? 0 : large_used_bytes(h), large_meta = 0;
-    uint64_t large_live = h->large_count;
+    uint64_t large_live = h->big.count;
     uint64_t misuse_n = h->misuse;
     if (h->inner) {
         struct pm_stats is;
@@ -516,42 +516,32 @@ static void check_usable_arenas(const pm_heap_t *h, struct pm_check_report *ck, 
 
 static void check_large(const pm_heap_t *h, struct pm_check_report *ck, uint64_t *mapped)
 {
-    size_t n = 0, bytes = 0;
-    for (size_t i = 0; h->large_set.slot && i < pm_addrset_cap(&h->large_set); i++) {
-        const void *p = (const void *)h->large_set.slot[i];
+    if (h->large == LARGE_OS) {     /* the shared path's own check (pm_large.h) */
+        char why[PM_ERR_LEN];
+        if (!pm_large_valid(&h->big, why, sizeof why))
+            pm_check_fail(ck, "%s", why);
+        *mapped += h->big.mapped + h->big.cached_bytes;
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; h->big.set.slot && i < pm_addrset_cap(&h->big.set); i++) {
+        const void *p = (const void *)h->big.set.slot[i];
         if (!p)
             continue;
-        n++;
-        if (h->large == LARGE_SYSTEM) {    /* the C library's block: no header of ours */
-            if (large_find(h, p) != i)
-                pm_check_fail(ck, "large block %p: not reachable by its hash", p);
-            if (radix_leaf(h, (uintptr_t)p) && leaf_has_pool(radix_leaf(h, (uintptr_t)p),
-                                                             (uintptr_t)p, h->geom))
-                pm_check_fail(ck, "large block %p lies in a carved pool", p);
-            bytes += malloc_usable_size((void *)p);
-            continue;
-        }
-        const struct pm_large_hdr *hd = large_hdr(p);
-        if (hd->magic != (LARGE_MAGIC ^ (uint64_t)(uintptr_t)hd) || hd->map_size <= LARGE_HDR) {
-            pm_check_fail(ck, "large block %p: header damaged", p);
-            continue;
-        }
+        n++;                            /* the C library's block: no header of ours */
         if (large_find(h, p) != i)
             pm_check_fail(ck, "large block %p: not reachable by its hash", p);
-        bytes += (size_t)hd->map_size - LARGE_HDR;
-        *mapped += hd->map_size;
+        if (radix_leaf(h, (uintptr_t)p) && leaf_has_pool(radix_leaf(h, (uintptr_t)p),
+                                                         (uintptr_t)p, h->geom))
+            pm_check_fail(ck, "large block %p lies in a carved pool", p);
     }
     /* large=system keeps no byte counter (stats() sums the set) */
-    if (n != h->large_count || (h->large != LARGE_SYSTEM && bytes != h->large_bytes))
-        pm_check_fail(ck, "large blocks: %zu (%zu bytes) in the set, counters say %zu (%zu bytes)", n,
-                  bytes, h->large_count, h->large_bytes);
-    if (h->large_set.slot && !pm_addrset_valid(&h->large_set))
+    if (n != h->big.count)
+        pm_check_fail(ck, "large blocks: %zu in the set, counter says %llu", n,
+                      (unsigned long long)h->big.count);
+    if (h->big.set.slot && !pm_addrset_valid(&h->big.set))
         pm_check_fail(ck, "large set: count %zu of %zu slots, or a key not reachable from its home",
-                  h->large_set.count, pm_addrset_cap(&h->large_set));
-    if (h->ncached > LARGE_CACHE_SLOTS)
-        pm_check_fail(ck, "large cache holds %u entries (max %d)", h->ncached, LARGE_CACHE_SLOTS);
-    for (unsigned i = 0; i < h->ncached && i < LARGE_CACHE_SLOTS; i++)
-        *mapped += pm_round_up(h->cache[i].size, pm_os_page_size());
+                      h->big.set.count, pm_addrset_cap(&h->big.set));
 }
 
 unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
@@ -599,7 +589,7 @@ unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
                     + pm_round_up(h->bitmap_map_size, page)  /* the OS layer maps pages */
                     + mids * pm_round_up(sizeof(void *) << h->mid_bits, page)
                     + bots * pm_round_up(sizeof(struct pm_leaf) << h->bot_bits, page)
-                    + (h->large_set.slot ? pm_round_up(pm_addrset_bytes(&h->large_set), page) : 0);
+                    + (h->big.set.slot ? pm_round_up(pm_addrset_bytes(&h->big.set), page) : 0);
     check_large(h, &ck, &mapped);
     if (h->inner) {
         /* the shared account also holds the inner instance's mappings */

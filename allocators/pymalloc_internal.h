@@ -11,6 +11,7 @@
 #include "pm_asan.h"
 #include "pm_assert.h"
 #include "pm_addrset.h"
+#include "pm_large.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -33,18 +34,14 @@
 #define BITMAP_DIV 128                 /* bitmap bytes = arena bytes / 128 */
 #define ARENA_MAX ((size_t)1 << 30)    /* 16 arenas' bitmaps fit the 32-bit bitmap_off */
 #define POOL_MIN 1024                  /* smallest power of two >= 48 + 512 */
-#define LARGE_HDR 16                   /* bytes before a large block */
-#define LARGE_MAGIC UINT64_C(0x70796d616c6c6f63)
-#define LARGE_CACHE_SLOTS 8            /* freed large mappings kept for reuse */
+#define LARGE_CACHE_SLOTS 8            /* large=os: freed mappings kept for reuse */
 #define LARGE_CACHE_MAX_MAP ((size_t)4 << 20)  /* bigger mappings are not cached */
-#define LARGE_MAX ((size_t)1 << 46)    /* larger requests fail with ENOMEM */
-#define LARGE_SET_INITIAL 512          /* hash set slots (one page) */
 
 _Static_assert(PM_SMALL_MAX / PM_ALIGNMENT == NCLASSES, "32 size classes");
 _Static_assert(PM_ALIGNMENT == 1 << GRANULE_SHIFT, "bitmap granule is the alignment");
 _Static_assert(POOL_MIN >= POOL_OVERHEAD + PM_SMALL_MAX, "a pool holds one 512-byte block");
 _Static_assert(POOL_MIN % (1 << WORD_SHIFT) == 0, "a pool's bitmap slice is whole words");
-_Static_assert(LARGE_HDR % PM_ALIGNMENT == 0, "large blocks stay 16-byte aligned");
+_Static_assert(PM_LARGE_HDR % PM_ALIGNMENT == 0, "large blocks stay 16-byte aligned");
 _Static_assert(sizeof(void *) == 8, "64-bit layout (48-byte pool header)");
 
 typedef struct pm_pool pm_pool;
@@ -119,19 +116,9 @@ struct pm_used_head {
 };
 _Static_assert(sizeof(struct pm_used_head) == 64, "sentinel stride (small_alloc indexes by it)");
 
-struct pm_large_hdr {
-    uint64_t map_size;           /* bytes of the whole mapping */
-    uint64_t magic;              /* LARGE_MAGIC ^ map address */
-};
-_Static_assert(sizeof(struct pm_large_hdr) == LARGE_HDR, "large header size");
-
-struct pm_cached_map {
-    void *base;                  /* mapping start */
-    size_t size;                 /* bytes mapped */
-};
 
 /* Where requests of 0 and > 512 bytes go (large= option). */
-enum pm_large {
+enum pm_large_path {
     LARGE_SYSTEM,                /* the C library's malloc, as CPython (default) */
     LARGE_SEGFIT,                /* an inner segfit instance on our OS account */
     LARGE_OS,                    /* a mapping per block, with a small cache */
@@ -193,15 +180,13 @@ struct pm_heap {
     uint32_t map310_nmid, map310_nbot;   /* saturate at MAP310_KEYS: then a lower bound */
 
     /* large objects */
-    enum pm_large large;         /* which path (large= option) */
-    struct pm_addrset large_set; /* user pointers (pm_addrset.h); slot NULL = not mapped yet */
-    size_t large_count;          /* live large blocks (large=system: a counter, as
-                                  * CPython's raw_allocated_blocks) */
-    size_t large_bytes;          /* sum of their usable sizes (large=os only: large=system
-                                  * sums the set in stats()) */
-    uint64_t large_nmalloc;      /* large blocks handed out, ever (not large=segfit) */
-    struct pm_cached_map cache[LARGE_CACHE_SLOTS];
-    unsigned ncached;            /* entries of cache[] in use, oldest first */
+    enum pm_large_path large;         /* which path (large= option) */
+    /* large=os: the shared path (pm_large.h) whole. large=system: its set
+     * (the C library's block addresses; slot NULL = not mapped yet), count
+     * (live blocks, as CPython's raw_allocated_blocks) and nmalloc only;
+     * their usable bytes are summed over the set by stats(). Unused with
+     * large=segfit. */
+    struct pm_large big;
 
     struct pm_config cfg;        /* as given to create() */
     uint64_t misuse;             /* misuse events reported */
@@ -319,13 +304,8 @@ static inline bool bitmap_test(const pm_heap_t *h, const struct pm_arena *ao, ui
 /* Slot of p in the large set, or SIZE_MAX. */
 static inline size_t large_find(const pm_heap_t *h, const void *p)
 {
-    const uintptr_t *e = h->large_set.slot ? pm_addrset_find(&h->large_set, (uintptr_t)p) : NULL;
-    return e ? (size_t)(e - h->large_set.slot) : SIZE_MAX;
-}
-
-static inline struct pm_large_hdr *large_hdr(const void *p)
-{
-    return (struct pm_large_hdr *)((uint8_t *)p - LARGE_HDR);
+    const uintptr_t *e = pm_large_find(&h->big, p);
+    return e ? (size_t)(e - h->big.set.slot) : SIZE_MAX;
 }
 
 /* ------------------------------------- pymalloc_check.c, for pymalloc.c */
