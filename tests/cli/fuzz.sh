@@ -40,6 +40,14 @@ expect_exit 2 'fuzz.sh: --backend applies to fuzz_alloc, fuzz_oom, fuzz_frag and
 expect_exit 2 "fuzz-smoke.sh: SECONDS must be a whole number >= 1, not 'x'" \
     bash "$PM_SOURCE_DIR/scripts/fuzz-smoke.sh" x
 
+# scripts/fuzz-cpu.sh: bad arguments and missing binaries, one line, exit 2
+expect_exit 2 "fuzz-cpu.sh: give at least one LABEL=ROOT" bash "$PM_SOURCE_DIR/scripts/fuzz-cpu.sh"
+expect_exit 2 "fuzz-cpu.sh: --rounds needs a positive integer" \
+    bash "$PM_SOURCE_DIR/scripts/fuzz-cpu.sh" --rounds 0 a=.
+expect_exit 2 "fuzz-cpu.sh: unknown argument '--bogus'" bash "$PM_SOURCE_DIR/scripts/fuzz-cpu.sh" --bogus
+expect_exit 2 "fuzz-cpu.sh: $tmp/none/build/fuzz-libfuzzer-fast/fuzz/fuzz_alloc: no such binary (build it first)" \
+    bash "$PM_SOURCE_DIR/scripts/fuzz-cpu.sh" "a=$tmp/none@-fast"
+
 # the replayers
 expect_exit 2 'usage: *' "$bin/fuzz_alloc_replay"
 expect_exit 1 "replay: $tmp/none: No such file or directory" "$bin/fuzz_alloc_replay" "$tmp/none"
