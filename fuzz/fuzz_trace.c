@@ -309,6 +309,22 @@ static int open_as_file(const uint8_t *data, size_t size, struct pm_trace **t, c
     return r;
 }
 
+/* The same error after the names: equal, or, when either message was cut
+ * to PM_ERR_LEN with "..." (pm_msg_escape; the file's longer name cuts it
+ * earlier), one the prefix of the other up to the cut. */
+static bool same_error(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    bool ca = la >= 3 && !strcmp(a + la - 3, "..."), cb = lb >= 3 && !strcmp(b + lb - 3, "...");
+    if (!ca && !cb)
+        return !strcmp(a, b);
+    la -= ca ? 3 : 0;
+    lb -= cb ? 3 : 0;
+    if ((!ca && la < lb) || (!cb && lb < la))
+        return false;   /* an uncut message shorter than what the other kept */
+    return !strncmp(a, b, la < lb ? la : lb);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_target = "fuzz_trace";
@@ -323,7 +339,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    r ? "failed" : "succeeded", rf ? "failed" : "succeeded", r ? err : ferr);
         if (r) {
             size_t pl = strlen(path), nl = strlen(name);
-            FZ_REQUIRE(!strncmp(ferr, path, pl) && !strcmp(ferr + pl, err + nl),
+            FZ_REQUIRE(!strncmp(ferr, path, pl) && same_error(ferr + pl, err + nl),
                        "errors differ: memory '%s', file '%s'", err, ferr);
         }
     }
