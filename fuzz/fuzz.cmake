@@ -16,7 +16,10 @@ if(PM_FUZZ STREQUAL "libfuzzer" OR PM_FUZZ STREQUAL "afl")
     message(FATAL_ERROR "PM_FUZZ=${PM_FUZZ} needs clang or afl-clang-fast (cmake --preset fuzz-${PM_FUZZ})")
   endif()
   # PM_FUZZ_SANITIZE=OFF: coverage only, no ASan/UBSan (a worst-case search,
-  # fuzz_frag / fuzz_retention, needs no sanitizer and runs several times faster)
+  # fuzz_frag / fuzz_retention, needs no sanitizer and runs several times faster;
+  # presets fuzz-libfuzzer-fast / fuzz-afl-fast, the throughput builds). With
+  # libFuzzer only the fuzz targets link (the coverage callbacks come from
+  # -fsanitize=fuzzer): the preset builds just those.
   option(PM_FUZZ_SANITIZE "ASan + UBSan in the fuzz engine builds" ON)
   if(PM_FUZZ_SANITIZE)
     add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all

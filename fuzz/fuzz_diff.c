@@ -55,6 +55,8 @@
 
 #define DF_SLOTS 32
 #define DF_BUDGET ((uint64_t)4 << 20)   /* requested bytes live, per backend */
+#define DF_LARGE ((size_t)65536)          /* a request of this many bytes or more is large */
+#define DF_LARGE_BUDGET ((uint64_t)1 << 20)   /* large bytes requested per input at most */
 #define DF_COMPARE_EVERY 8
 #define DF_MODEL "pymalloc,large=segfit"   /* fz_backends' pymalloc: preset 3.11 */
 #define DF_REAL "cpython"                  /* version 3.11, the default */
@@ -73,6 +75,7 @@ struct df {
     size_t n[DF_SLOTS];                     /* requested size of each live slot */
     bool live[DF_SLOTS];
     uint64_t live_bytes;                    /* sum of n over live slots */
+    uint64_t large_bytes;                   /* bytes of the large requests made so far */
     uint64_t nops;
     uint64_t mapped_before;
 };
@@ -217,6 +220,20 @@ static void df_free(struct df *d, unsigned slot)
     d->live_bytes -= d->n[slot];
 }
 
+/* False if a request of n bytes would pass DF_LARGE_BUDGET (then it is
+ * skipped, as one past DF_BUDGET); else counts it. Every large request is
+ * written, copied and compared on every backend: one input of megabyte
+ * reallocs cost tens of milliseconds (fuzz/README.md, "Speed"). */
+static bool large_ok(struct df *d, size_t n, bool impossible)
+{
+    if (impossible || n < DF_LARGE)
+        return true;
+    if (d->large_bytes + n > DF_LARGE_BUDGET)
+        return false;
+    d->large_bytes += n;
+    return true;
+}
+
 /* malloc (count == 0 and !is_calloc) or calloc(count, n). */
 static void df_alloc(struct df *d, unsigned slot, bool is_calloc, size_t count, size_t n,
                      unsigned seed)
@@ -227,6 +244,8 @@ static void df_alloc(struct df *d, unsigned slot, bool is_calloc, size_t count, 
     const char *what = is_calloc ? "calloc" : "malloc";
     df_free(d, slot);
     if (!impossible && d->live_bytes + total > DF_BUDGET)
+        return;
+    if (!large_ok(d, total, impossible))
         return;
     for (size_t k = 0; k < d->nheaps; k++) {
         struct df_heap *x = &d->heap[k];
@@ -261,6 +280,8 @@ static void df_realloc(struct df *d, unsigned slot, size_t n, unsigned seed)
     bool impossible = n >= FZ_HUGE;
     size_t old = d->live[slot] ? d->n[slot] : 0;
     if (!impossible && d->live_bytes - old + n > DF_BUDGET)
+        return;
+    if (!large_ok(d, n, impossible))
         return;
     for (size_t k = 0; k < d->nheaps; k++) {
         struct df_heap *x = &d->heap[k];

@@ -86,31 +86,47 @@ static void verify_range(const struct fz_heap *m, unsigned slot, size_t from, si
                 k->fill, (unsigned long long)m->nops);
 }
 
-/* The filled part of a block of `usable` bytes, range i = 0, 1, ...: false
- * past the last. Range 0 is the first min(usable, FZ_DENSE) bytes; then the
- * FZ_STRIPE bytes at every multiple of FZ_DENSE that starts before the last
- * FZ_STRIPE bytes; last those. Ranges come in increasing order of start (they
- * may overlap; the fill is the same). Large blocks are fresh pages: filling
- * all of them made page faults most of the run time. */
-static bool filled_range(size_t usable, size_t i, size_t *from, size_t *len)
+/* The filled part of a block of `usable` bytes whose fill byte is `salt`,
+ * range i = 0, 1, ...: false past the last (fuzz_model.h, "THE FILL").
+ * Range 0 is the first min(usable, FZ_DENSE) bytes; then, for each stretch
+ * [max(FZ_DENSE, k * FZ_STRIDE), min((k + 1) * FZ_STRIDE, tail)) that is not
+ * empty (tail = usable - FZ_STRIPE), FZ_STRIPE bytes at a 16-byte aligned
+ * offset in it chosen by a hash of (salt, k); last the final FZ_STRIPE
+ * bytes. Ranges come in increasing order of start (they may overlap; the
+ * fill is the same). */
+bool fz_filled_range(size_t usable, unsigned salt, size_t i, size_t *from, size_t *len)
 {
     if (usable <= FZ_DENSE || i == 0) {
         *from = 0;
         *len = usable < FZ_DENSE ? usable : FZ_DENSE;
         return i == 0;
     }
-    size_t tail = usable - FZ_STRIPE, stripes = (tail - 1) / FZ_DENSE;
-    if (i > stripes + 1)
+    size_t tail = usable - FZ_STRIPE;
+    size_t stretches = tail > FZ_DENSE ? (tail - 1) / FZ_STRIDE + 1 : 0;
+    if (i > stretches + 1)
         return false;
-    *from = i <= stripes ? i * FZ_DENSE : tail;
+    if (i == stretches + 1) {
+        *from = tail;
+        *len = FZ_STRIPE;
+        return true;
+    }
+    size_t k = i - 1;
+    size_t lo = k * FZ_STRIDE > FZ_DENSE ? k * FZ_STRIDE : FZ_DENSE;
+    size_t hi = (k + 1) * FZ_STRIDE < tail ? (k + 1) * FZ_STRIDE : tail;
+    uint32_t h = (uint32_t)salt * 0x9E3779B1u ^ (uint32_t)k * 0x85EBCA77u;
+    h ^= h >> 15;
+    h *= 0x2C1B3C6Du;
+    h ^= h >> 13;
+    *from = (lo + h % (hi - lo)) & ~(size_t)15;   /* lo is a multiple of 16 */
     *len = FZ_STRIPE;
     return true;
 }
 
 /* Range i clipped to [0, limit); false past the last such. */
-static bool filled_below(size_t usable, size_t limit, size_t i, size_t *from, size_t *len)
+static bool filled_below(size_t usable, unsigned salt, size_t limit, size_t i, size_t *from,
+                         size_t *len)
 {
-    if (!filled_range(usable, i, from, len) || *from >= limit)
+    if (!fz_filled_range(usable, salt, i, from, len) || *from >= limit)
         return false;
     if (*len > limit - *from)
         *len = limit - *from;
@@ -124,7 +140,7 @@ static void verify_block(const struct fz_heap *m, unsigned slot, bool full, cons
         return;
     if (full) {
         size_t from, len;
-        for (size_t i = 0; filled_below(k->usable, k->usable, i, &from, &len); i++)
+        for (size_t i = 0; filled_below(k->usable, k->fill, k->usable, i, &from, &len); i++)
             verify_range(m, slot, from, len, when);
     } else if (k->usable <= 2 * FZ_EDGE) {
         verify_range(m, slot, 0, k->usable, when);
@@ -155,14 +171,17 @@ static void adopt(struct fz_heap *m, unsigned slot, unsigned char *p, size_t n, 
     struct fz_blk *k = &m->slot[slot];
     *k = (struct fz_blk){.p = p, .n = n, .usable = usable, .fill = fill_for(m, slot)};
     if (checks_contents(m)) {
-        if (zeroed) {
-            size_t d = fz_diff_at(p, n, 0);
-            FZ_REQUIRE(d == n, "%s: %s: byte %zu of %zu at %p is %#x, not zero", SPEC(m), what, d,
-                       n, (void *)p, p[d]);
+        size_t from, len;
+        /* calloc's zeroes, over the part that is filled next (THE FILL):
+         * reading the rest of a large block would map the kernel's zero
+         * page there, and the fill then a copy-on-write fault per page */
+        for (size_t i = 0; zeroed && filled_below(usable, k->fill, n, i, &from, &len); i++) {
+            size_t d = fz_diff_at(p + from, len, 0);
+            FZ_REQUIRE(d == len, "%s: %s: byte %zu of %zu at %p is %#x, not zero", SPEC(m), what,
+                       from + d, n, (void *)p, p[from + d]);
         }
         iv_insert(m, (uintptr_t)p, (uintptr_t)p + (usable ? usable : 1), slot);
-        size_t from, len;
-        for (size_t i = 0; filled_below(usable, usable, i, &from, &len); i++)
+        for (size_t i = 0; filled_below(usable, k->fill, usable, i, &from, &len); i++)
             memset(p + from, k->fill, len);
     }
     m->live++;
@@ -217,6 +236,18 @@ static void null_result(struct fz_heap *m, struct call c, bool must, const char 
 
 /* ---- operations ---- */
 
+/* False if a request of n bytes would pass FZ_LARGE_BUDGET (then it is
+ * skipped); else counts it. Impossible requests are always made. */
+static bool large_ok(struct fz_heap *m, size_t n, bool must)
+{
+    if (must || n < FZ_LARGE)
+        return true;
+    if (m->large_bytes + n > FZ_LARGE_BUDGET)
+        return false;
+    m->large_bytes += n;
+    return true;
+}
+
 void fz_heap_free(struct fz_heap *m, unsigned slot)
 {
     struct fz_blk *k = &m->slot[slot];
@@ -235,6 +266,8 @@ void fz_heap_malloc(struct fz_heap *m, unsigned slot, size_t n)
     if (m->slot[slot].p)
         fz_heap_free(m, slot);
     if (!must && m->usable_bytes + n > FZ_LIVE_BUDGET)
+        return;
+    if (!large_ok(m, n, must))
         return;
     struct call c = call_begin(m);
     unsigned char *p = OPS(m)->malloc(m->h, n);
@@ -255,6 +288,8 @@ void fz_heap_calloc(struct fz_heap *m, unsigned slot, size_t count, size_t n)
         fz_heap_free(m, slot);
     if (!must && m->usable_bytes + total > FZ_LIVE_BUDGET)
         return;
+    if (!large_ok(m, total, must))
+        return;
     struct call c = call_begin(m);
     unsigned char *p = OPS(m)->calloc(m->h, count, n);
     if (!p) {
@@ -272,6 +307,8 @@ void fz_heap_realloc(struct fz_heap *m, unsigned slot, size_t n)
     bool must = n >= FZ_HUGE;
     if (!must && m->usable_bytes - (old.p ? old.usable : 0) + n > FZ_LIVE_BUDGET)
         return;
+    if (!large_ok(m, n, must))
+        return;
     verify_block(m, slot, true, "before realloc");
     struct call c = call_begin(m);
     unsigned char *p = OPS(m)->realloc(m->h, old.p, n);
@@ -287,7 +324,7 @@ void fz_heap_realloc(struct fz_heap *m, unsigned slot, size_t n)
         if (checks_contents(m)) {
             size_t keep = old.n < n ? old.n : n;
             size_t from, len;
-            for (size_t i = 0; filled_below(old.usable, keep, i, &from, &len); i++) {
+            for (size_t i = 0; filled_below(old.usable, old.fill, keep, i, &from, &len); i++) {
                 size_t d = fz_diff_at(p + from, len, old.fill);
                 FZ_REQUIRE(d == len,
                            "%s: realloc(%p, %zu) = %p: byte %zu of the %zu kept is %#x, not %#x",

@@ -13,10 +13,19 @@
  * the neighbours on every insertion keeps "no two live blocks overlap" true
  * at all times). Every block is filled over its whole usable size with a
  * byte derived from its slot and the operation count (snmalloc's fill
- * byte), so a block that changes under us, or a stale copy, shows. Blocks
- * over FZ_DENSE bytes are filled in stripes (their first FZ_DENSE bytes,
- * FZ_STRIPE bytes every FZ_DENSE, their last FZ_STRIPE): filling every page
- * of fresh large blocks made page faults most of the run time.
+ * byte), so a block that changes under us, or a stale copy, shows.
+ *
+ * THE FILL (what "contents" means below). A block of up to FZ_DENSE bytes
+ * is filled whole. A larger one: its first FZ_DENSE bytes, its last
+ * FZ_STRIPE bytes, and in every FZ_STRIDE-long stretch between them one
+ * window of FZ_STRIPE bytes at an offset hashed from its fill byte (so it
+ * moves from block to block and input to input: over many inputs every
+ * offset is sampled); fz_filled_range. A write into a large block outside
+ * these windows is not seen by this block's content check (the others' and
+ * ASan's poisoning of free memory still apply); calloc's zeroes are checked
+ * over the same part. Filling and comparing every
+ * byte of blocks up to 4 MiB, and the page faults of filling fresh pages,
+ * made most of the run time.
  *
  * CHECKED, every operation: the result's alignment (16), usable_size >= n,
  * no overlap, calloc's zeroes, realloc's kept prefix, NULL exactly when it
@@ -31,8 +40,12 @@
  * for destroy to free), trim, destroy, and pm_os_total_mapped() back to its
  * value before create. Any violation: fz_fail (abort).
  *
- * Costs are bounded: at most FZ_LIVE_BUDGET usable bytes live (a request
- * that would pass it is skipped, not made).
+ * Costs are bounded: at most FZ_LIVE_BUDGET usable bytes live, and at most
+ * FZ_LARGE_BUDGET bytes requested in large requests (FZ_LARGE bytes and up:
+ * malloc, calloc or realloc) over the whole input; a request that would
+ * pass either is skipped, not made. A large request costs page faults,
+ * fills and (realloc) copies of up to megabytes: without the second bound
+ * one input of large reallocs cost milliseconds (fuzz/README.md, "Speed").
  */
 #ifndef PM_FUZZ_MODEL_H
 #define PM_FUZZ_MODEL_H
@@ -44,8 +57,11 @@
 #define FZ_CHECK_EVERY 64                      /* ops between full checks */
 #define FZ_EDGE 32                             /* bytes checked at each end after every op */
 #define FZ_STALE 8                             /* freed pointers remembered for misuse */
-#define FZ_DENSE 65536                         /* bytes of a block filled whole */
-#define FZ_STRIPE 256                          /* then bytes filled every FZ_DENSE */
+#define FZ_DENSE 4096                          /* bytes of a block filled whole */
+#define FZ_STRIDE 65536                        /* then one window per this many bytes */
+#define FZ_STRIPE 256                          /* bytes of a window, and of the filled tail */
+#define FZ_LARGE ((size_t)65536)               /* a request of this many bytes or more is large */
+#define FZ_LARGE_BUDGET ((uint64_t)4 << 20)    /* large bytes requested per input at most */
 
 struct fz_blk {
     unsigned char *p;           /* NULL: slot empty */
@@ -69,6 +85,7 @@ struct fz_heap {
     unsigned live;              /* slots in use */
     uint64_t req_bytes;         /* sum of n over live blocks */
     uint64_t usable_bytes;      /* sum of usable over live blocks */
+    uint64_t large_bytes;       /* bytes of the large requests made so far */
     uint64_t nops;              /* operations so far */
     void *stale[FZ_STALE];      /* recently freed pointers (ring) */
     unsigned nstale;
@@ -105,6 +122,10 @@ void fz_heap_verify(struct fz_heap *m, bool full);
  * fz_heap_step reads the op byte and returns false at the end of the input;
  * fz_heap_op takes an op byte the caller read. */
 bool fz_heap_step(struct fz_heap *m, struct fz_in *in);
+
+/* Range i (0, 1, ...) of the filled part of a block of `usable` bytes with
+ * fill byte `salt` (THE FILL above): false past the last. */
+bool fz_filled_range(size_t usable, unsigned salt, size_t i, size_t *from, size_t *len);
 bool fz_heap_op(struct fz_heap *m, unsigned op, struct fz_in *in);
 
 #endif

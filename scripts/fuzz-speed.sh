@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# scripts/fuzz-speed.sh [--time S] [--targets "T1 T2 ..."] LABEL=ROOT...
+# scripts/fuzz-speed.sh [--time S] [--targets "T1 T2 ..."] LABEL=ROOT[@SUFFIX]...
 #
 # Executions per second of fuzz targets, one campaign at a time (one core),
 # for each LABEL=ROOT given: ROOT is a source tree whose build/fuzz-libfuzzer
 # and build/fuzz-afl hold the engine binaries (e.g. before=/tmp/old
-# after=.). Every campaign starts from a fresh copy of this tree's committed
+# after=.); ROOT@-fast takes build/fuzz-libfuzzer-fast and build/fuzz-afl-fast
+# (the throughput builds without ASan/UBSan) instead. Every campaign starts from a fresh copy of this tree's committed
 # corpus fuzz/corpus/TARGET (nothing is written into it) and runs S seconds
 # (default 60) under `nice -n 10`; libFuzzer's figure is its
 # stat::average_exec_per_sec, AFL++'s execs_per_sec of fuzzer_stats (both
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() { echo "fuzz-speed.sh: $*" >&2; exit 2; }
 time=60
-targets="fuzz_alloc fuzz_diff fuzz_oom fuzz_gc fuzz_frag fuzz_retention"
+targets="fuzz_alloc fuzz_diff fuzz_oom fuzz_gc fuzz_frag fuzz_retention fuzz_trace fuzz_objscript"
 roots=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -36,8 +37,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:symbolize=0:detect_leaks=0}
 for t in $targets; do
   for e in libfuzzer afl; do
     for lr in "${roots[@]}"; do
-      label=${lr%%=*} root=${lr#*=}
-      bin=$root/build/fuzz-$e/fuzz/$t
+      label=${lr%%=*} root=${lr#*=} suffix=
+      case $root in *@*) suffix=${root#*@} root=${root%%@*} ;; esac
+      bin=$root/build/fuzz-$e$suffix/fuzz/$t
       [ -x "$bin" ] || { eps[$t,$e,$label]=-; continue; }
       rm -rf "$tmp/in" "$tmp/out" "$tmp/new"
       mkdir -p "$tmp/in" "$tmp/new"
