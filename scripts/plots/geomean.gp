@@ -2,7 +2,9 @@
 # backend the geometric mean over the workloads of its time-per-call ratio
 # to each workload's baseline, error bars a 95% bootstrap interval
 # (figures.h); hollow where the interval holds 1 (not distinguishable from
-# the baseline). Data: geomean.dat (pymemlab plot).
+# the baseline). Each label is centred on its own backend, above the
+# interval for even positions and below it for odd ones, so that no label
+# reaches a neighbour's marker. Data: geomean.dat (pymemlab plot).
 load 'tics.gp'
 load system('dirname '.ARG0).'/common.gp'
 W = 200 + 110 * NB
@@ -26,7 +28,8 @@ eval PNG
 set output ARG1.'.png'
 plot for [b=0:NB-1] 'geomean.dat' using 1:(($1 == b && $5 == 1) ? $2 : NaN):3:4 with yerrorbars lt b+1 dt 1 pt ptf(b+1) ps 1.6, \
      for [b=0:NB-1] 'geomean.dat' using 1:(($1 == b && $5 == 0) ? $2 : NaN):3:4 with yerrorbars lt b+1 dt 1 pt pth(b+1) ps 1.6, \
-     'geomean.dat' using 1:($2 * (int($1) % 2 ? 1.07 : 0.95)):(sprintf("%.2f [%.2f, %.2f]\n%d workloads", $2, $3, $4, $6)) with labels left offset 1.4,0 font ",9"
+     'geomean.dat' using 1:(int($1) % 2 ? $3 : NaN):(sprintf("%.2f [%.2f, %.2f]\n%d workloads", $2, $3, $4, $6)) with labels center offset 0,-1.9 font ",9", \
+     'geomean.dat' using 1:(int($1) % 2 ? NaN : $4):(sprintf("%.2f [%.2f, %.2f]\n%d workloads", $2, $3, $4, $6)) with labels center offset 0,1.9 font ",9"
 eval SVG
 set output ARG1.'.svg'
 replot
