@@ -8,7 +8,10 @@ in the table and on the figures are those of the runs, from DIR/meta.json
 (written by gc-compare.sh when it runs them); COMMIT and the current time
 are used only when that file is missing (and then it is written). --help
 prints this."""
-import json, math, os, platform, subprocess, sys, time
+import json, os, platform, subprocess, sys, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from pm_ci import ci_median  # noqa: E402
 
 if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
     print(__doc__)
@@ -37,26 +40,6 @@ except FileNotFoundError:
 except (OSError, ValueError, KeyError) as e:
     print("gc-table.py: %s: %s" % (meta_path, e), file=sys.stderr)
     sys.exit(2)
-
-
-def ci_median(xs):
-    """median and a distribution-free ~95% interval from the order statistics,
-    as the harness's pm_ci_median (harness/engine/stats.c): the widest cut k
-    with 1 - 2 P(Bin(n, 1/2) <= k - 1) >= 0.95 gives [x_(k), x_(n+1-k)]; below
-    9 values that is [min, max] (whose coverage is under 95% below 6)."""
-    xs = sorted(x for x in xs if x is not None and not math.isnan(x))
-    n = len(xs)
-    if not n:
-        return None
-    med = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-
-    def cdf(k):
-        return sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
-    k = 1
-    while 2 * (k + 1) <= n + 1 and 1 - 2 * cdf(k) >= 0.95:
-        k += 1
-    return med, xs[k - 1], xs[n - k]
-
 
 workloads, gcs = [], []
 for r in runs:

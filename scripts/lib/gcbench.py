@@ -40,6 +40,8 @@ import subprocess
 import sys
 import time
 
+from pm_ci import ci_median
+
 PROG = "gcbench.sh"
 GCS = ("gen311", "gen313", "inc314", "pep848")
 
@@ -47,24 +49,6 @@ GCS = ("gen311", "gen313", "inc314", "pep848")
 def die(msg, code=2):
     print(f"{PROG}: {msg}", file=sys.stderr)
     sys.exit(code)
-
-
-def ci_median(xs):
-    """median and a distribution-free ~95% interval from the order statistics,
-    as the harness's pm_ci_median (harness/engine/stats.c): the widest cut k
-    with 1 - 2 P(Bin(n, 1/2) <= k - 1) >= 0.95 gives [x_(k), x_(n+1-k)]; below
-    9 values that is [min, max] (whose coverage is under 95% below 6)."""
-    xs = sorted(xs)
-    n = len(xs)
-    med = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-
-    def cdf(k):
-        return sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
-    k = 1
-    while 2 * (k + 1) <= n + 1 and 1 - 2 * cdf(k) >= 0.95:
-        k += 1
-    return med, xs[k - 1], xs[n - k]
-
 
 def g3(x):
     """three significant digits"""

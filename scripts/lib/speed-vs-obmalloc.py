@@ -21,28 +21,15 @@ import random
 import sys
 from collections import OrderedDict
 
-RESAMPLES = 2000
-SEED = 20261207
-
-
-def median(x):
-    s = sorted(x)
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+from pm_ci import ci_median as _ci, median
 
 
 def ci_median(x):
     """(median, lo, hi, level) as pm_ci_median."""
-    s = sorted(x)
-    n = len(s)
+    return _ci(x, with_level=True)
 
-    def cover(k):   # 1 - 2 P(Bin(n, 1/2) <= k - 1)
-        return 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2 ** n
-
-    k = 1
-    while k + 1 <= n // 2 and cover(k + 1) >= 0.95:
-        k += 1
-    return median(s), s[k - 1], s[n - k], cover(k)
+RESAMPLES = 2000
+SEED = 20261207
 
 
 def resample(rng, x):
