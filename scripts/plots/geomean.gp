@@ -28,8 +28,8 @@ eval PNG
 set output ARG1.'.png'
 plot for [b=0:NB-1] 'geomean.dat' using 1:(($1 == b && $5 == 1) ? $2 : NaN):3:4 with yerrorbars lt b+1 dt 1 pt ptf(b+1) ps 1.6, \
      for [b=0:NB-1] 'geomean.dat' using 1:(($1 == b && $5 == 0) ? $2 : NaN):3:4 with yerrorbars lt b+1 dt 1 pt pth(b+1) ps 1.6, \
-     'geomean.dat' using 1:(int($1) % 2 ? $3 : NaN):(sprintf("%.2f [%.2f, %.2f]\n%d workloads", $2, $3, $4, $6)) with labels center offset 0,-1.9 font ",8", \
-     'geomean.dat' using 1:(int($1) % 2 ? NaN : $4):(sprintf("%.2f [%.2f, %.2f]\n%d workloads", $2, $3, $4, $6)) with labels center offset 0,1.9 font ",8"
+     'geomean.dat' using 1:(int($1) % 2 != 0 ? $3 : NaN):(sprintf("%.2f [%.2f, %.2f]\n%d workloads", $2, $3, $4, $6)) with labels center offset 0,-1.9 font ",8", \
+     'geomean.dat' using 1:(int($1) % 2 == 0 || $1 < 0 ? $4 : NaN):(sprintf("%.2f [%.2f, %.2f]\n%d workloads", $2, $3, $4, $6)) with labels center offset 0,1.9 font ",8"
 eval SVG
 set output ARG1.'.svg'
 replot
