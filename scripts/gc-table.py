@@ -10,6 +10,7 @@ are used only when that file is missing (and then it is written). --help
 prints this."""
 import json, os, platform, subprocess, sys, time
 
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from pm_ci import ci_median  # noqa: E402
 

@@ -40,7 +40,9 @@ import subprocess
 import sys
 import time
 
-from pm_ci import ci_median
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pm_ci import ci_median  # noqa: E402
 
 PROG = "gcbench.sh"
 GCS = ("gen311", "gen313", "inc314", "pep848")

@@ -30,3 +30,12 @@ def ci_median(xs, with_level=False):
         k += 1
     r = (median(s), s[k - 1], s[n - k])
     return r + (cover(k),) if with_level else r
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(__doc__)
+        sys.exit(0)
+    print("pm_ci.py: a module for the scripts that import it; nothing to run (--help)", file=sys.stderr)
+    sys.exit(2)

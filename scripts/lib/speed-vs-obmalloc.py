@@ -21,7 +21,8 @@ import random
 import sys
 from collections import OrderedDict
 
-from pm_ci import ci_median as _ci, median
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+from pm_ci import ci_median as _ci, median  # noqa: E402
 
 
 def ci_median(x):
