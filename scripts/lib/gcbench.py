@@ -42,7 +42,7 @@ import time
 
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pm_ci import ci_median  # noqa: E402
+from pm_ci import ci_median, verdict  # noqa: E402
 
 PROG = "gcbench.sh"
 GCS = ("gen311", "gen313", "inc314", "pep848")
@@ -165,15 +165,8 @@ def publish(out, runs, a, n, rounds, gcs, expected, pyver, start, end, load_star
     lines += ["", f"| collector | {cpyname} / collector, per round | verdict |", "|---|---|---|"]
     c = stats["cpython"]["ns"]
     for g in gcs:
-        o = stats[g]["ns"]
-        if o[2] < c[1]:
-            verdict = "faster"
-        elif o[1] > c[2]:
-            verdict = "slower"
-        else:
-            verdict = "not distinguishable"
         rt = ratios[g]
-        lines.append(f"| {g} | {rt[0]:.2f} [{rt[1]:.2f}, {rt[2]:.2f}] | {verdict} |")
+        lines.append(f"| {g} | {rt[0]:.2f} [{rt[1]:.2f}, {rt[2]:.2f}] | {verdict(stats[g]['ns'], c)} |")
     lines += ["", "Runs (every field, per run): runs.jsonl; machine and command: meta.json.", ""]
 
     meta = {"commit": a["commit"], "date_utc": time.strftime("%Y-%m-%d %H:%M", start),

@@ -32,6 +32,17 @@ def ci_median(xs, with_level=False):
     return r + (cover(k),) if with_level else r
 
 
+def verdict(a, b):
+    """a against b, each (median, lo, hi, ...) from ci_median, lower being
+    better (time): "faster" or "slower" only where the two intervals do not
+    overlap, else "not distinguishable" (the harness's rule)."""
+    if a[2] < b[1]:
+        return "faster"
+    if a[1] > b[2]:
+        return "slower"
+    return "not distinguishable"
+
+
 if __name__ == "__main__":
     import sys
     if sys.argv[1:] in (["-h"], ["--help"]):

@@ -22,7 +22,7 @@ import sys
 from collections import OrderedDict
 
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
-from pm_ci import ci_median as _ci, median  # noqa: E402
+from pm_ci import ci_median as _ci, median, verdict  # noqa: E402
 
 
 def ci_median(x):
@@ -136,17 +136,12 @@ def main():
             cr, cm = ci_median(ref["reps"]), ci_median(mod["reps"])
             levels.update((round(cr[3], 4), round(cm[3], 4)))
             est, lo, hi = speedup_ci(ref["reps"], mod["reps"], rng)
-            if cm[2] < cr[1]:
-                verdict = "faster"
-            elif cm[1] > cr[2]:
-                verdict = "slower"
-            else:
-                verdict = "not distinguishable"
-            verdicts[verdict] += 1
+            v = verdict(cm, cr)
+            verdicts[v] += 1
             pairs.append((ref["reps"], mod["reps"]))
             cells = [version, set_, prog, str(ref["ops"]),
                      fmt_ci(cr[0], cr[1], cr[2], 1), fmt_ci(cm[0], cm[1], cm[2], 1),
-                     fmt_ci(est, lo, hi), verdict]
+                     fmt_ci(est, lo, hi), v]
             if any_before:
                 if "before" in rows and rows["before"]["reps"]:
                     pairs_before.append((ref["reps"], rows["before"]["reps"]))
