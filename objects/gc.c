@@ -81,6 +81,17 @@ static inline bool gc_is_collecting(const struct pm_gc_head *g)
 }
 static inline void gc_clear_collecting(struct pm_gc_head *g) { g->gc_prev &= ~PM_GC_PREV_COLLECTING; }
 
+/* The old-space bit (inc314, pep848; gen311/gen313 never read it) */
+static inline bool gc_is_visited(const struct pm_gc_state *gc, const struct pm_gc_head *g)
+{
+    return (g->gc_prev & PM_GC_PREV_OLDSPACE) == gc->visited;
+}
+
+static inline void gc_set_space(struct pm_gc_head *g, uintptr_t bit)
+{
+    g->gc_prev = (g->gc_prev & ~PM_GC_PREV_OLDSPACE) | bit;
+}
+
 /* ---- lists ---- */
 
 static void gc_list_merge(struct pm_gc_head *from, struct pm_gc_head *to)
@@ -487,10 +498,18 @@ static int64_t handle_weakrefs(pm_objspace_t *sp, struct pm_gc_head *unreachable
         struct pm_weakref *wr = (struct pm_weakref *)from_gc(g);
         weakref_call_callback(sp, wr);
         pm_decref(sp, &wr->ob);
-        if (gc_next(&wrcb_to_call) == g)
-            gc_list_move(g, old);   /* still alive */
-        else
+        if (gc_next(&wrcb_to_call) == g) {
+            /* still alive: to `old`. It may come from outside the
+             * collected region (the pending space, another aging space);
+             * under inc314 and pep848 every collection's `old` is the
+             * visited space, so it takes the visited bit (gen311/gen313
+             * never read it). tests/test_gc.c
+             * test_weakref_callback_from_old_space. */
+            gc_set_space(g, sp->gc.visited);
+            gc_list_move(g, old);
+        } else {
             freed++;
+        }
     }
     return freed;
 }
@@ -689,15 +708,6 @@ static uint64_t gc_clock(const pm_objspace_t *sp)
     return sp->cfg.gc_clock ? sp->cfg.gc_clock(sp->cfg.gc_clock_ctx) : gc_now_ns();
 }
 
-static inline bool gc_is_visited(const struct pm_gc_state *gc, const struct pm_gc_head *g)
-{
-    return (g->gc_prev & PM_GC_PREV_OLDSPACE) == gc->visited;
-}
-
-static inline void gc_set_space(struct pm_gc_head *g, uintptr_t bit)
-{
-    g->gc_prev = (g->gc_prev & ~PM_GC_PREV_OLDSPACE) | bit;
-}
 
 static void list_set_space(struct pm_gc_head *list, uintptr_t bit)
 {

@@ -524,6 +524,46 @@ static void test_weakref_refcount_death(void **state)
     pm_gc_collect(SP, 2);
 }
 
+/* A weakref with a callback, outside the collected region (in the old
+ * space), whose referent a young collection finds to be garbage: the
+ * callback runs and the weakref, still alive, moves to the collection's
+ * `old` list. Under inc314 and pep848 that list is the visited space and
+ * the weakref kept the pending space's bit: the space check failed ("list
+ * gen1: object with the wrong old-space bit"), found by fuzz_gc (pep848)
+ * in the CI smoke of 2026-12-07; reproducer
+ * fuzz/corpus/fuzz_gc/weakref-old-space-959f318d. */
+static void test_weakref_callback_from_old_space(void **state)
+{
+    (void)state;
+    int64_t th[3];
+    pm_gc_get_threshold(SP, th);
+    pm_gc_set_threshold(SP, 1000000, 0, th[2]);        /* pep848: no aging space */
+    pm_object_t *cls = new_class("A");
+    pm_object_t *a = pm_instance_new(SP, cls);
+    pm_setattr(SP, a, "me", a);
+    pm_object_t *cb = pm_instance_new(SP, cls);
+    pm_object_t *wr = pm_weakref_new(SP, a, cb);
+    assert_non_null(wr);
+    pm_gc_collect(SP, 2);                               /* all old (pending) */
+    assert_false(pm_gc_contains(SP, 0, wr));
+    pm_gc_untrack(SP, a);
+    pm_gc_track(SP, a);                                 /* a young again, wr old */
+    assert_true(pm_gc_contains(SP, 0, a));
+    pm_decref(SP, a);
+    assert_int_equal(pm_gc_collect(SP, 0), 1);          /* a; wr survives */
+    assert_int_equal(H.callbacks, 1);
+    assert_true(H.callback_saw_none);
+    assert_ptr_equal(H.last_wr, wr);
+    pmo_check(SP);
+    assert_int_equal(pm_gc_collect(SP, 2), 0);
+    pmo_check(SP);
+    pm_decref(SP, wr);
+    pm_decref(SP, cb);
+    pm_decref(SP, cls);
+    pm_gc_collect(SP, 2);
+    pm_gc_set_threshold(SP, th[0], th[1], th[2]);
+}
+
 /* ---- generations, thresholds, counts ---- */
 
 static void test_get_count(void **state)
@@ -1253,7 +1293,7 @@ static int run_one(const char *s, const char *col)
         T(test_finalizer_breaks_cycle), T(test_collect_inside_finalizer),
         T(test_threshold_inside_finalizer), T(test_weakref_callback_reachable),
         T(test_weakref_callback_garbage), T(test_weakref_freed_after_callback_counts),
-        T(test_weakref_refcount_death), T(test_freeze), T(test_deep_chain_collected),
+        T(test_weakref_refcount_death), T(test_weakref_callback_from_old_space), T(test_freeze), T(test_deep_chain_collected),
         T(test_deep_instance_chain), T(test_garbage_append_oom_is_safe),
         T(test_garbage_append_oom_retried), T(test_destroy_reports_live_objects),
         T(test_collector_registry), T(test_pause_fake_clock), T(test_garbage_held),
