@@ -170,6 +170,8 @@ static bool radix_ensure(pm_heap_t *h, uintptr_t a)
         if (!mid)
             return false;
         *slot = mid;
+        if (h->mid_count < PM_RADIX_DIR)
+            h->dir_mid[h->mid_count] = (uint32_t)(a >> h->geom.root_shift);
         h->mid_count++;
     }
     void **bslot = &(*slot)[(a >> h->geom.mid_shift) & h->geom.mid_mask];
@@ -178,6 +180,8 @@ static bool radix_ensure(pm_heap_t *h, uintptr_t a)
         if (!bot)
             return false;
         *bslot = bot;
+        if (h->bot_count < PM_RADIX_DIR)
+            h->dir_bot[h->bot_count] = a >> h->geom.mid_shift;
         h->bot_count++;
     }
     return true;
@@ -1248,7 +1252,15 @@ static void pymalloc_destroy(pm_heap_t *h)
         pm_os_unmap(&os, h->arenas, h->table_map_size);
     if (h->bitmap_base)
         pm_os_unmap(&os, h->bitmap_base, h->bitmap_map_size);
-    if (h->mid_count) {
+    if (h->mid_count <= PM_RADIX_DIR && h->bot_count <= PM_RADIX_DIR) {
+        for (uint64_t i = 0; i < h->bot_count; i++) {
+            uintptr_t k = h->dir_bot[i];
+            void **mid = h->root[k >> h->mid_bits];
+            pm_os_unmap(&os, mid[k & h->geom.mid_mask], sizeof(struct pm_leaf) << h->bot_bits);
+        }
+        for (uint64_t i = 0; i < h->mid_count; i++)
+            pm_os_unmap(&os, h->root[h->dir_mid[i]], sizeof(void *) << h->mid_bits);
+    } else {
         for (size_t r = 0; r < ((size_t)1 << h->root_bits); r++) {
             void **mid = h->root[r];
             if (!mid)

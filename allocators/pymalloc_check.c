@@ -558,9 +558,35 @@ unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
         radix_leaf(h, h->bot_hint_first << h->geom.chunk_shift) != h->bot_hint)
         pm_check_fail(&ck, "bottom-node hint does not match the radix tree");
 
-    /* radix nodes */
+    /* radix nodes: those of the directory (struct pm_heap), or the whole
+     * tree when there are more. Through the directory, a node pointer
+     * written into the root or a mid node by something other than
+     * radix_ensure is not seen (the whole walk counted it); every mark in
+     * every node made is still counted. */
     size_t mids = 0, bots = 0, slot_bits = 0;
-    if (h->mid_count)
+    if (h->mid_count <= PM_RADIX_DIR && h->bot_count <= PM_RADIX_DIR) {
+        for (uint64_t i = 0; i < h->mid_count; i++) {
+            uint32_t r = h->dir_mid[i];
+            bool dup = false;
+            for (uint64_t j = 0; j < i; j++)
+                dup |= h->dir_mid[j] == r;
+            if (((size_t)r >> h->root_bits) == 0 && h->root[r] && !dup)
+                mids++;
+        }
+        for (uint64_t i = 0; i < h->bot_count; i++) {
+            uintptr_t k = h->dir_bot[i];
+            bool dup = false;
+            for (uint64_t j = 0; j < i; j++)
+                dup |= h->dir_bot[j] == k;
+            void **mid = (k >> h->mid_bits) >> h->root_bits ? NULL : h->root[k >> h->mid_bits];
+            const struct pm_leaf *bot = mid ? mid[k & h->geom.mid_mask] : NULL;
+            if (!bot || dup)
+                continue;
+            bots++;
+            for (size_t e = 0; e <= h->geom.bot_mask; e++)
+                slot_bits += (size_t)__builtin_popcountll(bot[e].pools);
+        }
+    } else {
         for (size_t r = 0; r < ((size_t)1 << h->root_bits); r++) {
             void **mid = h->root[r];
             if (!mid)
@@ -571,10 +597,11 @@ unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
                 if (!bot)
                     continue;
                 bots++;
-                for (size_t k = 0; k <= h->geom.bot_mask; k++)
-                    slot_bits += (size_t)__builtin_popcountll(bot[k].pools);
+                for (size_t e = 0; e <= h->geom.bot_mask; e++)
+                    slot_bits += (size_t)__builtin_popcountll(bot[e].pools);
             }
         }
+    }
     if (mids != h->mid_count || bots != h->bot_count)
         pm_check_fail(&ck, "radix tree has %zu mid and %zu bottom nodes, counters say %llu and %llu",
                   mids, bots, (unsigned long long)h->mid_count, (unsigned long long)h->bot_count);

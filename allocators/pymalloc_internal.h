@@ -87,6 +87,7 @@ struct pm_leaf {
 };
 _Static_assert(sizeof(struct pm_leaf) == 8, "leaf entry size (CPython's arena_coverage_t)");
 #define SLOTS_PER_CHUNK 64
+#define PM_RADIX_DIR 8               /* radix nodes listed per level (struct pm_heap) */
 
 /* Shifts and masks of the radix tree and the pool size. */
 struct pm_geom {
@@ -173,6 +174,12 @@ struct pm_heap {
     uint64_t narenas_highwater;  /* max of narenas_current */
     uint32_t nwhole_free;        /* arenas in usable_arenas with every pool free (<= 1) */
     uint64_t mid_count, bot_count;  /* radix nodes allocated */
+    /* The nodes made, in order: the first PM_RADIX_DIR of each level,
+     * so that check() and destroy visit them without walking the 2^root_bits
+     * root and 2^mid_bits mid entries (512 KiB per walk with 16 KiB pools);
+     * past that both walk the whole tree. */
+    uint32_t dir_mid[PM_RADIX_DIR];  /* root index of each mid node */
+    uintptr_t dir_bot[PM_RADIX_DIR]; /* address >> mid_shift of each bottom node */
     /* version 3.10: the radix nodes CPython 3.10 would have made (48-bit
      * keys, 10/10/8 bits for 1 MiB arenas), for its report only */
     unsigned map310_top_bits, map310_bot_bits, map310_arena_bits;

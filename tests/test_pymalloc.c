@@ -15,6 +15,7 @@
 #include "debugstats.h"
 #include "pm_asan.h"
 #include "pymalloc.h"
+#include "pymalloc_internal.h"    /* test_check_reports_radix_damage: the leaves */
 
 #include <errno.h>
 #include <malloc.h>
@@ -679,6 +680,44 @@ static void test_check_reports_corruption(void **state)
     ops->destroy(h);
 }
 
+/* check() counts the marks of every radix node it made, through the
+ * node directory: a stray mark outside every arena (in the same bottom
+ * node, 64 chunks away) and a node counter off by one are reported; with
+ * more nodes than the directory holds, the whole tree is walked (here by
+ * a counter set past it: no test heap spans 9 bottom nodes, 72 GiB and
+ * more apart). */
+static void test_check_reports_radix_damage(void **state)
+{
+    (void)state;
+    static const char *const specs[] = {"pymalloc", "pymalloc,preset=3.8"};
+    for (size_t i = 0; i < 2; i++) {
+        pm_heap_t *h = make(specs[i]);
+        void *p = ops->malloc(h, 32);
+        pmt_check_clean(ops, h);
+        char msg[PM_ERR_LEN];
+        uintptr_t chunk = (uintptr_t)1 << h->geom.chunk_shift;
+        uintptr_t far = ((uintptr_t)p & ~(chunk - 1)) ^ (64 * chunk);
+        struct pm_leaf *leaf = radix_leaf(h, far);
+        assert_non_null(leaf);
+        assert_int_equal(leaf->pools, 0);
+        leaf->pools = 1;
+        assert_int_equal(ops->check(h, msg), 1);
+        assert_non_null(strstr(msg, "radix tree marks"));
+        leaf->pools = 0;
+        pmt_check_clean(ops, h);
+        h->bot_count++;
+        assert_true(ops->check(h, msg) > 0);
+        assert_non_null(strstr(msg, "radix tree has 1 mid and 1 bottom nodes, counters say 1 and 2"));
+        h->bot_count = PM_RADIX_DIR + 1;              /* past the directory: the whole walk */
+        assert_true(ops->check(h, msg) > 0);
+        assert_non_null(strstr(msg, "radix tree has 1 mid and 1 bottom nodes, counters say 1 and 9"));
+        h->bot_count = 1;
+        pmt_check_clean(ops, h);
+        ops->free(h, p);
+        ops->destroy(h);
+    }
+}
+
 /* ---------------------------------------------------------------- geometry */
 
 static void expect_create_error(const char *spec, const char *message)
@@ -1336,6 +1375,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_misuse_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misuse_without_handler_is_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_reports_corruption, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_reports_radix_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_geometry_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory_each_first_mapping, setup, teardown),
