@@ -37,7 +37,9 @@
  * finalized yet whose finalizer resurrects survives (PEP 442: the finalizer
  * runs once, from the dealloc), is tracked again and so re-enters
  * generation 0. A collection examines a set S (all live nodes for a full
- * one, the nodes of the collected generations for a partial one); U = the
+ * one, the nodes of the collected generations for a partial one; for an
+ * increment of inc314 or pep848, gc.collect(1), the set the collector's
+ * pacing chose, read back from what it did: op_increment); U = the
  * nodes of S not reachable from the roots, gc.garbage and the nodes outside
  * S; G = legacy objects of U; everything in U reachable from G is kept, the
  * rest of U is collected: its weakrefs cleared first, then tp_finalize once
@@ -283,13 +285,12 @@ static void shadow_cascade(void)
  *  gen311, gen313: gc.collect(g) examines generations 0..g, survivors go to
  *    g+1 (2 stays 2); gen 0..2 in the shadow.
  *  inc314: gc.collect(0) examines the young generation (0), survivors go to
- *    the old one (2); gc.collect(2) everything. gc.collect(1) (an increment
- *    paced by work_to_do) is not modelled: the op runs gc.collect(0).
+ *    the old one (2); gc.collect(2) everything. gc.collect(1), an increment
+ *    paced by work_to_do: see op_increment.
  *  pep848: nodes age through the nursery (0) and the aging spaces 1..A (A =
  *    5 for threshold1 10), old = A + 1; gc.collect(0) examines the oldest
  *    aging space only, survivors to old, every younger space ages by one.
- *    gc.collect(1) (old increments) is not modelled: the op runs
- *    gc.collect(0). */
+ *    gc.collect(1), increments of the old generation: see op_increment. */
 #define PEP_AGING 5
 #define PEP_OLD (PEP_AGING + 1)
 
@@ -362,17 +363,14 @@ static void vreach(bool seen[GV])
     }
 }
 
-static void shadow_collect(int generation)
+/* A collection that examines the vertices of in[]: survivors of in[] go
+ * to generation `target`; untrack_dicts: 3.11's full collections; pep_age:
+ * pep848's young collection (the younger spaces age by one). */
+static void shadow_collect_set(const bool in[GV], unsigned target, bool untrack_dicts,
+                               bool pep_age)
 {
-    bool in[GV] = {0}, reachable[GV] = {0}, legacy[GC_NODES] = {0}, kept[GV] = {0},
-         back[GV] = {0};
-    unsigned target = survivors_gen(generation), out[GC_EDGES];
-    for (unsigned i = 0; i < g.nn; i++) {
-        const struct gnode *x = &g.n[i];
-        in[i] = x->alive && examined(generation, x->gen);
-        /* an untracked (empty) __dict__ is in no generation */
-        in[GC_NODES + i] = vexists(GC_NODES + i) && x->dtracked && examined(generation, x->dgen);
-    }
+    bool reachable[GV] = {0}, legacy[GC_NODES] = {0}, kept[GV] = {0}, back[GV] = {0};
+    unsigned out[GC_EDGES];
     /* externally held: roots, gc.garbage, references from live objects
      * outside the examined set (an instance's __dict__ of a younger
      * generation is one: what it holds survives a collection of the
@@ -427,7 +425,6 @@ static void shadow_collect(int generation)
      * before the finalizers: the reachable ones): an instance's __dict__
      * whose attributes were all deleted */
     bool moved[GC_NODES] = {0}, dmoved[GC_NODES] = {0};
-    bool untrack_dicts = generation == 2 && (is_collector("gen311") || is_collector("gen313"));
     for (unsigned i = 0; i < g.nn; i++) {
         struct gnode *x = &g.n[i];
         x->retracked = false;
@@ -458,7 +455,7 @@ static void shadow_collect(int generation)
     /* pep848's young collection: every younger space ages by one (the
      * nursery, objects tracked again above included, to the first aging
      * space) */
-    if (generation == 0 && is_collector("pep848"))
+    if (pep_age)
         for (unsigned i = 0; i < g.nn; i++) {
             struct gnode *x = &g.n[i];
             if (!moved[i] && x->alive && x->gen < PEP_AGING)
@@ -466,6 +463,20 @@ static void shadow_collect(int generation)
             if (!dmoved[i] && x->alive && x->hasdict && x->dtracked && x->dgen < PEP_AGING)
                 x->dgen++;
         }
+}
+
+static void shadow_collect(int generation)
+{
+    bool in[GV] = {0};
+    for (unsigned i = 0; i < g.nn; i++) {
+        const struct gnode *x = &g.n[i];
+        in[i] = x->alive && examined(generation, x->gen);
+        /* an untracked (empty) __dict__ is in no generation */
+        in[GC_NODES + i] = vexists(GC_NODES + i) && x->dtracked && examined(generation, x->dgen);
+    }
+    shadow_collect_set(in, survivors_gen(generation),
+                       generation == 2 && (is_collector("gen311") || is_collector("gen313")),
+                       generation == 0 && is_collector("pep848"));
 }
 
 /* ---- checks ---- */
@@ -779,10 +790,114 @@ static void op_weakref(int a)
 
 /* gc.collect(generation); the partial ones the model does not cover run
  * as gc.collect(0) (see examined). */
+static bool gc_trace(void);
+
+static bool probe_dead(const struct gnode *x)
+{
+    return pm_weakref_get(g.sp, x->probe) == pm_none(g.sp);
+}
+
+/* gc.collect(1) of inc314 and pep848: an increment of the old generation.
+ * Which objects it examines depends on the collector's pacing (work_to_do)
+ * and on the order of its lists, which the shadow does not model. So the
+ * collection runs first and the oracle reads what it did from the probes:
+ * E = the nodes whose probe it cleared (a legacy instance's probe is
+ * cleared only by a refcount death: not in E) and those it appended to
+ * gc.garbage. Every node of E must have been unreachable at the start
+ * (from the roots and gc.garbage); then the shadow collects exactly E (and
+ * the __dict__s of E's instances), with the same rules as any collection:
+ * if E is not what a correct collection of some set examines (a node freed
+ * while a survivor refers to it, a finalizer run twice or not at all, a
+ * resurrection not followed, a refcount death missed, a legacy object not
+ * appended...), the checks after the op see a node, refcount, finalizer
+ * count, callback or gc.garbage entry differ. Survivors' generations are
+ * read from the lists (they are not predicted for this op; the checks of
+ * the next collections rely on them). A node whose probe was already
+ * cleared (resurrected by an earlier collection) could die unseen: while
+ * one is alive the op runs gc.collect(0) instead, as before. */
+static void op_increment(void)
+{
+    bool reachable[GV] = {0}, dead0[GC_NODES] = {0}, alive0[GC_NODES] = {0};
+    unsigned garbage0[GC_NODES] = {0};
+    roots_of(reachable);
+    vreach(reachable);
+    for (unsigned i = 0; i < g.nn; i++) {
+        alive0[i] = g.n[i].alive;
+        dead0[i] = probe_dead(&g.n[i]);
+        garbage0[i] = g.garbage[i];
+    }
+    pm_gc_collect(g.sp, 1);
+    unsigned garbage1[GC_NODES] = {0};
+    pm_object_t *gl = pm_gc_garbage(g.sp);
+    for (size_t j = 0; j < pm_list_size(gl); j++) {
+        struct gnode *x = node_of(pm_list_get(gl, j));
+        FZ_REQUIRE(x, "%s: gc.collect(1) put an object that is no node in gc.garbage (op %llu)",
+                   g.collector, (unsigned long long)g.nops);
+        garbage1[x - g.n]++;
+    }
+    bool in[GV] = {0}, kept[GV] = {0};
+    for (unsigned i = 0; i < g.nn; i++) {
+        const struct gnode *x = &g.n[i];
+        if (!alive0[i])
+            continue;
+        bool legacy = x->kind == GK_INSTANCE && g.legacy[x->cls];
+        bool cleared = !dead0[i] && probe_dead(x) && !legacy;
+        bool appended = garbage1[i] > garbage0[i];
+        FZ_REQUIRE(garbage1[i] <= garbage0[i] + 1 && garbage1[i] >= garbage0[i],
+                   "%s: gc.collect(1) changed node %u's entries in gc.garbage from %u to %u (op %llu)",
+                   g.collector, i, garbage0[i], garbage1[i], (unsigned long long)g.nops);
+        if (!cleared && !appended)
+            continue;
+        FZ_REQUIRE(!reachable[i], "%s: gc.collect(1) %s %s node %u, reachable from the roots (op %llu)",
+                   g.collector, appended ? "put in gc.garbage" : "cleared the weakrefs of",
+                   kind_name(x->kind), i, (unsigned long long)g.nops);
+        in[i] = true;
+        in[GC_NODES + i] = vexists(GC_NODES + i) && x->dtracked;
+        kept[i] = appended;
+    }
+    /* what an appended (legacy) object reaches and is unreachable from the
+     * roots is kept with it: in the set too, except a legacy instance not
+     * appended (outside the increment: an examined one would be in
+     * gc.garbage; inside, the shadow would append it) */
+    vreach(kept);
+    for (unsigned v = 0; v < GV; v++) {
+        const struct gnode *x = &g.n[v < GC_NODES ? v : v - GC_NODES];
+        bool legacy = v < GC_NODES && x->kind == GK_INSTANCE && g.legacy[x->cls];
+        if (kept[v] && !reachable[v] && vexists(v) && !legacy && (v < GC_NODES || x->dtracked))
+            in[v] = true;
+    }
+    shadow_collect_set(in, is_collector("inc314") ? 2 : PEP_OLD, false, false);
+    /* the generations of everything the increment moved: from the lists */
+    for (unsigned i = 0; i < g.nn; i++) {
+        struct gnode *x = &g.n[i];
+        if (!x->alive)
+            continue;
+        if (pm_gc_contains(g.sp, 0, x->o))
+            x->gen = 0;
+        else if (pm_gc_contains(g.sp, 2, x->o))
+            x->gen = is_collector("inc314") ? 2 : PEP_OLD;
+        /* pep848's aging spaces: an increment never moves an object into
+         * one; whether it stayed in its own is checked after the op */
+        pm_object_t *d = x->hasdict && x->dtracked ? pm_instance_dict(x->o) : NULL;
+        if (d && pm_gc_contains(g.sp, 0, d))
+            x->dgen = 0;
+        else if (d && pm_gc_contains(g.sp, 2, d))
+            x->dgen = is_collector("inc314") ? 2 : PEP_OLD;
+    }
+}
+
 static void op_collect(int generation)
 {
-    if (generation == 1 && !is_collector("gen311") && !is_collector("gen313"))
+    if (generation == 1 && !is_collector("gen311") && !is_collector("gen313")) {
+        bool unseen = false;
+        for (unsigned i = 0; i < g.nn; i++)
+            unseen |= g.n[i].alive && g.n[i].probe_cleared;
+        if (!unseen) {
+            op_increment();
+            return;
+        }
         generation = 0;
+    }
     shadow_collect(generation);
     pm_gc_collect(g.sp, generation);
 }
@@ -892,7 +1007,15 @@ static void trace_state(unsigned op)
 {
     unsigned refs[GC_NODES];
     refs_all(refs);
-    fprintf(stderr, "%s op %llu: %u (kind %u)\n", g.collector, (unsigned long long)g.nops, op, op & 15);
+    fprintf(stderr, "%s op %llu: %u (kind %u); classes (fin legacy resurrect):", g.collector,
+            (unsigned long long)g.nops, op, op & 15);
+    for (unsigned c = 0; c < GC_CLASSES; c++)
+        fprintf(stderr, " %u%u%u", g.fin[c], g.legacy[c], g.resurrect[c]);
+    fprintf(stderr, "; garbage:");
+    for (unsigned i = 0; i < g.nn; i++)
+        if (g.garbage[i])
+            fprintf(stderr, " %u*%u", i, g.garbage[i]);
+    fprintf(stderr, "\n");
     for (unsigned i = 0; i < g.nn; i++) {
         const struct gnode *x = &g.n[i];
         if (x->hasdict)

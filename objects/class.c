@@ -270,6 +270,11 @@ bool pm_instance_has_dict(const pm_object_t *o)
            && *dict_ptr((pm_object_t *)o) != NULL;
 }
 
+pm_object_t *pm_instance_dict(const pm_object_t *o)
+{
+    return pm_instance_has_dict(o) ? *dict_ptr((pm_object_t *)o) : NULL;
+}
+
 /* Index of a member slot named `name`, or -1. */
 static int64_t slot_index(struct pm_class *cls, pm_object_t *name)
 {

@@ -286,6 +286,7 @@ int pm_setattr(pm_objspace_t *sp, pm_object_t *o, const char *name, pm_object_t 
 pm_object_t *pm_getattr(pm_objspace_t *sp, pm_object_t *o, const char *name); /* borrowed */
 int pm_delattr(pm_objspace_t *sp, pm_object_t *o, const char *name);
 bool pm_instance_has_dict(const pm_object_t *inst);        /* materialised __dict__ */
+pm_object_t *pm_instance_dict(const pm_object_t *inst);    /* that __dict__ (borrowed), or NULL */
 
 /* weakref.ref(obj[, callback]). Only classes and instances whose class has
  * __weakref__ can be referenced (as in CPython, lists, dicts, ints... cannot):
