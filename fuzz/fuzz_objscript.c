@@ -124,6 +124,7 @@ static bool printable(const char *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_target = "fuzz_objscript";
+    fz_recycle();   /* the debug backend's tables: mappings recycled between inputs */
     const char *text = (const char *)data;
     uint64_t weight = script_weight(text, size);
     if (weight > FO_BUDGET) {
