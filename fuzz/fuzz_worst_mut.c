@@ -110,7 +110,7 @@ enum { ARM_KIND, ARM_SIZE = ARM_KIND + FW_MUT_KINDS, ARM_K = ARM_SIZE + 4, ARM_A
        ARMS = ARM_ALL + 2 };
 static uint32_t arm_tries[ARMS], arm_succ[ARMS];
 static bool arm_used[ARMS];
-static const double kind_prior[FW_MUT_KINDS] = {10, 5, 6, 3, 2, 2, 2, 1, 1, 4};
+static const double kind_prior[FW_MUT_KINDS] = {10, 5, 6, 3, 2, 2, 2, 1, 1, 3, 4};
 
 #define FW_ELITE_MAX 65536
 static uint8_t elite[FW_ELITE_MAX];
@@ -490,6 +490,81 @@ static bool mut_fresh(struct seq *q, struct rng *r)
     return true;
 }
 
+/* A rung (fuzz_worst_mut.h): the two edits a ladder needs at once to
+ * close a gap. Sizes are fw_size_x's dictionary, nothing of a backend. */
+static bool mut_ladder(struct seq *q, struct rng *r)
+{
+    static size_t fill[FW_MAX_OPS / 2];
+    size_t np = 0, gaps = 0, top = 0;
+    for (size_t i = 0; i + 1 < q->n; i++)
+        if (is_fill(q, i) && is_keep(q, i + 1)) {
+            fill[np++] = i;
+            i++;
+        }
+    if (!np)
+        return false;
+    for (size_t j = 0; j < np; j++) {
+        size_t sj = fw_size_x(q->d[q->ops[fill[j]].off + 2]);
+        if (sj > fw_size_x(q->d[q->ops[fill[top]].off + 2]))
+            top = j;
+    }
+    /* gaps: consecutive pairs with a dictionary size strictly between */
+    unsigned between[FW_SIZE_ARGS], nb;
+    size_t pick = np;
+    for (int pass = 0; pass < 2 && pick == np; pass++) {
+        size_t want = pass ? rnd(r, (unsigned)gaps) : 0;
+        for (size_t j = 0; j + 1 < np; j++) {
+            size_t lo = fw_size_x(q->d[q->ops[fill[j]].off + 2]);
+            size_t hi = fw_size_x(q->d[q->ops[fill[j + 1]].off + 2]);
+            nb = 0;
+            for (unsigned a = 0; a < FW_SIZE_ARGS; a++)
+                nb += fw_size_x(a) > lo && fw_size_x(a) < hi;
+            if (!nb)
+                continue;
+            if (!pass)
+                gaps++;
+            else if (!want--) {
+                pick = j;
+                break;
+            }
+        }
+        if (!gaps)
+            break;
+    }
+    size_t lo, hi, after;   /* the new pair goes after the pair `after` */
+    if (pick < np && rnd(r, 4)) {
+        after = pick;
+        lo = fw_size_x(q->d[q->ops[fill[pick]].off + 2]);
+        hi = fw_size_x(q->d[q->ops[fill[pick + 1]].off + 2]);
+    } else {
+        after = top;
+        lo = fw_size_x(q->d[q->ops[fill[top]].off + 2]);
+        hi = (size_t)-1;
+    }
+    nb = 0;
+    size_t best = (size_t)-1;
+    for (unsigned a = 0; a < FW_SIZE_ARGS; a++) {
+        size_t x = fw_size_x(a);
+        if (x > lo && x < hi) {
+            between[nb++] = a;
+            best = x < best ? x : best;
+        }
+    }
+    if (!nb)
+        return false;
+    unsigned sa = between[rnd(r, nb)];
+    if (hi == (size_t)-1 || rnd(r, 2))   /* the next size up, half the time */
+        for (unsigned k = 0; k < nb; k++)
+            if (fw_size_x(between[k]) == best)
+                sa = between[k];
+    uint8_t *keep = q->d + q->ops[fill[after] + 1].off;
+    keep[1] = 2;
+    keep[2] = (uint8_t)fw_k_arg(2);
+    uint8_t pair[6];
+    fw_pair(pair, sa, fw_k_arg(2), 1);
+    return insert_bytes(q, op_off(q, fill[after] + 2), pair, sizeof pair);
+}
+
 static bool mut_bytes(struct seq *q, struct rng *r)
 {
     if (LLVMFuzzerMutate) {
@@ -531,6 +606,8 @@ static bool apply(struct seq *q, struct rng *r, enum fw_mut kind)
         return mut_sort(q, r);
     case FW_MUT_FRESH:
         return mut_fresh(q, r);
+    case FW_MUT_LADDER:
+        return mut_ladder(q, r);
     default:
         return mut_bytes(q, r);
     }

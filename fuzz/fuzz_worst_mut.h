@@ -26,6 +26,11 @@
  *     every other op (Robson's adversary, and every ladder, asks for
  *     larger blocks as it goes);
  *   - starts afresh: one to three new pairs and nothing else;
+ *   - adds a rung: between two pairs whose fill sizes grow, a pair with a
+ *     size strictly between them keeping one in 2 of all live blocks, and
+ *     the keep before it made "one in 2 of all" too (or, with no such gap,
+ *     a pair one size above the largest fill); two edits at once that a
+ *     ladder needs to close a gap (docs/worst-cases.md);
  *   - or leaves it to libFuzzer's byte mutations (LLVMFuzzerMutate, with
  *     the dictionary) when that is linked in.
  * A third of the mutations start from the elite (the input with the highest
@@ -85,6 +90,7 @@ enum fw_mut {
     FW_MUT_CLEAN,
     FW_MUT_SORT,
     FW_MUT_FRESH,
+    FW_MUT_LADDER,
     FW_MUT_BYTES,
     FW_MUT_KINDS
 };

@@ -211,6 +211,50 @@ static void test_sort_fresh(void **state)
     }
 }
 
+/* A rung: the new pair's size lies strictly between two growing fills
+ * (or above the largest), it keeps one in 2 of all, and so does the keep
+ * before it; both places are chosen over the seeds. */
+static void test_ladder(void **state)
+{
+    (void)state;
+    /* backend 7; fill 49 B (class 3), keep 1 in K(5) of it; fill 321 B (class 20), keep 1 in K(9) */
+    static const uint8_t in[] = {7, 1, 0, 3, 1, 1, 5, 1, 0, 20, 1, 1, 9};
+    unsigned middle = 0, above = 0;
+    for (unsigned seed = 0; seed < 200; seed++) {
+        uint8_t buf[64];
+        memcpy(buf, in, sizeof in);
+        size_t size = fw_mutate_kind(buf, sizeof in, sizeof buf, seed, FW_MUT_LADDER);
+        assert_int_equal(size, sizeof in + 6);
+        assert_int_equal(buf[0], 7);
+        size_t prev = 0, fresh = 0;
+        for (size_t off = 1, k = 0; off < size; off += 6, k++) {
+            assert_int_equal(buf[off], 1);
+            assert_int_equal(buf[off + 1], 0);
+            assert_int_equal(buf[off + 3], 1);
+            size_t x = fw_size_x(buf[off + 2]);
+            assert_true(x > prev);   /* the fills still grow */
+            prev = x;
+            if (buf[off + 2] != 3 && buf[off + 2] != 20)
+                fresh = k;
+        }
+        assert_true(fresh == 1 || fresh == 2);
+        middle += fresh == 1;
+        above += fresh == 2;
+        for (size_t k = fresh - 1; k <= fresh; k++) {   /* keeps: one in 2 of all */
+            assert_int_equal(buf[1 + 6 * k + 4], 2);
+            assert_int_equal(fw_k_of(buf[1 + 6 * k + 5]), 2);
+        }
+        if (fresh == 1)   /* the other keep untouched */
+            assert_memory_equal(buf + 13, in + 7, 6);
+        else
+            assert_memory_equal(buf + 1, in + 1, 6);
+    }
+    assert_true(middle > 50 && above > 20);
+    uint8_t none[] = {7, 0, 2};   /* no pair: no rung */
+    assert_int_equal(fw_mutate_kind(none, sizeof none, sizeof none + 6, 1, FW_MUT_LADDER), 3);
+    assert_int_equal(none[2], 2);
+}
+
 /* A truncated last op is padded with zeros (the decoder reads zeros past
  * the end: the same input); an insert that does not fit changes nothing. */
 static void test_pad_and_bound(void **state)
@@ -261,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_pad_and_bound),
         cmocka_unit_test(test_clean),
         cmocka_unit_test(test_sort_fresh),
+        cmocka_unit_test(test_ladder),
         cmocka_unit_test(test_elite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
