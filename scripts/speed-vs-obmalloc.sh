@@ -149,11 +149,14 @@ for cs in "${cases[@]}"; do
         k=$((k + 1))
         printf 'speed-vs-obmalloc: %d/%d %s %s %s %s round %d\n' "$k" "$total" "$v" "$name" "$mode" "$dom" "$r" >&2
         for b in "${backends[@]}"; do
-          "$bin" replay "$t" --backend "$b" --reps "$reps" --mode "$mode" --domain "$dom" --json |
-            python3 -c 'import json, sys
-d = json.load(sys.stdin)
+          # to a file first: a consumer piped to replay (python3 -c) would
+          # start up during its window, on the other CPU, and be other work
+          # (docs/metrics.md, Machine load)
+          "$bin" replay "$t" --backend "$b" --reps "$reps" --mode "$mode" --domain "$dom" --json >"$raw.line"
+          python3 -c 'import json, sys
+d = json.load(open(sys.argv[4]))
 d.update(program=sys.argv[1], version=sys.argv[2], set=sys.argv[3])
-print(json.dumps(d))' "$name" "$v" "$set" >>"$raw"
+print(json.dumps(d))' "$name" "$v" "$set" "$raw.line" >>"$raw"
         done
       done
     done
@@ -161,6 +164,7 @@ print(json.dumps(d))' "$name" "$v" "$set" >>"$raw"
 done
 t1=$(date +%s)
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
+rm -f "$raw.line"
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"

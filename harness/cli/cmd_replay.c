@@ -68,8 +68,8 @@ struct replay_cmd {
     struct pm_replay_result r;
     struct pm_timing *tm;       /* reps timings */
     struct pm_load load;
-    double own_cpu, window_s;
-    bool loaded, judged;        /* judged: the window was long enough (PM_LOAD_MIN_WINDOW_S) */
+    double own_cpu;
+    bool loaded;
 };
 
 static void parse_options(struct replay_cmd *rc, int argc, char **argv)
@@ -213,9 +213,7 @@ static void measure(struct replay_cmd *rc)
                    (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
                    (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6) /
                   ((double)(wall1 - wall0) / 1e9);
-    rc->window_s = (double)(wall1 - wall0) / 1e9;
-    rc->judged = rc->window_s >= PM_LOAD_MIN_WINDOW_S;
-    rc->loaded = rc->judged && pm_load_is_loaded(&rc->load, rc->own_cpu, 0.0);
+    rc->loaded = pm_load_is_loaded(&rc->load, rc->own_cpu, 0.0);
 }
 
 /* --json: the record with the engine and the load, on one line. */
@@ -230,11 +228,7 @@ static void print_json(const struct replay_cmd *rc, cJSON *j)
         cJSON_AddNumberToObject(ld, "steal_pct", isfinite(load->steal_pct) ? load->steal_pct : -1);
         cJSON_AddNumberToObject(ld, "busy_cpus", isfinite(load->busy_cpus) ? load->busy_cpus : -1);
         cJSON_AddNumberToObject(ld, "own_cpus", rc->own_cpu);
-        cJSON_AddNumberToObject(ld, "window_s", rc->window_s);
-        if (rc->judged)
-            cJSON_AddBoolToObject(ld, "loaded", rc->loaded);
-        else
-            cJSON_AddNullToObject(ld, "loaded");    /* not judged: under PM_LOAD_MIN_WINDOW_S */
+        cJSON_AddBoolToObject(ld, "loaded", rc->loaded);
     }
     char *s = cJSON_PrintUnformatted(j);
     if (!s)
@@ -295,8 +289,7 @@ static void print_text(const struct replay_cmd *rc, const cJSON *j, const char *
     printf("machine load          %.2f -> %.2f (1-min average); %.2f CPUs busy, %.2f of them this "
            "replay's; steal %.1f%%%s\n",
            load->load1_start, load->load1_end, load->busy_cpus, rc->own_cpu, load->steal_pct,
-           !rc->judged ? "  not judged: a window under 1 s (docs/metrics.md, Machine load)"
-           : rc->loaded ? "  LOADED: timings are not comparable with a quiet run" : "");
+           rc->loaded ? "  LOADED: timings are not comparable with a quiet run" : "");
 }
 
 int cmd_replay(int argc, char **argv)

@@ -34,7 +34,7 @@ struct row {
     size_t nreps;
     struct pm_ci ns;
     double peak_fp, frag4, retention, flt;
-    bool loaded, unjudged;
+    bool loaded;
 };
 
 static double num(const cJSON *o, const char *k, const char *path, unsigned line)
@@ -116,10 +116,8 @@ static void parse_row(const cJSON *o, const char *path, unsigned lineno, struct 
     r->flt = num(o, "minflt_per_op", path, lineno);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "time_mode");
     snprintf(r->mode, sizeof r->mode, "%s", cJSON_IsString(m) ? m->valuestring : "?");
-    const cJSON *ld = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(o, "load"), "loaded");
-    r->loaded = cJSON_IsTrue(ld);
-    r->unjudged = cJSON_IsNull(ld);     /* replay: a window under 1 s */
+    r->loaded = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(o, "load"), "loaded"));
 }
 
 /* One line of the table: r against its baseline (--baseline, else
@@ -162,8 +160,7 @@ static void print_row(const struct row *rows, size_t n, const struct row *r, con
     fmt_num(fr, sizeof fr, r->frag4, "%.3f", 1);
     fmt_num(re, sizeof re, r->retention, "%.3f", 1);
     printf("%-22s %-16s %-5s %24s %22s %-20s %9s %10s %11s %7s %9s%s\n", r->trace, r->backend, r->mode,
-           ns, ratio, vs, net, flt, fp, fr, re,
-           r->loaded ? "  LOADED" : r->unjudged ? "  load not judged" : "");
+           ns, ratio, vs, net, flt, fp, fr, re, r->loaded ? "  LOADED" : "");
 }
 
 int cmd_table(int argc, char **argv)
@@ -227,18 +224,16 @@ int cmd_table(int argc, char **argv)
     printf("%-22s %-16s %-5s %24s %22s %-20s %9s %10s %11s %7s %9s\n", "trace", "backend", "mode",
            "ns/op [95% CI]", "x base [95% CI]", "vs base", "-null ns", "faults/op", "peak fp MiB",
            "frag4", "retention");
-    bool any_loaded = false, any_unjudged = false;
+    bool any_loaded = false;
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
         print_row(rows, n, r, baseline);
         any_loaded |= r->loaded;
-        any_unjudged |= r->unjudged;
     }
     printf("\nns/op: median of the reps with its 95%% interval (order statistics; * fewer than 6 reps: "
            "min..max, below 95%%). x base: ratio of medians, bootstrap interval. not distinguishable: "
-           "the two ns/op intervals overlap.%s%s\n",
-           any_loaded ? " LOADED: taken while other work kept the machine busy." : "",
-           any_unjudged ? " load not judged: a replay window under 1 s (docs/metrics.md)." : "");
+           "the two ns/op intervals overlap.%s\n",
+           any_loaded ? " LOADED: taken while other work kept the machine busy." : "");
     free(rows);
     return PM_EXIT_OK;
 }

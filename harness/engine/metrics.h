@@ -58,11 +58,6 @@ void pm_load_between(const struct pm_cpu_snap *a, const struct pm_cpu_snap *b, s
  * PM_LOAD_STEAL_MAX %. */
 #define PM_LOAD_OTHER_MAX 0.5
 #define PM_LOAD_STEAL_MAX 5.0
-/* `replay` does not judge a window shorter than this: on this project's VM
- * /proc/stat counted about 0.1 CPU-second of busy time per `replay` beyond
- * what its processes used, which over 0.1-0.5 s reads as 0.2-1 CPU of
- * other work (docs/metrics.md, Machine load). */
-#define PM_LOAD_MIN_WINDOW_S 1.0
 bool pm_load_is_loaded(const struct pm_load *l, double own_cpus, double expected);
 
 PM_API_END

@@ -3,8 +3,7 @@
 interleaved rounds (one `replay`/`micro --json` line per backend and round)
 into one line per (trace, backend): the rounds' ns_per_op_reps joined as its
 reps, the memory figures of its first line that has them, load.loaded true
-if any round was taken on a loaded machine, else null if any round's load
-was not judged (`replay`: a window under 1 s), else false. TRACE, if given, replaces the
+if any round was taken on a loaded machine. TRACE, if given, replaces the
 trace name. `pymemlab table` then gives each backend its interval."""
 import json
 import sys
@@ -20,20 +19,19 @@ for n, line in enumerate(open(sys.argv[1]), 1):
         sys.exit(f"merge-rounds.py: {sys.argv[1]}:{n}: not a JSON object")
     key = (d.get("trace", ""), d["backend"])
     if key not in rows:
-        rows[key] = dict(d, ns_per_op_reps=[], rounds=0, loaded_rounds=0, unjudged_rounds=0)
+        rows[key] = dict(d, ns_per_op_reps=[], rounds=0, loaded_rounds=0)
         order.append(key)
     m = rows[key]
     m["ns_per_op_reps"] += d.get("ns_per_op_reps", [])
     m["rounds"] += 1
     m["loaded_rounds"] += 1 if d.get("load", {}).get("loaded") else 0
-    m["unjudged_rounds"] += 1 if "loaded" in d.get("load", {}) and d["load"]["loaded"] is None else 0
     if m.get("peak_footprint_bytes") is None and d.get("peak_footprint_bytes") is not None:
         for k in ("peak_footprint_bytes", "final_footprint_bytes", "frag4", "frag3",
                   "frag_at_peak_live", "retention", "retention_trimmed"):
             m[k] = d.get(k)
 for key in order:
     m = rows[key]
-    m["load"] = {"loaded": True if m["loaded_rounds"] else None if m["unjudged_rounds"] else False}
+    m["load"] = {"loaded": m["loaded_rounds"] > 0}
     if len(sys.argv) == 3:
         m["trace"] = sys.argv[2]
     print(json.dumps(m))

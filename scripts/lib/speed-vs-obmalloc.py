@@ -106,12 +106,10 @@ def main():
                 "before" if "large=segfit" in b else "model")
         g = groups.setdefault((d["time_mode"], d["domain"]), OrderedDict())
         row = g.setdefault((d["version"], d["set"], d["program"]), {}).setdefault(
-            kind, {"reps": [], "calls": 0, "loaded": 0, "unjudged": 0, "ops": d["ops"], "backend": b})
+            kind, {"reps": [], "calls": 0, "loaded": 0, "ops": d["ops"], "backend": b})
         row["reps"] += [x for x in d["ns_per_op_reps"] if x == x]
         row["calls"] += 1
         row["loaded"] += 1 if d.get("load", {}).get("loaded") else 0
-        ld = d.get("load", {})
-        row["unjudged"] += 1 if "loaded" in ld and ld["loaded"] is None else 0
     rng = random.Random(SEED)
     any_before = any("before" in r for g in groups.values() for r in g.values())
     any_floor = any("floor" in r for g in groups.values() for r in g.values())
@@ -161,8 +159,7 @@ def main():
                     cells += ["", ""]
             loaded = sum(r["loaded"] for r in rows.values())
             calls = sum(r["calls"] for r in rows.values())
-            unjudged = sum(r["unjudged"] for r in rows.values())
-            cells.append(f"{loaded} of {calls}" + (f" ({unjudged} not judged)" if unjudged else ""))
+            cells.append(f"{loaded} of {calls}")
             print("| " + " | ".join(cells) + " |")
         print()
         gm = geomean_ci(pairs, rng) if pairs else None
@@ -195,8 +192,7 @@ def main():
           f"(coverage of those intervals: {lv}; 95% needs 6 reps or more). Verdict: faster or slower only "
           "where the two ns/op intervals do not overlap. Loaded runs: `replay` invocations the "
           "harness flagged as taken while other work kept the machine busy (their figures are "
-          "not comparable with a quiet run); not judged: invocations whose window was under 1 s, "
-          "too short for /proc/stat to tell (docs/metrics.md, Machine load)."
+          "not comparable with a quiet run)."
           + (" Loop floor: the `null` backend's ns/op on the same trace, mode and domain (it does "
              "nothing: what remains is the replay loop's own cost, which both sides pay); "
              "allocator-only speed-up: (obmalloc - null) / (model - null), ratio of medians with a "
