@@ -1253,11 +1253,8 @@ static void pymalloc_destroy(pm_heap_t *h)
     if (h->bitmap_base)
         pm_os_unmap(&os, h->bitmap_base, h->bitmap_map_size);
     if (h->mid_count <= PM_RADIX_DIR && h->bot_count <= PM_RADIX_DIR) {
-        for (uint64_t i = 0; i < h->bot_count; i++) {
-            uintptr_t k = h->dir_bot[i];
-            void **mid = h->root[k >> h->mid_bits];
-            pm_os_unmap(&os, mid[k & h->geom.mid_mask], sizeof(struct pm_leaf) << h->bot_bits);
-        }
+        for (uint64_t i = 0; i < h->bot_count; i++)
+            pm_os_unmap(&os, radix_dir_bot(h, i), sizeof(struct pm_leaf) << h->bot_bits);
         for (uint64_t i = 0; i < h->mid_count; i++)
             pm_os_unmap(&os, h->root[h->dir_mid[i]], sizeof(void *) << h->mid_bits);
     } else {

@@ -574,12 +574,10 @@ unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
                 mids++;
         }
         for (uint64_t i = 0; i < h->bot_count; i++) {
-            uintptr_t k = h->dir_bot[i];
             bool dup = false;
             for (uint64_t j = 0; j < i; j++)
-                dup |= h->dir_bot[j] == k;
-            void **mid = (k >> h->mid_bits) >> h->root_bits ? NULL : h->root[k >> h->mid_bits];
-            const struct pm_leaf *bot = mid ? mid[k & h->geom.mid_mask] : NULL;
+                dup |= h->dir_bot[j] == h->dir_bot[i];
+            const struct pm_leaf *bot = radix_dir_bot(h, i);
             if (!bot || dup)
                 continue;
             bots++;

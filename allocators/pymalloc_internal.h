@@ -270,6 +270,15 @@ static inline struct pm_leaf *radix_leaf(const pm_heap_t *h, uintptr_t a)
     return (struct pm_leaf *)radix_leaf_g(h, a, h->geom);
 }
 
+/* The bottom node listed at dir_bot[i], or NULL when its key leads to
+ * none (check() counts those: a damaged directory). */
+static inline struct pm_leaf *radix_dir_bot(const pm_heap_t *h, size_t i)
+{
+    uintptr_t k = h->dir_bot[i];
+    void **mid = (k >> h->mid_bits) >> h->root_bits ? NULL : h->root[k >> h->mid_bits];
+    return mid ? mid[k & h->geom.mid_mask] : NULL;
+}
+
 /* The arena whose mapping's first arena_size bytes hold a, or NULL.
  * O(arenas): for misuse reports and check() only. */
 static inline struct pm_arena *arena_containing(const pm_heap_t *h, uintptr_t a)

@@ -788,10 +788,6 @@ static void op_weakref(int a)
     g.nw++;
 }
 
-/* gc.collect(generation); the partial ones the model does not cover run
- * as gc.collect(0) (see examined). */
-static bool gc_trace(void);
-
 static bool probe_dead(const struct gnode *x)
 {
     return pm_weakref_get(g.sp, x->probe) == pm_none(g.sp);
@@ -886,6 +882,8 @@ static void op_increment(void)
     }
 }
 
+/* gc.collect(generation); an increment of inc314 or pep848 (generation 1)
+ * through op_increment, or as gc.collect(0) while it could not be seen. */
 static void op_collect(int generation)
 {
     if (generation == 1 && !is_collector("gen311") && !is_collector("gen313")) {

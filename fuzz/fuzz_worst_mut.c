@@ -490,73 +490,50 @@ static bool mut_fresh(struct seq *q, struct rng *r)
     return true;
 }
 
+/* The size arguments of fw_size_x's dictionary strictly between lo and hi
+ * into out[] (at most FW_SIZE_ARGS); returns how many, *smallest the
+ * smallest of them. */
+static unsigned sizes_between(size_t lo, size_t hi, unsigned out[FW_SIZE_ARGS], unsigned *smallest)
+{
+    unsigned n = 0;
+    for (unsigned a = 0; a < FW_SIZE_ARGS; a++)
+        if (fw_size_x(a) > lo && fw_size_x(a) < hi) {
+            if (!n || fw_size_x(a) < fw_size_x(*smallest))
+                *smallest = a;
+            out[n++] = a;
+        }
+    return n;
+}
+
 /* A rung (fuzz_worst_mut.h): the two edits a ladder needs at once to
  * close a gap. Sizes are fw_size_x's dictionary, nothing of a backend. */
 static bool mut_ladder(struct seq *q, struct rng *r)
 {
-    static size_t fill[FW_MAX_OPS / 2];
-    size_t np = 0, gaps = 0, top = 0;
+    static size_t fill[FW_MAX_OPS / 2], gap[FW_MAX_OPS / 2];
+    size_t np = 0, ngap = 0, top = 0;
     for (size_t i = 0; i + 1 < q->n; i++)
-        if (is_fill(q, i) && is_keep(q, i + 1)) {
-            fill[np++] = i;
-            i++;
-        }
+        if (is_fill(q, i) && is_keep(q, i + 1))
+            fill[np++] = i++;
     if (!np)
         return false;
+#define FILL_SIZE(j) fw_size_x(q->d[q->ops[fill[j]].off + 2])
+    unsigned between[FW_SIZE_ARGS], smallest = 0;
     for (size_t j = 0; j < np; j++) {
-        size_t sj = fw_size_x(q->d[q->ops[fill[j]].off + 2]);
-        if (sj > fw_size_x(q->d[q->ops[fill[top]].off + 2]))
+        if (FILL_SIZE(j) > FILL_SIZE(top))
             top = j;
+        if (j + 1 < np && sizes_between(FILL_SIZE(j), FILL_SIZE(j + 1), between, &smallest))
+            gap[ngap++] = j;   /* consecutive pairs with a dictionary size between */
     }
-    /* gaps: consecutive pairs with a dictionary size strictly between */
-    unsigned between[FW_SIZE_ARGS], nb;
-    size_t pick = np;
-    for (int pass = 0; pass < 2 && pick == np; pass++) {
-        size_t want = pass ? rnd(r, (unsigned)gaps) : 0;
-        for (size_t j = 0; j + 1 < np; j++) {
-            size_t lo = fw_size_x(q->d[q->ops[fill[j]].off + 2]);
-            size_t hi = fw_size_x(q->d[q->ops[fill[j + 1]].off + 2]);
-            nb = 0;
-            for (unsigned a = 0; a < FW_SIZE_ARGS; a++)
-                nb += fw_size_x(a) > lo && fw_size_x(a) < hi;
-            if (!nb)
-                continue;
-            if (!pass)
-                gaps++;
-            else if (!want--) {
-                pick = j;
-                break;
-            }
-        }
-        if (!gaps)
-            break;
-    }
-    size_t lo, hi, after;   /* the new pair goes after the pair `after` */
-    if (pick < np && rnd(r, 4)) {
-        after = pick;
-        lo = fw_size_x(q->d[q->ops[fill[pick]].off + 2]);
-        hi = fw_size_x(q->d[q->ops[fill[pick + 1]].off + 2]);
-    } else {
-        after = top;
-        lo = fw_size_x(q->d[q->ops[fill[top]].off + 2]);
-        hi = (size_t)-1;
-    }
-    nb = 0;
-    size_t best = (size_t)-1;
-    for (unsigned a = 0; a < FW_SIZE_ARGS; a++) {
-        size_t x = fw_size_x(a);
-        if (x > lo && x < hi) {
-            between[nb++] = a;
-            best = x < best ? x : best;
-        }
-    }
+    /* the new pair goes after pair `after`: in a gap 3/4 of the time, else above the top */
+    bool in_gap = ngap && rnd(r, 4);
+    size_t after = in_gap ? gap[rnd(r, (unsigned)ngap)] : top;
+    size_t hi = in_gap ? FILL_SIZE(after + 1) : (size_t)-1;
+    unsigned nb = sizes_between(FILL_SIZE(after), hi, between, &smallest);
+#undef FILL_SIZE
     if (!nb)
         return false;
-    unsigned sa = between[rnd(r, nb)];
-    if (hi == (size_t)-1 || rnd(r, 2))   /* the next size up, half the time */
-        for (unsigned k = 0; k < nb; k++)
-            if (fw_size_x(between[k]) == best)
-                sa = between[k];
+    /* the next size up: always above the top, half the time in a gap */
+    unsigned sa = !in_gap || rnd(r, 2) ? smallest : between[rnd(r, nb)];
     uint8_t *keep = q->d + q->ops[fill[after] + 1].off;
     keep[1] = 2;
     keep[2] = (uint8_t)fw_k_arg(2);
