@@ -119,7 +119,9 @@ static __attribute__((noinline, cold)) uintptr_t region_new(pm_heap_t *h,
     struct buddy_group *groups = pm_os_map(&h->os, h->meta_size);
     if (!groups)
         return 0;
-    void *base = pm_os_map_aligned(&h->os, h->region_size, h->region_size);
+    /* a block's links are written when it is put on a list: the region
+     * need not be zero (a recycled range is taken as it is) */
+    void *base = pm_os_map_any(&h->os, h->region_size, h->region_size, NULL);
     if (!base) {
         pm_os_unmap(&h->os, groups, h->meta_size);
         return 0;
@@ -258,7 +260,7 @@ static __attribute__((noinline, cold)) void pointer_misuse(pm_heap_t *h, const v
 
 /* ---- large blocks -------------------------------------------------------- */
 
-static __attribute__((noinline)) void *large_malloc(pm_heap_t *h, size_t n)
+static __attribute__((noinline)) void *large_malloc(pm_heap_t *h, size_t n, bool zero)
 {
     if (n > PM_LARGE_MAX) {
         errno = ENOMEM;
@@ -267,7 +269,7 @@ static __attribute__((noinline)) void *large_malloc(pm_heap_t *h, size_t n)
     if (!pm_addrset_reserve(&h->slots, &h->os))
         return NULL;
     size_t size;
-    void *p = pm_large_map(&h->large, &h->os, n, 0, false, &size);
+    void *p = pm_large_map(&h->large, &h->os, n, 0, zero, &size);
     if (p)
         slot_insert(h, (uintptr_t)p | BUDDY_SLOT_LARGE, size);
     return p;
@@ -327,7 +329,7 @@ static __attribute__((noinline)) void *malloc_split(pm_heap_t *h, unsigned j)
 static void *buddy_malloc(pm_heap_t *h, size_t n)
 {
     if (__builtin_expect(n >= h->slow_from, 0))   /* whole regions and large blocks */
-        return n > h->region_size ? large_malloc(h, n) : malloc_split(h, h->top);
+        return n > h->region_size ? large_malloc(h, n, false) : malloc_split(h, h->top);
     unsigned j = size_level(h, n);
     if (__builtin_expect(!(h->avail & (UINT64_C(1) << j)), 0))
         return malloc_split(h, j);
@@ -351,8 +353,10 @@ static void *buddy_calloc(pm_heap_t *h, size_t count, size_t n)
     size_t total;
     if (!pm_calloc_bytes(count, n, &total))
         return NULL;
+    if (total > h->region_size)
+        return large_malloc(h, total, true);
     void *p = buddy_malloc(h, total);
-    if (p && total <= h->region_size)   /* large blocks are fresh, zeroed mappings */
+    if (p)
         memset(p, 0, total);
     return p;
 }

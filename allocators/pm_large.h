@@ -142,8 +142,9 @@ static inline void *pm_large_map(struct pm_large *l, struct pm_os *os, size_t n,
     if (base) {
         if (zero)
             memset(base + hdr, 0, n);
-    } else if (!(base = (uint8_t *)pm_os_map(os, need))) {
-        return NULL;
+    } else if (!(base = (uint8_t *)(zero ? pm_os_map(os, need)
+                                          : pm_os_map_any(os, need, pm_os_page_size(), NULL)))) {
+        return NULL;   /* (a fresh mapping is zero; only calloc needs a recycled one zeroed) */
     }
     l->count++;
     l->usable += size - hdr;

@@ -263,16 +263,19 @@ static bool arena_table_grow(pm_heap_t *h)
     return true;
 }
 
-/* Maps arena_size bytes for an arena as the placement option says. */
+/* Maps arena_size bytes for an arena as the placement option says. Its
+ * contents need not be zero (as CPython's: a pool's header is written when
+ * the pool is carved, a block before it is handed out), so a recycled
+ * range is taken as it is (pm_os_map_any). */
 static uint8_t *arena_map(pm_heap_t *h)
 {
-    if (h->placement == PLACE_OS)
-        return pm_os_map(&h->os, h->arena_size);
-    if (h->placement == PLACE_ALIGNED)
-        return pm_os_map_aligned(&h->os, h->arena_size, h->pool_size);
-    /* unaligned: map a pool more, keep [pool boundary + page, + A) */
     size_t page = pm_os_page_size();
-    uint8_t *m = pm_os_map_aligned(&h->os, h->arena_size + h->pool_size, h->pool_size);
+    if (h->placement == PLACE_OS)
+        return pm_os_map_any(&h->os, h->arena_size, page, NULL);
+    if (h->placement == PLACE_ALIGNED)
+        return pm_os_map_any(&h->os, h->arena_size, h->pool_size, NULL);
+    /* unaligned: map a pool more, keep [pool boundary + page, + A) */
+    uint8_t *m = pm_os_map_any(&h->os, h->arena_size + h->pool_size, h->pool_size, NULL);
     if (!m)
         return NULL;
     pm_os_unmap(&h->os, m, page);

@@ -258,15 +258,18 @@ static void empty_remove(pm_heap_t *h, struct seg_region *r)
 /* Maps a region; returns its one free block, not in any bin. NULL on OOM. */
 static struct seg_block *region_new(pm_heap_t *h)
 {
-    struct seg_region *r = pm_os_map_aligned(h->acct, h->region_size, h->region_size);
+    bool zeroed;
+    struct seg_region *r = pm_os_map_any(h->acct, h->region_size, h->region_size, &zeroed);
     if (!r)
         return NULL;
+    if (!zeroed)   /* recycled: only the header and side map must start cleared */
+        memset(r, 0, h->region_hdr);
     if (!set_add(h->acct, &h->regions, (uintptr_t)r)) {
         pm_os_unmap(h->acct, r, h->region_size);
         errno = ENOMEM;
         return NULL;
     }
-    /* the mapping is zero-filled: links and side map start cleared */
+    /* links and side map start cleared */
     r->next = h->region_list;
     if (h->region_list)
         h->region_list->prev = r;
@@ -475,9 +478,9 @@ static struct seg_region *block_check_used(pm_heap_t *h, void *p, bool *large)
 /* ---- large blocks ---- */
 
 /* A mapping each (pm_large.h); the set was mapped at create. */
-static void *large_malloc(pm_heap_t *h, size_t n)
+static void *large_malloc(pm_heap_t *h, size_t n, bool zero)
 {
-    void *p = pm_large_alloc(&h->large, h->acct, n, false, 0);
+    void *p = pm_large_alloc(&h->large, h->acct, n, zero, 0);
     if (p) {
         h->st.large_blocks++;
         h->st.live_blocks++;
@@ -499,7 +502,7 @@ static void large_free(pm_heap_t *h, void *p)
 __attribute__((noinline)) static void *seg_malloc_slow(pm_heap_t *h, size_t n)
 {
     if (n > h->large_threshold)
-        return large_malloc(h, n);
+        return large_malloc(h, n, false);
     size_t size = pm_segfit_block_size(n);
     struct seg_block *b = bin_take(h, size);
     if (!b && h->cached_bytes) {
@@ -541,8 +544,10 @@ static void *seg_calloc(pm_heap_t *h, size_t k, size_t n)
     size_t total;
     if (!pm_calloc_bytes(k, n, &total))
         return NULL;
+    if (total > h->large_threshold)
+        return large_malloc(h, total, true);
     void *p = seg_malloc(h, total);
-    if (p && total <= h->large_threshold)       /* large mappings are zero-filled */
+    if (p)
         memset(p, 0, total);
     return p;
 }

@@ -168,6 +168,92 @@ static void test_cache_recycles_zeroed(void **state)
     assert_int_equal(pm_os_total_mapped(), 0);
 }
 
+/* Runs a fixed mixed workload on a heap of `spec` and returns its stats at
+ * the end; calloc must give zeros and check() must pass at every step. */
+static struct pm_stats run_workload(const char *spec)
+{
+    char err[PM_ERR_LEN], msg[PM_ERR_LEN];
+    const struct allocator_ops *ops;
+    pm_heap_t *h = pm_backend_create(spec, NULL, &ops, err);
+    if (!h)
+        fail_msg("%s: %s", spec, err);
+    enum { N = 3000 };
+    static unsigned char *p[N];
+    static size_t n[N];
+    uint64_t x = 88172645463325252u;
+    for (unsigned i = 0; i < 4 * N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        unsigned s = (unsigned)(x % N);
+        size_t size = (x >> 20) % 4 == 0 ? (size_t)(x >> 32) % 70000 : (size_t)(x >> 32) % 600;
+        if (p[s]) {
+            for (size_t k = 0; k < n[s]; k += 61)
+                if (p[s][k] != (unsigned char)s)
+                    fail_msg("%s: byte %zu of block %u changed", spec, k, s);
+            ops->free(h, p[s]);
+            p[s] = NULL;
+        } else {
+            bool zero = (x >> 40) & 1;
+            p[s] = zero ? ops->calloc(h, 1, size) : ops->malloc(h, size);
+            assert_non_null(p[s]);
+            n[s] = size;
+            for (size_t k = 0; zero && k < size; k++)
+                if (p[s][k])
+                    fail_msg("%s: byte %zu of calloc(1, %zu) is %#x", spec, k, size, p[s][k]);
+            memset(p[s], (unsigned char)s, size);
+        }
+        if (i % 997 == 0 && ops->check(h, msg))
+            fail_msg("%s: check: %s", spec, msg);
+    }
+    if (ops->check(h, msg))
+        fail_msg("%s: check: %s", spec, msg);
+    struct pm_stats st;
+    ops->stats(h, &st);
+    for (unsigned s = 0; s < N; s++)
+        if (p[s]) {
+            ops->free(h, p[s]);
+            p[s] = NULL;
+        }
+    ops->destroy(h);
+    return st;
+}
+
+/* pm_os_map_any hands out recycled ranges as they are: the backends that
+ * use it (pymalloc's arenas, buddy's and segfit's regions) must not count
+ * on zeros. A heap whose every range was left full of 0xA5 by the one
+ * before must behave as a fresh one: the same stats after the same
+ * workload, calloc still zero, check() clean. */
+static void test_recycled_dirty_ranges_behave_as_fresh(void **state)
+{
+    (void)state;
+    static const char *const specs[] = {
+        "pymalloc,large=segfit,placement=aligned", "pymalloc,large=segfit,placement=unaligned",
+        "pymalloc,preset=3.8,large=segfit,placement=aligned", "segfit", "buddy",
+        "buddy,max=64K,keep_empty=0",
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        struct pm_stats fresh = run_workload(specs[i]);
+        pm_os_cache_set((uint64_t)256 << 20, 4096);
+        (void)run_workload(specs[i]);   /* leaves its ranges in the cache */
+        struct pm_os_cache_info ci;
+        pm_os_cache_info(&ci);
+        assert_true(ci.cached_ranges > 0);
+        pm_os_cache_scribble(0xA5);
+        uint64_t hits0 = ci.hits;
+        struct pm_stats dirty = run_workload(specs[i]);
+        pm_os_cache_info(&ci);
+        if (ci.hits == hits0)
+            fail_msg("%s: the second heap took no recycled range", specs[i]);
+#define PM_X(name, desc)                                                                      \
+        if (fresh.name != dirty.name)                                                         \
+            fail_msg("%s: stats." #name ": %llu on a fresh heap, %llu on recycled ranges",    \
+                     specs[i], (unsigned long long)fresh.name, (unsigned long long)dirty.name);
+        PM_STATS_FIELDS(PM_X)
+#undef PM_X
+        pm_os_cache_set(0, 0);
+        assert_int_equal(pm_os_total_mapped(), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_option_and_size_parsing),
         cmocka_unit_test(test_unknown_backend_lists_known),
         cmocka_unit_test(test_cache_recycles_zeroed),
+        cmocka_unit_test(test_recycled_dirty_ranges_behave_as_fresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
