@@ -67,8 +67,11 @@ void pm_os_decommit(struct pm_os *os, void *p, size_t size);
 /* THE MAPPING CACHE (for fuzzers: a heap created and destroyed per input
  * spent most of its time in mmap, munmap and the page faults of fresh
  * mappings). With a budget set, pm_os_unmap keeps a range in a per-process
- * cache instead of unmapping it, and pm_os_map(_aligned) takes a cached
- * range of exactly the size asked (and aligned as asked) before it maps.
+ * cache instead of unmapping it (merged with a cached range it adjoins),
+ * and pm_os_map(_aligned, _any) takes the memory from the cache before it
+ * maps: a cached range of exactly the size asked (and aligned as asked),
+ * else the part of the smallest cached range that holds it (the rest stays
+ * cached).
  * What a fresh mapping promises still holds for a recycled one: it reads as
  * zero (each resident page, as mincore() reports it, is zeroed when the
  * range is handed out by pm_os_map or pm_os_map_aligned; pages never

@@ -149,10 +149,30 @@ static void test_cache_recycles_zeroed(void **state)
     assert_null(pm_os_map(&os, 8 * page));   /* a fault wins over the cache */
     assert_int_equal(errno, ENOMEM);
     pm_os_set_faults(&os, NULL);
-    char *c = pm_os_map(&os, 4 * page);      /* another size: a fresh mapping */
-    assert_non_null(c);
-    assert_ptr_not_equal(c, a);
-    pm_os_unmap(&os, c, 4 * page);
+    char *c = pm_os_map(&os, 4 * page);      /* a smaller size: cut from the cached range */
+    assert_ptr_equal(c, a);
+    char *c2 = pm_os_map(&os, 2 * page);     /* and again from what is left */
+    assert_ptr_equal(c2, a + 4 * page);
+    pm_os_cache_info(&ci);
+    assert_int_equal(ci.cached_ranges, 1);
+    assert_int_equal(ci.cached_bytes, 2 * page);
+    for (size_t i = 0; i < 4 * page; i++)
+        if (c[i]) fail_msg("byte %zu of a cut range is %d", i, c[i]);
+    c[page] = 7;                            /* (a cached range's first bytes are its bookkeeping) */
+    pm_os_unmap(&os, c2, 2 * page);          /* merged with the part above */
+    pm_os_unmap(&os, c, 4 * page);           /* and with this one: one range again */
+    pm_os_cache_info(&ci);
+    assert_int_equal(ci.cached_ranges, 1);
+    assert_int_equal(ci.cached_bytes, 8 * page);
+    bool zeroed = true;
+    char *e = pm_os_map_any(&os, 8 * page, page, &zeroed);   /* as it is */
+    assert_ptr_equal(e, a);
+    assert_false(zeroed);
+    assert_int_equal(e[page], 7);
+    char *big = pm_os_map(&os, 16 * page);   /* larger than any cached: a fresh mapping */
+    assert_non_null(big);
+    pm_os_unmap(&os, big, 16 * page);
+    pm_os_unmap(&os, e, 8 * page);
     pm_os_cache_set((uint64_t)64 << 20, 1);  /* one range: the older goes */
     pm_os_cache_info(&ci);
     assert_int_equal(ci.cached_ranges, 1);
