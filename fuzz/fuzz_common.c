@@ -8,6 +8,7 @@
  */
 #include "fuzz_common.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +237,14 @@ void fz_recycle(void)
         if (on) {
             pm_os_cache_set(FZ_CACHE_BYTES, FZ_CACHE_RANGES);
             atexit(recycle_at_exit);
+            /* The C library's heap the same way (the `system` reference,
+             * debug:system, libpython's raw requests): large blocks from the
+             * heap, not each a fresh mapping, and freed memory kept, not
+             * given back to be faulted in again. (A no-op under ASan, whose
+             * allocator is not glibc's.) */
+            mallopt(M_MMAP_THRESHOLD, 32 << 20);
+            mallopt(M_TRIM_THRESHOLD, 512 << 20);
+            mallopt(M_TOP_PAD, 16 << 20);
         }
         return;
     }

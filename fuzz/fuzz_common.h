@@ -114,7 +114,8 @@ const struct fz_backend *fz_pick(const struct fz_backend *list, size_t n, unsign
  * first call turns on the OS layer's mapping cache (os.h; FZ_CACHE_BYTES,
  * unless $PM_FUZZ_RECYCLE=0), so a heap created per input gets its arenas
  * back from the previous input, zeroed, without mmap, munmap or page
- * faults. The leak check through the cache: every FZ_FLUSH_EVERY inputs
+ * faults; and the C library's malloc keeps the memory it is given (large
+ * blocks from its heap, no trimming: mallopt). The leak check through the cache: every FZ_FLUSH_EVERY inputs
  * and at exit, the cache is unmapped and the layer must then hold exactly
  * what it held before the first input (nothing a destroyed heap left). */
 #define FZ_CACHE_BYTES ((uint64_t)512 << 20)
