@@ -57,7 +57,9 @@ static pm_heap_t *null_create(const struct pm_config *cfg, char err[PM_ERR_LEN])
     struct pm_os os;
     pm_os_init(&os, &cfg->faults);
     pm_heap_t *h = pm_os_map(&os, sizeof *h);
-    char *mem = h ? pm_os_map(&os, ring) : NULL;
+    /* (contents never read before written: calloc zeroes; a recycled
+     * range is taken as it is) */
+    char *mem = h ? pm_os_map_any(&os, ring, pm_os_page_size(), NULL) : NULL;
     if (!mem) {
         if (h)
             pm_os_unmap(&os, h, sizeof *h);
@@ -90,7 +92,7 @@ static void *null_big(pm_heap_t *h, size_t n)
         return NULL;
     }
     size_t sz = n + NULL_HDR + 16;
-    struct big *b = pm_os_map(&h->os, sz);
+    struct big *b = pm_os_map_any(&h->os, sz, pm_os_page_size(), NULL);
     if (!b)
         return NULL;
     b->next = h->bigs;
