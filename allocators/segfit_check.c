@@ -146,6 +146,13 @@ static void chk_bins(pm_heap_t *h, struct pm_check_report *c, const struct seg_w
                      (unsigned long long)h->sl_bitmap[fl]);
         if (sl_count < 64 && h->sl_bitmap[fl] >> sl_count)
             pm_check_fail(c, "sl bitmap %u has bits beyond %u subdivisions", fl, sl_count);
+        if (!h->sl_bitmap[fl]) {   /* the common case, 64 empty bins: all NULL is all there is to see */
+            uintptr_t any = 0;
+            for (unsigned sl = 0; sl < SEG_SL_MAX; sl++)
+                any |= (uintptr_t)h->bins[fl][sl];
+            if (!any)
+                continue;
+        }
         for (unsigned sl = 0; sl < SEG_SL_MAX; sl++) {
             struct seg_block *b = h->bins[fl][sl], *prev = NULL;
             bool bit = h->sl_bitmap[fl] >> sl & 1;
