@@ -116,9 +116,14 @@ static __attribute__((noinline, cold)) uintptr_t region_new(pm_heap_t *h,
 {
     if (!pm_addrset_reserve(&h->slots, &h->os))
         return 0;
-    struct buddy_group *groups = pm_os_map(&h->os, h->meta_size);
+    /* the codes start at zero: a recycled range is cleared here, a few
+     * pages, cheaper than the OS layer's zeroing of it (mincore and a scan) */
+    bool zeroed;
+    struct buddy_group *groups = pm_os_map_any(&h->os, h->meta_size, pm_os_page_size(), &zeroed);
     if (!groups)
         return 0;
+    if (!zeroed)
+        memset(groups, 0, h->meta_size);
     /* a block's links are written when it is put on a list: the region
      * need not be zero (a recycled range is taken as it is) */
     void *base = pm_os_map_any(&h->os, h->region_size, h->region_size, NULL);

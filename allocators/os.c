@@ -18,23 +18,33 @@ uint64_t pm_os_total_mapped(void) { return total_mapped; }
 /* ---- the mapping cache (os.h) ---- */
 
 /* A cached range keeps its bookkeeping in its own first bytes (it is ours
- * and unused; they are zeroed again when it is handed out): one list in
- * address order, where adjacent ranges are merged as they come in, and one
- * in age order for eviction. Its other bytes are what its last user left:
- * they are zeroed when (the part of) it is handed out to a caller that
- * needs zeros (pm_os_map, pm_os_map_aligned), not when it enters (a range
- * taken by pm_os_map_any, or unmapped from the cache, is never zeroed). */
+ * and unused; they are zeroed again when it is handed out): a list per
+ * size class (pages, by powers of two) for lookups, one list in age order
+ * for eviction, and two hash indexes, by start and by end address, through
+ * which a range coming in finds a cached neighbour to merge with in O(1)
+ * (a list in address order cost a scan per call: with thousands of ranges
+ * cached, fuzz_frag spent a third of its time there). Its other bytes are
+ * what its last user left: they are zeroed when (the part of) it is handed
+ * out to a caller that needs zeros (pm_os_map, pm_os_map_aligned), not when
+ * it enters (a range taken by pm_os_map_any, or unmapped from the cache, is
+ * never zeroed). */
 struct cache_range {
     size_t size;                     /* page multiple */
-    struct cache_range *lower, *higher;   /* address order */
-    struct cache_range *older, *newer;    /* age order */
+    struct cache_range *next_class, *prev_class;   /* its size class */
+    struct cache_range *older, *newer;             /* age order */
 };
 
+#define CACHE_CLASSES 48             /* floor(log2(pages)) */
+#define CACHE_MAX_ENTRIES 65536u     /* pm_os_cache_set's limit is clamped to this */
+#define CACHE_SCAN 32                /* ranges looked at per size class and lookup */
+
 static struct {
-    struct cache_range *lowest;
+    struct cache_range *cls[CACHE_CLASSES];
     struct cache_range *oldest, *newest;
     uint64_t n, bytes, max_bytes, max_entries;
     uint64_t hits, misses;
+    struct cache_range **by_start, **by_end;   /* open addressing, linear probing */
+    unsigned index_bits;             /* 2^bits slots each: >= 4 per entry allowed */
 } cache;
 static uint64_t kernel_mapped;   /* mmap'd here minus munmap'd here */
 
@@ -44,6 +54,87 @@ static void kernel_unmap(void *p, size_t size)
     munmap(p, size);
     errno = saved;
     kernel_mapped -= size;
+}
+
+static unsigned size_class(size_t size)
+{
+    size_t pages = size / pm_os_page_size();
+    unsigned c = 63u - (unsigned)__builtin_clzll((unsigned long long)(pages ? pages : 1));
+    return c < CACHE_CLASSES ? c : CACHE_CLASSES - 1;
+}
+
+/* ---- the address indexes: the key of a range is its start (by_start) or
+ * its end (by_end), computed from the range itself ---- */
+
+static size_t index_slot(uintptr_t key)
+{
+    return (size_t)(((uint64_t)key >> 12) * 0x9E3779B97F4A7C15u >> (64 - cache.index_bits));
+}
+
+static uintptr_t range_key(const struct cache_range *r, bool end)
+{
+    return (uintptr_t)r + (end ? r->size : 0);
+}
+
+static void index_add(struct cache_range **t, struct cache_range *r, bool end)
+{
+    size_t mask = ((size_t)1 << cache.index_bits) - 1;
+    size_t i = index_slot(range_key(r, end));
+    while (t[i])
+        i = (i + 1) & mask;
+    t[i] = r;
+}
+
+static struct cache_range *index_find(struct cache_range **t, uintptr_t key, bool end)
+{
+    size_t mask = ((size_t)1 << cache.index_bits) - 1;
+    for (size_t i = index_slot(key); t[i]; i = (i + 1) & mask)
+        if (range_key(t[i], end) == key)
+            return t[i];
+    return NULL;
+}
+
+/* Removes r (keyed as it is now) with backward-shift deletion. */
+static void index_remove(struct cache_range **t, const struct cache_range *r, bool end)
+{
+    size_t mask = ((size_t)1 << cache.index_bits) - 1;
+    size_t i = index_slot(range_key(r, end));
+    while (t[i] != r) {
+        pm_assert(t[i] != NULL);
+        i = (i + 1) & mask;
+    }
+    for (size_t j = (i + 1) & mask; t[j]; j = (j + 1) & mask) {
+        size_t home = index_slot(range_key(t[j], end));
+        /* t[j] may move to the hole at i if its home is not in (i, j] */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            t[i] = t[j];
+            i = j;
+        }
+    }
+    t[i] = NULL;
+}
+
+/* ---- the lists ---- */
+
+static void class_link(struct cache_range *r)
+{
+    struct cache_range **head = &cache.cls[size_class(r->size)];
+    r->prev_class = NULL;
+    r->next_class = *head;
+    if (*head)
+        (*head)->prev_class = r;
+    *head = r;
+}
+
+static void class_unlink(struct cache_range *r)
+{
+    if (r->prev_class)
+        r->prev_class->next_class = r->next_class;
+    else
+        cache.cls[size_class(r->size)] = r->next_class;
+    if (r->next_class)
+        r->next_class->prev_class = r->prev_class;
+    r->next_class = r->prev_class = NULL;
 }
 
 static void age_unlink(struct cache_range *r)
@@ -70,16 +161,13 @@ static void age_push_newest(struct cache_range *r)
     cache.newest = r;
 }
 
-/* Unlinks r from both lists; its header bytes are zeroed. */
+/* Takes r out of every list and index; its header bytes are zeroed. */
 static void cache_unlink(struct cache_range *r)
 {
-    if (r->lower)
-        r->lower->higher = r->higher;
-    else
-        cache.lowest = r->higher;
-    if (r->higher)
-        r->higher->lower = r->lower;
+    class_unlink(r);
     age_unlink(r);
+    index_remove(cache.by_start, r, false);
+    index_remove(cache.by_end, r, true);
     cache.n--;
     cache.bytes -= r->size;
     memset(r, 0, sizeof *r);
@@ -97,12 +185,70 @@ static void cache_shrink(uint64_t max_bytes, uint64_t max_entries)
 
 void pm_os_cache_set(uint64_t max_bytes, unsigned max_entries)
 {
+    if (max_entries > CACHE_MAX_ENTRIES)
+        max_entries = CACHE_MAX_ENTRIES;
     cache.max_bytes = max_entries ? max_bytes : 0;
     cache.max_entries = cache.max_bytes ? max_entries : 0;
     cache_shrink(cache.max_bytes, cache.max_entries);
+    /* the indexes: 4 slots per entry or more (one more entry than the
+     * limit can be there for a moment: a cut), in memory of their own
+     * (bookkeeping, not counted as mapped); rebuilt from the age list */
+    unsigned bits = 0;
+    if (cache.max_entries)
+        for (bits = 10; ((uint64_t)1 << bits) < 4 * ((uint64_t)cache.max_entries + 1); bits++)
+            ;
+    if (bits == cache.index_bits)
+        return;
+    if (cache.by_start)
+        munmap(cache.by_start, 2 * (sizeof(struct cache_range *) << cache.index_bits));
+    cache.by_start = cache.by_end = NULL;
+    cache.index_bits = bits;
+    if (!bits)
+        return;
+    size_t index_bytes = sizeof(struct cache_range *) << bits;
+    void *a = mmap(NULL, 2 * index_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (a == MAP_FAILED) {   /* no cache, then */
+        cache.index_bits = 0;
+        cache_shrink(0, 0);
+        cache.max_bytes = cache.max_entries = 0;
+        return;
+    }
+    cache.by_start = a;
+    cache.by_end = (struct cache_range **)((char *)a + index_bytes);
+    for (struct cache_range *r = cache.oldest; r; r = r->newer) {
+        index_add(cache.by_start, r, false);
+        index_add(cache.by_end, r, true);
+    }
 }
 
 void pm_os_cache_flush(void) { cache_shrink(0, 0); }
+
+const char *pm_os_cache_invalid(void)
+{
+    uint64_t n = 0, bytes = 0, in_classes = 0;
+    for (struct cache_range *r = cache.oldest; r; r = r->newer) {
+        n++;
+        bytes += r->size;
+        if (index_find(cache.by_start, (uintptr_t)r, false) != r)
+            return "a range is not found by its start";
+        if (index_find(cache.by_end, (uintptr_t)r + r->size, true) != r)
+            return "a range is not found by its end";
+        if (index_find(cache.by_end, (uintptr_t)r, true) ||
+            index_find(cache.by_start, (uintptr_t)r + r->size, false))
+            return "two cached ranges adjoin (not merged)";
+        if (r->newer && r->newer->older != r)
+            return "age list broken";
+    }
+    for (unsigned c = 0; c < CACHE_CLASSES; c++)
+        for (struct cache_range *r = cache.cls[c]; r; r = r->next_class) {
+            in_classes++;
+            if (size_class(r->size) != c)
+                return "a range in the wrong size class";
+        }
+    if (n != cache.n || in_classes != n || bytes != cache.bytes)
+        return "counts disagree";
+    return NULL;
+}
 
 void pm_os_cache_scribble(unsigned char byte)
 {
@@ -173,38 +319,28 @@ static __attribute__((noinline, no_sanitize_address)) void zero_resident(char *p
  * cached range that ends where it starts or starts where it ends. */
 static void cache_insert(char *p, size_t size)
 {
-    struct cache_range *below = NULL, *above = cache.lowest;
-    while (above && (char *)above < p) {
-        below = above;
-        above = above->higher;
-    }
-    cache.n++;
-    cache.bytes += size;
-    struct cache_range *r;
-    if (below && (char *)below + below->size == p) {   /* grow the range below */
-        r = below;
-        r->size += size;
+    struct cache_range *r = index_find(cache.by_end, (uintptr_t)p, true);
+    if (r) {   /* grow the range below */
+        class_unlink(r);
         age_unlink(r);
-        cache.n--;
+        index_remove(cache.by_end, r, true);
+        r->size += size;
     } else {
         r = (struct cache_range *)p;
-        *r = (struct cache_range){.size = size, .lower = below, .higher = above};
-        if (below)
-            below->higher = r;
-        else
-            cache.lowest = r;
-        if (above)
-            above->lower = r;
+        *r = (struct cache_range){.size = size};
+        index_add(cache.by_start, r, false);
+        cache.n++;
     }
-    if (above && (char *)r + r->size == (char *)above) {   /* swallow the range above */
-        r->higher = above->higher;
-        if (above->higher)
-            above->higher->lower = r;
-        age_unlink(above);
-        r->size += above->size;
-        memset(above, 0, sizeof *above);
-        cache.n--;
+    cache.bytes += size;
+    struct cache_range *above = index_find(cache.by_start, (uintptr_t)p + size, false);
+    if (above) {   /* swallow the range above */
+        size_t more = above->size;
+        cache_unlink(above);   /* (takes its bytes and count out) */
+        cache.bytes += more;
+        r->size += more;
     }
+    index_add(cache.by_end, r, true);
+    class_link(r);
     age_push_newest(r);
 }
 
@@ -221,25 +357,35 @@ static bool cache_put(char *p, size_t size)
 
 /* `size` bytes aligned to `align` out of the cache, zeroed if `zero`, or
  * NULL: a range of exactly that size if there is one, else cut from the
- * smallest range that holds it (what is left on either side stays cached).
- * (Cutting matters: the cache once served exact sizes only, and each large
- * block of a new size was then a fresh mapping whose pages fault one by
- * one, ~9 us each on this project's VMs: half of fuzz_diff's time.) */
+ * first range that holds it in its size class or the next ones up (what is
+ * left on either side stays cached). Cutting spares a fresh mapping for
+ * each block of a new size, whose pages then fault one by one (~9 us each
+ * on this project's VMs). */
 static char *cache_take(size_t size, size_t align, bool zero)
 {
     if (!cache.max_entries)
         return NULL;
     struct cache_range *best = NULL;
     char *best_at = NULL;
-    for (struct cache_range *r = cache.lowest; r; r = r->higher) {
-        char *at = (char *)pm_round_up((uintptr_t)r, align);
-        if (at + size > (char *)r + r->size)
-            continue;
-        if (!best || r->size < best->size) {
+    unsigned c0 = size_class(size);
+    /* a range of exactly this size, aligned; else the first that holds it,
+     * in this size class or the next ones up (CACHE_SCAN per class) */
+    unsigned k = 0;
+    for (struct cache_range *r = cache.cls[c0]; r && k < CACHE_SCAN; r = r->next_class, k++)
+        if (r->size == size && ((uintptr_t)r & (align - 1)) == 0) {
             best = r;
-            best_at = at;
-            if (r->size == size)
+            best_at = (char *)r;
+            break;
+        }
+    for (unsigned c = c0; !best && c < CACHE_CLASSES; c++) {
+        k = 0;
+        for (struct cache_range *r = cache.cls[c]; r && k < CACHE_SCAN; r = r->next_class, k++) {
+            char *at = (char *)pm_round_up((uintptr_t)r, align);
+            if (at + size <= (char *)r + r->size) {
+                best = r;
+                best_at = at;
                 break;
+            }
         }
     }
     if (!best) {

@@ -94,6 +94,10 @@ void pm_os_cache_flush(void);
 /* Fills every cached range (but its bookkeeping) with `byte`: tests use it
  * to see that a user of pm_os_map_any does not count on zeros. */
 void pm_os_cache_scribble(unsigned char byte);
+/* NULL if the cache's lists and indexes agree (every range found by its
+ * start and end, none adjoining another, counts right); else what is wrong.
+ * For tests. */
+const char *pm_os_cache_invalid(void);
 struct pm_os_cache_info {
     uint64_t cached_bytes;     /* in the cache now */
     uint64_t cached_ranges;

@@ -274,6 +274,65 @@ static void test_recycled_dirty_ranges_behave_as_fresh(void **state)
     }
 }
 
+/* The cache under random map and unmap calls of many sizes and alignments
+ * (cuts, merges, evictions): every range handed out is the caller's alone
+ * (its fill survives until it is unmapped), zero where zeros were asked,
+ * and a flush gives every byte back to the kernel. */
+static void test_cache_random_ranges(void **state)
+{
+    (void)state;
+    enum { SLOTS = 64, OPS = 20000 };
+    size_t page = pm_os_page_size();
+    struct pm_os os;
+    pm_os_init(&os, NULL);
+    struct pm_os_cache_info ci0, ci;
+    pm_os_cache_info(&ci0);
+    pm_os_cache_set((uint64_t)24 << 20, 512);   /* small: evictions happen */
+    static unsigned char *p[SLOTS];
+    static size_t n[SLOTS];
+    uint64_t x = 0x2545F4914F6CDD1Du;
+    for (unsigned i = 0; i < OPS; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        unsigned s = (unsigned)(x % SLOTS);
+        if (p[s]) {
+            if (p[s][0] != (unsigned char)s || p[s][n[s] - 1] != (unsigned char)s ||
+                p[s][n[s] / 2] != (unsigned char)s)
+                fail_msg("op %u: range %u changed under its owner", i, s);
+            pm_os_unmap(&os, p[s], n[s]);
+            p[s] = NULL;
+            const char *bad = pm_os_cache_invalid();
+            if (bad)
+                fail_msg("op %u: cache: %s", i, bad);
+            continue;
+        }
+        n[s] = page * (1 + (x >> 8) % ((x >> 40) & 1 ? 300 : 12));
+        size_t align = (x >> 20) % 4 == 0 ? (size_t)64 << 10 : page;
+        bool zero = (x >> 30) & 1, zeroed = true;
+        p[s] = zero ? pm_os_map_aligned(&os, n[s], align) : pm_os_map_any(&os, n[s], align, &zeroed);
+        assert_non_null(p[s]);
+        assert_int_equal((uintptr_t)p[s] % align, 0);
+        if (zero || zeroed)
+            for (size_t k = 0; k < n[s]; k += 511)
+                if (p[s][k])
+                    fail_msg("op %u: byte %zu of a range said zero is %#x", i, k, p[s][k]);
+        memset(p[s], (unsigned char)s, n[s]);
+        const char *bad = pm_os_cache_invalid();
+        if (bad)
+            fail_msg("op %u: cache: %s", i, bad);
+    }
+    for (unsigned s = 0; s < SLOTS; s++)
+        if (p[s])
+            pm_os_unmap(&os, p[s], n[s]);
+    assert_int_equal(os.mapped, 0);
+    pm_os_cache_info(&ci);
+    assert_true(ci.hits > OPS / 4);    /* the cache served most calls */
+    assert_true(ci.cached_bytes <= (uint64_t)24 << 20 && ci.cached_ranges <= 512);
+    assert_int_equal(ci.kernel_mapped, ci0.kernel_mapped + ci.cached_bytes);
+    pm_os_cache_set(0, 0);
+    pm_os_cache_info(&ci);
+    assert_int_equal(ci.kernel_mapped, ci0.kernel_mapped);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_unknown_backend_lists_known),
         cmocka_unit_test(test_cache_recycles_zeroed),
         cmocka_unit_test(test_recycled_dirty_ranges_behave_as_fresh),
+        cmocka_unit_test(test_cache_random_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
