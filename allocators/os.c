@@ -43,8 +43,8 @@ static struct {
     struct cache_range *oldest, *newest;
     uint64_t n, bytes, max_bytes, max_entries;
     uint64_t hits, misses;
-    struct cache_range **by_start, **by_end;   /* open addressing, linear probing */
-    unsigned index_bits;             /* 2^bits slots each: >= 4 per entry allowed */
+    struct index_slot *by_start, *by_end;   /* open addressing, linear probing */
+    unsigned index_bits;             /* 2^bits slots each, >= 4 per entry; 0: none */
 } cache;
 static uint64_t kernel_mapped;   /* mmap'd here minus munmap'd here */
 
@@ -64,9 +64,15 @@ static unsigned size_class(size_t size)
 }
 
 /* ---- the address indexes: the key of a range is its start (by_start) or
- * its end (by_end), computed from the range itself ---- */
+ * its end (by_end), kept in the slot next to it (a probe then reads no
+ * range header: each is on a page of its own, a TLB miss) ---- */
 
-static size_t index_slot(uintptr_t key)
+struct index_slot {
+    uintptr_t key;                   /* 0: empty */
+    struct cache_range *r;
+};
+
+static size_t index_home(uintptr_t key)
 {
     return (size_t)(((uint64_t)key >> 12) * 0x9E3779B97F4A7C15u >> (64 - cache.index_bits));
 }
@@ -76,42 +82,44 @@ static uintptr_t range_key(const struct cache_range *r, bool end)
     return (uintptr_t)r + (end ? r->size : 0);
 }
 
-static void index_add(struct cache_range **t, struct cache_range *r, bool end)
+static void index_add(struct index_slot *t, struct cache_range *r, bool end)
 {
     size_t mask = ((size_t)1 << cache.index_bits) - 1;
-    size_t i = index_slot(range_key(r, end));
-    while (t[i])
+    uintptr_t key = range_key(r, end);
+    size_t i = index_home(key);
+    while (t[i].key)
         i = (i + 1) & mask;
-    t[i] = r;
+    t[i] = (struct index_slot){key, r};
 }
 
-static struct cache_range *index_find(struct cache_range **t, uintptr_t key, bool end)
+static struct cache_range *index_find(const struct index_slot *t, uintptr_t key)
 {
     size_t mask = ((size_t)1 << cache.index_bits) - 1;
-    for (size_t i = index_slot(key); t[i]; i = (i + 1) & mask)
-        if (range_key(t[i], end) == key)
-            return t[i];
+    for (size_t i = index_home(key); t[i].key; i = (i + 1) & mask)
+        if (t[i].key == key)
+            return t[i].r;
     return NULL;
 }
 
 /* Removes r (keyed as it is now) with backward-shift deletion. */
-static void index_remove(struct cache_range **t, const struct cache_range *r, bool end)
+static void index_remove(struct index_slot *t, const struct cache_range *r, bool end)
 {
     size_t mask = ((size_t)1 << cache.index_bits) - 1;
-    size_t i = index_slot(range_key(r, end));
-    while (t[i] != r) {
-        pm_assert(t[i] != NULL);
+    uintptr_t key = range_key(r, end);
+    size_t i = index_home(key);
+    while (t[i].key != key) {
+        pm_assert(t[i].key != 0);
         i = (i + 1) & mask;
     }
-    for (size_t j = (i + 1) & mask; t[j]; j = (j + 1) & mask) {
-        size_t home = index_slot(range_key(t[j], end));
+    for (size_t j = (i + 1) & mask; t[j].key; j = (j + 1) & mask) {
+        size_t home = index_home(t[j].key);
         /* t[j] may move to the hole at i if its home is not in (i, j] */
         if (((j - home) & mask) >= ((j - i) & mask)) {
             t[i] = t[j];
             i = j;
         }
     }
-    t[i] = NULL;
+    t[i] = (struct index_slot){0, NULL};
 }
 
 /* ---- the lists ---- */
@@ -183,6 +191,35 @@ static void cache_shrink(uint64_t max_bytes, uint64_t max_entries)
     }
 }
 
+/* Makes the indexes 2^bits slots each (0: none), in memory of their own
+ * (bookkeeping, not counted as mapped), filled from the age list. They
+ * start small and double when a quarter full: a lookup is a cache miss
+ * into them, and fuzz_frag makes thousands per input. False (the old ones
+ * kept) if the memory cannot be had. */
+static bool index_resize(unsigned bits)
+{
+    struct index_slot *t = NULL;
+    size_t bytes = sizeof(struct index_slot) << bits;
+    if (bits) {
+        int saved = errno;
+        void *a = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        errno = saved;
+        if (a == MAP_FAILED)
+            return false;
+        t = a;
+    }
+    if (cache.by_start)
+        munmap(cache.by_start, 2 * (sizeof(struct index_slot) << cache.index_bits));
+    cache.by_start = t;
+    cache.by_end = t ? t + ((size_t)1 << bits) : NULL;
+    cache.index_bits = bits;
+    for (struct cache_range *r = t ? cache.oldest : NULL; r; r = r->newer) {
+        index_add(cache.by_start, r, false);
+        index_add(cache.by_end, r, true);
+    }
+    return true;
+}
+
 void pm_os_cache_set(uint64_t max_bytes, unsigned max_entries)
 {
     if (max_entries > CACHE_MAX_ENTRIES)
@@ -190,35 +227,10 @@ void pm_os_cache_set(uint64_t max_bytes, unsigned max_entries)
     cache.max_bytes = max_entries ? max_bytes : 0;
     cache.max_entries = cache.max_bytes ? max_entries : 0;
     cache_shrink(cache.max_bytes, cache.max_entries);
-    /* the indexes: 4 slots per entry or more (one more entry than the
-     * limit can be there for a moment: a cut), in memory of their own
-     * (bookkeeping, not counted as mapped); rebuilt from the age list */
-    unsigned bits = 0;
-    if (cache.max_entries)
-        for (bits = 10; ((uint64_t)1 << bits) < 4 * ((uint64_t)cache.max_entries + 1); bits++)
-            ;
-    if (bits == cache.index_bits)
-        return;
-    if (cache.by_start)
-        munmap(cache.by_start, 2 * (sizeof(struct cache_range *) << cache.index_bits));
-    cache.by_start = cache.by_end = NULL;
-    cache.index_bits = bits;
-    if (!bits)
-        return;
-    size_t index_bytes = sizeof(struct cache_range *) << bits;
-    void *a = mmap(NULL, 2 * index_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (a == MAP_FAILED) {   /* no cache, then */
-        cache.index_bits = 0;
-        cache_shrink(0, 0);
-        cache.max_bytes = cache.max_entries = 0;
-        return;
-    }
-    cache.by_start = a;
-    cache.by_end = (struct cache_range **)((char *)a + index_bytes);
-    for (struct cache_range *r = cache.oldest; r; r = r->newer) {
-        index_add(cache.by_start, r, false);
-        index_add(cache.by_end, r, true);
-    }
+    if (!cache.max_entries)
+        index_resize(0);
+    else if (!cache.index_bits && !index_resize(10))
+        cache.max_bytes = cache.max_entries = 0;   /* no memory for the indexes: no cache */
 }
 
 void pm_os_cache_flush(void) { cache_shrink(0, 0); }
@@ -229,12 +241,12 @@ const char *pm_os_cache_invalid(void)
     for (struct cache_range *r = cache.oldest; r; r = r->newer) {
         n++;
         bytes += r->size;
-        if (index_find(cache.by_start, (uintptr_t)r, false) != r)
+        if (index_find(cache.by_start, (uintptr_t)r) != r)
             return "a range is not found by its start";
-        if (index_find(cache.by_end, (uintptr_t)r + r->size, true) != r)
+        if (index_find(cache.by_end, (uintptr_t)r + r->size) != r)
             return "a range is not found by its end";
-        if (index_find(cache.by_end, (uintptr_t)r, true) ||
-            index_find(cache.by_start, (uintptr_t)r + r->size, false))
+        if (index_find(cache.by_end, (uintptr_t)r) ||
+            index_find(cache.by_start, (uintptr_t)r + r->size))
             return "two cached ranges adjoin (not merged)";
         if (r->newer && r->newer->older != r)
             return "age list broken";
@@ -319,20 +331,22 @@ static __attribute__((noinline, no_sanitize_address)) void zero_resident(char *p
  * cached range that ends where it starts or starts where it ends. */
 static void cache_insert(char *p, size_t size)
 {
-    struct cache_range *r = index_find(cache.by_end, (uintptr_t)p, true);
+    struct cache_range *r = index_find(cache.by_end, (uintptr_t)p);
     if (r) {   /* grow the range below */
         class_unlink(r);
         age_unlink(r);
         index_remove(cache.by_end, r, true);
         r->size += size;
     } else {
+        if ((cache.n + 2) * 4 > (uint64_t)1 << cache.index_bits && !index_resize(cache.index_bits + 1))
+            cache_shrink(0, 0);   /* (cannot grow the indexes: start again, empty) */
         r = (struct cache_range *)p;
         *r = (struct cache_range){.size = size};
         index_add(cache.by_start, r, false);
         cache.n++;
     }
     cache.bytes += size;
-    struct cache_range *above = index_find(cache.by_start, (uintptr_t)p + size, false);
+    struct cache_range *above = index_find(cache.by_start, (uintptr_t)p + size);
     if (above) {   /* swallow the range above */
         size_t more = above->size;
         cache_unlink(above);   /* (takes its bytes and count out) */
