@@ -541,8 +541,10 @@ void pm_os_decommit(struct pm_os *os, void *p, size_t size)
     if (!size)
         return;
     int saved = errno;
-    if (cache.max_entries)
-        zero_resident(p, size);   /* reads as zero as after madvise, without refaults */
+    if (cache.max_entries && !PM_ASAN_ON)
+        zero_resident(p, size);   /* reads as zero as after madvise, without refaults
+                                     (not under ASan: the pages are poisoned, free
+                                     memory of the backend's, and stay so) */
     else
         madvise(p, size, MADV_DONTNEED);
     errno = saved;

@@ -61,7 +61,8 @@ void pm_os_unmap(struct pm_os *os, void *p, size_t size);
  * With the cache on (fuzzing), the pages are zeroed in place instead of
  * given back: the same contents, and no page faults when they are used
  * again (a fault costs ~9 us on this project's VMs; fuzz_alloc spent a
- * fifth of its time in them). */
+ * fifth of its time in them). Not under ASan, where they are given back
+ * as without the cache (the backend has poisoned them). */
 void pm_os_decommit(struct pm_os *os, void *p, size_t size);
 
 /* THE MAPPING CACHE (for fuzzers: a heap created and destroyed per input
