@@ -59,8 +59,9 @@
  * fired exactly when its referent died and saw it dead, gc.garbage holds
  * the shadow's multiset; after every drop, collection and garbage clear,
  * and every 8 ops: every live node is tracked, in the generation list the
- * shadow says (pm_gc_contains; pep848's aging spaces are one list there,
- * which of them is checked by the collections of the oldest), and
+ * shadow says (pm_gc_contains' answer, read from one walk of the lists:
+ * locate; pep848's aging spaces are one list there, which of them is
+ * checked by the collections of the oldest), and
  * pm_objspace_check() is clean. At the end: roots
  * dropped, flags off, garbage cleared, a full collection leaves no node
  * alive, the space leaves no block.
@@ -79,6 +80,10 @@
 #define GC_CLASSES 3
 
 enum gk { GK_INSTANCE, GK_LIST, GK_DICT, GK_TUPLE };
+
+/* the collectors the shadow knows (COL_OTHER: any other name, which is none
+ * of these) */
+enum gcol { COL_GEN311, COL_GEN313, COL_INC314, COL_PEP848, COL_OTHER };
 
 struct gnode {
     enum gk kind;
@@ -127,6 +132,7 @@ struct gstate {
     int kix[GC_CLASSES][GC_KEYS];
     unsigned kn[GC_CLASSES], kusable[GC_CLASSES];
     const char *collector;      /* the space's collector (every input runs on each) */
+    enum gcol col;              /* the same, named once (is_collector) */
     struct gnode n[GC_NODES];
     unsigned nn;
     struct gweak w[GC_WEAKREFS];
@@ -219,13 +225,16 @@ static void roots_of(bool seen[GC_NODES])
  * edges from live nodes (meaningful for live nodes). */
 static void refs_all(unsigned refs[GC_NODES])
 {
-    for (unsigned i = 0; i < g.nn; i++)
+    unsigned nn = g.nn;     /* a local: refs[] could alias g for the compiler */
+    for (unsigned i = 0; i < nn; i++)
         refs[i] = g.n[i].rooted + g.garbage[i];
-    for (unsigned j = 0; j < g.nn; j++)
-        if (g.n[j].alive)
-            for (unsigned e = 0; e < g.n[j].nedges; e++)
-                if (g.n[j].edge[e] >= 0)
-                    refs[g.n[j].edge[e]]++;
+    for (unsigned j = 0; j < nn; j++) {
+        const struct gnode *x = &g.n[j];
+        if (x->alive)
+            for (unsigned e = 0, ne = x->nedges; e < ne; e++)
+                if (x->edge[e] >= 0)
+                    refs[x->edge[e]]++;
+    }
 }
 
 /* Node i dies (its edges go). */
@@ -249,10 +258,13 @@ static bool resurrects(const struct gnode *x)
     return x->kind == GK_INSTANCE && g.fin[x->cls] && g.resurrect[x->cls] && !x->want_finalized;
 }
 
-/* Refcount deaths, cascading (a worklist of nodes whose count hit 0). */
-static void shadow_cascade(void)
+/* Refcount deaths, cascading (a worklist of nodes whose count hit 0).
+ * refs[] ends as refs_all() would compute it afterwards for every live node:
+ * a death takes its edges off the counts of the live nodes they reach, a
+ * resurrected node (count 0) holds a root now, and nothing else changes. */
+static void shadow_cascade_refs(unsigned refs[GC_NODES])
 {
-    unsigned refs[GC_NODES], work[GC_NODES], top = 0;
+    unsigned work[GC_NODES], top = 0;
     refs_all(refs);
     for (unsigned i = 0; i < g.nn; i++)
         if (g.n[i].alive && refs[i] == 0)
@@ -267,6 +279,7 @@ static void shadow_cascade(void)
              * `finalizers`); its weakrefs stay */
             g.n[i].want_finalized = true;
             g.n[i].rooted = true;
+            refs[i] = 1;
             g.n[i].gen = 0;
             g.n[i].retracked = true;
             continue;
@@ -278,6 +291,12 @@ static void shadow_cascade(void)
                 work[top++] = (unsigned)t;
         }
     }
+}
+
+static void shadow_cascade(void)
+{
+    unsigned refs[GC_NODES];
+    shadow_cascade_refs(refs);
 }
 
 /* The collection the op runs (generation, and which nodes it examines) as
@@ -294,7 +313,7 @@ static void shadow_cascade(void)
 #define PEP_AGING 5
 #define PEP_OLD (PEP_AGING + 1)
 
-static bool is_collector(const char *name) { return !strcmp(g.collector, name); }
+static bool is_collector(enum gcol c) { return g.col == c; }
 
 /* Whether an object of the shadow's generation gen is examined by a
  * collection of `generation` (see above). */
@@ -302,9 +321,9 @@ static bool examined(int generation, unsigned gen)
 {
     if (generation == 2)
         return true;
-    if (is_collector("gen311") || is_collector("gen313"))
+    if (is_collector(COL_GEN311) || is_collector(COL_GEN313))
         return gen <= (unsigned)generation;
-    if (is_collector("inc314"))
+    if (is_collector(COL_INC314))
         return gen == 0;
     return gen == PEP_AGING;
 }
@@ -312,9 +331,9 @@ static bool examined(int generation, unsigned gen)
 /* The generation the survivors of a collection of `generation` go to. */
 static unsigned survivors_gen(int generation)
 {
-    if (is_collector("gen311") || is_collector("gen313"))
+    if (is_collector(COL_GEN311) || is_collector(COL_GEN313))
         return generation == 2 ? 2 : (unsigned)generation + 1;
-    return is_collector("inc314") ? 2 : PEP_OLD;
+    return is_collector(COL_INC314) ? 2 : PEP_OLD;
 }
 
 /* The collection's graph: vertex i < GC_NODES is node i, vertex GC_NODES + i
@@ -475,8 +494,8 @@ static void shadow_collect(int generation)
         in[GC_NODES + i] = vexists(GC_NODES + i) && x->dtracked && examined(generation, x->dgen);
     }
     shadow_collect_set(in, survivors_gen(generation),
-                       generation == 2 && (is_collector("gen311") || is_collector("gen313")),
-                       generation == 0 && is_collector("pep848"));
+                       generation == 2 && (is_collector(COL_GEN311) || is_collector(COL_GEN313)),
+                       generation == 0 && is_collector(COL_PEP848));
 }
 
 /* ---- checks ---- */
@@ -487,16 +506,104 @@ static void shadow_collect(int generation)
  * apart), 2 old. */
 static int gen_list_of(unsigned gen)
 {
-    if (is_collector("pep848"))
+    if (is_collector(COL_PEP848))
         return gen == 0 ? 0 : gen <= PEP_AGING ? 1 : 2;
     return (int)gen;
 }
 
-/* deep: also pm_objspace_check (a walk of every tracked object). */
-static void check_all(const char *when, bool deep)
+/* Which generations' lists hold the live nodes (and, with dicts, their
+ * tracked __dict__s): bit l of where[v] set when pm_gc_contains(g.sp, l, o)
+ * would say true for vertex v's object o (l 0..2 with bit l of gens; the
+ * other bits are 0, not to be read), found by one walk of the lists
+ * instead of one per object (a small hash of the vertices' addresses;
+ * two vertices at one address both get the bit, as both would from
+ * pm_gc_contains). False if the lists held more objects than the space
+ * tracks (a list that does not return to its head): the callers then ask
+ * pm_gc_contains object by object, as they did before. */
+#define LOC_SLOTS 256           /* > 2 * GV: short probes */
+
+static struct {
+    const pm_object_t *o[LOC_SLOTS];
+    unsigned char v[LOC_SLOTS];
+    uint32_t stamp[LOC_SLOTS];  /* a slot is used when stamp == cur */
+    uint32_t cur;
+    unsigned bit;               /* 1 << the generation being walked */
+    unsigned *where;
+} loc;
+
+static unsigned loc_hash(const pm_object_t *o)
 {
-    unsigned refs[GC_NODES];
-    refs_all(refs);
+    return (unsigned)(((uint32_t)((uintptr_t)o >> 4) * 0x9E3779B1u) >> 24) % LOC_SLOTS;
+}
+
+static void loc_visit(void *ctx, pm_object_t *o)
+{
+    (void)ctx;
+    for (unsigned h = loc_hash(o); loc.stamp[h] == loc.cur; h = (h + 1) % LOC_SLOTS)
+        if (loc.o[h] == o)
+            loc.where[loc.v[h]] |= loc.bit;
+}
+
+static void loc_insert(const pm_object_t *o, unsigned v)
+{
+    unsigned h = loc_hash(o);
+    while (loc.stamp[h] == loc.cur)
+        h = (h + 1) % LOC_SLOTS;
+    loc.stamp[h] = loc.cur;
+    loc.o[h] = o;
+    loc.v[h] = (unsigned char)v;
+}
+
+static bool locate(unsigned where[GV], bool dicts, unsigned gens)
+{
+    if (++loc.cur == 0) {       /* wrapped: forget every stamp */
+        memset(loc.stamp, 0, sizeof loc.stamp);
+        loc.cur = 1;
+    }
+    memset(where, 0, GV * sizeof *where);
+    for (unsigned i = 0; i < g.nn; i++) {
+        const struct gnode *x = &g.n[i];
+        if (!x->alive)
+            continue;
+        loc_insert(x->o, i);
+        const pm_object_t *d = dicts && x->hasdict && x->dtracked ? pm_instance_dict(x->o) : NULL;
+        if (d)
+            loc_insert(d, GC_NODES + i);
+    }
+    loc.where = where;
+    for (unsigned l = 0; l < 3; l++) {
+        loc.bit = 1u << l;
+        if ((gens & loc.bit) && !pm_gc_foreach_bounded(g.sp, (int)l, loc_visit, NULL))
+            return false;
+    }
+    return true;
+}
+
+/* Whether the lists of generation l hold vertex v's object o: from where[]
+ * if locate() succeeded (located), else pm_gc_contains. */
+static bool in_list(bool located, const unsigned where[GV], unsigned v, int l,
+                    const pm_object_t *o)
+{
+    return located ? (where[v] >> l) & 1 : pm_gc_contains(g.sp, l, o);
+}
+
+/* deep: also pm_objspace_check (a walk of every tracked object). refs: the
+ * expected counts as refs_all() computes them now (NULL: computed here). */
+static void check_all(const char *when, bool deep, const unsigned *refs)
+{
+    unsigned own[GC_NODES], where[GV];
+    if (!refs) {
+        refs_all(own);
+        refs = own;
+    }
+    bool located = false;
+    if (deep) {
+        unsigned gens = 0;  /* the lists the nodes are expected in */
+        for (unsigned i = 0; i < g.nn; i++)
+            if (g.n[i].alive)
+                gens |= 1u << gen_list_of(g.n[i].gen);
+        located = locate(where, false, gens);
+    }
     for (unsigned i = 0; i < g.nn; i++) {
         struct gnode *x = &g.n[i];
         bool alive = pm_weakref_get(g.sp, x->probe) != pm_none(g.sp);
@@ -507,7 +614,7 @@ static void check_all(const char *when, bool deep)
                    (unsigned long long)g.nops);
         if (x->alive && deep) {
             int lists = gen_list_of(x->gen);
-            FZ_REQUIRE(pm_gc_is_tracked(x->o) && pm_gc_contains(g.sp, lists, x->o),
+            FZ_REQUIRE(pm_gc_is_tracked(x->o) && in_list(located, where, i, lists, x->o),
                        "%s: %s: %s node %u is %s, the oracle says it is in generation %u (list %d) (op %llu)",
                        g.collector, when, kind_name(x->kind), i,
                        !pm_gc_is_tracked(x->o) ? "untracked"
@@ -560,17 +667,27 @@ static void check_all(const char *when, bool deep)
 
 /* ---- operations ---- */
 
-/* The n-th node reachable from the roots, by byte b; -1 if none. */
-static int pick(unsigned b)
+/* The nodes reachable from the roots, in order: what pick chooses among.
+ * One op's picks share it (nothing changes the shadow between them). */
+struct picks {
+    unsigned cnt, idx[GC_NODES];
+};
+
+static void reachable_nodes(struct picks *p)
 {
     bool seen[GC_NODES] = {0};
     roots_of(seen);
     reach(seen);
-    unsigned cnt = 0, idx[GC_NODES];
+    p->cnt = 0;
     for (unsigned i = 0; i < g.nn; i++)
         if (seen[i])
-            idx[cnt++] = i;
-    return cnt ? (int)idx[b % cnt] : -1;
+            p->idx[p->cnt++] = i;
+}
+
+/* The n-th node reachable from the roots, by byte b; -1 if none. */
+static int pick(const struct picks *p, unsigned b)
+{
+    return p->cnt ? (int)p->idx[b % p->cnt] : -1;
 }
 
 static pm_object_t *need(pm_object_t *o, const char *what)
@@ -651,8 +768,10 @@ static void op_new(enum gk kind, unsigned cls, struct fz_in *in)
         pm_object_t *m = need(pm_instance_new(g.sp, g.marker_cls), "marker");
         items[0] = m;
         unsigned k = 1;
+        struct picks p;
+        reachable_nodes(&p);
         for (unsigned i = 0; i < cnt; i++) {
-            int a = pick(fz_u8(in));
+            int a = pick(&p, fz_u8(in));
             if (a < 0)
                 break;
             t[k - 1] = a;
@@ -862,23 +981,25 @@ static void op_increment(void)
         if (kept[v] && !reachable[v] && vexists(v) && !legacy && (v < GC_NODES || x->dtracked))
             in[v] = true;
     }
-    shadow_collect_set(in, is_collector("inc314") ? 2 : PEP_OLD, false, false);
+    shadow_collect_set(in, is_collector(COL_INC314) ? 2 : PEP_OLD, false, false);
     /* the generations of everything the increment moved: from the lists */
+    unsigned where[GV];
+    bool located = locate(where, true, 1u << 0 | 1u << 2);
     for (unsigned i = 0; i < g.nn; i++) {
         struct gnode *x = &g.n[i];
         if (!x->alive)
             continue;
-        if (pm_gc_contains(g.sp, 0, x->o))
+        if (in_list(located, where, i, 0, x->o))
             x->gen = 0;
-        else if (pm_gc_contains(g.sp, 2, x->o))
-            x->gen = is_collector("inc314") ? 2 : PEP_OLD;
+        else if (in_list(located, where, i, 2, x->o))
+            x->gen = is_collector(COL_INC314) ? 2 : PEP_OLD;
         /* pep848's aging spaces: an increment never moves an object into
          * one; whether it stayed in its own is checked after the op */
         pm_object_t *d = x->hasdict && x->dtracked ? pm_instance_dict(x->o) : NULL;
-        if (d && pm_gc_contains(g.sp, 0, d))
+        if (d && in_list(located, where, GC_NODES + i, 0, d))
             x->dgen = 0;
-        else if (d && pm_gc_contains(g.sp, 2, d))
-            x->dgen = is_collector("inc314") ? 2 : PEP_OLD;
+        else if (d && in_list(located, where, GC_NODES + i, 2, d))
+            x->dgen = is_collector(COL_INC314) ? 2 : PEP_OLD;
     }
 }
 
@@ -886,7 +1007,7 @@ static void op_increment(void)
  * through op_increment, or as gc.collect(0) while it could not be seen. */
 static void op_collect(int generation)
 {
-    if (generation == 1 && !is_collector("gen311") && !is_collector("gen313")) {
+    if (generation == 1 && !is_collector(COL_GEN311) && !is_collector(COL_GEN313)) {
         bool unseen = false;
         for (unsigned i = 0; i < g.nn; i++)
             unseen |= g.n[i].alive && g.n[i].probe_cleared;
@@ -923,6 +1044,11 @@ static void open_space(const char *collector)
     char err[PM_ERR_LEN];
     memset(&g, 0, sizeof g);
     g.collector = collector;
+    static const char *const cols[COL_OTHER] = {"gen311", "gen313", "inc314", "pep848"};
+    g.col = COL_OTHER;
+    for (unsigned c = 0; c < COL_OTHER; c++)
+        if (!strcmp(collector, cols[c]))
+            g.col = (enum gcol)c;
     struct pm_config cfg = {.on_misuse = fz_misuse_record, .misuse_ctx = &g.mis};
     g.heap = pm_backend_create("debug:system", &cfg, &g.ops, err);
     FZ_REQUIRE(g.heap, "debug:system: %s", err);
@@ -974,7 +1100,7 @@ static void close_space(void)
         op_finalizers(c);   /* flags off */
     op_clear_garbage();
     op_collect(2);
-    check_all("at the end", true);
+    check_all("at the end", true, NULL);
     for (unsigned i = 0; i < g.nn; i++)
         FZ_REQUIRE(!g.n[i].alive, "%s: node %u alive at the end", g.collector, i);
     for (unsigned i = 0; i < g.nn; i++)
@@ -1040,6 +1166,7 @@ static void run_input(const uint8_t *data, size_t size, const char *collector)
     while (fz_more(&in)) {
         unsigned op = fz_u8(&in);
         int a, b;
+        struct picks p;
         switch (op & 15) {
         case 0:
         case 1:
@@ -1057,24 +1184,28 @@ static void run_input(const uint8_t *data, size_t size, const char *collector)
         case 5:
         case 6:
         case 7:
-            a = pick(fz_u8(&in));
-            b = pick(fz_u8(&in));
+            reachable_nodes(&p);
+            a = pick(&p, fz_u8(&in));
+            b = pick(&p, fz_u8(&in));
             if (a >= 0 && b >= 0)
                 op_link(a, b, fz_u8(&in));
             break;
         case 8:
         case 9:
-            a = pick(fz_u8(&in));
+            reachable_nodes(&p);
+            a = pick(&p, fz_u8(&in));
             if (a >= 0)
                 op_unlink(a, fz_u8(&in));
             break;
         case 10:
-            a = pick(fz_u8(&in));
+            reachable_nodes(&p);
+            a = pick(&p, fz_u8(&in));
             if (a >= 0)
                 op_drop(a);
             break;
         case 11:
-            a = pick(fz_u8(&in));
+            reachable_nodes(&p);
+            a = pick(&p, fz_u8(&in));
             if (a >= 0)
                 op_weakref(a);
             break;
@@ -1091,13 +1222,15 @@ static void run_input(const uint8_t *data, size_t size, const char *collector)
             op_collect(2);
             break;
         }
-        shadow_cascade();
+        unsigned refs[GC_NODES];
+        shadow_cascade_refs(refs);  /* the shadow does not change until the checks */
         if (gc_trace())
             trace_state(op);
         g.nops++;
         /* the collector's lists: after ops that free objects, and every 8 ops */
         unsigned k = op & 15;
-        check_all("after the op", k == 10 || k == 12 || k == 14 || k == 15 || g.nops % 8 == 0);
+        check_all("after the op", k == 10 || k == 12 || k == 14 || k == 15 || g.nops % 8 == 0,
+                  refs);
     }
     close_space();
 }

@@ -75,6 +75,16 @@ static pm_object_t **values_new(pm_objspace_t *sp, size_t cap)
     return (pm_object_t **)(mem + prefix);
 }
 
+/* values[from..cap) are all NULL */
+static __attribute__((unused)) bool values_tail_clear(pm_object_t *const *values, size_t from,
+                                                      size_t cap)
+{
+    for (size_t i = from; i < cap; i++)
+        if (values[i])
+            return false;
+    return true;
+}
+
 static inline pm_object_t **member_slots(pm_object_t *o) { return ((struct pm_instance *)o)->slot; }
 
 /* ---- finalizers ---- */
@@ -203,8 +213,14 @@ static int instance_traverse(pm_object_t *o, pm_visit_fn visit, void *arg)
             if ((r = visit(d, arg)))
                 return r;
         } else if (values) {
-            size_t cap = values_cap(values);
-            for (size_t i = 0; i < cap; i++)
+            /* only the entries of the shared keys can hold a value (they
+             * never shrink; the rest of the capacity stays NULL), as in
+             * 3.11's _PyObject_VisitInstanceAttributes */
+            size_t cap = values_cap(values), n = (size_t)cls->cached_keys->nentries;
+            if (n > cap)
+                n = cap;
+            pm_assert_expensive(values_tail_clear(values, n, cap));
+            for (size_t i = 0; i < n; i++)
                 if (values[i] && (r = visit(values[i], arg)))
                     return r;
         }

@@ -3,7 +3,8 @@
  *
  * Entry points: pm_gc_collect, pm_gc_enable/disable/isenabled,
  * pm_gc_set_threshold/get_threshold, pm_gc_get_count, pm_gc_get_stats,
- * pm_gc_count_objects, pm_gc_get_objects, pm_gc_contains, pm_gc_freeze,
+ * pm_gc_count_objects, pm_gc_get_objects, pm_gc_contains, pm_gc_foreach,
+ * pm_gc_foreach_bounded, pm_gc_freeze,
  * pm_gc_unfreeze, pm_gc_get_freeze_count, pm_gc_is_tracked,
  * pm_gc_is_finalized, pm_gc_track/untrack, pm_gc_garbage,
  * pm_gc_add_callback/remove_callback, pm_gc_external_refs,
@@ -1258,6 +1259,24 @@ void pm_gc_foreach(pm_objspace_t *sp, int generation, void (*fn)(void *ctx, pm_o
             for (const struct pm_gc_head *g = gc_next(lists[k]); g != lists[k]; g = gc_next(g))
                 fn(ctx, from_gc(g));
     }
+}
+
+bool pm_gc_foreach_bounded(pm_objspace_t *sp, int generation,
+                           void (*fn)(void *ctx, pm_object_t *o), void *ctx)
+{
+    int lo = generation < 0 ? 0 : generation, hi = generation < 0 ? 3 : generation;
+    int64_t left = sp->gc.heap_size;
+    for (int i = lo; i <= hi && i <= 3; i++) {
+        const struct pm_gc_head *lists[MAX_GEN_LISTS];
+        int n = gen_lists(sp, i, lists);
+        for (int k = 0; k < n; k++)
+            for (const struct pm_gc_head *g = gc_next(lists[k]); g != lists[k]; g = gc_next(g)) {
+                if (left-- <= 0)
+                    return false;
+                fn(ctx, from_gc(g));
+            }
+    }
+    return true;
 }
 
 void pm_gc_freeze(pm_objspace_t *sp)

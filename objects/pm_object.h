@@ -324,6 +324,11 @@ bool pm_gc_contains(const pm_objspace_t *sp, int generation, const pm_object_t *
  * all four). fn must not track, untrack or free objects. */
 void pm_gc_foreach(pm_objspace_t *sp, int generation, void (*fn)(void *ctx, pm_object_t *o),
                    void *ctx);
+/* pm_gc_foreach that walks at most as many objects as the space tracks:
+ * false, having stopped there, if the lists held more (a broken list that
+ * does not return to its head: pm_gc_foreach would not end). */
+bool pm_gc_foreach_bounded(pm_objspace_t *sp, int generation,
+                           void (*fn)(void *ctx, pm_object_t *o), void *ctx);
 void pm_gc_freeze(pm_objspace_t *sp);
 void pm_gc_unfreeze(pm_objspace_t *sp);
 size_t pm_gc_get_freeze_count(const pm_objspace_t *sp);

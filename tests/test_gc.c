@@ -610,6 +610,33 @@ static void test_collect_generations(void **state)
     pm_decref(SP, l);
 }
 
+static void count_visit(void *ctx, pm_object_t *o)
+{
+    (void)o;
+    (*(size_t *)ctx)++;
+}
+
+/* pm_gc_foreach_bounded walks what pm_gc_foreach walks and says the lists
+ * ended (a broken one is fuzz_gc's concern: it falls back on
+ * pm_gc_contains) */
+static void test_foreach_bounded(void **state)
+{
+    (void)state;
+    pm_object_t *l = pm_list_new(SP, 0, NULL);
+    pm_gc_collect(SP, 0);
+    pm_object_t *m = pm_list_new(SP, 0, NULL);
+    for (int gen = -1; gen <= 3; gen++) {
+        size_t n = 0, b = 0;
+        pm_gc_foreach(SP, gen, count_visit, &n);
+        assert_true(pm_gc_foreach_bounded(SP, gen, count_visit, &b));
+        assert_int_equal(b, n);
+        if (gen >= 0 && gen <= 2)
+            assert_int_equal(n, pm_gc_count_objects(SP, gen));
+    }
+    pm_decref(SP, m);
+    pm_decref(SP, l);
+}
+
 static void test_get_objects_per_generation(void **state)
 {
     (void)state;
@@ -1298,6 +1325,7 @@ static int run_one(const char *s, const char *col)
         T(test_garbage_append_oom_retried), T(test_destroy_reports_live_objects),
         T(test_collector_registry), T(test_pause_fake_clock), T(test_garbage_held),
         T(test_inc314_increments), T(test_pep848_young_and_old),
+        T(test_foreach_bounded),
     };
     const struct CMUnitTest generational[] = {
         T(test_get_count), T(test_collect_generations), T(test_get_objects_per_generation),
