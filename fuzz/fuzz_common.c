@@ -273,19 +273,23 @@ void fz_misuse_record(void *ctx, const char *backend, enum pm_misuse_kind kind, 
 
 size_t fz_diff_at(const unsigned char *p, size_t n, unsigned char byte)
 {
-    enum { CHUNK = 4096 };
-    static unsigned char pat[CHUNK];
-    static int pat_byte = -1;
-    if (pat_byte != byte) {
-        memset(pat, byte, sizeof pat);
-        pat_byte = byte;
+    /* 64 bytes at a time against the byte in every lane (a loop the
+     * compiler vectorises), then byte by byte where they differ. (It used
+     * to compare against a 4 KiB pattern rebuilt whenever the byte changed:
+     * every block has its own fill byte, so the 32-byte edge checks after
+     * each op rebuilt it for every block, 6% of a fuzz_alloc campaign.) */
+    const uint64_t lanes = byte * UINT64_C(0x0101010101010101);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        uint64_t w[8], d = 0;
+        memcpy(w, p + i, sizeof w);
+        for (unsigned j = 0; j < 8; j++)
+            d |= w[j] ^ lanes;
+        if (d)
+            break;
     }
-    for (size_t off = 0; off < n; off += CHUNK) {
-        size_t len = n - off < CHUNK ? n - off : CHUNK;
-        if (memcmp(p + off, pat, len) != 0)
-            for (size_t i = 0; i < len; i++)
-                if (p[off + i] != byte)
-                    return off + i;
-    }
+    for (; i < n; i++)
+        if (p[i] != byte)
+            return i;
     return n;
 }

@@ -131,6 +131,28 @@ static void test_planted_corruption(void **state)
     fz_heap_close(&m);
 }
 
+/* fz_diff_at finds the first differing byte wherever it is (in a 64-byte
+ * run or in the tail) and returns n when there is none. */
+static void test_diff_at(void **state)
+{
+    (void)state;
+    static unsigned char buf[4200];
+    static const size_t lens[] = {0, 1, 63, 64, 65, 127, 128, 200, 4097, 4200};
+    for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+        size_t n = lens[l];
+        memset(buf, 0x5A, sizeof buf);
+        assert_int_equal(fz_diff_at(buf, n, 0x5A), n);
+        for (size_t k = 0; k < n; k++) {
+            buf[k] = 0x5B;
+            if (k + 1 < n)
+                buf[n - 1] = 0x00;   /* a later difference too: the first is reported */
+            assert_int_equal(fz_diff_at(buf, n, 0x5A), k);
+            buf[k] = 0x5A;
+            buf[n - 1] = 0x5A;
+        }
+    }
+}
+
 static void test_large_budget(void **state)
 {
     (void)state;
@@ -170,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_fill_geometry),
         cmocka_unit_test(test_planted_corruption),
         cmocka_unit_test(test_large_budget),
+        cmocka_unit_test(test_diff_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,8 @@ expect_exit 2 "fuzz-smoke.sh: SECONDS must be a whole number >= 1, not 'x'" \
 expect_exit 2 "fuzz-cpu.sh: give at least one LABEL=ROOT" bash "$PM_SOURCE_DIR/scripts/fuzz-cpu.sh"
 expect_exit 2 "fuzz-cpu.sh: --rounds needs a positive integer" \
     bash "$PM_SOURCE_DIR/scripts/fuzz-cpu.sh" --rounds 0 a=.
+expect_exit 2 "fuzz-cpu.sh: --repeat needs a positive integer" \
+    bash "$PM_SOURCE_DIR/scripts/fuzz-cpu.sh" --repeat x a=.
 expect_exit 2 "fuzz-cpu.sh: unknown argument '--bogus'" bash "$PM_SOURCE_DIR/scripts/fuzz-cpu.sh" --bogus
 expect_exit 2 "fuzz-cpu.sh: $tmp/none/build/fuzz-libfuzzer-fast/fuzz/fuzz_alloc: no such binary (build it first)" \
     bash "$PM_SOURCE_DIR/scripts/fuzz-cpu.sh" "a=$tmp/none@-fast"
