@@ -35,6 +35,12 @@ if(PM_FUZZ STREQUAL "libfuzzer" OR PM_FUZZ STREQUAL "afl")
   # ignorelist, AFL++ through its denylist, read by afl-clang-fast at compile
   # time from the environment (so the compiler runs under `cmake -E env`).
   set(PM_FUZZ_IGNORELIST ${CMAKE_CURRENT_LIST_DIR}/coverage-ignore.txt)
+  # The compiler reads the list, the build system does not see it: its hash
+  # in the flags makes an edit of it recompile everything (and reconfigure).
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${PM_FUZZ_IGNORELIST})
+  file(SHA1 ${PM_FUZZ_IGNORELIST} pm_ignorelist_sha)
+  string(SUBSTRING "${pm_ignorelist_sha}" 0 12 pm_ignorelist_sha)
+  add_compile_definitions(PM_FUZZ_IGNORELIST_SHA=${pm_ignorelist_sha})
   if(PM_FUZZ STREQUAL "libfuzzer")
     add_compile_options(-fsanitize-coverage-ignorelist=${PM_FUZZ_IGNORELIST})
   else()
