@@ -40,7 +40,6 @@
 #include "recording.h"
 #include "trace.h"
 
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,19 +328,6 @@ static bool same_error(const char *a, const char *b)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_target = "fuzz_trace";
-    static bool tuned;
-    if (!tuned) {
-        /* glibc keeps the heap memory it is given back (no trimming) and
-         * serves blocks up to 4 MiB from it, so the bitmaps and op lists of
-         * the next input do not fault their pages in again (7 faults per
-         * input, ~9 us each, were half of this target's time); larger ones
-         * stay fresh mappings (a bitmap for 2^32 slots must stay lazily
-         * zero, not be cleared) */
-        tuned = true;
-        mallopt(M_MMAP_THRESHOLD, 4 << 20);
-        mallopt(M_TRIM_THRESHOLD, 512 << 20);
-        mallopt(M_TOP_PAD, 16 << 20);
-    }
     mtrace_check(data, size);
     static const char name[] = "input";
     struct pm_trace *t = NULL, *tf = NULL;
