@@ -298,9 +298,10 @@ __attribute__((no_sanitize_address)) static bool page_is_zero(const char *p, siz
 
 /* Zeroes the resident pages of [p, p + size) that are not zero already:
  * what a fresh mapping reads as. Pages not resident (never touched, or
- * decommitted) read as zero. */
+ * decommitted) read as zero. errno is kept. */
 static __attribute__((noinline, no_sanitize_address)) void zero_resident(char *p, size_t size)
 {
+    int saved = errno;
     size_t page = pm_os_page_size(), npages = size / page;
     unsigned char vec[1024];
     for (size_t first = 0; first < npages; first += sizeof vec) {
@@ -325,6 +326,7 @@ static __attribute__((noinline, no_sanitize_address)) void zero_resident(char *p
             i = j;
         }
     }
+    errno = saved;
 }
 
 /* Links [p, p + size) into the cache as its newest range, merged with a
@@ -381,25 +383,21 @@ static char *cache_take(size_t size, size_t align, bool zero)
         return NULL;
     struct cache_range *best = NULL;
     char *best_at = NULL;
-    unsigned c0 = size_class(size);
-    /* a range of exactly this size, aligned; else the first that holds it,
-     * in this size class or the next ones up (CACHE_SCAN per class) */
-    unsigned k = 0;
-    for (struct cache_range *r = cache.cls[c0]; r && k < CACHE_SCAN; r = r->next_class, k++)
-        if (r->size == size && ((uintptr_t)r & (align - 1)) == 0) {
-            best = r;
-            best_at = (char *)r;
-            break;
-        }
-    for (unsigned c = c0; !best && c < CACHE_CLASSES; c++) {
-        k = 0;
+    /* in this size class a range of exactly this size (one that holds it
+     * then starts aligned), else the first that holds it; in the classes
+     * up, the first that holds it (CACHE_SCAN ranges per class) */
+    for (unsigned c = size_class(size); !best && c < CACHE_CLASSES; c++) {
+        unsigned k = 0;
         for (struct cache_range *r = cache.cls[c]; r && k < CACHE_SCAN; r = r->next_class, k++) {
             char *at = (char *)pm_round_up((uintptr_t)r, align);
-            if (at + size <= (char *)r + r->size) {
+            if (at + size > (char *)r + r->size)
+                continue;
+            if (!best || r->size == size) {
                 best = r;
                 best_at = at;
-                break;
             }
+            if (r->size == size || c != size_class(size))
+                break;
         }
     }
     if (!best) {
@@ -414,11 +412,8 @@ static char *cache_take(size_t size, size_t align, bool zero)
     if (best_at + size < end)
         cache_insert(best_at + size, (size_t)(end - best_at - size));
     cache_shrink(cache.max_bytes, cache.max_entries);   /* a cut can leave two ranges */
-    if (zero) {
-        int saved = errno;
+    if (zero)
         zero_resident(best_at, size);
-        errno = saved;
-    }
     return best_at;
 }
 
