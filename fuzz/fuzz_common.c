@@ -226,7 +226,7 @@ static void recycle_verify(const char *when)
 
 static void recycle_at_exit(void) { recycle_verify("at exit"); }
 
-void fz_recycle(void)
+static void recycle(bool c_heap)
 {
     static uint64_t inputs;
     static bool on;
@@ -242,15 +242,20 @@ void fz_recycle(void)
              * heap, not each a fresh mapping, and freed memory kept, not
              * given back to be faulted in again. (A no-op under ASan, whose
              * allocator is not glibc's.) */
-            mallopt(M_MMAP_THRESHOLD, 32 << 20);
-            mallopt(M_TRIM_THRESHOLD, 512 << 20);
-            mallopt(M_TOP_PAD, 16 << 20);
+            if (c_heap) {
+                mallopt(M_MMAP_THRESHOLD, 32 << 20);
+                mallopt(M_TRIM_THRESHOLD, 512 << 20);
+                mallopt(M_TOP_PAD, 16 << 20);
+            }
         }
         return;
     }
     if (on && inputs % FZ_FLUSH_EVERY == 0)
         recycle_verify("periodic leak check");
 }
+
+void fz_recycle(void) { recycle(true); }
+void fz_recycle_maps(void) { recycle(false); }
 
 /* ---- misuse ---- */
 

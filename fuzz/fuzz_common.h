@@ -122,6 +122,11 @@ const struct fz_backend *fz_pick(const struct fz_backend *list, size_t n, unsign
 #define FZ_CACHE_RANGES 65536
 #define FZ_FLUSH_EVERY 4096
 void fz_recycle(void);
+/* The mapping cache only, the C library's malloc left as it is: for a
+ * target whose large callocs (fuzz_trace's cursor bitmaps, up to 512 MiB)
+ * should stay lazily zero mappings rather than heap memory cleared by
+ * calloc. */
+void fz_recycle_maps(void);
 
 /* ---- misuse reports ---- */
 
