@@ -981,10 +981,22 @@ static void op_increment(void)
         if (kept[v] && !reachable[v] && vexists(v) && !legacy && (v < GC_NODES || x->dtracked))
             in[v] = true;
     }
+    unsigned gen0[GC_NODES], dgen0[GC_NODES];
+    for (unsigned i = 0; i < g.nn; i++) {
+        gen0[i] = g.n[i].gen;
+        dgen0[i] = g.n[i].dgen;
+    }
     shadow_collect_set(in, is_collector(COL_INC314) ? 2 : PEP_OLD, false, false);
-    /* the generations of everything the increment moved: from the lists */
+    /* the generations of everything the increment moved: from the lists.
+     * pep848: a node in an aging space that an appended legacy object
+     * reaches is in the set (kept with it) but stays where it is (aging
+     * objects carry the visited bit, so the increment's closure leaves
+     * them out; found while writing the read-back inputs): an object in
+     * an aging space after the op keeps the space it had, and must have
+     * had one (an increment never moves an object into one). */
+    bool pep = is_collector(COL_PEP848);
     unsigned where[GV];
-    bool located = locate(where, true, 1u << 0 | 1u << 2);
+    bool located = locate(where, true, 1u << 0 | 1u << 2 | (pep ? 1u << 1 : 0));
     for (unsigned i = 0; i < g.nn; i++) {
         struct gnode *x = &g.n[i];
         if (!x->alive)
@@ -993,13 +1005,23 @@ static void op_increment(void)
             x->gen = 0;
         else if (in_list(located, where, i, 2, x->o))
             x->gen = is_collector(COL_INC314) ? 2 : PEP_OLD;
-        /* pep848's aging spaces: an increment never moves an object into
-         * one; whether it stayed in its own is checked after the op */
+        else if (pep && in_list(located, where, i, 1, x->o)) {
+            FZ_REQUIRE(alive0[i] && gen0[i] >= 1 && gen0[i] <= PEP_AGING,
+                       "%s: gc.collect(1) moved node %u into an aging space (op %llu)",
+                       g.collector, i, (unsigned long long)g.nops);
+            x->gen = gen0[i];
+        }
         pm_object_t *d = x->hasdict && x->dtracked ? pm_instance_dict(x->o) : NULL;
         if (d && in_list(located, where, GC_NODES + i, 0, d))
             x->dgen = 0;
         else if (d && in_list(located, where, GC_NODES + i, 2, d))
             x->dgen = is_collector(COL_INC314) ? 2 : PEP_OLD;
+        else if (d && pep && in_list(located, where, GC_NODES + i, 1, d)) {
+            FZ_REQUIRE(alive0[i] && dgen0[i] >= 1 && dgen0[i] <= PEP_AGING,
+                       "%s: gc.collect(1) moved node %u's __dict__ into an aging space (op %llu)",
+                       g.collector, i, (unsigned long long)g.nops);
+            x->dgen = dgen0[i];
+        }
     }
 }
 
