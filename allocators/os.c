@@ -262,6 +262,10 @@ const char *pm_os_cache_invalid(void)
     return NULL;
 }
 
+static int decommit_fill = -1;
+
+void pm_os_cache_decommit_fill(int byte) { decommit_fill = byte; }
+
 void pm_os_cache_scribble(unsigned char byte)
 {
     for (struct cache_range *r = cache.oldest; r; r = r->newer)
@@ -551,12 +555,14 @@ void pm_os_decommit(struct pm_os *os, void *p, size_t size)
     if (!size)
         return;
     int saved = errno;
-    if (cache.max_entries && !PM_ASAN_ON)
-        zero_resident(p, size);   /* reads as zero as after madvise, without refaults
-                                     (not under ASan: the pages are poisoned, free
-                                     memory of the backend's, and stay so) */
-    else
+    if (cache.max_entries && !PM_ASAN_ON) {
+        /* kept as they are (not under ASan: the pages are poisoned, free
+           memory of the backend's, and stay so) */
+        if (decommit_fill >= 0)
+            memset(p, decommit_fill, size);
+    } else {
         madvise(p, size, MADV_DONTNEED);
+    }
     errno = saved;
     os->decommitted += size;
 }

@@ -58,11 +58,14 @@ void *pm_os_map_any(struct pm_os *os, size_t size, size_t align, bool *zeroed);
 void pm_os_unmap(struct pm_os *os, void *p, size_t size);
 /* Gives the pages' memory back while keeping the mapping; they read as zero
  * afterwards. Does not change os->mapped (address space stays reserved).
- * With the cache on (fuzzing), the pages are zeroed in place instead of
- * given back: the same contents, and no page faults when they are used
- * again (a fault costs ~9 us on this project's VMs; fuzz_alloc spent a
- * fifth of its time in them). Not under ASan, where they are given back
- * as without the cache (the backend has poisoned them). */
+ * With the cache on (fuzzing), the pages keep their memory and contents:
+ * no page faults when they are used again (a fault costs ~9 us on this
+ * project's VMs; fuzz_alloc spent a fifth of its time in them), and no
+ * zeroing (fuzz_alloc's next largest cost): so with the cache on, as from
+ * pm_os_map_any, the user must not count on zeros after a decommit (no
+ * backend does; tests/test_os.c fills decommitted pages with
+ * pm_os_cache_decommit_fill to check). Not under ASan, where they are given
+ * back as without the cache (the backend has poisoned them). */
 void pm_os_decommit(struct pm_os *os, void *p, size_t size);
 
 /* THE MAPPING CACHE (for fuzzers: a heap created and destroyed per input
@@ -95,6 +98,9 @@ void pm_os_cache_flush(void);
 /* Fills every cached range (but its bookkeeping) with `byte`: tests use it
  * to see that a user of pm_os_map_any does not count on zeros. */
 void pm_os_cache_scribble(unsigned char byte);
+/* With the cache on, pm_os_decommit fills the pages with `byte` (-1: leaves
+ * them as they are, the default). For tests. */
+void pm_os_cache_decommit_fill(int byte);
 /* NULL if the cache's lists and indexes agree (every range found by its
  * start and end, none adjoining another, counts right); else what is wrong.
  * For tests. */

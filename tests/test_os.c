@@ -221,6 +221,8 @@ static struct pm_stats run_workload(const char *spec)
                     fail_msg("%s: byte %zu of calloc(1, %zu) is %#x", spec, k, size, p[s][k]);
             memset(p[s], (unsigned char)s, size);
         }
+        if (i % 1499 == 0 && ops->trim)
+            ops->trim(h);   /* decommits free pages (segfit, buddy) */
         if (i % 997 == 0 && ops->check(h, msg))
             fail_msg("%s: check: %s", spec, msg);
     }
@@ -239,9 +241,11 @@ static struct pm_stats run_workload(const char *spec)
 
 /* pm_os_map_any hands out recycled ranges as they are: the backends that
  * use it (pymalloc's arenas, buddy's and segfit's regions) must not count
- * on zeros. A heap whose every range was left full of 0xA5 by the one
- * before must behave as a fresh one: the same stats after the same
- * workload, calloc still zero, check() clean. */
+ * on zeros, nor on decommitted pages reading as zero (with the cache on they
+ * keep their contents). A heap whose every range was left full of 0xA5 by
+ * the one before, and whose decommits fill with 0xA5, must behave as a
+ * fresh one: the same stats after the same workload, calloc still zero,
+ * check() clean. */
 static void test_recycled_dirty_ranges_behave_as_fresh(void **state)
 {
     (void)state;
@@ -258,8 +262,10 @@ static void test_recycled_dirty_ranges_behave_as_fresh(void **state)
         pm_os_cache_info(&ci);
         assert_true(ci.cached_ranges > 0);
         pm_os_cache_scribble(0xA5);
+        pm_os_cache_decommit_fill(0xA5);   /* and what it decommits, as not zero */
         uint64_t hits0 = ci.hits;
         struct pm_stats dirty = run_workload(specs[i]);
+        pm_os_cache_decommit_fill(-1);
         pm_os_cache_info(&ci);
         if (ci.hits == hits0)
             fail_msg("%s: the second heap took no recycled range", specs[i]);
