@@ -235,6 +235,26 @@ static inline size_t popcount64(uint64_t x)
     return (size_t)((x * 0x0101010101010101u) >> 56);
 }
 
+/* Bits set in the n entries of bottom node bot. Eight entries are ORed
+ * before any is counted: a node is 2^14 or more entries, almost all zero,
+ * and one test per entry made this loop 90% of check() (fuzz_alloc's
+ * campaign profile); the OR of eight vectorises. */
+static size_t leaf_bits(const struct pm_leaf *bot, size_t n)
+{
+    size_t bits = 0, e = 0;
+    for (; e + 8 <= n; e += 8) {
+        uint64_t any = 0;
+        for (size_t k = 0; k < 8; k++)
+            any |= bot[e + k].pools;
+        if (any)
+            for (size_t k = 0; k < 8; k++)
+                bits += popcount64(bot[e + k].pools);
+    }
+    for (; e < n; e++)
+        bits += popcount64(bot[e].pools);
+    return bits;
+}
+
 /* Bits set in arena ao's bitmap for [from, to) (16-byte aligned addresses). */
 static size_t bitmap_count(const pm_heap_t *h, const struct pm_arena *ao, uintptr_t from,
                            uintptr_t to)
@@ -594,8 +614,7 @@ unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
             if (!bot || dup)
                 continue;
             bots++;
-            for (size_t e = 0; e <= h->geom.bot_mask; e++)
-                slot_bits += popcount64(bot[e].pools);
+            slot_bits += leaf_bits(bot, h->geom.bot_mask + 1);
         }
     } else {
         for (size_t r = 0; r < ((size_t)1 << h->root_bits); r++) {
@@ -608,8 +627,7 @@ unsigned long pymalloc_check(pm_heap_t *h, char msg[PM_ERR_LEN])
                 if (!bot)
                     continue;
                 bots++;
-                for (size_t e = 0; e <= h->geom.bot_mask; e++)
-                    slot_bits += popcount64(bot[e].pools);
+                slot_bits += leaf_bits(bot, h->geom.bot_mask + 1);
             }
         }
     }
