@@ -11,7 +11,9 @@
 # stat::average_exec_per_sec, AFL++'s execs_per_sec of fuzzer_stats (both
 # over the whole run, the corpus load included). Prints a markdown table
 # (target, engine, then execs/s per LABEL) and /proc/loadavg before and
-# after each campaign. Exit 2 on bad arguments.
+# after each campaign; "stopped" where a libFuzzer campaign ended on a
+# finding (its artifact stays in the scratch directory, never in the tree).
+# Exit 2 on bad arguments.
 case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,9 +48,15 @@ for t in $targets; do
       cp "$here/fuzz/corpus/$t"/* "$tmp/in/"
       echo "loadavg before $t $e $label: $(cat /proc/loadavg)" >&2
       if [ $e = libfuzzer ]; then
+        rm -f "$tmp"/art-*
         ASAN_OPTIONS= nice -n 10 "$bin" -max_total_time="$time" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-          -print_final_stats=1 "$tmp/new" "$tmp/in" >"$tmp/log" 2>&1 || true
+          -artifact_prefix="$tmp/art-" -print_final_stats=1 "$tmp/new" "$tmp/in" >"$tmp/log" 2>&1 || true
         eps[$t,$e,$label]=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$tmp/log")
+        # a crash or timeout stops the campaign: its rate is no speed
+        if ls "$tmp"/art-* >/dev/null 2>&1; then
+          eps[$t,$e,$label]=stopped
+          echo "$t $e $label: stopped by a finding: $(grep -m1 -E 'ERROR|fuzz: ' "$tmp/log" || echo '?')" >&2
+        fi
       else
         nice -n 10 afl-fuzz -i "$tmp/in" -o "$tmp/out" -m none -t 5000 -V "$time" -- "$bin" >"$tmp/log" 2>&1 || true
         eps[$t,$e,$label]=$(awk -F' *: *' '/^execs_per_sec/{printf "%d", $2}' "$tmp/out/default/fuzzer_stats" 2>/dev/null)
