@@ -144,12 +144,17 @@ static void test_footprint_and_retention_of_large_blocks(void **state)
     if (pm_replay_measure(t, "buddy", &o, &s, &r, err))
         fail_msg("measure: %s", err);
     double peak_mib = (double)r.rec.peak_footprint_bytes / (1 << 20);
-    const double slack = 4;
+#if PM_ASAN_ON
+    /* ASan's shadow of the blocks (1/8) stays resident on some kernels (6.18) */
+    const double slack = 4 + 64.0 / 8, kept = 0.1 + 1.0 / 8;
+#else
+    const double slack = 4, kept = 0.1;
+#endif
     if (peak_mib < 60 || peak_mib > 64 + slack)
         fail_msg("peak footprint %.1f MiB, expected about 64", peak_mib);
     assert_true(r.rec.frag4 > -0.07 && r.rec.frag4 < (slack + 2) / 64);
     assert_true(r.pts.footprint_at_peak_live >= (60u << 20));
-    if (r.rec.retention > 0.1)
+    if (r.rec.retention > kept)
         fail_msg("retention %.3f, expected near 0", r.rec.retention);
     close_text(t);
 }

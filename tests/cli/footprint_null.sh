@@ -32,6 +32,14 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 fp_traces
 
+# Under ASan the shadow (1/8) of the ring the null backend poisons stays
+# resident on some kernels (6.18: +123 pages on 4001792, seen 2026-12-07;
+# not on the machines before): the exact figures are the release build's.
+if ldd "$PYMEMLAB" | has libasan; then
+  echo "ok (skipped under ASan: its shadow pages count in the footprint on some kernels)"
+  exit 0
+fi
+
 for pad in 0 1300 2600; do
   export PM_TEST_STACK_PAD
   PM_TEST_STACK_PAD=$(head -c "$pad" /dev/zero | tr '\0' x)

