@@ -58,7 +58,12 @@ for f in "$PM_SOURCE_DIR"/fuzz/worst/*.in; do
   PM_FUZZ_BACKEND=$spec PM_FUZZ_WORST_DIR=$tmp/w "$replayer" "$f" >/dev/null 2>&1 || fail "$f: $replayer failed"
   set -- "$tmp/w"/*.pmt
   [ $# = 1 ] && [ -f "$1" ] || fail "$f: $replayer wrote $# traces, want 1"
-  [[ "$(basename "$1")" == "$metric"-*-"$value".pmt ]] || fail "$f: $replayer on $spec reached $(basename "$1" .pmt), not $value"
+  reached=$(basename "$1" .pmt); reached=${reached##*-}
+  # exact, but under ASan within 1%: its shadow pages count in the footprint
+  # on some kernels (6.18), and with unaligned placement not always alike
+  tol=0; ldd "$PYMEMLAB" | has libasan && tol=0.01
+  python3 -c "import sys; r, v, t = map(float, sys.argv[1:]); sys.exit(abs(r - v) > t * v)" "$reached" "$value" "$tol" ||
+    fail "$f: $replayer on $spec reached $reached, not $value"
   check_pmt "$1"
 done
 [ $n -gt 0 ] || fail "no worst-case traces in $PM_SOURCE_DIR/fuzz/worst"
