@@ -132,12 +132,13 @@ static void test_planted_corruption(void **state)
 }
 
 /* fz_diff_at finds the first differing byte wherever it is (in a 64-byte
- * run or in the tail) and returns n when there is none. */
+ * run, an 8-byte word or the tail; 32 is an edge check's length) and
+ * returns n when there is none. */
 static void test_diff_at(void **state)
 {
     (void)state;
     static unsigned char buf[4200];
-    static const size_t lens[] = {0, 1, 63, 64, 65, 127, 128, 200, 4097, 4200};
+    static const size_t lens[] = {0, 1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 72, 79, 127, 128, 200, 4097, 4200};
     for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
         size_t n = lens[l];
         memset(buf, 0x5A, sizeof buf);
