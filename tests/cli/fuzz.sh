@@ -50,6 +50,45 @@ expect_exit 2 "fuzz-cpu.sh: unknown argument '--bogus'" bash "$PM_SOURCE_DIR/scr
 expect_exit 2 "fuzz-cpu.sh: $tmp/none/build/fuzz-libfuzzer-fast/fuzz/fuzz_alloc: no such binary (build it first)" \
     bash "$PM_SOURCE_DIR/scripts/fuzz-cpu.sh" "a=$tmp/none@-fast"
 
+# scripts/fuzz-where.sh: bad arguments, one line, exit 2 (before building)
+expect_exit 2 "fuzz-where.sh: name at least one target (e.g. fuzz_alloc)" bash "$PM_SOURCE_DIR/scripts/fuzz-where.sh"
+expect_exit 2 "fuzz-where.sh: no corpus fuzz/corpus/fuzz_nope (not a fuzz target)" \
+    bash "$PM_SOURCE_DIR/scripts/fuzz-where.sh" fuzz_nope
+expect_exit 2 "fuzz-where.sh: --repeat needs a positive integer" \
+    bash "$PM_SOURCE_DIR/scripts/fuzz-where.sh" --repeat 0 fuzz_alloc
+# its classifier on a hand-made perf script (innermost frame first): 10
+# samples, 8 inside the target: check() 3 (leaf_bits under pymalloc_check,
+# pymalloc_check under debug_check, seg_check), backend calls 1, content 2
+# (verify_block; a memset called by fz_heap_realloc), OS layer 1, other 1
+sample() { printf 'x\n'; for f in "$@"; do printf '\t 0 %s+0x1\n' "$f"; done; printf '\n'; }
+{
+    sample leaf_bits pymalloc_check fz_heap_check fz_heap_op LLVMFuzzerTestOneInput main
+    sample pymalloc_check debug_check fz_heap_misuse fz_heap_op LLVMFuzzerTestOneInput main
+    sample seg_check fz_heap_close LLVMFuzzerTestOneInput main
+    sample pool_alloc_new pymalloc_malloc fz_heap_malloc fz_heap_op LLVMFuzzerTestOneInput main
+    sample fz_diff_at verify_block fz_heap_verify fz_heap_after_op LLVMFuzzerTestOneInput main
+    sample __memset_avx512_unaligned_erms fz_heap_realloc fz_heap_op LLVMFuzzerTestOneInput main
+    sample zero_resident map pm_os_map LLVMFuzzerTestOneInput main
+    sample fz_u8 fz_heap_step LLVMFuzzerTestOneInput main
+    sample fuzzer::Fuzzer::RunOne main
+    sample __libc_start_main
+} >"$tmp/perf.txt"
+python3 "$PM_SOURCE_DIR/scripts/fuzz-where.py" <"$tmp/perf.txt" >"$tmp/where" 2>&1 || bad "fuzz-where.py failed: $(cat "$tmp/where")"
+want="10 samples, 8 (80%) inside LLVMFuzzerTestOneInput:
+  check()                   37.5%
+  content oracle            25.0%
+  create                     0.0%
+  destroy                    0.0%
+  shadow model (fuzz_gc)     0.0%
+  backend calls             12.5%
+  OS layer (map, re-zero)   12.5%
+  page faults                0.0%
+  the target's other work   12.5%"
+[ "$(cat "$tmp/where")" = "$want" ] || bad "fuzz-where.py on the hand-made samples printed:
+$(cat "$tmp/where")"
+printf 'x\n\t 0 main\n\n' | python3 "$PM_SOURCE_DIR/scripts/fuzz-where.py" >/dev/null 2>"$tmp/err"
+[ $? = 2 ] && one_line "fuzz-where.py without samples in the target" || bad "fuzz-where.py: no sample in the target is not exit 2"
+
 # fuzz_trace: an error message cut to PM_ERR_LEN ("...") is cut earlier
 # when the trace is opened as /proc/self/fd/N than as "input": the same
 # error, not a difference (found by the fuzz smoke once fuzz_trace ran 15x
