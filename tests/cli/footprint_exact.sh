@@ -29,7 +29,7 @@ cd "$tmp"
 fp_traces
 
 # Under ASan `system` is ASan's allocator, not glibc: these figures are glibc's.
-if ldd "$PYMEMLAB" | has libasan; then
+if asan_build; then
   echo "ok (skipped under ASan: system is not glibc there)"
   exit 0
 fi

@@ -35,7 +35,7 @@ fp_traces
 # Under ASan the shadow (1/8) of the ring the null backend poisons stays
 # resident on some kernels (6.18: +123 pages on 4001792, seen 2026-12-07;
 # not on the machines before): the exact figures are the release build's.
-if ldd "$PYMEMLAB" | has libasan; then
+if asan_build; then
   echo "ok (skipped under ASan: its shadow pages count in the footprint on some kernels)"
   exit 0
 fi

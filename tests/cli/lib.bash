@@ -5,6 +5,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # the first match, and under `set -o pipefail` the producer's SIGPIPE then
 # fails the whole pipeline (seen: `ldd ... | grep -q libasan` false at random).
 has() { grep "$@" >/dev/null; }
+# asan_build [BINARY]: true if BINARY (default $PYMEMLAB) is linked with ASan
+asan_build() { ldd "${1:-$PYMEMLAB}" 2>/dev/null | has libasan; }
 # expect_usage_error "message glob" ARGS... : exit code 2, exactly one line on
 # stderr matching the glob, nothing on stdout.
 expect_usage_error() {

@@ -42,9 +42,11 @@ fin=$(jget r.json "d['final_footprint_bytes']")
 tr=$(jget r.json "d['trimmed_footprint_bytes']")
 # the library's blocks: 1000 x (16 + 4080) bytes = 1000 pages, no more, no less
 [ $((pk - tr)) = 4096000 ] || fail "peak footprint $pk - trimmed $tr != 1000 pages (4096000)"
+asan=0
+if asan_build "$P"; then asan=1; fi
 # (under ASan the shadow of the poisoned blocks may stay resident: 126
 # pages on kernel 6.18; the release build checks this exactly)
-ldd "$P" | has libasan || [ "$tr" -lt 32768 ] ||
+[ "$asan" = 1 ] || [ "$tr" -lt 32768 ] ||
   fail "after trim $tr bytes are left (want under 8 pages: the library's own .bss)"
 [ "$fin" = "$pk" ] || fail "bump frees nothing: final footprint $fin != peak $pk"
 [ "$(jget r.json "d['retention']")" = 1.0 ] || [ "$(jget r.json "d['retention']")" = 1 ] ||
@@ -53,8 +55,6 @@ awk -v f="$(jget r.json "d['frag4']")" -v p="$pk" 'BEGIN {e = p / 4080000 - 1; e
   fail "frag4 is not peak footprint / peak live - 1"
 # the timed run's faults: one per page of blocks (1000), plus a few (not
 # under ASan, whose shadow memory faults too)
-asan=0
-if ldd "$P" | has libasan; then asan=1; fi
 [ "$asan" = 1 ] || awk -v m="$(jget r.json "d['minflt_per_op']")" 'BEGIN {exit !(m * 2000 >= 1000 && m * 2000 <= 1010)}' ||
   fail "minor faults per op $(jget r.json "d['minflt_per_op']") are not 1000 / 2000"
 "$P" replay b.txt --backend "lib:$B" --reps 1 --timed-only | has '^backend  *bump (lib:' ||
@@ -111,7 +111,7 @@ if [ -x "$PROG" ]; then
   [ "$(jget v.json "d['allocators'][1]['allocator']")" = bump ] || fail "validate's allocator is not named bump"
   [ "$(jget v.json "d['allocators'][1]['preload']")" = "$B" ] || fail "validate did not preload $B"
   err=$(jget v.json "d['allocators'][1]['peak_error_pct']")
-  if ! ldd "$P" | has libasan; then
+  if [ "$asan" = 0 ]; then
     awk -v e="$err" 'BEGIN {exit !(e >= -8 && e <= 8)}' || fail "bump: validate peak error $err% outside 8%"
   fi
   expect_usage_error "pymemlab: validate: lib: /nonexistent/libx.so: No such file or directory" \

@@ -7,7 +7,7 @@
 # space), nor without python3.
 set -uo pipefail
 source "$(dirname "$0")/lib.bash"
-if ldd "$PYMEMLAB" 2>/dev/null | has libasan; then echo "skipped: ASan"; exit 0; fi
+if asan_build; then echo "skipped: ASan"; exit 0; fi
 command -v python3 >/dev/null || { echo "skipped: no python3"; exit 0; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

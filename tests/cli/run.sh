@@ -23,7 +23,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 tiny=$PM_SOURCE_DIR/tests/suites/tiny.suite
 asan=0
-if ldd "$PYMEMLAB" 2>/dev/null | has libasan; then asan=1; fi
+if asan_build; then asan=1; fi
 
 # records SUMMARY: "workload backend rep status failure" per line, sorted,
 # plus checks that results.csv holds the same records as results.jsonl

@@ -30,7 +30,7 @@ py=$(command -v python3.11 || command -v python3)
 
 # jq is not a dependency: read the JSON with python3's json module.
 asan=0
-if ldd "$P" | has libasan; then asan=1; fi
+if asan_build "$P"; then asan=1; fi
 jget() { "$py" -c 'import json,sys
 d = json.load(open(sys.argv[1]))
 print(eval(sys.argv[2], {"d": d}))' "$@"; }
